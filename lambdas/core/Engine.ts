@@ -1,0 +1,567 @@
+import { decodeRecord } from './decode';
+import { groupFromKey, groupOf, type GroupRef } from './group';
+import {
+  onAbsenceCheck,
+  onSeen,
+  onWindowClosed,
+  onWindowUpdated,
+  type AlertTransition,
+  type StepResult,
+  type AlertState,
+} from './lifecycle';
+import { RuleAggregates, type Contribution, type FixedPartialJson, type SessionPartialJson, type WindowAcc } from './partials';
+import { padSequence, unpadSequence } from './sequence';
+import type { AlertRecord, KeyDescriptor, KeyState, Slot, SlotUpdate, StateStore } from './StateStore';
+import type {
+  AbsenceRule,
+  Clock,
+  DecodedEvent,
+  EpochMs,
+  KinesisLikeRecord,
+  Pipeline,
+  Rejection,
+  StreamSpec,
+  WindowRule,
+} from './types';
+import { advanceShard, streamWatermark } from './watermark';
+import { assignWindows, closesAt, windowStep, type TimeWindow } from './windows';
+
+/** Publishes one alert transition (SNS in AWS, a callback in tests and the demo). Throws on failure. */
+export type Publisher = (transition: AlertTransition) => Promise<void>;
+
+export interface EngineOptions {
+  readonly pipeline: Pipeline;
+  /** The stream this engine processes (one engine per stream). */
+  readonly stream: string;
+  readonly store: StateStore;
+  readonly clock: Clock;
+  readonly publish: Publisher;
+  /** Concurrent state writes per batch. @default 16 */
+  readonly concurrency?: number;
+  /**
+   * Distinct groups one rule may touch in one batch; records of further groups
+   * are reported as `overflow` (and quarantined by the handler) instead of
+   * growing state without bound. @default 10000
+   */
+  readonly maxGroupsPerRulePerBatch?: number;
+}
+
+export interface RuleBatchStats {
+  matched: number;
+  late: number;
+  filterErrors: number;
+  valueErrors: number;
+  conditionErrors: number;
+  overflow: number;
+}
+
+export interface BatchReport {
+  readonly shardId: string;
+  readonly records: number;
+  readonly decoded: number;
+  readonly rejected: readonly Rejection[];
+  /** Records (by rule) whose windows had all closed. */
+  readonly late: number;
+  readonly perRule: Readonly<Record<string, RuleBatchStats>>;
+  /** Aggregate keys written (the DynamoDB cost of the batch is about this many writes). */
+  readonly keysWritten: number;
+  /** Slow-path retries of conditional writes. */
+  readonly conflicts: number;
+  readonly published: readonly AlertTransition[];
+  readonly firstSequence: string | null;
+  readonly lastSequence: string | null;
+  readonly minArrivalTime: EpochMs | null;
+  readonly maxEventTime: EpochMs | null;
+  readonly watermark: EpochMs;
+  /**
+   * Set when part of the batch could not be applied because of a transient
+   * error: Lambda must retry from this sequence number (report it in
+   * batchItemFailures). Everything before it took effect.
+   */
+  readonly retryFrom: string | null;
+  readonly error: unknown;
+}
+
+export interface AdvanceReport {
+  readonly watermark: EpochMs;
+  readonly windowsClosed: number;
+  readonly published: readonly AlertTransition[];
+}
+
+interface KeyBatch {
+  readonly key: KeyDescriptor;
+  readonly rule: RuleContext;
+  readonly group: GroupRef;
+  readonly window: TimeWindow | null;
+  readonly contributions: Contribution[];
+}
+
+interface RuleContext {
+  readonly rule: WindowRule;
+  readonly aggs: RuleAggregates;
+  readonly step: number | null;
+}
+
+const EMPTY_STATS = (): RuleBatchStats => ({ matched: 0, late: 0, filterErrors: 0, valueErrors: 0, conditionErrors: 0, overflow: 0 });
+
+/**
+ * The streaming engine of one stream: turns shard batches into exactly-once
+ * windowed state and alert transitions, through a {@link StateStore}. Pure
+ * but for the store and the publisher it is given; the clock is injected.
+ */
+export class Engine {
+  readonly stream: StreamSpec;
+  private readonly windowRules: RuleContext[];
+  private readonly absenceRules: AbsenceRule[];
+  private readonly concurrency: number;
+  private readonly maxGroups: number;
+
+  constructor(private readonly opts: EngineOptions) {
+    const stream = opts.pipeline.streams.get(opts.stream);
+    if (!stream) throw new Error(`stream "${opts.stream}" is not declared in ${opts.pipeline.file}`);
+    this.stream = stream;
+    this.windowRules = opts.pipeline.rules
+      .filter((r): r is WindowRule => r.type === 'window' && r.stream === opts.stream)
+      .map((rule) => ({ rule, aggs: new RuleAggregates(rule), step: rule.window.kind === 'session' ? null : windowStep(rule.window) }));
+    this.absenceRules = opts.pipeline.rules.filter((r): r is AbsenceRule => r.type === 'absence' && r.stream === opts.stream);
+    this.concurrency = opts.concurrency ?? 16;
+    this.maxGroups = opts.maxGroupsPerRulePerBatch ?? 10000;
+  }
+
+  /**
+   * Processes one batch of one shard, records in sequence order (as Lambda
+   * delivers them). Bad records are rejected (and quarantined), never thrown.
+   * A transient store failure stops the batch at the first record whose
+   * effect could not be made durable: `retryFrom` names it.
+   */
+  async processBatch(shardId: string, records: readonly KinesisLikeRecord[]): Promise<BatchReport> {
+    const { store, clock } = this.opts;
+    const stream = this.stream;
+    const perRule: Record<string, RuleBatchStats> = {};
+    for (const r of this.opts.pipeline.rules) if (r.stream === stream.name) perRule[r.name] = EMPTY_STATS();
+
+    const events: DecodedEvent[] = [];
+    const rejected: Rejection[] = [];
+    let minArrival: EpochMs | null = null;
+    for (const record of records) {
+      const result = decodeRecord(record, stream, clock);
+      if (result.ok) events.push(result.event);
+      else rejected.push(result.rejection);
+      const arrival = Math.round(record.approximateArrivalTimestamp * 1000);
+      if (minArrival === null || arrival < minArrival) minArrival = arrival;
+    }
+    const base = {
+      shardId,
+      records: records.length,
+      decoded: events.length,
+      rejected,
+      perRule,
+      firstSequence: records[0]?.sequenceNumber ?? null,
+      lastSequence: records[records.length - 1]?.sequenceNumber ?? null,
+      minArrivalTime: minArrival,
+    };
+
+    let retryFrom: string | null = null;
+    let error: unknown = null;
+    let keysWritten = 0;
+    let conflicts = 0;
+    let late = 0;
+    const published: AlertTransition[] = [];
+    let maxEventTime: EpochMs | null = null;
+    try {
+      if (rejected.length > 0) await store.quarantine(stream.name, rejected);
+      const prior = await store.getShardProgress(stream.name, shardId);
+      const { keyBatches, seen, lateCount, maxTimes } = this.fold(events, prior?.maxEventTime ?? -Infinity, perRule);
+      late += lateCount;
+
+      // Apply every key; remember the lowest sequence number whose key failed.
+      let failedSeq: string | null = null;
+      const failures: unknown[] = [];
+      await forEachLimit([...keyBatches.values()], this.concurrency, async (kb) => {
+        try {
+          const r = await this.applyKey(shardId, kb);
+          keysWritten += r.written ? 1 : 0;
+          conflicts += r.conflicts;
+          if (r.late > 0) {
+            late += r.late;
+            perRule[kb.rule.rule.name]!.late += r.late;
+          }
+          published.push(...r.published);
+        } catch (err) {
+          failures.push(err);
+          const first = kb.contributions[0]!.seq;
+          if (failedSeq === null || first < failedSeq) failedSeq = first;
+        }
+      });
+      // Absence rules: the groups seen in the records before any failure.
+      for (const [id, s] of seen) {
+        if (failedSeq !== null && s.firstSeq >= failedSeq) continue;
+        try {
+          const rec = await store.updateAlert(s.rule.name, s.group.key, (st) => onSeen(s.rule, s.group, st, s.eventTime));
+          published.push(...(await this.flush(s.rule.name, s.group.key, rec)));
+        } catch (err) {
+          failures.push(err);
+          if (failedSeq === null || s.firstSeq < failedSeq) failedSeq = s.firstSeq;
+        }
+        seen.delete(id);
+      }
+      // Progress only covers what took effect: records at or after the failure are retried.
+      const upTo = failedSeq === null ? maxTimes.all : maxTimeBefore(maxTimes.bySeq, failedSeq);
+      if (Number.isFinite(upTo)) {
+        maxEventTime = upTo;
+        await store.putShardProgress(stream.name, advanceShard(prior, shardId, upTo, clock.now()));
+      }
+      if (failedSeq !== null) {
+        retryFrom = unpadSequence(failedSeq);
+        error = failures[0];
+      } else {
+        const adv = await this.advance({ full: false });
+        published.push(...adv.published);
+      }
+    } catch (err) {
+      // Nothing after the last durable step is known to have taken effect: retry the whole batch.
+      retryFrom = base.firstSequence;
+      error = err;
+    }
+    const watermark = await store.getStreamWatermark(stream.name).catch(() => -Infinity);
+    return { ...base, late, keysWritten, conflicts, published, maxEventTime, watermark, retryFrom, error };
+  }
+
+  /** Routes decoded events to rules, groups and windows, in sequence order. */
+  private fold(events: readonly DecodedEvent[], priorMax: EpochMs, perRule: Record<string, RuleBatchStats>) {
+    const keyBatches = new Map<string, KeyBatch>();
+    const groupsPerRule = new Map<string, Set<string>>();
+    const seen = new Map<string, { rule: AbsenceRule; group: GroupRef; eventTime: EpochMs; firstSeq: string }>();
+    const bySeq: Array<{ seq: string; max: EpochMs }> = [];
+    let lateCount = 0;
+    let maxT = priorMax;
+    const ooo = this.stream.outOfOrdernessMs;
+    for (const ev of events) {
+      const seq = padSequence(ev.sequenceNumber);
+      const watermark = maxT - ooo; // the shard's watermark before this record
+      const vars: Record<string, unknown> = { event: ev.payload, ...ev.payload };
+      for (const ctx of this.windowRules) {
+        const { rule } = ctx;
+        const stats = perRule[rule.name]!;
+        if (rule.where && !this.test(rule.where, vars, stats, 'filterErrors')) continue;
+        const group = groupOf(rule.groupBy, ev.payload);
+        let groups = groupsPerRule.get(rule.name);
+        if (!groups) groupsPerRule.set(rule.name, (groups = new Set()));
+        if (!groups.has(group.key)) {
+          if (groups.size >= this.maxGroups) {
+            stats.overflow += 1;
+            continue;
+          }
+          groups.add(group.key);
+        }
+        stats.matched += 1;
+        const values = this.values(ctx, vars, stats);
+        const c: Contribution = { seq, eventTime: ev.eventTime, values };
+        if (rule.window.kind === 'session') {
+          if (ev.eventTime + rule.window.gapMs + rule.latenessMs <= watermark) {
+            stats.late += 1;
+            lateCount += 1;
+            continue;
+          }
+          this.push(keyBatches, ctx, group, null, c);
+        } else {
+          let placed = 0;
+          for (const w of assignWindows(rule.window, ev.eventTime)) {
+            if (closesAt(w, rule.latenessMs) <= watermark) continue;
+            this.push(keyBatches, ctx, group, w, c);
+            placed += 1;
+          }
+          if (placed === 0) {
+            stats.late += 1;
+            lateCount += 1;
+          }
+        }
+      }
+      for (const rule of this.absenceRules) {
+        if (rule.where && !this.test(rule.where, vars, perRule[rule.name]!, 'filterErrors')) continue;
+        perRule[rule.name]!.matched += 1;
+        const group = groupOf(rule.groupBy, ev.payload);
+        const id = `${rule.name}\u0000${group.key}`;
+        const s = seen.get(id);
+        if (!s) seen.set(id, { rule, group, eventTime: ev.eventTime, firstSeq: seq });
+        else if (ev.eventTime > s.eventTime) s.eventTime = ev.eventTime;
+      }
+      if (ev.eventTime > maxT) maxT = ev.eventTime;
+      bySeq.push({ seq, max: maxT });
+    }
+    return { keyBatches, seen, lateCount, maxTimes: { all: maxT, bySeq } };
+  }
+
+  private push(keyBatches: Map<string, KeyBatch>, ctx: RuleContext, group: GroupRef, window: TimeWindow | null, c: Contribution): void {
+    const id = keyId(ctx.rule.name, group.key, window);
+    let kb = keyBatches.get(id);
+    if (!kb) {
+      kb = {
+        key: { id, rule: ctx.rule.name, groupKey: group.key, windowStart: window?.start ?? null, windowEnd: window?.end ?? null },
+        rule: ctx,
+        group,
+        window,
+        contributions: [],
+      };
+      keyBatches.set(id, kb);
+    }
+    kb.contributions.push(c);
+  }
+
+  private test(expr: { evaluate(v: Record<string, unknown>): unknown }, vars: Record<string, unknown>, stats: RuleBatchStats, counter: 'filterErrors' | 'conditionErrors'): boolean {
+    try {
+      return expr.evaluate(vars) === true;
+    } catch {
+      stats[counter] += 1;
+      return false;
+    }
+  }
+
+  /** The values of a rule's aggregates for one event (computed once, shared by its windows). */
+  private values(ctx: RuleContext, vars: Record<string, unknown>, stats: RuleBatchStats): unknown[] {
+    const specs = ctx.rule.aggregates;
+    const out = new Array<unknown>(specs.length);
+    for (let i = 0; i < specs.length; i++) {
+      const spec = specs[i]!;
+      try {
+        if (spec.kind === 'count') {
+          out[i] = spec.condition ? spec.condition.evaluate(vars) === true : true;
+        } else {
+          const v = spec.value!.evaluate(vars);
+          if (spec.kind === 'distinct') {
+            out[i] = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : undefined;
+          } else {
+            out[i] = typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+            if (out[i] === undefined && v !== null) stats.valueErrors += 1;
+          }
+        }
+      } catch {
+        stats.valueErrors += 1;
+        out[i] = undefined;
+      }
+    }
+    return out;
+  }
+
+  /** Folds one key's contributions into its shard slot, exactly once; evaluates early rules. */
+  private async applyKey(shardId: string, kb: KeyBatch): Promise<{ written: boolean; conflicts: number; late: number; published: AlertTransition[] }> {
+    const { rule, aggs } = kb.rule;
+    const build = (current: Slot | undefined, closedThrough: EpochMs | null): SlotUpdate | null => {
+      const fresh = current === undefined ? kb.contributions : kb.contributions.filter((c) => c.seq > current.hwm);
+      if (fresh.length === 0) return null;
+      const hwm = fresh[fresh.length - 1]!.seq;
+      if (rule.window.kind === 'session') {
+        const gap = rule.window.gapMs;
+        // Sessions already evaluated by the closer are dropped from the slot.
+        const old = current
+          ? aggs.deserializeSessions(current.partial as SessionPartialJson).filter((s) => closedThrough === null || s.end + rule.latenessMs > closedThrough)
+          : [];
+        const merged = aggs.mergeSessionLists([old, aggs.sessionsOf(gap, fresh)]);
+        const closeAt = Math.min(...merged.map((s) => s.end + rule.latenessMs));
+        return { slot: { hwm, partial: aggs.serializeSessions(merged) }, closeAt };
+      }
+      const acc = current ? aggs.deserialize(current.partial as FixedPartialJson) : aggs.create();
+      for (const c of fresh) aggs.add(acc, c);
+      return { slot: { hwm, partial: aggs.serialize(acc) }, closeAt: closesAt(kb.window!, rule.latenessMs) };
+    };
+    const outcome = await this.opts.store.apply(kb.key, shardId, build);
+    if (outcome.status === 'closed') {
+      return { written: false, conflicts: outcome.conflicts, late: kb.contributions.length, published: [] };
+    }
+    const published: AlertTransition[] = [];
+    // On a retry the state may be unchanged but a transition still unpublished: evaluating again republishes it.
+    if (rule.emit === 'early') {
+      for (const verdict of this.verdicts(kb.rule, outcome.state, kb.group, kb.window, null)) {
+        if (!verdict.holds) continue;
+        const rec = await this.opts.store.updateAlert(rule.name, kb.group.key, (s) => onWindowUpdated(rule, kb.group, s, verdict, kb.rule.step));
+        published.push(...(await this.flush(rule.name, kb.group.key, rec)));
+      }
+    }
+    return { written: outcome.status === 'applied', conflicts: outcome.conflicts, late: 0, published };
+  }
+
+  /**
+   * The verdicts of a key's merged state: one per fixed window, or one per
+   * session (those closing in (closedThrough, upTo] when `upTo` is given,
+   * else the open ones).
+   */
+  private verdicts(ctx: RuleContext, state: KeyState, group: GroupRef, window: TimeWindow | null, upTo: EpochMs | null) {
+    const { rule, aggs } = ctx;
+    const slots = Object.values(state.slots);
+    const out: Array<{ window: TimeWindow; holds: boolean; values: Record<string, number | null>; closeAt: EpochMs }> = [];
+    const judge = (w: TimeWindow, acc: WindowAcc) => {
+      const values = aggs.results(acc);
+      const holds = acc.n > 0 && this.holds(rule, values, group);
+      out.push({ window: w, holds, values, closeAt: closesAt(w, rule.latenessMs) });
+    };
+    if (window !== null) {
+      const acc = aggs.create();
+      for (const s of slots) aggs.merge(acc, aggs.deserialize(s.partial as FixedPartialJson));
+      judge(window, acc);
+      return out;
+    }
+    const sessions = aggs.mergeSessionLists(slots.map((s) => aggs.deserializeSessions(s.partial as SessionPartialJson)));
+    for (const s of sessions) {
+      const closeAt = s.end + rule.latenessMs;
+      if (state.closedThrough !== null && closeAt <= state.closedThrough) continue;
+      if (upTo === null ? false : closeAt > upTo) continue;
+      judge({ start: s.start, end: s.end }, s.value);
+    }
+    return out;
+  }
+
+  private holds(rule: WindowRule, values: Record<string, number | null>, group: GroupRef): boolean {
+    try {
+      return rule.when.evaluate({ ...group.labels, ...values }) === true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Publishes a record's outbox, then confirms it. */
+  private async flush(rule: string, groupKey: string, rec: AlertRecord): Promise<AlertTransition[]> {
+    if (rec.outbox.length === 0) return [];
+    for (const t of rec.outbox) await this.opts.publish(t);
+    await this.opts.store.confirmPublished(rule, groupKey, rec.outbox.map((t) => t.transitionId));
+    return [...rec.outbox];
+  }
+
+  /**
+   * Moves the stream's watermark (idle shards follow the wall clock), closes
+   * due windows in order, resolves alerts of groups that went quiet, checks
+   * absence rules and republishes unconfirmed transitions. Safe to run twice
+   * or concurrently: every step is conditional and idempotent.
+   */
+  async advance(opts: { readonly full: boolean } = { full: true }): Promise<AdvanceReport> {
+    const { store, clock } = this.opts;
+    const now = clock.now();
+    const previous = await store.getStreamWatermark(this.stream.name);
+    const shards = await store.listShardProgress(this.stream.name);
+    const watermark = streamWatermark(shards, this.stream, now, previous);
+    if (watermark > previous) await store.putStreamWatermark(this.stream.name, watermark);
+    const published: AlertTransition[] = [];
+    let windowsClosed = 0;
+    if (!Number.isFinite(watermark)) return { watermark, windowsClosed, published };
+
+    for (const ctx of this.windowRules) {
+      const { rule } = ctx;
+      // After a batch, look for due windows only when the watermark crossed a close time (cheap);
+      // the ticker (full) always looks.
+      if (!opts.full && !crossedCloseTime(rule, previous, watermark)) continue;
+      for (const due of await store.dueKeys(rule.name, watermark)) {
+        const group = groupFromKey(rule.groupBy, due.key.groupKey);
+        const closed = await this.closeKey(ctx, due.key, group, watermark);
+        windowsClosed += closed.count;
+        published.push(...closed.published);
+      }
+      // Groups whose alert is pending or firing but that sent nothing in the next window.
+      for (const { groupKey, record } of await store.activeAlerts(rule.name)) {
+        const group = groupFromKey(rule.groupBy, groupKey);
+        published.push(...(await this.flush(rule.name, groupKey, record)));
+        const st = record.state;
+        if (st.status === 'inactive' || st.evaluatedThrough === null || st.evaluatedEnd === null) continue;
+        let next: TimeWindow;
+        if (ctx.step !== null) {
+          const start = st.evaluatedThrough + ctx.step;
+          next = { start, end: start + (st.evaluatedEnd - st.evaluatedThrough) };
+          if (closesAt(next, rule.latenessMs) > watermark) continue;
+          const key = descriptor(rule.name, groupKey, next);
+          const existing = await store.read(key);
+          if (existing && Object.keys(existing.slots).length > 0) {
+            const closed = await this.closeKey(ctx, key, group, watermark);
+            windowsClosed += closed.count;
+            published.push(...closed.published);
+            continue;
+          }
+        } else {
+          const gap = rule.window.kind === 'session' ? rule.window.gapMs : 0;
+          next = { start: st.evaluatedEnd, end: st.evaluatedEnd + gap };
+          if (closesAt(next, rule.latenessMs) > watermark) continue;
+        }
+        const verdict = { window: next, holds: false, values: {} };
+        const rec = await store.updateAlert(rule.name, groupKey, (s) => onWindowClosed(rule, group, s, verdict, ctx.step));
+        published.push(...(await this.flush(rule.name, groupKey, rec)));
+      }
+    }
+    for (const rule of this.absenceRules) {
+      if (!opts.full && !crossed(previous, watermark, Math.min(10_000, Math.max(1000, rule.absentMs / 4)), 0)) continue;
+      for (const { groupKey, record } of await store.absenceGroups(rule.name)) {
+        const group = groupFromKey(rule.groupBy, groupKey);
+        published.push(...(await this.flush(rule.name, groupKey, record)));
+        const st = record.state;
+        if (st.status === 'firing' || st.lastSeen === null || watermark < st.lastSeen + rule.absentMs) continue;
+        const rec = await store.updateAlert(rule.name, groupKey, (s) => onAbsenceCheck(rule, group, s, watermark));
+        published.push(...(await this.flush(rule.name, groupKey, rec)));
+      }
+    }
+    return { watermark, windowsClosed, published };
+  }
+
+  private async closeKey(ctx: RuleContext, key: KeyDescriptor, group: GroupRef, watermark: EpochMs): Promise<{ count: number; published: AlertTransition[] }> {
+    const { store } = this.opts;
+    const { rule } = ctx;
+    const published: AlertTransition[] = [];
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const state = await store.read(key);
+      if (!state || state.closed) return { count: 0, published };
+      const window = key.windowStart !== null ? { start: key.windowStart, end: key.windowEnd! } : null;
+      const verdicts = this.verdicts(ctx, state, group, window, watermark);
+      for (const v of verdicts) {
+        const step = (s: AlertState): StepResult => onWindowClosed(rule, group, s, v, ctx.step);
+        const rec = await store.updateAlert(rule.name, group.key, step);
+        published.push(...(await this.flush(rule.name, group.key, rec)));
+      }
+      if (window !== null) {
+        await store.closeWindow(key);
+        return { count: 1, published };
+      }
+      const last = verdicts.length > 0 ? Math.max(...verdicts.map((v) => v.closeAt)) : watermark;
+      const remaining = this.verdicts(ctx, { ...state, closedThrough: last }, group, null, null);
+      const nextCloseAt = remaining.length > 0 ? Math.min(...remaining.map((v) => v.closeAt)) : null;
+      if (await store.advanceSessions(key, last, nextCloseAt, state.version)) return { count: verdicts.length, published };
+    }
+    throw new Error(`could not close session key ${key.id}: it kept changing under concurrent writes (5 attempts)`);
+  }
+}
+
+export function keyId(rule: string, groupKey: string, window: TimeWindow | null): string {
+  return `${rule}\u0001${groupKey}\u0001${window === null ? 'S' : String(window.start)}`;
+}
+
+export function descriptor(rule: string, groupKey: string, window: TimeWindow | null): KeyDescriptor {
+  return { id: keyId(rule, groupKey, window), rule, groupKey, windowStart: window?.start ?? null, windowEnd: window?.end ?? null };
+}
+
+/** True when some t ≡ offset (mod step) lies in (from, to]. */
+function crossed(from: EpochMs, to: EpochMs, step: number, offset: number): boolean {
+  if (!Number.isFinite(from)) return Number.isFinite(to);
+  return Math.floor((to - offset) / step) > Math.floor((from - offset) / step);
+}
+
+/** Fixed windows close at start + size + lateness, starts being multiples of the step. */
+function crossedCloseTime(rule: WindowRule, from: EpochMs, to: EpochMs): boolean {
+  const w = rule.window;
+  if (w.kind === 'session') return crossed(from, to, 1000, 0);
+  const step = w.kind === 'tumbling' ? w.sizeMs : w.slideMs;
+  return crossed(from, to, step, (w.sizeMs + rule.latenessMs) % step);
+}
+
+function maxTimeBefore(bySeq: ReadonlyArray<{ seq: string; max: EpochMs }>, seq: string): EpochMs {
+  let out = -Infinity;
+  for (const e of bySeq) {
+    if (e.seq >= seq) break;
+    out = e.max;
+  }
+  return out;
+}
+
+async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item);
+    }
+  });
+  await Promise.all(workers);
+}

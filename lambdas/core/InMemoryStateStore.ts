@@ -1,0 +1,177 @@
+import { INITIAL_ALERT_STATE, type AlertTransition } from './lifecycle';
+import type { AlertRecord, ApplyOutcome, DueKey, KeyDescriptor, KeyState, Slot, SlotBuilder, StateStore } from './StateStore';
+import type { AlertState, StepResult } from './lifecycle';
+import type { EpochMs, Rejection } from './types';
+import type { ShardProgress } from './watermark';
+
+interface KeyEntry {
+  key: KeyDescriptor;
+  slots: Record<string, Slot>;
+  closed: boolean;
+  closedThrough: EpochMs | null;
+  closeAt: EpochMs | null;
+  version: number;
+}
+
+interface AlertEntry {
+  state: AlertState;
+  outbox: AlertTransition[];
+}
+
+/**
+ * A StateStore in process memory with the same semantics as the DynamoDB
+ * store: the reference the engine is tested against, and the store of the
+ * built-in demo. Values are deep-copied in and out, as a database would.
+ */
+export class InMemoryStateStore implements StateStore {
+  private readonly keys = new Map<string, KeyEntry>();
+  private readonly alerts = new Map<string, AlertEntry>();
+  private readonly progress = new Map<string, ShardProgress>();
+  private readonly watermarks = new Map<string, EpochMs>();
+  readonly quarantined: Array<Rejection & { stream: string }> = [];
+  /** Counts of operations, for tests that assert cost. */
+  readonly counters = { applyWrites: 0, applyConflicts: 0, reads: 0 };
+
+  async apply(key: KeyDescriptor, shardId: string, build: SlotBuilder): Promise<ApplyOutcome> {
+    const entry = this.keys.get(key.id);
+    if (entry?.closed) return { status: 'closed', conflicts: 0 };
+    const current = entry?.slots[shardId];
+    const update = build(current === undefined ? undefined : clone(current), entry?.closedThrough ?? null);
+    if (update === null) {
+      return { status: 'unchanged', state: entry ? snapshot(entry) : emptyState(), conflicts: 0 };
+    }
+    if (current !== undefined && update.slot.hwm <= current.hwm) {
+      throw new Error(`store contract: a new slot must raise the high-water mark (shard ${shardId}, key ${key.id})`);
+    }
+    const e: KeyEntry = entry ?? { key, slots: {}, closed: false, closedThrough: null, closeAt: null, version: 0 };
+    e.slots[shardId] = clone(update.slot);
+    e.closeAt = e.closeAt === null ? update.closeAt : Math.min(e.closeAt, update.closeAt);
+    e.version += 1;
+    this.keys.set(key.id, e);
+    this.counters.applyWrites += 1;
+    return { status: 'applied', state: snapshot(e), conflicts: 0 };
+  }
+
+  async read(key: KeyDescriptor): Promise<KeyState | undefined> {
+    this.counters.reads += 1;
+    const e = this.keys.get(key.id);
+    return e ? snapshot(e) : undefined;
+  }
+
+  async dueKeys(rule: string, watermark: EpochMs): Promise<DueKey[]> {
+    const out: DueKey[] = [];
+    for (const e of this.keys.values()) {
+      if (e.key.rule === rule && !e.closed && e.closeAt !== null && e.closeAt <= watermark) out.push({ key: e.key, closeAt: e.closeAt });
+    }
+    return out.sort((a, b) => a.closeAt - b.closeAt || (a.key.windowStart ?? 0) - (b.key.windowStart ?? 0) || cmp(a.key.id, b.key.id));
+  }
+
+  async closeWindow(key: KeyDescriptor): Promise<void> {
+    const e = this.keys.get(key.id) ?? { key, slots: {}, closed: false, closedThrough: null, closeAt: null, version: 0 };
+    e.closed = true;
+    e.closeAt = null;
+    e.version += 1;
+    this.keys.set(key.id, e);
+  }
+
+  async advanceSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean> {
+    const e = this.keys.get(key.id);
+    if (!e || e.version !== expectedVersion) return false;
+    e.closedThrough = Math.max(e.closedThrough ?? -Infinity, closedThrough);
+    e.closeAt = nextCloseAt;
+    e.version += 1;
+    return true;
+  }
+
+  async updateAlert(rule: string, groupKey: string, step: (state: AlertState) => StepResult): Promise<AlertRecord> {
+    const id = alertKey(rule, groupKey);
+    const e = this.alerts.get(id) ?? { state: INITIAL_ALERT_STATE, outbox: [] };
+    const r = step(clone(e.state));
+    const next: AlertEntry = { state: clone(r.state), outbox: [...e.outbox, ...clone([...r.transitions])] };
+    this.alerts.set(id, next);
+    return clone(next);
+  }
+
+  async confirmPublished(rule: string, groupKey: string, transitionIds: readonly string[]): Promise<void> {
+    const e = this.alerts.get(alertKey(rule, groupKey));
+    if (!e) return;
+    const done = new Set(transitionIds);
+    e.outbox = e.outbox.filter((t) => !done.has(t.transitionId));
+  }
+
+  async activeAlerts(rule: string): Promise<Array<{ groupKey: string; record: AlertRecord }>> {
+    return this.alertsOf(rule).filter(({ record }) => record.state.status !== 'inactive' || record.outbox.length > 0);
+  }
+
+  async absenceGroups(rule: string): Promise<Array<{ groupKey: string; record: AlertRecord }>> {
+    return this.alertsOf(rule);
+  }
+
+  private alertsOf(rule: string): Array<{ groupKey: string; record: AlertRecord }> {
+    const out: Array<{ groupKey: string; record: AlertRecord }> = [];
+    const prefix = `${rule}\u0000`;
+    for (const [id, e] of this.alerts) {
+      if (id.startsWith(prefix)) out.push({ groupKey: id.slice(prefix.length), record: clone(e) });
+    }
+    return out.sort((a, b) => cmp(a.groupKey, b.groupKey));
+  }
+
+  async getShardProgress(stream: string, shardId: string): Promise<ShardProgress | undefined> {
+    const p = this.progress.get(`${stream}\u0000${shardId}`);
+    return p ? { ...p } : undefined;
+  }
+
+  async putShardProgress(stream: string, p: ShardProgress): Promise<void> {
+    const id = `${stream}\u0000${p.shardId}`;
+    const old = this.progress.get(id);
+    this.progress.set(id, {
+      shardId: p.shardId,
+      maxEventTime: Math.max(old?.maxEventTime ?? -Infinity, p.maxEventTime),
+      lastActivity: Math.max(old?.lastActivity ?? -Infinity, p.lastActivity),
+    });
+  }
+
+  async listShardProgress(stream: string): Promise<ShardProgress[]> {
+    const prefix = `${stream}\u0000`;
+    return [...this.progress.entries()].filter(([id]) => id.startsWith(prefix)).map(([, p]) => ({ ...p }));
+  }
+
+  async getStreamWatermark(stream: string): Promise<EpochMs> {
+    return this.watermarks.get(stream) ?? -Infinity;
+  }
+
+  async putStreamWatermark(stream: string, watermark: EpochMs): Promise<void> {
+    this.watermarks.set(stream, Math.max(this.watermarks.get(stream) ?? -Infinity, watermark));
+  }
+
+  async quarantine(stream: string, rejections: readonly Rejection[]): Promise<void> {
+    for (const r of rejections) {
+      if (!this.quarantined.some((q) => q.shardId === r.shardId && q.sequenceNumber === r.sequenceNumber)) this.quarantined.push({ ...r, stream });
+    }
+  }
+
+  /** Every key and its state, for tests and inspection. */
+  dump(): Array<{ key: KeyDescriptor; state: KeyState }> {
+    return [...this.keys.values()].map((e) => ({ key: e.key, state: snapshot(e) }));
+  }
+}
+
+function alertKey(rule: string, groupKey: string): string {
+  return `${rule}\u0000${groupKey}`;
+}
+
+function snapshot(e: KeyEntry): KeyState {
+  return clone({ slots: e.slots, closed: e.closed, closedThrough: e.closedThrough, closeAt: e.closeAt, version: e.version });
+}
+
+function emptyState(): KeyState {
+  return { slots: {}, closed: false, closedThrough: null, closeAt: null, version: 0 };
+}
+
+function clone<T>(v: T): T {
+  return structuredClone(v);
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,134 @@
+import type { AlertState, AlertTransition, StepResult } from './lifecycle';
+import type { PartialJson } from './partials';
+import type { EpochMs, Rejection } from './types';
+import type { ShardProgress } from './watermark';
+
+/**
+ * The port between the engine and its state. The engine decides *what* to
+ * write; a store decides *how* it is made durable. Two implementations: the
+ * in-memory store (core, for tests and the built-in demo) and the DynamoDB
+ * store (adapters), which must give the same answers.
+ *
+ * The exactly-once contract lives in {@link StateStore.apply}: each key keeps,
+ * per shard, a slot holding that shard's merged contribution and the highest
+ * sequence number it contains (the high-water mark, HWM). A write replaces a
+ * shard's slot only if the stored HWM is still the one the new slot was built
+ * on, so a record is folded into a key at most once, whatever is redelivered.
+ */
+
+/** One shard's share of a key: its merged partial and the highest sequence number folded in. */
+export interface Slot {
+  /** Zero-padded sequence number (see sequence.ts). */
+  readonly hwm: string;
+  readonly partial: PartialJson;
+}
+
+/** Identifies one aggregate key: (rule, group, window) — for session rules the window is the group's whole session list. */
+export interface KeyDescriptor {
+  readonly id: string;
+  readonly rule: string;
+  readonly groupKey: string;
+  /** Start of the fixed window; null for a session key. */
+  readonly windowStart: EpochMs | null;
+  readonly windowEnd: EpochMs | null;
+}
+
+/** What a store holds for a key. */
+export interface KeyState {
+  readonly slots: Readonly<Record<string, Slot>>;
+  /** A fixed window that was closed and evaluated: it takes no more contributions. */
+  readonly closed: boolean;
+  /** Session keys: sessions closing at or before this were evaluated. */
+  readonly closedThrough: EpochMs | null;
+  /** When the key is next due for closing (min over its slots' close times); null when nothing is due. */
+  readonly closeAt: EpochMs | null;
+  /** Incremented by every write; guards the closer's session bookkeeping. */
+  readonly version: number;
+}
+
+/** A new slot, and when it is due for closing. */
+export interface SlotUpdate {
+  readonly slot: Slot;
+  readonly closeAt: EpochMs;
+}
+
+/**
+ * Builds a shard's new slot from its current one (undefined when the shard
+ * never wrote the key). `closedThrough` is the key's session bookkeeping, so
+ * sessions already evaluated can be dropped. Returns null when nothing is new.
+ */
+export type SlotBuilder = (current: Slot | undefined, closedThrough: EpochMs | null) => SlotUpdate | null;
+
+export type ApplyOutcome =
+  /** The slot was written (or nothing was new); `state` is the key after the write, all shards included. */
+  | { readonly status: 'applied' | 'unchanged'; readonly state: KeyState; readonly conflicts: number }
+  /** The key was already closed: the contribution is late. */
+  | { readonly status: 'closed'; readonly conflicts: number };
+
+export interface DueKey {
+  readonly key: KeyDescriptor;
+  readonly closeAt: EpochMs;
+}
+
+export interface AlertRecord {
+  readonly state: AlertState;
+  /** Transitions recorded but not yet confirmed published, oldest first. */
+  readonly outbox: readonly AlertTransition[];
+}
+
+export interface StateStore {
+  /**
+   * Folds one shard's contribution into a key, exactly once. The store calls
+   * `build` with its view of the shard's current slot (possibly cached) and
+   * writes the result only if the stored slot still has that HWM; on a
+   * conflict it re-reads and calls `build` again. `build` returns null when
+   * no record is newer than the slot's HWM (nothing to write).
+   */
+  apply(key: KeyDescriptor, shardId: string, build: SlotBuilder): Promise<ApplyOutcome>;
+
+  /** A key's current state (strongly consistent), or undefined if it was never written. */
+  read(key: KeyDescriptor): Promise<KeyState | undefined>;
+
+  /** Keys of `rule` not yet closed whose closeAt is at or before `watermark`, by closeAt then window start. */
+  dueKeys(rule: string, watermark: EpochMs): Promise<DueKey[]>;
+
+  /** Marks a fixed window closed: later contributions are refused as late. Idempotent. */
+  closeWindow(key: KeyDescriptor): Promise<void>;
+
+  /**
+   * Session keys: records that sessions closing at or before `closedThrough`
+   * were evaluated and when the key is next due. Only if the key is still at
+   * `expectedVersion`; returns false on a conflict (the caller re-reads).
+   */
+  advanceSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean>;
+
+  /**
+   * Applies a lifecycle step to the alert state of (rule, group) atomically
+   * (optimistic concurrency; `step` may be called more than once and must be
+   * pure). The transitions it returns are recorded in the outbox in the same
+   * write, before anyone publishes them. Returns the record after the write:
+   * its outbox holds every transition not yet confirmed published.
+   */
+  updateAlert(rule: string, groupKey: string, step: (state: AlertState) => StepResult): Promise<AlertRecord>;
+
+  /** Removes published transitions from the outbox. */
+  confirmPublished(rule: string, groupKey: string, transitionIds: readonly string[]): Promise<void>;
+
+  /** Alert records of `rule` that are pending or firing, or have unpublished transitions. */
+  activeAlerts(rule: string): Promise<Array<{ groupKey: string; record: AlertRecord }>>;
+
+  /** Alert records of an absence rule (every group ever seen and not expired). */
+  absenceGroups(rule: string): Promise<Array<{ groupKey: string; record: AlertRecord }>>;
+
+  getShardProgress(stream: string, shardId: string): Promise<ShardProgress | undefined>;
+  /** Stores a shard's progress; never moves it backwards. */
+  putShardProgress(stream: string, progress: ShardProgress): Promise<void>;
+  listShardProgress(stream: string): Promise<ShardProgress[]>;
+
+  /** The stream's last computed watermark (monotonic), or -Infinity. */
+  getStreamWatermark(stream: string): Promise<EpochMs>;
+  putStreamWatermark(stream: string, watermark: EpochMs): Promise<void>;
+
+  /** Keeps rejected records with their full payload and reason. */
+  quarantine(stream: string, rejections: readonly Rejection[]): Promise<void>;
+}

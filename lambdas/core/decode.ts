@@ -1,0 +1,142 @@
+import type {
+  Clock,
+  DecodeResult,
+  EpochMs,
+  JsonObject,
+  KinesisLikeRecord,
+  RejectReason,
+  StreamSpec,
+} from './types';
+
+/** Event times before this are not plausible for live telemetry (2000-01-01T00:00:00Z). */
+export const MIN_EVENT_TIME: EpochMs = Date.UTC(2000, 0, 1);
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** ISO-8601 date-time with a time zone (Z or ±hh:mm), as RFC 3339 allows. */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})$/;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function reject(record: KinesisLikeRecord, reason: RejectReason, message: string): DecodeResult {
+  return {
+    ok: false,
+    rejection: {
+      reason,
+      message,
+      shardId: record.shardId,
+      sequenceNumber: record.sequenceNumber,
+      partitionKey: record.partitionKey,
+      arrivalTime: arrivalMs(record),
+      data: record.data,
+    },
+  };
+}
+
+function arrivalMs(record: KinesisLikeRecord): EpochMs {
+  return Math.round(record.approximateArrivalTimestamp * 1000);
+}
+
+/**
+ * Reads an event time from a payload value: epoch milliseconds (a number) or
+ * an ISO-8601 string with a time zone. Returns a message when it cannot.
+ */
+export function parseEventTime(value: unknown, field: string): EpochMs | string {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return `field "${field}" is not a finite number`;
+    if (value < 1e11) {
+      return `field "${field}" is ${value}: expected epoch milliseconds (this looks like epoch seconds or a relative time)`;
+    }
+    return Math.floor(value);
+  }
+  if (typeof value === 'string') {
+    if (!ISO_8601.test(value)) {
+      return `field "${field}" is ${JSON.stringify(value.slice(0, 64))}: expected an ISO-8601 date-time with a time zone (e.g. 2026-11-27T10:00:00.000Z) or epoch milliseconds`;
+    }
+    const t = Date.parse(value);
+    if (Number.isNaN(t)) return `field "${field}" is ${JSON.stringify(value)}: not a valid date-time`;
+    return t;
+  }
+  return `field "${field}" is ${value === null ? 'null' : typeof value}: expected an ISO-8601 string or epoch milliseconds`;
+}
+
+/**
+ * Decodes one Kinesis record of `stream`: base64 → UTF-8 → JSON object →
+ * schema → event time. Never throws on bad input: every failure is a
+ * classified rejection that carries the record's data for quarantine.
+ */
+export function decodeRecord(record: KinesisLikeRecord, stream: StreamSpec, clock: Clock): DecodeResult {
+  const data = record.data;
+  // 4 base64 characters carry 3 bytes: check the size before allocating.
+  const approxBytes = Math.floor((data.length * 3) / 4);
+  if (approxBytes > stream.maxRecordBytes) {
+    return reject(record, 'too-large', `record is about ${approxBytes} bytes, more than the stream's limit of ${stream.maxRecordBytes} bytes`);
+  }
+  if (data.length % 4 !== 0 || !BASE64.test(data)) {
+    return reject(record, 'bad-base64', 'record data is not valid base64 (Lambda delivers Kinesis data base64-encoded)');
+  }
+  let text: string;
+  try {
+    text = utf8.decode(Buffer.from(data, 'base64'));
+  } catch {
+    return reject(record, 'not-utf8', 'record data is not valid UTF-8 text');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    return reject(record, 'not-json', `record data is not JSON: ${detail.slice(0, 200)}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    const kind = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : typeof parsed;
+    return reject(record, 'not-object', `record data is JSON ${kind}: expected a JSON object`);
+  }
+  const payload = parsed as JsonObject;
+  if (stream.validate) {
+    const problem = stream.validate(payload);
+    if (problem !== null) {
+      return reject(record, 'schema', `payload does not match ${stream.schemaPath ?? 'the stream schema'}: ${problem}`);
+    }
+  }
+  const arrivalTime = arrivalMs(record);
+  let eventTime: EpochMs;
+  if (stream.timestamp.kind === 'arrival') {
+    eventTime = arrivalTime;
+  } else {
+    const field = stream.timestamp.field;
+    if (!Object.prototype.hasOwnProperty.call(payload, field) || payload[field] === undefined) {
+      return reject(record, 'no-timestamp', `payload has no "${field}" field (the stream's event-time field)`);
+    }
+    const t = parseEventTime(payload[field], field);
+    if (typeof t === 'string') return reject(record, 'bad-timestamp', t);
+    eventTime = t;
+  }
+  if (eventTime < MIN_EVENT_TIME) {
+    return reject(record, 'bad-timestamp', `event time ${new Date(eventTime).toISOString()} is before 2000-01-01: not a plausible event time`);
+  }
+  const now = clock.now();
+  if (eventTime > now + stream.maxFutureMs) {
+    return reject(
+      record,
+      'future-timestamp',
+      `event time ${new Date(eventTime).toISOString()} is ${Math.round((eventTime - now) / 1000)}s ahead of the clock; the stream allows ${Math.round(stream.maxFutureMs / 1000)}s (check the producer's clock)`,
+    );
+  }
+  let eventId: string | undefined;
+  if (stream.idField !== undefined) {
+    const id = payload[stream.idField];
+    if (typeof id === 'string' || typeof id === 'number') eventId = String(id);
+  }
+  return {
+    ok: true,
+    event: {
+      payload,
+      eventTime,
+      arrivalTime,
+      shardId: record.shardId,
+      sequenceNumber: record.sequenceNumber,
+      partitionKey: record.partitionKey,
+      ...(eventId !== undefined ? { eventId } : {}),
+    },
+  };
+}

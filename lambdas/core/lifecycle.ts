@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto';
+import type { GroupLabels } from './group';
+import { renderTemplate } from './pipeline/template';
+import type { EpochMs, Rule, Severity } from './types';
+import type { TimeWindow } from './windows';
+
+/**
+ * The alert lifecycle of one (rule, group), in the spirit of Prometheus:
+ *
+ *   inactive ──condition holds──▶ pending ──held for `for` windows──▶ firing
+ *      ▲                            │                                   │
+ *      └──────condition fails───────┴────────── resolved ◀──────────────┘
+ *
+ * Only `firing` and `resolved` are published. Each episode has a
+ * deterministic alert id (rule, group, first window of the episode), so a
+ * retried step produces the same id and the same transition id.
+ */
+export type AlertStatus = 'inactive' | 'pending' | 'firing';
+
+export interface AlertState {
+  readonly status: AlertStatus;
+  /** Closed windows (or sessions) in a row in which the condition held. */
+  readonly consecutive: number;
+  /** Start of the last closed window evaluated; windows at or before it are ignored (idempotence). */
+  readonly evaluatedThrough: EpochMs | null;
+  /** End of the last closed window evaluated. */
+  readonly evaluatedEnd: EpochMs | null;
+  /** Start of the first window of the current pending/firing episode. */
+  readonly episodeStart: EpochMs | null;
+  readonly alertId: string | null;
+  /** Last time the group was seen (absence rules only). */
+  readonly lastSeen: EpochMs | null;
+}
+
+export const INITIAL_ALERT_STATE: AlertState = {
+  status: 'inactive',
+  consecutive: 0,
+  evaluatedThrough: null,
+  evaluatedEnd: null,
+  episodeStart: null,
+  alertId: null,
+  lastSeen: null,
+};
+
+/** What subscribers receive: one lifecycle transition of one alert. */
+export interface AlertTransition {
+  readonly alertId: string;
+  /** Unique per alert and state: the idempotency/deduplication id of this notification. */
+  readonly transitionId: string;
+  readonly rule: string;
+  readonly state: 'firing' | 'resolved';
+  readonly severity: Severity;
+  readonly group: GroupLabels;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly window: TimeWindow;
+  readonly values: Readonly<Record<string, number | null>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  /** Event time at which the transition happened (window end, or the absence deadline). */
+  readonly at: EpochMs;
+}
+
+export interface StepResult {
+  readonly state: AlertState;
+  readonly transitions: readonly AlertTransition[];
+}
+
+export function alertIdOf(rule: string, groupKey: string, episodeStart: EpochMs): string {
+  return createHash('sha256').update(`${rule}\n${groupKey}\n${episodeStart}`).digest('hex').slice(0, 32);
+}
+
+export interface GroupContext {
+  readonly key: string;
+  readonly labels: GroupLabels;
+}
+
+function transition(
+  rule: Rule,
+  group: GroupContext,
+  alertId: string,
+  state: 'firing' | 'resolved',
+  window: TimeWindow,
+  values: Readonly<Record<string, number | null>>,
+  at: EpochMs,
+): AlertTransition {
+  const templateValues: Record<string, string | number | null> = {
+    ...values,
+    ...group.labels,
+    rule: rule.name,
+    'window.start': new Date(window.start).toISOString(),
+    'window.end': new Date(window.end).toISOString(),
+  };
+  const annotations: Record<string, string> = {};
+  for (const [name, template] of Object.entries(rule.annotations)) annotations[name] = renderTemplate(template, templateValues);
+  return {
+    alertId,
+    transitionId: `${alertId}:${state}`,
+    rule: rule.name,
+    state,
+    severity: rule.severity,
+    group: group.labels,
+    labels: rule.labels,
+    window,
+    values,
+    annotations,
+    at,
+  };
+}
+
+export interface WindowVerdict {
+  readonly window: TimeWindow;
+  readonly holds: boolean;
+  readonly values: Readonly<Record<string, number | null>>;
+}
+
+/**
+ * A closed window (or session) was evaluated. `step` is the distance between
+ * consecutive windows' starts (null for sessions: every session follows the
+ * previous one). A window that is not after `evaluatedThrough` is a no-op, so
+ * the step is safe to repeat.
+ */
+export function onWindowClosed(
+  rule: Rule & { readonly for: number },
+  group: GroupContext,
+  s: AlertState,
+  verdict: WindowVerdict,
+  step: number | null,
+): StepResult {
+  const { window } = verdict;
+  if (s.evaluatedThrough !== null && window.start <= s.evaluatedThrough) return { state: s, transitions: [] };
+  const transitions: AlertTransition[] = [];
+  let state = s;
+  // Windows skipped over had no events for this group: the condition did not hold there.
+  if (step !== null && state.evaluatedThrough !== null && window.start - step > state.evaluatedThrough) {
+    const gapStart = state.evaluatedThrough + step;
+    const gap = { start: gapStart, end: gapStart + (window.end - window.start) };
+    const r = fail(rule, group, state, gap, {});
+    state = { ...r.state, evaluatedThrough: gapStart, evaluatedEnd: gap.end };
+    transitions.push(...r.transitions);
+  }
+  if (verdict.holds) {
+    const consecutive = state.consecutive + 1;
+    const episodeStart = state.consecutive === 0 && state.status !== 'firing' ? window.start : (state.episodeStart ?? window.start);
+    if (state.status === 'firing') {
+      return { state: { ...state, consecutive, evaluatedThrough: window.start, evaluatedEnd: window.end }, transitions };
+    }
+    if (consecutive >= rule.for) {
+      const alertId = alertIdOf(rule.name, group.key, episodeStart);
+      transitions.push(transition(rule, group, alertId, 'firing', window, verdict.values, window.end));
+      return {
+        state: { ...state, status: 'firing', consecutive, episodeStart, alertId, evaluatedThrough: window.start, evaluatedEnd: window.end },
+        transitions,
+      };
+    }
+    return { state: { ...state, status: 'pending', consecutive, episodeStart, evaluatedThrough: window.start, evaluatedEnd: window.end }, transitions };
+  }
+  const r = fail(rule, group, state, window, verdict.values);
+  return { state: { ...r.state, evaluatedThrough: window.start, evaluatedEnd: window.end }, transitions: [...transitions, ...r.transitions] };
+}
+
+function fail(rule: Rule, group: GroupContext, s: AlertState, window: TimeWindow, values: Readonly<Record<string, number | null>>): StepResult {
+  const transitions: AlertTransition[] = [];
+  if (s.status === 'firing' && s.alertId !== null) {
+    transitions.push(transition(rule, group, s.alertId, 'resolved', window, values, window.end));
+  }
+  return { state: { ...s, status: 'inactive', consecutive: 0, episodeStart: null, alertId: null }, transitions };
+}
+
+/**
+ * `emit: early`: the condition was evaluated on an open window's current
+ * aggregates. Fires as soon as it holds and the windows before it complete
+ * the `for` run; never resolves (only a closed window can).
+ */
+export function onWindowUpdated(
+  rule: Rule & { readonly for: number },
+  group: GroupContext,
+  s: AlertState,
+  verdict: WindowVerdict,
+  step: number | null,
+): StepResult {
+  const { window } = verdict;
+  if (!verdict.holds || s.status === 'firing') return { state: s, transitions: [] };
+  if (s.evaluatedThrough !== null && window.start <= s.evaluatedThrough) return { state: s, transitions: [] };
+  const adjacent = s.evaluatedThrough !== null && (step === null || window.start - step === s.evaluatedThrough);
+  const preceding = adjacent ? s.consecutive : 0;
+  if (preceding + 1 < rule.for) return { state: s, transitions: [] };
+  const episodeStart = preceding > 0 && s.episodeStart !== null ? s.episodeStart : window.start;
+  const alertId = alertIdOf(rule.name, group.key, episodeStart);
+  return {
+    state: { ...s, status: 'firing', alertId, episodeStart, consecutive: preceding },
+    transitions: [transition(rule, group, alertId, 'firing', window, verdict.values, window.end)],
+  };
+}
+
+/** Absence rules: the group sent an event at `eventTime`. Resolves a firing absence alert. */
+export function onSeen(rule: Rule, group: GroupContext, s: AlertState, eventTime: EpochMs): StepResult {
+  const lastSeen = Math.max(s.lastSeen ?? -Infinity, eventTime);
+  if (s.status === 'firing' && s.alertId !== null && eventTime > (s.lastSeen ?? -Infinity)) {
+    const window = { start: s.lastSeen ?? eventTime, end: eventTime };
+    return {
+      state: { ...s, status: 'inactive', alertId: null, episodeStart: null, lastSeen },
+      transitions: [transition(rule, group, s.alertId, 'resolved', window, { silenceMs: eventTime - (s.lastSeen ?? eventTime) }, eventTime)],
+    };
+  }
+  return { state: lastSeen === s.lastSeen ? s : { ...s, lastSeen }, transitions: [] };
+}
+
+/** Absence rules: the watermark moved; fires when the group has been silent for `absentMs`. */
+export function onAbsenceCheck(rule: Rule & { readonly absentMs: number }, group: GroupContext, s: AlertState, watermark: EpochMs): StepResult {
+  if (s.status === 'firing' || s.lastSeen === null) return { state: s, transitions: [] };
+  const deadline = s.lastSeen + rule.absentMs;
+  if (watermark < deadline) return { state: s, transitions: [] };
+  const alertId = alertIdOf(rule.name, group.key, s.lastSeen);
+  const window = { start: s.lastSeen, end: deadline };
+  return {
+    state: { ...s, status: 'firing', alertId, episodeStart: s.lastSeen },
+    transitions: [transition(rule, group, alertId, 'firing', window, { silenceMs: rule.absentMs }, deadline)],
+  };
+}

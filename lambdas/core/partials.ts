@@ -1,0 +1,122 @@
+import { aggregatorFor } from './aggregates';
+import type { Aggregator } from './aggregates/Aggregator';
+import { mergeSessions, type TimeWindow } from './windows';
+import type { EpochMs, PartialState, WindowRule } from './types';
+
+/**
+ * One event's contribution to a rule: the values of the rule's aggregates,
+ * computed once per event (and shared by every window the event falls in).
+ * For count the value is `true` when the event counts.
+ */
+export interface Contribution {
+  /** Zero-padded sequence number (see sequence.ts). */
+  readonly seq: string;
+  readonly eventTime: EpochMs;
+  readonly values: readonly unknown[];
+}
+
+/** Accumulators of a fixed window (or of one session): count of events, per-aggregate state, max event time. */
+export interface WindowAcc {
+  n: number;
+  accs: unknown[];
+  maxEventTime: EpochMs;
+}
+
+/** Serialised form of a fixed window's partial: plain JSON. */
+export interface FixedPartialJson {
+  readonly n: number;
+  readonly a: PartialState[];
+  /** Max event time folded in (null in JSON when nothing was). */
+  readonly t: EpochMs | null;
+}
+
+/** Serialised form of a session key's partial: its sessions, sorted by start. */
+export interface SessionPartialJson {
+  readonly s: Array<{ readonly start: EpochMs; readonly end: EpochMs } & FixedPartialJson>;
+}
+
+export type PartialJson = FixedPartialJson | SessionPartialJson;
+
+/**
+ * The aggregate arithmetic of one rule: creating, folding, merging and
+ * (de)serialising window accumulators. Built once per rule.
+ */
+export class RuleAggregates {
+  readonly aggregators: ReadonlyArray<Aggregator<unknown>>;
+  readonly names: readonly string[];
+
+  constructor(readonly rule: WindowRule) {
+    this.aggregators = rule.aggregates.map((spec) => aggregatorFor(spec) as Aggregator<unknown>);
+    this.names = rule.aggregates.map((spec) => spec.name);
+  }
+
+  create(): WindowAcc {
+    return { n: 0, accs: this.aggregators.map((a) => a.create()), maxEventTime: -Infinity };
+  }
+
+  add(acc: WindowAcc, c: Contribution): void {
+    acc.n += 1;
+    if (c.eventTime > acc.maxEventTime) acc.maxEventTime = c.eventTime;
+    const aggs = this.aggregators;
+    for (let i = 0; i < aggs.length; i++) {
+      const v = c.values[i];
+      if (v === undefined || v === false) continue;
+      aggs[i]!.add(acc.accs[i], v);
+    }
+  }
+
+  /** Folds `other` into `into`. */
+  merge(into: WindowAcc, other: WindowAcc): void {
+    into.n += other.n;
+    if (other.maxEventTime > into.maxEventTime) into.maxEventTime = other.maxEventTime;
+    this.aggregators.forEach((a, i) => a.merge(into.accs[i], other.accs[i]));
+  }
+
+  results(acc: WindowAcc): Record<string, number | null> {
+    const out: Record<string, number | null> = {};
+    this.aggregators.forEach((a, i) => {
+      out[this.names[i]!] = a.result(acc.accs[i]);
+    });
+    return out;
+  }
+
+  serialize(acc: WindowAcc): FixedPartialJson {
+    return { n: acc.n, a: this.aggregators.map((a, i) => a.serialize(acc.accs[i])), t: Number.isFinite(acc.maxEventTime) ? acc.maxEventTime : null };
+  }
+
+  deserialize(p: FixedPartialJson): WindowAcc {
+    return { n: p.n, accs: this.aggregators.map((a, i) => a.deserialize(p.a[i] ?? null)), maxEventTime: p.t ?? -Infinity };
+  }
+
+  // ------------------------------------------------------------- sessions
+
+  /** Sessions of a list of contributions (any order) under the rule's gap. */
+  sessionsOf(gapMs: number, contributions: readonly Contribution[]): Array<TimeWindow & { value: WindowAcc }> {
+    const singles = contributions.map((c) => {
+      const acc = this.create();
+      this.add(acc, c);
+      return { start: c.eventTime, end: c.eventTime + gapMs, value: acc };
+    });
+    return mergeSessions(singles, (a, b) => {
+      this.merge(a, b);
+      return a;
+    });
+  }
+
+  mergeSessionLists(lists: ReadonlyArray<ReadonlyArray<TimeWindow & { value: WindowAcc }>>): Array<TimeWindow & { value: WindowAcc }> {
+    return mergeSessions(lists.flat(), (a, b) => {
+      const c = this.create();
+      this.merge(c, a);
+      this.merge(c, b);
+      return c;
+    });
+  }
+
+  serializeSessions(sessions: ReadonlyArray<TimeWindow & { value: WindowAcc }>): SessionPartialJson {
+    return { s: sessions.map((s) => ({ start: s.start, end: s.end, ...this.serialize(s.value) })) };
+  }
+
+  deserializeSessions(p: SessionPartialJson): Array<TimeWindow & { value: WindowAcc }> {
+    return p.s.map((s) => ({ start: s.start, end: s.end, value: this.deserialize(s) }));
+  }
+}

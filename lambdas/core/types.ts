@@ -1,0 +1,170 @@
+/**
+ * Shared types of the pure core. Nothing here imports AWS; everything is plain
+ * data that can be serialised to JSON (and so to DynamoDB) and back.
+ */
+
+/** Milliseconds since the Unix epoch. */
+export type EpochMs = number;
+
+/** The clock is injected everywhere in the core: no Date.now() in here. */
+export interface Clock {
+  now(): EpochMs;
+}
+
+/** A value a payload field or an expression may produce. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** A compiled, safe expression (CEL). `source` is kept for messages. */
+export interface CompiledExpression {
+  readonly source: string;
+  /** Evaluates against variables; throws ExpressionError on a runtime error. */
+  evaluate(vars: Record<string, unknown>): unknown;
+}
+
+// ---------------------------------------------------------------- aggregates
+
+export type AggregateKind = 'count' | 'sum' | 'min' | 'max' | 'avg' | 'distinct' | 'percentile';
+
+/**
+ * One named aggregate of a rule, e.g. `errors: 'count(status >= 500)'`,
+ * `p99: 'percentile(latencyMs, 99)'`, `users: 'distinct(userId)'`.
+ */
+export interface AggregateSpec {
+  readonly name: string;
+  readonly kind: AggregateKind;
+  /** The value expression (sum/min/max/avg/distinct/percentile) — absent for count. */
+  readonly value?: CompiledExpression;
+  /** For count(cond): only events where the condition is true are counted. */
+  readonly condition?: CompiledExpression;
+  /** For percentile: the quantile in (0, 1], e.g. 0.99 for `percentile(x, 99)`. */
+  readonly quantile?: number;
+  /** The aggregate expression as written, for messages. */
+  readonly source: string;
+}
+
+/** Serialisable partial state of one aggregate (plain JSON). */
+export type PartialState = JsonValue;
+
+// ---------------------------------------------------------------- pipeline
+
+export type TimestampSource =
+  | { readonly kind: 'field'; readonly field: string }
+  | { readonly kind: 'arrival' };
+
+export interface StreamSpec {
+  readonly name: string;
+  /** Where event time comes from: a payload field (ISO-8601 string or epoch ms) or the Kinesis arrival time. */
+  readonly timestamp: TimestampSource;
+  /** Producer's event id field (optional). */
+  readonly idField?: string;
+  /** Validates a decoded payload; returns null when valid, else a human message. */
+  readonly validate?: (payload: unknown) => string | null;
+  /** Path of the JSON Schema, for messages. */
+  readonly schemaPath?: string;
+  /** Allowed out-of-orderness: the watermark is max event time minus this. */
+  readonly outOfOrdernessMs: number;
+  /** Records whose event time is further than this ahead of the clock are rejected. */
+  readonly maxFutureMs: number;
+  /** A shard with no records for this long is idle: it no longer holds the stream's watermark back. */
+  readonly idleTimeoutMs: number;
+  /** Records larger than this (decoded bytes) are rejected. */
+  readonly maxRecordBytes: number;
+}
+
+export type WindowSpec =
+  | { readonly kind: 'tumbling'; readonly sizeMs: number }
+  | { readonly kind: 'hopping'; readonly sizeMs: number; readonly slideMs: number }
+  | { readonly kind: 'session'; readonly gapMs: number };
+
+export type Severity = 'critical' | 'warning' | 'info';
+export type EmitMode = 'early' | 'final';
+
+interface RuleCommon {
+  readonly name: string;
+  readonly stream: string;
+  readonly where?: CompiledExpression;
+  readonly groupBy: readonly string[];
+  readonly severity: Severity;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Annotation templates: `{{field}}` is replaced by a group label or aggregate value. */
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+/** A windowed threshold rule. */
+export interface WindowRule extends RuleCommon {
+  readonly type: 'window';
+  readonly window: WindowSpec;
+  /** Allowed lateness: a window closes when the watermark passes end + lateness. */
+  readonly latenessMs: number;
+  readonly aggregates: readonly AggregateSpec[];
+  readonly when: CompiledExpression;
+  /** Consecutive windows the condition must hold before firing (>= 1). */
+  readonly for: number;
+  readonly emit: EmitMode;
+}
+
+/** An absence rule: fires when a group that was seen sends nothing for `absentMs`. */
+export interface AbsenceRule extends RuleCommon {
+  readonly type: 'absence';
+  readonly absentMs: number;
+}
+
+export type Rule = WindowRule | AbsenceRule;
+
+export interface Pipeline {
+  /** The file it came from, for messages. */
+  readonly file: string;
+  readonly streams: ReadonlyMap<string, StreamSpec>;
+  readonly rules: readonly Rule[];
+}
+
+// ---------------------------------------------------------------- records
+
+/** A Kinesis record as Lambda delivers it (the subset the core needs). */
+export interface KinesisLikeRecord {
+  /** Base64 of the payload bytes. */
+  readonly data: string;
+  readonly partitionKey: string;
+  /** Decimal string of up to 129 digits. */
+  readonly sequenceNumber: string;
+  /** Arrival time in epoch **seconds** (fractional), as in Lambda's event. */
+  readonly approximateArrivalTimestamp: number;
+  /** Shard id, e.g. shardId-000000000000. */
+  readonly shardId: string;
+}
+
+export type RejectReason =
+  | 'bad-base64'
+  | 'not-utf8'
+  | 'not-json'
+  | 'not-object'
+  | 'too-large'
+  | 'schema'
+  | 'no-timestamp'
+  | 'bad-timestamp'
+  | 'future-timestamp';
+
+export interface DecodedEvent {
+  readonly payload: JsonObject;
+  readonly eventTime: EpochMs;
+  readonly arrivalTime: EpochMs;
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly partitionKey: string;
+  readonly eventId?: string;
+}
+
+export interface Rejection {
+  readonly reason: RejectReason;
+  /** A sentence a person can act on. */
+  readonly message: string;
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly partitionKey: string;
+  readonly arrivalTime: EpochMs;
+  /** The record's data exactly as received (base64), so it can be replayed. */
+  readonly data: string;
+}
+
+export type DecodeResult = { readonly ok: true; readonly event: DecodedEvent } | { readonly ok: false; readonly rejection: Rejection };

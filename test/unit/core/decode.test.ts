@@ -1,0 +1,81 @@
+import { decodeRecord, parseEventTime } from '../../../lambdas/core/decode';
+import { fixedClock, kinesisRecordFactory, streamSpec, T0 } from '../../helpers/factories';
+
+const clock = fixedClock(T0);
+const stream = streamSpec();
+
+describe('decodeRecord', () => {
+  it('decodes a valid record with an ISO-8601 timestamp and event id', () => {
+    const r = decodeRecord(kinesisRecordFactory({ ts: '2026-11-27T09:59:30.250Z', eventId: 'e-1', service: 'api' }), stream, clock);
+    expect(r).toEqual({
+      ok: true,
+      event: expect.objectContaining({ eventTime: Date.UTC(2026, 10, 27, 9, 59, 30, 250), eventId: 'e-1', payload: { ts: '2026-11-27T09:59:30.250Z', eventId: 'e-1', service: 'api' } }),
+    });
+  });
+
+  it('accepts epoch milliseconds', () => {
+    const r = decodeRecord(kinesisRecordFactory({ ts: T0 - 1000 }), stream, clock);
+    expect(r.ok && r.event.eventTime).toBe(T0 - 1000);
+  });
+
+  it('takes the arrival time when the stream says so', () => {
+    const r = decodeRecord(kinesisRecordFactory({ x: 1 }, { arrivalMs: T0 - 5000 }), streamSpec({ timestamp: { kind: 'arrival' } }), clock);
+    expect(r.ok && r.event.eventTime).toBe(T0 - 5000);
+  });
+
+  const cases: Array<[string, Parameters<typeof kinesisRecordFactory>, string, RegExp]> = [
+    ['invalid base64', [null, { rawData: '!!!not base64!!!' }], 'bad-base64', /not valid base64/],
+    ['base64 with wrong padding', [null, { rawData: 'abc' }], 'bad-base64', /base64/],
+    ['invalid UTF-8', [null, { rawData: Buffer.from([0xff, 0xfe, 0x7b]).toString('base64') }], 'not-utf8', /UTF-8/],
+    ['truncated JSON', [null, { rawData: Buffer.from('{"ts": 1').toString('base64') }], 'not-json', /not JSON/],
+    ['a JSON array', [[1, 2]], 'not-object', /JSON an array: expected a JSON object/],
+    ['a JSON string', ['hello'], 'not-object', /JSON string/],
+    ['JSON null', [null], 'not-object', /JSON null/],
+    ['no timestamp', [{ service: 'api' }], 'no-timestamp', /no "ts" field/],
+    ['epoch seconds', [{ ts: 1764237600 }], 'bad-timestamp', /epoch seconds/],
+    ['a date without zone', [{ ts: '2026-11-27 10:00' }], 'bad-timestamp', /ISO-8601/],
+    ['an object timestamp', [{ ts: { a: 1 } }], 'bad-timestamp', /is object/],
+    ['a timestamp far in the past', [{ ts: '1999-12-31T23:59:59Z' }], 'bad-timestamp', /before 2000-01-01/],
+    ['a timestamp far in the future', [{ ts: T0 + 3600_000 }], 'future-timestamp', /3600s ahead of the clock; the stream allows 300s/],
+    ['NaN-like timestamp string', [{ ts: 'NaN' }], 'bad-timestamp', /ISO-8601/],
+  ];
+  it.each(cases)('rejects %s with a reason a person can act on', (_name, args, reason, message) => {
+    const record = kinesisRecordFactory(...args);
+    const r = decodeRecord(record, stream, clock);
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.rejection.reason).toBe(reason);
+      expect(r.rejection.message).toMatch(message);
+      expect(r.rejection.data).toBe(record.data);
+      expect(r.rejection.sequenceNumber).toBe(record.sequenceNumber);
+      expect(r.rejection.shardId).toBe(record.shardId);
+    }
+  });
+
+  it('rejects oversized records before decoding them', () => {
+    const r = decodeRecord(kinesisRecordFactory({ ts: T0, blob: 'x'.repeat(2000) }), streamSpec({ maxRecordBytes: 1000 }), clock);
+    expect(!r.ok && r.rejection.reason).toBe('too-large');
+  });
+
+  it('rejects payloads failing the schema with the validator message', () => {
+    const s = streamSpec({ validate: (p) => ((p as { status?: unknown }).status === undefined ? 'must have required property "status"' : null), schemaPath: 'schemas/t.json' });
+    const r = decodeRecord(kinesisRecordFactory({ ts: T0 }), s, clock);
+    expect(!r.ok && r.rejection).toMatchObject({ reason: 'schema', message: 'payload does not match schemas/t.json: must have required property "status"' });
+  });
+
+  it('keeps prototype-pollution keys as plain data', () => {
+    const record = kinesisRecordFactory(null, { rawData: Buffer.from('{"ts":1764237600000,"__proto__":{"polluted":true}}').toString('base64') });
+    const r = decodeRecord(record, stream, clock);
+    expect(r.ok).toBe(true);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+});
+
+describe('parseEventTime', () => {
+  it('parses offsets', () => {
+    expect(parseEventTime('2026-11-27T12:00:00+02:00', 'ts')).toBe(Date.UTC(2026, 10, 27, 10));
+  });
+  it('rejects infinities', () => {
+    expect(parseEventTime(Infinity, 'ts')).toMatch(/not a finite number/);
+  });
+});

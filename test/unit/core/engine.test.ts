@@ -1,0 +1,278 @@
+import fc from 'fast-check';
+import { Engine } from '../../../lambdas/core/Engine';
+import { InMemoryStateStore } from '../../../lambdas/core/InMemoryStateStore';
+import type { AlertTransition } from '../../../lambdas/core/lifecycle';
+import { RuleAggregates, type FixedPartialJson, type SessionPartialJson } from '../../../lambdas/core/partials';
+import type { AggregateSpec, KinesisLikeRecord, WindowRule } from '../../../lambdas/core/types';
+import { absenceRule, countAgg, fn, pipelineOf, shardRecords, streamSpec, T0, windowRule } from '../../helpers/factories';
+
+const M = 60_000;
+const valueOf = fn('value', (v) => v['value']);
+const aggs: AggregateSpec[] = [
+  countAgg('total'),
+  { name: 'errors', kind: 'count', condition: fn('status >= 500', (v) => (v['status'] as number) >= 500), source: 'count(status >= 500)' },
+  { name: 'sum', kind: 'sum', value: valueOf, source: 'sum(value)' },
+  { name: 'max', kind: 'max', value: valueOf, source: 'max(value)' },
+  { name: 'min', kind: 'min', value: valueOf, source: 'min(value)' },
+];
+
+class Clock {
+  constructor(public t: number) {}
+  now() {
+    return this.t;
+  }
+}
+
+function setup(rules: WindowRule[] | Parameters<typeof pipelineOf>[0], streamOverrides = {}) {
+  const store = new InMemoryStateStore();
+  const clock = new Clock(T0 + 10 * M);
+  const published: AlertTransition[] = [];
+  const engine = new Engine({
+    pipeline: pipelineOf(rules, streamSpec(streamOverrides)),
+    stream: 'telemetry',
+    store,
+    clock,
+    publish: async (t) => {
+      published.push(t);
+    },
+  });
+  return { store, clock, engine, published };
+}
+
+interface Ev {
+  service: string;
+  ts: number;
+  value: number;
+  status: number;
+}
+
+/** Brute-force reference: every (rule, group, window) aggregate from the whole event list. */
+function reference(rule: WindowRule, events: Ev[]) {
+  const out = new Map<string, { total: number; errors: number; sum: number; max: number; min: number }>();
+  const add = (key: string, e: Ev) => {
+    const r = out.get(key) ?? { total: 0, errors: 0, sum: 0, max: -Infinity, min: Infinity };
+    r.total += 1;
+    r.errors += e.status >= 500 ? 1 : 0;
+    r.sum += e.value;
+    r.max = Math.max(r.max, e.value);
+    r.min = Math.min(r.min, e.value);
+    out.set(key, r);
+  };
+  const w = rule.window;
+  for (const e of events) {
+    if (w.kind === 'tumbling') add(`${e.service}|${Math.floor(e.ts / w.sizeMs) * w.sizeMs}`, e);
+    if (w.kind === 'hopping') {
+      for (let s = Math.floor(e.ts / w.slideMs) * w.slideMs - w.sizeMs + w.slideMs; s <= e.ts; s += w.slideMs) if (e.ts < s + w.sizeMs) add(`${e.service}|${s}`, e);
+    }
+  }
+  if (w.kind === 'session') {
+    const byService = new Map<string, Ev[]>();
+    for (const e of events) byService.set(e.service, [...(byService.get(e.service) ?? []), e]);
+    for (const [service, evs] of byService) {
+      evs.sort((a, b) => a.ts - b.ts);
+      let start = evs[0]!.ts;
+      let end = start + w.gapMs;
+      let members: Ev[] = [];
+      const flush = () => members.forEach((m) => add(`${service}|${start}-${end}`, m));
+      for (const e of evs) {
+        if (e.ts <= end && members.length > 0) {
+          end = Math.max(end, e.ts + w.gapMs);
+        } else if (members.length > 0) {
+          flush();
+          members = [];
+          start = e.ts;
+          end = e.ts + w.gapMs;
+        }
+        members.push(e);
+      }
+      flush();
+    }
+  }
+  return out;
+}
+
+/** What the store holds, merged over shards, in the same shape as the reference. */
+function stored(store: InMemoryStateStore, rule: WindowRule) {
+  const ra = new RuleAggregates(rule);
+  const out = new Map<string, { total: number; errors: number; sum: number; max: number; min: number }>();
+  const shape = (r: Record<string, number | null>) => ({ total: r['total']!, errors: r['errors']!, sum: r['sum']!, max: r['max']!, min: r['min']! });
+  for (const { key, state } of store.dump()) {
+    if (key.rule !== rule.name) continue;
+    const service = (JSON.parse(key.groupKey) as string[])[0]!;
+    const slots = Object.values(state.slots);
+    if (key.windowStart !== null) {
+      const acc = ra.create();
+      for (const s of slots) ra.merge(acc, ra.deserialize(s.partial as FixedPartialJson));
+      out.set(`${service}|${key.windowStart}`, shape(ra.results(acc)));
+    } else {
+      for (const s of ra.mergeSessionLists(slots.map((sl) => ra.deserializeSessions(sl.partial as SessionPartialJson)))) {
+        out.set(`${service}|${s.start}-${s.end}`, shape(ra.results(s.value)));
+      }
+    }
+  }
+  return out;
+}
+
+const eventArb = fc.record({
+  service: fc.constantFrom('a', 'b', 'c'),
+  ts: fc.integer({ min: T0, max: T0 + 8 * M }),
+  value: fc.integer({ min: -1000, max: 1000 }),
+  status: fc.constantFrom(200, 200, 404, 500, 503),
+});
+
+/** How each batch is delivered: once, twice, bisected then retried whole, or retried from its middle. */
+const deliveryArb = fc.constantFrom('once', 'twice', 'bisect', 'retry-middle');
+
+describe('Engine: windowed aggregates equal a brute-force reference', () => {
+  const rules: WindowRule[] = [
+    windowRule({ name: 'Tumbling', window: { kind: 'tumbling', sizeMs: M }, aggregates: aggs }),
+    windowRule({ name: 'Hopping', window: { kind: 'hopping', sizeMs: 3 * M, slideMs: M }, aggregates: aggs }),
+    windowRule({ name: 'Session', window: { kind: 'session', gapMs: 20_000 }, aggregates: aggs }),
+  ];
+
+  it('for random out-of-order streams over several shards, split into random batches and redelivered', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(eventArb, { minLength: 1, maxLength: 120 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 10 }),
+        fc.array(deliveryArb, { minLength: 1, maxLength: 10 }),
+        async (events, shardCount, sizes, deliveries) => {
+          // Out-of-orderness covers the whole stream: nothing is late, so every event must count exactly once.
+          const { store, engine } = setup(rules, { outOfOrdernessMs: 20 * M });
+          const perShard: KinesisLikeRecord[][] = Array.from({ length: shardCount }, () => []);
+          events.forEach((e, i) => perShard[i % shardCount]!.push(...shardRecords(`shardId-00000000000${i % shardCount}`, [e], BigInt(i + 1))));
+          let b = 0;
+          for (const records of perShard) {
+            let i = 0;
+            while (i < records.length) {
+              const size = sizes[b % sizes.length]!;
+              const batch = records.slice(i, i + size);
+              const how = deliveries[b % deliveries.length]!;
+              b += 1;
+              const half = batch.slice(0, Math.ceil(batch.length / 2));
+              if (how === 'bisect') await engine.processBatch(batch[0]!.shardId, half);
+              if (how === 'retry-middle') {
+                await engine.processBatch(batch[0]!.shardId, batch);
+                await engine.processBatch(batch[0]!.shardId, batch.slice(Math.floor(batch.length / 2)));
+              }
+              const r = await engine.processBatch(batch[0]!.shardId, batch);
+              expect(r.retryFrom).toBeNull();
+              expect(r.late).toBe(0);
+              if (how === 'twice') await engine.processBatch(batch[0]!.shardId, batch);
+              i += size;
+            }
+          }
+          for (const rule of rules) {
+            expect(stored(store, rule)).toEqual(reference(rule, events));
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe('Engine: alerts', () => {
+  const ev = (service: string, ts: number, status = 200) => ({ service, ts, status, value: 1 });
+
+  it('final mode: fires when the window closes holding, resolves on the next window, exactly once each', async () => {
+    const rule = windowRule({ name: 'Busy', aggregates: [countAgg('total')], emit: 'final' });
+    const { engine, published } = setup([rule]);
+    const s = 'shardId-000000000000';
+    const batch1 = shardRecords(s, [ev('api', T0 + 1000), ev('api', T0 + 2000), ev('api', T0 + 3000), ev('web', T0 + 4000)], 1n);
+    await engine.processBatch(s, batch1);
+    await engine.processBatch(s, batch1); // redelivered: nothing changes
+    expect(published).toEqual([]);
+    const batch2 = shardRecords(s, [ev('api', T0 + M + 1000), ev('api', T0 + M + 2000)], 10n);
+    await engine.processBatch(s, batch2);
+    expect(published.map((t) => [t.state, t.group, t.values])).toEqual([['firing', { service: 'api' }, { total: 3 }]]);
+    await engine.processBatch(s, shardRecords(s, [ev('api', T0 + 3 * M)], 20n));
+    expect(published.map((t) => [t.state, t.window.start - T0])).toEqual([
+      ['firing', 0],
+      ['resolved', M],
+    ]);
+    expect(published[1]!.alertId).toBe(published[0]!.alertId);
+  });
+
+  it('early mode: fires within the batch that crosses the threshold, once', async () => {
+    const rule = windowRule({ name: 'Errors', emit: 'early', aggregates: aggs, when: fn('errors >= 2', (v) => (v['errors'] as number) >= 2) });
+    const { engine, published } = setup([rule]);
+    const s = 'shardId-000000000000';
+    await engine.processBatch(s, shardRecords(s, [ev('api', T0 + 1000, 500)], 1n));
+    expect(published).toEqual([]);
+    const b2 = shardRecords(s, [ev('api', T0 + 2000, 503), ev('api', T0 + 3000, 500)], 2n);
+    await engine.processBatch(s, b2);
+    await engine.processBatch(s, b2);
+    expect(published).toHaveLength(1);
+    expect(published[0]).toMatchObject({ rule: 'Errors', state: 'firing', values: { errors: 3, total: 3 } });
+  });
+
+  it('a failed publish leaves the transition in the outbox and the retry publishes the same alert id', async () => {
+    const rule = windowRule({ name: 'Errors', emit: 'early', aggregates: aggs, when: fn('errors >= 1', (v) => (v['errors'] as number) >= 1) });
+    const store = new InMemoryStateStore();
+    const published: AlertTransition[] = [];
+    let failNext = true;
+    const engine = new Engine({
+      pipeline: pipelineOf([rule], streamSpec()),
+      stream: 'telemetry',
+      store,
+      clock: new Clock(T0 + 10 * M),
+      publish: async (t) => {
+        if (failNext) {
+          failNext = false;
+          throw new Error('SNS unavailable');
+        }
+        published.push(t);
+      },
+    });
+    const s = 'shardId-000000000000';
+    const batch = shardRecords(s, [ev('api', T0 + 1000, 500)], 1n);
+    const first = await engine.processBatch(s, batch);
+    expect(first.retryFrom).toBe(batch[0]!.sequenceNumber);
+    expect(published).toEqual([]);
+    const retry = await engine.processBatch(s, batch);
+    expect(retry.retryFrom).toBeNull();
+    expect(published).toHaveLength(1);
+    expect((await store.activeAlerts('Errors'))[0]!.record.outbox).toEqual([]);
+    // and the count was not doubled by the retry
+    expect(store.dump()[0]!.state.slots[s]!.partial).toMatchObject({ n: 1 });
+  });
+
+  it('absence: an idle stream still fires when a host goes silent', async () => {
+    const { engine, clock, published } = setup([absenceRule({ absentMs: 2 * M })], { idleTimeoutMs: M });
+    const s = 'shardId-000000000000';
+    clock.t = T0 + 1000;
+    await engine.processBatch(s, shardRecords(s, [{ host: 'web-1', ts: T0 }, { host: 'web-2', ts: T0 }], 1n));
+    clock.t = T0 + 2 * M;
+    await engine.advance();
+    expect(published).toEqual([]);
+    clock.t = T0 + 3 * M + 1000; // idle: the watermark follows the wall clock minus the idle timeout
+    await engine.advance();
+    expect(published.map((t) => [t.rule, t.state, t.group])).toEqual([
+      ['Silent', 'firing', { host: 'web-1' }],
+      ['Silent', 'firing', { host: 'web-2' }],
+    ]);
+    await engine.advance();
+    expect(published).toHaveLength(2);
+  });
+
+  it('late records are classified, never silently dropped', async () => {
+    const { engine } = setup([windowRule({ name: 'Busy' })]);
+    const s = 'shardId-000000000000';
+    await engine.processBatch(s, shardRecords(s, [ev('api', T0 + 5 * M)], 1n));
+    const r = await engine.processBatch(s, shardRecords(s, [ev('api', T0 + 1000)], 2n));
+    expect(r.late).toBe(1);
+    expect(r.perRule['Busy']!.late).toBe(1);
+  });
+
+  it('rejected records are quarantined with their payload and the batch goes on', async () => {
+    const { engine, store } = setup([windowRule({ name: 'Busy' })]);
+    const s = 'shardId-000000000000';
+    const records = shardRecords(s, [ev('api', T0 + 1000), { service: 'api' }, ev('api', T0 + 2000)], 1n);
+    const r = await engine.processBatch(s, records);
+    expect(r.rejected.map((x) => x.reason)).toEqual(['no-timestamp']);
+    expect(store.quarantined).toEqual([expect.objectContaining({ reason: 'no-timestamp', data: records[1]!.data, sequenceNumber: records[1]!.sequenceNumber })]);
+    expect(store.dump()[0]!.state.slots[s]!.partial).toMatchObject({ n: 2 });
+  });
+});
