@@ -1,0 +1,199 @@
+/**
+ * MurmurHash3 x86_128 (Austin Appleby, public domain), written for the values
+ * `distinct` counts. Pure 32-bit integer arithmetic, no allocation per call.
+ *
+ * The values are hashed through a canonical key, so equal values always hash
+ * alike and values of different types never collide by construction:
+ *
+ *   string s   -> UTF-16LE("s:" + s)
+ *   number x   -> UTF-16LE("n:") ++ float64 little-endian bytes of x
+ *                 (-0 is hashed as 0, every NaN as the canonical NaN)
+ *   boolean    -> UTF-16LE("b:true") / UTF-16LE("b:false")
+ *   bigint     -> as the number when it converts exactly, else UTF-16LE("i:" + decimal)
+ *   other      -> UTF-16LE("j:" + JSON with object keys sorted)
+ *
+ * UTF-16LE (the code units of the JS string) is used rather than UTF-8 so that
+ * no encoder runs per value and lone surrogates stay distinct.
+ * The hash is the 128-bit MurmurHash3_x86_128 of those bytes with seed 0;
+ * callers read the four 32-bit words from `out` (h1 first).
+ */
+
+// Local binding: a global lookup per call is slow in sandboxed contexts (jest's vm).
+const imul = Math.imul;
+
+const C1 = 0x239b961b;
+const C2 = 0xab0e9789;
+const C3 = 0x38b34ae5;
+const C4 = 0xa1e38b93;
+
+const TAG_STRING = 0x73; // 's'
+const TAG_NUMBER = 0x6e; // 'n'
+const TAG_BOOLEAN = 0x62; // 'b'
+const TAG_BIGINT = 0x69; // 'i'
+const TAG_JSON = 0x6a; // 'j'
+const COLON = 0x3a;
+
+/** Little-endian 32-bit words of the key being hashed; grows for long strings, reused otherwise. */
+let words = new Int32Array(64);
+const f64 = new DataView(new ArrayBuffer(8));
+
+function rotl(x: number, r: number): number {
+  return (x << r) | (x >>> (32 - r));
+}
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h;
+}
+
+/**
+ * The MurmurHash3_x86_128 rounds over `byteLength` bytes held as little-endian
+ * 32-bit words in `w` (the bytes past `byteLength` in the last word must be 0).
+ */
+function hashWords(w: Int32Array, byteLength: number, seed: number, out: Uint32Array): void {
+  let h1 = seed | 0;
+  let h2 = h1;
+  let h3 = h1;
+  let h4 = h1;
+  const blocks = byteLength >>> 4;
+  let i = 0;
+  for (let b = 0; b < blocks; b++, i += 4) {
+    let k1 = w[i];
+    let k2 = w[i + 1];
+    let k3 = w[i + 2];
+    let k4 = w[i + 3];
+
+    k1 = imul(rotl(imul(k1, C1), 15), C2);
+    h1 ^= k1;
+    h1 = (imul((rotl(h1, 19) + h2) | 0, 5) + 0x561ccd1b) | 0;
+
+    k2 = imul(rotl(imul(k2, C2), 16), C3);
+    h2 ^= k2;
+    h2 = (imul((rotl(h2, 17) + h3) | 0, 5) + 0x0bcaa747) | 0;
+
+    k3 = imul(rotl(imul(k3, C3), 17), C4);
+    h3 ^= k3;
+    h3 = (imul((rotl(h3, 15) + h4) | 0, 5) + 0x96cd1c35) | 0;
+
+    k4 = imul(rotl(imul(k4, C4), 18), C1);
+    h4 ^= k4;
+    h4 = (imul((rotl(h4, 13) + h1) | 0, 5) + 0x32ac3b17) | 0;
+  }
+
+  const tail = byteLength & 15;
+  if (tail > 12) h4 ^= imul(rotl(imul(w[i + 3], C4), 18), C1);
+  if (tail > 8) h3 ^= imul(rotl(imul(w[i + 2], C3), 17), C4);
+  if (tail > 4) h2 ^= imul(rotl(imul(w[i + 1], C2), 16), C3);
+  if (tail > 0) h1 ^= imul(rotl(imul(w[i], C1), 15), C2);
+
+  h1 ^= byteLength;
+  h2 ^= byteLength;
+  h3 ^= byteLength;
+  h4 ^= byteLength;
+
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+
+  h1 = fmix32(h1);
+  h2 = fmix32(h2);
+  h3 = fmix32(h3);
+  h4 = fmix32(h4);
+
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+
+  out[0] = h1;
+  out[1] = h2;
+  out[2] = h3;
+  out[3] = h4;
+}
+
+function ensureWords(count: number): Int32Array {
+  if (words.length < count) {
+    let size = words.length;
+    while (size < count) size *= 2;
+    words = new Int32Array(size);
+  }
+  return words;
+}
+
+/** MurmurHash3_x86_128 of arbitrary bytes (the reference form; slow path). `out` gets h1..h4. */
+export function murmur3x86_128(bytes: Uint8Array, seed: number, out: Uint32Array): void {
+  const n = bytes.length;
+  const w = new Int32Array((n + 3) >>> 2);
+  for (let i = 0; i < n; i++) w[i >>> 2] |= bytes[i] << ((i & 3) * 8);
+  hashWords(w, n, seed, out);
+}
+
+/** Hash of UTF-16LE(tag + ':' + s): the tag and colon fill the first word. */
+function hashTagged(tag: number, s: string, out: Uint32Array): void {
+  const n = s.length;
+  const w = ensureWords(2 + (n >>> 1));
+  w[0] = tag | (COLON << 16);
+  let j = 1;
+  let i = 0;
+  for (; i + 1 < n; i += 2) w[j++] = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
+  if (i < n) w[j] = s.charCodeAt(i);
+  hashWords(w, 4 + 2 * n, 0, out);
+}
+
+function hashNumber(x: number, out: Uint32Array): void {
+  const w = words;
+  w[0] = TAG_NUMBER | (COLON << 16);
+  if (x !== x) {
+    // canonical quiet NaN 0x7ff8000000000000
+    w[1] = 0;
+    w[2] = 0x7ff80000;
+  } else {
+    f64.setFloat64(0, x + 0, true); // x + 0 turns -0 into 0
+    w[1] = f64.getInt32(0, true);
+    w[2] = f64.getInt32(4, true);
+  }
+  hashWords(w, 12, 0, out);
+}
+
+/** JSON with object keys sorted, so that equal objects hash alike whatever their key order. */
+function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'bigint') return value.toString();
+    return JSON.stringify(value) ?? 'null';
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+}
+
+/**
+ * Hashes `value` through its canonical key (see the top of this file) into
+ * `out` (four 32-bit words). No allocation for strings, numbers and booleans.
+ */
+export function hashValue(value: unknown, out: Uint32Array): void {
+  switch (typeof value) {
+    case 'string':
+      hashTagged(TAG_STRING, value, out);
+      return;
+    case 'number':
+      hashNumber(value, out);
+      return;
+    case 'boolean':
+      hashTagged(TAG_BOOLEAN, value ? 'true' : 'false', out);
+      return;
+    case 'bigint': {
+      const asNumber = Number(value);
+      if (Number.isFinite(asNumber) && BigInt(asNumber) === value) hashNumber(asNumber, out);
+      else hashTagged(TAG_BIGINT, value.toString(), out);
+      return;
+    }
+    default:
+      hashTagged(TAG_JSON, canonicalJson(value), out);
+  }
+}
