@@ -1,0 +1,492 @@
+/**
+ * Pipeline file -> compiled Pipeline model (see ../types.ts).
+ *
+ * YAML (with positions) -> per-field zod validation -> semantic checks (CEL,
+ * cross-references, templates) -> Pipeline. Every problem found is collected
+ * and thrown together as one PipelineError; nothing is silently ignored.
+ */
+
+import { dirname, isAbsolute, join } from 'node:path';
+import type { z } from 'zod';
+import { isVariableName, tryCompileExpression } from '../expression';
+import type { AbsenceRule, AggregateSpec, Pipeline, Rule, Severity, StreamSpec, WindowRule, WindowSpec } from '../types';
+import { compileAggregate } from './aggregates';
+import { formatDuration } from './duration';
+import type { PipelineIssue } from './errors';
+import { PipelineError } from './errors';
+import { compileJsonSchema } from './jsonSchema';
+import {
+  absenceRuleFields,
+  BOUNDS,
+  commonRuleFields,
+  DEFAULTS,
+  duration,
+  KEY_ALIASES,
+  STREAM_NAME,
+  streamFields,
+  TOP_LEVEL_KEYS,
+  windowRuleFields,
+} from './schema';
+import { describe, didYouMean } from './suggest';
+import { ABSENCE_TEMPLATE_NAMES, COMMON_TEMPLATE_NAMES, malformedPlaceholderOffset, templatePlaceholders, WINDOW_TEMPLATE_NAMES } from './template';
+import type { Path } from './yamlSource';
+import { MAX_PIPELINE_BYTES, YamlSource } from './yamlSource';
+
+export interface ParseOptions {
+  /**
+   * Reads a stream's JSON Schema file. Paths are already resolved relative to the
+   * pipeline file. Without it, a stream with `schema:` is an error.
+   */
+  readonly readSchema?: (path: string) => string;
+}
+
+/** Where an issue is, and whose it is. */
+interface Site {
+  readonly rule?: string;
+  readonly stream?: string;
+  /** Point at the key rather than the value (unknown keys, bad names). */
+  readonly key?: boolean;
+  /** Offset inside the (one-line) string value, e.g. a CEL error position. */
+  readonly offset?: number;
+}
+
+class Collector {
+  readonly issues: PipelineIssue[] = [];
+  constructor(
+    readonly file: string,
+    readonly src: YamlSource,
+  ) {}
+
+  add(path: Path, field: string, message: string, site: Site = {}): void {
+    const at = this.src.position(path, { ...(site.key ? { key: true } : {}), ...(site.offset !== undefined ? { offsetInValue: site.offset } : {}) });
+    this.issues.push({
+      file: this.file,
+      ...(at ? { line: at.line, column: at.column } : {}),
+      ...(site.rule !== undefined ? { rule: site.rule } : {}),
+      ...(site.stream !== undefined ? { stream: site.stream } : {}),
+      field,
+      message,
+    });
+  }
+}
+
+type Shape = Readonly<Record<string, z.ZodType>>;
+type Parsed<S extends Shape> = { -readonly [K in keyof S]?: z.output<S[K]> };
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Map) && !(v instanceof Uint8Array);
+}
+
+const has = (o: Record<string, unknown>, k: string): boolean => Object.hasOwn(o, k);
+
+/** Validates the fields of `shape` present in `raw`, each on its own; returns the valid ones. */
+function parseFields<S extends Shape>(c: Collector, raw: Record<string, unknown>, shape: S, base: Path, site: Site): Parsed<S> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(shape)) {
+    if (!has(raw, key)) continue;
+    const r = shape[key]!.safeParse(raw[key]);
+    if (r.success) {
+      out[key] = r.data;
+      continue;
+    }
+    for (const issue of r.error.issues) {
+      const sub = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+      const keyProblem = issue.code === 'invalid_key' || (issue.code === 'invalid_format' && sub.length > 0);
+      c.add([...base, key, ...sub], [key, ...sub].join('.'), issue.message, { ...site, key: keyProblem });
+    }
+  }
+  return out as Parsed<S>;
+}
+
+function reportUnknownKeys(c: Collector, raw: Record<string, unknown>, known: readonly string[], base: Path, site: Site, where: string): void {
+  for (const key of Object.keys(raw)) {
+    if (known.includes(key)) continue;
+    c.add([...base, key], key, `unknown key${didYouMean(key, known, KEY_ALIASES)} (${where} may have: ${known.join(', ')})`, { ...site, key: true });
+  }
+}
+
+function reportMissing(c: Collector, raw: Record<string, unknown>, required: Readonly<Record<string, string>>, base: Path, site: Site): void {
+  for (const [key, hint] of Object.entries(required)) {
+    if (!has(raw, key)) c.add(base, key, `missing (required): ${hint}`, site);
+  }
+}
+
+// ------------------------------------------------------------------ streams
+
+function compileStream(c: Collector, name: string, raw: unknown, opts: ParseOptions): StreamSpec | undefined {
+  const base: Path = ['streams', name];
+  const site: Site = { stream: name };
+  const before = c.issues.length;
+  if (!STREAM_NAME.test(name)) {
+    c.add(base, '', `a stream name is a letter then letters, digits, _ or - (at most 64) (given ${describe(name)})`, { ...site, key: true });
+  }
+  if (!isPlainObject(raw)) {
+    c.add(base, '', `expected a map such as { timestamp: ts } (given ${describe(raw)})`, site);
+    return undefined;
+  }
+  reportUnknownKeys(c, raw, Object.keys(streamFields), base, site, 'a stream');
+  reportMissing(c, raw, { timestamp: 'the payload field holding the event time (ISO-8601 string or epoch ms), or $arrival' }, base, site);
+  const f = parseFields(c, raw, streamFields, base, site);
+
+  let timestamp: StreamSpec['timestamp'] | undefined;
+  if (f.timestamp !== undefined) {
+    if (f.timestamp === '$arrival') timestamp = { kind: 'arrival' };
+    else if (f.timestamp.startsWith('$')) {
+      c.add([...base, 'timestamp'], 'timestamp', `unknown special value ${describe(f.timestamp)}: the only one is $arrival (Kinesis arrival time)`, site);
+    } else timestamp = { kind: 'field', field: f.timestamp };
+  }
+
+  let validate: StreamSpec['validate'];
+  let schemaPath: string | undefined;
+  if (f.schema !== undefined) {
+    schemaPath = isAbsolute(f.schema) ? f.schema : join(dirname(c.file), f.schema);
+    if (!opts.readSchema) {
+      c.add([...base, 'schema'], 'schema', `cannot read ${schemaPath}: no schema reader was given (use loadPipeline, or pass readSchema)`, site);
+    } else {
+      let text: string | undefined;
+      try {
+        text = opts.readSchema(schemaPath);
+      } catch (e) {
+        c.add([...base, 'schema'], 'schema', `cannot read JSON Schema file ${schemaPath}: ${e instanceof Error ? e.message : String(e)}`, site);
+      }
+      if (text !== undefined) {
+        const compiled = compileJsonSchema(text);
+        if (compiled.ok) validate = compiled.validate;
+        else c.add([...base, 'schema'], 'schema', `bad JSON Schema file ${schemaPath}: ${compiled.message}`, site);
+      }
+    }
+  }
+
+  if (c.issues.length > before || timestamp === undefined) return undefined;
+  return {
+    name,
+    timestamp,
+    ...(f.id !== undefined ? { idField: f.id } : {}),
+    ...(validate ? { validate } : {}),
+    ...(schemaPath !== undefined ? { schemaPath } : {}),
+    outOfOrdernessMs: f.outOfOrderness ?? DEFAULTS.outOfOrdernessMs,
+    maxFutureMs: f.maxFuture ?? DEFAULTS.maxFutureMs,
+    idleTimeoutMs: f.idleTimeout ?? DEFAULTS.idleTimeoutMs,
+    maxRecordBytes: f.maxRecordSize ?? DEFAULTS.maxRecordBytes,
+  };
+}
+
+// ------------------------------------------------------------------ windows
+
+const WINDOW_SHAPES = '{ tumbling: <duration> } | { hopping: <duration>, every: <duration> } | { session: <duration> }';
+const WINDOW_KEYS = ['tumbling', 'hopping', 'every', 'session'];
+
+function compileWindow(c: Collector, raw: unknown, base: Path, site: Site): WindowSpec | undefined {
+  const path = [...base, 'window'];
+  const keys = isPlainObject(raw) ? Object.keys(raw).sort().join(',') : undefined;
+  const shapeError = (): undefined => {
+    let hint = '';
+    if (isPlainObject(raw)) {
+      const unknown = Object.keys(raw).find((k) => !WINDOW_KEYS.includes(k));
+      if (unknown !== undefined) hint = didYouMean(unknown, WINDOW_KEYS);
+    }
+    c.add(path, 'window', `expected one of ${WINDOW_SHAPES} (given ${describe(raw)}${hint})`, { ...site, key: true });
+    return undefined;
+  };
+  if (!isPlainObject(raw)) return shapeError();
+  const dur = (key: string, min: number, max: number): number | undefined => {
+    const r = duration(min, max).safeParse(raw[key]);
+    if (r.success) return r.data;
+    c.add([...path, key], `window.${key}`, r.error.issues[0]!.message, site);
+    return undefined;
+  };
+  if (keys === 'tumbling') {
+    const size = dur('tumbling', BOUNDS.windowSize.min, BOUNDS.windowSize.max);
+    return size === undefined ? undefined : { kind: 'tumbling', sizeMs: size };
+  }
+  if (keys === 'session') {
+    const gap = dur('session', BOUNDS.sessionGap.min, BOUNDS.sessionGap.max);
+    return gap === undefined ? undefined : { kind: 'session', gapMs: gap };
+  }
+  if (keys === 'every,hopping') {
+    const size = dur('hopping', BOUNDS.windowSize.min, BOUNDS.windowSize.max);
+    const every = dur('every', BOUNDS.hoppingEvery.min, BOUNDS.hoppingEvery.max);
+    if (size === undefined || every === undefined) return undefined;
+    const s = formatDuration(size);
+    const e = formatDuration(every);
+    if (every >= size) {
+      c.add([...path, 'every'], 'window.every', `every (${e}) must be smaller than the window size (${s}); a hopping window that moves by its whole size is { tumbling: ${s} }`, site);
+      return undefined;
+    }
+    if (size % every !== 0) {
+      c.add([...path, 'every'], 'window.every', `every (${e}) must divide the window size (${s}) evenly, so that windows line up (e.g. every: ${formatDuration(largestDivisorAtMost(size, every))})`, site);
+      return undefined;
+    }
+    if (size / every > BOUNDS.maxHopsPerEvent) {
+      c.add([...path, 'every'], 'window.every', `a hopping window of ${s} every ${e} puts each event into ${size / every} windows; at most ${BOUNDS.maxHopsPerEvent} are allowed (use a larger every)`, site);
+      return undefined;
+    }
+    return { kind: 'hopping', sizeMs: size, slideMs: every };
+  }
+  if (keys === 'hopping') {
+    c.add(path, 'window', `a hopping window needs every: how far it moves, e.g. { hopping: ${describe(raw.hopping).replace(/"/g, '')}, every: 1m }`, site);
+    return undefined;
+  }
+  return shapeError();
+}
+
+/** A "nice" divisor of size not larger than hint, for suggestions: whole seconds/minutes when possible. */
+function largestDivisorAtMost(size: number, hint: number): number {
+  for (const unit of [60_000, 1_000, 1]) {
+    for (let d = Math.floor(hint / unit) * unit; d >= unit; d -= unit) if (size % d === 0) return d;
+  }
+  return 1;
+}
+
+// ------------------------------------------------------------------ rules
+
+const RESERVED_AGGREGATE_NAMES = new Set<string>([...COMMON_TEMPLATE_NAMES, 'window', 'event']);
+
+function ruleLabel(raw: unknown, index: number): string {
+  if (isPlainObject(raw) && typeof raw.alert === 'string' && commonRuleFields.alert.safeParse(raw.alert).success) return raw.alert;
+  return `#${index + 1}`;
+}
+
+function compileRule(c: Collector, raw: unknown, index: number, declaredStreams: ReadonlySet<string>): Rule | undefined {
+  const base: Path = ['rules', index];
+  const label = ruleLabel(raw, index);
+  const site: Site = { rule: label };
+  const what = label.startsWith('#') ? `rule ${label}` : `rule "${label}"`;
+  const before = c.issues.length;
+
+  if (!isPlainObject(raw)) {
+    c.add(base, '', `expected a rule: a map with alert:, stream:, and window: or absent: (given ${describe(raw)})`, site);
+    return undefined;
+  }
+
+  const windowKeys = Object.keys(windowRuleFields);
+  const absenceKeys = Object.keys(absenceRuleFields);
+  const allKeys = [...Object.keys(commonRuleFields), ...windowKeys, ...absenceKeys];
+  reportUnknownKeys(c, raw, allKeys, base, site, 'a rule');
+
+  const isAbsence = has(raw, 'absent');
+  if (isAbsence) {
+    for (const key of windowKeys) {
+      if (has(raw, key)) {
+        c.add([...base, key], key, `not allowed in an absence rule (a rule has either window: or absent:, not both); ${key === 'window' ? 'remove window:, or remove absent: to make this a window rule' : `${key} belongs to window rules`}`, { ...site, key: true });
+      }
+    }
+    reportMissing(c, raw, { alert: "the alert's name", stream: 'the stream the rule reads' }, base, site);
+  } else {
+    reportMissing(
+      c,
+      raw,
+      {
+        alert: "the alert's name",
+        stream: 'the stream the rule reads',
+        window: `one of ${WINDOW_SHAPES} (or absent: <duration> for an absence rule)`,
+        aggregate: "named aggregates, e.g. { total: 'count()' }",
+        when: "a CEL condition over the aggregates, e.g. 'total > 100.0'",
+      },
+      base,
+      site,
+    );
+  }
+
+  const common = parseFields(c, raw, commonRuleFields, base, site);
+
+  if (common.stream !== undefined && !declaredStreams.has(common.stream)) {
+    c.add([...base, 'stream'], 'stream', `unknown stream "${common.stream}"${didYouMean(common.stream, declaredStreams)} (declared: ${[...declaredStreams].join(', ') || 'none'})`, site);
+  }
+
+  let where: WindowRule['where'];
+  if (common.where !== undefined) {
+    const r = tryCompileExpression(common.where, { what: `${what} where`, result: 'bool' });
+    if (r.ok) where = r.expression;
+    else c.add([...base, 'where'], 'where', r.message, { ...site, ...(r.offset !== undefined ? { offset: r.offset } : {}) });
+  }
+
+  const groupBy = common.groupBy ?? [];
+  groupBy.forEach((g, j) => {
+    if (groupBy.indexOf(g) !== j) c.add([...base, 'groupBy', j], `groupBy.${j}`, `"${g}" is listed twice`, site);
+  });
+
+  const labels = common.labels ?? {};
+  for (const key of Object.keys(labels)) {
+    if (groupBy.includes(key)) {
+      c.add([...base, 'labels', key], `labels.${key}`, `label "${key}" is also a groupBy label: its value would be ambiguous`, { ...site, key: true });
+    }
+  }
+
+  // names available to templates, built as the rule is compiled
+  const templateNames = new Set<string>([...groupBy, ...COMMON_TEMPLATE_NAMES]);
+  let rule: Rule | undefined;
+
+  if (isAbsence) {
+    const f = parseFields(c, raw, absenceRuleFields, base, site);
+    for (const n of ABSENCE_TEMPLATE_NAMES) templateNames.add(n);
+    if (f.absent !== undefined && common.alert !== undefined && common.stream !== undefined) {
+      rule = {
+        type: 'absence',
+        name: common.alert,
+        stream: common.stream,
+        ...(where ? { where } : {}),
+        groupBy,
+        severity: (common.severity ?? DEFAULTS.severity) as Severity,
+        labels,
+        annotations: common.annotations ?? {},
+        absentMs: f.absent,
+      } satisfies AbsenceRule;
+    }
+  } else {
+    const f = parseFields(c, raw, windowRuleFields, base, site);
+    for (const n of WINDOW_TEMPLATE_NAMES) templateNames.add(n);
+    const window = has(raw, 'window') ? compileWindow(c, raw.window, base, site) : undefined;
+
+    // aggregates
+    const aggregates: AggregateSpec[] = [];
+    const aggregateNames: string[] = [];
+    let aggregatesOk = f.aggregate !== undefined;
+    if (f.aggregate !== undefined) {
+      const entries = Object.entries(f.aggregate);
+      if (entries.length === 0) {
+        c.add([...base, 'aggregate'], 'aggregate', "at least one aggregate is needed, e.g. { total: 'count()' }", site);
+        aggregatesOk = false;
+      } else if (entries.length > BOUNDS.aggregatesPerRule) {
+        c.add([...base, 'aggregate'], 'aggregate', `at most ${BOUNDS.aggregatesPerRule} aggregates per rule (given ${entries.length})`, site);
+      }
+      for (const [name, source] of entries) {
+        const path = [...base, 'aggregate', name];
+        const field = `aggregate.${name}`;
+        let nameOk = true;
+        if (!isVariableName(name)) {
+          nameOk = false;
+          c.add(path, field, `aggregate name "${name}" must be usable in when: letters, digits and _, not starting with a digit, and not a CEL reserved word or type name`, { ...site, key: true });
+        } else if (RESERVED_AGGREGATE_NAMES.has(name)) {
+          nameOk = false;
+          c.add(path, field, `aggregate name "${name}" is reserved (${[...RESERVED_AGGREGATE_NAMES].join(', ')})`, { ...site, key: true });
+        } else if (groupBy.includes(name)) {
+          nameOk = false;
+          c.add(path, field, `aggregate name "${name}" is also a groupBy label: rename the aggregate`, { ...site, key: true });
+        }
+        if (nameOk) {
+          aggregateNames.push(name);
+          templateNames.add(name);
+        }
+        if (typeof source !== 'string') {
+          c.add(path, field, `expected an aggregate expression such as 'count()' or 'sum(bytes)' (given ${describe(source)})`, site);
+          continue;
+        }
+        const r = compileAggregate(name, source, `${what} aggregate "${name}"`);
+        if (r.ok) aggregates.push(r.spec);
+        else c.add(path, field, r.message, { ...site, ...(r.offset !== undefined ? { offset: r.offset } : {}) });
+      }
+    }
+
+    let when: WindowRule['when'] | undefined;
+    if (f.when !== undefined && aggregatesOk) {
+      const variables: Record<string, 'double' | 'dyn'> = {};
+      for (const n of aggregateNames) variables[n] = 'double';
+      for (const g of groupBy) if (isVariableName(g) && !(g in variables)) variables[g] = 'dyn';
+      const r = tryCompileExpression(f.when, { what: `${what} when`, variables, result: 'bool' });
+      if (r.ok) when = r.expression;
+      else c.add([...base, 'when'], 'when', r.message, { ...site, ...(r.offset !== undefined ? { offset: r.offset } : {}) });
+    }
+
+    if (common.alert !== undefined && common.stream !== undefined && window && when) {
+      rule = {
+        type: 'window',
+        name: common.alert,
+        stream: common.stream,
+        ...(where ? { where } : {}),
+        groupBy,
+        severity: (common.severity ?? DEFAULTS.severity) as Severity,
+        labels,
+        annotations: common.annotations ?? {},
+        window,
+        latenessMs: f.lateness ?? DEFAULTS.latenessMs,
+        aggregates,
+        when,
+        for: f.for ?? DEFAULTS.for,
+        emit: f.emit ?? DEFAULTS.emit,
+      } satisfies WindowRule;
+    }
+  }
+
+  // annotation templates
+  for (const [key, template] of Object.entries(common.annotations ?? {})) {
+    const path = [...base, 'annotations', key];
+    const field = `annotations.${key}`;
+    const bad = malformedPlaceholderOffset(template);
+    if (bad >= 0) {
+      c.add(path, field, `malformed placeholder ${JSON.stringify(template.slice(bad, bad + 20))}: write {{name}} (letters, digits, _, - and .)`, { ...site, offset: bad });
+    }
+    for (const { name, offset } of templatePlaceholders(template)) {
+      if (!templateNames.has(name)) {
+        const names = [...templateNames];
+        c.add(path, field, `unknown name {{${name}}}${didYouMean(name, names)} (this rule's templates may use: ${names.join(', ')})`, { ...site, offset });
+      } else if (groupBy.includes(name) && (COMMON_TEMPLATE_NAMES as readonly string[]).concat(ABSENCE_TEMPLATE_NAMES, WINDOW_TEMPLATE_NAMES).includes(name)) {
+        c.add(path, field, `{{${name}}} is ambiguous: it is both a groupBy label and a built-in name`, { ...site, offset });
+      }
+    }
+  }
+
+  return c.issues.length > before ? undefined : rule;
+}
+
+// ------------------------------------------------------------------ pipeline
+
+/** Parses and compiles a pipeline file's text. `file` is used in messages and to resolve schema paths. */
+export function parsePipeline(text: string, file: string, opts: ParseOptions = {}): Pipeline {
+  if (text.length > MAX_PIPELINE_BYTES) {
+    throw new PipelineError([{ file, field: '', message: `the file is too large (${text.length} characters; at most ${MAX_PIPELINE_BYTES})` }]);
+  }
+  const src = new YamlSource(text);
+  if (src.problems.length > 0) {
+    throw new PipelineError(src.problems.map((p) => ({ file, line: p.line, column: p.column, field: '', message: p.message })));
+  }
+  const c = new Collector(file, src);
+  const root = src.data;
+  if (root === null || root === undefined) {
+    c.add([], '', 'the file is empty: expected streams: and rules:');
+    throw new PipelineError(c.issues);
+  }
+  if (!isPlainObject(root)) {
+    c.add([], '', `expected a map with streams: and rules: (given ${describe(root)})`);
+    throw new PipelineError(c.issues);
+  }
+  // `x-...` keys are free for YAML anchors (x-defaults: &defaults ...).
+  const topLevel = Object.fromEntries(Object.entries(root).filter(([k]) => !k.startsWith('x-')));
+  reportUnknownKeys(c, topLevel, TOP_LEVEL_KEYS, [], {}, 'the file');
+
+  const streams = new Map<string, StreamSpec>();
+  const declared = new Set<string>();
+  if (!has(root, 'streams')) c.add([], 'streams', 'missing (required): declare at least one stream, e.g. streams: { telemetry: { timestamp: ts } }');
+  else if (!isPlainObject(root.streams) || Object.keys(root.streams).length === 0) {
+    c.add(['streams'], 'streams', `expected a map of stream names to streams, e.g. { telemetry: { timestamp: ts } } (given ${describe(root.streams)})`);
+  } else {
+    for (const [name, raw] of Object.entries(root.streams)) {
+      declared.add(name);
+      const s = compileStream(c, name, raw, opts);
+      if (s) streams.set(name, s);
+    }
+  }
+
+  const rules: Rule[] = [];
+  if (!has(root, 'rules')) c.add([], 'rules', 'missing (required): a list of alert rules');
+  else if (!Array.isArray(root.rules) || root.rules.length === 0) {
+    c.add(['rules'], 'rules', `expected a list of alert rules (- alert: ...) (given ${describe(root.rules)})`);
+  } else {
+    const firstByName = new Map<string, number>();
+    root.rules.forEach((raw: unknown, i: number) => {
+      const rule = compileRule(c, raw, i, declared);
+      if (rule) rules.push(rule);
+      const name = isPlainObject(raw) ? raw.alert : undefined;
+      if (typeof name !== 'string') return;
+      const first = firstByName.get(name);
+      if (first === undefined) firstByName.set(name, i);
+      else {
+        const at = src.position(['rules', first, 'alert']);
+        c.add(['rules', i, 'alert'], 'alert', `duplicate alert name "${name}": rule #${first + 1}${at ? ` (line ${at.line})` : ''} already uses it`, { rule: name });
+      }
+    });
+  }
+
+  if (c.issues.length > 0) throw new PipelineError(c.issues);
+  return { file, streams, rules };
+}

@@ -1,0 +1,75 @@
+/**
+ * A stream's optional JSON Schema, compiled once with ajv. Draft-07 by default;
+ * draft 2019-09 or 2020-12 when the schema's `$schema` says so. Strict mode is on
+ * for keywords (an unknown keyword such as `requried` is an error, not ignored).
+ * Formats: date-time, date, time and uuid are known; any other `format` is an error.
+ */
+
+import Ajv from 'ajv';
+import type { AnySchema, Options, ValidateFunction } from 'ajv';
+import Ajv2019 from 'ajv/dist/2019';
+import Ajv2020 from 'ajv/dist/2020';
+
+export type SchemaResult =
+  | { readonly ok: true; readonly validate: (payload: unknown) => string | null }
+  | { readonly ok: false; readonly message: string };
+
+const DRAFTS: Record<string, 'draft-07' | '2019-09' | '2020-12'> = {
+  'http://json-schema.org/draft-07/schema': 'draft-07',
+  'https://json-schema.org/draft-07/schema': 'draft-07',
+  'https://json-schema.org/draft/2019-09/schema': '2019-09',
+  'https://json-schema.org/draft/2020-12/schema': '2020-12',
+};
+
+const RFC3339_DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const TIME = /^\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const OPTIONS: Options = {
+  allErrors: false, // the first problem is enough to quarantine a record, and it is faster
+  strict: true,
+  strictTypes: false,
+  strictTuples: false,
+  strictRequired: false,
+  logger: false,
+  formats: {
+    'date-time': (s: string) => RFC3339_DATE_TIME.test(s) && !Number.isNaN(Date.parse(s)),
+    date: (s: string) => DATE.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`)),
+    time: (s: string) => TIME.test(s),
+    uuid: (s: string) => UUID.test(s),
+  },
+};
+
+/** Compiles the text of a JSON Schema file; the validator returns null or a message such as "event/status must be integer". */
+export function compileJsonSchema(text: string): SchemaResult {
+  let schema: unknown;
+  try {
+    schema = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, message: `not valid JSON: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  if (typeof schema !== 'boolean' && (schema === null || typeof schema !== 'object' || Array.isArray(schema))) {
+    return { ok: false, message: 'a JSON Schema must be an object' };
+  }
+  const declared = typeof schema === 'object' ? (schema as { $schema?: unknown }).$schema : undefined;
+  let draft: 'draft-07' | '2019-09' | '2020-12' = 'draft-07';
+  if (declared !== undefined) {
+    const d = typeof declared === 'string' ? DRAFTS[declared.replace(/#$/, '')] : undefined;
+    if (d === undefined) {
+      return { ok: false, message: `unsupported $schema ${JSON.stringify(declared)}: use draft-07, 2019-09 or 2020-12 (${Object.keys(DRAFTS).join(', ')})` };
+    }
+    draft = d;
+  }
+  const ajv = draft === '2020-12' ? new Ajv2020(OPTIONS) : draft === '2019-09' ? new Ajv2019(OPTIONS) : new Ajv(OPTIONS);
+  let validate: ValidateFunction;
+  try {
+    validate = ajv.compile(schema as AnySchema);
+  } catch (e) {
+    return { ok: false, message: `invalid JSON Schema (${draft}): ${e instanceof Error ? e.message : String(e)}` };
+  }
+  return {
+    ok: true,
+    validate: (payload: unknown) => (validate(payload) ? null : ajv.errorsText(validate.errors, { dataVar: 'event' })),
+  };
+}
