@@ -1,4 +1,5 @@
 import { decodeRecord } from './decode';
+import { eventVariables } from './expression';
 import { groupFromKey, groupOf, type GroupRef } from './group';
 import {
   onAbsenceCheck,
@@ -36,6 +37,8 @@ export interface EngineOptions {
   readonly store: StateStore;
   readonly clock: Clock;
   readonly publish: Publisher;
+  /** How long a publisher owns a recorded transition before another may publish it. @default 30 s */
+  readonly publishLeaseMs?: number;
   /** Concurrent state writes per batch. @default 16 */
   readonly concurrency?: number;
   /**
@@ -197,8 +200,7 @@ export class Engine {
       for (const [id, s] of seen) {
         if (failedSeq !== null && s.firstSeq >= failedSeq) continue;
         try {
-          const rec = await store.updateAlert(s.rule.name, s.group.key, (st) => onSeen(s.rule, s.group, st, s.eventTime));
-          published.push(...(await this.flush(s.rule.name, s.group.key, rec)));
+          published.push(...(await this.alert(s.rule.name, s.group.key, (st) => onSeen(s.rule, s.group, st, s.eventTime))));
         } catch (err) {
           failures.push(err);
           if (failedSeq === null || s.firstSeq < failedSeq) failedSeq = s.firstSeq;
@@ -239,7 +241,7 @@ export class Engine {
     for (const ev of events) {
       const seq = padSequence(ev.sequenceNumber);
       const watermark = maxT - ooo; // the shard's watermark before this record
-      const vars: Record<string, unknown> = { event: ev.payload, ...ev.payload };
+      const vars = eventVariables(ev.payload);
       for (const ctx of this.windowRules) {
         const { rule } = ctx;
         const stats = perRule[rule.name]!;
@@ -373,8 +375,7 @@ export class Engine {
     if (rule.emit === 'early') {
       for (const verdict of this.verdicts(kb.rule, outcome.state, kb.group, kb.window, null)) {
         if (!verdict.holds) continue;
-        const rec = await this.opts.store.updateAlert(rule.name, kb.group.key, (s) => onWindowUpdated(rule, kb.group, s, verdict, kb.rule.step));
-        published.push(...(await this.flush(rule.name, kb.group.key, rec)));
+        published.push(...(await this.alert(rule.name, kb.group.key, (s) => onWindowUpdated(rule, kb.group, s, verdict, kb.rule.step))));
       }
     }
     return { written: outcome.status === 'applied', conflicts: outcome.conflicts, late: 0, published };
@@ -388,11 +389,11 @@ export class Engine {
   private verdicts(ctx: RuleContext, state: KeyState, group: GroupRef, window: TimeWindow | null, upTo: EpochMs | null) {
     const { rule, aggs } = ctx;
     const slots = Object.values(state.slots);
-    const out: Array<{ window: TimeWindow; holds: boolean; values: Record<string, number | null>; closeAt: EpochMs }> = [];
+    const out: Array<{ window: TimeWindow; holds: boolean; values: Record<string, number | null>; closeAt: EpochMs; at?: EpochMs }> = [];
     const judge = (w: TimeWindow, acc: WindowAcc) => {
       const values = aggs.results(acc);
       const holds = acc.n > 0 && this.holds(rule, values, group);
-      out.push({ window: w, holds, values, closeAt: closesAt(w, rule.latenessMs) });
+      out.push({ window: w, holds, values, closeAt: closesAt(w, rule.latenessMs), ...(Number.isFinite(acc.maxEventTime) ? { at: acc.maxEventTime } : {}) });
     };
     if (window !== null) {
       const acc = aggs.create();
@@ -418,12 +419,31 @@ export class Engine {
     }
   }
 
-  /** Publishes a record's outbox, then confirms it. */
-  private async flush(rule: string, groupKey: string, rec: AlertRecord): Promise<AlertTransition[]> {
-    if (rec.outbox.length === 0) return [];
-    for (const t of rec.outbox) await this.opts.publish(t);
-    await this.opts.store.confirmPublished(rule, groupKey, rec.outbox.map((t) => t.transitionId));
-    return [...rec.outbox];
+  /**
+   * Applies a lifecycle step (recording its transitions), publishes what this
+   * call claimed, and confirms it. A failed publish releases the claim and
+   * throws: the transition stays recorded and the retry publishes it.
+   */
+  private async alert(rule: string, groupKey: string, step: (s: AlertState) => StepResult): Promise<AlertTransition[]> {
+    const { store, clock } = this.opts;
+    const { claimed } = await store.updateAlert(rule, groupKey, step, { now: clock.now(), leaseMs: this.opts.publishLeaseMs ?? 30_000 });
+    if (claimed.length === 0) return [];
+    const ids = claimed.map((t) => t.transitionId);
+    try {
+      for (const t of claimed) await this.opts.publish(t);
+    } catch (err) {
+      await store.releaseClaims(rule, groupKey, ids);
+      throw err;
+    }
+    await store.confirmPublished(rule, groupKey, ids);
+    return [...claimed];
+  }
+
+  /** Republishes transitions whose publisher gave up or crashed (their claim expired). */
+  private async recover(rule: string, groupKey: string, record: AlertRecord): Promise<AlertTransition[]> {
+    const now = this.opts.clock.now();
+    if (!record.outbox.some((o) => o.claimedUntil <= now)) return [];
+    return this.alert(rule, groupKey, (state) => ({ state, transitions: [] }));
   }
 
   /**
@@ -457,7 +477,7 @@ export class Engine {
       // Groups whose alert is pending or firing but that sent nothing in the next window.
       for (const { groupKey, record } of await store.activeAlerts(rule.name)) {
         const group = groupFromKey(rule.groupBy, groupKey);
-        published.push(...(await this.flush(rule.name, groupKey, record)));
+        published.push(...(await this.recover(rule.name, groupKey, record)));
         const st = record.state;
         if (st.status === 'inactive' || st.evaluatedThrough === null || st.evaluatedEnd === null) continue;
         let next: TimeWindow;
@@ -478,20 +498,19 @@ export class Engine {
           next = { start: st.evaluatedEnd, end: st.evaluatedEnd + gap };
           if (closesAt(next, rule.latenessMs) > watermark) continue;
         }
-        const verdict = { window: next, holds: false, values: {} };
-        const rec = await store.updateAlert(rule.name, groupKey, (s) => onWindowClosed(rule, group, s, verdict, ctx.step));
-        published.push(...(await this.flush(rule.name, groupKey, rec)));
+        // Nothing arrived: the values of an empty window (counts 0, others null).
+        const verdict = { window: next, holds: false, values: ctx.aggs.results(ctx.aggs.create()) };
+        published.push(...(await this.alert(rule.name, groupKey, (s) => onWindowClosed(rule, group, s, verdict, ctx.step))));
       }
     }
     for (const rule of this.absenceRules) {
       if (!opts.full && !crossed(previous, watermark, Math.min(10_000, Math.max(1000, rule.absentMs / 4)), 0)) continue;
       for (const { groupKey, record } of await store.absenceGroups(rule.name)) {
         const group = groupFromKey(rule.groupBy, groupKey);
-        published.push(...(await this.flush(rule.name, groupKey, record)));
+        published.push(...(await this.recover(rule.name, groupKey, record)));
         const st = record.state;
         if (st.status === 'firing' || st.lastSeen === null || watermark < st.lastSeen + rule.absentMs) continue;
-        const rec = await store.updateAlert(rule.name, groupKey, (s) => onAbsenceCheck(rule, group, s, watermark));
-        published.push(...(await this.flush(rule.name, groupKey, rec)));
+        published.push(...(await this.alert(rule.name, groupKey, (s) => onAbsenceCheck(rule, group, s, watermark))));
       }
     }
     return { watermark, windowsClosed, published };
@@ -502,17 +521,18 @@ export class Engine {
     const { rule } = ctx;
     const published: AlertTransition[] = [];
     for (let attempt = 0; attempt < 5; attempt++) {
-      const state = await store.read(key);
-      if (!state || state.closed) return { count: 0, published };
       const window = key.windowStart !== null ? { start: key.windowStart, end: key.windowEnd! } : null;
+      // A fixed window is sealed first, so no contribution lands after it was read for evaluation.
+      if (window !== null) await store.sealWindow(key);
+      const state = await store.read(key);
+      if (!state) return { count: 0, published };
       const verdicts = this.verdicts(ctx, state, group, window, watermark);
-      for (const v of verdicts) {
-        const step = (s: AlertState): StepResult => onWindowClosed(rule, group, s, v, ctx.step);
-        const rec = await store.updateAlert(rule.name, group.key, step);
-        published.push(...(await this.flush(rule.name, group.key, rec)));
+      // A closed window's transitions are dated by its end, not its newest event.
+      for (const v of verdicts.map(({ window: w, holds, values }) => ({ window: w, holds, values }))) {
+        published.push(...(await this.alert(rule.name, group.key, (s: AlertState): StepResult => onWindowClosed(rule, group, s, v, ctx.step))));
       }
       if (window !== null) {
-        await store.closeWindow(key);
+        await store.finishWindow(key);
         return { count: 1, published };
       }
       const last = verdicts.length > 0 ? Math.max(...verdicts.map((v) => v.closeAt)) : watermark;

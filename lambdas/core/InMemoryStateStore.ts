@@ -1,5 +1,5 @@
-import { INITIAL_ALERT_STATE, type AlertTransition } from './lifecycle';
-import type { AlertRecord, ApplyOutcome, DueKey, KeyDescriptor, KeyState, Slot, SlotBuilder, StateStore } from './StateStore';
+import { INITIAL_ALERT_STATE } from './lifecycle';
+import type { AlertRecord, AlertUpdate, ApplyOutcome, Claim, DueKey, KeyDescriptor, KeyState, OutboxEntry, Slot, SlotBuilder, StateStore } from './StateStore';
 import type { AlertState, StepResult } from './lifecycle';
 import type { EpochMs, Rejection } from './types';
 import type { ShardProgress } from './watermark';
@@ -11,11 +11,13 @@ interface KeyEntry {
   closedThrough: EpochMs | null;
   closeAt: EpochMs | null;
   version: number;
+  /** Evaluated: no longer due. */
+  finished: boolean;
 }
 
 interface AlertEntry {
   state: AlertState;
-  outbox: AlertTransition[];
+  outbox: OutboxEntry[];
 }
 
 /**
@@ -43,7 +45,7 @@ export class InMemoryStateStore implements StateStore {
     if (current !== undefined && update.slot.hwm <= current.hwm) {
       throw new Error(`store contract: a new slot must raise the high-water mark (shard ${shardId}, key ${key.id})`);
     }
-    const e: KeyEntry = entry ?? { key, slots: {}, closed: false, closedThrough: null, closeAt: null, version: 0 };
+    const e: KeyEntry = entry ?? { key, slots: {}, closed: false, closedThrough: null, closeAt: null, version: 0, finished: false };
     e.slots[shardId] = clone(update.slot);
     e.closeAt = e.closeAt === null ? update.closeAt : Math.min(e.closeAt, update.closeAt);
     e.version += 1;
@@ -61,17 +63,23 @@ export class InMemoryStateStore implements StateStore {
   async dueKeys(rule: string, watermark: EpochMs): Promise<DueKey[]> {
     const out: DueKey[] = [];
     for (const e of this.keys.values()) {
-      if (e.key.rule === rule && !e.closed && e.closeAt !== null && e.closeAt <= watermark) out.push({ key: e.key, closeAt: e.closeAt });
+      if (e.key.rule === rule && !e.finished && e.closeAt !== null && e.closeAt <= watermark) out.push({ key: e.key, closeAt: e.closeAt });
     }
     return out.sort((a, b) => a.closeAt - b.closeAt || (a.key.windowStart ?? 0) - (b.key.windowStart ?? 0) || cmp(a.key.id, b.key.id));
   }
 
-  async closeWindow(key: KeyDescriptor): Promise<void> {
-    const e = this.keys.get(key.id) ?? { key, slots: {}, closed: false, closedThrough: null, closeAt: null, version: 0 };
-    e.closed = true;
-    e.closeAt = null;
-    e.version += 1;
+  async sealWindow(key: KeyDescriptor): Promise<void> {
+    const e = this.keys.get(key.id) ?? { key, slots: {}, closed: false, closedThrough: null, closeAt: null, version: 0, finished: false };
+    if (!e.closed) {
+      e.closed = true;
+      e.version += 1;
+    }
     this.keys.set(key.id, e);
+  }
+
+  async finishWindow(key: KeyDescriptor): Promise<void> {
+    const e = this.keys.get(key.id);
+    if (e) e.finished = true;
   }
 
   async advanceSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean> {
@@ -83,20 +91,36 @@ export class InMemoryStateStore implements StateStore {
     return true;
   }
 
-  async updateAlert(rule: string, groupKey: string, step: (state: AlertState) => StepResult): Promise<AlertRecord> {
+  async updateAlert(rule: string, groupKey: string, step: (state: AlertState) => StepResult, claim: Claim): Promise<AlertUpdate> {
     const id = alertKey(rule, groupKey);
     const e = this.alerts.get(id) ?? { state: INITIAL_ALERT_STATE, outbox: [] };
     const r = step(clone(e.state));
-    const next: AlertEntry = { state: clone(r.state), outbox: [...e.outbox, ...clone([...r.transitions])] };
+    const until = claim.now + claim.leaseMs;
+    const expired = e.outbox.filter((o) => o.claimedUntil <= claim.now);
+    if (r.transitions.length === 0 && expired.length === 0 && JSON.stringify(r.state) === JSON.stringify(e.state)) {
+      return { record: clone(e), claimed: [] };
+    }
+    const outbox = [
+      ...e.outbox.map((o) => (o.claimedUntil <= claim.now ? { ...o, claimedUntil: until } : o)),
+      ...r.transitions.map((transition) => ({ transition, claimedUntil: until })),
+    ];
+    const next: AlertEntry = { state: clone(r.state), outbox: clone(outbox) };
     this.alerts.set(id, next);
-    return clone(next);
+    return { record: clone(next), claimed: clone([...expired.map((o) => o.transition), ...r.transitions]) };
   }
 
   async confirmPublished(rule: string, groupKey: string, transitionIds: readonly string[]): Promise<void> {
     const e = this.alerts.get(alertKey(rule, groupKey));
     if (!e) return;
     const done = new Set(transitionIds);
-    e.outbox = e.outbox.filter((t) => !done.has(t.transitionId));
+    e.outbox = e.outbox.filter((o) => !done.has(o.transition.transitionId));
+  }
+
+  async releaseClaims(rule: string, groupKey: string, transitionIds: readonly string[]): Promise<void> {
+    const e = this.alerts.get(alertKey(rule, groupKey));
+    if (!e) return;
+    const ids = new Set(transitionIds);
+    e.outbox = e.outbox.map((o) => (ids.has(o.transition.transitionId) ? { ...o, claimedUntil: 0 } : o));
   }
 
   async activeAlerts(rule: string): Promise<Array<{ groupKey: string; record: AlertRecord }>> {

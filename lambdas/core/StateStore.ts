@@ -36,7 +36,7 @@ export interface KeyDescriptor {
 /** What a store holds for a key. */
 export interface KeyState {
   readonly slots: Readonly<Record<string, Slot>>;
-  /** A fixed window that was closed and evaluated: it takes no more contributions. */
+  /** A fixed window that was sealed for evaluation: it takes no more contributions. */
   readonly closed: boolean;
   /** Session keys: sessions closing at or before this were evaluated. */
   readonly closedThrough: EpochMs | null;
@@ -70,10 +70,32 @@ export interface DueKey {
   readonly closeAt: EpochMs;
 }
 
+/** A transition recorded for publishing, claimed by one publisher at a time. */
+export interface OutboxEntry {
+  readonly transition: AlertTransition;
+  /** Until then (wall clock) the publisher that claimed it is publishing it; others leave it alone. */
+  readonly claimedUntil: EpochMs;
+}
+
 export interface AlertRecord {
   readonly state: AlertState;
   /** Transitions recorded but not yet confirmed published, oldest first. */
-  readonly outbox: readonly AlertTransition[];
+  readonly outbox: readonly OutboxEntry[];
+}
+
+export interface AlertUpdate {
+  readonly record: AlertRecord;
+  /**
+   * Transitions this call claimed for publishing: the ones it recorded, and
+   * older ones whose claim had expired (their publisher crashed or failed).
+   * The caller publishes them, then confirms or releases them.
+   */
+  readonly claimed: readonly AlertTransition[];
+}
+
+export interface Claim {
+  readonly now: EpochMs;
+  readonly leaseMs: number;
 }
 
 export interface StateStore {
@@ -89,11 +111,17 @@ export interface StateStore {
   /** A key's current state (strongly consistent), or undefined if it was never written. */
   read(key: KeyDescriptor): Promise<KeyState | undefined>;
 
-  /** Keys of `rule` not yet closed whose closeAt is at or before `watermark`, by closeAt then window start. */
+  /** Keys of `rule` not yet finished whose closeAt is at or before `watermark`, by closeAt then window start. */
   dueKeys(rule: string, watermark: EpochMs): Promise<DueKey[]>;
 
-  /** Marks a fixed window closed: later contributions are refused as late. Idempotent. */
-  closeWindow(key: KeyDescriptor): Promise<void>;
+  /**
+   * Seals a fixed window before it is evaluated: later contributions are
+   * refused (reported late). Idempotent. The key stays due until finished.
+   */
+  sealWindow(key: KeyDescriptor): Promise<void>;
+
+  /** A sealed window was evaluated: it is no longer due. Idempotent. */
+  finishWindow(key: KeyDescriptor): Promise<void>;
 
   /**
    * Session keys: records that sessions closing at or before `closedThrough`
@@ -106,13 +134,17 @@ export interface StateStore {
    * Applies a lifecycle step to the alert state of (rule, group) atomically
    * (optimistic concurrency; `step` may be called more than once and must be
    * pure). The transitions it returns are recorded in the outbox in the same
-   * write, before anyone publishes them. Returns the record after the write:
-   * its outbox holds every transition not yet confirmed published.
+   * write, before anyone publishes them, claimed by this caller until
+   * `claim.now + claim.leaseMs`; entries whose claim expired are claimed too.
+   * Nothing is written when nothing changes and nothing is claimable.
    */
-  updateAlert(rule: string, groupKey: string, step: (state: AlertState) => StepResult): Promise<AlertRecord>;
+  updateAlert(rule: string, groupKey: string, step: (state: AlertState) => StepResult, claim: Claim): Promise<AlertUpdate>;
 
   /** Removes published transitions from the outbox. */
   confirmPublished(rule: string, groupKey: string, transitionIds: readonly string[]): Promise<void>;
+
+  /** Gives up claims after a failed publish, so a retry can publish at once. */
+  releaseClaims(rule: string, groupKey: string, transitionIds: readonly string[]): Promise<void>;
 
   /** Alert records of `rule` that are pending or firing, or have unpublished transitions. */
   activeAlerts(rule: string): Promise<Array<{ groupKey: string; record: AlertRecord }>>;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { GroupLabels } from './group';
+import { formatDuration } from './pipeline/duration';
 import { renderTemplate } from './pipeline/template';
 import type { EpochMs, Rule, Severity } from './types';
 import type { TimeWindow } from './windows';
@@ -28,6 +29,8 @@ export interface AlertState {
   /** Start of the first window of the current pending/firing episode. */
   readonly episodeStart: EpochMs | null;
   readonly alertId: string | null;
+  /** Start of the window in which the alert fired (early mode can fire before earlier windows close). */
+  readonly firedInWindow: EpochMs | null;
   /** Last time the group was seen (absence rules only). */
   readonly lastSeen: EpochMs | null;
 }
@@ -39,6 +42,7 @@ export const INITIAL_ALERT_STATE: AlertState = {
   evaluatedEnd: null,
   episodeStart: null,
   alertId: null,
+  firedInWindow: null,
   lastSeen: null,
 };
 
@@ -86,9 +90,14 @@ function transition(
     ...values,
     ...group.labels,
     rule: rule.name,
+    severity: rule.severity,
     'window.start': new Date(window.start).toISOString(),
     'window.end': new Date(window.end).toISOString(),
   };
+  if (rule.type === 'absence') {
+    templateValues['lastSeen'] = new Date(window.start).toISOString();
+    templateValues['absentFor'] = formatDuration(rule.absentMs);
+  }
   const annotations: Record<string, string> = {};
   for (const [name, template] of Object.entries(rule.annotations)) annotations[name] = renderTemplate(template, templateValues);
   return {
@@ -110,6 +119,8 @@ export interface WindowVerdict {
   readonly window: TimeWindow;
   readonly holds: boolean;
   readonly values: Readonly<Record<string, number | null>>;
+  /** Event time of the verdict for an open window (its newest event); closed windows use their end. */
+  readonly at?: EpochMs;
 }
 
 /**
@@ -127,6 +138,11 @@ export function onWindowClosed(
 ): StepResult {
   const { window } = verdict;
   if (s.evaluatedThrough !== null && window.start <= s.evaluatedThrough) return { state: s, transitions: [] };
+  if (s.status === 'firing' && s.firedInWindow !== null && window.start < s.firedInWindow) {
+    // An earlier window closing after an early fire in a later one: bookkeeping only, no resolve.
+    const consecutive = verdict.holds ? s.consecutive + 1 : 0;
+    return { state: { ...s, consecutive, evaluatedThrough: window.start, evaluatedEnd: window.end }, transitions: [] };
+  }
   const transitions: AlertTransition[] = [];
   let state = s;
   // Windows skipped over had no events for this group: the condition did not hold there.
@@ -147,7 +163,7 @@ export function onWindowClosed(
       const alertId = alertIdOf(rule.name, group.key, episodeStart);
       transitions.push(transition(rule, group, alertId, 'firing', window, verdict.values, window.end));
       return {
-        state: { ...state, status: 'firing', consecutive, episodeStart, alertId, evaluatedThrough: window.start, evaluatedEnd: window.end },
+        state: { ...state, status: 'firing', consecutive, episodeStart, alertId, firedInWindow: window.start, evaluatedThrough: window.start, evaluatedEnd: window.end },
         transitions,
       };
     }
@@ -162,7 +178,7 @@ function fail(rule: Rule, group: GroupContext, s: AlertState, window: TimeWindow
   if (s.status === 'firing' && s.alertId !== null) {
     transitions.push(transition(rule, group, s.alertId, 'resolved', window, values, window.end));
   }
-  return { state: { ...s, status: 'inactive', consecutive: 0, episodeStart: null, alertId: null }, transitions };
+  return { state: { ...s, status: 'inactive', consecutive: 0, episodeStart: null, alertId: null, firedInWindow: null }, transitions };
 }
 
 /**
@@ -186,8 +202,8 @@ export function onWindowUpdated(
   const episodeStart = preceding > 0 && s.episodeStart !== null ? s.episodeStart : window.start;
   const alertId = alertIdOf(rule.name, group.key, episodeStart);
   return {
-    state: { ...s, status: 'firing', alertId, episodeStart, consecutive: preceding },
-    transitions: [transition(rule, group, alertId, 'firing', window, verdict.values, window.end)],
+    state: { ...s, status: 'firing', alertId, episodeStart, consecutive: preceding, firedInWindow: window.start },
+    transitions: [transition(rule, group, alertId, 'firing', window, verdict.values, verdict.at ?? window.end)],
   };
 }
 
@@ -197,7 +213,7 @@ export function onSeen(rule: Rule, group: GroupContext, s: AlertState, eventTime
   if (s.status === 'firing' && s.alertId !== null && eventTime > (s.lastSeen ?? -Infinity)) {
     const window = { start: s.lastSeen ?? eventTime, end: eventTime };
     return {
-      state: { ...s, status: 'inactive', alertId: null, episodeStart: null, lastSeen },
+      state: { ...s, status: 'inactive', alertId: null, episodeStart: null, firedInWindow: null, lastSeen },
       transitions: [transition(rule, group, s.alertId, 'resolved', window, { silenceMs: eventTime - (s.lastSeen ?? eventTime) }, eventTime)],
     };
   }
@@ -212,7 +228,7 @@ export function onAbsenceCheck(rule: Rule & { readonly absentMs: number }, group
   const alertId = alertIdOf(rule.name, group.key, s.lastSeen);
   const window = { start: s.lastSeen, end: deadline };
   return {
-    state: { ...s, status: 'firing', alertId, episodeStart: s.lastSeen },
+    state: { ...s, status: 'firing', alertId, episodeStart: s.lastSeen, firedInWindow: s.lastSeen },
     transitions: [transition(rule, group, alertId, 'firing', window, { silenceMs: rule.absentMs }, deadline)],
   };
 }

@@ -1,0 +1,55 @@
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import { METRICS } from '../core/contract';
+import type { AdvanceReport, BatchReport } from '../core/Engine';
+import type { EpochMs } from '../core/types';
+
+/**
+ * The processor's and ticker's metrics in CloudWatch embedded metric format
+ * (Powertools Metrics): counts per batch, lags, and per-reason/per-rule
+ * breakdowns as single metrics with their own dimensions.
+ */
+export class PipelineMetrics {
+  constructor(private readonly metrics: Metrics) {}
+
+  recordBatch(stream: string, report: BatchReport, now: EpochMs): void {
+    const m = this.metrics;
+    m.addDimension('Stream', stream);
+    m.addMetric(METRICS.recordsIn, MetricUnit.Count, report.records);
+    m.addMetric(METRICS.lateRecords, MetricUnit.Count, report.late);
+    m.addMetric(METRICS.aggregatesWritten, MetricUnit.Count, report.keysWritten);
+    m.addMetric(METRICS.conditionalWriteConflicts, MetricUnit.Count, report.conflicts);
+    m.addMetric(METRICS.batchFailures, MetricUnit.Count, report.retryFrom === null ? 0 : 1);
+    if (report.minArrivalTime !== null) m.addMetric(METRICS.batchLagMs, MetricUnit.Milliseconds, Math.max(0, now - report.minArrivalTime));
+    if (report.maxEventTime !== null) m.addMetric(METRICS.eventTimeLagMs, MetricUnit.Milliseconds, Math.max(0, now - report.maxEventTime));
+    const reasons = new Map<string, number>();
+    for (const r of report.rejected) reasons.set(r.reason, (reasons.get(r.reason) ?? 0) + 1);
+    for (const [reason, count] of reasons) {
+      const single = m.singleMetric();
+      single.addDimensions({ Stream: stream, Reason: reason });
+      single.addMetric(METRICS.recordsRejected, MetricUnit.Count, count);
+    }
+    this.recordAlerts(stream, report.published);
+  }
+
+  recordAdvance(stream: string, report: AdvanceReport): void {
+    const m = this.metrics;
+    m.addDimension('Stream', stream);
+    m.addMetric(METRICS.windowsClosed, MetricUnit.Count, report.windowsClosed);
+    this.recordAlerts(stream, report.published);
+  }
+
+  private recordAlerts(stream: string, published: BatchReport['published']): void {
+    const counts = new Map<string, { rule: string; severity: string; n: number }>();
+    for (const t of published) {
+      const k = `${t.rule}\u0000${t.severity}`;
+      const c = counts.get(k) ?? { rule: t.rule, severity: t.severity, n: 0 };
+      c.n += 1;
+      counts.set(k, c);
+    }
+    for (const c of counts.values()) {
+      const single = this.metrics.singleMetric();
+      single.addDimensions({ Stream: stream, Rule: c.rule, Severity: c.severity });
+      single.addMetric(METRICS.alertsPublished, MetricUnit.Count, c.n);
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { AlertTransition } from '../core/lifecycle';
+
+export interface SnsAlertPublisherOptions {
+  readonly client: SNSClient;
+  readonly topicArn: string;
+  /** FIFO topic: the transition id becomes MessageDeduplicationId and the group MessageGroupId. */
+  readonly fifo?: boolean;
+}
+
+/** The JSON body subscribers receive. Stable field names: this is a public contract. */
+export interface AlertMessage {
+  readonly version: 1;
+  readonly alertId: string;
+  readonly transitionId: string;
+  readonly rule: string;
+  readonly state: 'firing' | 'resolved';
+  readonly severity: string;
+  readonly group: Readonly<Record<string, string | null>>;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly window: { readonly start: string; readonly end: string };
+  readonly values: Readonly<Record<string, number | null>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly at: string;
+}
+
+export function alertMessage(t: AlertTransition): AlertMessage {
+  return {
+    version: 1,
+    alertId: t.alertId,
+    transitionId: t.transitionId,
+    rule: t.rule,
+    state: t.state,
+    severity: t.severity,
+    group: t.group,
+    labels: t.labels,
+    window: { start: new Date(t.window.start).toISOString(), end: new Date(t.window.end).toISOString() },
+    values: t.values,
+    annotations: t.annotations,
+    at: new Date(t.at).toISOString(),
+  };
+}
+
+/** A short human subject: SNS allows 100 printable ASCII characters, no line breaks. */
+export function alertSubject(t: AlertTransition): string {
+  const group = Object.values(t.group).filter((v) => v !== null).join(',');
+  const raw = `[${t.state.toUpperCase()}] ${t.severity} ${t.rule}${group ? ` ${group}` : ''}`;
+  const ascii = raw.replace(/[^\x20-\x7e]/g, '?');
+  return ascii.length <= 100 ? ascii : `${ascii.slice(0, 97)}...`;
+}
+
+/** FIFO message group: one ordered sequence per (rule, group), at most 128 characters. */
+export function messageGroupId(t: AlertTransition): string {
+  const raw = `${t.rule}:${Object.values(t.group).join(',')}`.replace(/[^\x21-\x7e]/g, '_');
+  return raw.length <= 128 ? raw : `${raw.slice(0, 95)}#${createHash('sha256').update(raw).digest('hex').slice(0, 32)}`;
+}
+
+/** Publishes alert transitions to SNS. Errors propagate: the transition stays in the outbox and is retried. */
+export class SnsAlertPublisher {
+  constructor(private readonly opts: SnsAlertPublisherOptions) {}
+
+  readonly publish = async (t: AlertTransition): Promise<void> => {
+    await this.opts.client.send(
+      new PublishCommand({
+        TopicArn: this.opts.topicArn,
+        Subject: alertSubject(t),
+        Message: JSON.stringify(alertMessage(t)),
+        MessageAttributes: {
+          severity: { DataType: 'String', StringValue: t.severity },
+          rule: { DataType: 'String', StringValue: t.rule },
+          state: { DataType: 'String', StringValue: t.state },
+        },
+        ...(this.opts.fifo ? { MessageGroupId: messageGroupId(t), MessageDeduplicationId: t.transitionId } : {}),
+      }),
+    );
+  };
+}

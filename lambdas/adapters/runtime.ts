@@ -1,0 +1,67 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { ENV } from '../core/contract';
+import { Engine } from '../core/Engine';
+import { loadPipeline } from '../core/pipeline';
+import type { Clock, Pipeline } from '../core/types';
+import { DynamoDBStateStore } from './DynamoDBStateStore';
+import { SnsAlertPublisher } from './SnsAlertPublisher';
+
+/**
+ * The one place where AWS clients are wired. Endpoints come only from the
+ * standard AWS configuration (AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_DYNAMODB,
+ * AWS_ENDPOINT_URL_SNS, …), so the same bundle runs in AWS, LocalStack and locally.
+ */
+export interface Runtime {
+  readonly pipeline: Pipeline;
+  readonly store: DynamoDBStateStore;
+  readonly publisher: SnsAlertPublisher;
+  readonly clock: Clock;
+  /** One engine per pipeline stream, built on first use. */
+  engine(stream: string): Engine;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const v = env[name];
+  if (v === undefined || v === '') throw new Error(`tidewatch: environment variable ${name} is not set (the stack sets it; locally, npm start does)`);
+  return v;
+}
+
+export interface RuntimeOverrides {
+  readonly dynamodb?: DynamoDBClient;
+  readonly sns?: SNSClient;
+  readonly clock?: Clock;
+  readonly pipeline?: Pipeline;
+}
+
+export function createRuntime(env: NodeJS.ProcessEnv = process.env, overrides: RuntimeOverrides = {}): Runtime {
+  const pipeline = overrides.pipeline ?? loadPipeline(env[ENV.pipelineFile] ?? 'pipeline/pipeline.yaml');
+  const store = new DynamoDBStateStore({
+    client: overrides.dynamodb ?? new DynamoDBClient({}),
+    tableName: required(env, ENV.table),
+    quarantineMs: Number(env[ENV.quarantineDays] ?? '14') * 86_400_000,
+  });
+  const publisher = new SnsAlertPublisher({
+    client: overrides.sns ?? new SNSClient({}),
+    topicArn: required(env, ENV.topicArn),
+    fifo: env[ENV.fifoTopic] === 'true',
+  });
+  const clock = overrides.clock ?? systemClock;
+  const engines = new Map<string, Engine>();
+  return {
+    pipeline,
+    store,
+    publisher,
+    clock,
+    engine(stream: string): Engine {
+      let e = engines.get(stream);
+      if (!e) {
+        e = new Engine({ pipeline, stream, store, clock, publish: publisher.publish });
+        engines.set(stream, e);
+      }
+      return e;
+    },
+  };
+}

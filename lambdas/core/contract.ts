@@ -1,0 +1,56 @@
+/**
+ * Names shared by the infrastructure (lib/), the handlers and the local
+ * runtime: environment variables and the state table's layout. Changing one
+ * is a breaking change for deployed stacks.
+ */
+
+/** Environment variables the handlers read (besides the standard AWS_* ones). */
+export const ENV = {
+  /** Name of the DynamoDB state table. */
+  table: 'TIDEWATCH_TABLE',
+  /** ARN of the SNS alert topic. */
+  topicArn: 'TIDEWATCH_TOPIC_ARN',
+  /** Path of the pipeline file, absolute or relative to the working directory (in Lambda: the bundle). */
+  pipelineFile: 'TIDEWATCH_PIPELINE_FILE',
+  /** The pipeline stream a processor function handles (one processor per stream). */
+  stream: 'TIDEWATCH_STREAM',
+  /** CloudWatch namespace of the custom metrics. @default tidewatch */
+  metricsNamespace: 'TIDEWATCH_METRICS_NAMESPACE',
+  /** Days a quarantined record is kept. @default 14 */
+  quarantineDays: 'TIDEWATCH_QUARANTINE_DAYS',
+  /** Comma-separated payload fields replaced by "[redacted]" in logs. */
+  redactFields: 'TIDEWATCH_REDACT_FIELDS',
+  /** Set to "true" when the topic is FIFO. */
+  fifoTopic: 'TIDEWATCH_FIFO_TOPIC',
+} as const;
+
+/** The state table: one table, generic keys. */
+export const TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** TTL attribute (epoch seconds). */
+  ttlAttribute: 'expiresAt',
+  /** Sparse index of aggregate keys not yet closed, by close time. */
+  dueIndex: { name: 'byCloseAt', partitionKey: 'duePk', sortKey: 'closeAt' },
+  /** Attributes projected into the due index. */
+  dueIndexAttributes: ['rule', 'groupKey', 'windowStart', 'windowEnd'],
+} as const;
+
+/** Lambda's ParallelizationFactor: the high-water marks are per shard, so one lane per shard. */
+export const SUPPORTED_PARALLELIZATION_FACTOR = 1;
+
+/** Custom metrics (CloudWatch embedded metric format) the processor and ticker emit; all carry the `Stream` dimension. */
+export const METRICS = {
+  recordsIn: 'RecordsIn',
+  /** Dimension `Reason`: a RejectReason. */
+  recordsRejected: 'RecordsRejected',
+  lateRecords: 'LateRecords',
+  aggregatesWritten: 'AggregatesWritten',
+  conditionalWriteConflicts: 'ConditionalWriteConflicts',
+  /** Dimensions `Rule`, `Severity`. */
+  alertsPublished: 'AlertsPublished',
+  batchLagMs: 'BatchLagMs',
+  eventTimeLagMs: 'EventTimeLagMs',
+  windowsClosed: 'WindowsClosed',
+  batchFailures: 'BatchFailures',
+} as const;

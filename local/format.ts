@@ -1,0 +1,27 @@
+import type { AlertTransition } from '../lambdas/core/lifecycle';
+
+const COLORS = { critical: '\x1b[31m', warning: '\x1b[33m', info: '\x1b[36m', resolved: '\x1b[32m', dim: '\x1b[2m', reset: '\x1b[0m' };
+
+function fmtValue(v: number | null): string {
+  if (v === null) return '-';
+  if (Number.isInteger(v)) return String(v);
+  return String(Number(v.toPrecision(4)));
+}
+
+/** One alert transition as one line a person reads at a glance. */
+export function formatAlert(t: AlertTransition, opts: { color: boolean }): string {
+  const c = opts.color ? COLORS : { critical: '', warning: '', info: '', resolved: '', dim: '', reset: '' };
+  const time = new Date(t.at).toISOString().slice(11, 19);
+  const sev = t.severity.toUpperCase().padEnd(8);
+  const state = t.state === 'firing' ? 'FIRING  ' : 'RESOLVED';
+  const color = t.state === 'resolved' ? c.resolved : c[t.severity];
+  const group = Object.entries(t.group).map(([k, v]) => `${k}=${v ?? '(none)'}`).join(' ') || '(all)';
+  const values = Object.entries(t.values).map(([k, v]) => `${k}=${fmtValue(v)}`).join(' ');
+  const summary = t.annotations['summary'] ?? '';
+  return `${c.dim}${time}${c.reset}  ${color}${sev} ${state}${c.reset}  ${t.rule.padEnd(16)} ${group.padEnd(16)} ${c.dim}${values}${c.reset}${summary ? `  ${summary}` : ''}`;
+}
+
+/** One alert transition as one JSON object (for `--json`). */
+export function alertJson(t: AlertTransition): string {
+  return JSON.stringify(t);
+}
