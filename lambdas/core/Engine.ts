@@ -103,6 +103,16 @@ interface RuleContext {
   readonly rule: WindowRule;
   readonly aggs: RuleAggregates;
   readonly step: number | null;
+  /** Index of the rule's filter among the stream's distinct filters (-1: none). */
+  readonly whereIndex: number;
+  /** Index of the rule's groupBy among the stream's distinct groupBy lists. */
+  readonly groupIndex: number;
+}
+
+/** Per-event memo slots, shared by rules with the same filter or the same groupBy. */
+interface Shared {
+  readonly wheres: Array<{ evaluate(v: Record<string, unknown>): unknown }>;
+  readonly groupBys: Array<readonly string[]>;
 }
 
 const EMPTY_STATS = (): RuleBatchStats => ({ matched: 0, late: 0, filterErrors: 0, valueErrors: 0, conditionErrors: 0, overflow: 0 });
@@ -115,6 +125,7 @@ const EMPTY_STATS = (): RuleBatchStats => ({ matched: 0, late: 0, filterErrors: 
 export class Engine {
   readonly stream: StreamSpec;
   private readonly windowRules: RuleContext[];
+  private readonly shared: Shared;
   private readonly absenceRules: AbsenceRule[];
   private readonly concurrency: number;
   private readonly maxGroups: number;
@@ -123,9 +134,28 @@ export class Engine {
     const stream = opts.pipeline.streams.get(opts.stream);
     if (!stream) throw new Error(`stream "${opts.stream}" is not declared in ${opts.pipeline.file}`);
     this.stream = stream;
+    const wheres: Shared['wheres'] = [];
+    const whereIdx = new Map<string, number>();
+    const groupBys: Shared['groupBys'] = [];
+    const groupIdx = new Map<string, number>();
+    const index = <T>(map: Map<string, number>, list: T[], key: string, value: T): number => {
+      let i = map.get(key);
+      if (i === undefined) {
+        i = list.push(value) - 1;
+        map.set(key, i);
+      }
+      return i;
+    };
     this.windowRules = opts.pipeline.rules
       .filter((r): r is WindowRule => r.type === 'window' && r.stream === opts.stream)
-      .map((rule) => ({ rule, aggs: new RuleAggregates(rule), step: rule.window.kind === 'session' ? null : windowStep(rule.window) }));
+      .map((rule) => ({
+        rule,
+        aggs: new RuleAggregates(rule),
+        step: rule.window.kind === 'session' ? null : windowStep(rule.window),
+        whereIndex: rule.where ? index(whereIdx, wheres, rule.where.source, rule.where) : -1,
+        groupIndex: index(groupIdx, groupBys, JSON.stringify(rule.groupBy), rule.groupBy),
+      }));
+    this.shared = { wheres, groupBys };
     this.absenceRules = opts.pipeline.rules.filter((r): r is AbsenceRule => r.type === 'absence' && r.stream === opts.stream);
     this.concurrency = opts.concurrency ?? 16;
     this.maxGroups = opts.maxGroupsPerRulePerBatch ?? 10000;
@@ -232,29 +262,49 @@ export class Engine {
   /** Routes decoded events to rules, groups and windows, in sequence order. */
   private fold(events: readonly DecodedEvent[], priorMax: EpochMs, perRule: Record<string, RuleBatchStats>) {
     const keyBatches = new Map<string, KeyBatch>();
-    const groupsPerRule = new Map<string, Set<string>>();
+    // rule -> group key -> window start (NaN for a session key) -> key batch: no string building per event.
+    const byRule = this.windowRules.map(() => new Map<string, Map<number, KeyBatch>>());
     const seen = new Map<string, { rule: AbsenceRule; group: GroupRef; eventTime: EpochMs; firstSeq: string }>();
     const bySeq: Array<{ seq: string; max: EpochMs }> = [];
     let lateCount = 0;
     let maxT = priorMax;
     const ooo = this.stream.outOfOrdernessMs;
+    const { wheres, groupBys } = this.shared;
+    const whereMemo = new Int8Array(wheres.length);
+    const groupMemo = new Array<GroupRef | undefined>(groupBys.length);
+    const filterErrors = new Array<boolean>(wheres.length);
     for (const ev of events) {
       const seq = padSequence(ev.sequenceNumber);
       const watermark = maxT - ooo; // the shard's watermark before this record
       const vars = eventVariables(ev.payload);
-      for (const ctx of this.windowRules) {
+      whereMemo.fill(0);
+      groupMemo.fill(undefined);
+      for (let r = 0; r < this.windowRules.length; r++) {
+        const ctx = this.windowRules[r]!;
         const { rule } = ctx;
         const stats = perRule[rule.name]!;
-        if (rule.where && !this.test(rule.where, vars, stats, 'filterErrors')) continue;
-        const group = groupOf(rule.groupBy, ev.payload);
-        let groups = groupsPerRule.get(rule.name);
-        if (!groups) groupsPerRule.set(rule.name, (groups = new Set()));
-        if (!groups.has(group.key)) {
+        if (ctx.whereIndex >= 0) {
+          let w = whereMemo[ctx.whereIndex]!;
+          if (w === 0) {
+            const ok = this.test(wheres[ctx.whereIndex]!, vars, filterErrors, ctx.whereIndex);
+            w = ok ? 1 : -1;
+            whereMemo[ctx.whereIndex] = w;
+          }
+          if (filterErrors[ctx.whereIndex]) {
+            stats.filterErrors += 1;
+          }
+          if (w < 0) continue;
+        }
+        const group = (groupMemo[ctx.groupIndex] ??= groupOf(rule.groupBy, ev.payload));
+        const groups = byRule[r]!;
+        let windowsOfGroup = groups.get(group.key);
+        if (windowsOfGroup === undefined) {
           if (groups.size >= this.maxGroups) {
             stats.overflow += 1;
             continue;
           }
-          groups.add(group.key);
+          windowsOfGroup = new Map();
+          groups.set(group.key, windowsOfGroup);
         }
         stats.matched += 1;
         const values = this.values(ctx, vars, stats);
@@ -265,12 +315,12 @@ export class Engine {
             lateCount += 1;
             continue;
           }
-          this.push(keyBatches, ctx, group, null, c);
+          this.push(keyBatches, windowsOfGroup, ctx, group, null, c);
         } else {
           let placed = 0;
           for (const w of assignWindows(rule.window, ev.eventTime)) {
             if (closesAt(w, rule.latenessMs) <= watermark) continue;
-            this.push(keyBatches, ctx, group, w, c);
+            this.push(keyBatches, windowsOfGroup, ctx, group, w, c);
             placed += 1;
           }
           if (placed === 0) {
@@ -280,7 +330,7 @@ export class Engine {
         }
       }
       for (const rule of this.absenceRules) {
-        if (rule.where && !this.test(rule.where, vars, perRule[rule.name]!, 'filterErrors')) continue;
+        if (rule.where && !this.test(rule.where, vars, filterErrors, -1)) continue;
         perRule[rule.name]!.matched += 1;
         const group = groupOf(rule.groupBy, ev.payload);
         const id = `${rule.name}\u0000${group.key}`;
@@ -288,16 +338,25 @@ export class Engine {
         if (!s) seen.set(id, { rule, group, eventTime: ev.eventTime, firstSeq: seq });
         else if (ev.eventTime > s.eventTime) s.eventTime = ev.eventTime;
       }
+      filterErrors.fill(false);
       if (ev.eventTime > maxT) maxT = ev.eventTime;
       bySeq.push({ seq, max: maxT });
     }
     return { keyBatches, seen, lateCount, maxTimes: { all: maxT, bySeq } };
   }
 
-  private push(keyBatches: Map<string, KeyBatch>, ctx: RuleContext, group: GroupRef, window: TimeWindow | null, c: Contribution): void {
-    const id = keyId(ctx.rule.name, group.key, window);
-    let kb = keyBatches.get(id);
-    if (!kb) {
+  private push(
+    keyBatches: Map<string, KeyBatch>,
+    windowsOfGroup: Map<number, KeyBatch>,
+    ctx: RuleContext,
+    group: GroupRef,
+    window: TimeWindow | null,
+    c: Contribution,
+  ): void {
+    const slot = window === null ? Number.NaN : window.start;
+    let kb = window === null ? windowsOfGroup.values().next().value : windowsOfGroup.get(slot);
+    if (kb === undefined) {
+      const id = keyId(ctx.rule.name, group.key, window);
       kb = {
         key: { id, rule: ctx.rule.name, groupKey: group.key, windowStart: window?.start ?? null, windowEnd: window?.end ?? null },
         rule: ctx,
@@ -306,15 +365,17 @@ export class Engine {
         contributions: [],
       };
       keyBatches.set(id, kb);
+      windowsOfGroup.set(slot, kb);
     }
     kb.contributions.push(c);
   }
 
-  private test(expr: { evaluate(v: Record<string, unknown>): unknown }, vars: Record<string, unknown>, stats: RuleBatchStats, counter: 'filterErrors' | 'conditionErrors'): boolean {
+  /** A filter's verdict; an evaluation error counts as not matching and is noted in `errors[i]`. */
+  private test(expr: { evaluate(v: Record<string, unknown>): unknown }, vars: Record<string, unknown>, errors: boolean[], i: number): boolean {
     try {
       return expr.evaluate(vars) === true;
     } catch {
-      stats[counter] += 1;
+      if (i >= 0) errors[i] = true;
       return false;
     }
   }

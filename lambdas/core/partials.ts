@@ -90,17 +90,25 @@ export class RuleAggregates {
 
   // ------------------------------------------------------------- sessions
 
-  /** Sessions of a list of contributions (any order) under the rule's gap. */
+  /**
+   * Sessions of a list of contributions (any order) under the rule's gap:
+   * each event opens [t, t + gap); overlapping or touching ones merge. Built
+   * in one pass over the events sorted by time (no per-event accumulator).
+   */
   sessionsOf(gapMs: number, contributions: readonly Contribution[]): Array<TimeWindow & { value: WindowAcc }> {
-    const singles = contributions.map((c) => {
-      const acc = this.create();
-      this.add(acc, c);
-      return { start: c.eventTime, end: c.eventTime + gapMs, value: acc };
-    });
-    return mergeSessions(singles, (a, b) => {
-      this.merge(a, b);
-      return a;
-    });
+    const sorted = [...contributions].sort((a, b) => a.eventTime - b.eventTime);
+    const out: Array<{ start: EpochMs; end: EpochMs; value: WindowAcc }> = [];
+    let current: { start: EpochMs; end: EpochMs; value: WindowAcc } | undefined;
+    for (const c of sorted) {
+      if (current === undefined || c.eventTime > current.end) {
+        current = { start: c.eventTime, end: c.eventTime + gapMs, value: this.create() };
+        out.push(current);
+      } else if (c.eventTime + gapMs > current.end) {
+        current.end = c.eventTime + gapMs;
+      }
+      this.add(current.value, c);
+    }
+    return out;
   }
 
   mergeSessionLists(lists: ReadonlyArray<ReadonlyArray<TimeWindow & { value: WindowAcc }>>): Array<TimeWindow & { value: WindowAcc }> {
