@@ -19,6 +19,7 @@ import type {
   AlertUpdate,
   ApplyOutcome,
   Claim,
+  DedupeEntry,
   OutboxEntry,
   DueKey,
   KeyDescriptor,
@@ -81,6 +82,8 @@ export interface StoreCounters {
 const DAY = 86_400_000;
 /** Keep a quarantined payload's chunks well under DynamoDB's 400 KB item limit. */
 const QUARANTINE_CHUNK_CHARS = 300 * 1024;
+/** Event ids kept per shard and second of event time (a shard takes at most 1,000 records/s): ~80 bytes each. */
+const DEDUPE_MAX_IDS_PER_BUCKET = 4000;
 
 interface CachedKey {
   slots: Record<string, Slot>;
@@ -100,6 +103,7 @@ export class DynamoDBStateStore implements StateStore {
   private readonly maxAttempts: number;
   private readonly cache = new Map<string, CachedKey>();
   private readonly progressCache = new Map<string, ShardProgress>();
+  private readonly dedupeCache = new Map<string, { ids: Record<string, string>; version: number }>();
 
   constructor(opts: DynamoDBStateStoreOptions) {
     this.client = opts.client;
@@ -497,6 +501,75 @@ export class DynamoDBStateStore implements StateStore {
     } finally {
       this.counters.writes += 1;
     }
+  }
+
+  // ------------------------------------------------------------ producer duplicates
+
+  async dedupe(stream: string, shardId: string, entries: readonly DedupeEntry[], expiresAt: EpochMs): Promise<boolean[]> {
+    const out = new Array<boolean>(entries.length).fill(false);
+    const byBucket = new Map<number, number[]>();
+    entries.forEach((e, i) => {
+      const list = byBucket.get(e.bucket) ?? [];
+      list.push(i);
+      byBucket.set(e.bucket, list);
+    });
+    for (const [bucket, indexes] of byBucket) {
+      const Key = { [TABLE.partitionKey]: S(`D#${stream}#${shardId}`), [TABLE.sortKey]: S(String(bucket)) };
+      const cacheKey = `${stream}\u0000${shardId}\u0000${bucket}`;
+      for (let attempt = 1; ; attempt++) {
+        let cached = this.dedupeCache.get(cacheKey);
+        if (!cached) {
+          const got = await this.client.send(new GetItemCommand({ TableName: this.table, Key, ConsistentRead: true }));
+          this.counters.reads += 1;
+          cached = got.Item
+            ? { ids: JSON.parse(got.Item['ids']!.S!) as Record<string, string>, version: Number(got.Item['v']!.N) }
+            : { ids: {}, version: 0 };
+        }
+        const added: Record<string, string> = {};
+        let size = Object.keys(cached.ids).length;
+        for (const i of indexes) {
+          const e = entries[i]!;
+          const seq = cached.ids[e.id] ?? added[e.id];
+          if (seq === undefined) {
+            // Past the cap the id is not recorded (so not deduplicated): the item stays under 400 KB.
+            if (size < DEDUPE_MAX_IDS_PER_BUCKET) {
+              added[e.id] = e.seq;
+              size += 1;
+            }
+            out[i] = false;
+          } else {
+            out[i] = seq !== e.seq;
+          }
+        }
+        if (Object.keys(added).length === 0) {
+          this.dedupeCache.set(cacheKey, cached);
+          break;
+        }
+        const ids = { ...cached.ids, ...added };
+        try {
+          await this.client.send(
+            new PutItemCommand({
+              TableName: this.table,
+              Item: { ...Key, ids: S(JSON.stringify(ids)), v: N(cached.version + 1), [TABLE.ttlAttribute]: N(Math.ceil(expiresAt / 1000)) },
+              ConditionExpression: cached.version === 0 ? 'attribute_not_exists(#pk)' : 'v = :v',
+              ExpressionAttributeNames: cached.version === 0 ? { '#pk': TABLE.partitionKey } : undefined,
+              ExpressionAttributeValues: cached.version === 0 ? undefined : { ':v': N(cached.version) },
+            }),
+          );
+          this.counters.writes += 1;
+          this.dedupeCache.set(cacheKey, { ids, version: cached.version + 1 });
+          if (this.dedupeCache.size > 4096) this.dedupeCache.delete(this.dedupeCache.keys().next().value!);
+          break;
+        } catch (err) {
+          if (!(err instanceof ConditionalCheckFailedException)) throw err;
+          this.counters.writes += 1;
+          this.counters.conflicts += 1;
+          this.dedupeCache.delete(cacheKey);
+          if (attempt >= this.maxAttempts) throw new Error(`DynamoDB state: dedupe bucket ${bucket} of ${shardId} kept changing (${attempt} attempts)`);
+        }
+      }
+    }
+    return out;
   }
 
   // ------------------------------------------------------------ quarantine

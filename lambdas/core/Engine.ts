@@ -12,7 +12,8 @@ import {
 } from './lifecycle';
 import { RuleAggregates, type Contribution, type FixedPartialJson, type SessionPartialJson, type WindowAcc } from './partials';
 import { padSequence, unpadSequence } from './sequence';
-import type { AlertRecord, KeyDescriptor, KeyState, Slot, SlotUpdate, StateStore } from './StateStore';
+import { hashValue } from './aggregates/murmur3';
+import type { AlertRecord, DedupeEntry, KeyDescriptor, KeyState, Slot, SlotUpdate, StateStore } from './StateStore';
 import type {
   AbsenceRule,
   Clock,
@@ -65,6 +66,8 @@ export interface BatchReport {
   readonly rejected: readonly Rejection[];
   /** Records (by rule) whose windows had all closed. */
   readonly late: number;
+  /** Producer duplicates dropped: an event id already seen on the shard with another sequence number. */
+  readonly duplicates: number;
   readonly perRule: Readonly<Record<string, RuleBatchStats>>;
   /** Aggregate keys written (the DynamoDB cost of the batch is about this many writes). */
   readonly keysWritten: number;
@@ -114,6 +117,9 @@ interface Shared {
   readonly wheres: Array<{ evaluate(v: Record<string, unknown>): unknown }>;
   readonly groupBys: Array<readonly string[]>;
 }
+
+/** Event ids are filed in buckets of this much event time (one state item per shard and bucket). */
+export const DEDUPE_BUCKET_MS = 1000;
 
 const EMPTY_STATS = (): RuleBatchStats => ({ matched: 0, late: 0, filterErrors: 0, valueErrors: 0, conditionErrors: 0, overflow: 0 });
 
@@ -173,8 +179,9 @@ export class Engine {
     const perRule: Record<string, RuleBatchStats> = {};
     for (const r of this.opts.pipeline.rules) if (r.stream === stream.name) perRule[r.name] = EMPTY_STATS();
 
-    const events: DecodedEvent[] = [];
+    let events: DecodedEvent[] = [];
     const rejected: Rejection[] = [];
+    let duplicates = 0;
     let minArrival: EpochMs | null = null;
     for (const record of records) {
       const result = decodeRecord(record, stream, clock);
@@ -204,6 +211,11 @@ export class Engine {
     try {
       if (rejected.length > 0) await store.quarantine(stream.name, rejected);
       const prior = await store.getShardProgress(stream.name, shardId);
+      if (stream.dedupeHorizonMs) {
+        const kept = await this.dropDuplicates(shardId, events, prior?.maxEventTime ?? -Infinity, stream.dedupeHorizonMs);
+        duplicates = events.length - kept.length;
+        events = kept;
+      }
       const { keyBatches, seen, lateCount, maxTimes } = this.fold(events, prior?.maxEventTime ?? -Infinity, perRule);
       late += lateCount;
 
@@ -256,7 +268,31 @@ export class Engine {
       error = err;
     }
     const watermark = await store.getStreamWatermark(stream.name).catch(() => -Infinity);
-    return { ...base, late, keysWritten, conflicts, published, maxEventTime, watermark, retryFrom, error };
+    return { ...base, late, duplicates, keysWritten, conflicts, published, maxEventTime, watermark, retryFrom, error };
+  }
+
+  /**
+   * Producer duplicates: a record whose event id was already recorded on this
+   * shard with another (earlier) sequence number is dropped. Events older than
+   * the horizon behind the shard's progress are not checked (their ids may
+   * have expired). Ids are hashed (128-bit MurmurHash3) to keep items small.
+   */
+  private async dropDuplicates(shardId: string, events: DecodedEvent[], priorMax: EpochMs, horizonMs: number): Promise<DecodedEvent[]> {
+    const checked: number[] = [];
+    const entries: DedupeEntry[] = [];
+    const floor = priorMax - horizonMs;
+    const h = new Uint32Array(4);
+    events.forEach((ev, i) => {
+      if (ev.eventId === undefined || ev.eventTime < floor) return;
+      hashValue(ev.eventId, h);
+      checked.push(i);
+      entries.push({ bucket: Math.floor(ev.eventTime / DEDUPE_BUCKET_MS) * DEDUPE_BUCKET_MS, id: `${h[0]!.toString(36)}.${h[1]!.toString(36)}.${h[2]!.toString(36)}`, seq: ev.sequenceNumber });
+    });
+    if (entries.length === 0) return events;
+    const maxT = Math.max(priorMax, ...entries.map((e) => e.bucket));
+    const dup = await this.opts.store.dedupe(this.stream.name, shardId, entries, maxT + horizonMs + DEDUPE_BUCKET_MS);
+    const drop = new Set(checked.filter((_, k) => dup[k]));
+    return drop.size === 0 ? events : events.filter((_, i) => !drop.has(i));
   }
 
   /** Routes decoded events to rules, groups and windows, in sequence order. */

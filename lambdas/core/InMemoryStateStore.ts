@@ -1,5 +1,5 @@
 import { INITIAL_ALERT_STATE } from './lifecycle';
-import type { AlertRecord, AlertUpdate, ApplyOutcome, Claim, DueKey, KeyDescriptor, KeyState, OutboxEntry, Slot, SlotBuilder, StateStore } from './StateStore';
+import type { AlertRecord, AlertUpdate, ApplyOutcome, Claim, DedupeEntry, DueKey, KeyDescriptor, KeyState, OutboxEntry, Slot, SlotBuilder, StateStore } from './StateStore';
 import type { AlertState, StepResult } from './lifecycle';
 import type { EpochMs, Rejection } from './types';
 import type { ShardProgress } from './watermark';
@@ -31,6 +31,7 @@ export class InMemoryStateStore implements StateStore {
   private readonly progress = new Map<string, ShardProgress>();
   private readonly watermarks = new Map<string, EpochMs>();
   readonly quarantined: Array<Rejection & { stream: string }> = [];
+  private readonly seenIds = new Map<string, Map<string, string>>();
   /** Counts of operations, for tests that assert cost. */
   readonly counters = { applyWrites: 0, applyConflicts: 0, reads: 0 };
 
@@ -166,6 +167,20 @@ export class InMemoryStateStore implements StateStore {
 
   async putStreamWatermark(stream: string, watermark: EpochMs): Promise<void> {
     this.watermarks.set(stream, Math.max(this.watermarks.get(stream) ?? -Infinity, watermark));
+  }
+
+  async dedupe(stream: string, shardId: string, entries: readonly DedupeEntry[], _expiresAt: EpochMs): Promise<boolean[]> {
+    return entries.map((e) => {
+      const bucketId = `${stream}\u0000${shardId}\u0000${e.bucket}`;
+      let ids = this.seenIds.get(bucketId);
+      if (!ids) this.seenIds.set(bucketId, (ids = new Map()));
+      const seq = ids.get(e.id);
+      if (seq === undefined) {
+        ids.set(e.id, e.seq);
+        return false;
+      }
+      return seq !== e.seq;
+    });
   }
 
   async quarantine(stream: string, rejections: readonly Rejection[]): Promise<void> {

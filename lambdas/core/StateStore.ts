@@ -98,6 +98,16 @@ export interface Claim {
   readonly leaseMs: number;
 }
 
+/** One record with an event id, for producer-duplicate detection (in sequence order). */
+export interface DedupeEntry {
+  /** Event-time bucket (ms) the id is filed under; a duplicate has the same event time, so the same bucket. */
+  readonly bucket: EpochMs;
+  /** The event id (or a hash of it). */
+  readonly id: string;
+  /** The record's sequence number: the same id with the same sequence number is a redelivery, not a duplicate. */
+  readonly seq: string;
+}
+
 export interface StateStore {
   /**
    * Folds one shard's contribution into a key, exactly once. The store calls
@@ -160,6 +170,14 @@ export interface StateStore {
   /** The stream's last computed watermark (monotonic), or -Infinity. */
   getStreamWatermark(stream: string): Promise<EpochMs>;
   putStreamWatermark(stream: string, watermark: EpochMs): Promise<void>;
+
+  /**
+   * Producer duplicates on one shard: records each id with its sequence
+   * number (durably, before the caller applies anything) and returns, per
+   * entry, true when the id was already recorded with another sequence
+   * number. Ids are kept until `expiresAt` (the dedupe horizon).
+   */
+  dedupe(stream: string, shardId: string, entries: readonly DedupeEntry[], expiresAt: EpochMs): Promise<boolean[]>;
 
   /** Keeps rejected records with their full payload and reason. */
   quarantine(stream: string, rejections: readonly Rejection[]): Promise<void>;

@@ -58,6 +58,12 @@ export interface StreamSpec {
   readonly timestamp: TimestampSource;
   /** Producer's event id field (optional). */
   readonly idField?: string;
+  /**
+   * With an event id: a record whose id was already seen on the shard with an
+   * earlier sequence number (a producer retry) within this horizon of event
+   * time counts once. null: no deduplication (`dedupe: off`, or no id field).
+   */
+  readonly dedupeHorizonMs?: number | null;
   /** Validates a decoded payload; returns null when valid, else a human message. */
   readonly validate?: (payload: unknown) => string | null;
   /** Path of the JSON Schema, for messages. */

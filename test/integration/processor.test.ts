@@ -288,6 +288,24 @@ describe('processor: exactly-once aggregates over at-least-once delivery', () =>
   });
 });
 
+describe('processor: producer duplicates (stream declares id: eventId, dedupe on by default)', () => {
+  it('a producer retry landing the same event again counts once, even in a cold container; one dedupe write per second of event time', async () => {
+    const table = await freshTable(dynamo.endpoint);
+    const { sns } = snsMock();
+    const clock = new Clock(T0 + 30_000);
+    const c = container(table, clock, sns);
+    const batch = apiBatch(); // 10 events over 10 seconds of event time
+    await c.process(batch);
+    expect(c.log.count('PutItemCommand', 'D#')).toBe(10);
+    // the producer resent events 3..5 with the same ids: new sequence numbers
+    const resent = shardRecords(S0, [3, 4, 5].map((i) => http('api', T0 + 1000 + i * 1000, i % 3 === 0 ? 500 : 200, i + 1)), 100n, T0 + 25_000);
+    const cold = container(table, clock, sns);
+    await cold.process(resent);
+    expect(await errorsWindow(cold, 'api', T0)).toEqual(API_EXPECTED);
+    expect(cold.log.count('PutItemCommand', 'D#')).toBe(0);
+  });
+});
+
 describe('processor: alerts recorded before they are published', () => {
   it('a publish failure after the state write is retried with the same alert id, and published once', async () => {
     const table = await freshTable(dynamo.endpoint);

@@ -157,10 +157,15 @@ function compileStream(c: Collector, name: string, raw: unknown, opts: ParseOpti
     }
   }
 
+  if (f.dedupe !== undefined && f.dedupe !== 'off' && f.id === undefined) {
+    c.add([...base, 'dedupe'], 'dedupe', 'dedupe needs the stream to declare its event id field (id: <field>)', site);
+  }
   if (c.issues.length > before || timestamp === undefined) return undefined;
+  const dedupeHorizonMs = f.id === undefined || f.dedupe === 'off' ? null : (f.dedupe ?? DEFAULTS.dedupeHorizonMs);
   return {
     name,
     timestamp,
+    dedupeHorizonMs,
     ...(f.id !== undefined ? { idField: f.id } : {}),
     ...(validate ? { validate } : {}),
     ...(schemaPath !== undefined ? { schemaPath } : {}),

@@ -27,6 +27,7 @@ export const BOUNDS = {
   outOfOrderness: { min: 0, max: DAY },
   maxFuture: { min: 0, max: 7 * DAY },
   idleTimeout: { min: SECOND, max: DAY },
+  dedupe: { min: SECOND, max: DAY },
   maxRecordSize: { min: 1, max: 10 * MiB },
   for: { min: 1, max: 100 },
   aggregatesPerRule: 20,
@@ -37,6 +38,8 @@ export const DEFAULTS = {
   maxFutureMs: 5 * 60 * SECOND,
   idleTimeoutMs: 60 * SECOND,
   maxRecordBytes: MiB,
+  /** Producer-duplicate horizon when a stream declares an event id. */
+  dedupeHorizonMs: 10 * 60 * SECOND,
   latenessMs: 0,
   for: 1,
   emit: 'final',
@@ -68,6 +71,20 @@ export function duration(min: number, max: number) {
       return z.NEVER;
     }
     return r.value;
+  });
+}
+
+/** `off` (or false), or the horizon within which a repeated event id counts once. */
+function dedupeHorizon() {
+  const inner = duration(BOUNDS.dedupe.min, BOUNDS.dedupe.max);
+  return z.unknown().transform((input, ctx): number | 'off' => {
+    if (input === 'off' || input === false) return 'off';
+    const r = inner.safeParse(input);
+    if (!r.success) {
+      ctx.issues.push({ code: 'custom', message: `expected off or a duration between ${formatDuration(BOUNDS.dedupe.min)} and ${formatDuration(BOUNDS.dedupe.max)} ${given(input)}`, input });
+      return z.NEVER;
+    }
+    return r.data as number;
   });
 }
 
@@ -111,6 +128,7 @@ export const streamFields = {
   maxFuture: duration(BOUNDS.maxFuture.min, BOUNDS.maxFuture.max),
   idleTimeout: duration(BOUNDS.idleTimeout.min, BOUNDS.idleTimeout.max),
   maxRecordSize: byteSize(BOUNDS.maxRecordSize.min, BOUNDS.maxRecordSize.max),
+  dedupe: dedupeHorizon(),
 } as const;
 
 /** Fields every rule may have. */

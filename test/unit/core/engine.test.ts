@@ -276,3 +276,35 @@ describe('Engine: alerts', () => {
     expect(store.dump()[0]!.state.slots[s]!.partial).toMatchObject({ n: 2 });
   });
 });
+
+describe('Engine: producer duplicates', () => {
+  const ev = (id: string, ts: number) => ({ service: 'api', ts, status: 200, value: 1, eventId: id });
+
+  it('a resent event (same id, new sequence number) counts once; a redelivered record is not a duplicate', async () => {
+    const { engine, store } = setup([windowRule({ name: 'Busy' })], { dedupeHorizonMs: 10 * M });
+    const s = 'shardId-000000000000';
+    const first = shardRecords(s, [ev('a', T0 + 1000), ev('b', T0 + 2000)], 1n);
+    await engine.processBatch(s, first);
+    // the producer retried 'b' (new sequence number), and Lambda redelivered the first batch
+    const r = await engine.processBatch(s, shardRecords(s, [ev('b', T0 + 2000), ev('c', T0 + 3000)], 10n));
+    await engine.processBatch(s, first);
+    expect(r.duplicates).toBe(1);
+    expect(store.dump()[0]!.state.slots[s]!.partial).toMatchObject({ n: 3 });
+  });
+
+  it('within one batch, the second copy is dropped', async () => {
+    const { engine, store } = setup([windowRule({ name: 'Busy' })], { dedupeHorizonMs: 10 * M });
+    const s = 'shardId-000000000000';
+    const r = await engine.processBatch(s, shardRecords(s, [ev('a', T0 + 1000), ev('a', T0 + 1000), ev('b', T0 + 1500)], 1n));
+    expect(r.duplicates).toBe(1);
+    expect(store.dump()[0]!.state.slots[s]!.partial).toMatchObject({ n: 2 });
+  });
+
+  it('is off without a horizon: both copies count', async () => {
+    const { engine, store } = setup([windowRule({ name: 'Busy' })], { dedupeHorizonMs: null });
+    const s = 'shardId-000000000000';
+    const r = await engine.processBatch(s, shardRecords(s, [ev('a', T0 + 1000), ev('a', T0 + 1000)], 1n));
+    expect(r.duplicates).toBe(0);
+    expect(store.dump()[0]!.state.slots[s]!.partial).toMatchObject({ n: 2 });
+  });
+});

@@ -42,6 +42,7 @@ describe('pipelines/sample.yaml', () => {
       name: 'telemetry',
       timestamp: { kind: 'field', field: 'ts' },
       idField: 'eventId',
+      dedupeHorizonMs: 600000,
       validate: expect.any(Function),
       schemaPath: join(__dirname, '../../../pipelines/schemas/telemetry.schema.json'),
       outOfOrdernessMs: 5_000,
