@@ -565,7 +565,7 @@ export class DynamoDBStateStore implements StateStore {
           this.counters.writes += 1;
           this.counters.conflicts += 1;
           this.dedupeCache.delete(cacheKey);
-          if (attempt >= this.maxAttempts) throw new Error(`DynamoDB state: dedupe bucket ${bucket} of ${shardId} kept changing (${attempt} attempts)`);
+          if (attempt >= this.maxAttempts) throw new Error(`DynamoDB state: dedupe bucket ${bucket} of ${shardId} kept changing (${attempt} attempts)`, { cause: err });
         }
       }
     }
