@@ -11,7 +11,6 @@ import type {
 /** Event times before this are not plausible for live telemetry (2000-01-01T00:00:00Z). */
 export const MIN_EVENT_TIME: EpochMs = Date.UTC(2000, 0, 1);
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 /** ISO-8601 date-time with a time zone (Z or ±hh:mm), as RFC 3339 allows. */
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})$/;
 
@@ -71,12 +70,16 @@ export function decodeRecord(record: KinesisLikeRecord, stream: StreamSpec, cloc
   if (approxBytes > stream.maxRecordBytes) {
     return reject(record, 'too-large', `record is about ${approxBytes} bytes, more than the stream's limit of ${stream.maxRecordBytes} bytes`);
   }
-  if (data.length % 4 !== 0 || !BASE64.test(data)) {
+  // Node's decoder skips characters outside the alphabet, so a decoded length short of
+  // what the text length promises means the text was not base64 (cheaper than a regex scan).
+  const padding = data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0;
+  const bytes = data.length % 4 === 0 ? Buffer.from(data, 'base64') : undefined;
+  if (bytes === undefined || bytes.length !== (data.length / 4) * 3 - padding) {
     return reject(record, 'bad-base64', 'record data is not valid base64 (Lambda delivers Kinesis data base64-encoded)');
   }
   let text: string;
   try {
-    text = utf8.decode(Buffer.from(data, 'base64'));
+    text = utf8.decode(bytes);
   } catch {
     return reject(record, 'not-utf8', 'record data is not valid UTF-8 text');
   }
