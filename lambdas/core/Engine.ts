@@ -132,6 +132,8 @@ export class Engine {
   readonly stream: StreamSpec;
   private readonly windowRules: RuleContext[];
   private readonly shared: Shared;
+  /** Per distinct groupBy: groups met recently, by their values (groups repeat across events and batches). */
+  private readonly groupCaches: Array<Map<string, GroupRef>>;
   private readonly absenceRules: AbsenceRule[];
   private readonly concurrency: number;
   private readonly maxGroups: number;
@@ -162,6 +164,7 @@ export class Engine {
         groupIndex: index(groupIdx, groupBys, JSON.stringify(rule.groupBy), rule.groupBy),
       }));
     this.shared = { wheres, groupBys };
+    this.groupCaches = groupBys.map(() => new Map());
     this.absenceRules = opts.pipeline.rules.filter((r): r is AbsenceRule => r.type === 'absence' && r.stream === opts.stream);
     this.concurrency = opts.concurrency ?? 16;
     this.maxGroups = opts.maxGroupsPerRulePerBatch ?? 10000;
@@ -331,7 +334,7 @@ export class Engine {
           }
           if (w < 0) continue;
         }
-        const group = (groupMemo[ctx.groupIndex] ??= groupOf(rule.groupBy, ev.payload));
+        const group = (groupMemo[ctx.groupIndex] ??= this.groupOfCached(ctx.groupIndex, rule.groupBy, ev.payload));
         const groups = byRule[r]!;
         let windowsOfGroup = groups.get(group.key);
         if (windowsOfGroup === undefined) {
@@ -351,12 +354,17 @@ export class Engine {
             lateCount += 1;
             continue;
           }
-          this.push(keyBatches, windowsOfGroup, ctx, group, null, c);
+          this.push(keyBatches, windowsOfGroup, ctx, group, Number.NaN, Number.NaN, c);
         } else {
+          // The fixed windows holding t: starts k*step with start <= t < start + size (see assignWindows).
           let placed = 0;
-          for (const w of assignWindows(rule.window, ev.eventTime)) {
-            if (closesAt(w, rule.latenessMs) <= watermark) continue;
-            this.push(keyBatches, windowsOfGroup, ctx, group, w, c);
+          const w = rule.window;
+          const size = w.sizeMs;
+          const step = w.kind === 'tumbling' ? size : w.slideMs;
+          const last = Math.floor(ev.eventTime / step) * step;
+          for (let start = last - size + step; start <= last; start += step) {
+            if (ev.eventTime < start || start + size + rule.latenessMs <= watermark) continue;
+            this.push(keyBatches, windowsOfGroup, ctx, group, start, start + size, c);
             placed += 1;
           }
           if (placed === 0) {
@@ -381,17 +389,20 @@ export class Engine {
     return { keyBatches, seen, lateCount, maxTimes: { all: maxT, bySeq } };
   }
 
+  /** Files a contribution under its key (a fixed window [start, end), or the group's sessions when start is NaN). */
   private push(
     keyBatches: Map<string, KeyBatch>,
     windowsOfGroup: Map<number, KeyBatch>,
     ctx: RuleContext,
     group: GroupRef,
-    window: TimeWindow | null,
+    start: number,
+    end: number,
     c: Contribution,
   ): void {
-    const slot = window === null ? Number.NaN : window.start;
-    let kb = window === null ? windowsOfGroup.values().next().value : windowsOfGroup.get(slot);
+    const session = Number.isNaN(start);
+    let kb = session ? windowsOfGroup.values().next().value : windowsOfGroup.get(start);
     if (kb === undefined) {
+      const window = session ? null : { start, end };
       const id = keyId(ctx.rule.name, group.key, window);
       kb = {
         key: { id, rule: ctx.rule.name, groupKey: group.key, windowStart: window?.start ?? null, windowEnd: window?.end ?? null },
@@ -401,9 +412,27 @@ export class Engine {
         contributions: [],
       };
       keyBatches.set(id, kb);
-      windowsOfGroup.set(slot, kb);
+      windowsOfGroup.set(start, kb);
     }
     kb.contributions.push(c);
+  }
+
+  private groupOfCached(index: number, groupBy: readonly string[], payload: DecodedEvent['payload']): GroupRef {
+    const cache = this.groupCaches[index]!;
+    let raw = '';
+    for (const field of groupBy) {
+      const v = Object.prototype.hasOwnProperty.call(payload, field) ? payload[field] : undefined;
+      // Only plain short scalars are cached; anything else takes the full path.
+      if (typeof v !== 'string' || v.length > 64) return groupOf(groupBy, payload);
+      raw += `${v}\u0000`;
+    }
+    let g = cache.get(raw);
+    if (g === undefined) {
+      g = groupOf(groupBy, payload);
+      if (cache.size >= 4096) cache.clear();
+      cache.set(raw, g);
+    }
+    return g;
   }
 
   /** A filter's verdict; an evaluation error counts as not matching and is noted in `errors[i]`. */
