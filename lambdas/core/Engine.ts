@@ -26,7 +26,7 @@ import type {
   WindowRule,
 } from './types';
 import { advanceShard, streamWatermark } from './watermark';
-import { assignWindows, closesAt, windowStep, type TimeWindow } from './windows';
+import { closesAt, windowStep, type TimeWindow } from './windows';
 
 /** Publishes one alert transition (SNS in AWS, a callback in tests and the demo). Throws on failure. */
 export type Publisher = (transition: AlertTransition) => Promise<void>;
