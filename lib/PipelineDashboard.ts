@@ -1,0 +1,134 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+import type { Rule } from '../lambdas/core/types';
+import type { CustomMetrics } from './CustomMetrics';
+import type { StreamProcessor } from './StreamProcessor';
+
+export interface PipelineDashboardProps {
+  /** Pipeline stream name → its resources. */
+  readonly streams: ReadonlyMap<string, StreamProcessor>;
+  readonly ticker: lambda.IFunction;
+  readonly table: dynamodb.ITable;
+  readonly rules: readonly Rule[];
+  readonly metrics: CustomMetrics;
+  /** Drawn as a line on the iterator-age graphs. */
+  readonly iteratorAgeThreshold: Duration;
+}
+
+const ONE_MINUTE = Duration.minutes(1);
+const FULL = 24;
+const THIRD = 8;
+const QUARTER = 6;
+
+function graph(title: string, left: cloudwatch.IMetric[], width: number, extra: Partial<cloudwatch.GraphWidgetProps> = {}): cloudwatch.GraphWidget {
+  return new cloudwatch.GraphWidget({ title, left, width, height: 6, ...extra });
+}
+
+function functionRow(label: string, fn: lambda.IFunction): cloudwatch.IWidget[] {
+  return [
+    graph(`${label}: invocations`, [fn.metricInvocations({ period: ONE_MINUTE })], QUARTER),
+    graph(`${label}: errors and throttles`, [fn.metricErrors({ period: ONE_MINUTE }), fn.metricThrottles({ period: ONE_MINUTE })], QUARTER),
+    graph(
+      `${label}: duration (ms)`,
+      [
+        fn.metricDuration({ period: ONE_MINUTE, statistic: 'Average' }),
+        fn.metricDuration({ period: ONE_MINUTE, statistic: 'p99' }),
+        fn.metricDuration({ period: ONE_MINUTE, statistic: 'Maximum' }),
+      ],
+      QUARTER,
+    ),
+    graph(`${label}: concurrent executions`, [fn.metric('ConcurrentExecutions', { period: ONE_MINUTE, statistic: 'Maximum' })], QUARTER),
+  ];
+}
+
+/**
+ * One dashboard for the pipeline: per stream, Kinesis intake and iterator
+ * age, the processor's health, the engine's own metrics and the dead-letter
+ * queue; then the ticker, the state table and the alerts per rule.
+ */
+export class PipelineDashboard extends Construct {
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: PipelineDashboardProps) {
+    super(scope, id);
+    const m = props.metrics;
+    const rows: cloudwatch.IWidget[][] = [];
+
+    for (const [name, s] of props.streams) {
+      const fn = s.processor.function;
+      rows.push([new cloudwatch.TextWidget({ markdown: `## Stream \`${name}\``, width: FULL, height: 1 })]);
+      rows.push([
+        graph(`${name}: incoming records`, [s.stream.metricIncomingRecords({ period: ONE_MINUTE, statistic: 'Sum' })], THIRD),
+        graph(`${name}: incoming bytes`, [s.stream.metricIncomingBytes({ period: ONE_MINUTE, statistic: 'Sum' })], THIRD),
+        graph(`${name}: iterator age (ms)`, [s.stream.metricGetRecordsIteratorAgeMilliseconds({ period: ONE_MINUTE, statistic: 'Maximum' })], THIRD, {
+          leftAnnotations: [{ value: props.iteratorAgeThreshold.toMilliseconds(), label: 'alarm threshold', color: cloudwatch.Color.RED }],
+        }),
+      ]);
+      rows.push(functionRow(`${name} processor`, fn));
+      rows.push([
+        graph(
+          `${name}: records in, late, rejected`,
+          [
+            m.processor('recordsIn', name, { label: 'in' }),
+            m.processor('lateRecords', name, { label: 'late' }),
+            m.rejectedTotal(name, ONE_MINUTE),
+          ],
+          QUARTER,
+        ),
+        graph(`${name}: rejected by reason`, m.rejectedByReason(name), QUARTER, { stacked: true }),
+        graph(
+          `${name}: state writes`,
+          [
+            m.processor('aggregatesWritten', name, { label: 'aggregates written' }),
+            m.processor('conditionalWriteConflicts', name, { label: 'conditional-write conflicts' }),
+            m.processor('batchFailures', name, { label: 'batches retried' }),
+          ],
+          QUARTER,
+        ),
+        graph(
+          `${name}: lag (ms)`,
+          [
+            m.processor('batchLagMs', name, { statistic: 'Maximum', label: 'batch lag (arrival → processed), max' }),
+            m.processor('eventTimeLagMs', name, { statistic: 'Maximum', label: 'event-time lag (event → processed), max' }),
+          ],
+          QUARTER,
+        ),
+      ]);
+      rows.push([
+        graph(`${name}: dead-letter queue depth`, [s.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: ONE_MINUTE, statistic: 'Maximum' })], THIRD),
+        graph(`${name}: windows closed by the ticker`, [m.ticker('windowsClosed', name)], THIRD),
+      ]);
+    }
+
+    rows.push([new cloudwatch.TextWidget({ markdown: '## Ticker, state table, alerts', width: FULL, height: 1 })]);
+    rows.push(functionRow('ticker', props.ticker));
+    const t = props.table;
+    const ops = [
+      dynamodb.Operation.GET_ITEM,
+      dynamodb.Operation.PUT_ITEM,
+      dynamodb.Operation.UPDATE_ITEM,
+      dynamodb.Operation.QUERY,
+      dynamodb.Operation.BATCH_WRITE_ITEM,
+    ];
+    rows.push([
+      graph('state table: consumed capacity units', [
+        t.metricConsumedReadCapacityUnits({ period: ONE_MINUTE, statistic: 'Sum', label: 'read units' }),
+        t.metricConsumedWriteCapacityUnits({ period: ONE_MINUTE, statistic: 'Sum', label: 'write units' }),
+      ], THIRD),
+      graph('state table: throttled requests', [
+        t.metricThrottledRequestsForOperations({ operations: ops, period: ONE_MINUTE, label: 'throttled requests' }),
+        t.metric('ReadThrottleEvents', { period: ONE_MINUTE, statistic: 'Sum' }),
+        t.metric('WriteThrottleEvents', { period: ONE_MINUTE, statistic: 'Sum' }),
+      ], THIRD),
+      graph('alerts published per rule', props.rules.map((r, i) => m.alertsPublished(r, i)), THIRD, { stacked: true }),
+    ]);
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.hours(3),
+      widgets: rows,
+    });
+  }
+}

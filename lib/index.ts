@@ -1,0 +1,31 @@
+/** tidewatch infrastructure: CDK constructs and the stack. */
+
+export { RealtimePipeline } from './RealtimePipeline';
+export type { RealtimePipelineProps } from './RealtimePipeline';
+export { TidewatchStack } from './TidewatchStack';
+export type { TidewatchStackProps } from './TidewatchStack';
+export { StreamProcessor, resolveStreamOptions } from './StreamProcessor';
+export type { StreamOptions, ResolvedStreamOptions, StreamEncryptionKind, StreamProcessorProps } from './StreamProcessor';
+export { StateTable, STATE_TABLE_ENCRYPTIONS } from './StateTable';
+export type { StateTableOptions, StateTableProps, StateTableEncryption } from './StateTable';
+export { AlertTopic, ALERT_ATTRIBUTES, ALERT_STATES, SEVERITIES, alertFilterPolicy } from './AlertTopic';
+export type { AlertFilter, AlertState, AlertSubscriptions, AlertTopicProps } from './AlertTopic';
+export { OperationsTopic } from './OperationsTopic';
+export type { OperationsTopicProps } from './OperationsTopic';
+export { Ticker, resolveTickerOptions } from './Ticker';
+export type { TickerOptions, ResolvedTickerOptions, TickerProps } from './Ticker';
+export { PipelineDashboard } from './PipelineDashboard';
+export type { PipelineDashboardProps } from './PipelineDashboard';
+export { PipelineAlarms, resolveAlarmOptions } from './PipelineAlarms';
+export type { PipelineAlarmOptions, ResolvedAlarmOptions, PipelineAlarmsProps } from './PipelineAlarms';
+export { PipelineFunction, PROJECT_ROOT } from './PipelineFunction';
+export type { PipelineFunctionProps } from './PipelineFunction';
+export { PipelineFileBundle, BUNDLE_PIPELINE_DIR } from './PipelineFileBundle';
+export type { BundledFile } from './PipelineFileBundle';
+export { CustomMetrics } from './CustomMetrics';
+export type { CustomMetricOptions } from './CustomMetrics';
+export { PIPELINE_METRICS, REJECT_REASONS } from './pipelineMetrics';
+export type { MetricEmitter, PipelineMetricSpec } from './pipelineMetrics';
+export { CONTEXT_KEYS, DEFAULT_PIPELINE_FILE, DEFAULT_STACK_NAME, settingsFromContext } from './TidewatchContext';
+export type { TidewatchSettings } from './TidewatchContext';
+export { TidewatchConfigError } from './validate';
