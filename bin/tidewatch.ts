@@ -1,0 +1,64 @@
+/**
+ * The tidewatch CLI (`npx tidewatch <command>`; bin/tidewatch.cjs runs this file through tsx).
+ *
+ *   npx tidewatch emit --stream telemetry events.ndjson
+ *   npx tidewatch emit --stream telemetry --generate telemetry --rate 200 --duration 30s
+ */
+import { EMIT_USAGE, runEmit } from '../local/producer/cli';
+
+const USAGE = `usage: tidewatch <command> [options]
+
+commands:
+  emit    send NDJSON or synthetic telemetry to a Kinesis stream
+
+Run 'tidewatch <command> --help' for the options of a command.`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'emit': {
+      // First Ctrl-C / SIGTERM: stop reading, send what is buffered, report. Second: quit now.
+      // Signals within 0.5 s count as one (a terminal's Ctrl-C also arrives via bin/tidewatch.cjs).
+      const controller = new AbortController();
+      let firstAt = 0;
+      const onSignal = () => {
+        if (controller.signal.aborted) {
+          if (Date.now() - firstAt > 500) process.exit(130);
+          return;
+        }
+        firstAt = Date.now();
+        process.stderr.write('\ntidewatch emit: interrupted, sending what is buffered (Ctrl-C again to quit now)\n');
+        controller.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        return await runEmit(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal });
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    }
+    case undefined:
+      process.stderr.write(`${USAGE}\n`);
+      return 2;
+    case 'help':
+    case '-h':
+    case '--help':
+      process.stdout.write(`${USAGE}\n\n${EMIT_USAGE}\n`);
+      return 0;
+    default:
+      process.stderr.write(`tidewatch: unknown command ${JSON.stringify(command)}\n\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`tidewatch: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
