@@ -10,7 +10,7 @@
  * this file adds what the infrastructure must know besides the names. No
  * aws-cdk-lib import here: it is plain data.
  */
-import { METRICS } from '../lambdas/core/contract';
+import { METRICS, SERVICES } from '../lambdas/core/contract';
 import type { RejectReason } from '../lambdas/core/types';
 
 /** Which function emits a metric: its Powertools `serviceName`, which becomes the `service` dimension. */
@@ -57,7 +57,7 @@ const D = { service: 'service', stream: 'Stream', reason: 'Reason', rule: 'Rule'
 export const PIPELINE_METRICS = {
   defaultNamespace: 'tidewatch',
   /** Powertools `serviceName` of each function = value of the `service` dimension. */
-  services: { processor: 'tidewatch-processor', ticker: 'tidewatch-ticker' } satisfies Record<MetricEmitter, string>,
+  services: SERVICES satisfies Record<MetricEmitter, string>,
   dimensions: D,
   metrics: {
     recordsIn: {

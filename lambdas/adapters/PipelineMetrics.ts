@@ -31,11 +31,13 @@ export class PipelineMetrics {
     this.recordAlerts(stream, report.published);
   }
 
+  /** The ticker handles several streams per invocation: each stream's metrics are flushed with its own dimension. */
   recordAdvance(stream: string, report: AdvanceReport): void {
     const m = this.metrics;
     m.addDimension('Stream', stream);
     m.addMetric(METRICS.windowsClosed, MetricUnit.Count, report.windowsClosed);
     this.recordAlerts(stream, report.published);
+    m.publishStoredMetrics();
   }
 
   private recordAlerts(stream: string, published: BatchReport['published']): void {

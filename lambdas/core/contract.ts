@@ -54,3 +54,6 @@ export const METRICS = {
   windowsClosed: 'WindowsClosed',
   batchFailures: 'BatchFailures',
 } as const;
+
+/** Powertools `serviceName` of each function: the `service` dimension of its metrics (the dashboard and alarms match on it). */
+export const SERVICES = { processor: 'tidewatch-processor', ticker: 'tidewatch-ticker' } as const;

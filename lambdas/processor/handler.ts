@@ -6,7 +6,7 @@ import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { PipelineMetrics } from '../adapters/PipelineMetrics';
 import { createRuntime, type Runtime } from '../adapters/runtime';
-import { ENV } from '../core/contract';
+import { ENV, SERVICES } from '../core/contract';
 import type { KinesisLikeRecord } from '../core/types';
 
 /**
@@ -88,8 +88,8 @@ export function createProcessorHandler(deps: ProcessorDeps) {
 /** The deployed wiring: everything from the environment the stack sets. */
 export function processorDepsFromEnv(env: NodeJS.ProcessEnv = process.env): ProcessorDeps {
   return {
-    logger: new Logger({ serviceName: 'tidewatch-processor' }),
-    metrics: new Metrics({ namespace: env[ENV.metricsNamespace] ?? 'tidewatch', serviceName: 'tidewatch-processor' }),
+    logger: new Logger({ serviceName: SERVICES.processor }),
+    metrics: new Metrics({ namespace: env[ENV.metricsNamespace] ?? 'tidewatch', serviceName: SERVICES.processor }),
     runtime: () => createRuntime(env),
     stream: () => {
       const stream = env[ENV.stream];

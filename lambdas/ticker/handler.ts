@@ -6,7 +6,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { PipelineMetrics } from '../adapters/PipelineMetrics';
 import { createRuntime, type Runtime } from '../adapters/runtime';
-import { ENV } from '../core/contract';
+import { ENV, SERVICES } from '../core/contract';
 
 /**
  * The ticker, on a schedule: for every stream of the pipeline, moves the
@@ -58,8 +58,8 @@ export function createTickerHandler(deps: TickerDeps) {
 
 export function tickerDepsFromEnv(env: NodeJS.ProcessEnv = process.env): TickerDeps {
   return {
-    logger: new Logger({ serviceName: 'tidewatch-ticker' }),
-    metrics: new Metrics({ namespace: env[ENV.metricsNamespace] ?? 'tidewatch', serviceName: 'tidewatch-ticker' }),
+    logger: new Logger({ serviceName: SERVICES.ticker }),
+    metrics: new Metrics({ namespace: env[ENV.metricsNamespace] ?? 'tidewatch', serviceName: SERVICES.ticker }),
     runtime: () => createRuntime(env),
   };
 }
