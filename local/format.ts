@@ -1,3 +1,4 @@
+import type { AlertMessage } from '../lambdas/adapters/SnsAlertPublisher';
 import type { AlertTransition } from '../lambdas/core/lifecycle';
 
 const COLORS = { critical: '\x1b[31m', warning: '\x1b[33m', info: '\x1b[36m', resolved: '\x1b[32m', dim: '\x1b[2m', reset: '\x1b[0m' };
@@ -24,4 +25,17 @@ export function formatAlert(t: AlertTransition, opts: { color: boolean }): strin
 /** One alert transition as one JSON object (for `--json`). */
 export function alertJson(t: AlertTransition): string {
   return JSON.stringify(t);
+}
+
+/** An alert as subscribers receive it (the SNS message body), as one readable line. */
+export function formatAlertMessage(m: AlertMessage, opts: { color: boolean }): string {
+  return formatAlert(
+    {
+      ...m,
+      severity: m.severity as AlertTransition['severity'],
+      window: { start: Date.parse(m.window.start), end: Date.parse(m.window.end) },
+      at: Date.parse(m.at),
+    },
+    opts,
+  );
 }
