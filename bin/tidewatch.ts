@@ -3,13 +3,19 @@
  *
  *   npx tidewatch emit --stream telemetry events.ndjson
  *   npx tidewatch emit --stream telemetry --generate telemetry --rate 200 --duration 30s
+ *   npx tidewatch windows --rule HighErrorRate --table T [--endpoint URL]
+ *   npx tidewatch alerts | quarantine list | quarantine replay
  */
+import { INSPECT_USAGE, runInspect } from '../local/inspect/cli';
 import { EMIT_USAGE, runEmit } from '../local/producer/cli';
 
 const USAGE = `usage: tidewatch <command> [options]
 
 commands:
-  emit    send NDJSON or synthetic telemetry to a Kinesis stream
+  emit        send NDJSON or synthetic telemetry to a Kinesis stream
+  windows     list a rule's windows and their aggregates
+  alerts      list alert states (firing, pending, inactive)
+  quarantine  list or replay rejected records
 
 Run 'tidewatch <command> --help' for the options of a command.`;
 
@@ -39,13 +45,17 @@ async function main(argv: readonly string[]): Promise<number> {
         process.off('SIGTERM', onSignal);
       }
     }
+    case 'windows':
+    case 'alerts':
+    case 'quarantine':
+      return runInspect(command, rest, { stdout: process.stdout, stderr: process.stderr, env: process.env });
     case undefined:
       process.stderr.write(`${USAGE}\n`);
       return 2;
     case 'help':
     case '-h':
     case '--help':
-      process.stdout.write(`${USAGE}\n\n${EMIT_USAGE}\n`);
+      process.stdout.write(`${USAGE}\n\n${EMIT_USAGE}\n\n${INSPECT_USAGE}\n`);
       return 0;
     default:
       process.stderr.write(`tidewatch: unknown command ${JSON.stringify(command)}\n\n${USAGE}\n`);
