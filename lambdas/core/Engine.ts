@@ -219,7 +219,10 @@ export class Engine {
         duplicates = events.length - kept.length;
         events = kept;
       }
-      const { keyBatches, seen, lateCount, maxTimes } = this.fold(events, prior?.maxEventTime ?? -Infinity, perRule);
+      // Windows the stream's watermark already closed (an idle shard's watermark follows the wall clock)
+      // take no more records, whether or not their key has an item yet.
+      const streamWm = await store.getStreamWatermark(stream.name);
+      const { keyBatches, seen, lateCount, maxTimes } = this.fold(events, prior?.maxEventTime ?? -Infinity, streamWm, perRule);
       late += lateCount;
 
       // Apply every key; remember the lowest sequence number whose key failed.
@@ -299,7 +302,7 @@ export class Engine {
   }
 
   /** Routes decoded events to rules, groups and windows, in sequence order. */
-  private fold(events: readonly DecodedEvent[], priorMax: EpochMs, perRule: Record<string, RuleBatchStats>) {
+  private fold(events: readonly DecodedEvent[], priorMax: EpochMs, streamWatermark: EpochMs, perRule: Record<string, RuleBatchStats>) {
     const keyBatches = new Map<string, KeyBatch>();
     // rule -> group key -> window start (NaN for a session key) -> key batch: no string building per event.
     const byRule = this.windowRules.map(() => new Map<string, Map<number, KeyBatch>>());
@@ -314,7 +317,8 @@ export class Engine {
     const filterErrors = new Array<boolean>(wheres.length);
     for (const ev of events) {
       const seq = padSequence(ev.sequenceNumber);
-      const watermark = maxT - ooo; // the shard's watermark before this record
+      // The shard's watermark before this record, or the stream's if that is ahead (idle shards).
+      const watermark = Math.max(maxT - ooo, streamWatermark);
       const vars = eventVariables(ev.payload);
       whereMemo.fill(0);
       groupMemo.fill(undefined);
