@@ -49,6 +49,7 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env, overrides: R
     fifo: env[ENV.fifoTopic] === 'true',
   });
   const clock = overrides.clock ?? systemClock;
+  const redactFields = (env[ENV.redactFields] ?? '').split(',').map((f) => f.trim()).filter((f) => f !== '');
   const engines = new Map<string, Engine>();
   return {
     pipeline,
@@ -58,7 +59,7 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env, overrides: R
     engine(stream: string): Engine {
       let e = engines.get(stream);
       if (!e) {
-        e = new Engine({ pipeline, stream, store, clock, publish: publisher.publish });
+        e = new Engine({ pipeline, stream, store, clock, publish: publisher.publish, redactFields });
         engines.set(stream, e);
       }
       return e;

@@ -40,6 +40,8 @@ export interface EngineOptions {
   readonly publish: Publisher;
   /** How long a publisher owns a recorded transition before another may publish it. @default 30 s */
   readonly publishLeaseMs?: number;
+  /** Payload fields whose values never appear in messages (rejection reasons). */
+  readonly redactFields?: readonly string[];
   /** Concurrent state writes per batch. @default 16 */
   readonly concurrency?: number;
   /**
@@ -136,6 +138,7 @@ export class Engine {
   private readonly groupCaches: Array<Map<string, GroupRef>>;
   private readonly absenceRules: AbsenceRule[];
   private readonly concurrency: number;
+  private readonly redact: ReadonlySet<string>;
   private readonly maxGroups: number;
 
   constructor(private readonly opts: EngineOptions) {
@@ -167,6 +170,7 @@ export class Engine {
     this.groupCaches = groupBys.map(() => new Map());
     this.absenceRules = opts.pipeline.rules.filter((r): r is AbsenceRule => r.type === 'absence' && r.stream === opts.stream);
     this.concurrency = opts.concurrency ?? 16;
+    this.redact = new Set(opts.redactFields ?? []);
     this.maxGroups = opts.maxGroupsPerRulePerBatch ?? 10000;
   }
 
@@ -187,7 +191,7 @@ export class Engine {
     let duplicates = 0;
     let minArrival: EpochMs | null = null;
     for (const record of records) {
-      const result = decodeRecord(record, stream, clock);
+      const result = decodeRecord(record, stream, clock, this.redact);
       if (result.ok) events.push(result.event);
       else rejected.push(result.rejection);
       const arrival = Math.round(record.approximateArrivalTimestamp * 1000);

@@ -18,7 +18,11 @@ export const ENV = {
   metricsNamespace: 'TIDEWATCH_METRICS_NAMESPACE',
   /** Days a quarantined record is kept. @default 14 */
   quarantineDays: 'TIDEWATCH_QUARANTINE_DAYS',
-  /** Comma-separated payload fields replaced by "[redacted]" in logs. */
+  /**
+   * Comma-separated payload fields whose values never appear in messages (logs
+   * carry no payload values at all; rejection reasons quote at most the event-time
+   * field, replaced by "[redacted]" when listed here).
+   */
   redactFields: 'TIDEWATCH_REDACT_FIELDS',
   /** Set to "true" when the topic is FIFO. */
   fifoTopic: 'TIDEWATCH_FIFO_TOPIC',

@@ -39,20 +39,21 @@ function arrivalMs(record: KinesisLikeRecord): EpochMs {
  * Reads an event time from a payload value: epoch milliseconds (a number) or
  * an ISO-8601 string with a time zone. Returns a message when it cannot.
  */
-export function parseEventTime(value: unknown, field: string): EpochMs | string {
+export function parseEventTime(value: unknown, field: string, redact = false): EpochMs | string {
+  const shown = (v: string) => (redact ? '[redacted]' : JSON.stringify(v.slice(0, 64)));
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) return `field "${field}" is not a finite number`;
     if (value < 1e11) {
-      return `field "${field}" is ${value}: expected epoch milliseconds (this looks like epoch seconds or a relative time)`;
+      return `field "${field}" is ${redact ? '[redacted]' : value}: expected epoch milliseconds (this looks like epoch seconds or a relative time)`;
     }
     return Math.floor(value);
   }
   if (typeof value === 'string') {
     if (!ISO_8601.test(value)) {
-      return `field "${field}" is ${JSON.stringify(value.slice(0, 64))}: expected an ISO-8601 date-time with a time zone (e.g. 2026-11-27T10:00:00.000Z) or epoch milliseconds`;
+      return `field "${field}" is ${shown(value)}: expected an ISO-8601 date-time with a time zone (e.g. 2026-11-27T10:00:00.000Z) or epoch milliseconds`;
     }
     const t = Date.parse(value);
-    if (Number.isNaN(t)) return `field "${field}" is ${JSON.stringify(value)}: not a valid date-time`;
+    if (Number.isNaN(t)) return `field "${field}" is ${shown(value)}: not a valid date-time`;
     return t;
   }
   return `field "${field}" is ${value === null ? 'null' : typeof value}: expected an ISO-8601 string or epoch milliseconds`;
@@ -61,9 +62,11 @@ export function parseEventTime(value: unknown, field: string): EpochMs | string 
 /**
  * Decodes one Kinesis record of `stream`: base64 → UTF-8 → JSON object →
  * schema → event time. Never throws on bad input: every failure is a
- * classified rejection that carries the record's data for quarantine.
+ * classified rejection that carries the record's data for quarantine. A
+ * message quotes at most 64 characters of one field (the event time), never
+ * a field listed in `redact`.
  */
-export function decodeRecord(record: KinesisLikeRecord, stream: StreamSpec, clock: Clock): DecodeResult {
+export function decodeRecord(record: KinesisLikeRecord, stream: StreamSpec, clock: Clock, redact?: ReadonlySet<string>): DecodeResult {
   const data = record.data;
   // 4 base64 characters carry 3 bytes: check the size before allocating.
   const approxBytes = Math.floor((data.length * 3) / 4);
@@ -110,7 +113,7 @@ export function decodeRecord(record: KinesisLikeRecord, stream: StreamSpec, cloc
     if (!Object.prototype.hasOwnProperty.call(payload, field) || payload[field] === undefined) {
       return reject(record, 'no-timestamp', `payload has no "${field}" field (the stream's event-time field)`);
     }
-    const t = parseEventTime(payload[field], field);
+    const t = parseEventTime(payload[field], field, redact?.has(field) === true);
     if (typeof t === 'string') return reject(record, 'bad-timestamp', t);
     eventTime = t;
   }

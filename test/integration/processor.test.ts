@@ -334,6 +334,42 @@ describe('processor: alerts recorded before they are published', () => {
   });
 });
 
+describe('processor: logs', () => {
+  it('carry the shard and sequence range of each batch and no payload values; listed fields are redacted from rejection reasons', async () => {
+    // Arrange: Powertools prints through the global console in dev mode, so the test can read every line
+    process.env['POWERTOOLS_DEV'] = 'true';
+    const lines: string[] = [];
+    const spies = (['log', 'info', 'warn', 'error', 'debug'] as const).map((m) =>
+      jest.spyOn(console, m).mockImplementation((...args: unknown[]) => {
+        lines.push(args.map(String).join(' '));
+      }),
+    );
+    const table = await freshTable(dynamo.endpoint);
+    const { sns } = snsMock();
+    const { client } = instrumentedClient(dynamo.endpoint);
+    const runtime = createRuntime({ [ENV.table]: table, [ENV.topicArn]: TOPIC, [ENV.redactFields]: 'ts' }, { dynamodb: client, sns, clock: new Clock(T0 + 30_000), pipeline });
+    const handler = createProcessorHandler({ logger: new Logger({ serviceName: 'p', logLevel: 'DEBUG' }), metrics: noMetrics(), runtime: () => runtime, stream: () => 'telemetry' });
+    const SECRET = 's3cr3t-7f1e';
+    const records = shardRecords(S0, [
+      { ...http('api', T0 + 1000), token: SECRET, service: `api-${SECRET}` },
+      { kind: 'http', service: 'api', ts: `${SECRET}-not-a-time`, eventId: 'x' },
+    ]);
+    // Act
+    try {
+      await handler(kinesisEvent(records), lambdaContext());
+    } finally {
+      spies.forEach((s) => s.mockRestore());
+      delete process.env['POWERTOOLS_DEV'];
+    }
+    // Assert
+    const batch = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['message'] === 'batch applied');
+    expect(batch).toMatchObject({ shardId: S0, firstSequence: records[0]!.sequenceNumber, lastSequence: records[1]!.sequenceNumber, records: 2, rejected: { 'bad-timestamp': 1 } });
+    expect(lines.filter((l) => l.includes(SECRET))).toEqual([]);
+    const q = await client.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: 'Q#telemetry' } } }));
+    expect(q.Items![0]!['message']!.S).toBe('field "ts" is [redacted]: expected an ISO-8601 date-time with a time zone (e.g. 2026-11-27T10:00:00.000Z) or epoch milliseconds');
+  });
+});
+
 describe('ticker', () => {
   it('closes due windows (final rules), resolves quiet groups and fires absence rules; twice or concurrently, each transition once', async () => {
     const table = await freshTable(dynamo.endpoint);
