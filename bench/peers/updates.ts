@@ -1,0 +1,81 @@
+/**
+ * What the peers compute: the part of the sample rules a per-record handler
+ * can keep with DynamoDB `UpdateItem ADD` alone (commutative counts):
+ *
+ * - HighErrorRate: {errors, total} per (service, 1-minute tumbling window);
+ * - SlowResponses: {total} per (service, 5-minute window every minute), 5
+ *   windows per event.
+ *
+ * Not computed, because they need a read-modify-write (or a timer) that a
+ * per-record ADD cannot do: SlowResponses' p99 (a percentile sketch),
+ * SessionBurst (session windows merge; distinct users; max), HeartbeatMissing
+ * (absence), and no rule is evaluated and no alert is published at all. The
+ * peers' cost is therefore a lower bound for doing what tidewatch does.
+ */
+import { UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { KinesisStreamRecord } from 'aws-lambda';
+import type { Batch, Totals } from '../workload';
+
+const MINUTE = 60_000;
+
+export interface PeerUpdate {
+  readonly pk: string;
+  readonly sk: string;
+  readonly add: Readonly<Record<string, number>>;
+}
+
+/** The aggregate updates one event causes (none for heartbeats). */
+export function peerUpdates(payload: Record<string, unknown>): PeerUpdate[] {
+  if (payload['kind'] !== 'http' || typeof payload['service'] !== 'string') return [];
+  const t = typeof payload['ts'] === 'number' ? payload['ts'] : Date.parse(String(payload['ts']));
+  if (!Number.isFinite(t)) return [];
+  const service = payload['service'];
+  const minute = Math.floor(t / MINUTE) * MINUTE;
+  const errors = Number(payload['status']) >= 500 ? 1 : 0;
+  const out: PeerUpdate[] = [{ pk: `HighErrorRate#${service}`, sk: `W#${minute}`, add: { errors, total: 1 } }];
+  for (let k = 0; k < 5; k++) out.push({ pk: `SlowResponses#${service}`, sk: `W#${minute - k * MINUTE}`, add: { total: 1 } });
+  return out;
+}
+
+/** Applies one Kinesis record: one `UpdateItem ADD` per touched (rule, group, window), concurrently. */
+export async function applyRecord(client: DynamoDBClient, table: string, record: KinesisStreamRecord): Promise<void> {
+  const payload = JSON.parse(Buffer.from(record.kinesis.data, 'base64').toString('utf8')) as Record<string, unknown>;
+  await Promise.all(
+    peerUpdates(payload).map((u) => {
+      const names: Record<string, string> = {};
+      const values: Record<string, AttributeValue> = {};
+      const parts = Object.entries(u.add).map(([field, n], i) => {
+        names[`#f${i}`] = field;
+        values[`:v${i}`] = { N: String(n) };
+        return `#f${i} :v${i}`;
+      });
+      return client.send(
+        new UpdateItemCommand({
+          TableName: table,
+          Key: { pk: { S: u.pk }, sk: { S: u.sk } },
+          UpdateExpression: `ADD ${parts.join(', ')}`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    }),
+  );
+}
+
+/** The peers' stored totals, keyed like expectedTotals (`rule|service|windowStart`). */
+export function peerStoredTotals(items: ReadonlyArray<Record<string, AttributeValue>>): Totals {
+  const out: Totals = new Map();
+  for (const item of items) {
+    const pk = item['pk']!.S!;
+    const hash = pk.indexOf('#');
+    const rule = pk.slice(0, hash);
+    const values: Record<string, number> = {};
+    for (const f of rule === 'HighErrorRate' ? ['errors', 'total'] : ['total']) values[f] = Number(item[f]?.N ?? '0');
+    out.set(`${rule}|${pk.slice(hash + 1)}|${Number(item['sk']!.S!.slice(2))}`, values);
+  }
+  return out;
+}
+
+export function eventsOf(rounds: readonly Batch[][]): number {
+  return rounds.flat().reduce((n, b) => n + b.records.length, 0);
+}

@@ -1,0 +1,163 @@
+/**
+ * State cost of tidewatch: the REAL processor handler (createProcessorHandler
+ * + createRuntime, the DynamoDB state store) against dynalite through a
+ * counting client, SNS through aws-sdk-client-mock on a real SNSClient. A
+ * fresh table per scenario; afterwards the stored aggregates are read back and
+ * checked against the totals computed from the workload.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { KinesisStreamBatchResponse } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { createRuntime } from '../lambdas/adapters/runtime';
+import { ENV } from '../lambdas/core/contract';
+import { RuleAggregates, type FixedPartialJson, type SessionPartialJson } from '../lambdas/core/partials';
+import type { Pipeline, WindowRule } from '../lambdas/core/types';
+import { createProcessorHandler } from '../lambdas/processor/handler';
+import { drive, type DriveResult } from './drive';
+import { countingClient, freshStateTable, RequestCounter, scanAll, type Dynalite } from './dynamo';
+import { benchContext, compareTotals, kinesisEvent, type Batch, type Comparison, type Totals } from './workload';
+
+const TOPIC = 'arn:aws:sns:us-east-1:123456789012:tidewatch-alerts';
+/** Invocations of one batch at most (the first and its retries). */
+const MAX_ATTEMPTS = 4;
+
+/** What the engine reported over the run's batches (for diagnosing a WRONG result). */
+export interface EngineStats {
+  late: number;
+  duplicates: number;
+  rejected: number;
+  conflicts: number;
+  /** Invocations that stopped at a transient error (retried from the reported record, as Lambda does). */
+  retries: number;
+  errors: string[];
+}
+
+export interface ScenarioResult {
+  readonly name: string;
+  readonly events: number;
+  readonly batchSize: number;
+  readonly counter: RequestCounter;
+  readonly run: DriveResult;
+  /** SNS publishes (alert transitions). */
+  readonly publishes: number;
+  readonly check: Comparison;
+  /** The totals as stored, keyed like expectedTotals. */
+  readonly stored: Totals;
+  /** tidewatch only: the engine's batch reports, summed. */
+  readonly engine?: EngineStats;
+}
+
+export interface TidewatchScenario {
+  readonly name: string;
+  readonly dynalite: Dynalite;
+  readonly pipeline: Pipeline;
+  readonly rounds: readonly Batch[][];
+  readonly batchSize: number;
+  readonly expected: Totals;
+  readonly redeliver?: (b: Batch) => boolean;
+  readonly cold?: boolean;
+}
+
+export async function runTidewatch(s: TidewatchScenario): Promise<ScenarioResult> {
+  process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
+  const table = await freshStateTable(s.dynalite);
+  const counter = new RequestCounter();
+  const sns = new SNSClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  const snsMock = mockClient(sns);
+  snsMock.on(PublishCommand).resolves({ MessageId: 'bench' });
+  const clients: Array<{ destroy(): void }> = [];
+  const stream = [...s.pipeline.streams.keys()][0]!;
+  const engine: EngineStats = { late: 0, duplicates: 0, rejected: 0, conflicts: 0, retries: 0, errors: [] };
+  const run = await drive({
+    rounds: s.rounds,
+    redeliver: s.redeliver,
+    cold: s.cold,
+    counter,
+    container: () => {
+      // One Lambda container: its own DynamoDB client, runtime, caches and handler.
+      const clock = { t: 0, now: () => clock.t };
+      const dynamodb = countingClient(s.dynalite.endpoint, counter, { [table]: 'state' });
+      clients.push(dynamodb);
+      const runtime = createRuntime({ [ENV.table]: table, [ENV.topicArn]: TOPIC }, { dynamodb, sns, clock, pipeline: s.pipeline });
+      // Observe the engine's batch reports (the handler only logs them); the handler itself is unchanged.
+      const e = runtime.engine(stream);
+      const processBatch = e.processBatch.bind(e);
+      e.processBatch = async (shardId, records) => {
+        const report = await processBatch(shardId, records);
+        engine.late += report.late;
+        engine.duplicates += report.duplicates;
+        engine.rejected += report.rejected.length;
+        engine.conflicts += report.conflicts;
+        if (report.retryFrom !== null) {
+          engine.retries += 1;
+          if (engine.errors.length < 3) engine.errors.push(report.error instanceof Error ? report.error.message : String(report.error));
+        }
+        return report;
+      };
+      const handler = createProcessorHandler({
+        logger: new Logger({ logLevel: 'SILENT' }),
+        metrics: new Metrics({ namespace: 'tidewatch-bench', serviceName: 'bench' }),
+        runtime: () => runtime,
+        stream: () => stream,
+      });
+      return {
+        invoke: async (b) => {
+          // Lambda invokes shortly after the newest record of the batch arrived.
+          clock.t = Math.max(...b.records.map((r) => r.approximateArrivalTimestamp * 1000)) + 1000;
+          // As Lambda with ReportBatchItemFailures: retry from the reported record (a few times).
+          let records = b.records;
+          for (let attempt = 1; ; attempt++) {
+            const res = (await handler(kinesisEvent(records), benchContext('tidewatch-processor'))) as KinesisStreamBatchResponse;
+            const from = res.batchItemFailures[0]?.itemIdentifier;
+            if (from === undefined) return 0;
+            if (attempt >= MAX_ATTEMPTS) return res.batchItemFailures.length;
+            records = records.slice(Math.max(0, records.findIndex((r) => r.sequenceNumber === from)));
+          }
+        },
+      };
+    },
+  });
+  const publishes = snsMock.commandCalls(PublishCommand).length;
+  snsMock.restore();
+  sns.destroy();
+  for (const c of clients) c.destroy();
+  await counter.sizeUnsized(s.dynalite.admin);
+  const stored = await tidewatchTotals(s.dynalite, table, s.pipeline);
+  return { name: s.name, events: s.rounds.flat().reduce((n, b) => n + b.records.length, 0), batchSize: s.batchSize, counter, run, publishes, check: compareTotals(s.expected, stored), stored, engine };
+}
+
+/** The counts and sums of the aggregate items as stored (merged over shards), keyed like expectedTotals. */
+async function tidewatchTotals(d: Dynalite, table: string, pipeline: Pipeline): Promise<Totals> {
+  const rules = new Map(pipeline.rules.filter((r): r is WindowRule => r.type === 'window').map((r) => [r.name, new RuleAggregates(r)]));
+  const keep: Record<string, readonly string[]> = { HighErrorRate: ['errors', 'total'], SlowResponses: ['total'], SessionBurst: ['requests', 'volume'] };
+  const out: Totals = new Map();
+  for (const item of await scanAll(d.admin, table)) {
+    if (!item['pk']?.S?.startsWith('K#')) continue;
+    const rule = item['rule']!.S!;
+    const ra = rules.get(rule);
+    const fields = keep[rule];
+    if (!ra || !fields) continue;
+    const group = (JSON.parse(item['groupKey']!.S!) as string[])[0]!;
+    const partials = slotsOf(item);
+    const pick = (values: Record<string, number | null>) => Object.fromEntries(fields.map((f) => [f, values[f] ?? 0]));
+    if (item['sk']!.S === 'S') {
+      const sessions = ra.mergeSessionLists(partials.map((p) => ra.deserializeSessions(p as SessionPartialJson)));
+      for (const sess of sessions) out.set(`${rule}|${group}|S${sess.start}`, pick(ra.results(sess.value)));
+    } else {
+      const acc = ra.create();
+      for (const p of partials) ra.merge(acc, ra.deserialize(p as FixedPartialJson));
+      out.set(`${rule}|${group}|${Number(item['windowStart']!.N)}`, pick(ra.results(acc)));
+    }
+  }
+  return out;
+}
+
+/** The per-shard partials of an aggregate item (`p_<shard>`, next to its high-water mark `h_<shard>`). */
+function slotsOf(item: Record<string, AttributeValue>): unknown[] {
+  return Object.keys(item)
+    .filter((k) => k.startsWith('h_') && item[`p_${k.slice(2)}`]?.S !== undefined)
+    .map((k) => JSON.parse(item[`p_${k.slice(2)}`]!.S!) as unknown);
+}
