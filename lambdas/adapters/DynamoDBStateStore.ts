@@ -82,8 +82,8 @@ export interface StoreCounters {
 const DAY = 86_400_000;
 /** Keep a quarantined payload's chunks well under DynamoDB's 400 KB item limit. */
 const QUARANTINE_CHUNK_CHARS = 300 * 1024;
-/** Event ids kept per shard and second of event time (a shard takes at most 1,000 records/s): ~80 bytes each. */
-const DEDUPE_MAX_IDS_PER_BUCKET = 4000;
+/** Bytes of ids kept per shard and second of event time (a shard takes at most 1,000 records/s): well under 400 KB. */
+const DEDUPE_MAX_BUCKET_BYTES = 300 * 1024;
 
 interface CachedKey {
   slots: Record<string, Slot>;
@@ -526,15 +526,16 @@ export class DynamoDBStateStore implements StateStore {
             : { ids: {}, version: 0 };
         }
         const added: Record<string, string> = {};
-        let size = Object.keys(cached.ids).length;
+        let size = JSON.stringify(cached.ids).length;
         for (const i of indexes) {
           const e = entries[i]!;
           const seq = cached.ids[e.id] ?? added[e.id];
           if (seq === undefined) {
             // Past the cap the id is not recorded (so not deduplicated): the item stays under 400 KB.
-            if (size < DEDUPE_MAX_IDS_PER_BUCKET) {
+            const bytes = e.id.length + e.seq.length + 6;
+            if (size + bytes <= DEDUPE_MAX_BUCKET_BYTES) {
               added[e.id] = e.seq;
-              size += 1;
+              size += bytes;
             }
             out[i] = false;
           } else {
@@ -658,7 +659,8 @@ export class DynamoDBStateStore implements StateStore {
 
 /** Group keys can be long: past 512 characters the item key uses their hash. */
 function shortKey(groupKey: string): string {
-  return groupKey.length <= 512 ? groupKey : `h:${createHash('sha256').update(groupKey).digest('hex')}`;
+  // DynamoDB limits a sort key to 1024 bytes and a partition key to 2048 (UTF-8), not characters.
+  return Buffer.byteLength(groupKey, 'utf8') <= 512 ? groupKey : `h:${createHash('sha256').update(groupKey).digest('hex')}`;
 }
 
 function keyIdOf(rule: string, groupKey: string, windowStart: number | null): string {

@@ -45,9 +45,10 @@ export interface EngineOptions {
   /** Concurrent state writes per batch. @default 16 */
   readonly concurrency?: number;
   /**
-   * Distinct groups one rule may touch in one batch; records of further groups
-   * are reported as `overflow` (and quarantined by the handler) instead of
-   * growing state without bound. @default 10000
+   * Distinct groups one rule may touch in one batch. A record of a further
+   * group ends the batch there: it is reported as `overflow` and `retryFrom`
+   * names it, so Lambda retries from it as the start of a new batch (memory
+   * and items stay bounded, no record is dropped). @default 10000
    */
   readonly maxGroupsPerRulePerBatch?: number;
 }
@@ -226,12 +227,13 @@ export class Engine {
       // Windows the stream's watermark already closed (an idle shard's watermark follows the wall clock)
       // take no more records, whether or not their key has an item yet.
       const streamWm = await store.getStreamWatermark(stream.name);
-      const { keyBatches, seen, lateCount, maxTimes } = this.fold(events, prior?.maxEventTime ?? -Infinity, streamWm, perRule);
+      const { keyBatches, seen, lateCount, maxTimes, stopAt } = this.fold(events, prior?.maxEventTime ?? -Infinity, streamWm, perRule);
       late += lateCount;
 
       // Apply every key; remember the lowest sequence number whose key failed.
-      let failedSeq: string | null = null;
-      const failures: unknown[] = [];
+      let failedSeq: string | null = stopAt;
+      const failures: unknown[] =
+        stopAt === null ? [] : [new Error(`a rule reached ${this.maxGroups} groups in this batch: the batch stops at sequence number ${unpadSequence(stopAt)}, which Lambda retries as the start of the next batch`)];
       await forEachLimit([...keyBatches.values()], this.concurrency, async (kb) => {
         try {
           const r = await this.applyKey(shardId, kb);
@@ -319,6 +321,8 @@ export class Engine {
     const whereMemo = new Int8Array(wheres.length);
     const groupMemo = new Array<GroupRef | undefined>(groupBys.length);
     const filterErrors = new Array<boolean>(wheres.length);
+    const pushedNow: KeyBatch[] = [];
+    let stopAt: string | null = null;
     for (const ev of events) {
       const seq = padSequence(ev.sequenceNumber);
       // The shard's watermark before this record, or the stream's if that is ahead (idle shards).
@@ -326,6 +330,7 @@ export class Engine {
       const vars = eventVariables(ev.payload);
       whereMemo.fill(0);
       groupMemo.fill(undefined);
+      pushedNow.length = 0;
       for (let r = 0; r < this.windowRules.length; r++) {
         const ctx = this.windowRules[r]!;
         const { rule } = ctx;
@@ -347,8 +352,12 @@ export class Engine {
         let windowsOfGroup = groups.get(group.key);
         if (windowsOfGroup === undefined) {
           if (groups.size >= this.maxGroups) {
+            // Past the cap the batch stops here (nothing of this record is applied) and Lambda
+            // retries from this record: the batch is split, never a record dropped.
             stats.overflow += 1;
-            continue;
+            for (const kb of pushedNow) if (kb.contributions[kb.contributions.length - 1]?.seq === seq) kb.contributions.pop();
+            stopAt = seq;
+            break;
           }
           windowsOfGroup = new Map();
           groups.set(group.key, windowsOfGroup);
@@ -362,7 +371,7 @@ export class Engine {
             lateCount += 1;
             continue;
           }
-          this.push(keyBatches, windowsOfGroup, ctx, group, Number.NaN, Number.NaN, c);
+          pushedNow.push(this.push(keyBatches, windowsOfGroup, ctx, group, Number.NaN, Number.NaN, c));
         } else {
           // The fixed windows holding t: starts k*step with start <= t < start + size (see assignWindows).
           let placed = 0;
@@ -372,7 +381,7 @@ export class Engine {
           const last = Math.floor(ev.eventTime / step) * step;
           for (let start = last - size + step; start <= last; start += step) {
             if (ev.eventTime < start || start + size + rule.latenessMs <= watermark) continue;
-            this.push(keyBatches, windowsOfGroup, ctx, group, start, start + size, c);
+            pushedNow.push(this.push(keyBatches, windowsOfGroup, ctx, group, start, start + size, c));
             placed += 1;
           }
           if (placed === 0) {
@@ -381,6 +390,7 @@ export class Engine {
           }
         }
       }
+      if (stopAt !== null) break;
       for (const rule of this.absenceRules) {
         if (rule.where && !this.test(rule.where, vars, filterErrors, -1)) continue;
         perRule[rule.name]!.matched += 1;
@@ -394,7 +404,8 @@ export class Engine {
       if (ev.eventTime > maxT) maxT = ev.eventTime;
       bySeq.push({ seq, max: maxT });
     }
-    return { keyBatches, seen, lateCount, maxTimes: { all: maxT, bySeq } };
+    for (const [id, kb] of keyBatches) if (kb.contributions.length === 0) keyBatches.delete(id);
+    return { keyBatches, seen, lateCount, maxTimes: { all: maxT, bySeq }, stopAt };
   }
 
   /** Files a contribution under its key (a fixed window [start, end), or the group's sessions when start is NaN). */
@@ -406,7 +417,7 @@ export class Engine {
     start: number,
     end: number,
     c: Contribution,
-  ): void {
+  ): KeyBatch {
     const session = Number.isNaN(start);
     let kb = session ? windowsOfGroup.values().next().value : windowsOfGroup.get(start);
     if (kb === undefined) {
@@ -423,16 +434,26 @@ export class Engine {
       windowsOfGroup.set(start, kb);
     }
     kb.contributions.push(c);
+    return kb;
   }
 
   private groupOfCached(index: number, groupBy: readonly string[], payload: DecodedEvent['payload']): GroupRef {
     const cache = this.groupCaches[index]!;
-    let raw = '';
-    for (const field of groupBy) {
-      const v = Object.prototype.hasOwnProperty.call(payload, field) ? payload[field] : undefined;
-      // Only plain short scalars are cached; anything else takes the full path.
+    let raw: string;
+    if (groupBy.length === 1) {
+      const v = Object.prototype.hasOwnProperty.call(payload, groupBy[0]!) ? payload[groupBy[0]!] : undefined;
+      // Only plain short strings are cached; anything else takes the full path.
       if (typeof v !== 'string' || v.length > 64) return groupOf(groupBy, payload);
-      raw += `${v}\u0000`;
+      raw = v;
+    } else {
+      const values: string[] = [];
+      for (const field of groupBy) {
+        const v = Object.prototype.hasOwnProperty.call(payload, field) ? payload[field] : undefined;
+        if (typeof v !== 'string' || v.length > 64) return groupOf(groupBy, payload);
+        values.push(v);
+      }
+      // JSON keeps ("a\u0000b", "c") and ("a", "b\u0000c") apart; a joined string would not.
+      raw = JSON.stringify(values);
     }
     let g = cache.get(raw);
     if (g === undefined) {

@@ -14,6 +14,9 @@ export const MIN_EVENT_TIME: EpochMs = Date.UTC(2000, 0, 1);
 /** ISO-8601 date-time with a time zone (Z or ±hh:mm), as RFC 3339 allows. */
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})$/;
 
+/** The largest epoch-ms a JavaScript Date holds (year 275760). */
+const MAX_DATE_MS = 8.64e15;
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function reject(record: KinesisLikeRecord, reason: RejectReason, message: string): DecodeResult {
@@ -43,6 +46,9 @@ export function parseEventTime(value: unknown, field: string, redact = false): E
   const shown = (v: string) => (redact ? '[redacted]' : JSON.stringify(v.slice(0, 64)));
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) return `field "${field}" is not a finite number`;
+    if (Math.abs(value) > MAX_DATE_MS) {
+      return `field "${field}" is ${redact ? '[redacted]' : value}: outside the range of dates (epoch milliseconds up to ${MAX_DATE_MS})`;
+    }
     if (value < 1e11) {
       return `field "${field}" is ${redact ? '[redacted]' : value}: expected epoch milliseconds (this looks like epoch seconds or a relative time)`;
     }

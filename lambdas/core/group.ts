@@ -23,7 +23,12 @@ export function labelValue(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value === 'string') return shorten(value);
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return shorten(JSON.stringify(value));
+  try {
+    return shorten(JSON.stringify(value));
+  } catch {
+    // Nested too deeply to serialise (a hostile payload): one shared label, never a crash.
+    return '[unserialisable value]';
+  }
 }
 
 /** The group an event belongs to under `groupBy`. */

@@ -1,0 +1,439 @@
+/**
+ * The brute-force oracle of a chaos seed: from the records the producer wrote
+ * (per shard, in sequence order) it computes which records are quarantined,
+ * which are late, and every window's exact aggregates and the alert
+ * transitions the rules must produce; then it compares them with the final
+ * DynamoDB state and the SNS publishes.
+ *
+ * Lateness follows the engine's rule, per shard: a record is late for a window
+ * when the window closes (end + lateness) at or before the shard's watermark
+ * just before the record (the largest event time of the shard's earlier
+ * decodable records minus the allowed out-of-orderness). The workload is built
+ * so that no other lateness can occur (see runChaos.ts: all shards known
+ * before the run, idle timeout longer than the run, out-of-orderness +
+ * lateness larger than twice the clock skew plus the producers' delay).
+ */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { AlertMessage } from '../../lambdas/adapters/SnsAlertPublisher';
+import { distinctAggregator } from '../../lambdas/core/aggregates/distinct';
+import { percentileAggregator } from '../../lambdas/core/aggregates/percentile';
+import { alertIdOf } from '../../lambdas/core/lifecycle';
+import { RuleAggregates, type FixedPartialJson } from '../../lambdas/core/partials';
+import type { Pipeline, RejectReason, StreamSpec, WindowRule } from '../../lambdas/core/types';
+import type { SimRecord } from './kinesis';
+import type { Delivery, FaultOp } from './world';
+
+const MINUTE = 60_000;
+
+export interface OracleEvent {
+  readonly eventId: string;
+  readonly t: number;
+  readonly service: string;
+  readonly status: number;
+  readonly latencyMs: number;
+  readonly user: string;
+}
+
+/** A rule of the chaos pipeline as the oracle sees it: its windows and its condition, written independently of the engine. */
+export interface OracleRule {
+  readonly name: string;
+  readonly sizeMs: number;
+  readonly stepMs: number;
+  readonly latenessMs: number;
+  readonly holds: (w: WindowValues) => boolean;
+}
+
+export interface WindowValues {
+  n: number;
+  errs: number;
+  total: number;
+  lo: number | null;
+  hi: number | null;
+}
+
+export const ORACLE_RULES: readonly OracleRule[] = [
+  { name: 'Stats', sizeMs: MINUTE, stepMs: MINUTE, latenessMs: MINUTE, holds: (w) => w.n > 0 && w.errs >= 2 },
+  { name: 'Load', sizeMs: 2 * MINUTE, stepMs: MINUTE, latenessMs: MINUTE, holds: (w) => w.n > 0 && w.n >= 8 },
+];
+
+export const CHAOS_PIPELINE = `
+streams:
+  telemetry:
+    timestamp: ts
+    id: eventId
+    outOfOrderness: 10s
+    maxFuture: 1m
+    idleTimeout: 1h
+rules:
+  - alert: Stats
+    stream: telemetry
+    groupBy: [service]
+    window: { tumbling: 1m }
+    lateness: 1m
+    aggregate:
+      n: 'count()'
+      errs: 'count(status >= 500)'
+      total: 'sum(latencyMs)'
+      lo: 'min(latencyMs)'
+      hi: 'max(latencyMs)'
+      mean: 'avg(latencyMs)'
+      users: 'distinct(user)'
+      p90: 'percentile(latencyMs, 90)'
+    when: 'errs >= 2.0'
+    emit: final
+    for: 1
+    severity: critical
+  - alert: Load
+    stream: telemetry
+    groupBy: [service]
+    window: { hopping: 2m, every: 1m }
+    lateness: 1m
+    aggregate:
+      n: 'count()'
+      total: 'sum(latencyMs)'
+      hi: 'max(latencyMs)'
+    when: 'n >= 8.0'
+    emit: final
+    severity: warning
+`;
+
+/** Window starts of an event at `t` (oldest first). */
+function windowStarts(rule: OracleRule, t: number): number[] {
+  const out: number[] = [];
+  const last = Math.floor(t / rule.stepMs) * rule.stepMs;
+  for (let s = last - rule.sizeMs + rule.stepMs; s <= last; s += rule.stepMs) if (t >= s && t < s + rule.sizeMs) out.push(s);
+  return out;
+}
+
+export interface Expected {
+  /** rule -> group key -> window start -> accepted events. */
+  readonly windows: Map<string, Map<string, Map<number, OracleEvent[]>>>;
+  /** Sequence numbers (shard/seq) of the records that must be quarantined, with their reason. */
+  readonly quarantined: Map<string, RejectReason>;
+  readonly records: number;
+  /** Distinct events (event ids) among the decodable records. */
+  readonly events: number;
+  /** Records that repeat an event id already seen on the shard (producer duplicates). */
+  readonly duplicates: number;
+  /** Events late for every window of the rule, by rule. */
+  readonly late: Map<string, number>;
+  /** Accepted events (not late for at least one window) by rule. */
+  readonly accepted: Map<string, number>;
+}
+
+export function expect(shards: ReadonlyArray<readonly SimRecord[]>, stream: StreamSpec): Expected {
+  const windows = new Map<string, Map<string, Map<number, OracleEvent[]>>>();
+  const quarantined = new Map<string, RejectReason>();
+  const late = new Map<string, number>();
+  const accepted = new Map<string, number>();
+  let records = 0;
+  let events = 0;
+  let duplicates = 0;
+  for (const rule of ORACLE_RULES) windows.set(rule.name, new Map());
+  for (const records_ of shards) {
+    let prior = -Infinity;
+    const seen = new Set<string>();
+    for (const r of records_) {
+      records += 1;
+      const m = r.meta;
+      if (m.kind === 'bad') {
+        quarantined.set(`${r.shardId}/${r.sequenceNumber}`, m.reason);
+        continue;
+      }
+      const watermark = prior - stream.outOfOrdernessMs;
+      prior = Math.max(prior, m.t);
+      if (seen.has(m.eventId)) {
+        duplicates += 1;
+        continue;
+      }
+      seen.add(m.eventId);
+      events += 1;
+      const ev: OracleEvent = { eventId: m.eventId, t: m.t, service: m.service, status: m.status, latencyMs: m.latencyMs, user: m.user };
+      const group = JSON.stringify([m.service]);
+      for (const rule of ORACLE_RULES) {
+        let placed = 0;
+        for (const start of windowStarts(rule, m.t)) {
+          if (start + rule.sizeMs + rule.latenessMs <= watermark) continue;
+          const byGroup = windows.get(rule.name)!;
+          const byStart = byGroup.get(group) ?? new Map<number, OracleEvent[]>();
+          byGroup.set(group, byStart);
+          const list = byStart.get(start) ?? [];
+          list.push(ev);
+          byStart.set(start, list);
+          placed += 1;
+        }
+        if (placed === 0) late.set(rule.name, (late.get(rule.name) ?? 0) + 1);
+        else accepted.set(rule.name, (accepted.get(rule.name) ?? 0) + 1);
+      }
+    }
+  }
+  return { windows, quarantined, records, events, duplicates, late, accepted };
+}
+
+function valuesOf(events: readonly OracleEvent[]): WindowValues {
+  let errs = 0;
+  let total = 0;
+  let lo: number | null = null;
+  let hi: number | null = null;
+  for (const e of events) {
+    if (e.status >= 500) errs += 1;
+    total += e.latencyMs;
+    lo = lo === null ? e.latencyMs : Math.min(lo, e.latencyMs);
+    hi = hi === null ? e.latencyMs : Math.max(hi, e.latencyMs);
+  }
+  return { n: events.length, errs, total, lo, hi };
+}
+
+/** The rank-based quantile the sketch approximates: the sorted value at floor(q (n - 1)). */
+function exactQuantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(q * (sorted.length - 1))]!;
+}
+
+/** HyperLogLog relative standard error with 4096 registers. */
+const HLL_SE = 1.04 / Math.sqrt(4096);
+
+export interface Comparison {
+  readonly violations: string[];
+  /** Events missing from a window (summed over windows). */
+  readonly lost: number;
+  /** Events counted more than once in a window (summed over windows). */
+  readonly doubled: number;
+  /** Events counted in the state of the Stats rule (all windows). */
+  readonly counted: number;
+  readonly windows: number;
+}
+
+/** Compares every window of every rule with the state items (K#...) of the table. */
+export function compareState(expected: Expected, items: ReadonlyArray<Record<string, AttributeValue>>, pipeline: Pipeline): Comparison {
+  const violations: string[] = [];
+  let lost = 0;
+  let doubled = 0;
+  let counted = 0;
+  let windowCount = 0;
+  const state = new Map<string, Record<string, number | null>>();
+  const rules = new Map(pipeline.rules.filter((r): r is WindowRule => r.type === 'window').map((r) => [r.name, new RuleAggregates(r)]));
+  for (const item of items) {
+    const pk = item['pk']?.S ?? '';
+    if (!pk.startsWith('K#')) continue;
+    const rule = item['rule']?.S ?? '?';
+    const aggs = rules.get(rule);
+    if (!aggs) {
+      violations.push(`state item of an unknown rule: ${pk}`);
+      continue;
+    }
+    const acc = aggs.create();
+    for (const [name, value] of Object.entries(item)) {
+      if (name.startsWith('p_') && value.S !== undefined) aggs.merge(acc, aggs.deserialize(JSON.parse(value.S) as FixedPartialJson));
+    }
+    if (item['duePk'] !== undefined) violations.push(`window never closed: ${rule} ${item['groupKey']?.S} ${item['windowStart']?.N}`);
+    state.set(`${rule}|${item['groupKey']?.S}|${item['windowStart']?.N}`, aggs.results(acc));
+  }
+  const seen = new Set<string>();
+  for (const rule of ORACLE_RULES) {
+    for (const [group, byStart] of expected.windows.get(rule.name)!) {
+      for (const [start, events] of byStart) {
+        windowCount += 1;
+        const id = `${rule.name}|${group}|${start}`;
+        seen.add(id);
+        const want = valuesOf(events);
+        const got = state.get(id);
+        const where = `${rule.name} ${group} window ${new Date(start).toISOString()}`;
+        if (!got) {
+          lost += want.n;
+          violations.push(`${where}: no state, expected ${want.n} events`);
+          continue;
+        }
+        const n = got['n'] ?? 0;
+        if (rule.name === 'Stats') counted += n;
+        if (n < want.n) lost += want.n - n;
+        if (n > want.n) doubled += n - want.n;
+        const exact: Array<[string, number | null]> =
+          rule.name === 'Stats'
+            ? [
+                ['n', want.n],
+                ['errs', want.errs],
+                ['total', want.total],
+                ['lo', want.lo],
+                ['hi', want.hi],
+                ['mean', want.total / want.n],
+              ]
+            : [
+                ['n', want.n],
+                ['total', want.total],
+                ['hi', want.hi],
+              ];
+        const wrong = exact.filter(([name, v]) => got[name] !== v).map(([name, v]) => `${name} ${got[name]} (expected ${v})`);
+        if (rule.name === 'Stats') {
+          // distinct: exactly the HyperLogLog of the accepted values (register-wise max merges losslessly), and within its error bound.
+          const users = new Set(events.map((e) => e.user));
+          const hll = distinctAggregator.create();
+          for (const u of users) distinctAggregator.add(hll, u);
+          const hllEstimate = distinctAggregator.result(hll);
+          if (got['users'] !== hllEstimate) wrong.push(`users ${got['users']} (the HLL of the accepted values says ${hllEstimate})`);
+          if (Math.abs((got['users'] ?? 0) - users.size) > 3 * HLL_SE * users.size + 2) wrong.push(`users ${got['users']} (exact ${users.size}: beyond 3 standard errors + 2)`);
+          // percentile: exactly the sketch of the accepted values (bin counts add up), and within 1% of the exact quantile.
+          const p90 = percentileAggregator(0.9);
+          const sketch = p90.create();
+          for (const e of events) p90.add(sketch, e.latencyMs);
+          const sketchEstimate = p90.result(sketch);
+          const exactP90 = exactQuantile(
+            events.map((e) => e.latencyMs),
+            0.9,
+          );
+          if (got['p90'] !== sketchEstimate) wrong.push(`p90 ${got['p90']} (the sketch of the accepted values says ${sketchEstimate})`);
+          if (Math.abs((got['p90'] ?? NaN) - exactP90) > 0.01 * Math.abs(exactP90) + 1e-9) wrong.push(`p90 ${got['p90']} (exact ${exactP90}: beyond 1%)`);
+        }
+        if (wrong.length > 0) violations.push(`${where}: ${wrong.join(', ')}`);
+      }
+    }
+  }
+  for (const [id, got] of state) {
+    if (seen.has(id)) continue;
+    const n = got['n'] ?? 0;
+    if (n === 0) continue;
+    doubled += n;
+    if (id.startsWith('Stats|')) counted += n;
+    violations.push(`window ${id.replace(/\|/g, ' ')} holds ${n} events; the oracle expects none there (late events counted?)`);
+  }
+  return { violations, lost, doubled, counted, windows: windowCount };
+}
+
+export interface ExpectedTransition {
+  readonly transitionId: string;
+  readonly rule: string;
+  readonly group: string;
+  readonly state: 'firing' | 'resolved';
+  readonly window: { readonly start: number; readonly end: number };
+  readonly values: WindowValues;
+}
+
+/**
+ * The transitions of `for: 1`, `emit: final` rules once every window closed:
+ * per group, walk every window from the group's first to one past its last
+ * (empty windows do not hold); fire when the condition starts holding, resolve
+ * when it stops.
+ */
+export function expectedTransitions(expected: Expected): ExpectedTransition[] {
+  const out: ExpectedTransition[] = [];
+  for (const rule of ORACLE_RULES) {
+    for (const [group, byStart] of expected.windows.get(rule.name)!) {
+      const starts = [...byStart.keys()].sort((a, b) => a - b);
+      if (starts.length === 0) continue;
+      let firing: number | null = null;
+      for (let s = starts[0]!; s <= starts[starts.length - 1]! + rule.stepMs; s += rule.stepMs) {
+        const values = valuesOf(byStart.get(s) ?? []);
+        const window = { start: s, end: s + rule.sizeMs };
+        if (rule.holds(values)) {
+          if (firing === null) {
+            firing = s;
+            out.push({ transitionId: `${alertIdOf(rule.name, group, s)}:firing`, rule: rule.name, group, state: 'firing', window, values });
+          }
+        } else if (firing !== null) {
+          out.push({ transitionId: `${alertIdOf(rule.name, group, firing)}:resolved`, rule: rule.name, group, state: 'resolved', window, values });
+          firing = null;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export interface AlertCheck {
+  readonly violations: string[];
+  readonly expected: number;
+  readonly published: number;
+  /** Deliveries beyond the first of a transition (allowed only after an ambiguous publish). */
+  readonly duplicates: number;
+}
+
+/**
+ * The alert invariants: every expected transition published at least once and
+ * recorded exactly once; no other transition published or recorded; a
+ * transition delivered again only when an earlier delivery of it was followed,
+ * in the same invocation, by a crash or by a fault on the same alert item (so
+ * its confirmation may be missing); the
+ * firing values are the window's exact values.
+ */
+export function compareAlerts(
+  transitions: readonly ExpectedTransition[],
+  deliveries: readonly Delivery[],
+  faultOps: ReadonlyMap<string, readonly FaultOp[]>,
+  alertVersions: ReadonlyMap<string, ReadonlyMap<number, readonly string[]>>,
+): AlertCheck {
+  const violations: string[] = [];
+  const want = new Map(transitions.map((t) => [t.transitionId, t]));
+  // The alert item (pk|sk) each transition was recorded in.
+  const itemOf = new Map<string, string>();
+  for (const [item, versions] of alertVersions) for (const ids of versions.values()) for (const id of ids) itemOf.set(id, item);
+  // A delivery may be repeated when, later in its invocation, the container crashed, or a request on the same
+  // alert item failed (the confirmation), or a publish of the same alert item failed (its claims were released).
+  const mayRepeat = (d: Delivery) =>
+    (faultOps.get(d.invocation) ?? []).some(
+      (f) =>
+        f.op >= d.op &&
+        (f.kind === 'crash' || (f.kind === 'ddb' && f.item === itemOf.get(d.transitionId)) || (f.kind === 'sns' && itemOf.get(f.transitionId ?? '') === itemOf.get(d.transitionId))),
+    );
+  const byId = new Map<string, Delivery[]>();
+  for (const d of deliveries) byId.set(d.transitionId, [...(byId.get(d.transitionId) ?? []), d]);
+  let duplicates = 0;
+  for (const [id, list] of byId) {
+    const t = want.get(id);
+    const body = JSON.parse(list[0]!.message.Message ?? '{}') as AlertMessage;
+    if (!t) {
+      violations.push(`unexpected transition published: ${body.rule} ${JSON.stringify(body.group)} ${body.state} window ${body.window?.start} (${id})`);
+      continue;
+    }
+    const justified = list.filter(mayRepeat).length;
+    duplicates += list.length - 1;
+    if (list.length - 1 > justified) {
+      violations.push(`${t.rule} ${t.group} ${t.state} (window ${new Date(t.window.start).toISOString()}) published ${list.length} times; only ${justified} of its deliveries were followed by a fault`);
+    }
+    if (body.window.start !== new Date(t.window.start).toISOString() || body.window.end !== new Date(t.window.end).toISOString()) {
+      violations.push(`${t.rule} ${t.group} ${t.state}: window ${body.window.start}..${body.window.end}, expected ${new Date(t.window.start).toISOString()}`);
+    }
+    if (t.state === 'firing') {
+      const v = body.values;
+      const exact: Array<[string, number | null]> =
+        t.rule === 'Stats'
+          ? [
+              ['n', t.values.n],
+              ['errs', t.values.errs],
+              ['total', t.values.total],
+              ['lo', t.values.lo],
+              ['hi', t.values.hi],
+            ]
+          : [
+              ['n', t.values.n],
+              ['total', t.values.total],
+              ['hi', t.values.hi],
+            ];
+      const wrong = exact.filter(([name, x]) => v[name] !== x).map(([name, x]) => `${name} ${v[name]} (expected ${x})`);
+      if (wrong.length > 0) violations.push(`${t.rule} ${t.group} firing in ${new Date(t.window.start).toISOString()}: ${wrong.join(', ')}`);
+    }
+  }
+  for (const t of transitions) {
+    if (!byId.has(t.transitionId)) violations.push(`${t.rule} ${t.group} ${t.state} (window ${new Date(t.window.start).toISOString()}) never published`);
+  }
+  // Recorded: a transition appears in an alert item's outbox in a version where the previous version did not hold it.
+  const recorded = new Map<string, number>();
+  for (const [item, versions] of alertVersions) {
+    const numbers = [...versions.keys()].sort((a, b) => a - b);
+    let previous = new Set<string>();
+    let expectedVersion = 1;
+    for (const v of numbers) {
+      if (v !== expectedVersion) violations.push(`alert item ${item}: version ${expectedVersion} was never observed (saw ${v})`);
+      expectedVersion = v + 1;
+      const ids = versions.get(v)!;
+      for (const id of ids) if (!previous.has(id)) recorded.set(id, (recorded.get(id) ?? 0) + 1);
+      previous = new Set(ids);
+    }
+  }
+  for (const [id, n] of recorded) {
+    const t = want.get(id);
+    if (n > 1) violations.push(`transition ${t ? `${t.rule} ${t.group} ${t.state}` : id} recorded ${n} times`);
+    if (!t) violations.push(`unexpected transition recorded: ${id}`);
+  }
+  for (const t of transitions) if (!recorded.has(t.transitionId)) violations.push(`${t.rule} ${t.group} ${t.state} never recorded in an outbox`);
+  return { violations, expected: transitions.length, published: byId.size, duplicates };
+}

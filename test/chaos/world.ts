@@ -1,0 +1,404 @@
+/**
+ * The world of one chaos seed: the virtual clock, the DynamoDB table (dynalite),
+ * Lambda "containers" (each its own DynamoDB client, SNS client and caches, as
+ * in test/integration/processor.test.ts), the fault injection points, and the
+ * logs the invariants are checked against.
+ *
+ * Determinism: every DynamoDB request of the seed goes through one scheduler,
+ * one request in flight at a time. Concurrent invocations (several shards, the
+ * tickers) still interleave, request by request, in an order drawn from the
+ * seed, but the order no longer depends on I/O timing, so "the Nth matching
+ * request" is the same request on every run of the seed. The fault injectors sit in a DynamoDB
+ * middleware (before the request is sent, or after it was applied, to lose its
+ * response) and in the SNS mock.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import {
+  DynamoDBClient,
+  GetItemCommand,
+  InternalServerError,
+  ProvisionedThroughputExceededException,
+  QueryCommand,
+  ScanCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import { InternalErrorException, PublishCommand, SNSClient, type PublishCommandInput } from '@aws-sdk/client-sns';
+import type { KinesisStreamBatchResponse } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { createRuntime } from '../../lambdas/adapters/runtime';
+import { ENV } from '../../lambdas/core/contract';
+import type { Pipeline } from '../../lambdas/core/types';
+import { createProcessorHandler } from '../../lambdas/processor/handler';
+import { createTickerHandler, type TickResult } from '../../lambdas/ticker/handler';
+import { kinesisEvent, lambdaContext } from '../helpers/lambda';
+import type { Random } from '../../local/demo/random';
+import type { FaultPlan } from './faults';
+import type { SimRecord } from './kinesis';
+
+export const TOPIC = 'arn:aws:sns:us-east-1:123456789012:tidewatch-chaos';
+export const STREAM = 'telemetry';
+
+/** Thrown at and after the request where a container "dies" (the process is gone: no further request leaves it). */
+export class ContainerCrash extends Error {
+  override readonly name = 'ContainerCrash';
+}
+
+/**
+ * One request at a time. Requests waiting when the previous one completes are
+ * dispatched in an order drawn from the seed's own PRNG (after the event loop
+ * has let every continuation enqueue its next request), so concurrent
+ * invocations interleave differently from seed to seed, and identically on
+ * every run of one seed.
+ */
+export class Scheduler {
+  private busy = false;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly pick: (n: number) => number = () => 0) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.busy) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.busy = true;
+    try {
+      return await fn();
+    } finally {
+      setImmediate(() => {
+        if (this.waiting.length === 0) {
+          this.busy = false;
+          return;
+        }
+        const [next] = this.waiting.splice(this.pick(this.waiting.length), 1);
+        next!();
+      });
+    }
+  }
+}
+
+export class VirtualClock {
+  constructor(public t: number) {}
+  now(): number {
+    return this.t;
+  }
+}
+
+/** A fault that hit an invocation: a crash, or a failed DynamoDB request (on `item`) or SNS publish (of `transitionId`). */
+export interface FaultOp {
+  readonly op: number;
+  readonly kind: 'crash' | 'ddb' | 'sns';
+  /** `pk|sk` of the item the DynamoDB request was about. */
+  readonly item?: string;
+  readonly transitionId?: string;
+}
+
+export interface Delivery {
+  readonly transitionId: string;
+  readonly op: number;
+  readonly invocation: string;
+  readonly message: PublishCommandInput;
+}
+
+interface Container {
+  readonly id: string;
+  readonly kind: 'processor' | 'ticker';
+  dead: boolean;
+  /** An invocation is running in it (Lambda runs one at a time per container). */
+  busy: boolean;
+  invocation: number;
+  /** Aggregate writes (apply) issued in the current invocation. */
+  applies: number;
+  readonly client: DynamoDBClient;
+  readonly sns: SNSClient;
+  processor?: ReturnType<typeof createProcessorHandler>;
+  ticker?: ReturnType<typeof createTickerHandler>;
+}
+
+export type InvokeOutcome = { readonly kind: 'ok'; readonly failures: readonly string[] } | { readonly kind: 'error'; readonly crashed: boolean };
+
+const silent = () => new Logger({ logLevel: 'SILENT' });
+const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, trace: () => undefined };
+const noMetrics = () => new Metrics({ namespace: 'tidewatch-chaos', serviceName: 'chaos', logger: quiet });
+const S = (v: string): AttributeValue => ({ S: v });
+
+function pkOf(input: Record<string, unknown>): string {
+  const key = (input['Key'] ?? input['Item']) as Record<string, { S?: string }> | undefined;
+  if (key?.['pk']?.S !== undefined) return key['pk'].S;
+  const values = input['ExpressionAttributeValues'] as Record<string, { S?: string }> | undefined;
+  return values?.[':pk']?.S ?? values?.[':due']?.S ?? '';
+}
+
+export class World {
+  readonly scheduler: Scheduler;
+  /** Global number of DynamoDB requests and SNS publishes so far. */
+  op = 0;
+  readonly deliveries: Delivery[] = [];
+  /** Faults that hit each invocation (`container#n`). */
+  readonly faultOps = new Map<string, FaultOp[]>();
+  /** Every successful write of an alert item: item -> version -> transition ids in its outbox. */
+  readonly alertVersions = new Map<string, Map<number, string[]>>();
+  readonly violations: string[] = [];
+  readonly requestsByKind = new Map<string, number>();
+  readonly counters = { invocations: 0, tickerInvocations: 0, crashes: 0, ddbRequests: 0 };
+  /** Last observed stream watermark and shard progress (monotonicity). */
+  private lastWatermark = -Infinity;
+  private readonly lastProgress = new Map<string, number>();
+  private containers = 0;
+  private readonly processors: Container[] = [];
+  private readonly observer: DynamoDBClient;
+
+  constructor(
+    readonly endpoint: string,
+    readonly table: string,
+    readonly clock: VirtualClock,
+    readonly pipeline: Pipeline,
+    readonly faults: FaultPlan,
+    interleaving: Random,
+  ) {
+    this.scheduler = new Scheduler((n) => interleaving.int(n));
+    this.observer = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+  }
+
+  violation(message: string): void {
+    if (!this.violations.includes(message)) this.violations.push(message);
+  }
+
+  private noteFault(c: Container, fault: FaultOp): void {
+    const key = `${c.id}#${c.invocation}`;
+    const list = this.faultOps.get(key) ?? [];
+    list.push(fault);
+    this.faultOps.set(key, list);
+  }
+
+  private crash(c: Container, op: number): never {
+    c.dead = true;
+    this.counters.crashes += 1;
+    this.noteFault(c, { op, kind: 'crash' });
+    throw new ContainerCrash(`chaos: container ${c.id} crashed at operation ${op}`);
+  }
+
+  newContainer(kind: 'processor' | 'ticker'): Container {
+    const id = `${kind === 'processor' ? 'p' : 't'}${++this.containers}`;
+    const client = new DynamoDBClient({
+      endpoint: this.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      maxAttempts: 1,
+    });
+    const sns = new SNSClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    const c: Container = { id, kind, dead: false, busy: false, invocation: 0, applies: 0, client, sns };
+    if (kind === 'processor') this.processors.push(c);
+    client.middlewareStack.add(
+      (next, context) => async (args) =>
+        this.scheduler.run(async () => {
+          const op = ++this.op;
+          this.counters.ddbRequests += 1;
+          const command = context.commandName ?? 'unknown';
+          const input = args.input as Record<string, unknown>;
+          const tag = `${c.kind} ${command} ${pkOf(input).replace(/#.*/, '#')}`;
+          this.requestsByKind.set(tag, (this.requestsByKind.get(tag) ?? 0) + 1);
+          const lostResponse = this.beforeRequest(c, op, command, input);
+          const out = await next(args);
+          this.afterWrite(command, input);
+          if (lostResponse) {
+            throw new InternalServerError({ message: 'chaos: internal server error (the request was applied; its response is lost)', $metadata: { httpStatusCode: 500 } });
+          }
+          return out;
+        }),
+      { step: 'initialize', name: 'tidewatchChaos' },
+    );
+    mockClient(sns)
+      .on(PublishCommand)
+      .callsFake(async (input: PublishCommandInput) => this.publish(c, input));
+    const runtime = createRuntime({ [ENV.table]: this.table, [ENV.topicArn]: TOPIC }, { dynamodb: client, sns, clock: this.clock, pipeline: this.pipeline });
+    if (kind === 'processor') c.processor = createProcessorHandler({ logger: silent(), metrics: noMetrics(), runtime: () => runtime, stream: () => STREAM });
+    else c.ticker = createTickerHandler({ logger: silent(), metrics: noMetrics(), runtime: () => runtime });
+    return c;
+  }
+
+  /** Fault decisions before a DynamoDB request is sent; returns true when its response is to be lost after it is applied. */
+  private beforeRequest(c: Container, op: number, command: string, input: Record<string, unknown>): boolean {
+    if (c.dead) throw new ContainerCrash(`chaos: container ${c.id} is dead`);
+    const f = this.faults;
+    const pk = pkOf(input);
+    const key = input['Key'] as Record<string, AttributeValue> | undefined;
+    const item = key ? `${key['pk']?.S}|${key['sk']?.S}` : undefined;
+    const where = () => `${command} ${pk.slice(0, 60)} (container ${c.id}, invocation ${c.invocation})`;
+    const isApply = command === 'UpdateItemCommand' && pk.startsWith('K#') && String(input['UpdateExpression'] ?? '').includes('#h = :h');
+    if (isApply && c.kind === 'processor') {
+      c.applies += 1;
+      if (c.applies === 1 ? f.roll('crash-before-state', op, where) : f.roll('crash-between-state', op, () => `aggregate write #${c.applies}: ${where()}`)) {
+        this.crash(c, op);
+      }
+    }
+    // The ticker's state writes: sealing and finishing windows.
+    if (c.kind === 'ticker' && command === 'UpdateItemCommand' && pk.startsWith('K#') && f.roll('crash-between-state', op, () => `window close: ${where()}`)) this.crash(c, op);
+    if (command === 'PutItemCommand' && pk.startsWith('A#') && f.roll('crash-after-state', op, () => `at the alert record write: ${where()}`)) this.crash(c, op);
+    if (f.roll('ddb-throttle', op, where)) {
+      this.noteFault(c, { op, kind: 'ddb', item });
+      throw new ProvisionedThroughputExceededException({ message: 'chaos: rate of requests exceeds the allowed throughput', $metadata: { httpStatusCode: 400 } });
+    }
+    const isWrite = command !== 'GetItemCommand' && command !== 'QueryCommand';
+    if (f.roll('ddb-5xx', op, where)) {
+      this.noteFault(c, { op, kind: 'ddb', item });
+      const after = isWrite && f.rng('ddb-5xx').chance(0.5);
+      if (after) {
+        f.trace[f.trace.length - 1] = { ...f.trace[f.trace.length - 1]!, detail: `after it was applied: ${where()}` };
+        return true;
+      }
+      throw new InternalServerError({ message: 'chaos: internal server error', $metadata: { httpStatusCode: 500 } });
+    }
+    return false;
+  }
+
+  /** Records the outbox of every alert item version written (for "each transition recorded exactly once"). */
+  private afterWrite(command: string, input: Record<string, unknown>): void {
+    const pk = pkOf(input);
+    if (!pk.startsWith('A#')) return;
+    let version: number | undefined;
+    let outbox: string | undefined;
+    let item: string | undefined;
+    if (command === 'PutItemCommand') {
+      const it = input['Item'] as Record<string, AttributeValue>;
+      version = Number(it['v']?.N);
+      outbox = it['outbox']?.S;
+      item = `${it['pk']?.S}|${it['sk']?.S}`;
+    } else if (command === 'UpdateItemCommand') {
+      const values = input['ExpressionAttributeValues'] as Record<string, AttributeValue> | undefined;
+      const key = input['Key'] as Record<string, AttributeValue>;
+      if (values?.[':o']?.S !== undefined && values[':v']?.N !== undefined) {
+        version = Number(values[':v'].N) + 1;
+        outbox = values[':o'].S;
+        item = `${key['pk']?.S}|${key['sk']?.S}`;
+      }
+    }
+    if (version === undefined || outbox === undefined || item === undefined) return;
+    const ids = (JSON.parse(outbox) as Array<{ transition: { transitionId: string } }>).map((o) => o.transition.transitionId);
+    const versions = this.alertVersions.get(item) ?? new Map<number, string[]>();
+    if (versions.has(version)) this.violation(`alert item ${item} version ${version} written twice`);
+    versions.set(version, ids);
+    this.alertVersions.set(item, versions);
+  }
+
+  private async publish(c: Container, input: PublishCommandInput): Promise<{ MessageId: string }> {
+    const op = ++this.op;
+    if (c.dead) throw new ContainerCrash(`chaos: container ${c.id} is dead`);
+    const f = this.faults;
+    const transitionId = (JSON.parse(input.Message ?? '{}') as { transitionId?: string }).transitionId ?? '?';
+    const where = () => `publish ${transitionId.slice(0, 12)}… (container ${c.id}, invocation ${c.invocation})`;
+    if (f.roll('crash-after-state', op, () => `at the publish, before SNS accepted it: ${where()}`)) this.crash(c, op);
+    let lostResponse = false;
+    if (f.roll('sns-error', op, where)) {
+      this.noteFault(c, { op, kind: 'sns', transitionId });
+      lostResponse = f.rng('sns-error').chance(0.5);
+      if (!lostResponse) throw new InternalErrorException({ message: 'chaos: SNS internal error', $metadata: { httpStatusCode: 500 } });
+      f.trace[f.trace.length - 1] = { ...f.trace[f.trace.length - 1]!, detail: `after SNS accepted it: ${where()}` };
+    }
+    this.deliveries.push({ transitionId, op, invocation: `${c.id}#${c.invocation}`, message: input });
+    if (lostResponse) throw new InternalErrorException({ message: 'chaos: SNS internal error (the message was accepted)', $metadata: { httpStatusCode: 500 } });
+    if (f.roll('crash-after-publish', op, where)) this.crash(c, op);
+    return { MessageId: `m-${op}` };
+  }
+
+  /** Processor containers that are alive and idle, oldest first. */
+  idleProcessors(): Container[] {
+    return this.processors.filter((c) => !c.dead && !c.busy);
+  }
+
+  /** Invokes the processor on one shard's batch in container `c`. */
+  async invokeProcessor(c: Container, batch: readonly SimRecord[]): Promise<InvokeOutcome> {
+    if (c.busy) throw new Error(`chaos: container ${c.id} already runs an invocation`);
+    c.busy = true;
+    try {
+      return await this.invokeIn(c, batch);
+    } finally {
+      c.busy = false;
+    }
+  }
+
+  private async invokeIn(c: Container, batch: readonly SimRecord[]): Promise<InvokeOutcome> {
+    c.invocation += 1;
+    c.applies = 0;
+    this.counters.invocations += 1;
+    const key = `${c.id}#${c.invocation}`;
+    let result: KinesisStreamBatchResponse | undefined;
+    let thrown: unknown;
+    try {
+      result = (await c.processor!(kinesisEvent(batch), lambdaContext())) as KinesisStreamBatchResponse;
+    } catch (err) {
+      thrown = err;
+    }
+    const faulted = this.faultOps.has(key);
+    await this.observe(`after a batch of ${batch[0]?.shardId} in ${key}`);
+    if (c.dead) return { kind: 'error', crashed: true };
+    if (thrown !== undefined) {
+      if (!faulted) this.violation(`processor threw without an injected fault (${key}): ${String(thrown)}`);
+      return { kind: 'error', crashed: false };
+    }
+    const failures = (result?.batchItemFailures ?? []).map((f) => f.itemIdentifier ?? '');
+    if (failures.length > 0 && !faulted) this.violation(`processor reported batch item failures without an injected fault (${key}): ${failures.join(', ')}`);
+    return { kind: 'ok', failures };
+  }
+
+  /** Invokes the ticker in container `c`; null when it failed. */
+  async invokeTicker(c: Container): Promise<TickResult | null> {
+    c.invocation += 1;
+    c.applies = 0;
+    this.counters.tickerInvocations += 1;
+    const key = `${c.id}#${c.invocation}`;
+    try {
+      const out = (await c.ticker!({}, lambdaContext('tidewatch-ticker'))) as TickResult;
+      await this.observe(`after tick ${key}`);
+      return out;
+    } catch (err) {
+      await this.observe(`after tick ${key}`);
+      if (!this.faultOps.has(key)) this.violation(`ticker threw without an injected fault (${key}): ${String(err)}`);
+      return null;
+    }
+  }
+
+  /** Reads the stream watermark (never faulted, after every invocation; with `progress`, the shards' progress too): neither may go backwards. */
+  async observe(when: string, progress = false): Promise<void> {
+    const [wm, shards] = await this.scheduler.run(() =>
+      Promise.all([
+        this.observer.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(`WM#${STREAM}`), sk: S('-') }, ConsistentRead: true })),
+        progress
+          ? this.observer.send(
+              new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': S(`P#${STREAM}`) }, ConsistentRead: true }),
+            )
+          : undefined,
+      ]),
+    );
+    const w = wm.Item?.['watermark']?.N !== undefined ? Number(wm.Item['watermark'].N) : -Infinity;
+    if (w < this.lastWatermark) this.violation(`stream watermark went backwards ${when}: ${this.lastWatermark} -> ${w}`);
+    this.lastWatermark = Math.max(this.lastWatermark, w);
+    for (const item of shards?.Items ?? []) {
+      const shard = item['sk']!.S!;
+      const m = Number(item['maxEventTime']?.N ?? '-Infinity');
+      const before = this.lastProgress.get(shard) ?? -Infinity;
+      if (m < before) this.violation(`progress of ${shard} went backwards ${when}: ${before} -> ${m}`);
+      this.lastProgress.set(shard, Math.max(before, m));
+    }
+  }
+
+  get watermark(): number {
+    return this.lastWatermark;
+  }
+
+  /** Every item of the table (never faulted). */
+  async scan(): Promise<Array<Record<string, AttributeValue>>> {
+    const items: Array<Record<string, AttributeValue>> = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const out = await this.scheduler.run(() => this.observer.send(new ScanCommand({ TableName: this.table, ExclusiveStartKey: start, ConsistentRead: true })));
+      items.push(...(out.Items ?? []));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  destroy(): void {
+    this.observer.destroy();
+  }
+}
+
+export type { Container };
