@@ -216,6 +216,8 @@ export class Engine {
     let late = 0;
     const published: AlertTransition[] = [];
     let maxEventTime: EpochMs | null = null;
+    // The stream's watermark as this batch last knew it (read once per batch, moved by advance).
+    let watermark: EpochMs = -Infinity;
     try {
       if (rejected.length > 0) await store.quarantine(stream.name, rejected);
       const prior = await store.getShardProgress(stream.name, shardId);
@@ -227,6 +229,7 @@ export class Engine {
       // Windows the stream's watermark already closed (an idle shard's watermark follows the wall clock)
       // take no more records, whether or not their key has an item yet.
       const streamWm = await store.getStreamWatermark(stream.name);
+      watermark = streamWm;
       const { keyBatches, seen, lateCount, maxTimes, stopAt } = this.fold(events, prior?.maxEventTime ?? -Infinity, streamWm, perRule);
       late += lateCount;
 
@@ -271,7 +274,8 @@ export class Engine {
         retryFrom = unpadSequence(failedSeq);
         error = failures[0];
       } else {
-        const adv = await this.advance({ full: false });
+        const adv = await this.advance({ full: false, previous: streamWm });
+        watermark = adv.watermark;
         published.push(...adv.published);
       }
     } catch (err) {
@@ -279,7 +283,6 @@ export class Engine {
       retryFrom = base.firstSequence;
       error = err;
     }
-    const watermark = await store.getStreamWatermark(stream.name).catch(() => -Infinity);
     return { ...base, late, duplicates, keysWritten, conflicts, published, maxEventTime, watermark, retryFrom, error };
   }
 
@@ -607,10 +610,11 @@ export class Engine {
    * absence rules and republishes unconfirmed transitions. Safe to run twice
    * or concurrently: every step is conditional and idempotent.
    */
-  async advance(opts: { readonly full: boolean } = { full: true }): Promise<AdvanceReport> {
+  async advance(opts: { readonly full: boolean; readonly previous?: EpochMs } = { full: true }): Promise<AdvanceReport> {
     const { store, clock } = this.opts;
     const now = clock.now();
-    const previous = await store.getStreamWatermark(this.stream.name);
+    // A caller that just read the watermark passes it; a stale value is harmless (the write is conditional).
+    const previous = opts.previous ?? (await store.getStreamWatermark(this.stream.name));
     const shards = await store.listShardProgress(this.stream.name);
     const watermark = streamWatermark(shards, this.stream, now, previous);
     if (watermark > previous) await store.putStreamWatermark(this.stream.name, watermark);
