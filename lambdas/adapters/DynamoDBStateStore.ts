@@ -4,7 +4,6 @@ import {
   ConditionalCheckFailedException,
   GetItemCommand,
   PutItemCommand,
-  QueryCommand,
   UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
@@ -12,6 +11,8 @@ import {
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { TABLE } from '../core/contract';
+import { descriptor } from '../core/Engine';
+import { queryAll } from './paging';
 import { INITIAL_ALERT_STATE, type AlertState, type StepResult } from '../core/lifecycle';
 import type { PartialJson } from '../core/partials';
 import type {
@@ -230,7 +231,7 @@ export class DynamoDBStateStore implements StateStore {
       const windowEnd = item['windowEnd']?.N !== undefined ? Number(item['windowEnd'].N) : null;
       const groupKey = item['groupKey']!.S!;
       return {
-        key: { id: keyIdOf(rule, groupKey, windowStart), rule, groupKey, windowStart, windowEnd },
+        key: descriptor(rule, groupKey, windowStart === null || windowEnd === null ? null : { start: windowStart, end: windowEnd }),
         closeAt: Number(item['closeAt']!.N),
       };
     });
@@ -630,16 +631,10 @@ export class DynamoDBStateStore implements StateStore {
     };
   }
 
-  private async queryAll(input: QueryCommandInput): Promise<Array<Record<string, AttributeValue>>> {
-    const items: Array<Record<string, AttributeValue>> = [];
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const out = await this.client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+  private queryAll(input: QueryCommandInput): Promise<Array<Record<string, AttributeValue>>> {
+    return queryAll(this.client, input, () => {
       this.counters.queries += 1;
-      items.push(...(out.Items ?? []));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
+    });
   }
 
   private remember(id: string, state: KeyState): void {
@@ -663,11 +658,8 @@ function shortKey(groupKey: string): string {
   return Buffer.byteLength(groupKey, 'utf8') <= 512 ? groupKey : `h:${createHash('sha256').update(groupKey).digest('hex')}`;
 }
 
-function keyIdOf(rule: string, groupKey: string, windowStart: number | null): string {
-  return `${rule}\u0001${groupKey}\u0001${windowStart === null ? 'S' : String(windowStart)}`;
-}
-
-function parseKeyState(item: Record<string, AttributeValue>): KeyState {
+/** A key item as the store writes it (also read by the inspect commands). */
+export function parseKeyState(item: Record<string, AttributeValue>): KeyState {
   const slots: Record<string, Slot> = {};
   for (const [name, value] of Object.entries(item)) {
     if (name.startsWith('h_') && value.S !== undefined) {
@@ -685,7 +677,8 @@ function parseKeyState(item: Record<string, AttributeValue>): KeyState {
   };
 }
 
-function parseAlert(item: Record<string, AttributeValue>): AlertRecord {
+/** An alert item as the store writes it (also read by the inspect commands). */
+export function parseAlert(item: Record<string, AttributeValue>): AlertRecord {
   return {
     state: item['state']?.S ? (JSON.parse(item['state'].S) as AlertState) : INITIAL_ALERT_STATE,
     outbox: item['outbox']?.S ? (JSON.parse(item['outbox'].S) as OutboxEntry[]) : [],

@@ -1,10 +1,11 @@
-import { QueryCommand, ScanCommand, type AttributeValue, type DynamoDBClient, type QueryCommandInput, type ScanCommandInput } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient, QueryCommandInput, ScanCommandInput } from '@aws-sdk/client-dynamodb';
+import { parseAlert, parseKeyState } from '../../lambdas/adapters/DynamoDBStateStore';
+import { queryAll, scanAll } from '../../lambdas/adapters/paging';
 import { PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { TABLE } from '../../lambdas/core/contract';
 import { groupFromKey } from '../../lambdas/core/group';
 import type { AlertState } from '../../lambdas/core/lifecycle';
-import { RuleAggregates, type FixedPartialJson, type PartialJson, type SessionPartialJson } from '../../lambdas/core/partials';
-import type { OutboxEntry } from '../../lambdas/core/StateStore';
+import { RuleAggregates, type FixedPartialJson, type SessionPartialJson } from '../../lambdas/core/partials';
 import type { Pipeline, WindowRule } from '../../lambdas/core/types';
 
 export interface WindowView {
@@ -79,10 +80,9 @@ export class Inspector {
       const groupKey = item['groupKey']?.S;
       if (groupKey === undefined) continue;
       const group = groupFromKey(rule.groupBy, groupKey).labels;
-      const partials = Object.entries(item)
-        .filter(([name]) => name.startsWith('p_'))
-        .map(([, v]) => JSON.parse(v.S!) as PartialJson);
-      const closed = item['closed']?.BOOL === true;
+      const state = parseKeyState(item);
+      const partials = Object.values(state.slots).map((slot) => slot.partial);
+      const closed = state.closed;
       if (item['windowStart']?.N !== undefined) {
         const acc = ra.create();
         for (const p of partials) ra.merge(acc, ra.deserialize(p as FixedPartialJson));
@@ -118,8 +118,7 @@ export class Inspector {
         ExpressionAttributeValues: { ':pk': { S: `A#${name}` } },
       });
       for (const item of items) {
-        const state = JSON.parse(item['state']!.S!) as AlertState;
-        const outbox = JSON.parse(item['outbox']?.S ?? '[]') as OutboxEntry[];
+        const { state, outbox } = parseAlert(item);
         out.push({
           rule: name,
           group: groupFromKey(rule.groupBy, item['groupKey']!.S!).labels,
@@ -211,25 +210,11 @@ export class Inspector {
     return out;
   }
 
-  private async queryAll(input: QueryCommandInput): Promise<Array<Record<string, AttributeValue>>> {
-    const items: Array<Record<string, AttributeValue>> = [];
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const out = await this.client.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
-      items.push(...(out.Items ?? []));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
+  private queryAll(input: QueryCommandInput): Promise<Array<Record<string, AttributeValue>>> {
+    return queryAll(this.client, input);
   }
 
-  private async scanAll(input: ScanCommandInput): Promise<Array<Record<string, AttributeValue>>> {
-    const items: Array<Record<string, AttributeValue>> = [];
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const out = await this.client.send(new ScanCommand({ ...input, ExclusiveStartKey: start }));
-      items.push(...(out.Items ?? []));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
+  private scanAll(input: ScanCommandInput): Promise<Array<Record<string, AttributeValue>>> {
+    return scanAll(this.client, input);
   }
 }

@@ -1,6 +1,5 @@
-import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
+import { startDynamo } from '../../local/emulators';
 import { createStateTable } from '../../local/stateTable';
 
 export interface LoggedRequest {
@@ -49,15 +48,10 @@ export function instrumentedClient(endpoint: string, inject?: (command: string, 
   };
 }
 
-/** Starts dynalite in memory on a free port; the test stops it. */
+/** Starts dynalite in memory on a free port (the local emulator); the test stops it. */
 export async function startDynalite(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    stop: () => new Promise<void>((resolve, reject) => server.close((err?: Error) => (err ? reject(err) : resolve()))),
-  };
+  const dynamo = await startDynamo();
+  return { endpoint: dynamo.endpoint, stop: () => dynamo.stop() };
 }
 
 let tables = 0;
