@@ -321,6 +321,16 @@ function compileRule(c: Collector, raw: unknown, index: number, declaredStreams:
   // names available to templates, built as the rule is compiled
   const templateNames = new Set<string>([...groupBy, ...COMMON_TEMPLATE_NAMES]);
   let rule: Rule | undefined;
+  // The fields every rule has, once its name and stream are known.
+  const shared = (name: string, stream: string) => ({
+    name,
+    stream,
+    ...(where ? { where } : {}),
+    groupBy,
+    severity: (common.severity ?? DEFAULTS.severity) as Severity,
+    labels,
+    annotations: common.annotations ?? {},
+  });
 
   if (isAbsence) {
     const f = parseFields(c, raw, absenceRuleFields, base, site);
@@ -328,13 +338,7 @@ function compileRule(c: Collector, raw: unknown, index: number, declaredStreams:
     if (f.absent !== undefined && common.alert !== undefined && common.stream !== undefined) {
       rule = {
         type: 'absence',
-        name: common.alert,
-        stream: common.stream,
-        ...(where ? { where } : {}),
-        groupBy,
-        severity: (common.severity ?? DEFAULTS.severity) as Severity,
-        labels,
-        annotations: common.annotations ?? {},
+        ...shared(common.alert, common.stream),
         absentMs: f.absent,
       } satisfies AbsenceRule;
     }
@@ -396,13 +400,7 @@ function compileRule(c: Collector, raw: unknown, index: number, declaredStreams:
     if (common.alert !== undefined && common.stream !== undefined && window && when) {
       rule = {
         type: 'window',
-        name: common.alert,
-        stream: common.stream,
-        ...(where ? { where } : {}),
-        groupBy,
-        severity: (common.severity ?? DEFAULTS.severity) as Severity,
-        labels,
-        annotations: common.annotations ?? {},
+        ...shared(common.alert, common.stream),
         window,
         latenessMs: f.lateness ?? DEFAULTS.latenessMs,
         aggregates,
