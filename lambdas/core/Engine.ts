@@ -1,5 +1,17 @@
 import { decodeRecord } from './decode';
-import { eventVariables } from './expression';
+import {
+  addEvent,
+  descriptor,
+  foldBatch,
+  indexRange,
+  indicesOf,
+  scopeOf,
+  type AbsenceContext,
+  type KeyBatch,
+  type RuleBatchStats,
+  type RuleContext,
+  type SharedParts,
+} from './fold';
 import { groupFromKey, groupOf, type GroupRef } from './group';
 import {
   onAbsenceCheck,
@@ -10,13 +22,14 @@ import {
   type StepResult,
   type AlertState,
 } from './lifecycle';
-import { RuleAggregates, type Contribution, type FixedPartialJson, type SessionPartialJson, type WindowAcc } from './partials';
-import { padSequence, unpadSequence } from './sequence';
+import { RuleAggregates, type FixedPartialJson, type SessionPartialJson, type WindowAcc } from './partials';
+import { padSequence } from './sequence';
 import { hashValue } from './aggregates/murmur3';
 import type { AlertRecord, DedupeEntry, KeyDescriptor, KeyState, Slot, SlotUpdate, StateStore } from './StateStore';
 import type {
   AbsenceRule,
   Clock,
+  CompiledExpression,
   DecodedEvent,
   EpochMs,
   KinesisLikeRecord,
@@ -53,14 +66,8 @@ export interface EngineOptions {
   readonly maxGroupsPerRulePerBatch?: number;
 }
 
-export interface RuleBatchStats {
-  matched: number;
-  late: number;
-  filterErrors: number;
-  valueErrors: number;
-  conditionErrors: number;
-  overflow: number;
-}
+export { descriptor, keyId } from './fold';
+export type { RuleBatchStats } from './fold';
 
 export interface BatchReport {
   readonly shardId: string;
@@ -97,30 +104,6 @@ export interface AdvanceReport {
   readonly published: readonly AlertTransition[];
 }
 
-interface KeyBatch {
-  readonly key: KeyDescriptor;
-  readonly rule: RuleContext;
-  readonly group: GroupRef;
-  readonly window: TimeWindow | null;
-  readonly contributions: Contribution[];
-}
-
-interface RuleContext {
-  readonly rule: WindowRule;
-  readonly aggs: RuleAggregates;
-  readonly step: number | null;
-  /** Index of the rule's filter among the stream's distinct filters (-1: none). */
-  readonly whereIndex: number;
-  /** Index of the rule's groupBy among the stream's distinct groupBy lists. */
-  readonly groupIndex: number;
-}
-
-/** Per-event memo slots, shared by rules with the same filter or the same groupBy. */
-interface Shared {
-  readonly wheres: Array<{ evaluate(v: Record<string, unknown>): unknown }>;
-  readonly groupBys: Array<readonly string[]>;
-}
-
 /** Event ids are filed in buckets of this much event time (one state item per shard and bucket). */
 export const DEDUPE_BUCKET_MS = 1000;
 
@@ -134,7 +117,8 @@ const EMPTY_STATS = (): RuleBatchStats => ({ matched: 0, late: 0, filterErrors: 
 export class Engine {
   readonly stream: StreamSpec;
   private readonly windowRules: RuleContext[];
-  private readonly shared: Shared;
+  private readonly absenceContexts: AbsenceContext[];
+  private readonly shared: SharedParts;
   /** Per distinct groupBy: groups met recently, by their values (groups repeat across events and batches). */
   private readonly groupCaches: Array<Map<string, GroupRef>>;
   private readonly absenceRules: AbsenceRule[];
@@ -146,9 +130,9 @@ export class Engine {
     const stream = opts.pipeline.streams.get(opts.stream);
     if (!stream) throw new Error(`stream "${opts.stream}" is not declared in ${opts.pipeline.file}`);
     this.stream = stream;
-    const wheres: Shared['wheres'] = [];
+    const wheres: CompiledExpression[] = [];
     const whereIdx = new Map<string, number>();
-    const groupBys: Shared['groupBys'] = [];
+    const groupBys: Array<readonly string[]> = [];
     const groupIdx = new Map<string, number>();
     const index = <T>(map: Map<string, number>, list: T[], key: string, value: T): number => {
       let i = map.get(key);
@@ -167,9 +151,17 @@ export class Engine {
         whereIndex: rule.where ? index(whereIdx, wheres, rule.where.source, rule.where) : -1,
         groupIndex: index(groupIdx, groupBys, JSON.stringify(rule.groupBy), rule.groupBy),
       }));
-    this.shared = { wheres, groupBys };
-    this.groupCaches = groupBys.map(() => new Map());
     this.absenceRules = opts.pipeline.rules.filter((r): r is AbsenceRule => r.type === 'absence' && r.stream === opts.stream);
+    this.absenceContexts = this.absenceRules.map((rule) => ({
+      rule,
+      whereIndex: rule.where ? index(whereIdx, wheres, rule.where.source, rule.where) : -1,
+      groupIndex: index(groupIdx, groupBys, JSON.stringify(rule.groupBy), rule.groupBy),
+    }));
+    // Expressions that read the payload directly spare building CEL's scope per event.
+    const eventExpressions = [...wheres, ...this.windowRules.flatMap((c) => c.rule.aggregates.flatMap((a) => [a.value, a.condition]))];
+    const needsEventVariables = eventExpressions.some((e) => e !== undefined && e.acceptsPayload !== true);
+    this.shared = { wheres, groupBys, needsEventVariables };
+    this.groupCaches = groupBys.map(() => new Map());
     this.concurrency = opts.concurrency ?? 16;
     this.redact = new Set(opts.redactFields ?? []);
     this.maxGroups = opts.maxGroupsPerRulePerBatch ?? 10000;
@@ -230,16 +222,29 @@ export class Engine {
       // take no more records, whether or not their key has an item yet.
       const streamWm = await store.getStreamWatermark(stream.name);
       watermark = streamWm;
-      const { keyBatches, seen, lateCount, maxTimes, stopAt } = this.fold(events, prior?.maxEventTime ?? -Infinity, streamWm, perRule);
-      late += lateCount;
+      const folded = foldBatch({
+        events,
+        rules: this.windowRules,
+        absence: this.absenceContexts,
+        shared: this.shared,
+        groupOf: (i, payload) => this.groupOfCached(i, payload),
+        priorMax: prior?.maxEventTime ?? -Infinity,
+        streamWatermark: streamWm,
+        outOfOrdernessMs: stream.outOfOrdernessMs,
+        maxGroups: this.maxGroups,
+        perRule,
+      });
+      late += folded.lateCount;
 
-      // Apply every key; remember the lowest sequence number whose key failed.
-      let failedSeq: string | null = stopAt;
+      // Apply every key; remember the lowest event index whose key failed (records are in sequence order).
+      let failedAt = folded.stopAt >= 0 ? folded.stopAt : Infinity;
       const failures: unknown[] =
-        stopAt === null ? [] : [new Error(`a rule reached ${this.maxGroups} groups in this batch: the batch stops at sequence number ${unpadSequence(stopAt)}, which Lambda retries as the start of the next batch`)];
-      await forEachLimit([...keyBatches.values()], this.concurrency, async (kb) => {
+        folded.stopAt < 0
+          ? []
+          : [new Error(`a rule reached ${this.maxGroups} groups in this batch: the batch stops at sequence number ${events[folded.stopAt]!.sequenceNumber}, which Lambda retries as the start of the next batch`)];
+      await forEachLimit(folded.keyBatches, this.concurrency, async (kb) => {
         try {
-          const r = await this.applyKey(shardId, kb);
+          const r = await this.applyKey(shardId, kb, events);
           keysWritten += r.written ? 1 : 0;
           conflicts += r.conflicts;
           if (r.late > 0) {
@@ -249,29 +254,28 @@ export class Engine {
           published.push(...r.published);
         } catch (err) {
           failures.push(err);
-          const first = kb.contributions[0]!.seq;
-          if (failedSeq === null || first < failedSeq) failedSeq = first;
+          failedAt = Math.min(failedAt, indexRange(kb).first);
         }
       });
       // Absence rules: the groups seen in the records before any failure.
-      for (const [id, s] of seen) {
-        if (failedSeq !== null && s.firstSeq >= failedSeq) continue;
+      for (const s of folded.seen) {
+        if (s.first >= failedAt) continue;
         try {
           published.push(...(await this.alert(s.rule.name, s.group.key, (st) => onSeen(s.rule, s.group, st, s.eventTime))));
         } catch (err) {
           failures.push(err);
-          if (failedSeq === null || s.firstSeq < failedSeq) failedSeq = s.firstSeq;
+          failedAt = Math.min(failedAt, s.first);
         }
-        seen.delete(id);
       }
       // Progress only covers what took effect: records at or after the failure are retried.
-      const upTo = failedSeq === null ? maxTimes.all : maxTimeBefore(maxTimes.bySeq, failedSeq);
+      const priorMax = prior?.maxEventTime ?? -Infinity;
+      const upTo = failedAt === Infinity ? (events.length > 0 ? folded.maxTimes[events.length - 1]! : priorMax) : failedAt > 0 ? folded.maxTimes[failedAt - 1]! : -Infinity;
       if (Number.isFinite(upTo)) {
         maxEventTime = upTo;
         await store.putShardProgress(stream.name, advanceShard(prior, shardId, upTo, clock.now()));
       }
-      if (failedSeq !== null) {
-        retryFrom = unpadSequence(failedSeq);
+      if (failedAt !== Infinity) {
+        retryFrom = events[failedAt]!.sequenceNumber;
         error = failures[0];
       } else {
         const adv = await this.advance({ full: false, previous: streamWm });
@@ -310,137 +314,8 @@ export class Engine {
     return drop.size === 0 ? events : events.filter((_, i) => !drop.has(i));
   }
 
-  /** Routes decoded events to rules, groups and windows, in sequence order. */
-  private fold(events: readonly DecodedEvent[], priorMax: EpochMs, streamWatermark: EpochMs, perRule: Record<string, RuleBatchStats>) {
-    const keyBatches = new Map<string, KeyBatch>();
-    // rule -> group key -> window start (NaN for a session key) -> key batch: no string building per event.
-    const byRule = this.windowRules.map(() => new Map<string, Map<number, KeyBatch>>());
-    const seen = new Map<string, { rule: AbsenceRule; group: GroupRef; eventTime: EpochMs; firstSeq: string }>();
-    const bySeq: Array<{ seq: string; max: EpochMs }> = [];
-    let lateCount = 0;
-    let maxT = priorMax;
-    const ooo = this.stream.outOfOrdernessMs;
-    const { wheres, groupBys } = this.shared;
-    const whereMemo = new Int8Array(wheres.length);
-    const groupMemo = new Array<GroupRef | undefined>(groupBys.length);
-    const filterErrors = new Array<boolean>(wheres.length);
-    const pushedNow: KeyBatch[] = [];
-    let stopAt: string | null = null;
-    for (const ev of events) {
-      const seq = padSequence(ev.sequenceNumber);
-      // The shard's watermark before this record, or the stream's if that is ahead (idle shards).
-      const watermark = Math.max(maxT - ooo, streamWatermark);
-      const vars = eventVariables(ev.payload);
-      whereMemo.fill(0);
-      groupMemo.fill(undefined);
-      pushedNow.length = 0;
-      for (let r = 0; r < this.windowRules.length; r++) {
-        const ctx = this.windowRules[r]!;
-        const { rule } = ctx;
-        const stats = perRule[rule.name]!;
-        if (ctx.whereIndex >= 0) {
-          let w = whereMemo[ctx.whereIndex]!;
-          if (w === 0) {
-            const ok = this.test(wheres[ctx.whereIndex]!, vars, filterErrors, ctx.whereIndex);
-            w = ok ? 1 : -1;
-            whereMemo[ctx.whereIndex] = w;
-          }
-          if (filterErrors[ctx.whereIndex]) {
-            stats.filterErrors += 1;
-          }
-          if (w < 0) continue;
-        }
-        const group = (groupMemo[ctx.groupIndex] ??= this.groupOfCached(ctx.groupIndex, rule.groupBy, ev.payload));
-        const groups = byRule[r]!;
-        let windowsOfGroup = groups.get(group.key);
-        if (windowsOfGroup === undefined) {
-          if (groups.size >= this.maxGroups) {
-            // Past the cap the batch stops here (nothing of this record is applied) and Lambda
-            // retries from this record: the batch is split, never a record dropped.
-            stats.overflow += 1;
-            for (const kb of pushedNow) if (kb.contributions[kb.contributions.length - 1]?.seq === seq) kb.contributions.pop();
-            stopAt = seq;
-            break;
-          }
-          windowsOfGroup = new Map();
-          groups.set(group.key, windowsOfGroup);
-        }
-        stats.matched += 1;
-        const values = this.values(ctx, vars, stats);
-        const c: Contribution = { seq, eventTime: ev.eventTime, values };
-        if (rule.window.kind === 'session') {
-          if (ev.eventTime + rule.window.gapMs + rule.latenessMs <= watermark) {
-            stats.late += 1;
-            lateCount += 1;
-            continue;
-          }
-          pushedNow.push(this.push(keyBatches, windowsOfGroup, ctx, group, Number.NaN, Number.NaN, c));
-        } else {
-          // The fixed windows holding t: starts k*step with start <= t < start + size (see assignWindows).
-          let placed = 0;
-          const w = rule.window;
-          const size = w.sizeMs;
-          const step = w.kind === 'tumbling' ? size : w.slideMs;
-          const last = Math.floor(ev.eventTime / step) * step;
-          for (let start = last - size + step; start <= last; start += step) {
-            if (ev.eventTime < start || start + size + rule.latenessMs <= watermark) continue;
-            pushedNow.push(this.push(keyBatches, windowsOfGroup, ctx, group, start, start + size, c));
-            placed += 1;
-          }
-          if (placed === 0) {
-            stats.late += 1;
-            lateCount += 1;
-          }
-        }
-      }
-      if (stopAt !== null) break;
-      for (const rule of this.absenceRules) {
-        if (rule.where && !this.test(rule.where, vars, filterErrors, -1)) continue;
-        perRule[rule.name]!.matched += 1;
-        const group = groupOf(rule.groupBy, ev.payload);
-        const id = `${rule.name}\u0000${group.key}`;
-        const s = seen.get(id);
-        if (!s) seen.set(id, { rule, group, eventTime: ev.eventTime, firstSeq: seq });
-        else if (ev.eventTime > s.eventTime) s.eventTime = ev.eventTime;
-      }
-      filterErrors.fill(false);
-      if (ev.eventTime > maxT) maxT = ev.eventTime;
-      bySeq.push({ seq, max: maxT });
-    }
-    for (const [id, kb] of keyBatches) if (kb.contributions.length === 0) keyBatches.delete(id);
-    return { keyBatches, seen, lateCount, maxTimes: { all: maxT, bySeq }, stopAt };
-  }
-
-  /** Files a contribution under its key (a fixed window [start, end), or the group's sessions when start is NaN). */
-  private push(
-    keyBatches: Map<string, KeyBatch>,
-    windowsOfGroup: Map<number, KeyBatch>,
-    ctx: RuleContext,
-    group: GroupRef,
-    start: number,
-    end: number,
-    c: Contribution,
-  ): KeyBatch {
-    const session = Number.isNaN(start);
-    let kb = session ? windowsOfGroup.values().next().value : windowsOfGroup.get(start);
-    if (kb === undefined) {
-      const window = session ? null : { start, end };
-      const id = keyId(ctx.rule.name, group.key, window);
-      kb = {
-        key: { id, rule: ctx.rule.name, groupKey: group.key, windowStart: window?.start ?? null, windowEnd: window?.end ?? null },
-        rule: ctx,
-        group,
-        window,
-        contributions: [],
-      };
-      keyBatches.set(id, kb);
-      windowsOfGroup.set(start, kb);
-    }
-    kb.contributions.push(c);
-    return kb;
-  }
-
-  private groupOfCached(index: number, groupBy: readonly string[], payload: DecodedEvent['payload']): GroupRef {
+  private groupOfCached(index: number, payload: DecodedEvent['payload']): GroupRef {
+    const groupBy = this.shared.groupBys[index]!;
     const cache = this.groupCaches[index]!;
     let raw: string;
     if (groupBy.length === 1) {
@@ -467,66 +342,51 @@ export class Engine {
     return g;
   }
 
-  /** A filter's verdict; an evaluation error counts as not matching and is noted in `errors[i]`. */
-  private test(expr: { evaluate(v: Record<string, unknown>): unknown }, vars: Record<string, unknown>, errors: boolean[], i: number): boolean {
-    try {
-      return expr.evaluate(vars) === true;
-    } catch {
-      if (i >= 0) errors[i] = true;
-      return false;
-    }
-  }
-
-  /** The values of a rule's aggregates for one event (computed once, shared by its windows). */
-  private values(ctx: RuleContext, vars: Record<string, unknown>, stats: RuleBatchStats): unknown[] {
-    const specs = ctx.rule.aggregates;
-    const out = new Array<unknown>(specs.length);
-    for (let i = 0; i < specs.length; i++) {
-      const spec = specs[i]!;
-      try {
-        if (spec.kind === 'count') {
-          out[i] = spec.condition ? spec.condition.evaluate(vars) === true : true;
-        } else {
-          const v = spec.value!.evaluate(vars);
-          if (spec.kind === 'distinct') {
-            out[i] = typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : undefined;
-          } else {
-            out[i] = typeof v === 'number' && Number.isFinite(v) ? v : undefined;
-            if (out[i] === undefined && v !== null) stats.valueErrors += 1;
-          }
-        }
-      } catch {
-        stats.valueErrors += 1;
-        out[i] = undefined;
-      }
-    }
-    return out;
-  }
-
-  /** Folds one key's contributions into its shard slot, exactly once; evaluates early rules. */
-  private async applyKey(shardId: string, kb: KeyBatch): Promise<{ written: boolean; conflicts: number; late: number; published: AlertTransition[] }> {
+  /**
+   * Folds one key's batch into its shard slot, exactly once; evaluates early
+   * rules. Fast path: every record of the key is newer than the slot's HWM,
+   * so the parts folded during the batch are merged in as they are. Slow path
+   * (a redelivery overlapping what the slot holds): the records newer than
+   * the HWM are folded again from the batch.
+   */
+  private async applyKey(
+    shardId: string,
+    kb: KeyBatch,
+    events: readonly DecodedEvent[],
+  ): Promise<{ written: boolean; conflicts: number; late: number; published: AlertTransition[] }> {
     const { rule, aggs } = kb.rule;
+    const { first, last } = indexRange(kb);
+    const firstSeq = padSequence(events[first]!.sequenceNumber);
+    const hwm = padSequence(events[last]!.sequenceNumber);
+    const refold = (after: string): number[] => indicesOf(kb).filter((i) => padSequence(events[i]!.sequenceNumber) > after);
+    // Refolding recomputes values the first fold already counted errors of.
+    const scratch = { matched: 0, late: 0, filterErrors: 0, valueErrors: 0, conditionErrors: 0, overflow: 0 };
+    const foldInto = (acc: WindowAcc, i: number) => addEvent(aggs, acc, events[i]!.eventTime, scopeOf(this.shared, events[i]!.payload), scratch);
     const build = (current: Slot | undefined, closedThrough: EpochMs | null): SlotUpdate | null => {
-      const fresh = current === undefined ? kb.contributions : kb.contributions.filter((c) => c.seq > current.hwm);
-      if (fresh.length === 0) return null;
-      const hwm = fresh[fresh.length - 1]!.seq;
+      const fast = current === undefined || current.hwm < firstSeq;
+      const fresh = fast ? null : refold(current.hwm);
+      if (fresh !== null && fresh.length === 0) return null;
       if (rule.window.kind === 'session') {
-        const gap = rule.window.gapMs;
         // Sessions already evaluated by the closer are dropped from the slot.
         const old = current
           ? aggs.deserializeSessions(current.partial as SessionPartialJson).filter((s) => closedThrough === null || s.end + rule.latenessMs > closedThrough)
           : [];
-        const merged = aggs.mergeSessionLists([old, aggs.sessionsOf(gap, fresh)]);
+        const fromBatch =
+          fresh === null ? kb.parts.map((p) => ({ start: p.start, end: p.end, value: p.acc })) : aggs.sessionsOf(rule.window.gapMs, fresh, (i) => events[i]!.eventTime, foldInto);
+        const merged = aggs.mergeSessionLists([old, fromBatch]);
         const closeAt = Math.min(...merged.map((s) => s.end + rule.latenessMs));
         return { slot: { hwm, partial: aggs.serializeSessions(merged) }, closeAt };
       }
       const acc = current ? aggs.deserialize(current.partial as FixedPartialJson) : aggs.create();
-      for (const c of fresh) aggs.add(acc, c);
+      if (fresh === null) for (const p of kb.parts) aggs.merge(acc, p.acc);
+      else for (const i of fresh) foldInto(acc, i);
       return { slot: { hwm, partial: aggs.serialize(acc) }, closeAt: closesAt(kb.window!, rule.latenessMs) };
     };
     const outcome = await this.opts.store.apply(kb.key, shardId, build);
     if (outcome.status === 'closed') {
-      return { written: false, conflicts: outcome.conflicts, late: kb.contributions.length, published: [] };
+      let records = 0;
+      for (const p of kb.parts) records += p.idx.length;
+      return { written: false, conflicts: outcome.conflicts, late: records, published: [] };
     }
     const published: AlertTransition[] = [];
     // On a retry the state may be unchanged but a transition still unpublished: evaluating again republishes it.
@@ -703,14 +563,6 @@ export class Engine {
   }
 }
 
-export function keyId(rule: string, groupKey: string, window: TimeWindow | null): string {
-  return `${rule}\u0001${groupKey}\u0001${window === null ? 'S' : String(window.start)}`;
-}
-
-export function descriptor(rule: string, groupKey: string, window: TimeWindow | null): KeyDescriptor {
-  return { id: keyId(rule, groupKey, window), rule, groupKey, windowStart: window?.start ?? null, windowEnd: window?.end ?? null };
-}
-
 /** True when some t ≡ offset (mod step) lies in (from, to]. */
 function crossed(from: EpochMs, to: EpochMs, step: number, offset: number): boolean {
   if (!Number.isFinite(from)) return Number.isFinite(to);
@@ -723,15 +575,6 @@ function crossedCloseTime(rule: WindowRule, from: EpochMs, to: EpochMs): boolean
   if (w.kind === 'session') return crossed(from, to, 1000, 0);
   const step = w.kind === 'tumbling' ? w.sizeMs : w.slideMs;
   return crossed(from, to, step, (w.sizeMs + rule.latenessMs) % step);
-}
-
-function maxTimeBefore(bySeq: ReadonlyArray<{ seq: string; max: EpochMs }>, seq: string): EpochMs {
-  let out = -Infinity;
-  for (const e of bySeq) {
-    if (e.seq >= seq) break;
-    out = e.max;
-  }
-  return out;
 }
 
 async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

@@ -3,18 +3,6 @@ import type { Aggregator } from './aggregates/Aggregator';
 import { mergeSessions, type TimeWindow } from './windows';
 import type { EpochMs, PartialState, WindowRule } from './types';
 
-/**
- * One event's contribution to a rule: the values of the rule's aggregates,
- * computed once per event (and shared by every window the event falls in).
- * For count the value is `true` when the event counts.
- */
-export interface Contribution {
-  /** Zero-padded sequence number (see sequence.ts). */
-  readonly seq: string;
-  readonly eventTime: EpochMs;
-  readonly values: readonly unknown[];
-}
-
 /** Accumulators of a fixed window (or of one session): count of events, per-aggregate state, max event time. */
 export interface WindowAcc {
   n: number;
@@ -54,17 +42,6 @@ export class RuleAggregates {
     return { n: 0, accs: this.aggregators.map((a) => a.create()), maxEventTime: -Infinity };
   }
 
-  add(acc: WindowAcc, c: Contribution): void {
-    acc.n += 1;
-    if (c.eventTime > acc.maxEventTime) acc.maxEventTime = c.eventTime;
-    const aggs = this.aggregators;
-    for (let i = 0; i < aggs.length; i++) {
-      const v = c.values[i];
-      if (v === undefined || v === false) continue;
-      aggs[i]!.add(acc.accs[i], v);
-    }
-  }
-
   /** Folds `other` into `into`. */
   merge(into: WindowAcc, other: WindowAcc): void {
     into.n += other.n;
@@ -91,22 +68,24 @@ export class RuleAggregates {
   // ------------------------------------------------------------- sessions
 
   /**
-   * Sessions of a list of contributions (any order) under the rule's gap:
+   * Sessions of events given by their times (any order) under the rule's gap:
    * each event opens [t, t + gap); overlapping or touching ones merge. Built
-   * in one pass over the events sorted by time (no per-event accumulator).
+   * in one pass over the events sorted by time; `fold(acc, i)` folds event
+   * `i` into its session's accumulator.
    */
-  sessionsOf(gapMs: number, contributions: readonly Contribution[]): Array<TimeWindow & { value: WindowAcc }> {
-    const sorted = [...contributions].sort((a, b) => a.eventTime - b.eventTime);
+  sessionsOf(gapMs: number, items: readonly number[], timeOf: (i: number) => EpochMs, fold: (acc: WindowAcc, i: number) => void): Array<TimeWindow & { value: WindowAcc }> {
+    const sorted = [...items].sort((a, b) => timeOf(a) - timeOf(b));
     const out: Array<{ start: EpochMs; end: EpochMs; value: WindowAcc }> = [];
     let current: { start: EpochMs; end: EpochMs; value: WindowAcc } | undefined;
-    for (const c of sorted) {
-      if (current === undefined || c.eventTime > current.end) {
-        current = { start: c.eventTime, end: c.eventTime + gapMs, value: this.create() };
+    for (const i of sorted) {
+      const t = timeOf(i);
+      if (current === undefined || t > current.end) {
+        current = { start: t, end: t + gapMs, value: this.create() };
         out.push(current);
-      } else if (c.eventTime + gapMs > current.end) {
-        current.end = c.eventTime + gapMs;
+      } else if (t + gapMs > current.end) {
+        current.end = t + gapMs;
       }
-      this.add(current.value, c);
+      fold(current.value, i);
     }
     return out;
   }

@@ -20,6 +20,11 @@ export interface CompiledExpression {
   readonly source: string;
   /** Evaluates against variables; throws ExpressionError on a runtime error. */
   evaluate(vars: Record<string, unknown>): unknown;
+  /**
+   * True when `evaluate` may be given the decoded payload itself rather than
+   * eventVariables(payload) (the expression resolves `event` on its own).
+   */
+  readonly acceptsPayload?: boolean;
 }
 
 // ---------------------------------------------------------------- aggregates

@@ -1,0 +1,380 @@
+import { eventVariables } from './expression';
+import type { GroupRef } from './group';
+import type { RuleAggregates, WindowAcc } from './partials';
+import type { KeyDescriptor } from './StateStore';
+import type { AbsenceRule, CompiledExpression, DecodedEvent, EpochMs, JsonObject, WindowRule } from './types';
+import type { TimeWindow } from './windows';
+
+/**
+ * Folding one shard batch: routes decoded events to rules, groups and
+ * windows, in sequence order, and pre-aggregates them on the way.
+ *
+ * Cost model. Everything here runs per event (10,000 events per batch), so
+ * the loop allocates almost nothing and computes each aggregate value once:
+ *
+ * - An event is folded into exactly one accumulator per rule, its *part*.
+ *   For fixed windows the part is the event's pane (one slide of event time,
+ *   shared by every hopping window that covers it), so a 5m window sliding
+ *   every 1m costs one add per event, not five; the panes are merged into
+ *   each window once per batch, when the key is written. For sessions the
+ *   part is a run of events closer than the gap. An event that is too late
+ *   for the older windows of its pane (but not all) gets a part of its own
+ *   attached to the windows still open (rare).
+ * - Parts keep the indices of their events, so the exactly-once slow path
+ *   (a key whose stored high-water mark is inside this batch: a redelivery)
+ *   can refold exactly the records that are new to the key.
+ */
+
+export interface RuleContext {
+  readonly rule: WindowRule;
+  readonly aggs: RuleAggregates;
+  /** Distance between window starts (tumbling: the size); null for sessions. */
+  readonly step: number | null;
+  /** Index of the rule's filter among the stream's distinct filters (-1: none). */
+  readonly whereIndex: number;
+  /** Index of the rule's groupBy among the stream's distinct groupBy lists. */
+  readonly groupIndex: number;
+}
+
+export interface AbsenceContext {
+  readonly rule: AbsenceRule;
+  readonly whereIndex: number;
+  readonly groupIndex: number;
+}
+
+/** Filters and groupBy lists shared by a stream's rules: each is evaluated once per event. */
+export interface SharedParts {
+  readonly wheres: readonly CompiledExpression[];
+  readonly groupBys: ReadonlyArray<readonly string[]>;
+  /** Whether some expression needs the CEL scope of eventVariables() rather than the payload itself. */
+  readonly needsEventVariables: boolean;
+}
+
+export interface RuleBatchStats {
+  matched: number;
+  late: number;
+  filterErrors: number;
+  valueErrors: number;
+  conditionErrors: number;
+  overflow: number;
+}
+
+/** Events of one key folded together: a pane, a session run, or one event of its own. */
+export interface Part {
+  start: EpochMs;
+  /** Sessions: end of the run (last event + gap). Panes: start + step. */
+  end: EpochMs;
+  readonly acc: WindowAcc;
+  /** Indices (into the batch's events) of the events folded in, ascending. */
+  readonly idx: number[];
+}
+
+/** What one batch holds for one key: its parts (already folded), merged into the key's slot when written. */
+export interface KeyBatch {
+  readonly key: KeyDescriptor;
+  readonly rule: RuleContext;
+  readonly group: GroupRef;
+  readonly window: TimeWindow | null;
+  readonly parts: Part[];
+}
+
+export interface SeenGroup {
+  readonly rule: AbsenceRule;
+  readonly group: GroupRef;
+  eventTime: EpochMs;
+  /** Index of the first event of the group in the batch. */
+  readonly first: number;
+}
+
+export interface FoldResult {
+  readonly keyBatches: KeyBatch[];
+  /** Absence rules: the groups seen, by rule then group key. */
+  readonly seen: SeenGroup[];
+  readonly lateCount: number;
+  /** maxTimes[i]: the shard's max event time over the prior progress and events 0..i. */
+  readonly maxTimes: Float64Array;
+  /** Index of the event the batch stops at (a rule reached its group cap), or -1. */
+  readonly stopAt: number;
+}
+
+/** One group's state in one rule over the batch. */
+interface GroupFold {
+  readonly group: GroupRef;
+  /** Fixed windows: panes by start, and the window keys by start. */
+  readonly panes: Map<number, Part>;
+  readonly windows: Map<number, KeyBatch>;
+  /** Sessions: the key, and the run that took the last event. */
+  session: KeyBatch | undefined;
+  lastRun: Part | undefined;
+}
+
+export function keyId(rule: string, groupKey: string, window: TimeWindow | null): string {
+  return `${rule}\u0001${groupKey}\u0001${window === null ? 'S' : String(window.start)}`;
+}
+
+export function descriptor(rule: string, groupKey: string, window: TimeWindow | null): KeyDescriptor {
+  return { id: keyId(rule, groupKey, window), rule, groupKey, windowStart: window?.start ?? null, windowEnd: window?.end ?? null };
+}
+
+/** The lowest and highest event index of a key's parts. */
+export function indexRange(kb: KeyBatch): { first: number; last: number } {
+  let first = Infinity;
+  let last = -1;
+  for (const p of kb.parts) {
+    if (p.idx[0]! < first) first = p.idx[0]!;
+    if (p.idx[p.idx.length - 1]! > last) last = p.idx[p.idx.length - 1]!;
+  }
+  return { first, last };
+}
+
+/** The events of a key's parts, in index (sequence) order. */
+export function indicesOf(kb: KeyBatch): number[] {
+  const all: number[] = [];
+  for (const p of kb.parts) for (const i of p.idx) all.push(i);
+  return kb.parts.length === 1 ? all : all.sort((a, b) => a - b);
+}
+
+/**
+ * Folds one event's values into an accumulator. Value and condition errors
+ * (a field missing or of the wrong type) leave that aggregate out and are
+ * counted in `stats`. Shared by the fast path and the refolding slow path.
+ */
+export function addEvent(aggs: RuleAggregates, acc: WindowAcc, eventTime: EpochMs, vars: Record<string, unknown>, stats: RuleBatchStats): void {
+  acc.n += 1;
+  if (eventTime > acc.maxEventTime) acc.maxEventTime = eventTime;
+  const specs = aggs.rule.aggregates;
+  const fns = aggs.aggregators;
+  for (let i = 0; i < specs.length; i++) {
+    const spec = specs[i]!;
+    try {
+      if (spec.kind === 'count') {
+        if (spec.condition === undefined || spec.condition.evaluate(vars) === true) fns[i]!.add(acc.accs[i], true);
+        continue;
+      }
+      const v = spec.value!.evaluate(vars);
+      if (spec.kind === 'distinct') {
+        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') fns[i]!.add(acc.accs[i], v);
+      } else if (typeof v === 'number' && Number.isFinite(v)) {
+        fns[i]!.add(acc.accs[i], v);
+      } else if (v !== null) {
+        stats.valueErrors += 1;
+      }
+    } catch {
+      stats.valueErrors += 1;
+    }
+  }
+}
+
+/** The variables expressions see for an event. */
+export function scopeOf(shared: SharedParts, payload: JsonObject): Record<string, unknown> {
+  return shared.needsEventVariables ? eventVariables(payload) : payload;
+}
+
+/** A filter's verdict; an evaluation error counts as not matching. */
+function passes(expr: CompiledExpression, vars: Record<string, unknown>): 0 | 1 | 2 {
+  try {
+    return expr.evaluate(vars) === true ? 1 : 0;
+  } catch {
+    return 2;
+  }
+}
+
+export interface FoldInput {
+  readonly events: readonly DecodedEvent[];
+  readonly rules: readonly RuleContext[];
+  readonly absence: readonly AbsenceContext[];
+  readonly shared: SharedParts;
+  /** The group of an event under the shared groupBy `index` (cached by the engine). */
+  readonly groupOf: (index: number, payload: JsonObject) => GroupRef;
+  readonly priorMax: EpochMs;
+  readonly streamWatermark: EpochMs;
+  readonly outOfOrdernessMs: number;
+  readonly maxGroups: number;
+  readonly perRule: Record<string, RuleBatchStats>;
+}
+
+/**
+ * Routes a batch's events to rules, groups and windows, in sequence order,
+ * folding each into its part. A record is late for a window the watermark
+ * before it (the shard's, or the stream's when ahead) has closed.
+ */
+export function foldBatch(input: FoldInput): FoldResult {
+  const { events, rules, absence, shared, perRule } = input;
+  const keyBatches: KeyBatch[] = [];
+  const groupsByRule = rules.map(() => new Map<string, GroupFold>());
+  const seenByRule = absence.map(() => new Map<string, SeenGroup>());
+  const seen: SeenGroup[] = [];
+  const maxTimes = new Float64Array(events.length);
+  const stats = rules.map((c) => perRule[c.rule.name]!);
+  const absenceStats = absence.map((c) => perRule[c.rule.name]!);
+  // Per event: filter verdicts (0 unknown, 1 pass, 2 fail, 3 error) and groups, shared by rules.
+  const whereMemo = new Uint8Array(shared.wheres.length);
+  const groupMemo = new Array<GroupRef | undefined>(shared.groupBys.length);
+  const matchedGroup = new Array<GroupFold | undefined>(rules.length);
+  let lateCount = 0;
+  let maxT = input.priorMax;
+  let stopAt = -1;
+  const ooo = input.outOfOrdernessMs;
+
+  const verdict = (index: number, vars: Record<string, unknown>): number => {
+    let w = whereMemo[index]!;
+    if (w === 0) {
+      const r = passes(shared.wheres[index]!, vars);
+      w = r === 1 ? 1 : r === 0 ? 2 : 3;
+      whereMemo[index] = w;
+    }
+    return w;
+  };
+
+  events: for (let i = 0; i < events.length; i++) {
+    const ev = events[i]!;
+    const t = ev.eventTime;
+    // The shard's watermark before this record, or the stream's if that is ahead (idle shards).
+    const watermark = maxT - ooo > input.streamWatermark ? maxT - ooo : input.streamWatermark;
+    const payload = ev.payload;
+    const vars = shared.needsEventVariables ? eventVariables(payload) : payload;
+    whereMemo.fill(0);
+    groupMemo.fill(undefined);
+
+    // First every rule's filter and group, so that a record past a rule's group cap
+    // stops the batch before any of it is folded anywhere.
+    for (let r = 0; r < rules.length; r++) {
+      const ctx = rules[r]!;
+      matchedGroup[r] = undefined;
+      if (ctx.whereIndex >= 0) {
+        const w = verdict(ctx.whereIndex, vars);
+        if (w === 3) stats[r]!.filterErrors += 1;
+        if (w !== 1) continue;
+      }
+      const group = (groupMemo[ctx.groupIndex] ??= input.groupOf(ctx.groupIndex, payload));
+      const groups = groupsByRule[r]!;
+      let gf = groups.get(group.key);
+      if (gf === undefined) {
+        if (groups.size >= input.maxGroups) {
+          // Past the cap the batch stops here and Lambda retries from this record:
+          // the batch is split, never a record dropped.
+          stats[r]!.overflow += 1;
+          stopAt = i;
+          break events;
+        }
+        gf = { group, panes: new Map(), windows: new Map(), session: undefined, lastRun: undefined };
+        groups.set(group.key, gf);
+      }
+      matchedGroup[r] = gf;
+    }
+
+    for (let r = 0; r < rules.length; r++) {
+      const gf = matchedGroup[r];
+      if (gf === undefined) continue;
+      const ctx = rules[r]!;
+      const { rule } = ctx;
+      const st = stats[r]!;
+      st.matched += 1;
+      const w = rule.window;
+      if (w.kind === 'session') {
+        if (t + w.gapMs + rule.latenessMs <= watermark) {
+          st.late += 1;
+          lateCount += 1;
+          continue;
+        }
+        addEvent(ctx.aggs, runFor(gf, ctx, t, w.gapMs, keyBatches).acc, t, vars, st);
+        gf.lastRun!.idx.push(i);
+        continue;
+      }
+      // Windows holding t start at paneStart - j*step, j = 0..k-1; older ones close first.
+      const step = ctx.step!;
+      const paneStart = Math.floor(t / step) * step;
+      const open = openWindows(paneStart, w.sizeMs, step, rule.latenessMs, watermark);
+      if (open === 0) {
+        st.late += 1;
+        lateCount += 1;
+        continue;
+      }
+      let part: Part | undefined;
+      if (open === w.sizeMs / step) {
+        part = gf.panes.get(paneStart);
+        if (part === undefined) {
+          part = { start: paneStart, end: paneStart + step, acc: ctx.aggs.create(), idx: [] };
+          gf.panes.set(paneStart, part);
+          attach(gf, ctx, part, paneStart, open, keyBatches);
+        }
+      } else {
+        // Too late for the older windows of its pane: a part of its own, in the open ones only.
+        part = { start: paneStart, end: paneStart + step, acc: ctx.aggs.create(), idx: [] };
+        attach(gf, ctx, part, paneStart, open, keyBatches);
+      }
+      addEvent(ctx.aggs, part.acc, t, vars, st);
+      part.idx.push(i);
+    }
+
+    for (let a = 0; a < absence.length; a++) {
+      const ctx = absence[a]!;
+      if (ctx.whereIndex >= 0 && verdict(ctx.whereIndex, vars) !== 1) continue;
+      absenceStats[a]!.matched += 1;
+      const group = (groupMemo[ctx.groupIndex] ??= input.groupOf(ctx.groupIndex, payload));
+      const s = seenByRule[a]!.get(group.key);
+      if (s === undefined) {
+        const entry: SeenGroup = { rule: ctx.rule, group, eventTime: t, first: i };
+        seenByRule[a]!.set(group.key, entry);
+        seen.push(entry);
+      } else if (t > s.eventTime) {
+        s.eventTime = t;
+      }
+    }
+    if (t > maxT) maxT = t;
+    maxTimes[i] = maxT;
+  }
+  return { keyBatches, seen, lateCount, maxTimes, stopAt };
+}
+
+/** How many of a pane's windows (newest first) the watermark leaves open; size/step when all are. */
+function openWindows(paneStart: EpochMs, size: number, step: number, lateness: number, watermark: EpochMs): number {
+  const k = size / step;
+  // Window j (start paneStart - j*step) is open while paneStart - j*step + size + lateness > watermark.
+  const slack = paneStart + size + lateness - watermark;
+  if (slack > (k - 1) * step) return k;
+  if (slack <= 0) return 0;
+  return Math.ceil(slack / step);
+}
+
+/** Adds a part to the `open` newest windows of its pane, creating their keys. */
+function attach(gf: GroupFold, ctx: RuleContext, part: Part, paneStart: EpochMs, open: number, keyBatches: KeyBatch[]): void {
+  const size = ctx.rule.window.kind === 'session' ? 0 : ctx.rule.window.sizeMs;
+  for (let j = 0; j < open; j++) {
+    const start = paneStart - j * ctx.step!;
+    let kb = gf.windows.get(start);
+    if (kb === undefined) {
+      const window = { start, end: start + size };
+      kb = { key: descriptor(ctx.rule.name, gf.group.key, window), rule: ctx, group: gf.group, window, parts: [] };
+      gf.windows.set(start, kb);
+      keyBatches.push(kb);
+    }
+    kb.parts.push(part);
+  }
+}
+
+/**
+ * The session run an event at `t` joins: the last run when [t, t + gap)
+ * touches it (the usual case: events of a group arrive roughly in order),
+ * else a new run. Runs that come to touch each other are merged when the key
+ * is written (mergeSessionLists), so the result is the same as sorting first.
+ */
+function runFor(gf: GroupFold, ctx: RuleContext, t: EpochMs, gap: number, keyBatches: KeyBatch[]): Part {
+  let run = gf.lastRun;
+  if (run !== undefined && t <= run.end && t + gap >= run.start) {
+    if (t < run.start) run.start = t;
+    if (t + gap > run.end) run.end = t + gap;
+    return run;
+  }
+  let kb = gf.session;
+  if (kb === undefined) {
+    kb = { key: descriptor(ctx.rule.name, gf.group.key, null), rule: ctx, group: gf.group, window: null, parts: [] };
+    gf.session = kb;
+    keyBatches.push(kb);
+  }
+  run = { start: t, end: t + gap, acc: ctx.aggs.create(), idx: [] };
+  kb.parts.push(run);
+  gf.lastRun = run;
+  return run;
+}
+
