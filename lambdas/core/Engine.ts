@@ -24,7 +24,7 @@ import {
 } from './lifecycle';
 import { RuleAggregates, type FixedPartialJson, type SessionPartialJson, type WindowAcc } from './partials';
 import { padSequence } from './sequence';
-import { hashValue } from './aggregates/murmur3';
+import { DEDUPE_BUCKET_MS, dedupeId } from './dedupe';
 import type { AlertRecord, DedupeEntry, KeyDescriptor, KeyState, Slot, SlotUpdate, StateStore } from './StateStore';
 import type {
   AbsenceRule,
@@ -104,8 +104,7 @@ export interface AdvanceReport {
   readonly published: readonly AlertTransition[];
 }
 
-/** Event ids are filed in buckets of this much event time (one state item per shard and bucket). */
-export const DEDUPE_BUCKET_MS = 1000;
+export { DEDUPE_BUCKET_MS } from './dedupe';
 
 const EMPTY_STATS = (): RuleBatchStats => ({ matched: 0, late: 0, filterErrors: 0, valueErrors: 0, conditionErrors: 0, overflow: 0 });
 
@@ -294,24 +293,31 @@ export class Engine {
    * Producer duplicates: a record whose event id was already recorded on this
    * shard with another (earlier) sequence number is dropped. Events older than
    * the horizon behind the shard's progress are not checked (their ids may
-   * have expired). Ids are hashed (128-bit MurmurHash3) to keep items small.
+   * have expired). Ids are stored hashed (see dedupe.ts).
    */
   private async dropDuplicates(shardId: string, events: DecodedEvent[], priorMax: EpochMs, horizonMs: number): Promise<DecodedEvent[]> {
     const checked: number[] = [];
     const entries: DedupeEntry[] = [];
     const floor = priorMax - horizonMs;
-    const h = new Uint32Array(4);
-    events.forEach((ev, i) => {
-      if (ev.eventId === undefined || ev.eventTime < floor) return;
-      hashValue(ev.eventId, h);
+    let maxT = priorMax;
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i]!;
+      if (ev.eventId === undefined || ev.eventTime < floor) continue;
+      const bucket = Math.floor(ev.eventTime / DEDUPE_BUCKET_MS) * DEDUPE_BUCKET_MS;
+      if (bucket > maxT) maxT = bucket;
       checked.push(i);
-      entries.push({ bucket: Math.floor(ev.eventTime / DEDUPE_BUCKET_MS) * DEDUPE_BUCKET_MS, id: `${h[0]!.toString(36)}.${h[1]!.toString(36)}.${h[2]!.toString(36)}`, seq: ev.sequenceNumber });
-    });
+      entries.push({ bucket, id: dedupeId(ev.eventId), seq: ev.sequenceNumber });
+    }
     if (entries.length === 0) return events;
-    const maxT = Math.max(priorMax, ...entries.map((e) => e.bucket));
     const dup = await this.opts.store.dedupe(this.stream.name, shardId, entries, maxT + horizonMs + DEDUPE_BUCKET_MS);
-    const drop = new Set(checked.filter((_, k) => dup[k]));
-    return drop.size === 0 ? events : events.filter((_, i) => !drop.has(i));
+    const drop = new Uint8Array(events.length);
+    let dropped = 0;
+    for (let k = 0; k < checked.length; k++) {
+      if (!dup[k]) continue;
+      drop[checked[k]!] = 1;
+      dropped++;
+    }
+    return dropped === 0 ? events : events.filter((_, i) => drop[i] === 0);
   }
 
   private groupOfCached(index: number, payload: DecodedEvent['payload']): GroupRef {

@@ -170,17 +170,24 @@ export class InMemoryStateStore implements StateStore {
   }
 
   async dedupe(stream: string, shardId: string, entries: readonly DedupeEntry[], _expiresAt: EpochMs): Promise<boolean[]> {
-    return entries.map((e) => {
-      const bucketId = `${stream}\u0000${shardId}\u0000${e.bucket}`;
-      let ids = this.seenIds.get(bucketId);
-      if (!ids) this.seenIds.set(bucketId, (ids = new Map()));
-      const seq = ids.get(e.id);
-      if (seq === undefined) {
-        ids.set(e.id, e.seq);
-        return false;
+    const out = new Array<boolean>(entries.length);
+    // Entries come in sequence order, so runs of them share a bucket: look each run's bucket up once.
+    let bucket = Number.NaN;
+    let ids = new Map<string, string>();
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (e.bucket !== bucket) {
+        bucket = e.bucket;
+        const bucketId = `${stream}\u0000${shardId}\u0000${bucket}`;
+        const found = this.seenIds.get(bucketId);
+        if (found) ids = found;
+        else this.seenIds.set(bucketId, (ids = new Map()));
       }
-      return seq !== e.seq;
-    });
+      const seq = ids.get(e.id);
+      if (seq === undefined) ids.set(e.id, e.seq);
+      out[i] = seq !== undefined && seq !== e.seq;
+    }
+    return out;
   }
 
   async quarantine(stream: string, rejections: readonly Rejection[]): Promise<void> {

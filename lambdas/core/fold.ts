@@ -103,6 +103,8 @@ interface GroupFold {
   /** Fixed windows: panes by start, and the window keys by start. */
   readonly panes: Map<number, Part>;
   readonly windows: Map<number, KeyBatch>;
+  /** The pane that took the last event (events mostly arrive in time order). */
+  lastPane: Part | undefined;
   /** Sessions: the key, and the run that took the last event. */
   session: KeyBatch | undefined;
   lastRun: Part | undefined;
@@ -233,8 +235,8 @@ export function foldBatch(input: FoldInput): FoldResult {
     const watermark = maxT - ooo > input.streamWatermark ? maxT - ooo : input.streamWatermark;
     const payload = ev.payload;
     const vars = shared.needsEventVariables ? eventVariables(payload) : payload;
-    whereMemo.fill(0);
-    groupMemo.fill(undefined);
+    for (let k = 0; k < whereMemo.length; k++) whereMemo[k] = 0;
+    for (let k = 0; k < groupMemo.length; k++) groupMemo[k] = undefined;
 
     // First every rule's filter and group, so that a record past a rule's group cap
     // stops the batch before any of it is folded anywhere.
@@ -257,7 +259,7 @@ export function foldBatch(input: FoldInput): FoldResult {
           stopAt = i;
           break events;
         }
-        gf = { group, panes: new Map(), windows: new Map(), session: undefined, lastRun: undefined };
+        gf = { group, panes: new Map(), windows: new Map(), lastPane: undefined, session: undefined, lastRun: undefined };
         groups.set(group.key, gf);
       }
       matchedGroup[r] = gf;
@@ -292,12 +294,13 @@ export function foldBatch(input: FoldInput): FoldResult {
       }
       let part: Part | undefined;
       if (open === w.sizeMs / step) {
-        part = gf.panes.get(paneStart);
+        part = gf.lastPane !== undefined && gf.lastPane.start === paneStart ? gf.lastPane : gf.panes.get(paneStart);
         if (part === undefined) {
           part = { start: paneStart, end: paneStart + step, acc: ctx.aggs.create(), idx: [] };
           gf.panes.set(paneStart, part);
           attach(gf, ctx, part, paneStart, open, keyBatches);
         }
+        gf.lastPane = part;
       } else {
         // Too late for the older windows of its pane: a part of its own, in the open ones only.
         part = { start: paneStart, end: paneStart + step, acc: ctx.aggs.create(), idx: [] };

@@ -1,0 +1,24 @@
+import { hashValue } from '../../../lambdas/core/aggregates/murmur3';
+import { dedupeId } from '../../../lambdas/core/dedupe';
+
+describe('dedupeId', () => {
+  it('writes the first 96 bits of the id hash as 16 base64url characters', () => {
+    const words = new Uint32Array(4);
+    for (const id of ['e-7-13', '', 'ü-ñ-☃', 'x'.repeat(500), '123']) {
+      hashValue(id, words);
+      const bytes = Buffer.alloc(12);
+      bytes.writeUInt32BE(words[0]!, 0);
+      bytes.writeUInt32BE(words[1]!, 4);
+      bytes.writeUInt32BE(words[2]!, 8);
+      expect(dedupeId(id)).toBe(bytes.toString('base64url'));
+      expect(dedupeId(id)).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    }
+  });
+
+  it('is deterministic and keeps 100,000 distinct ids apart', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 100_000; i++) seen.add(dedupeId(`e-${i}`));
+    expect(seen.size).toBe(100_000);
+    expect(dedupeId('e-1')).toBe(dedupeId('e-1'));
+  });
+});
