@@ -142,29 +142,8 @@ export function indicesOf(kb: KeyBatch): number[] {
  * counted in `stats`. Shared by the fast path and the refolding slow path.
  */
 export function addEvent(aggs: RuleAggregates, acc: WindowAcc, eventTime: EpochMs, vars: Record<string, unknown>, stats: RuleBatchStats): void {
-  acc.n += 1;
-  if (eventTime > acc.maxEventTime) acc.maxEventTime = eventTime;
-  const specs = aggs.rule.aggregates;
-  const fns = aggs.aggregators;
-  for (let i = 0; i < specs.length; i++) {
-    const spec = specs[i]!;
-    try {
-      if (spec.kind === 'count') {
-        if (spec.condition === undefined || spec.condition.evaluate(vars) === true) fns[i]!.add(acc.accs[i], true);
-        continue;
-      }
-      const v = spec.value!.evaluate(vars);
-      if (spec.kind === 'distinct') {
-        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') fns[i]!.add(acc.accs[i], v);
-      } else if (typeof v === 'number' && Number.isFinite(v)) {
-        fns[i]!.add(acc.accs[i], v);
-      } else if (v !== null) {
-        stats.valueErrors += 1;
-      }
-    } catch {
-      stats.valueErrors += 1;
-    }
-  }
+  const errors = aggs.addEvent(acc, eventTime, vars);
+  if (errors > 0) stats.valueErrors += errors;
 }
 
 /** The variables expressions see for an event. */

@@ -1,7 +1,7 @@
 import { aggregatorFor } from './aggregates';
 import type { Aggregator } from './aggregates/Aggregator';
 import { mergeSessions, type TimeWindow } from './windows';
-import type { EpochMs, PartialState, WindowRule } from './types';
+import type { AggregateSpec, EpochMs, PartialState, WindowRule } from './types';
 
 /** Accumulators of a fixed window (or of one session): count of events, per-aggregate state, max event time. */
 export interface WindowAcc {
@@ -32,10 +32,38 @@ export type PartialJson = FixedPartialJson | SessionPartialJson;
 export class RuleAggregates {
   readonly aggregators: ReadonlyArray<Aggregator<unknown>>;
   readonly names: readonly string[];
+  /**
+   * Per aggregate, folds one event's value into its accumulator; returns
+   * false when the value could not be taken (an evaluation error, or not a
+   * number for a numeric kind). Specialised per kind once, so the per-event
+   * loop does no dispatch on the spec.
+   */
+  readonly adders: ReadonlyArray<(accs: unknown[], vars: Record<string, unknown>) => boolean>;
 
   constructor(readonly rule: WindowRule) {
     this.aggregators = rule.aggregates.map((spec) => aggregatorFor(spec) as Aggregator<unknown>);
     this.names = rule.aggregates.map((spec) => spec.name);
+    this.adders = rule.aggregates.map((spec, i) => adderOf(spec, this.aggregators[i]!, i));
+  }
+
+  /**
+   * Folds one event into `acc`; returns how many of its aggregate values
+   * could not be taken (a field missing or of the wrong type: that aggregate
+   * leaves the event out).
+   */
+  addEvent(acc: WindowAcc, eventTime: EpochMs, vars: Record<string, unknown>): number {
+    acc.n += 1;
+    if (eventTime > acc.maxEventTime) acc.maxEventTime = eventTime;
+    const adders = this.adders;
+    let errors = 0;
+    for (let i = 0; i < adders.length; i++) {
+      try {
+        if (!adders[i]!(acc.accs, vars)) errors++;
+      } catch {
+        errors++;
+      }
+    }
+    return errors;
   }
 
   create(): WindowAcc {
@@ -106,4 +134,38 @@ export class RuleAggregates {
   deserializeSessions(p: SessionPartialJson): Array<TimeWindow & { value: WindowAcc }> {
     return p.s.map((s) => ({ start: s.start, end: s.end, value: this.deserialize(s) }));
   }
+}
+
+function adderOf(spec: AggregateSpec, agg: Aggregator<unknown>, i: number): (accs: unknown[], vars: Record<string, unknown>) => boolean {
+  const add = agg.add.bind(agg);
+  if (spec.kind === 'count') {
+    const condition = spec.condition;
+    if (condition === undefined) {
+      return (accs) => {
+        add(accs[i], true);
+        return true;
+      };
+    }
+    return (accs, vars) => {
+      if (condition.evaluate(vars) === true) add(accs[i], true);
+      return true;
+    };
+  }
+  const value = spec.value!;
+  if (spec.kind === 'distinct') {
+    return (accs, vars) => {
+      const v = value.evaluate(vars);
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') add(accs[i], v);
+      return true;
+    };
+  }
+  // Numeric kinds: null is "no value" (not an error); anything else that is not a finite number is.
+  return (accs, vars) => {
+    const v = value.evaluate(vars);
+    if (typeof v === 'number' && Number.isFinite(v)) {
+      add(accs[i], v);
+      return true;
+    }
+    return v === null;
+  };
 }
