@@ -20,6 +20,11 @@ export interface CompiledExpression {
   readonly source: string;
   /** Evaluates against variables; throws ExpressionError on a runtime error. */
   evaluate(vars: Record<string, unknown>): unknown;
+  /**
+   * True when `evaluate` may be given the raw decoded payload instead of
+   * `eventVariables(payload)` (same results), which saves building the scope per event.
+   */
+  readonly acceptsPayload?: boolean;
 }
 
 // ---------------------------------------------------------------- aggregates
