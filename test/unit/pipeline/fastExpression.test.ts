@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { Environment } from '@marcbachmann/cel-js';
-import { eventVariables, ExpressionError, tryCompileExpression } from '../../../lambdas/core/expression';
+import { compileExpression, eventVariables, ExpressionError, tryCompileExpression } from '../../../lambdas/core/expression';
 import type { CompiledExpression } from '../../../lambdas/core/types';
 
 // The reference: the cel-js interpreter itself, over a scope where `event` is the payload
@@ -150,5 +150,186 @@ describe('fast expressions agree with the cel-js interpreter', () => {
       }),
       { numRuns: 1500 },
     );
+  });
+});
+
+// ---------------------------------------------------------------- exact cases
+
+const PAYLOAD = { t: true, f: false, n: 1, z: 0, big: 2 ** 53, s: 'a', nl: null, o: { a: 1, s: 'x', b: { c: null } }, l: [1], kind: 'http' };
+
+/** What the fast path gives for `source` over `payload`: the value, or the error's code and message. */
+function fast(source: string, payload: Record<string, unknown> = PAYLOAD): unknown {
+  const expr = tryCompileExpression(source, { what: 'where' });
+  if (!expr.ok) throw new Error(`${source}: ${expr.message}`);
+  expect(expr.expression.acceptsPayload).toBe(true);
+  const raw = evaluate(expr.expression, clone(payload));
+  // The same over eventVariables(payload), and the same as the interpreter's.
+  expect(evaluate(expr.expression, eventVariables(clone(payload)))).toEqual(raw);
+  assertSame(raw, interpret(source, clone(payload)), 'where');
+  return 'value' in raw ? raw.value : { code: raw.code, message: raw.summary };
+}
+
+function error(code: string, summary: string, source: string): { code: string; message: string } {
+  return { code, message: `where: ${summary} in '${source}'` };
+}
+
+describe('fast expressions: exact cases', () => {
+  it.each([
+    ['missing && false', false],
+    ['false && missing', false],
+    ['missing || true', true],
+    ['true || missing', true],
+    ['n && false', false],
+    ['false || f', false],
+    ['(n > 0.0 || missing) && !f', true],
+  ])('absorbs errors in && and ||: %s is %j', (source, expected) => {
+    // Act
+    const result = fast(source);
+
+    // Assert
+    expect(result).toBe(expected);
+  });
+
+  it.each([
+    ['missing && true', 'unknown_variable', 'Unknown variable: missing (the event has no field "missing"; guard optional fields with has(event.missing))'],
+    ['true && missing', 'unknown_variable', 'Unknown variable: missing (the event has no field "missing"; guard optional fields with has(event.missing))'],
+    ['missing || false', 'unknown_variable', 'Unknown variable: missing (the event has no field "missing"; guard optional fields with has(event.missing))'],
+    // Both sides fail: the interpreter reports the right one (it evaluates it last).
+    ['missing && other', 'unknown_variable', 'Unknown variable: other (the event has no field "other"; guard optional fields with has(event.other))'],
+    ['n && true', 'invalid_logical_operand', "Logical operator requires bool operands, got 'double'"],
+    ['missing || s', 'invalid_logical_operand', "Logical operator requires bool operands, got 'string'"],
+    ['!n', 'no_such_overload', 'no such overload: !double'],
+    ['!nl', 'no_such_overload', 'no such overload: !null (a value is null)'],
+  ])('keeps the error when && / || / ! cannot decide: %s', (source, code, summary) => {
+    // Act
+    const result = fast(source);
+
+    // Assert
+    expect(result).toEqual(error(code, summary, source));
+  });
+
+  it.each([
+    ['n == 1', true],
+    ['n == 1.0', true],
+    ['n != 1', false],
+    ['n >= 1', true],
+    ['n < 1', false],
+    ['z == -0.0', true],
+    ['z == -0', true],
+    ['-1 < z', true],
+    // 2^53 + 1 is an int no double equals: compared exactly, not rounded to 2^53.
+    ['big == 9007199254740993', false],
+    ['big < 9007199254740993', true],
+    ['big == 9007199254740992', true],
+    ['big in [9007199254740993]', false],
+    ['n in [1, 2]', true],
+    ['n in [1.0]', true],
+    ['n in ["1"]', false],
+    ['s in ["a", "b"]', true],
+    ['nl in [null]', true],
+    ['o in ["a"]', false],
+    ['n == "1"', false],
+    ['s != 1', true],
+    ['nl == null', true],
+    ['n == null', false],
+    ['t == true', true],
+    ['f < t', true],
+    ['s < "b"', true],
+  ])('compares as CEL does: %s is %j', (source, expected) => {
+    // Act
+    const result = fast(source);
+
+    // Assert
+    expect(result).toBe(expected);
+  });
+
+  it.each([
+    ['s < 1', 'no such overload: dyn<string> < int'],
+    ['n >= "a"', 'no such overload: dyn<double> >= string'],
+    ['nl < 1.0', 'no such overload: dyn<null> < double (a value is null)'],
+    ['"a" > n', 'no such overload: string > dyn<double>'],
+    ['t <= n', 'no such overload: dyn<bool> <= dyn<double>'],
+    ['(n > 0.0) < n', 'no such overload: bool < dyn<double>'],
+  ])('fails on orderings across types: %s', (source, summary) => {
+    // Act
+    const result = fast(source);
+
+    // Assert
+    expect(result).toEqual(error('no_such_overload', summary, source));
+  });
+
+  it('rejects literal comparisons across types at compile time, as before', () => {
+    // Act
+    const results = ['"a" < 1', '1.0 == "a"', 'n < null'].map((s) => tryCompileExpression(s, { what: 'where' }).ok);
+
+    // Assert
+    expect(results).toEqual([false, false, false]);
+  });
+
+  it('reports missing fields and keys as the interpreter does', () => {
+    // Act
+    const results = ['x', 'event.x', 'o.x', 'o.s.y', 'has(o.x.y)', 'l.a'].map((s) => fast(s));
+
+    // Assert
+    expect(results).toEqual([
+      error('unknown_variable', 'Unknown variable: x (the event has no field "x"; guard optional fields with has(event.x))', 'x'),
+      error('no_such_key', 'No such key: x', 'event.x'),
+      error('no_such_key', 'No such key: x', 'o.x'),
+      error('no_such_key', 'No such key: y', 'o.s.y'),
+      error('no_such_key', 'No such key: x', 'has(o.x.y)'),
+      error('no_such_key', 'No such key: a', 'l.a'),
+    ]);
+  });
+
+  it('reads fields as x or event.x, and has() them', () => {
+    // Act
+    const results = ['o.a', 'event.o.a', 'event.kind == kind', 'has(event.kind)', 'has(event.x)', 'has(o.b.c)', 'has(o.s.y)', 'has(s.x)', 'nl', 'o.b'].map((s) => fast(s));
+
+    // Assert
+    expect(results).toEqual([1, 1, true, true, false, true, false, false, null, { c: null }]);
+  });
+
+  it('reads a payload field named event as event.event, raw or through eventVariables', () => {
+    // Arrange
+    const payload = { kind: 'http', event: 'login' };
+
+    // Act
+    const results = ['event.event == "login" && event.kind == "http"', 'event.event', 'has(event.event)', 'event'].map((s) => fast(s, payload));
+    const withoutField = ['has(event.event)', 'event.event'].map((s) => fast(s, { kind: 'http' }));
+
+    // Assert: without such a field, event.event is missing (not the payload itself)
+    expect(results).toEqual([true, 'login', true, payload]);
+    expect(withoutField).toEqual([false, error('no_such_key', 'No such key: event', 'event.event')]);
+  });
+
+  it('leaves values JSON does not have to the interpreter', () => {
+    // Arrange
+    const expr = (s: string): CompiledExpression => compileExpression(s, { what: 'where' });
+    const vars = { m: new Map([['a', 1]]), f: () => 1, odd: { constructor: 'x', a: 1 }, u: 5n };
+
+    // Act
+    const results = [expr('m.a == 1').evaluate(vars), expr('has(m.a)').evaluate(vars), expr('u == 5').evaluate(vars), expr('u').evaluate(vars)];
+    const errors = ['f == 1', 'odd.a', 'has(odd.a)'].map((s) => {
+      const r = evaluate(expr(s), vars);
+      return 'code' in r ? r.code : r;
+    });
+
+    // Assert
+    expect(results).toEqual([true, true, true, 5]);
+    expect(errors).toEqual(['unsupported_type', 'unsupported_type', 'unsupported_type']);
+  });
+
+  it('keeps the interpreter for expressions outside the subset, and for typed ones', () => {
+    // Arrange
+    const outside = ['size(s) > 2', 's.startsWith("a")', 'n + 1.0 > 2.0', '-n < 0.0', 'n > 0.0 ? s : "b"', 's in l', 'l[0] == 1', 'n == 1u', 'type(n) == double', 'l.exists(x, x == 1.0)', '[1.0] == l', 'o["a"] == 1'];
+
+    // Act
+    const compiled = outside.map((s) => tryCompileExpression(s, { what: 'where' }));
+    const typed = compileExpression('errors > 1.0', { what: 'when', variables: { errors: 'double' } });
+
+    // Assert
+    expect(compiled.map((c) => c.ok && c.expression.acceptsPayload)).toEqual(outside.map(() => undefined));
+    expect(typed.acceptsPayload).toBeUndefined();
+    expect(compileExpression('size(s) > 0', { what: 'where' }).evaluate(eventVariables({ s: 'abc' }))).toBe(true);
   });
 });
