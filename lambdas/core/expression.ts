@@ -409,7 +409,8 @@ export function tryCompileExpression(source: string, opts: CompileOptions): Comp
     },
   };
   // Typed expressions (`when`) run once per window, not per event: the interpreter is fine there.
-  const fast = typed ? null : compileFast(run.ast);
+  // Names cel-js defines itself (`google`, `cel`, `optional`) are not payload fields.
+  const fast = typed ? null : compileFast(run.ast, (name) => !eventEnv.hasVariable(name));
   const expression = fast === null ? interpreted : fastExpression(source, what, fast, interpreted);
   return { ok: true, expression, type };
 }

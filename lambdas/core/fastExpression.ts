@@ -183,15 +183,18 @@ function logicalOperand(v: unknown): Fault {
   return t === undefined ? propagate(v) : new Fault('invalid_logical_operand', `Logical operator requires bool operands, got '${t}'`);
 }
 
-/** A path `base.k1.k2...`: the base identifier and the selected keys. */
-function selectPath(ast: ASTNode): { base: string; keys: string[] } | null {
+/** Whether an identifier is a payload field (or `event`), not a name cel-js defines. */
+export type IsField = (name: string) => boolean;
+
+/** A path `base.k1.k2...` over the payload: the base identifier and the selected keys. */
+function selectPath(ast: ASTNode, isField: IsField): { base: string; keys: string[] } | null {
   const keys: string[] = [];
   let node = ast;
   while (node.op === '.') {
     keys.unshift(node.args[1]);
     node = node.args[0];
   }
-  return node.op === 'id' ? { base: node.args, keys } : null;
+  return node.op === 'id' && isField(node.args) ? { base: node.args, keys } : null;
 }
 
 /**
@@ -407,11 +410,11 @@ function compileOrdering(op: Ordering, l: Node, r: Node): FastFn {
   };
 }
 
-function compileIn(l: Node, list: ASTNode): FastFn | null {
+function compileIn(l: Node, list: ASTNode, isField: IsField): FastFn | null {
   if (list.op !== 'list') return null;
   const members = new Set<Scalar>();
   for (const el of list.args) {
-    const n = compileNode(el);
+    const n = compileNode(el, isField);
     if (n?.constant === undefined) return null;
     members.add(canonical(n.constant.value));
   }
@@ -459,19 +462,19 @@ function compileNot(operand: Node): FastFn {
 
 const COMPARISONS = new Set(['==', '!=', '<', '<=', '>', '>=']);
 
-function compileNode(ast: ASTNode): Node | null {
+function compileNode(ast: ASTNode, isField: IsField): Node | null {
   switch (ast.op) {
     case 'value':
       return compileLiteral(ast.args);
     case '-_': {
       // Only a negated literal (`-1`, `-0.5`): folded, as CEL has no negative literals.
-      const n = compileNode(ast.args);
+      const n = compileNode(ast.args, isField);
       const v = n?.constant?.value;
       return typeof v === 'number' || typeof v === 'bigint' ? literal(-v) : null;
     }
     case 'id':
     case '.': {
-      const path = selectPath(ast);
+      const path = selectPath(ast, isField);
       if (path === null) return null;
       const fn = compilePath(path.base, path.keys);
       return path.keys.length === 0 && path.base !== 'event' ? { fn, type: 'dyn', variable: path.base } : { fn, type: 'dyn' };
@@ -479,29 +482,29 @@ function compileNode(ast: ASTNode): Node | null {
     case 'call': {
       const [name, args] = ast.args;
       if (name !== 'has' || args.length !== 1) return null;
-      const path = selectPath(args[0]!);
+      const path = selectPath(args[0]!, isField);
       return path && path.keys.length > 0 ? { fn: compileHas(path.base, path.keys), type: 'bool' } : null;
     }
     case '!_': {
-      const n = compileNode(ast.args);
+      const n = compileNode(ast.args, isField);
       return n && { fn: compileNot(n), type: 'bool' };
     }
     case '&&':
     case '||': {
-      const l = compileNode(ast.args[0]);
-      const r = compileNode(ast.args[1]);
+      const l = compileNode(ast.args[0], isField);
+      const r = compileNode(ast.args[1], isField);
       return l && r && { fn: compileLogical(ast.op === '||', l, r), type: 'bool' };
     }
     case 'in': {
-      const l = compileNode(ast.args[0]);
-      const fn = l && compileIn(l, ast.args[1]);
+      const l = compileNode(ast.args[0], isField);
+      const fn = l && compileIn(l, ast.args[1], isField);
       return fn ? { fn, type: 'bool' } : null;
     }
     default: {
       if (!COMPARISONS.has(ast.op)) return null;
       const [la, ra] = ast.args as [ASTNode, ASTNode];
-      const l = compileNode(la);
-      const r = compileNode(ra);
+      const l = compileNode(la, isField);
+      const r = compileNode(ra, isField);
       return l && r && { fn: compileComparison(ast.op, l, r), type: 'bool' };
     }
   }
@@ -511,9 +514,10 @@ function compileNode(ast: ASTNode): Node | null {
  * A closure computing `ast` over an event scope, or null when the expression
  * is outside the subset. The AST must have passed cel-js's type check (e.g.
  * `1 == "a"` or `x < null` never get here), in an environment where every
- * identifier is a payload field. The result is a plain value (ints as BigInt),
- * a Fault, or BAIL.
+ * identifier `isField` accepts is a payload field; the others (cel-js's own
+ * `google`, `cel`, `optional` namespaces) leave the expression to the
+ * interpreter. The result is a plain value (ints as BigInt), a Fault, or BAIL.
  */
-export function compileFast(ast: ASTNode): FastFn | null {
-  return compileNode(ast)?.fn ?? null;
+export function compileFast(ast: ASTNode, isField: IsField): FastFn | null {
+  return compileNode(ast, isField)?.fn ?? null;
 }
