@@ -115,8 +115,8 @@ function typeName(v: unknown): string | undefined {
   }
 }
 
-/** v is a Fault, or a value the closures do not model (then BAIL). */
-function notScalar(v: unknown): v is Fault {
+/** Whether v is a Fault, or a value the closures do not model (then BAIL). */
+function notScalar(v: unknown): boolean {
   return v instanceof Fault || typeName(v) === undefined;
 }
 
@@ -162,8 +162,8 @@ function hasField(o: unknown, step: Step): unknown {
     if (c === Object || c === undefined) {
       const v = ownField(o as Scope, step.key, step.inheritable);
       if (v === undefined) return undefined;
-      if (typeof v === 'object' ? v === null || v.constructor === Object || Array.isArray(v) : typeName(v) !== undefined) return v;
-      return BAIL;
+      if (typeof v !== 'object') return typeName(v) === undefined ? BAIL : v;
+      return v === null || v.constructor === Object || v.constructor === undefined || Array.isArray(v) ? v : BAIL;
     }
     return Array.isArray(o) ? undefined : BAIL;
   }
