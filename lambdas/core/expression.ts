@@ -13,7 +13,10 @@
  *
  * Parse once, evaluate many: `compileExpression` parses and type-checks once;
  * `evaluate` runs the pre-checked AST (millions of evaluations per second for a
- * typical filter).
+ * typical filter). Untyped event expressions in the common subset (fields,
+ * literals, comparisons, `in` a literal list, `has`, `!`, `&&`, `||`) run as
+ * closures built from that AST instead, with the same results (fastExpression.ts);
+ * these accept the raw payload as their scope (`acceptsPayload`).
  *
  * Variables. For expressions over an event (`where`, aggregate arguments) every
  * top-level payload field is a variable, and `event` is the whole payload (see
@@ -39,6 +42,8 @@ import type { ASTNode } from '@marcbachmann/cel-js';
 import type { CompiledExpression } from './types';
 import { PipelineError } from './pipeline/errors';
 import { didYouMean } from './pipeline/suggest';
+import { BAIL, compileFast, eventRoot, EVENT_PAYLOAD, Fault } from './fastExpression';
+import type { FastFn } from './fastExpression';
 
 /** Structural limits enforced at parse time (hostile or accidental giant expressions are rejected). */
 export const EXPRESSION_LIMITS = {
@@ -305,7 +310,9 @@ function toPlain(v: unknown): unknown {
   if (typeof v === 'bigint') return Number(v);
   if (v === null || typeof v !== 'object') return v;
   // uint values are objects whose valueOf() is a BigInt
-  if (typeof (v as { valueOf(): unknown }).valueOf() === 'bigint') return Number((v as { valueOf(): bigint }).valueOf());
+  // (null-prototype objects have no valueOf)
+  const valueOf = (v as { valueOf?: () => unknown }).valueOf;
+  if (typeof valueOf === 'function' && typeof valueOf.call(v) === 'bigint') return Number(valueOf.call(v) as bigint);
   if (Array.isArray(v)) return v.map(toPlain);
   if (v instanceof Map) return new Map([...v].map(([k, x]) => [toPlain(k), toPlain(x)]));
   if (Object.getPrototypeOf(v) === Object.prototype) {
@@ -384,13 +391,7 @@ export function tryCompileExpression(source: string, opts: CompileOptions): Comp
   }
 
   const what = opts.what;
-  const path = typed ? null : fieldPath(parsedAst.ast);
-  if (path !== null) {
-    // A plain field reference (`latencyMs`, `event.bytes`): read it directly,
-    // with CEL's semantics (a missing field is an error), without the interpreter.
-    return { ok: true, expression: fieldExpression(source, what, path), type };
-  }
-  const expression: CompiledExpression = {
+  const interpreted: CompiledExpression = {
     source,
     evaluate(vars: Record<string, unknown>): unknown {
       let r: unknown;
@@ -407,37 +408,60 @@ export function tryCompileExpression(source: string, opts: CompileOptions): Comp
       return typeof r === 'bigint' ? Number(r) : typeof r === 'object' && r !== null ? toPlain(r) : r;
     },
   };
+  // Typed expressions (`when`) run once per window, not per event: the interpreter is fine there.
+  // Names cel-js defines itself (`google`, `cel`, `optional`) are not payload fields.
+  const fast = typed ? null : compileFast(run.ast, (name) => !eventEnv.hasVariable(name));
+  const expression = fast === null ? interpreted : fastExpression(source, what, fast, interpreted);
   return { ok: true, expression, type };
 }
 
-/** The field path of an AST that is only a variable or a chain of field selections, else null. */
-function fieldPath(ast: unknown): string[] | null {
-  const node = ast as { op?: string; args?: unknown };
-  if (node.op === 'id' && typeof node.args === 'string') return [node.args];
-  if (node.op === '.' && Array.isArray(node.args) && typeof node.args[1] === 'string') {
-    const base = fieldPath(node.args[0]);
-    return base === null ? null : [...base, node.args[1]];
-  }
-  return null;
-}
-
-function fieldExpression(source: string, what: string, path: readonly string[]): CompiledExpression {
-  const [first, ...rest] = path;
+/**
+ * An untyped expression through its fast closure (see fastExpression.ts), with
+ * the interpreter answering for the values the closure does not model. Takes
+ * the raw payload or eventVariables(payload).
+ */
+function fastExpression(source: string, what: string, fast: FastFn, interpreted: CompiledExpression): CompiledExpression {
+  // A missing optional field throws on every event that lacks it, and building an
+  // Error (its stack trace) costs microseconds. The error is about the data, not
+  // the code, and its message depends only on the fault (a short, fixed set per
+  // expression): each one is built once and thrown again (with its first stack).
+  const errors = new Map<string, ExpressionError>();
+  const fail = (f: Fault): never => {
+    let e = errors.get(f.summary);
+    if (e === undefined) {
+      e = new ExpressionError(what, source, `${what}: ${f.summary}${runtimeHint(f.code, f.summary, false)} in '${source}'`, { code: f.code });
+      errors.set(f.summary, e);
+    }
+    throw e;
+  };
+  // The scope the interpreter needs: `event` is the payload, without the
+  // self-reference eventVariables adds (so `event.event` is only a real field).
+  const interpret = (vars: Record<string, unknown>): unknown => {
+    const payload: Record<string, unknown> = { ...vars };
+    const root = eventRoot(vars);
+    if (root !== vars) payload.event = root.event; // eventVariables' copy holds the payload as `event`, not the field
+    return interpreted.evaluate({ ...payload, event: payload });
+  };
   return {
     source,
+    acceptsPayload: true,
     evaluate(vars: Record<string, unknown>): unknown {
-      let v: unknown = Object.prototype.hasOwnProperty.call(vars, first!) ? vars[first!] : undefined;
-      if (v === undefined) throw new ExpressionError(what, source, `${what}: Unknown variable: ${first} in '${source}'`, {});
-      for (const key of rest) {
-        if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.prototype.hasOwnProperty.call(v, key)) {
-          throw new ExpressionError(what, source, `${what}: No such key: ${key} in '${source}'`, {});
-        }
-        v = (v as Record<string, unknown>)[key];
+      const r = fast(vars);
+      switch (typeof r) {
+        case 'boolean':
+        case 'number':
+        case 'string':
+          return r;
+        case 'bigint':
+          return Number(r);
+        case 'object':
+          if (r === null) return r;
+          if (r instanceof Fault) return r === BAIL ? interpret(vars) : fail(r);
+          // A JSON object or list from the payload (the closures read null-prototype
+          // objects too): the interpreter would return a plain copy of it.
+          if (r.constructor === Object || r.constructor === undefined || Array.isArray(r)) return r;
       }
-      if (typeof v === 'function' || typeof v === 'symbol') {
-        throw new ExpressionError(what, source, `${what}: Unsupported type: ${typeof v} in '${source}'`, {});
-      }
-      return v;
+      return interpret(vars);
     },
   };
 }
@@ -464,7 +488,11 @@ export function eventVariables(payload: Readonly<Record<string, unknown>>): Reco
   // payload a prototype (Object.create) forced V8 to rebuild it as a prototype
   // object per event and dominated the core's cost.
   // A payload with its own `event` field is copied instead, so `event.event` still reads that field.
-  if (Object.prototype.hasOwnProperty.call(payload, 'event')) return { ...payload, event: payload };
+  // The copy is marked so the fast closures find the payload (the copy's own `event` is not the field).
+  // (A payload already given its `event` by an earlier call is reused as it is.)
+  if (Object.prototype.hasOwnProperty.call(payload, 'event') && payload.event !== payload) {
+    return Object.defineProperty({ ...payload, event: payload }, EVENT_PAYLOAD, { value: payload });
+  }
   const vars = payload as Record<string, unknown>;
   Object.defineProperty(vars, 'event', { value: payload, enumerable: false, configurable: true, writable: true });
   return vars;

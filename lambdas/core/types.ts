@@ -21,8 +21,8 @@ export interface CompiledExpression {
   /** Evaluates against variables; throws ExpressionError on a runtime error. */
   evaluate(vars: Record<string, unknown>): unknown;
   /**
-   * True when `evaluate` may be given the decoded payload itself rather than
-   * eventVariables(payload) (the expression resolves `event` on its own).
+   * True when `evaluate` may be given the raw decoded payload instead of
+   * `eventVariables(payload)` (same results), which saves building the scope per event.
    */
   readonly acceptsPayload?: boolean;
 }
