@@ -31,7 +31,8 @@ export class InMemoryStateStore implements StateStore {
   private readonly progress = new Map<string, ShardProgress>();
   private readonly watermarks = new Map<string, EpochMs>();
   readonly quarantined: Array<Rejection & { stream: string }> = [];
-  private readonly seenIds = new Map<string, Map<string, string>>();
+  /** Producer-duplicate ids: per stream and shard, per event-time bucket, id -> sequence number. */
+  private readonly seenIds = new Map<string, Map<number, Map<string, string>>>();
   /** Counts of operations, for tests that assert cost. */
   readonly counters = { applyWrites: 0, applyConflicts: 0, reads: 0 };
 
@@ -171,6 +172,9 @@ export class InMemoryStateStore implements StateStore {
 
   async dedupe(stream: string, shardId: string, entries: readonly DedupeEntry[], _expiresAt: EpochMs): Promise<boolean[]> {
     const out = new Array<boolean>(entries.length);
+    const shardKey = `${stream}\u0000${shardId}`;
+    let buckets = this.seenIds.get(shardKey);
+    if (!buckets) this.seenIds.set(shardKey, (buckets = new Map()));
     // Entries come in sequence order, so runs of them share a bucket: look each run's bucket up once.
     let bucket = Number.NaN;
     let ids = new Map<string, string>();
@@ -178,10 +182,9 @@ export class InMemoryStateStore implements StateStore {
       const e = entries[i]!;
       if (e.bucket !== bucket) {
         bucket = e.bucket;
-        const bucketId = `${stream}\u0000${shardId}\u0000${bucket}`;
-        const found = this.seenIds.get(bucketId);
+        const found = buckets.get(bucket);
         if (found) ids = found;
-        else this.seenIds.set(bucketId, (ids = new Map()));
+        else buckets.set(bucket, (ids = new Map()));
       }
       const seq = ids.get(e.id);
       if (seq === undefined) ids.set(e.id, e.seq);
@@ -214,8 +217,9 @@ function emptyState(): KeyState {
   return { slots: {}, closed: false, closedThrough: null, closeAt: null, version: 0 };
 }
 
+/** A deep copy as the DynamoDB store makes it: state goes through JSON there (and JSON is faster to copy than structuredClone). */
 function clone<T>(v: T): T {
-  return structuredClone(v);
+  return JSON.parse(JSON.stringify(v)) as T;
 }
 
 function cmp(a: string, b: string): number {
