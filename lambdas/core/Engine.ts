@@ -7,6 +7,8 @@ import {
   indicesOf,
   scopeOf,
   type AbsenceContext,
+  groupSlot,
+  type GroupSlot,
   type KeyBatch,
   type RuleBatchStats,
   type RuleContext,
@@ -119,7 +121,7 @@ export class Engine {
   private readonly absenceContexts: AbsenceContext[];
   private readonly shared: SharedParts;
   /** Per distinct groupBy: groups met recently, by their values (groups repeat across events and batches). */
-  private readonly groupCaches: Array<Map<string, GroupRef>>;
+  private readonly groupCaches: Array<Map<string, GroupSlot>>;
   private readonly absenceRules: AbsenceRule[];
   private readonly concurrency: number;
   private readonly redact: ReadonlySet<string>;
@@ -320,20 +322,20 @@ export class Engine {
     return dropped === 0 ? events : events.filter((_, i) => drop[i] === 0);
   }
 
-  private groupOfCached(index: number, payload: DecodedEvent['payload']): GroupRef {
+  private groupOfCached(index: number, payload: DecodedEvent['payload']): GroupSlot {
     const groupBy = this.shared.groupBys[index]!;
     const cache = this.groupCaches[index]!;
     let raw: string;
     if (groupBy.length === 1) {
       const v = Object.prototype.hasOwnProperty.call(payload, groupBy[0]!) ? payload[groupBy[0]!] : undefined;
       // Only plain short strings are cached; anything else takes the full path.
-      if (typeof v !== 'string' || v.length > 64) return groupOf(groupBy, payload);
+      if (typeof v !== 'string' || v.length > 64) return groupSlot(groupOf(groupBy, payload));
       raw = v;
     } else {
       const values: string[] = [];
       for (const field of groupBy) {
         const v = Object.prototype.hasOwnProperty.call(payload, field) ? payload[field] : undefined;
-        if (typeof v !== 'string' || v.length > 64) return groupOf(groupBy, payload);
+        if (typeof v !== 'string' || v.length > 64) return groupSlot(groupOf(groupBy, payload));
         values.push(v);
       }
       // JSON keeps ("a\u0000b", "c") and ("a", "b\u0000c") apart; a joined string would not.
@@ -341,7 +343,7 @@ export class Engine {
     }
     let g = cache.get(raw);
     if (g === undefined) {
-      g = groupOf(groupBy, payload);
+      g = groupSlot(groupOf(groupBy, payload));
       if (cache.size >= 4096) cache.clear();
       cache.set(raw, g);
     }

@@ -97,8 +97,28 @@ export interface FoldResult {
   readonly stopAt: number;
 }
 
+/**
+ * A group as the engine's group cache hands it out, with room to memo one
+ * batch's state of it per rule (valid while `batch` is that fold's number).
+ * The fold's own maps stay the truth: a group met through a fresh slot (the
+ * cache was cleared, or the value is not cached) is found there.
+ */
+export interface GroupSlot {
+  readonly ref: GroupRef;
+  batch: number;
+  readonly folds: Array<GroupFold | undefined>;
+  readonly seen: Array<SeenGroup | undefined>;
+}
+
+export function groupSlot(ref: GroupRef): GroupSlot {
+  return { ref, batch: -1, folds: [], seen: [] };
+}
+
+/** Numbers folds, for the memo in GroupSlot. */
+let foldCounter = 0;
+
 /** One group's state in one rule over the batch. */
-interface GroupFold {
+export interface GroupFold {
   readonly group: GroupRef;
   /** Fixed windows: panes by start, and the window keys by start. */
   readonly panes: Map<number, Part>;
@@ -166,7 +186,7 @@ export interface FoldInput {
   readonly absence: readonly AbsenceContext[];
   readonly shared: SharedParts;
   /** The group of an event under the shared groupBy `index` (cached by the engine). */
-  readonly groupOf: (index: number, payload: JsonObject) => GroupRef;
+  readonly groupOf: (index: number, payload: JsonObject) => GroupSlot;
   readonly priorMax: EpochMs;
   readonly streamWatermark: EpochMs;
   readonly outOfOrdernessMs: number;
@@ -190,7 +210,8 @@ export function foldBatch(input: FoldInput): FoldResult {
   const absenceStats = absence.map((c) => perRule[c.rule.name]!);
   // Per event: filter verdicts (0 unknown, 1 pass, 2 fail, 3 error) and groups, shared by rules.
   const whereMemo = new Uint8Array(shared.wheres.length);
-  const groupMemo = new Array<GroupRef | undefined>(shared.groupBys.length);
+  const groupMemo = new Array<GroupSlot | undefined>(shared.groupBys.length);
+  const batch = ++foldCounter;
   const matchedGroup = new Array<GroupFold | undefined>(rules.length);
   let lateCount = 0;
   let maxT = input.priorMax;
@@ -227,19 +248,24 @@ export function foldBatch(input: FoldInput): FoldResult {
         if (w === 3) stats[r]!.filterErrors += 1;
         if (w !== 1) continue;
       }
-      const group = (groupMemo[ctx.groupIndex] ??= input.groupOf(ctx.groupIndex, payload));
-      const groups = groupsByRule[r]!;
-      let gf = groups.get(group.key);
+      const slot = (groupMemo[ctx.groupIndex] ??= stamped(input.groupOf(ctx.groupIndex, payload), batch));
+      let gf = slot.folds[r];
       if (gf === undefined) {
-        if (groups.size >= input.maxGroups) {
-          // Past the cap the batch stops here and Lambda retries from this record:
-          // the batch is split, never a record dropped.
-          stats[r]!.overflow += 1;
-          stopAt = i;
-          break events;
+        const group = slot.ref;
+        const groups = groupsByRule[r]!;
+        gf = groups.get(group.key);
+        if (gf === undefined) {
+          if (groups.size >= input.maxGroups) {
+            // Past the cap the batch stops here and Lambda retries from this record:
+            // the batch is split, never a record dropped.
+            stats[r]!.overflow += 1;
+            stopAt = i;
+            break events;
+          }
+          gf = { group, panes: new Map(), windows: new Map(), lastPane: undefined, session: undefined, lastRun: undefined };
+          groups.set(group.key, gf);
         }
-        gf = { group, panes: new Map(), windows: new Map(), lastPane: undefined, session: undefined, lastRun: undefined };
-        groups.set(group.key, gf);
+        slot.folds[r] = gf;
       }
       matchedGroup[r] = gf;
     }
@@ -293,20 +319,32 @@ export function foldBatch(input: FoldInput): FoldResult {
       const ctx = absence[a]!;
       if (ctx.whereIndex >= 0 && verdict(ctx.whereIndex, vars) !== 1) continue;
       absenceStats[a]!.matched += 1;
-      const group = (groupMemo[ctx.groupIndex] ??= input.groupOf(ctx.groupIndex, payload));
-      const s = seenByRule[a]!.get(group.key);
+      const slot = (groupMemo[ctx.groupIndex] ??= stamped(input.groupOf(ctx.groupIndex, payload), batch));
+      const s = slot.seen[a] ?? seenByRule[a]!.get(slot.ref.key);
       if (s === undefined) {
-        const entry: SeenGroup = { rule: ctx.rule, group, eventTime: t, first: i };
-        seenByRule[a]!.set(group.key, entry);
+        const entry: SeenGroup = { rule: ctx.rule, group: slot.ref, eventTime: t, first: i };
+        seenByRule[a]!.set(slot.ref.key, entry);
         seen.push(entry);
-      } else if (t > s.eventTime) {
-        s.eventTime = t;
+        slot.seen[a] = entry;
+      } else {
+        slot.seen[a] = s;
+        if (t > s.eventTime) s.eventTime = t;
       }
     }
     if (t > maxT) maxT = t;
     maxTimes[i] = maxT;
   }
   return { keyBatches, seen, lateCount, maxTimes, stopAt };
+}
+
+/** The slot, its memo emptied if it holds another fold's state. */
+function stamped(slot: GroupSlot, batch: number): GroupSlot {
+  if (slot.batch !== batch) {
+    slot.batch = batch;
+    slot.folds.length = 0;
+    slot.seen.length = 0;
+  }
+  return slot;
 }
 
 /** How many of a pane's windows (newest first) the watermark leaves open; size/step when all are. */
