@@ -7,12 +7,10 @@ import type {
   RejectReason,
   StreamSpec,
 } from './types';
+import { ISO_8601_DATE_TIME, parseIsoDateTime } from './timestamp';
 
 /** Event times before this are not plausible for live telemetry (2000-01-01T00:00:00Z). */
 export const MIN_EVENT_TIME: EpochMs = Date.UTC(2000, 0, 1);
-
-/** ISO-8601 date-time with a time zone (Z or ±hh:mm), as RFC 3339 allows. */
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})$/;
 
 /** The largest epoch-ms a JavaScript Date holds (year 275760). */
 const MAX_DATE_MS = 8.64e15;
@@ -55,12 +53,12 @@ export function parseEventTime(value: unknown, field: string, redact = false): E
     return Math.floor(value);
   }
   if (typeof value === 'string') {
-    if (!ISO_8601.test(value)) {
+    const t = parseIsoDateTime(value);
+    if (!Number.isNaN(t)) return t;
+    if (!ISO_8601_DATE_TIME.test(value)) {
       return `field "${field}" is ${shown(value)}: expected an ISO-8601 date-time with a time zone (e.g. 2026-11-27T10:00:00.000Z) or epoch milliseconds`;
     }
-    const t = Date.parse(value);
-    if (Number.isNaN(t)) return `field "${field}" is ${shown(value)}: not a valid date-time`;
-    return t;
+    return `field "${field}" is ${shown(value)}: not a valid date-time`;
   }
   return `field "${field}" is ${value === null ? 'null' : typeof value}: expected an ISO-8601 string or epoch milliseconds`;
 }

@@ -71,6 +71,13 @@ describe('parseEventTime', () => {
   it('parses offsets', () => {
     expect(parseEventTime('2026-11-27T12:00:00+02:00', 'ts')).toBe(Date.UTC(2026, 10, 27, 10));
   });
+  it('tells a string of the wrong shape from a date that does not exist', () => {
+    expect(parseEventTime('2026-11-27 10:00', 'ts')).toBe(
+      'field "ts" is "2026-11-27 10:00": expected an ISO-8601 date-time with a time zone (e.g. 2026-11-27T10:00:00.000Z) or epoch milliseconds',
+    );
+    expect(parseEventTime('2026-11-32T10:00:00Z', 'ts')).toBe('field "ts" is "2026-11-32T10:00:00Z": not a valid date-time');
+    expect(parseEventTime('2026-11-27T24:00:01Z', 'ts', true)).toBe('field "ts" is [redacted]: not a valid date-time');
+  });
   it('rejects infinities', () => {
     expect(parseEventTime(Infinity, 'ts')).toMatch(/not a finite number/);
   });
