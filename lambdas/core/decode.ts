@@ -7,12 +7,10 @@ import type {
   RejectReason,
   StreamSpec,
 } from './types';
+import { ISO_8601_DATE_TIME, parseIsoDateTime } from './timestamp';
 
 /** Event times before this are not plausible for live telemetry (2000-01-01T00:00:00Z). */
 export const MIN_EVENT_TIME: EpochMs = Date.UTC(2000, 0, 1);
-
-/** ISO-8601 date-time with a time zone (Z or ±hh:mm), as RFC 3339 allows. */
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})$/;
 
 /** The largest epoch-ms a JavaScript Date holds (year 275760). */
 const MAX_DATE_MS = 8.64e15;
@@ -38,12 +36,16 @@ function arrivalMs(record: KinesisLikeRecord): EpochMs {
   return Math.round(record.approximateArrivalTimestamp * 1000);
 }
 
+/** A string value as a message may quote it. */
+function shown(value: string, redact: boolean): string {
+  return redact ? '[redacted]' : JSON.stringify(value.slice(0, 64));
+}
+
 /**
  * Reads an event time from a payload value: epoch milliseconds (a number) or
  * an ISO-8601 string with a time zone. Returns a message when it cannot.
  */
 export function parseEventTime(value: unknown, field: string, redact = false): EpochMs | string {
-  const shown = (v: string) => (redact ? '[redacted]' : JSON.stringify(v.slice(0, 64)));
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) return `field "${field}" is not a finite number`;
     if (Math.abs(value) > MAX_DATE_MS) {
@@ -55,12 +57,12 @@ export function parseEventTime(value: unknown, field: string, redact = false): E
     return Math.floor(value);
   }
   if (typeof value === 'string') {
-    if (!ISO_8601.test(value)) {
-      return `field "${field}" is ${shown(value)}: expected an ISO-8601 date-time with a time zone (e.g. 2026-11-27T10:00:00.000Z) or epoch milliseconds`;
+    const t = parseIsoDateTime(value);
+    if (!Number.isNaN(t)) return t;
+    if (!ISO_8601_DATE_TIME.test(value)) {
+      return `field "${field}" is ${shown(value, redact)}: expected an ISO-8601 date-time with a time zone (e.g. 2026-11-27T10:00:00.000Z) or epoch milliseconds`;
     }
-    const t = Date.parse(value);
-    if (Number.isNaN(t)) return `field "${field}" is ${shown(value)}: not a valid date-time`;
-    return t;
+    return `field "${field}" is ${shown(value, redact)}: not a valid date-time`;
   }
   return `field "${field}" is ${value === null ? 'null' : typeof value}: expected an ISO-8601 string or epoch milliseconds`;
 }
@@ -81,11 +83,15 @@ export function decodeRecord(record: KinesisLikeRecord, stream: StreamSpec, cloc
   }
   // Node's decoder skips characters outside the alphabet, so a decoded length short of
   // what the text length promises means the text was not base64 (cheaper than a regex scan).
-  const padding = data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0;
-  const bytes = data.length % 4 === 0 ? Buffer.from(data, 'base64') : undefined;
-  if (bytes === undefined || bytes.length !== (data.length / 4) * 3 - padding) {
+  // Char codes rather than endsWith: this runs for every record.
+  const n = data.length;
+  const padding = data.charCodeAt(n - 1) !== 61 /* = */ ? 0 : data.charCodeAt(n - 2) === 61 ? 2 : 1;
+  const bytes = n % 4 === 0 ? Buffer.from(data, 'base64') : undefined;
+  if (bytes === undefined || bytes.length !== (n / 4) * 3 - padding) {
     return reject(record, 'bad-base64', 'record data is not valid base64 (Lambda delivers Kinesis data base64-encoded)');
   }
+  // The fatal TextDecoder, measured on Node 20, is faster than Buffer#toString (plus a
+  // search for U+FFFD), and it drops a leading byte order mark, which JSON.parse would refuse.
   let text: string;
   try {
     text = utf8.decode(bytes);
@@ -116,10 +122,12 @@ export function decodeRecord(record: KinesisLikeRecord, stream: StreamSpec, cloc
     eventTime = arrivalTime;
   } else {
     const field = stream.timestamp.field;
-    if (!Object.prototype.hasOwnProperty.call(payload, field) || payload[field] === undefined) {
+    const value = payload[field];
+    // An inherited property (a field named "constructor") is not the payload's.
+    if (value === undefined || !Object.hasOwn(payload, field)) {
       return reject(record, 'no-timestamp', `payload has no "${field}" field (the stream's event-time field)`);
     }
-    const t = parseEventTime(payload[field], field, redact?.has(field) === true);
+    const t = parseEventTime(value, field, redact?.has(field) === true);
     if (typeof t === 'string') return reject(record, 'bad-timestamp', t);
     eventTime = t;
   }
@@ -139,16 +147,10 @@ export function decodeRecord(record: KinesisLikeRecord, stream: StreamSpec, cloc
     const id = payload[stream.idField];
     if (typeof id === 'string' || typeof id === 'number') eventId = String(id);
   }
+  // One literal, eventId always present (possibly undefined): every event gets the same
+  // hidden class, and no spread copies a temporary object.
   return {
     ok: true,
-    event: {
-      payload,
-      eventTime,
-      arrivalTime,
-      shardId: record.shardId,
-      sequenceNumber: record.sequenceNumber,
-      partitionKey: record.partitionKey,
-      ...(eventId !== undefined ? { eventId } : {}),
-    },
+    event: { payload, eventTime, arrivalTime, shardId: record.shardId, sequenceNumber: record.sequenceNumber, partitionKey: record.partitionKey, eventId },
   };
 }

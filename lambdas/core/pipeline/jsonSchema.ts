@@ -9,6 +9,7 @@ import Ajv from 'ajv';
 import type { AnySchema, Options, ValidateFunction } from 'ajv';
 import Ajv2019 from 'ajv/dist/2019';
 import Ajv2020 from 'ajv/dist/2020';
+import { parseRfc3339DateTime } from '../timestamp';
 
 export type SchemaResult =
   | { readonly ok: true; readonly validate: (payload: unknown) => string | null }
@@ -21,7 +22,6 @@ const DRAFTS: Record<string, 'draft-07' | '2019-09' | '2020-12'> = {
   'https://json-schema.org/draft/2020-12/schema': '2020-12',
 };
 
-const RFC3339_DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const TIME = /^\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -34,7 +34,7 @@ const OPTIONS: Options = {
   strictRequired: false,
   logger: false,
   formats: {
-    'date-time': (s: string) => RFC3339_DATE_TIME.test(s) && !Number.isNaN(Date.parse(s)),
+    'date-time': (s: string) => !Number.isNaN(parseRfc3339DateTime(s)),
     date: (s: string) => DATE.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`)),
     time: (s: string) => TIME.test(s),
     uuid: (s: string) => UUID.test(s),

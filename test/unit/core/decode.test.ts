@@ -59,6 +59,38 @@ describe('decodeRecord', () => {
     expect(!r.ok && r.rejection).toMatchObject({ reason: 'schema', message: 'payload does not match schemas/t.json: must have required property "status"' });
   });
 
+  it('accepts text that contains U+FFFD itself (a replacement character is not a decoding error)', () => {
+    const r = decodeRecord(kinesisRecordFactory({ ts: T0, note: 'bad byte: \uFFFD', eventId: '\uFFFD' }), stream, clock);
+    expect(r.ok && r.event).toMatchObject({ payload: { note: 'bad byte: \uFFFD' }, eventId: '\uFFFD' });
+  });
+
+  it.each([
+    ['a lone continuation byte', [0x80]],
+    ['a truncated sequence', [0xe2, 0x82]],
+    ['an overlong encoding', [0xc0, 0xaf]],
+    ['an encoded surrogate', [0xed, 0xa0, 0x80]],
+    ['a code point past U+10FFFF', [0xf4, 0x90, 0x80, 0x80]],
+  ])('rejects %s inside a JSON string as not-utf8', (_name, bad) => {
+    const bytes = Buffer.concat([Buffer.from(`{"ts":${T0},"note":"`), Buffer.from(bad), Buffer.from('"}')]);
+    const r = decodeRecord(kinesisRecordFactory(null, { rawData: bytes.toString('base64') }), stream, clock);
+    expect(!r.ok && r.rejection).toMatchObject({ reason: 'not-utf8', message: 'record data is not valid UTF-8 text' });
+  });
+
+  it('skips a UTF-8 byte order mark before the JSON', () => {
+    const r = decodeRecord(kinesisRecordFactory(null, { rawData: Buffer.from(`\uFEFF{"ts":${T0}}`).toString('base64') }), stream, clock);
+    expect(r.ok && r.event.eventTime).toBe(T0);
+  });
+
+  it('has no event id when the payload has none', () => {
+    const r = decodeRecord(kinesisRecordFactory({ ts: T0 }), stream, clock);
+    expect(r.ok && r.event.eventId).toBeUndefined();
+  });
+
+  it('does not take an inherited property for the event-time field', () => {
+    const r = decodeRecord(kinesisRecordFactory({ ts: T0 }), streamSpec({ timestamp: { kind: 'field', field: 'constructor' } }), clock);
+    expect(!r.ok && r.rejection).toMatchObject({ reason: 'no-timestamp', message: 'payload has no "constructor" field (the stream\'s event-time field)' });
+  });
+
   it('keeps prototype-pollution keys as plain data', () => {
     const record = kinesisRecordFactory(null, { rawData: Buffer.from('{"ts":1764237600000,"__proto__":{"polluted":true}}').toString('base64') });
     const r = decodeRecord(record, stream, clock);
@@ -70,6 +102,13 @@ describe('decodeRecord', () => {
 describe('parseEventTime', () => {
   it('parses offsets', () => {
     expect(parseEventTime('2026-11-27T12:00:00+02:00', 'ts')).toBe(Date.UTC(2026, 10, 27, 10));
+  });
+  it('tells a string of the wrong shape from a date that does not exist', () => {
+    expect(parseEventTime('2026-11-27 10:00', 'ts')).toBe(
+      'field "ts" is "2026-11-27 10:00": expected an ISO-8601 date-time with a time zone (e.g. 2026-11-27T10:00:00.000Z) or epoch milliseconds',
+    );
+    expect(parseEventTime('2026-11-32T10:00:00Z', 'ts')).toBe('field "ts" is "2026-11-32T10:00:00Z": not a valid date-time');
+    expect(parseEventTime('2026-11-27T24:00:01Z', 'ts', true)).toBe('field "ts" is [redacted]: not a valid date-time');
   });
   it('rejects infinities', () => {
     expect(parseEventTime(Infinity, 'ts')).toMatch(/not a finite number/);
