@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { decodeRecord, parseEventTime } from '../../../lambdas/core/decode';
 import { fixedClock, kinesisRecordFactory, streamSpec, T0 } from '../../helpers/factories';
 
@@ -112,5 +113,70 @@ describe('parseEventTime', () => {
   });
   it('rejects infinities', () => {
     expect(parseEventTime(Infinity, 'ts')).toMatch(/not a finite number/);
+  });
+});
+
+describe('decodeRecord text decoding (ASCII fast path vs the general path)', () => {
+  /** The general path alone, as decodeRecord did it for every record before the ASCII fast path. */
+  function reference(data: string): { reason: string } | { payload: unknown } {
+    const n = data.length;
+    const padding = data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0;
+    const bytes = n % 4 === 0 ? Buffer.from(data, 'base64') : undefined;
+    if (bytes === undefined || bytes.length !== (n / 4) * 3 - padding) return { reason: 'bad-base64' };
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      return { reason: 'not-utf8' };
+    }
+    try {
+      return { payload: JSON.parse(text) as unknown };
+    } catch {
+      return { reason: 'not-json' };
+    }
+  }
+  const arrival = stream.timestamp.kind === 'field' ? { ...stream, timestamp: { kind: 'arrival' as const } } : stream;
+  function actual(data: string): { reason: string } | { payload: unknown } {
+    const r = decodeRecord(kinesisRecordFactory(null, { rawData: data }), arrival, clock);
+    if (r.ok) return { payload: r.event.payload };
+    return { reason: r.rejection.reason === 'not-object' ? 'json-non-object' : r.rejection.reason };
+  }
+  const normalise = (x: { reason: string } | { payload: unknown }) =>
+    'payload' in x && (x.payload === null || typeof x.payload !== 'object' || Array.isArray(x.payload)) ? { reason: 'json-non-object' } : x;
+
+  it('gives the general path\'s answer for JSON texts of any characters', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ unit: 'binary', maxLength: 6 }), fc.oneof(fc.string({ unit: 'binary', maxLength: 12 }), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean())), (obj) => {
+        const data = Buffer.from(JSON.stringify(obj), 'utf8').toString('base64');
+        expect(actual(data)).toEqual(normalise(reference(data)));
+        expect(actual(data)).toEqual({ payload: JSON.parse(JSON.stringify(obj)) as unknown });
+      }),
+      { numRuns: 2000, seed: 20261128 },
+    );
+  });
+
+  it('gives the general path\'s answer for arbitrary bytes and for near-base64 text', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \n.';
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b).toString('base64')),
+          fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b).toString('base64url')),
+          fc.array(fc.constantFrom(...alphabet), { maxLength: 40 }).map((cs) => cs.join('')),
+          fc.string({ maxLength: 30 }).map((s) => Buffer.from(s).toString('base64')),
+        ),
+        (data) => {
+          expect(actual(data)).toEqual(normalise(reference(data)));
+        },
+      ),
+      { numRuns: 5000, seed: 20261128 },
+    );
+  });
+
+  it('decodes non-ASCII payloads through the general path, and base64url text as before', () => {
+    expect(actual(Buffer.from('{"s":"héllo ☃ 😀"}').toString('base64'))).toEqual({ payload: { s: 'héllo ☃ 😀' } });
+    const url = Buffer.from('{"a":"???>>>"}').toString('base64url');
+    expect(url).toMatch(/[-_]/);
+    expect(actual(url.padEnd(Math.ceil(url.length / 4) * 4, '='))).toEqual({ payload: { a: '???>>>' } });
   });
 });
