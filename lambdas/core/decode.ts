@@ -67,9 +67,6 @@ export function parseEventTime(value: unknown, field: string, redact = false): E
   return `field "${field}" is ${value === null ? 'null' : typeof value}: expected an ISO-8601 string or epoch milliseconds`;
 }
 
-/** A character of a binary string that is not ASCII (a byte 0x80-0xFF). */
-const NOT_ASCII = /[\u0080-\u00ff]/;
-
 /**
  * The record's text when its bytes are all ASCII, as JSON telemetry nearly
  * always is: atob decodes base64 straight to a string whose characters are
@@ -86,7 +83,9 @@ function asciiText(data: string, expectedLength: number): string | undefined {
   } catch {
     return undefined;
   }
-  return binary.length === expectedLength && !NOT_ASCII.test(binary) ? binary : undefined;
+  // A character of 0x80-0xFF takes two bytes in UTF-8: equal lengths mean all ASCII
+  // (Buffer.byteLength scans a few times faster than a regular expression).
+  return binary.length === expectedLength && Buffer.byteLength(binary, 'utf8') === expectedLength ? binary : undefined;
 }
 
 /**
