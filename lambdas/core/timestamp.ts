@@ -36,6 +36,7 @@ const MS_PER_DAY = 86_400_000;
 
 /** Epoch ms of an ISO_8601_DATE_TIME string (the event-time grammar), or NaN when it is not one or not a date V8 accepts. */
 export function parseIsoDateTime(s: string): number {
+  if (s === lastRfc) return lastRfcValue;
   const t = fastParse(s, false);
   // t !== t only for NaN: the fast path left the string to the regex and Date.parse.
   return t === t ? t : ISO_8601_DATE_TIME.test(s) ? Date.parse(s) : NaN;
@@ -44,8 +45,23 @@ export function parseIsoDateTime(s: string): number {
 /** Epoch ms of an RFC3339_DATE_TIME string (the JSON Schema date-time grammar), or NaN when it is not one or not a date V8 accepts. */
 export function parseRfc3339DateTime(s: string): number {
   const t = fastParse(s, true);
-  return t === t ? t : RFC3339_DATE_TIME.test(s) ? Date.parse(s) : NaN;
+  if (t === t) {
+    lastRfc = s;
+    lastRfcValue = t;
+    return t;
+  }
+  return RFC3339_DATE_TIME.test(s) ? Date.parse(s) : NaN;
 }
+
+/**
+ * The last string the RFC 3339 fast path read, and its value. A stream whose
+ * schema checks the event-time field's format reads each timestamp twice in
+ * a row (schema, then event time): the second read is this comparison. The
+ * fast path's RFC shape (seconds, ±hh:mm) is a subset of its ISO shape with
+ * the same value, so the ISO parse may take it as is.
+ */
+let lastRfc: string | undefined;
+let lastRfcValue = Number.NaN;
 
 /** The two digits at i as a number, or -1 (also past the end: charCodeAt is NaN there, and NaN fails both tests). */
 function twoDigits(s: string, i: number): number {

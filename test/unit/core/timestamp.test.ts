@@ -76,6 +76,20 @@ describe('date-time parsing is exactly the regex + Date.parse it replaces', () =
     expect(accepted / total).toBeGreaterThan(0.1);
   });
 
+  it('when the event time is read right after the schema format read the same string (the memo)', () => {
+    fc.assert(
+      fc.property(fc.oneof({ weight: 4, arbitrary: dateTimeLike }, { weight: 1, arbitrary: mutated }), (s) => {
+        // Schema first, then the event time, as decodeRecord does; a copy of the string as well.
+        const rfc = parseRfc3339DateTime(s);
+        const iso = parseIsoDateTime(s);
+        parseRfc3339DateTime(s);
+        const isoOfCopy = parseIsoDateTime(` ${s}`.slice(1));
+        return Object.is(rfc, oldRfc(s)) && Object.is(iso, oldIso(s)) && Object.is(isoOfCopy, oldIso(s));
+      }),
+      { numRuns: 20_000, seed: 20261128 },
+    );
+  });
+
   it('for every day of every month of century, leap and era boundary years, and years between', () => {
     const years = new Set([0, 1, 3, 4, 99, 100, 101, 399, 400, 401, 1600, 1899, 1900, 2000, 2100, 2400, 9996, 9999]);
     for (let y = 1968; y <= 2032; y++) years.add(y);
