@@ -291,18 +291,8 @@ function order(op: Ordering, a: Scalar, b: Scalar): boolean | null {
   const tb = typeof b;
   const comparable = ta === 'number' || ta === 'bigint' ? tb === 'number' || tb === 'bigint' : ta === tb && (ta === 'string' || ta === 'boolean');
   if (!comparable) return null;
-  const x = a as number;
-  const y = b as number;
-  switch (op) {
-    case '<':
-      return x < y;
-    case '<=':
-      return x <= y;
-    case '>':
-      return x > y;
-    case '>=':
-      return x >= y;
-  }
+  // JavaScript orders strings, booleans and mixed number/BigInt pairs with the same operators as CEL.
+  return compareNumbers(op, a as number, b as number);
 }
 
 /** `no such overload` worded as cel-js words it: payload values as dyn<type>, typed operands by their type. */
