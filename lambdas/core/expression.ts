@@ -26,7 +26,9 @@
  *     a payload field with one of these names must be written `event.type`,
  *     `event.bytes`, etc. A bare type name is rejected at compile time with that
  *     hint, except as a type literal compared with type(x): `type(x) == string`.
- *     (`cel`, `optional` and `google` are CEL namespaces: same remedy.)
+ *     (`cel`, `optional` and `google` are CEL namespaces: same remedy, but these
+ *     are not rejected at compile time; a bare `google.x` reads cel-js's
+ *     namespace, never a payload field `google`.)
  *   - JSON numbers are CEL doubles. Comparisons across int/double work
  *     (`status >= 500`), arithmetic does not: `latencyMs + 1` fails with
  *     "no such overload: double + int"; write `latencyMs + 1.0`. We do not
