@@ -17,8 +17,9 @@ import { RuleAggregates, type FixedPartialJson, type SessionPartialJson } from '
 import type { Pipeline, WindowRule } from '../lambdas/core/types';
 import { createProcessorHandler } from '../lambdas/processor/handler';
 import { drive, type DriveResult } from './drive';
+import type { PeerScenario } from './peers/updates';
 import { countingClient, freshStateTable, RequestCounter, scanAll, type Dynalite } from './dynamo';
-import { benchContext, compareTotals, kinesisEvent, type Batch, type Comparison, type Totals } from './workload';
+import { benchContext, compareTotals, kinesisEvent, type Comparison, type Totals } from './workload';
 
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:tidewatch-alerts';
 /** Invocations of one batch at most (the first and its retries). */
@@ -50,15 +51,8 @@ export interface ScenarioResult {
   readonly engine?: EngineStats;
 }
 
-export interface TidewatchScenario {
-  readonly name: string;
-  readonly dynalite: Dynalite;
+export interface TidewatchScenario extends PeerScenario {
   readonly pipeline: Pipeline;
-  readonly rounds: readonly Batch[][];
-  readonly batchSize: number;
-  readonly expected: Totals;
-  readonly redeliver?: (b: Batch) => boolean;
-  readonly cold?: boolean;
 }
 
 export async function runTidewatch(s: TidewatchScenario): Promise<ScenarioResult> {

@@ -18,12 +18,10 @@ import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempo
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { drive } from '../drive';
-import { countingClient, freshTable, RequestCounter, scanAll } from '../dynamo';
+import { freshTable } from '../dynamo';
 import type { ScenarioResult } from '../state';
-import { benchContext, compareTotals, kinesisEvent } from '../workload';
-import type { PeerScenario } from './naive';
-import { applyRecord, eventsOf, peerStoredTotals } from './updates';
+import { benchContext, kinesisEvent } from '../workload';
+import { applyRecord, runPeer, type PeerScenario } from './updates';
 
 /** The idempotency key: the event id inside the record's base64 JSON data (Powertools' JMESPath functions). */
 export const EVENT_KEY_JMESPATH = 'powertools_json(powertools_base64(kinesis.data)).eventId';
@@ -56,24 +54,8 @@ export function createPowertoolsHandler(opts: PowertoolsPeerOptions): (event: Ki
 export async function runPowertools(s: PeerScenario): Promise<ScenarioResult> {
   const table = await freshTable(s.dynalite, 'bench-powertools', 'pk', 'sk');
   const idempotencyTable = await freshTable(s.dynalite, 'bench-idempotency', 'id');
-  const counter = new RequestCounter();
-  const clients: DynamoDBClient[] = [];
-  const run = await drive({
-    rounds: s.rounds,
-    redeliver: s.redeliver,
-    cold: s.cold,
-    counter,
-    container: () => {
-      const client = countingClient(s.dynalite.endpoint, counter, { [table]: 'aggregates', [idempotencyTable]: 'idempotency' });
-      clients.push(client);
-      const handler = createPowertoolsHandler({ client, table, idempotencyTable });
-      return {
-        invoke: async (b) => (await handler(kinesisEvent(b.records), benchContext('powertools-peer'))).batchItemFailures.length,
-      };
-    },
+  return runPeer(s, table, { [table]: 'aggregates', [idempotencyTable]: 'idempotency' }, (client) => {
+    const handler = createPowertoolsHandler({ client, table, idempotencyTable });
+    return async (b) => (await handler(kinesisEvent(b.records), benchContext('powertools-peer'))).batchItemFailures.length;
   });
-  for (const c of clients) c.destroy();
-  await counter.sizeUnsized(s.dynalite.admin);
-  const stored = peerStoredTotals(await scanAll(s.dynalite.admin, table));
-  return { name: s.name, events: eventsOf(s.rounds), batchSize: s.batchSize, counter, run, publishes: 0, check: compareTotals(s.expected, stored), stored };
 }

@@ -14,7 +14,10 @@
  */
 import { UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisStreamRecord } from 'aws-lambda';
-import type { Batch, Totals } from '../workload';
+import { drive } from '../drive';
+import { countingClient, RequestCounter, scanAll, type Dynalite } from '../dynamo';
+import type { ScenarioResult } from '../state';
+import { compareTotals, type Batch, type Totals } from '../workload';
 
 const MINUTE = 60_000;
 
@@ -78,4 +81,47 @@ export function peerStoredTotals(items: ReadonlyArray<Record<string, AttributeVa
 
 export function eventsOf(rounds: readonly Batch[][]): number {
   return rounds.flat().reduce((n, b) => n + b.records.length, 0);
+}
+
+export interface PeerScenario {
+  readonly name: string;
+  readonly dynalite: Dynalite;
+  readonly rounds: readonly Batch[][];
+  readonly batchSize: number;
+  /** Expected totals of what the handler keeps (the peers: peerTotals; tidewatch: expectedTotals). */
+  readonly expected: Totals;
+  readonly redeliver?: (b: Batch) => boolean;
+  readonly cold?: boolean;
+}
+
+/**
+ * Drives a peer handler over a scenario, one counting DynamoDB client per
+ * container, then reads the aggregates back from `table` and checks them.
+ * `roles` names what each table holds, for the request counts;
+ * `container(client)` builds one container's invoke (it returns the number of
+ * failed records).
+ */
+export async function runPeer(
+  s: PeerScenario,
+  table: string,
+  roles: Readonly<Record<string, string>>,
+  container: (client: DynamoDBClient) => (b: Batch) => Promise<number>,
+): Promise<ScenarioResult> {
+  const counter = new RequestCounter();
+  const clients: DynamoDBClient[] = [];
+  const run = await drive({
+    rounds: s.rounds,
+    redeliver: s.redeliver,
+    cold: s.cold,
+    counter,
+    container: () => {
+      const client = countingClient(s.dynalite.endpoint, counter, roles);
+      clients.push(client);
+      return { invoke: container(client) };
+    },
+  });
+  for (const c of clients) c.destroy();
+  await counter.sizeUnsized(s.dynalite.admin);
+  const stored = peerStoredTotals(await scanAll(s.dynalite.admin, table));
+  return { name: s.name, events: eventsOf(s.rounds), batchSize: s.batchSize, counter, run, publishes: 0, check: compareTotals(s.expected, stored), stored };
 }
