@@ -19,7 +19,8 @@ import { createProcessorHandler } from '../lambdas/processor/handler';
 import { drive, type DriveResult } from './drive';
 import type { PeerScenario } from './peers/updates';
 import { countingClient, freshStateTable, RequestCounter, scanAll, type Dynalite } from './dynamo';
-import { benchContext, compareTotals, kinesisEvent, type Comparison, type Totals } from './workload';
+import { kinesisEvent } from '../local/esm/lambdaShapes';
+import { benchContext, compareTotals, type Comparison, type Totals } from './workload';
 
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:tidewatch-alerts';
 /** Invocations of one batch at most (the first and its retries). */

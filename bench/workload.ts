@@ -10,7 +10,7 @@
  *   the events alone (plain arithmetic, not the engine's code).
  */
 import { readFileSync } from 'node:fs';
-import type { Context, KinesisStreamEvent } from 'aws-lambda';
+import type { Context } from 'aws-lambda';
 import { Engine } from '../lambdas/core/Engine';
 import { eventVariables } from '../lambdas/core/expression';
 import { groupOf } from '../lambdas/core/group';
@@ -246,22 +246,6 @@ export function batchesOf(w: StateWorkload, batchSize: number): Batch[][] {
     if (batches.length === 0) return rounds;
     rounds.push(batches);
   }
-}
-
-/** A Kinesis event exactly as Lambda's event source mapping shapes it. */
-export function kinesisEvent(records: readonly KinesisLikeRecord[], streamArn = 'arn:aws:kinesis:us-east-1:123456789012:stream/telemetry'): KinesisStreamEvent {
-  return {
-    Records: records.map((r) => ({
-      kinesis: { kinesisSchemaVersion: '1.0', partitionKey: r.partitionKey, sequenceNumber: r.sequenceNumber, data: r.data, approximateArrivalTimestamp: r.approximateArrivalTimestamp },
-      eventSource: 'aws:kinesis',
-      eventVersion: '1.0',
-      eventID: `${r.shardId}:${r.sequenceNumber}`,
-      eventName: 'aws:kinesis:record',
-      invokeIdentityArn: 'arn:aws:iam::123456789012:role/processor',
-      awsRegion: 'us-east-1',
-      eventSourceARN: streamArn,
-    })),
-  };
 }
 
 export function benchContext(functionName: string): Context {

@@ -7,7 +7,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { freshTable } from '../dynamo';
 import type { ScenarioResult } from '../state';
-import { kinesisEvent } from '../workload';
+import { kinesisEvent } from '../../local/esm/lambdaShapes';
 import { applyRecord, runPeer, type PeerScenario } from './updates';
 
 export interface NaivePeerOptions {

@@ -20,7 +20,8 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { freshTable } from '../dynamo';
 import type { ScenarioResult } from '../state';
-import { benchContext, kinesisEvent } from '../workload';
+import { kinesisEvent } from '../../local/esm/lambdaShapes';
+import { benchContext } from '../workload';
 import { applyRecord, runPeer, type PeerScenario } from './updates';
 
 /** The idempotency key: the event id inside the record's base64 JSON data (Powertools' JMESPath functions). */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { _Record as KinesisRecord } from '@aws-sdk/client-kinesis';
-import type { Context, KinesisStreamRecord } from 'aws-lambda';
+import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type { KinesisLikeRecord } from '../../lambdas/core/types';
 
 /** What every record of a mapping shares. */
 export interface RecordSource {
@@ -11,23 +12,43 @@ export interface RecordSource {
 }
 
 /** A Kinesis record as Lambda hands it to the function (field order as Lambda's). */
-export function toLambdaRecord(r: KinesisRecord, src: RecordSource): KinesisStreamRecord {
+export function lambdaRecord(r: KinesisLikeRecord, src: Omit<RecordSource, 'shardId'>): KinesisStreamRecord {
   return {
     kinesis: {
       kinesisSchemaVersion: '1.0',
-      partitionKey: r.PartitionKey!,
-      sequenceNumber: r.SequenceNumber!,
-      data: Buffer.from(r.Data ?? new Uint8Array()).toString('base64'),
-      approximateArrivalTimestamp: (r.ApproximateArrivalTimestamp?.getTime() ?? 0) / 1000,
+      partitionKey: r.partitionKey,
+      sequenceNumber: r.sequenceNumber,
+      data: r.data,
+      approximateArrivalTimestamp: r.approximateArrivalTimestamp,
     },
     eventSource: 'aws:kinesis',
     eventVersion: '1.0',
-    eventID: `${src.shardId}:${r.SequenceNumber!}`,
+    eventID: `${r.shardId}:${r.sequenceNumber}`,
     eventName: 'aws:kinesis:record',
     invokeIdentityArn: src.invokeIdentityArn,
     awsRegion: src.region,
     eventSourceARN: src.eventSourceArn,
   };
+}
+
+/** A record read from Kinesis (GetRecords) as Lambda hands it to the function. */
+export function toLambdaRecord(r: KinesisRecord, src: RecordSource): KinesisStreamRecord {
+  return lambdaRecord(
+    {
+      data: Buffer.from(r.Data ?? new Uint8Array()).toString('base64'),
+      partitionKey: r.PartitionKey!,
+      sequenceNumber: r.SequenceNumber!,
+      approximateArrivalTimestamp: (r.ApproximateArrivalTimestamp?.getTime() ?? 0) / 1000,
+      shardId: src.shardId,
+    },
+    src,
+  );
+}
+
+/** A Kinesis event as an event source mapping in us-east-1, account 123456789012, shapes it (tests and benchmarks). */
+export function kinesisEvent(records: readonly KinesisLikeRecord[], streamArn = 'arn:aws:kinesis:us-east-1:123456789012:stream/telemetry'): KinesisStreamEvent {
+  const src = { region: 'us-east-1', eventSourceArn: streamArn, invokeIdentityArn: 'arn:aws:iam::123456789012:role/processor' };
+  return { Records: records.map((r) => lambdaRecord(r, src)) };
 }
 
 export interface FunctionIdentity {

@@ -17,7 +17,8 @@ import type { KinesisLikeRecord, Pipeline } from '../../lambdas/core/types';
 import { createProcessorHandler } from '../../lambdas/processor/handler';
 import { createTickerHandler } from '../../lambdas/ticker/handler';
 import { freshTable, instrumentedClient } from '../helpers/dynamo';
-import { kinesisEvent, lambdaContext } from '../helpers/lambda';
+import { kinesisEvent } from '../../local/esm/lambdaShapes';
+import { lambdaContext } from '../helpers/lambda';
 
 process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
 

@@ -21,7 +21,8 @@ import { createProcessorHandler } from '../../lambdas/processor/handler';
 import { createTickerHandler } from '../../lambdas/ticker/handler';
 import { freshTable, instrumentedClient, startDynalite, type RequestLog } from '../helpers/dynamo';
 import { shardRecords, T0 } from '../helpers/factories';
-import { kinesisEvent, lambdaContext } from '../helpers/lambda';
+import { kinesisEvent } from '../../local/esm/lambdaShapes';
+import { lambdaContext } from '../helpers/lambda';
 
 process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
 
