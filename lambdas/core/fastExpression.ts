@@ -375,7 +375,8 @@ function compileEqualsLiteral(same: boolean, x: Node, lit: Scalar): FastFn {
   };
 }
 
-function compileEquals(same: boolean, l: Node, r: Node): FastFn {
+/** Both operands, left then right, decided by `decide` once each is a scalar; else the first one's failure. */
+function binary(l: Node, r: Node, decide: (a: Scalar, b: Scalar) => unknown): FastFn {
   const L = l.fn;
   const R = r.fn;
   return (s) => {
@@ -383,21 +384,16 @@ function compileEquals(same: boolean, l: Node, r: Node): FastFn {
     if (notScalar(a)) return propagate(a);
     const b = R(s);
     if (notScalar(b)) return propagate(b);
-    return equal(a as Scalar, b as Scalar) === same;
+    return decide(a as Scalar, b as Scalar);
   };
 }
 
+function compileEquals(same: boolean, l: Node, r: Node): FastFn {
+  return binary(l, r, (a, b) => equal(a, b) === same);
+}
+
 function compileOrdering(op: Ordering, l: Node, r: Node): FastFn {
-  const L = l.fn;
-  const R = r.fn;
-  return (s) => {
-    const a = L(s);
-    if (notScalar(a)) return propagate(a);
-    const b = R(s);
-    if (notScalar(b)) return propagate(b);
-    const result = order(op, a as Scalar, b as Scalar);
-    return result ?? noOverload(op, l, a as Scalar, r, b as Scalar);
-  };
+  return binary(l, r, (a, b) => order(op, a, b) ?? noOverload(op, l, a, r, b));
 }
 
 function compileIn(l: Node, list: ASTNode, isField: IsField): FastFn | null {
