@@ -8,18 +8,18 @@ import { createHash } from 'node:crypto';
 import type { Random } from '../../local/demo/random';
 import type { KinesisLikeRecord, RejectReason } from '../../lambdas/core/types';
 
+/** An event as the producer sent it. */
+export interface ProducedEvent {
+  readonly eventId: string;
+  readonly t: number;
+  readonly service: string;
+  readonly status: number;
+  readonly latencyMs: number;
+  readonly user: string;
+}
+
 /** What the producer meant by a record (the oracle's view of it). */
-export type RecordMeta =
-  | {
-      readonly kind: 'event';
-      readonly eventId: string;
-      readonly t: number;
-      readonly service: string;
-      readonly status: number;
-      readonly latencyMs: number;
-      readonly user: string;
-    }
-  | { readonly kind: 'bad'; readonly reason: RejectReason };
+export type RecordMeta = ({ readonly kind: 'event' } & ProducedEvent) | { readonly kind: 'bad'; readonly reason: RejectReason };
 
 export interface SimRecord extends KinesisLikeRecord {
   readonly meta: RecordMeta;

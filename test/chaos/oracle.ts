@@ -20,19 +20,13 @@ import { percentileAggregator } from '../../lambdas/core/aggregates/percentile';
 import { alertIdOf } from '../../lambdas/core/lifecycle';
 import { RuleAggregates, type FixedPartialJson } from '../../lambdas/core/partials';
 import type { Pipeline, RejectReason, StreamSpec, WindowRule } from '../../lambdas/core/types';
-import type { SimRecord } from './kinesis';
+import type { ProducedEvent, SimRecord } from './kinesis';
 import type { Delivery, FaultOp } from './world';
 
 const MINUTE = 60_000;
 
-export interface OracleEvent {
-  readonly eventId: string;
-  readonly t: number;
-  readonly service: string;
-  readonly status: number;
-  readonly latencyMs: number;
-  readonly user: string;
-}
+/** The oracle folds events exactly as the producer sent them. */
+export type OracleEvent = ProducedEvent;
 
 /** A rule of the chaos pipeline as the oracle sees it: its windows and its condition, written independently of the engine. */
 export interface OracleRule {
