@@ -214,8 +214,9 @@ export class Engine {
     try {
       if (rejected.length > 0) await store.quarantine(stream.name, rejected);
       const prior = await store.getShardProgress(stream.name, shardId);
+      const priorMax = prior?.maxEventTime ?? -Infinity;
       if (stream.dedupeHorizonMs) {
-        const kept = await this.dropDuplicates(shardId, events, prior?.maxEventTime ?? -Infinity, stream.dedupeHorizonMs);
+        const kept = await this.dropDuplicates(shardId, events, priorMax, stream.dedupeHorizonMs);
         duplicates = events.length - kept.length;
         events = kept;
       }
@@ -229,7 +230,7 @@ export class Engine {
         absence: this.absenceContexts,
         shared: this.shared,
         groupOf: (i, payload) => this.groupOfCached(i, payload),
-        priorMax: prior?.maxEventTime ?? -Infinity,
+        priorMax,
         streamWatermark: streamWm,
         outOfOrdernessMs: stream.outOfOrdernessMs,
         maxGroups: this.maxGroups,
@@ -269,7 +270,6 @@ export class Engine {
         }
       }
       // Progress only covers what took effect: records at or after the failure are retried.
-      const priorMax = prior?.maxEventTime ?? -Infinity;
       const upTo = failedAt === Infinity ? (events.length > 0 ? folded.maxTimes[events.length - 1]! : priorMax) : failedAt > 0 ? folded.maxTimes[failedAt - 1]! : -Infinity;
       if (Number.isFinite(upTo)) {
         maxEventTime = upTo;
