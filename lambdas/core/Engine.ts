@@ -1,4 +1,4 @@
-import { decodeRecord } from './decode';
+import { DecodedBatch, decodeInto, eventIdOf } from './decode';
 import {
   addEvent,
   descriptor,
@@ -32,8 +32,8 @@ import type {
   AbsenceRule,
   Clock,
   CompiledExpression,
-  DecodedEvent,
   EpochMs,
+  JsonObject,
   KinesisLikeRecord,
   Pipeline,
   Rejection,
@@ -180,14 +180,13 @@ export class Engine {
     const perRule: Record<string, RuleBatchStats> = {};
     for (const r of this.opts.pipeline.rules) if (r.stream === stream.name) perRule[r.name] = EMPTY_STATS();
 
-    let events: DecodedEvent[] = [];
+    let events = new DecodedBatch(records.length);
     const rejected: Rejection[] = [];
     let duplicates = 0;
     let minArrival: EpochMs | null = null;
     for (const record of records) {
-      const result = decodeRecord(record, stream, clock, this.redact);
-      if (result.ok) events.push(result.event);
-      else rejected.push(result.rejection);
+      const rejection = decodeInto(events, record, stream, clock, this.redact);
+      if (rejection !== null) rejected.push(rejection);
       const arrival = Math.round(record.approximateArrivalTimestamp * 1000);
       if (minArrival === null || arrival < minArrival) minArrival = arrival;
     }
@@ -243,7 +242,7 @@ export class Engine {
       const failures: unknown[] =
         folded.stopAt < 0
           ? []
-          : [new Error(`a rule reached ${this.maxGroups} groups in this batch: the batch stops at sequence number ${events[folded.stopAt]!.sequenceNumber}, which Lambda retries as the start of the next batch`)];
+          : [new Error(`a rule reached ${this.maxGroups} groups in this batch: the batch stops at sequence number ${events.sequenceNumber(folded.stopAt)}, which Lambda retries as the start of the next batch`)];
       await forEachLimit(folded.keyBatches, this.concurrency, async (kb) => {
         try {
           const r = await this.applyKey(shardId, kb, events);
@@ -276,7 +275,7 @@ export class Engine {
         await store.putShardProgress(stream.name, advanceShard(prior, shardId, upTo, clock.now()));
       }
       if (failedAt !== Infinity) {
-        retryFrom = events[failedAt]!.sequenceNumber;
+        retryFrom = events.sequenceNumber(failedAt);
         error = failures[0];
       } else {
         const adv = await this.advance({ full: false, previous: streamWm });
@@ -297,18 +296,19 @@ export class Engine {
    * the horizon behind the shard's progress are not checked (their ids may
    * have expired). Ids are stored hashed (see dedupe.ts).
    */
-  private async dropDuplicates(shardId: string, events: DecodedEvent[], priorMax: EpochMs, horizonMs: number): Promise<DecodedEvent[]> {
+  private async dropDuplicates(shardId: string, events: DecodedBatch, priorMax: EpochMs, horizonMs: number): Promise<DecodedBatch> {
     const checked: number[] = [];
     const entries: DedupeEntry[] = [];
     const floor = priorMax - horizonMs;
     let maxT = priorMax;
     for (let i = 0; i < events.length; i++) {
-      const ev = events[i]!;
-      if (ev.eventId === undefined || ev.eventTime < floor) continue;
-      const bucket = Math.floor(ev.eventTime / DEDUPE_BUCKET_MS) * DEDUPE_BUCKET_MS;
+      const t = events.times[i]!;
+      const eventId = eventIdOf(this.stream, events.payloads[i]!);
+      if (eventId === undefined || t < floor) continue;
+      const bucket = Math.floor(t / DEDUPE_BUCKET_MS) * DEDUPE_BUCKET_MS;
       if (bucket > maxT) maxT = bucket;
       checked.push(i);
-      entries.push({ bucket, id: dedupeId(ev.eventId), seq: ev.sequenceNumber });
+      entries.push({ bucket, id: dedupeId(eventId), seq: events.sequenceNumber(i) });
     }
     if (entries.length === 0) return events;
     const dup = await this.opts.store.dedupe(this.stream.name, shardId, entries, maxT + horizonMs + DEDUPE_BUCKET_MS);
@@ -319,10 +319,10 @@ export class Engine {
       drop[checked[k]!] = 1;
       dropped++;
     }
-    return dropped === 0 ? events : events.filter((_, i) => drop[i] === 0);
+    return dropped === 0 ? events : events.without(drop);
   }
 
-  private groupOfCached(index: number, payload: DecodedEvent['payload']): GroupSlot {
+  private groupOfCached(index: number, payload: JsonObject): GroupSlot {
     const groupBy = this.shared.groupBys[index]!;
     const cache = this.groupCaches[index]!;
     let raw: string;
@@ -360,16 +360,16 @@ export class Engine {
   private async applyKey(
     shardId: string,
     kb: KeyBatch,
-    events: readonly DecodedEvent[],
+    events: DecodedBatch,
   ): Promise<{ written: boolean; conflicts: number; late: number; published: AlertTransition[] }> {
     const { rule, aggs } = kb.rule;
     const { first, last } = indexRange(kb);
-    const firstSeq = padSequence(events[first]!.sequenceNumber);
-    const hwm = padSequence(events[last]!.sequenceNumber);
-    const refold = (after: string): number[] => indicesOf(kb).filter((i) => padSequence(events[i]!.sequenceNumber) > after);
+    const firstSeq = padSequence(events.sequenceNumber(first));
+    const hwm = padSequence(events.sequenceNumber(last));
+    const refold = (after: string): number[] => indicesOf(kb).filter((i) => padSequence(events.sequenceNumber(i)) > after);
     // Refolding recomputes values the first fold already counted errors of.
     const scratch = { matched: 0, late: 0, filterErrors: 0, valueErrors: 0, conditionErrors: 0, overflow: 0 };
-    const foldInto = (acc: WindowAcc, i: number) => addEvent(aggs, acc, events[i]!.eventTime, scopeOf(this.shared, events[i]!.payload), scratch);
+    const foldInto = (acc: WindowAcc, i: number) => addEvent(aggs, acc, events.times[i]!, scopeOf(this.shared, events.payloads[i]!), scratch);
     const build = (current: Slot | undefined, closedThrough: EpochMs | null): SlotUpdate | null => {
       const fast = current === undefined || current.hwm < firstSeq;
       const fresh = fast ? null : refold(current.hwm);
@@ -380,7 +380,7 @@ export class Engine {
           ? aggs.deserializeSessions(current.partial as SessionPartialJson).filter((s) => closedThrough === null || s.end + rule.latenessMs > closedThrough)
           : [];
         const fromBatch =
-          fresh === null ? kb.parts.map((p) => ({ start: p.start, end: p.end, value: p.acc })) : aggs.sessionsOf(rule.window.gapMs, fresh, (i) => events[i]!.eventTime, foldInto);
+          fresh === null ? kb.parts.map((p) => ({ start: p.start, end: p.end, value: p.acc })) : aggs.sessionsOf(rule.window.gapMs, fresh, (i) => events.times[i]!, foldInto);
         const merged = aggs.mergeSessionLists([old, fromBatch]);
         const closeAt = Math.min(...merged.map((s) => s.end + rule.latenessMs));
         return { slot: { hwm, partial: aggs.serializeSessions(merged) }, closeAt };

@@ -2,7 +2,8 @@ import { eventVariables } from './expression';
 import type { GroupRef } from './group';
 import type { RuleAggregates, WindowAcc } from './partials';
 import type { KeyDescriptor } from './StateStore';
-import type { AbsenceRule, CompiledExpression, DecodedEvent, EpochMs, JsonObject, WindowRule } from './types';
+import type { DecodedBatch } from './decode';
+import type { AbsenceRule, CompiledExpression, EpochMs, JsonObject, WindowRule } from './types';
 import type { TimeWindow } from './windows';
 
 /**
@@ -181,7 +182,7 @@ function passes(expr: CompiledExpression, vars: Record<string, unknown>): 0 | 1 
 }
 
 export interface FoldInput {
-  readonly events: readonly DecodedEvent[];
+  readonly events: DecodedBatch;
   readonly rules: readonly RuleContext[];
   readonly absence: readonly AbsenceContext[];
   readonly shared: SharedParts;
@@ -228,12 +229,12 @@ export function foldBatch(input: FoldInput): FoldResult {
     return w;
   };
 
+  const { payloads, times } = events;
   events: for (let i = 0; i < events.length; i++) {
-    const ev = events[i]!;
-    const t = ev.eventTime;
+    const t = times[i]!;
     // The shard's watermark before this record, or the stream's if that is ahead (idle shards).
     const watermark = maxT - ooo > input.streamWatermark ? maxT - ooo : input.streamWatermark;
-    const payload = ev.payload;
+    const payload = payloads[i]!;
     const vars = shared.needsEventVariables ? eventVariables(payload) : payload;
     for (let k = 0; k < whereMemo.length; k++) whereMemo[k] = 0;
     for (let k = 0; k < groupMemo.length; k++) groupMemo[k] = undefined;
