@@ -393,7 +393,7 @@ export class Engine {
     const outcome = await this.opts.store.apply(kb.key, shardId, build);
     if (outcome.status === 'closed') {
       let records = 0;
-      for (const p of kb.parts) records += p.idx.length;
+      for (const p of kb.parts) records += p.count;
       return { written: false, conflicts: outcome.conflicts, late: records, published: [] };
     }
     const published: AlertTransition[] = [];

@@ -23,7 +23,9 @@ import type { TimeWindow } from './windows';
  *   attached to the windows still open (rare).
  * - Parts keep the indices of their events, so the exactly-once slow path
  *   (a key whose stored high-water mark is inside this batch: a redelivery)
- *   can refold exactly the records that are new to the key.
+ *   can refold exactly the records that are new to the key. They are chained
+ *   through one Int32Array per rule (an event is in one part per rule), so
+ *   keeping them allocates nothing per event.
  */
 
 export interface RuleContext {
@@ -66,8 +68,34 @@ export interface Part {
   /** Sessions: end of the run (last event + gap). Panes: start + step. */
   end: EpochMs;
   readonly acc: WindowAcc;
-  /** Indices (into the batch's events) of the events folded in, ascending. */
-  readonly idx: number[];
+  /** Index (into the batch's events) of the first and the last event folded in, and how many were. */
+  readonly first: number;
+  last: number;
+  count: number;
+  /** The rule's chain: chain[i] is the index of the event after i in its part (see eventsOf). */
+  readonly chain: Int32Array;
+}
+
+function newPart(start: EpochMs, end: EpochMs, acc: WindowAcc, i: number, chain: Int32Array): Part {
+  return { start, end, acc, first: i, last: i, count: 0, chain };
+}
+
+/** Appends event i (after the part's last) to the part's chain. */
+function link(part: Part, i: number): void {
+  if (part.count > 0) part.chain[part.last] = i;
+  part.last = i;
+  part.count += 1;
+}
+
+/** The indices of a part's events, ascending. */
+export function eventsOf(part: Part): number[] {
+  const out = new Array<number>(part.count);
+  let i = part.first;
+  for (let k = 0; k < part.count; k++) {
+    out[k] = i;
+    i = part.chain[i]!;
+  }
+  return out;
 }
 
 /** What one batch holds for one key: its parts (already folded), merged into the key's slot when written. */
@@ -144,17 +172,16 @@ export function indexRange(kb: KeyBatch): { first: number; last: number } {
   let first = Infinity;
   let last = -1;
   for (const p of kb.parts) {
-    if (p.idx[0]! < first) first = p.idx[0]!;
-    if (p.idx[p.idx.length - 1]! > last) last = p.idx[p.idx.length - 1]!;
+    if (p.first < first) first = p.first;
+    if (p.last > last) last = p.last;
   }
   return { first, last };
 }
 
 /** The events of a key's parts, in index (sequence) order. */
 export function indicesOf(kb: KeyBatch): number[] {
-  const all: number[] = [];
-  for (const p of kb.parts) for (const i of p.idx) all.push(i);
-  return kb.parts.length === 1 ? all : all.sort((a, b) => a - b);
+  if (kb.parts.length === 1) return eventsOf(kb.parts[0]!);
+  return kb.parts.flatMap(eventsOf).sort((a, b) => a - b);
 }
 
 /**
@@ -214,6 +241,7 @@ export function foldBatch(input: FoldInput): FoldResult {
   const groupMemo = new Array<GroupSlot | undefined>(shared.groupBys.length);
   const batch = ++foldCounter;
   const matchedGroup = new Array<GroupFold | undefined>(rules.length);
+  const chains = rules.map(() => new Int32Array(events.length));
   let lateCount = 0;
   let maxT = input.priorMax;
   let stopAt = -1;
@@ -279,41 +307,52 @@ export function foldBatch(input: FoldInput): FoldResult {
       const st = stats[r]!;
       st.matched += 1;
       const w = rule.window;
+      let part: Part | undefined;
       if (w.kind === 'session') {
         if (t + w.gapMs + rule.latenessMs <= watermark) {
           st.late += 1;
           lateCount += 1;
           continue;
         }
-        addEvent(ctx.aggs, runFor(gf, ctx, t, w.gapMs, keyBatches).acc, t, vars, st);
-        gf.lastRun!.idx.push(i);
-        continue;
-      }
-      // Windows holding t start at paneStart - j*step, j = 0..k-1; older ones close first.
-      const step = ctx.step!;
-      const paneStart = Math.floor(t / step) * step;
-      const open = openWindows(paneStart, w.sizeMs, step, rule.latenessMs, watermark);
-      if (open === 0) {
-        st.late += 1;
-        lateCount += 1;
-        continue;
-      }
-      let part: Part | undefined;
-      if (open === w.sizeMs / step) {
-        part = gf.lastPane !== undefined && gf.lastPane.start === paneStart ? gf.lastPane : gf.panes.get(paneStart);
-        if (part === undefined) {
-          part = { start: paneStart, end: paneStart + step, acc: ctx.aggs.create(), idx: [] };
-          gf.panes.set(paneStart, part);
+        // The run that took the group's last event, when [t, t + gap) touches it (the usual case).
+        part = gf.lastRun;
+        if (part !== undefined && t <= part.end && t + w.gapMs >= part.start) {
+          if (t < part.start) part.start = t;
+          if (t + w.gapMs > part.end) part.end = t + w.gapMs;
+        } else {
+          part = newRun(gf, ctx, t, w.gapMs, i, chains[r]!, keyBatches);
+        }
+      } else {
+        // Windows holding t start at paneStart - j*step, j = 0..k-1; older ones close first.
+        const step = ctx.step!;
+        const paneStart = Math.floor(t / step) * step;
+        const open = openWindows(paneStart, w.sizeMs, step, rule.latenessMs, watermark);
+        if (open === 0) {
+          st.late += 1;
+          lateCount += 1;
+          continue;
+        }
+        if (open === w.sizeMs / step) {
+          part = gf.lastPane !== undefined && gf.lastPane.start === paneStart ? gf.lastPane : gf.panes.get(paneStart);
+          if (part === undefined) {
+            part = newPart(paneStart, paneStart + step, ctx.aggs.create(), i, chains[r]!);
+            gf.panes.set(paneStart, part);
+            attach(gf, ctx, part, paneStart, open, keyBatches);
+          }
+          gf.lastPane = part;
+        } else {
+          // Too late for the older windows of its pane: a part of its own, in the open ones only.
+          part = newPart(paneStart, paneStart + step, ctx.aggs.create(), i, chains[r]!);
           attach(gf, ctx, part, paneStart, open, keyBatches);
         }
-        gf.lastPane = part;
-      } else {
-        // Too late for the older windows of its pane: a part of its own, in the open ones only.
-        part = { start: paneStart, end: paneStart + step, acc: ctx.aggs.create(), idx: [] };
-        attach(gf, ctx, part, paneStart, open, keyBatches);
       }
-      addEvent(ctx.aggs, part.acc, t, vars, st);
-      part.idx.push(i);
+      // The event count and max event time here rather than in a call: t stays an unboxed double.
+      const acc = part.acc;
+      acc.n += 1;
+      if (t > acc.maxEventTime) acc.maxEventTime = t;
+      const errors = ctx.aggs.addValues(acc.accs, vars);
+      if (errors > 0) st.valueErrors += errors;
+      link(part, i);
     }
 
     for (let a = 0; a < absence.length; a++) {
@@ -375,27 +414,19 @@ function attach(gf: GroupFold, ctx: RuleContext, part: Part, paneStart: EpochMs,
 }
 
 /**
- * The session run an event at `t` joins: the last run when [t, t + gap)
- * touches it (the usual case: events of a group arrive roughly in order),
- * else a new run. Runs that come to touch each other are merged when the key
- * is written (mergeSessionLists), so the result is the same as sorting first.
+ * A new session run for an event at `t` that touches none of the group's
+ * last run. Runs that come to touch each other are merged when the key is
+ * written (mergeSessionLists), so the result is the same as sorting first.
  */
-function runFor(gf: GroupFold, ctx: RuleContext, t: EpochMs, gap: number, keyBatches: KeyBatch[]): Part {
-  let run = gf.lastRun;
-  if (run !== undefined && t <= run.end && t + gap >= run.start) {
-    if (t < run.start) run.start = t;
-    if (t + gap > run.end) run.end = t + gap;
-    return run;
-  }
+function newRun(gf: GroupFold, ctx: RuleContext, t: EpochMs, gap: number, i: number, chain: Int32Array, keyBatches: KeyBatch[]): Part {
   let kb = gf.session;
   if (kb === undefined) {
     kb = { key: descriptor(ctx.rule.name, gf.group.key, null), rule: ctx, group: gf.group, window: null, parts: [] };
     gf.session = kb;
     keyBatches.push(kb);
   }
-  run = { start: t, end: t + gap, acc: ctx.aggs.create(), idx: [] };
+  const run = newPart(t, t + gap, ctx.aggs.create(), i, chain);
   kb.parts.push(run);
   gf.lastRun = run;
   return run;
 }
-

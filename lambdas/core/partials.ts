@@ -54,11 +54,16 @@ export class RuleAggregates {
   addEvent(acc: WindowAcc, eventTime: EpochMs, vars: Record<string, unknown>): number {
     acc.n += 1;
     if (eventTime > acc.maxEventTime) acc.maxEventTime = eventTime;
+    return this.addValues(acc.accs, vars);
+  }
+
+  /** The aggregate values of one event only (the caller counts the event and its time); returns addEvent's error count. */
+  addValues(accs: unknown[], vars: Record<string, unknown>): number {
     const adders = this.adders;
     let errors = 0;
     for (let i = 0; i < adders.length; i++) {
       try {
-        if (!adders[i]!(acc.accs, vars)) errors++;
+        if (!adders[i]!(accs, vars)) errors++;
       } catch {
         errors++;
       }
