@@ -20,7 +20,7 @@ import type {
   AlertUpdate,
   ApplyOutcome,
   Claim,
-  DedupeEntry,
+  DedupeEntries,
   OutboxEntry,
   DueKey,
   KeyDescriptor,
@@ -506,14 +506,14 @@ export class DynamoDBStateStore implements StateStore {
 
   // ------------------------------------------------------------ producer duplicates
 
-  async dedupe(stream: string, shardId: string, entries: readonly DedupeEntry[], expiresAt: EpochMs): Promise<boolean[]> {
+  async dedupe(stream: string, shardId: string, entries: DedupeEntries, expiresAt: EpochMs): Promise<boolean[]> {
     const out = new Array<boolean>(entries.length).fill(false);
     const byBucket = new Map<number, number[]>();
-    entries.forEach((e, i) => {
-      const list = byBucket.get(e.bucket) ?? [];
+    for (let i = 0; i < entries.length; i++) {
+      const list = byBucket.get(entries.buckets[i]!) ?? [];
       list.push(i);
-      byBucket.set(e.bucket, list);
-    });
+      byBucket.set(entries.buckets[i]!, list);
+    }
     for (const [bucket, indexes] of byBucket) {
       const Key = { [TABLE.partitionKey]: S(`D#${stream}#${shardId}`), [TABLE.sortKey]: S(String(bucket)) };
       const cacheKey = `${stream}\u0000${shardId}\u0000${bucket}`;
@@ -529,18 +529,18 @@ export class DynamoDBStateStore implements StateStore {
         const added: Record<string, string> = {};
         let size = JSON.stringify(cached.ids).length;
         for (const i of indexes) {
-          const e = entries[i]!;
-          const seq = cached.ids[e.id] ?? added[e.id];
+          const id = entries.ids[i]!;
+          const seq = cached.ids[id] ?? added[id];
           if (seq === undefined) {
             // Past the cap the id is not recorded (so not deduplicated): the item stays under 400 KB.
-            const bytes = e.id.length + e.seq.length + 6;
+            const bytes = id.length + entries.seqs[i]!.length + 6;
             if (size + bytes <= DEDUPE_MAX_BUCKET_BYTES) {
-              added[e.id] = e.seq;
+              added[id] = entries.seqs[i]!;
               size += bytes;
             }
             out[i] = false;
           } else {
-            out[i] = seq !== e.seq;
+            out[i] = seq !== entries.seqs[i];
           }
         }
         if (Object.keys(added).length === 0) {

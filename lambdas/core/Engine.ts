@@ -27,7 +27,7 @@ import {
 import { RuleAggregates, type FixedPartialJson, type SessionPartialJson, type WindowAcc } from './partials';
 import { padSequence } from './sequence';
 import { DEDUPE_BUCKET_MS, dedupeId } from './dedupe';
-import type { AlertRecord, DedupeEntry, KeyDescriptor, KeyState, Slot, SlotUpdate, StateStore } from './StateStore';
+import type { AlertRecord, KeyDescriptor, KeyState, Slot, SlotUpdate, StateStore } from './StateStore';
 import type {
   AbsenceRule,
   Clock,
@@ -298,7 +298,9 @@ export class Engine {
    */
   private async dropDuplicates(shardId: string, events: DecodedBatch, priorMax: EpochMs, horizonMs: number): Promise<DecodedBatch> {
     const checked: number[] = [];
-    const entries: DedupeEntry[] = [];
+    const buckets = new Float64Array(events.length);
+    const ids: string[] = [];
+    const seqs: string[] = [];
     const floor = priorMax - horizonMs;
     let maxT = priorMax;
     for (let i = 0; i < events.length; i++) {
@@ -307,11 +309,13 @@ export class Engine {
       if (eventId === undefined || t < floor) continue;
       const bucket = Math.floor(t / DEDUPE_BUCKET_MS) * DEDUPE_BUCKET_MS;
       if (bucket > maxT) maxT = bucket;
+      buckets[checked.length] = bucket;
       checked.push(i);
-      entries.push({ bucket, id: dedupeId(eventId), seq: events.sequenceNumber(i) });
+      ids.push(dedupeId(eventId));
+      seqs.push(events.sequenceNumber(i));
     }
-    if (entries.length === 0) return events;
-    const dup = await this.opts.store.dedupe(this.stream.name, shardId, entries, maxT + horizonMs + DEDUPE_BUCKET_MS);
+    if (checked.length === 0) return events;
+    const dup = await this.opts.store.dedupe(this.stream.name, shardId, { length: checked.length, buckets, ids, seqs }, maxT + horizonMs + DEDUPE_BUCKET_MS);
     const drop = new Uint8Array(events.length);
     let dropped = 0;
     for (let k = 0; k < checked.length; k++) {

@@ -1,5 +1,5 @@
 import { INITIAL_ALERT_STATE } from './lifecycle';
-import type { AlertRecord, AlertUpdate, ApplyOutcome, Claim, DedupeEntry, DueKey, KeyDescriptor, KeyState, OutboxEntry, Slot, SlotBuilder, StateStore } from './StateStore';
+import type { AlertRecord, AlertUpdate, ApplyOutcome, Claim, DedupeEntries, DueKey, KeyDescriptor, KeyState, OutboxEntry, Slot, SlotBuilder, StateStore } from './StateStore';
 import type { AlertState, StepResult } from './lifecycle';
 import type { EpochMs, Rejection } from './types';
 import type { ShardProgress } from './watermark';
@@ -170,7 +170,7 @@ export class InMemoryStateStore implements StateStore {
     this.watermarks.set(stream, Math.max(this.watermarks.get(stream) ?? -Infinity, watermark));
   }
 
-  async dedupe(stream: string, shardId: string, entries: readonly DedupeEntry[], _expiresAt: EpochMs): Promise<boolean[]> {
+  async dedupe(stream: string, shardId: string, entries: DedupeEntries, _expiresAt: EpochMs): Promise<boolean[]> {
     const out = new Array<boolean>(entries.length);
     const shardKey = `${stream}\u0000${shardId}`;
     let buckets = this.seenIds.get(shardKey);
@@ -179,16 +179,16 @@ export class InMemoryStateStore implements StateStore {
     let bucket = Number.NaN;
     let ids = new Map<string, string>();
     for (let i = 0; i < entries.length; i++) {
-      const e = entries[i]!;
-      if (e.bucket !== bucket) {
-        bucket = e.bucket;
+      if (entries.buckets[i] !== bucket) {
+        bucket = entries.buckets[i]!;
         const found = buckets.get(bucket);
         if (found) ids = found;
         else buckets.set(bucket, (ids = new Map()));
       }
-      const seq = ids.get(e.id);
-      if (seq === undefined) ids.set(e.id, e.seq);
-      out[i] = seq !== undefined && seq !== e.seq;
+      const id = entries.ids[i]!;
+      const seq = ids.get(id);
+      if (seq === undefined) ids.set(id, entries.seqs[i]!);
+      out[i] = seq !== undefined && seq !== entries.seqs[i];
     }
     return out;
   }

@@ -99,13 +99,19 @@ export interface Claim {
 }
 
 /** One record with an event id, for producer-duplicate detection (in sequence order). */
-export interface DedupeEntry {
-  /** Event-time bucket (ms) the id is filed under; a duplicate has the same event time, so the same bucket. */
-  readonly bucket: EpochMs;
-  /** The event id (or a hash of it). */
-  readonly id: string;
-  /** The record's sequence number: the same id with the same sequence number is a redelivery, not a duplicate. */
-  readonly seq: string;
+/**
+ * Event ids to check for producer duplicates, column by column (entry i is
+ * buckets[i], ids[i], seqs[i]), in sequence order: one batch checks
+ * thousands, and an object per entry would be garbage per event.
+ */
+export interface DedupeEntries {
+  readonly length: number;
+  /** Event-time bucket (ms) each id is filed under; a duplicate has the same event time, so the same bucket. */
+  readonly buckets: Float64Array;
+  /** The event ids (or hashes of them). */
+  readonly ids: readonly string[];
+  /** The records' sequence numbers: the same id with the same sequence number is a redelivery, not a duplicate. */
+  readonly seqs: readonly string[];
 }
 
 export interface StateStore {
@@ -177,7 +183,7 @@ export interface StateStore {
    * entry, true when the id was already recorded with another sequence
    * number. Ids are kept until `expiresAt` (the dedupe horizon).
    */
-  dedupe(stream: string, shardId: string, entries: readonly DedupeEntry[], expiresAt: EpochMs): Promise<boolean[]>;
+  dedupe(stream: string, shardId: string, entries: DedupeEntries, expiresAt: EpochMs): Promise<boolean[]>;
 
   /** Keeps rejected records with their full payload and reason. */
   quarantine(stream: string, rejections: readonly Rejection[]): Promise<void>;
