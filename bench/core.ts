@@ -9,7 +9,7 @@
  * The workload and the measurement live in workload.ts (`npm run bench` reuses them).
  */
 import { parseArgs } from 'node:util';
-import { buildCoreBatch, coreRunner, decodeOnly, measureBest } from './workload';
+import { buildCoreBatch, coreRunner, decodeOnly, measureBestInterleaved } from './workload';
 
 export interface CoreResult {
   readonly coreEventsPerSec: number;
@@ -19,11 +19,10 @@ export interface CoreResult {
   readonly rules: number;
 }
 
-/** Decode-only floor, then the full core, each for half of `budgetMs`. */
+/** The decode-only floor and the full core, pass after pass (alternating) for `budgetMs`: the best pass of each. */
 export async function measureCore(records: number, budgetMs: number, pipelineFile?: string): Promise<CoreResult> {
   const bench = buildCoreBatch(records, pipelineFile);
-  const decodeEventsPerSec = await measureBest(decodeOnly, bench.records, budgetMs / 2);
-  const coreEventsPerSec = await measureBest(coreRunner(bench), bench.records, budgetMs / 2);
+  const [decodeEventsPerSec, coreEventsPerSec] = await measureBestInterleaved([decodeOnly, coreRunner(bench)], bench.records, budgetMs);
   return { coreEventsPerSec, decodeEventsPerSec, ratio: coreEventsPerSec / decodeEventsPerSec, rules: bench.pipeline.rules.length };
 }
 
