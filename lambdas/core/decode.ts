@@ -30,11 +30,14 @@ function reject(record: KinesisLikeRecord, reason: RejectReason, message: string
  */
 export class DecodedBatch {
   length = 0;
-  readonly payloads: JsonObject[] = [];
-  readonly records: KinesisLikeRecord[] = [];
+  /** Sized for `capacity` events up front (entries past `length` are empty), as `times` is. */
+  readonly payloads: JsonObject[];
+  readonly records: KinesisLikeRecord[];
   times: Float64Array;
 
   constructor(capacity: number) {
+    this.payloads = new Array<JsonObject>(capacity);
+    this.records = new Array<KinesisLikeRecord>(capacity);
     this.times = new Float64Array(Math.max(capacity, 1));
   }
 
@@ -45,8 +48,8 @@ export class DecodedBatch {
       grown.set(this.times);
       this.times = grown;
     }
-    this.payloads.push(payload);
-    this.records.push(record);
+    this.payloads[i] = payload;
+    this.records[i] = record;
     this.times[i] = eventTime;
   }
 
