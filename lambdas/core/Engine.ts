@@ -7,14 +7,13 @@ import {
   indicesOf,
   scopeOf,
   type AbsenceContext,
-  groupSlot,
   type GroupSlot,
   type KeyBatch,
   type RuleBatchStats,
   type RuleContext,
   type SharedParts,
 } from './fold';
-import { groupFromKey, groupOf, type GroupRef } from './group';
+import { groupFromKey, type GroupRef } from './group';
 import {
   onAbsenceCheck,
   onSeen,
@@ -33,7 +32,6 @@ import type {
   Clock,
   CompiledExpression,
   EpochMs,
-  JsonObject,
   KinesisLikeRecord,
   Pipeline,
   Rejection,
@@ -228,7 +226,7 @@ export class Engine {
         rules: this.windowRules,
         absence: this.absenceContexts,
         shared: this.shared,
-        groupOf: (i, payload) => this.groupOfCached(i, payload),
+        groupCaches: this.groupCaches,
         priorMax,
         streamWatermark: streamWm,
         outOfOrdernessMs: stream.outOfOrdernessMs,
@@ -324,34 +322,6 @@ export class Engine {
       dropped++;
     }
     return dropped === 0 ? events : events.without(drop);
-  }
-
-  private groupOfCached(index: number, payload: JsonObject): GroupSlot {
-    const groupBy = this.shared.groupBys[index]!;
-    const cache = this.groupCaches[index]!;
-    let raw: string;
-    if (groupBy.length === 1) {
-      const v = Object.prototype.hasOwnProperty.call(payload, groupBy[0]!) ? payload[groupBy[0]!] : undefined;
-      // Only plain short strings are cached; anything else takes the full path.
-      if (typeof v !== 'string' || v.length > 64) return groupSlot(groupOf(groupBy, payload));
-      raw = v;
-    } else {
-      const values: string[] = [];
-      for (const field of groupBy) {
-        const v = Object.prototype.hasOwnProperty.call(payload, field) ? payload[field] : undefined;
-        if (typeof v !== 'string' || v.length > 64) return groupSlot(groupOf(groupBy, payload));
-        values.push(v);
-      }
-      // JSON keeps ("a\u0000b", "c") and ("a", "b\u0000c") apart; a joined string would not.
-      raw = JSON.stringify(values);
-    }
-    let g = cache.get(raw);
-    if (g === undefined) {
-      g = groupSlot(groupOf(groupBy, payload));
-      if (cache.size >= 4096) cache.clear();
-      cache.set(raw, g);
-    }
-    return g;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { eventVariables } from './expression';
-import type { GroupRef } from './group';
+import { groupOf, type GroupRef } from './group';
 import type { RuleAggregates, WindowAcc } from './partials';
 import type { KeyDescriptor } from './StateStore';
 import type { DecodedBatch } from './decode';
@@ -213,8 +213,8 @@ export interface FoldInput {
   readonly rules: readonly RuleContext[];
   readonly absence: readonly AbsenceContext[];
   readonly shared: SharedParts;
-  /** The group of an event under the shared groupBy `index` (cached by the engine). */
-  readonly groupOf: (index: number, payload: JsonObject) => GroupSlot;
+  /** Per shared groupBy, the engine's cache of groups by their values (see cachedGroup). */
+  readonly groupCaches: ReadonlyArray<Map<string, GroupSlot>>;
   readonly priorMax: EpochMs;
   readonly streamWatermark: EpochMs;
   readonly outOfOrdernessMs: number;
@@ -277,7 +277,7 @@ export function foldBatch(input: FoldInput): FoldResult {
         if (w === 3) stats[r]!.filterErrors += 1;
         if (w !== 1) continue;
       }
-      const slot = (groupMemo[ctx.groupIndex] ??= stamped(input.groupOf(ctx.groupIndex, payload), batch));
+      const slot = (groupMemo[ctx.groupIndex] ??= stamped(cachedGroup(shared.groupBys[ctx.groupIndex]!, input.groupCaches[ctx.groupIndex]!, payload), batch));
       let gf = slot.folds[r];
       if (gf === undefined) {
         const group = slot.ref;
@@ -359,7 +359,7 @@ export function foldBatch(input: FoldInput): FoldResult {
       const ctx = absence[a]!;
       if (ctx.whereIndex >= 0 && verdict(ctx.whereIndex, vars) !== 1) continue;
       absenceStats[a]!.matched += 1;
-      const slot = (groupMemo[ctx.groupIndex] ??= stamped(input.groupOf(ctx.groupIndex, payload), batch));
+      const slot = (groupMemo[ctx.groupIndex] ??= stamped(cachedGroup(shared.groupBys[ctx.groupIndex]!, input.groupCaches[ctx.groupIndex]!, payload), batch));
       const s = slot.seen[a] ?? seenByRule[a]!.get(slot.ref.key);
       if (s === undefined) {
         const entry: SeenGroup = { rule: ctx.rule, group: slot.ref, eventTime: t, first: i };
@@ -375,6 +375,36 @@ export function foldBatch(input: FoldInput): FoldResult {
     maxTimes[i] = maxT;
   }
   return { keyBatches, seen, lateCount, maxTimes, stopAt };
+}
+
+/**
+ * The group of an event under `groupBy`, from `cache` (groups repeat across
+ * events and batches) when its values are short strings, as group labels
+ * usually are; anything else takes the full path, uncached.
+ */
+export function cachedGroup(groupBy: readonly string[], cache: Map<string, GroupSlot>, payload: JsonObject): GroupSlot {
+  let raw: string;
+  if (groupBy.length === 1) {
+    const v = Object.prototype.hasOwnProperty.call(payload, groupBy[0]!) ? payload[groupBy[0]!] : undefined;
+    if (typeof v !== 'string' || v.length > 64) return groupSlot(groupOf(groupBy, payload));
+    raw = v;
+  } else {
+    const values: string[] = [];
+    for (const field of groupBy) {
+      const v = Object.prototype.hasOwnProperty.call(payload, field) ? payload[field] : undefined;
+      if (typeof v !== 'string' || v.length > 64) return groupSlot(groupOf(groupBy, payload));
+      values.push(v);
+    }
+    // JSON keeps ("a\u0000b", "c") and ("a", "b\u0000c") apart; a joined string would not.
+    raw = JSON.stringify(values);
+  }
+  let g = cache.get(raw);
+  if (g === undefined) {
+    g = groupSlot(groupOf(groupBy, payload));
+    if (cache.size >= 4096) cache.clear();
+    cache.set(raw, g);
+  }
+  return g;
 }
 
 /** The slot, its memo emptied if it holds another fold's state. */
