@@ -44,7 +44,7 @@ import type { ASTNode } from '@marcbachmann/cel-js';
 import type { CompiledExpression } from './types';
 import { PipelineError } from './pipeline/errors';
 import { didYouMean } from './pipeline/suggest';
-import { BAIL, compileFast, eventRoot, EVENT_PAYLOAD, Fault } from './fastExpression';
+import { BAIL, compileDirect, compileFast, eventRoot, EVENT_PAYLOAD, Fault } from './fastExpression';
 import type { FastFn } from './fastExpression';
 
 /** Structural limits enforced at parse time (hostile or accidental giant expressions are rejected). */
@@ -412,8 +412,9 @@ export function tryCompileExpression(source: string, opts: CompileOptions): Comp
   };
   // Typed expressions (`when`) run once per window, not per event: the interpreter is fine there.
   // Names cel-js defines itself (`google`, `cel`, `optional`) are not payload fields.
-  const fast = typed ? null : compileFast(run.ast, (name) => !eventEnv.hasVariable(name));
-  const expression = fast === null ? interpreted : fastExpression(source, what, fast, interpreted);
+  const isField = (name: string): boolean => !eventEnv.hasVariable(name);
+  const fast = typed ? null : compileFast(run.ast, isField);
+  const expression = fast === null ? interpreted : fastExpression(source, what, fast, interpreted, (general) => compileDirect(run.ast, isField, general));
   return { ok: true, expression, type };
 }
 
@@ -422,7 +423,13 @@ export function tryCompileExpression(source: string, opts: CompileOptions): Comp
  * the interpreter answering for the values the closure does not model. Takes
  * the raw payload or eventVariables(payload).
  */
-function fastExpression(source: string, what: string, fast: FastFn, interpreted: CompiledExpression): CompiledExpression {
+function fastExpression(
+  source: string,
+  what: string,
+  fast: FastFn,
+  interpreted: CompiledExpression,
+  direct: (general: FastFn) => FastFn | null,
+): CompiledExpression {
   // A missing optional field throws on every event that lacks it, and building an
   // Error (its stack trace) costs microseconds. The error is about the data, not
   // the code, and its message depends only on the fault (a short, fixed set per
@@ -444,28 +451,25 @@ function fastExpression(source: string, what: string, fast: FastFn, interpreted:
     if (root !== vars) payload.event = root.event; // eventVariables' copy holds the payload as `event`, not the field
     return interpreted.evaluate({ ...payload, event: payload });
   };
-  return {
-    source,
-    acceptsPayload: true,
-    evaluate(vars: Record<string, unknown>): unknown {
-      const r = fast(vars);
-      switch (typeof r) {
-        case 'boolean':
-        case 'number':
-        case 'string':
-          return r;
-        case 'bigint':
-          return Number(r);
-        case 'object':
-          if (r === null) return r;
-          if (r instanceof Fault) return r === BAIL ? interpret(vars) : fail(r);
-          // A JSON object or list from the payload (the closures read null-prototype
-          // objects too): the interpreter would return a plain copy of it.
-          if (r.constructor === Object || r.constructor === undefined || Array.isArray(r)) return r;
-      }
-      return interpret(vars);
-    },
+  const general = (vars: Record<string, unknown>): unknown => {
+    const r = fast(vars);
+    switch (typeof r) {
+      case 'boolean':
+      case 'number':
+      case 'string':
+        return r;
+      case 'bigint':
+        return Number(r);
+      case 'object':
+        if (r === null) return r;
+        if (r instanceof Fault) return r === BAIL ? interpret(vars) : fail(r);
+        // A JSON object or list from the payload (the closures read null-prototype
+        // objects too): the interpreter would return a plain copy of it.
+        if (r.constructor === Object || r.constructor === undefined || Array.isArray(r)) return r;
+    }
+    return interpret(vars);
   };
+  return { source, acceptsPayload: true, evaluate: direct(general) ?? general };
 }
 
 /**

@@ -39,6 +39,49 @@ export class Fault {
 export const BAIL = new Fault('bail', 'a value the fast path does not model');
 
 /**
+ * An evaluator of its own for the commonest expressions — a payload field
+ * (`latencyMs`), a field against a number (`status >= 500`) or against a
+ * literal (`kind == "http"`) — answering the plain cases inline and handing
+ * anything else (a missing field, a value of another type) to `general`,
+ * the evaluator every fast expression has. Why: the general one calls its
+ * closure from a function literal all expressions share, so V8 sees that
+ * call as megamorphic and never inlines it; these literals stay monomorphic.
+ * Returns null for any other shape (the general evaluator is then used).
+ */
+export function compileDirect(ast: ASTNode, isField: IsField, general: FastFn): FastFn | null {
+  if (ast.op === 'id' || ast.op === '.') {
+    const name = compileNode(ast, isField)?.variable;
+    if (name === undefined) return null;
+    return (s) => {
+      const v = s[name];
+      return typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' ? v : general(s);
+    };
+  }
+  if (!COMPARISONS.has(ast.op)) return null;
+  const [la, ra] = ast.args as [ASTNode, ASTNode];
+  const l = compileNode(la, isField);
+  const r = compileNode(ra, isField);
+  const name = l?.variable;
+  if (name === undefined || r?.constant === undefined) return null;
+  const lit = canonical(r.constant.value);
+  if (ast.op === '==' || ast.op === '!=') {
+    const same = ast.op === '==';
+    const litType = lit === null ? '' : typeof lit;
+    return (s) => {
+      const v = s[name];
+      if (v === lit) return same;
+      return typeof v === litType ? !same : general(s);
+    };
+  }
+  if (typeof lit !== 'number') return null;
+  const op = ast.op as Ordering;
+  return (s) => {
+    const v = s[name];
+    return typeof v === 'number' ? compareNumbers(op, v, lit) : general(s);
+  };
+}
+
+/**
  * Marks the copy `eventVariables` makes of a payload that has its own `event`
  * field (the copy's `event` is then the payload, not the field): the value is the payload.
  */
