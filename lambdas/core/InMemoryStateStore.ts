@@ -53,7 +53,8 @@ export class InMemoryStateStore implements StateStore {
     e.version += 1;
     this.keys.set(key.id, e);
     this.counters.applyWrites += 1;
-    return { status: 'applied', state: snapshot(e), conflicts: 0 };
+    // The slot just written is the caller's own object (the store keeps a copy): only the others are copied out.
+    return { status: 'applied', state: snapshot(e, shardId, update.slot), conflicts: 0 };
   }
 
   async read(key: KeyDescriptor): Promise<KeyState | undefined> {
@@ -209,8 +210,11 @@ function alertKey(rule: string, groupKey: string): string {
   return `${rule}\u0000${groupKey}`;
 }
 
-function snapshot(e: KeyEntry): KeyState {
-  return clone({ slots: e.slots, closed: e.closed, closedThrough: e.closedThrough, closeAt: e.closeAt, version: e.version });
+/** A copy of a key's state; `written`, when given, stands for its shard's slot as it is (not copied). */
+function snapshot(e: KeyEntry, shardId?: string, written?: Slot): KeyState {
+  const slots: Record<string, Slot> = {};
+  for (const [shard, slot] of Object.entries(e.slots)) slots[shard] = shard === shardId ? written! : clone(slot);
+  return { slots, closed: e.closed, closedThrough: e.closedThrough, closeAt: e.closeAt, version: e.version };
 }
 
 function emptyState(): KeyState {
