@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the measures that matter (docs/BENCHMARKS.md), in one run.
  *
- *   1. core throughput vs the decode-only floor (bench/core.ts's measurement);
+ *   1. core throughput vs the decode-only floor (bench/core.ts, bundled and run
+ *      as the Lambda runs it: see bundled.ts);
  *   2. state cost: the real processor handler on dynalite (requests by
  *      command, writes and WRUs per event, the floor), beside a Powertools
  *      (BatchProcessor + Idempotency) peer and a naive per-event handler;
@@ -17,7 +18,8 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { measureCore } from './core';
+import { runBundled } from './bundled';
+import type { CoreResult } from './core';
 import { costPerMillion, PRICE_NOTE, PRICES, type CostPerMillion } from './costModel';
 import { TEN_PERCENT } from './drive';
 import { startDynalite, type Dynalite } from './dynamo';
@@ -71,6 +73,17 @@ sampler.unref();
 function progress(message: string): void {
   const t = ((performance.now() - started) / 1000).toFixed(0).padStart(4);
   process.stderr.write(`[bench ${t}s] ${message} (load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})\n`);
+}
+
+/** bench/core.ts run bundled, in a process of its own; its last output line is the JSON result. */
+async function measureCoreBundled(seconds: number): Promise<Omit<CoreResult, 'rules'>> {
+  const out = await runBundled('bench/core.ts', ['--json', '--seconds', String(seconds)], false);
+  const last = out.trimEnd().split('\n').pop() ?? '';
+  const r = JSON.parse(last) as Omit<CoreResult, 'rules'>;
+  if (![r.coreEventsPerSec, r.decodeEventsPerSec, r.ratio].every((x) => typeof x === 'number' && x > 0)) {
+    throw new Error(`bench/core.ts printed no result line (last line: ${last.slice(0, 200)})`);
+  }
+  return r;
 }
 
 async function timed<T>(label: string, f: () => Promise<T>): Promise<T> {
@@ -187,7 +200,7 @@ async function main(): Promise<void> {
   process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
 
   // 1. Core throughput.
-  const core = await timed('core throughput (10,000-record batch)', () => measureCore(10_000, Number(args['core-seconds']) * 1000));
+  const core = await timed('core throughput (10,000-record batch, bundled)', () => measureCoreBundled(Number(args['core-seconds'])));
 
   const dynalite: Dynalite = await startDynalite();
   try {

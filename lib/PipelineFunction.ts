@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { LAMBDA_BUNDLING, LAMBDA_NODE_OPTIONS } from './bundling';
 import type { PipelineFileBundle } from './PipelineFileBundle';
 
 /** The repository root: lock file, tsconfig and the handlers live here. */
@@ -63,19 +64,13 @@ export class PipelineFunction extends Construct {
       logGroup: this.logGroup,
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
-      environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
+      environment: { ...props.environment, NODE_OPTIONS: LAMBDA_NODE_OPTIONS },
       bundling: {
         forceDockerBundling: false,
-        target: 'node22',
-        minify: true,
-        keepNames: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // Bundle the AWS SDK too: the deployed code runs the SDK version the tests ran,
-        // not whichever version the Lambda runtime ships this month.
-        // protobufjs: @datadog/sketches-js requires it lazily, only in toProto/fromProto,
-        // which tidewatch never calls (it serialises sketches itself); it is not installed.
-        externalModules: ['protobufjs', 'protobufjs/*'],
+        // Bundle the AWS SDK too (it is not external): the deployed code runs the SDK
+        // version the tests ran, not whichever version the Lambda runtime ships this month.
+        ...LAMBDA_BUNDLING,
+        externalModules: [...LAMBDA_BUNDLING.externalModules],
         commandHooks: props.pipelineFiles.commandHooks(),
       },
     });
