@@ -76,32 +76,41 @@ function twoDigits(s: string, i: number): number {
  */
 function fastParse(s: string, rfc: boolean): number {
   const n = s.length;
-  const hi = twoDigits(s, 0);
-  const lo = twoDigits(s, 2);
-  const month = twoDigits(s, 5);
-  const day = twoDigits(s, 8);
-  const hour = twoDigits(s, 11);
-  const minute = twoDigits(s, 14);
-  const sep = s.charCodeAt(10);
-  if (
-    hi < 0 ||
-    lo < 0 ||
-    s.charCodeAt(4) !== 45 /* - */ ||
-    s.charCodeAt(7) !== 45 ||
-    (sep !== 84 /* T */ && sep !== 116 /* t */) ||
-    s.charCodeAt(13) !== 58 /* : */ ||
-    month < 1 ||
-    month > 12 ||
-    day < 1 ||
-    day > 31 ||
-    hour < 0 ||
-    hour > 23 ||
-    minute < 0 ||
-    minute > 59
-  ) {
-    return NaN;
+  let base: number;
+  if (lastPrefix !== undefined && s.startsWith(lastPrefix)) {
+    base = lastPrefixMs;
+  } else {
+    const hi = twoDigits(s, 0);
+    const lo = twoDigits(s, 2);
+    const month = twoDigits(s, 5);
+    const day = twoDigits(s, 8);
+    const hour = twoDigits(s, 11);
+    const minute = twoDigits(s, 14);
+    const sep = s.charCodeAt(10);
+    if (
+      hi < 0 ||
+      lo < 0 ||
+      s.charCodeAt(4) !== 45 /* - */ ||
+      s.charCodeAt(7) !== 45 ||
+      (sep !== 84 /* T */ && sep !== 116 /* t */) ||
+      s.charCodeAt(13) !== 58 /* : */ ||
+      month < 1 ||
+      month > 12 ||
+      day < 1 ||
+      day > 31 ||
+      hour < 0 ||
+      hour > 23 ||
+      minute < 0 ||
+      minute > 59
+    ) {
+      return NaN;
+    }
+    base = (daysFromCivil(hi * 100 + lo, month) + day - 1) * MS_PER_DAY + (hour * 60 + minute) * MS_PER_MINUTE;
+    // Both grammars read the first 16 characters alike, whatever follows.
+    lastPrefix = s.slice(0, PREFIX_LENGTH);
+    lastPrefixMs = base;
   }
-  let i = 16;
+  let i = PREFIX_LENGTH;
   let second = 0;
   let ms = 0;
   if (s.charCodeAt(i) === 58) {
@@ -140,9 +149,17 @@ function fastParse(s: string, rfc: boolean): number {
   } else {
     return NaN;
   }
-  const days = daysFromCivil(hi * 100 + lo, month) + day - 1;
-  return days * MS_PER_DAY + (hour * 60 + minute - offsetMinutes) * MS_PER_MINUTE + second * 1000 + ms;
+  return base - offsetMinutes * MS_PER_MINUTE + second * 1000 + ms;
 }
+
+/**
+ * The date, hour and minute (`YYYY-MM-DDTHH:MM`) of the last string the fast
+ * path read, and their epoch ms: the events of a batch mostly share them, and
+ * then only the seconds and the zone are left to read.
+ */
+const PREFIX_LENGTH = 16;
+let lastPrefix: string | undefined;
+let lastPrefixMs = Number.NaN;
 
 /**
  * Days from 1970-01-01 to the first of `month` (1–12) of `year` (0–9999), in

@@ -90,6 +90,26 @@ describe('date-time parsing is exactly the regex + Date.parse it replaces', () =
     );
   });
 
+  it('for strings in a row that share their date, hour and minute (the prefix memo)', () => {
+    const rest = fc.tuple(second, fraction, zone).map(([sec, f, z]) => `${sec}${f}${z}`);
+    const prefix = fc.tuple(year, month, day, dateTimeSep, hour, minute).map(([y, mo, d, sep, h, mi]) => `${y}-${mo}-${d}${sep}${h}:${mi}`);
+    fc.assert(
+      fc.property(prefix, fc.array(fc.oneof({ weight: 4, arbitrary: rest }, { weight: 1, arbitrary: fc.constantFrom('', ':', 'x', '0') }), { minLength: 2, maxLength: 8 }), (p, rests) =>
+        rests.every((r) => {
+          const s = p + r;
+          return Object.is(parseRfc3339DateTime(s), oldRfc(s)) && Object.is(parseIsoDateTime(s), oldIso(s));
+        }),
+      ),
+      { numRuns: 10_000, seed: 20261129 },
+    );
+    // A prefix read before, then strings that merely start like it.
+    parseIsoDateTime('2026-11-27T10:00:00Z');
+    for (const s of ['2026-11-27T10:00', '2026-11-27T10:00:', '2026-11-27T10:00Z', '2026-11-27T10:00:60Z', '2026-11-27T10:00:00', '2026-11-27T10:00+01:00']) {
+      expect([s, parseIsoDateTime(s)]).toEqual([s, oldIso(s)]);
+      expect([s, parseRfc3339DateTime(s)]).toEqual([s, oldRfc(s)]);
+    }
+  });
+
   it('for every day of every month of century, leap and era boundary years, and years between', () => {
     const years = new Set([0, 1, 3, 4, 99, 100, 101, 399, 400, 401, 1600, 1899, 1900, 2000, 2100, 2400, 9996, 9999]);
     for (let y = 1968; y <= 2032; y++) years.add(y);
