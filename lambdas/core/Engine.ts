@@ -181,13 +181,14 @@ export class Engine {
     let events = new DecodedBatch(records.length);
     const rejected: Rejection[] = [];
     let duplicates = 0;
-    let minArrival: EpochMs | null = null;
+    // Rounding is monotonic: the earliest arrival is rounded once, after the loop.
+    let minArrivalSeconds = Infinity;
     for (const record of records) {
       const rejection = decodeInto(events, record, stream, clock, this.redact);
       if (rejection !== null) rejected.push(rejection);
-      const arrival = Math.round(record.approximateArrivalTimestamp * 1000);
-      if (minArrival === null || arrival < minArrival) minArrival = arrival;
+      if (record.approximateArrivalTimestamp < minArrivalSeconds) minArrivalSeconds = record.approximateArrivalTimestamp;
     }
+    const minArrival: EpochMs | null = Number.isFinite(minArrivalSeconds) ? Math.round(minArrivalSeconds * 1000) : null;
     const base = {
       shardId,
       records: records.length,

@@ -383,15 +383,18 @@ export function foldBatch(input: FoldInput): FoldResult {
  * usually are; anything else takes the full path, uncached.
  */
 export function cachedGroup(groupBy: readonly string[], cache: Map<string, GroupSlot>, payload: JsonObject): GroupSlot {
+  // A string is always the payload's own value: what a parsed JSON object inherits
+  // (Object.prototype's members) is never a string. Anything else takes groupOf,
+  // which reads own properties only.
   let raw: string;
   if (groupBy.length === 1) {
-    const v = Object.prototype.hasOwnProperty.call(payload, groupBy[0]!) ? payload[groupBy[0]!] : undefined;
+    const v = payload[groupBy[0]!];
     if (typeof v !== 'string' || v.length > 64) return groupSlot(groupOf(groupBy, payload));
     raw = v;
   } else {
     const values: string[] = [];
     for (const field of groupBy) {
-      const v = Object.prototype.hasOwnProperty.call(payload, field) ? payload[field] : undefined;
+      const v = payload[field];
       if (typeof v !== 'string' || v.length > 64) return groupSlot(groupOf(groupBy, payload));
       values.push(v);
     }
