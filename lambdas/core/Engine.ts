@@ -268,7 +268,7 @@ export class Engine {
         }
       }
       // Progress only covers what took effect: records at or after the failure are retried.
-      const upTo = failedAt === Infinity ? (events.length > 0 ? folded.maxTimes[events.length - 1]! : priorMax) : failedAt > 0 ? folded.maxTimes[failedAt - 1]! : -Infinity;
+      const upTo = failedAt === Infinity ? events.maxTimeThrough(events.length - 1, priorMax) : failedAt > 0 ? events.maxTimeThrough(failedAt - 1, priorMax) : -Infinity;
       if (Number.isFinite(upTo)) {
         maxEventTime = upTo;
         await store.putShardProgress(stream.name, advanceShard(prior, shardId, upTo, clock.now()));
@@ -296,10 +296,12 @@ export class Engine {
    * have expired). Ids are stored hashed (see dedupe.ts).
    */
   private async dropDuplicates(shardId: string, events: DecodedBatch, priorMax: EpochMs, horizonMs: number): Promise<DecodedBatch> {
-    const checked: number[] = [];
+    // Columns sized for every event; the first `n` entries are the ones checked.
+    const checked = new Int32Array(events.length);
     const buckets = new Float64Array(events.length);
-    const ids: string[] = [];
-    const seqs: string[] = [];
+    const ids = new Array<string>(events.length);
+    const seqs = new Array<string>(events.length);
+    let n = 0;
     const floor = priorMax - horizonMs;
     let maxT = priorMax;
     for (let i = 0; i < events.length; i++) {
@@ -308,16 +310,17 @@ export class Engine {
       if (eventId === undefined || t < floor) continue;
       const bucket = Math.floor(t / DEDUPE_BUCKET_MS) * DEDUPE_BUCKET_MS;
       if (bucket > maxT) maxT = bucket;
-      buckets[checked.length] = bucket;
-      checked.push(i);
-      ids.push(dedupeId(eventId));
-      seqs.push(events.sequenceNumber(i));
+      checked[n] = i;
+      buckets[n] = bucket;
+      ids[n] = dedupeId(eventId);
+      seqs[n] = events.sequenceNumber(i);
+      n++;
     }
-    if (checked.length === 0) return events;
-    const dup = await this.opts.store.dedupe(this.stream.name, shardId, { length: checked.length, buckets, ids, seqs }, maxT + horizonMs + DEDUPE_BUCKET_MS);
+    if (n === 0) return events;
+    const dup = await this.opts.store.dedupe(this.stream.name, shardId, { length: n, buckets, ids, seqs }, maxT + horizonMs + DEDUPE_BUCKET_MS);
     const drop = new Uint8Array(events.length);
     let dropped = 0;
-    for (let k = 0; k < checked.length; k++) {
+    for (let k = 0; k < n; k++) {
       if (!dup[k]) continue;
       drop[checked[k]!] = 1;
       dropped++;

@@ -100,9 +100,10 @@ export interface Claim {
 
 /** One record with an event id, for producer-duplicate detection (in sequence order). */
 /**
- * Event ids to check for producer duplicates, column by column (entry i is
- * buckets[i], ids[i], seqs[i]), in sequence order: one batch checks
- * thousands, and an object per entry would be garbage per event.
+ * Event ids to check for producer duplicates, column by column (entry i,
+ * for i < length, is buckets[i], ids[i], seqs[i]; the columns may be longer),
+ * in sequence order: one batch checks thousands, and an object per entry
+ * would be garbage per event.
  */
 export interface DedupeEntries {
   readonly length: number;

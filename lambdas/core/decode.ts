@@ -63,6 +63,13 @@ export class DecodedBatch {
   sequenceNumber(i: number): string {
     return this.records[i]!.sequenceNumber;
   }
+
+  /** The latest event time of events 0..i, or `prior` when that is later (or i < 0). */
+  maxTimeThrough(i: number, prior: EpochMs): EpochMs {
+    let max = prior;
+    for (let k = 0; k <= i; k++) if (this.times[k]! > max) max = this.times[k]!;
+    return max;
+  }
 }
 
 /** The producer's event id of a payload (a string, or a number as a string), when the stream declares its field. */

@@ -120,8 +120,6 @@ export interface FoldResult {
   /** Absence rules: the groups seen, by rule then group key. */
   readonly seen: SeenGroup[];
   readonly lateCount: number;
-  /** maxTimes[i]: the shard's max event time over the prior progress and events 0..i. */
-  readonly maxTimes: Float64Array;
   /** Index of the event the batch stops at (a rule reached its group cap), or -1. */
   readonly stopAt: number;
 }
@@ -233,7 +231,6 @@ export function foldBatch(input: FoldInput): FoldResult {
   const groupsByRule = rules.map(() => new Map<string, GroupFold>());
   const seenByRule = absence.map(() => new Map<string, SeenGroup>());
   const seen: SeenGroup[] = [];
-  const maxTimes = new Float64Array(events.length);
   const stats = rules.map((c) => perRule[c.rule.name]!);
   const absenceStats = absence.map((c) => perRule[c.rule.name]!);
   // Per event: filter verdicts (0 unknown, 1 pass, 2 fail, 3 error) and groups, shared by rules.
@@ -372,9 +369,8 @@ export function foldBatch(input: FoldInput): FoldResult {
       }
     }
     if (t > maxT) maxT = t;
-    maxTimes[i] = maxT;
   }
-  return { keyBatches, seen, lateCount, maxTimes, stopAt };
+  return { keyBatches, seen, lateCount, stopAt };
 }
 
 /**
