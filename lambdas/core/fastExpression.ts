@@ -40,7 +40,7 @@ export const BAIL = new Fault('bail', 'a value the fast path does not model');
 
 /**
  * An evaluator of its own for the commonest expressions — a payload field
- * (`latencyMs`), a field against a number (`status >= 500`) or against a
+ * (`latencyMs`, `event.bytes`), a field against a number (`status >= 500`) or against a
  * literal (`kind == "http"`) — answering the plain cases inline and handing
  * anything else (a missing field, a value of another type) to `general`,
  * the evaluator every fast expression has. Why: the general one calls its
@@ -51,10 +51,20 @@ export const BAIL = new Fault('bail', 'a value the fast path does not model');
 export function compileDirect(ast: ASTNode, isField: IsField, general: FastFn): FastFn | null {
   if (ast.op === 'id' || ast.op === '.') {
     const name = compileNode(ast, isField)?.variable;
-    if (name === undefined) return null;
+    if (name !== undefined) {
+      return (s) => {
+        const v = s[name];
+        return typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' ? v : general(s);
+      };
+    }
+    // `event.bytes`: a field of the payload, read from the scope as the closures read it
+    // (a plain object only: anything else, an own `constructor` field say, is the general path's).
+    const path = selectPath(ast, isField);
+    const key = path !== null && path.base === 'event' && path.keys.length === 1 && path.keys[0] !== 'event' ? path.keys[0]! : undefined;
+    if (key === undefined) return null;
     return (s) => {
-      const v = s[name];
-      return typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' ? v : general(s);
+      const v = s[key];
+      return (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') && s.constructor === Object ? v : general(s);
     };
   }
   if (!COMPARISONS.has(ast.op)) return null;
