@@ -76,66 +76,54 @@ function twoDigits(s: string, i: number): number {
  */
 function fastParse(s: string, rfc: boolean): number {
   const n = s.length;
-  let base: number;
-  let i: number;
-  if (lastPrefix !== undefined && s.startsWith(lastPrefix)) {
-    // The date and time to the second of the last string read (startsWith is one native comparison).
-    base = lastPrefixMs;
-    i = PREFIX_LENGTH;
-  } else {
-    const hi = twoDigits(s, 0);
-    const lo = twoDigits(s, 2);
-    const month = twoDigits(s, 5);
-    const day = twoDigits(s, 8);
-    const hour = twoDigits(s, 11);
-    const minute = twoDigits(s, 14);
-    const sep = s.charCodeAt(10);
-    if (
-      hi < 0 ||
-      lo < 0 ||
-      s.charCodeAt(4) !== 45 /* - */ ||
-      s.charCodeAt(7) !== 45 ||
-      (sep !== 84 /* T */ && sep !== 116 /* t */) ||
-      s.charCodeAt(13) !== 58 /* : */ ||
-      month < 1 ||
-      month > 12 ||
-      day < 1 ||
-      day > 31 ||
-      hour < 0 ||
-      hour > 23 ||
-      minute < 0 ||
-      minute > 59
-    ) {
-      return NaN;
-    }
-    base = (daysFromCivil(hi * 100 + lo, month) + day - 1) * MS_PER_DAY + (hour * 60 + minute) * MS_PER_MINUTE;
-    i = 16;
-    if (s.charCodeAt(16) === 58 /* : */) {
-      const second = twoDigits(s, 17);
-      if (second < 0 || second > 59) return NaN;
-      base += second * 1000;
-      i = PREFIX_LENGTH;
-      // Both grammars read YYYY-MM-DD(T|t)HH:MM:SS alike, whatever follows.
-      lastPrefix = s.slice(0, PREFIX_LENGTH);
-      lastPrefixMs = base;
-    } else if (rfc) {
-      return NaN;
-    }
+  const hi = twoDigits(s, 0);
+  const lo = twoDigits(s, 2);
+  const month = twoDigits(s, 5);
+  const day = twoDigits(s, 8);
+  const hour = twoDigits(s, 11);
+  const minute = twoDigits(s, 14);
+  const sep = s.charCodeAt(10);
+  if (
+    hi < 0 ||
+    lo < 0 ||
+    s.charCodeAt(4) !== 45 /* - */ ||
+    s.charCodeAt(7) !== 45 ||
+    (sep !== 84 /* T */ && sep !== 116 /* t */) ||
+    s.charCodeAt(13) !== 58 /* : */ ||
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    day > 31 ||
+    hour < 0 ||
+    hour > 23 ||
+    minute < 0 ||
+    minute > 59
+  ) {
+    return NaN;
   }
+  let i = 16;
+  let second = 0;
   let ms = 0;
-  if (i === PREFIX_LENGTH && s.charCodeAt(i) === 46 /* . */) {
-    // V8 truncates to milliseconds: keep the first three digits, as if padded with zeros.
-    const start = ++i;
-    let d = s.charCodeAt(i) - 48;
-    while (d >= 0 && d <= 9) {
-      if (i - start < 3) ms = ms * 10 + d;
-      d = s.charCodeAt(++i) - 48;
+  if (s.charCodeAt(i) === 58) {
+    second = twoDigits(s, 17);
+    if (second < 0 || second > 59) return NaN;
+    i = 19;
+    if (s.charCodeAt(i) === 46 /* . */) {
+      // V8 truncates to milliseconds: keep the first three digits, as if padded with zeros.
+      const start = ++i;
+      let d = s.charCodeAt(i) - 48;
+      while (d >= 0 && d <= 9) {
+        if (i - start < 3) ms = ms * 10 + d;
+        d = s.charCodeAt(++i) - 48;
+      }
+      const digits = i - start;
+      // Past 9 digits V8 keeps 9 significant ones and misreads leading zeros: leave those to it.
+      if (digits === 0 || digits > 9) return NaN;
+      if (digits === 1) ms *= 100;
+      else if (digits === 2) ms *= 10;
     }
-    const digits = i - start;
-    // Past 9 digits V8 keeps 9 significant ones and misreads leading zeros: leave those to it.
-    if (digits === 0 || digits > 9) return NaN;
-    if (digits === 1) ms *= 100;
-    else if (digits === 2) ms *= 10;
+  } else if (rfc) {
+    return NaN;
   }
   let offsetMinutes: number;
   const zone = s.charCodeAt(i);
@@ -152,18 +140,9 @@ function fastParse(s: string, rfc: boolean): number {
   } else {
     return NaN;
   }
-  return base - offsetMinutes * MS_PER_MINUTE + ms;
+  const days = daysFromCivil(hi * 100 + lo, month) + day - 1;
+  return days * MS_PER_DAY + (hour * 60 + minute - offsetMinutes) * MS_PER_MINUTE + second * 1000 + ms;
 }
-
-/**
- * The date and time to the second (`YYYY-MM-DDTHH:MM:SS`) of the last string
- * the fast path read with seconds, and their epoch ms: events of a batch come
- * many to a second, so mostly only the fraction and the zone are left to
- * read. (Reading characters one by one costs several ns each here.)
- */
-const PREFIX_LENGTH = 19;
-let lastPrefix: string | undefined;
-let lastPrefixMs = Number.NaN;
 
 /**
  * Days from 1970-01-01 to the first of `month` (1–12) of `year` (0–9999), in
