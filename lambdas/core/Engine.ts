@@ -1,6 +1,5 @@
 import { DecodedBatch, decodeInto, eventIdOf } from './decode';
 import {
-  addEvent,
   descriptor,
   foldBatch,
   indexRange,
@@ -345,9 +344,10 @@ export class Engine {
     const firstSeq = padSequence(events.sequenceNumber(first));
     const hwm = padSequence(events.sequenceNumber(last));
     const refold = (after: string): number[] => indicesOf(kb).filter((i) => padSequence(events.sequenceNumber(i)) > after);
-    // Refolding recomputes values the first fold already counted errors of.
-    const scratch = { matched: 0, late: 0, filterErrors: 0, valueErrors: 0, conditionErrors: 0, overflow: 0 };
-    const foldInto = (acc: WindowAcc, i: number) => addEvent(aggs, acc, events.times[i]!, scopeOf(this.shared, events.payloads[i]!), scratch);
+    // Refolding recomputes values whose errors the first fold already counted: its count is dropped.
+    const foldInto = (acc: WindowAcc, i: number): void => {
+      aggs.addEvent(acc, events.times[i]!, scopeOf(this.shared, events.payloads[i]!));
+    };
     const build = (current: Slot | undefined, closedThrough: EpochMs | null): SlotUpdate | null => {
       const fast = current === undefined || current.hwm < firstSeq;
       const fresh = fast ? null : refold(current.hwm);

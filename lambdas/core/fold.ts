@@ -182,16 +182,6 @@ export function indicesOf(kb: KeyBatch): number[] {
   return kb.parts.flatMap(eventsOf).sort((a, b) => a - b);
 }
 
-/**
- * Folds one event's values into an accumulator. Value and condition errors
- * (a field missing or of the wrong type) leave that aggregate out and are
- * counted in `stats`. Shared by the fast path and the refolding slow path.
- */
-export function addEvent(aggs: RuleAggregates, acc: WindowAcc, eventTime: EpochMs, vars: Record<string, unknown>, stats: RuleBatchStats): void {
-  const errors = aggs.addEvent(acc, eventTime, vars);
-  if (errors > 0) stats.valueErrors += errors;
-}
-
 /** The variables expressions see for an event. */
 export function scopeOf(shared: SharedParts, payload: JsonObject): Record<string, unknown> {
   return shared.needsEventVariables ? eventVariables(payload) : payload;
