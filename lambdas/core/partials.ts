@@ -1,5 +1,6 @@
 import { aggregatorFor } from './aggregates';
 import type { Aggregator } from './aggregates/Aggregator';
+import { isFiniteNumber } from './aggregates/partialState';
 import { mergeSessions, type TimeWindow } from './windows';
 import type { AggregateSpec, EpochMs, PartialState, WindowRule } from './types';
 
@@ -173,31 +174,27 @@ function adderOf(spec: AggregateSpec, agg: Aggregator<unknown>, i: number): (acc
     case 'sum':
       return (accs, vars) => {
         const v = value!.evaluate(vars);
-        return isNumber(v) ? (agg.add(accs[i], v), true) : v === null;
+        return isFiniteNumber(v) ? (agg.add(accs[i], v), true) : v === null;
       };
     case 'min':
       return (accs, vars) => {
         const v = value!.evaluate(vars);
-        return isNumber(v) ? (agg.add(accs[i], v), true) : v === null;
+        return isFiniteNumber(v) ? (agg.add(accs[i], v), true) : v === null;
       };
     case 'max':
       return (accs, vars) => {
         const v = value!.evaluate(vars);
-        return isNumber(v) ? (agg.add(accs[i], v), true) : v === null;
+        return isFiniteNumber(v) ? (agg.add(accs[i], v), true) : v === null;
       };
     case 'avg':
       return (accs, vars) => {
         const v = value!.evaluate(vars);
-        return isNumber(v) ? (agg.add(accs[i], v), true) : v === null;
+        return isFiniteNumber(v) ? (agg.add(accs[i], v), true) : v === null;
       };
     case 'percentile':
       return (accs, vars) => {
         const v = value!.evaluate(vars);
-        return isNumber(v) ? (agg.add(accs[i], v), true) : v === null;
+        return isFiniteNumber(v) ? (agg.add(accs[i], v), true) : v === null;
       };
   }
-}
-
-function isNumber(v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v);
 }
