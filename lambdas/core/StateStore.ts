@@ -98,7 +98,6 @@ export interface Claim {
   readonly leaseMs: number;
 }
 
-/** One record with an event id, for producer-duplicate detection (in sequence order). */
 /**
  * Event ids to check for producer duplicates, column by column (entry i,
  * for i < length, is buckets[i], ids[i], seqs[i]; the columns may be longer),
