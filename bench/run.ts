@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { runBundled } from './bundled';
-import type { CoreResult } from './core';
+import { type CoreResult, DEFAULT_CORE_SECONDS } from './core';
 import { costPerMillion, PRICE_NOTE, PRICES, type CostPerMillion } from './costModel';
 import { TEN_PERCENT } from './drive';
 import { startDynalite, type Dynalite } from './dynamo';
@@ -55,7 +55,7 @@ const { values: args } = parseArgs({
     'e2e-events': { type: 'string', default: '200' },
     'e2e-rate': { type: 'string', default: '5' },
     'skip-e2e': { type: 'boolean', default: false },
-    'core-seconds': { type: 'string', default: '4' },
+    'core-seconds': { type: 'string', default: String(DEFAULT_CORE_SECONDS) },
     'write-docs': { type: 'boolean', default: false },
     /** Re-render the table, docs/BENCHMARKS.md and the chart from a saved `--json` output, without measuring. */
     'docs-from': { type: 'string' },
