@@ -44,6 +44,7 @@ async function main(): Promise<void> {
     },
   });
   const N = Number(values.records);
+  if (!Number.isInteger(N) || N < 1) throw new Error(`--records must be a whole number of records per batch, 1 or more, got "${values.records}"`);
   const seconds = Number(values.seconds);
   if (!(seconds > 0)) throw new Error(`--seconds must be a positive number of seconds, got "${values.seconds}"`);
   const { coreEventsPerSec, decodeEventsPerSec, ratio, rules, decodePasses, corePasses } = await measureCore(N, seconds * 1000, values.pipeline!);
