@@ -26,9 +26,10 @@
  *     a payload field with one of these names must be written `event.type`,
  *     `event.bytes`, etc. A bare type name is rejected at compile time with that
  *     hint, except as a type literal compared with type(x): `type(x) == string`.
- *     (`cel`, `optional` and `google` are CEL namespaces: same remedy, but these
- *     are not rejected at compile time; a bare `google.x` reads cel-js's
- *     namespace, never a payload field `google`.)
+ *     `cel`, `optional` and `google` are CEL namespaces: the same remedy,
+ *     `event.optional`. They are rejected at compile time except `cel` as the
+ *     receiver of `cel.bind(...)` (optional types are not enabled), and a
+ *     payload field named `cel` does not hide the macro.
  *   - JSON numbers are CEL doubles. Comparisons across int/double work
  *     (`status >= 500`), arithmetic does not: `latencyMs + 1` fails with
  *     "no such overload: double + int"; write `latencyMs + 1.0`. We do not
@@ -44,7 +45,7 @@ import type { ASTNode } from '@marcbachmann/cel-js';
 import type { CompiledExpression } from './types';
 import { PipelineError } from './pipeline/errors';
 import { didYouMean } from './pipeline/suggest';
-import { BAIL, compileDirect, compileFast, eventRoot, EVENT_PAYLOAD, Fault } from './fastExpression';
+import { BAIL, CEL_NAMESPACES, compileDirect, compileFast, eventRoot, EVENT_PAYLOAD, Fault } from './fastExpression';
 import type { FastFn } from './fastExpression';
 
 /** Structural limits enforced at parse time (hostile or accidental giant expressions are rejected). */
@@ -246,7 +247,11 @@ function policyViolation(ast: ASTNode, typed: boolean): { message: string; offse
   let found: { message: string; offset: number } | null = null;
   // A type name is legitimate as a type literal compared with type(x): `type(x) == string`.
   const typeLiterals = new Set<ASTNode>();
+  // `cel` is legitimate as the receiver of its macro `cel.bind(...)` (optional types,
+  // `optional.of(x)`, are not enabled, and `google` has no functions here).
+  const receivers = new Set<ASTNode>();
   walk(ast, (node) => {
+    if (node.op === 'rcall' && node.args[1].op === 'id' && node.args[1].args === 'cel') receivers.add(node.args[1]);
     if (node.op !== '==' && node.op !== '!=') return;
     const [l, r] = node.args;
     if (l.op === 'call' && l.args[0] === 'type') typeLiterals.add(r);
@@ -261,6 +266,8 @@ function policyViolation(ast: ASTNode, typed: boolean): { message: string; offse
           message: `\`${name}\` is a CEL type name, not your payload field: write event.${name}`,
           offset: node.start,
         };
+      } else if (!typed && CEL_NAMESPACES.has(name) && !receivers.has(node)) {
+        found = { message: `\`${name}\` is a CEL namespace, not your payload field: write event.${name}`, offset: node.start };
       } else if (name in Object.prototype) {
         found = { message: `"${name}" cannot be used as a name here: write event.${name} for a payload field`, offset: node.start };
       }
@@ -485,7 +492,9 @@ export function compileExpression(source: string, opts: CompileOptions & { reado
 
 /**
  * The variables of an expression over an event: every top-level field, plus
- * `event` for the whole payload (which wins over a field named `event`).
+ * `event` for the whole payload (which wins over a field named `event`); a
+ * field named after a CEL namespace (`optional`, `cel`, `google`) is read as
+ * `event.optional` only.
  */
 export function eventVariables(payload: Readonly<Record<string, unknown>>): Record<string, unknown> {
   // No copy and no prototype trick: the freshly decoded payload itself is the
@@ -496,8 +505,13 @@ export function eventVariables(payload: Readonly<Record<string, unknown>>): Reco
   // A payload with its own `event` field is copied instead, so `event.event` still reads that field.
   // The copy is marked so the fast closures find the payload (the copy's own `event` is not the field).
   // (A payload already given its `event` by an earlier call is reused as it is.)
-  if (Object.prototype.hasOwnProperty.call(payload, 'event') && payload.event !== payload) {
-    return Object.defineProperty({ ...payload, event: payload }, EVENT_PAYLOAD, { value: payload });
+  const own = Object.prototype.hasOwnProperty;
+  if ((own.call(payload, 'event') && payload.event !== payload) || own.call(payload, 'optional') || own.call(payload, 'cel') || own.call(payload, 'google')) {
+    // A field named after a CEL namespace would hide the namespace from its functions
+    // (`optional.of(x)`): the copy leaves it out (expressions read it as event.optional).
+    const scope: Record<string, unknown> = { ...payload, event: payload };
+    for (const name of CEL_NAMESPACES) delete scope[name];
+    return Object.defineProperty(scope, EVENT_PAYLOAD, { value: payload });
   }
   const vars = payload as Record<string, unknown>;
   Object.defineProperty(vars, 'event', { value: payload, enumerable: false, configurable: true, writable: true });

@@ -60,7 +60,7 @@ export function compileDirect(ast: ASTNode, isField: IsField, general: FastFn): 
     // `event.bytes`: a field of the payload, read from the scope as the closures read it
     // (a plain object only: anything else, an own `constructor` field say, is the general path's).
     const path = selectPath(ast, isField);
-    const key = path !== null && path.base === 'event' && path.keys.length === 1 && path.keys[0] !== 'event' ? path.keys[0]! : undefined;
+    const key = path !== null && path.base === 'event' && path.keys.length === 1 && scopeHolds(path.keys[0]!) ? path.keys[0]! : undefined;
     if (key === undefined) return null;
     return (s) => {
       const v = s[key];
@@ -96,6 +96,19 @@ export function compileDirect(ast: ASTNode, isField: IsField, general: FastFn): 
  * field (the copy's `event` is then the payload, not the field): the value is the payload.
  */
 export const EVENT_PAYLOAD: unique symbol = Symbol('tidewatch.eventPayload');
+
+/** Namespaces cel-js defines (`optional.of(x)`, `cel.bind(...)`, `google`): as names they are not payload fields. */
+export const CEL_NAMESPACES: ReadonlySet<string> = new Set(['cel', 'google', 'optional']);
+
+/**
+ * Whether the scope holds the payload's field `key` as it is: every field but
+ * `event` (the scope's own `event` is the payload) and the CEL namespaces
+ * (left out of eventVariables' copy so that they do not hide the namespace).
+ * Those are read from the payload itself (eventRoot).
+ */
+function scopeHolds(key: string): boolean {
+  return key !== 'event' && !CEL_NAMESPACES.has(key);
+}
 
 export type Scope = Record<string, unknown>;
 export type FastFn = (scope: Scope) => unknown;
@@ -254,10 +267,12 @@ function selectPath(ast: ASTNode, isField: IsField): { base: string; keys: strin
  * The start of a path: a variable, or for `event` the payload. `event.event` is
  * the payload's own `event` field: `eventVariables` gives the payload an own,
  * non-enumerable `event` that is the payload itself, which is not that field.
+ * `event.optional` (a CEL namespace's name) is read from the payload itself.
  */
 function pathBase(base: string, keys: readonly string[]): { fn: FastFn; rest: readonly string[] } {
   if (base !== 'event') return { fn: variable(base), rest: keys };
-  if (keys[0] !== 'event') return { fn: (s) => s, rest: keys };
+  if (scopeHolds(keys[0]!)) return { fn: (s) => s, rest: keys };
+  if (keys[0] !== 'event') return { fn: eventRoot, rest: keys };
   const missing = noSuchKey('event');
   return {
     fn: (s) => {
@@ -287,7 +302,7 @@ function compilePath(base: string, keys: readonly string[]): FastFn {
   if (steps.length === 1) {
     const only = steps[0]!;
     // `event.x`: the scope holds x (see pathBase)
-    return base === 'event' && keys[0] !== 'event' ? (s) => field(s, only) : (s) => field(first(s), only);
+    return base === 'event' && scopeHolds(keys[0]!) ? (s) => field(s, only) : (s) => field(first(s), only);
   }
   return (s) => {
     let v = first(s);
@@ -302,7 +317,7 @@ function compileHas(base: string, keys: readonly string[]): FastFn {
   const steps = keys.map(step);
   // `event.event` is the payload's own field, not the self-reference eventVariables adds.
   const selfCheck = base === 'event' && keys[0] === 'event';
-  const read: FastFn = base !== 'event' ? variable(base) : selfCheck ? eventRoot : (s) => s;
+  const read: FastFn = base !== 'event' ? variable(base) : scopeHolds(keys[0]!) ? (s) => s : eventRoot;
   return (s) => {
     let o = read(s);
     if (o instanceof Fault) return o;

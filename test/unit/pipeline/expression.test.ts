@@ -97,6 +97,41 @@ describe('compileExpression: filters over events', () => {
     expect(bareBytes).toBe("<expression>: field \"where\": `bytes` is a CEL type name, not your payload field: write event.bytes (at offset 0 of 'bytes > 100')");
   });
 
+  it('rejects a CEL namespace used as a field, and keeps cel.bind working beside a field named cel', () => {
+    // Arrange
+    const withFields = { ...HTTP, optional: 'yes', cel: 1, google: 'g' };
+
+    // Act
+    const bareGoogle = compileError('google == "x"');
+    const googleMember = compileError('google.x == 1');
+    const bareOptional = compileError('kind == "http" && optional == "yes"');
+    const viaEvent = compileExpression('event.optional == "yes" && event.cel == 1.0 && event.google == "g"', { what: 'where' }).evaluate(eventVariables(withFields));
+    const optionalOf = compileError('optional.of(status).hasValue()');
+    const celBind = compileExpression('cel.bind(s, status, s >= 500.0)', { what: 'where' }).evaluate(eventVariables(withFields));
+    const fastField = compileExpression('status >= 500', { what: 'where' }).evaluate(eventVariables(withFields));
+    const direct = compileExpression('event.cel', { what: 'value' });
+    const directValues = [direct.evaluate(eventVariables(withFields)), direct.evaluate(withFields)];
+    const has = compileExpression('has(event.google) && !has(event.optional.x)', { what: 'where' });
+    const hasValues = [has.evaluate(eventVariables(withFields)), has.evaluate(withFields)];
+
+    // Assert
+    expect(bareGoogle).toBe("<expression>: field \"where\": `google` is a CEL namespace, not your payload field: write event.google (at offset 0 of 'google == \"x\"')");
+    expect(googleMember).toBe("<expression>: field \"where\": `google` is a CEL namespace, not your payload field: write event.google (at offset 0 of 'google.x == 1')");
+    expect(bareOptional).toBe(
+      "<expression>: field \"where\": `optional` is a CEL namespace, not your payload field: write event.optional (at offset 18 of 'kind == \"http\" && optional == \"yes\"')",
+    );
+    expect(viaEvent).toBe(true);
+    expect(optionalOf).toBe(
+      "<expression>: field \"where\": `optional` is a CEL namespace, not your payload field: write event.optional (at offset 0 of 'optional.of(status).hasValue()')",
+    );
+    expect(celBind).toBe(true);
+    expect(fastField).toBe(true);
+    expect(directValues).toEqual([1, 1]);
+    expect(hasValues).toEqual([true, true]);
+    // The payload itself is left as it was decoded.
+    expect(Object.keys(withFields)).toEqual([...Object.keys(HTTP), 'optional', 'cel', 'google']);
+  });
+
   it('explains int arithmetic on JSON numbers (doubles) at run time', () => {
     // Arrange
     const expr = compileExpression('latencyMs + 1 > 100.0', { what: 'where' });
