@@ -507,8 +507,8 @@ export function eventVariables(payload: Readonly<Record<string, unknown>>): Reco
   // (A payload already given its `event` by an earlier call is reused as it is.)
   const own = Object.prototype.hasOwnProperty;
   if ((own.call(payload, 'event') && payload.event !== payload) || own.call(payload, 'optional') || own.call(payload, 'cel') || own.call(payload, 'google')) {
-    // A field named after a CEL namespace would hide the namespace from its functions
-    // (`optional.of(x)`): the copy leaves it out (expressions read it as event.optional).
+    // A field named after a CEL namespace would hide the namespace (a field `cel` breaks
+    // `cel.bind(...)`): the copy leaves it out (expressions read it as event.cel).
     const scope: Record<string, unknown> = { ...payload, event: payload };
     for (const name of CEL_NAMESPACES) delete scope[name];
     return Object.defineProperty(scope, EVENT_PAYLOAD, { value: payload });

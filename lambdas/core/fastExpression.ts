@@ -97,7 +97,7 @@ export function compileDirect(ast: ASTNode, isField: IsField, general: FastFn): 
  */
 export const EVENT_PAYLOAD: unique symbol = Symbol('tidewatch.eventPayload');
 
-/** Namespaces cel-js defines (`optional.of(x)`, `cel.bind(...)`, `google`): as names they are not payload fields. */
+/** Namespaces cel-js defines (`cel.bind(...)`; `optional` and `google`, whose functions are not enabled here): as names they are not payload fields. */
 export const CEL_NAMESPACES: ReadonlySet<string> = new Set(['cel', 'google', 'optional']);
 
 /**
