@@ -421,8 +421,29 @@ export function tryCompileExpression(source: string, opts: CompileOptions): Comp
   // Names cel-js defines itself (`google`, `cel`, `optional`) are not payload fields.
   const isField = (name: string): boolean => !eventEnv.hasVariable(name);
   const fast = typed ? null : compileFast(run.ast, isField);
-  const expression = fast === null ? interpreted : fastExpression(source, what, fast, interpreted, (general) => compileDirect(run.ast, isField, general));
+  const expression =
+    fast !== null
+      ? fastExpression(source, what, fast, interpreted, (general) => compileDirect(run.ast, isField, general))
+      : typed
+        ? interpreted
+        : { source, evaluate: (vars: Record<string, unknown>) => interpreted.evaluate(interpreterScope(vars)) };
   return { ok: true, expression, type };
+}
+
+/**
+ * The scope the interpreter needs for an expression over an event, from the raw
+ * payload or eventVariables(payload): every field of the payload, and `event`
+ * the payload without the self-reference eventVariables adds (so `event.event`
+ * is only ever a real field), and without the fields named after CEL
+ * namespaces at the top (they would hide `cel.bind`). A copy per evaluation:
+ * the interpreter is the slow path (the fast closures read the scope as it is).
+ */
+function interpreterScope(vars: Record<string, unknown>): Record<string, unknown> {
+  // Spreading copies own enumerable properties: the payload's fields, not the hidden `event`.
+  const payload: Record<string, unknown> = { ...eventRoot(vars) };
+  const scope: Record<string, unknown> = { ...payload, event: payload };
+  for (const name of CEL_NAMESPACES) if (Object.prototype.hasOwnProperty.call(scope, name)) delete scope[name];
+  return scope;
 }
 
 /**
@@ -450,14 +471,7 @@ function fastExpression(
     }
     throw e;
   };
-  // The scope the interpreter needs: `event` is the payload, without the
-  // self-reference eventVariables adds (so `event.event` is only a real field).
-  const interpret = (vars: Record<string, unknown>): unknown => {
-    const payload: Record<string, unknown> = { ...vars };
-    const root = eventRoot(vars);
-    if (root !== vars) payload.event = root.event; // eventVariables' copy holds the payload as `event`, not the field
-    return interpreted.evaluate({ ...payload, event: payload });
-  };
+  const interpret = (vars: Record<string, unknown>): unknown => interpreted.evaluate(interpreterScope(vars));
   const general = (vars: Record<string, unknown>): unknown => {
     const r = fast(vars);
     switch (typeof r) {

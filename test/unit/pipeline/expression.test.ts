@@ -132,6 +132,28 @@ describe('compileExpression: filters over events', () => {
     expect(Object.keys(withFields)).toEqual([...Object.keys(HTTP), 'optional', 'cel', 'google']);
   });
 
+  it('reads event.event as the payload\'s own field only, also in expressions only the interpreter runs', () => {
+    // Arrange: size() and exists() are outside the fast closures' subset
+    const hasEvent = compileExpression('has(event.event) && size(s) > 0', { what: 'where' });
+    const eventKind = compileExpression('size(s) > 0 && event.event.kind == "http"', { what: 'where' });
+    const inList = compileExpression('[event].exists(e, has(e.event))', { what: 'where' });
+    const celField = compileExpression('size(s) > 0 && event.cel == 1.0 && cel.bind(x, s, size(x) == 3)', { what: 'where' });
+    const plain = { s: 'abc', kind: 'http' };
+    const withEvent = { s: 'abc', kind: 'http', event: { kind: 'http' } };
+
+    // Act
+    const withoutField = [hasEvent.evaluate(eventVariables({ ...plain })), inList.evaluate(eventVariables({ ...plain }))];
+    const missing = expressionError(() => eventKind.evaluate(eventVariables({ ...plain })));
+    const withField = [hasEvent.evaluate(eventVariables(withEvent)), eventKind.evaluate(eventVariables(withEvent)), inList.evaluate(eventVariables(withEvent))];
+    const namespaceField = celField.evaluate(eventVariables({ s: 'abc', cel: 1 }));
+
+    // Assert
+    expect(withoutField).toEqual([false, false]);
+    expect(missing.message).toBe('where: No such key: event in \'size(s) > 0 && event.event.kind == "http"\'');
+    expect(withField).toEqual([true, true, true]);
+    expect(namespaceField).toBe(true);
+  });
+
   it('explains int arithmetic on JSON numbers (doubles) at run time', () => {
     // Arrange
     const expr = compileExpression('latencyMs + 1 > 100.0', { what: 'where' });
