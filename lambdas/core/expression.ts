@@ -441,8 +441,24 @@ export function tryCompileExpression(source: string, opts: CompileOptions): Comp
 function interpreterScope(vars: Record<string, unknown>): Record<string, unknown> {
   // Spreading copies own enumerable properties: the payload's fields, not the hidden `event`.
   const payload: Record<string, unknown> = { ...eventRoot(vars) };
-  const scope: Record<string, unknown> = { ...payload, event: payload };
-  for (const name of CEL_NAMESPACES) if (Object.prototype.hasOwnProperty.call(scope, name)) delete scope[name];
+  return withoutNamespaces({ ...payload, event: payload });
+}
+
+/** CEL_NAMESPACES as an array, for the per-event checks. */
+const NAMESPACE_NAMES: readonly string[] = [...CEL_NAMESPACES];
+
+function hasNamespaceField(payload: Readonly<Record<string, unknown>>): boolean {
+  for (let i = 0; i < NAMESPACE_NAMES.length; i++) if (Object.prototype.hasOwnProperty.call(payload, NAMESPACE_NAMES[i]!)) return true;
+  return false;
+}
+
+/**
+ * A scope without top-level fields named after CEL namespaces: such a field
+ * would hide the namespace (a field `cel` breaks `cel.bind(...)`); expressions
+ * read it as `event.cel`.
+ */
+function withoutNamespaces(scope: Record<string, unknown>): Record<string, unknown> {
+  for (let i = 0; i < NAMESPACE_NAMES.length; i++) if (Object.prototype.hasOwnProperty.call(scope, NAMESPACE_NAMES[i]!)) delete scope[NAMESPACE_NAMES[i]!];
   return scope;
 }
 
@@ -519,13 +535,9 @@ export function eventVariables(payload: Readonly<Record<string, unknown>>): Reco
   // A payload with its own `event` field is copied instead, so `event.event` still reads that field.
   // The copy is marked so the fast closures find the payload (the copy's own `event` is not the field).
   // (A payload already given its `event` by an earlier call is reused as it is.)
-  const own = Object.prototype.hasOwnProperty;
-  if ((own.call(payload, 'event') && payload.event !== payload) || own.call(payload, 'optional') || own.call(payload, 'cel') || own.call(payload, 'google')) {
-    // A field named after a CEL namespace would hide the namespace (a field `cel` breaks
-    // `cel.bind(...)`): the copy leaves it out (expressions read it as event.cel).
-    const scope: Record<string, unknown> = { ...payload, event: payload };
-    for (const name of CEL_NAMESPACES) delete scope[name];
-    return Object.defineProperty(scope, EVENT_PAYLOAD, { value: payload });
+  // A payload with a field named after a CEL namespace is copied too, without that field (see withoutNamespaces).
+  if ((Object.prototype.hasOwnProperty.call(payload, 'event') && payload.event !== payload) || hasNamespaceField(payload)) {
+    return Object.defineProperty(withoutNamespaces({ ...payload, event: payload }), EVENT_PAYLOAD, { value: payload });
   }
   const vars = payload as Record<string, unknown>;
   Object.defineProperty(vars, 'event', { value: payload, enumerable: false, configurable: true, writable: true });
