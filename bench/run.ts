@@ -75,11 +75,14 @@ function progress(message: string): void {
   process.stderr.write(`[bench ${t}s] ${message} (load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})\n`);
 }
 
+/** The three figures of bench/core.ts's `--json` line. */
+type CoreLine = Pick<CoreResult, 'coreEventsPerSec' | 'decodeEventsPerSec' | 'ratio'>;
+
 /** bench/core.ts run bundled, in a process of its own; its last output line is the JSON result. */
-async function measureCoreBundled(seconds: number): Promise<Omit<CoreResult, 'rules'>> {
+async function measureCoreBundled(seconds: number): Promise<CoreLine> {
   const out = await runBundled('bench/core.ts', ['--json', '--seconds', String(seconds)], false);
   const last = out.trimEnd().split('\n').pop() ?? '';
-  const r = JSON.parse(last) as Omit<CoreResult, 'rules'>;
+  const r = JSON.parse(last) as CoreLine;
   if (![r.coreEventsPerSec, r.decodeEventsPerSec, r.ratio].every((x) => typeof x === 'number' && x > 0)) {
     throw new Error(`bench/core.ts printed no result line (last line: ${last.slice(0, 200)})`);
   }
