@@ -17,11 +17,15 @@ const CLOUDWATCH = 'cloudwatch.amazonaws.com';
 
 /**
  * Alarm ARNs named one by one in the topic policy's `aws:SourceArn` condition,
- * at most. Each is up to ~200 bytes and SNS caps a topic policy at 30 KB
- * (Amazon SNS Developer Guide, "API permissions reference", Policy quotas);
- * beyond this many the condition matches any alarm of the account and region.
+ * at most (5 per stream and 2: up to 11 streams). SNS caps a topic policy at
+ * 30 KB (Amazon SNS Developer Guide, "Amazon SNS API permissions: Actions and
+ * resources reference", Policy quotas); an alarm ARN is about 60 bytes plus the
+ * name CloudFormation generates (stack name, logical id, 13 characters: up to
+ * ~240 with a long stack name and a 64-character stream name), so 60 of them
+ * stay under 18 KB. Beyond that the condition matches any alarm of this
+ * account in this region (`arn:…:cloudwatch:<region>:<account>:alarm:*`).
  */
-export const MAX_ALARM_ARNS_IN_POLICY = 100;
+export const MAX_ALARM_ARNS_IN_POLICY = 60;
 
 /**
  * Where the pipeline's own alarms go (iterator age, errors, dead letters...):
