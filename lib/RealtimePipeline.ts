@@ -66,7 +66,14 @@ export interface RealtimePipelineProps {
   readonly alertSubscriptions?: AlertSubscriptions;
   /** @default alarms on, iterator age > 5 minutes, any rejected record */
   readonly alarms?: PipelineAlarmOptions;
-  /** Where alarms notify. @default a new KMS-encrypted topic, when alarms are enabled */
+  /**
+   * Where alarms notify. A topic of this stack is given the policy statement
+   * that lets the alarms publish; an imported one cannot be changed (synth
+   * warns), so its own policy, and its key's when encrypted, must let
+   * cloudwatch.amazonaws.com publish.
+   *
+   * @default a new KMS-encrypted topic, when alarms are enabled
+   */
   readonly operationsTopic?: sns.ITopic;
   /** Emails subscribed to the new operations topic (ignored with `operationsTopic`, or when alarms are disabled). @default none */
   readonly operationsEmails?: readonly string[];
