@@ -40,6 +40,21 @@ function graph(title: string, left: cloudwatch.IMetric[], width: number, extra: 
   return new cloudwatch.GraphWidget({ title, left, width, height: 6, ...extra });
 }
 
+/** Widgets of the dashboard of `streams` streams and `rules` rules: 14 per stream; a heading, the ticker's 4, the table's 2 and one alerts graph per 50 rules. */
+export function dashboardWidgetCount(streams: number, rules: number): number {
+  return 14 * streams + 7 + Math.ceil(rules / RULES_PER_GRAPH);
+}
+
+/** Refuses, before anything is built, a dashboard CloudWatch would not accept. */
+export function checkDashboardSize(streams: number, widgets: number): void {
+  if (widgets > DASHBOARD_LIMITS.widgets) {
+    throw new TidewatchConfigError(
+      `the dashboard would hold ${widgets} widgets for ${streams} streams, and CloudWatch allows at most ${DASHBOARD_LIMITS.widgets} per dashboard ` +
+        '(each stream adds 14): deploy the streams as several pipelines (one stack each, tidewatch:stackName)',
+    );
+  }
+}
+
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -149,13 +164,10 @@ export class PipelineDashboard extends Construct {
       rows[rows.length - 1]!.push(graph(title, group.map((r, i) => m.alertsPublished(r, i)), THIRD, { stacked: true }));
     });
 
-    const widgets = rows.reduce((n, row) => n + row.length, 0);
-    if (widgets > DASHBOARD_LIMITS.widgets) {
-      throw new TidewatchConfigError(
-        `the dashboard would hold ${widgets} widgets for ${props.streams.size} streams, and CloudWatch allows at most ${DASHBOARD_LIMITS.widgets} per dashboard ` +
-          '(each stream adds 14): deploy the streams as several pipelines (one stack each, tidewatch:stackName)',
-      );
-    }
+    checkDashboardSize(
+      props.streams.size,
+      rows.reduce((n, row) => n + row.length, 0),
+    );
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.hours(3),
       widgets: rows,

@@ -14,7 +14,7 @@ import { AlertTopic, type AlertSubscriptions } from './AlertTopic';
 import { CustomMetrics } from './CustomMetrics';
 import { OperationsTopic } from './OperationsTopic';
 import { PipelineAlarms, resolveAlarmOptions, type PipelineAlarmOptions } from './PipelineAlarms';
-import { PipelineDashboard } from './PipelineDashboard';
+import { checkDashboardSize, dashboardWidgetCount, PipelineDashboard } from './PipelineDashboard';
 import { PipelineFileBundle } from './PipelineFileBundle';
 import { PROJECT_ROOT, type PipelineFunction } from './PipelineFunction';
 import { PIPELINE_METRICS } from './pipelineMetrics';
@@ -129,6 +129,7 @@ export class RealtimePipeline extends Construct {
     const streamNames = [...this.pipeline.streams.keys()];
     const resolved = this.resolveStreams(props, streamNames);
     const tickerOptions = resolveTickerOptions(props.ticker);
+    checkDashboardSize(streamNames.length, dashboardWidgetCount(streamNames.length, this.pipeline.rules.length));
     const alarmOptions = resolveAlarmOptions(props.alarms);
     this.metricsNamespace = props.metricsNamespace ?? PIPELINE_METRICS.defaultNamespace;
     checkNamespace(this.metricsNamespace);

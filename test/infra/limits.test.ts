@@ -29,7 +29,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { MAX_ALARM_ARNS_IN_POLICY, OperationsTopic } from '../../lib/OperationsTopic';
-import { DASHBOARD_LIMITS } from '../../lib/PipelineDashboard';
+import { DASHBOARD_LIMITS, dashboardWidgetCount } from '../../lib/PipelineDashboard';
 import { cleanup, cleanupFixtures, dashboardBodyText, dashboardWidgets, nagFindings, only, pipelineFile, synth, type Synthesized } from './support';
 
 const STREAMS = ['api', 'clicks', 'heartbeats'] as const;
@@ -221,8 +221,9 @@ describe('the dashboard of that pipeline', () => {
     expect(widgets.length).toBeLessThanOrEqual(DASHBOARD_LIMITS.widgets);
     expect(Math.max(...perWidget)).toBeLessThanOrEqual(DASHBOARD_LIMITS.metricsPerWidget);
     expect(perWidget.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(DASHBOARD_LIMITS.metricsPerDashboard);
-    // 14 widgets per stream, 8 for the ticker, table and alerts
+    // 14 widgets per stream, 8 for the ticker, table and alerts: what synth checks before building anything
     expect(widgets).toHaveLength(14 * STREAMS.length + 8);
+    expect(dashboardWidgetCount(STREAMS.length, 4)).toBe(widgets.length);
   });
 
   it('has a body far below the 1 MB a template may take, with every token at its longest', () => {
@@ -230,10 +231,10 @@ describe('the dashboard of that pipeline', () => {
     expect(bytes).toBeLessThan(DASHBOARD_LIMITS.bodyBytes / 10);
   });
 
-  it('refuses at synth a pipeline whose dashboard would exceed 500 widgets, naming the count', () => {
+  it('refuses at synth, before bundling anything, a pipeline whose dashboard would exceed 500 widgets, naming the count', () => {
     const many = Array.from({ length: 36 }, (_, i) => `  s${i}:\n    timestamp: ts`).join('\n');
     const file = pipelineFile(`streams:\n${many}\nrules:\n  - alert: Quiet\n    stream: s0\n    absent: 5m\n`, 'many-streams.yaml');
-    expect(() => synth({ pipeline: { pipelineFile: file, alarms: { enabled: false } } }, { bundle: false })).toThrow(
+    expect(() => synth({ pipeline: { pipelineFile: file, alarms: { enabled: false } } }, { bundle: true })).toThrow(
       'the dashboard would hold 512 widgets for 36 streams, and CloudWatch allows at most 500 per dashboard',
     );
   });
