@@ -31,8 +31,8 @@ interface Run {
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('AWS_')) env[k] = v;
-  // The CDK CLI would otherwise report usage to its telemetry endpoint: not what this test is about.
-  return { ...env, CDK_DISABLE_CLI_TELEMETRY: 'true', ...extra };
+  // The CDK CLI would otherwise report usage to its telemetry endpoint and look for a newer version: not what this test is about.
+  return { ...env, CDK_DISABLE_CLI_TELEMETRY: 'true', CDK_DISABLE_VERSION_CHECK: 'true', ...extra };
 }
 
 /** Runs a command in the repository (asynchronously: the stub answers from this process), stdout and stderr together. */
