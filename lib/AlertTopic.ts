@@ -110,6 +110,12 @@ export class AlertTopic extends Construct {
     const subs = props.subscriptions ?? {};
     AlertTopic.validate(subs, this.fifo, props.ruleNames);
 
+    // enforceSSL gives the topic a policy holding only the TLS-only Deny, which
+    // replaces SNS's default policy. Nothing more is needed, deliberately: the
+    // only publishers are the stack's processors and ticker, IAM roles of this
+    // account whose role policies allow sns:Publish (grantPublish); no AWS
+    // service publishes here (the alarms go to the operations topic, the ticker's
+    // schedule targets the function), so no service principal is let in.
     this.topic = new sns.Topic(this, 'Topic', {
       displayName: 'tidewatch alerts',
       masterKey: props.encryptionKey,

@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { Rule } from '../lambdas/core/types';
-import { PIPELINE_METRICS, REJECT_REASONS, type MetricEmitter } from './pipelineMetrics';
+import { PIPELINE_METRICS, type MetricEmitter } from './pipelineMetrics';
 
 type MetricKey = keyof typeof PIPELINE_METRICS.metrics;
 
@@ -50,31 +50,34 @@ export class CustomMetrics {
     return this.metric(key, 'ticker', { [PIPELINE_METRICS.dimensions.stream]: stream }, options);
   }
 
-  /** RecordsRejected of one stream, one metric per reason. */
-  rejectedByReason(stream: string, options: CustomMetricOptions = {}): cloudwatch.Metric[] {
-    return REJECT_REASONS.map((reason) =>
-      this.metric(
-        'recordsRejected',
-        'processor',
-        { [PIPELINE_METRICS.dimensions.stream]: stream, [PIPELINE_METRICS.dimensions.reason]: reason },
-        { ...options, label: reason },
-      ),
-    );
+  /**
+   * RecordsRejected of one stream, one line per reason, found by a search
+   * expression rather than listed: a reason the handlers start emitting appears
+   * without a change here. CloudWatch finds metrics with data in the last two
+   * weeks, so reasons never seen draw nothing. Dashboards only (an alarm cannot
+   * use a search expression).
+   */
+  rejectedByReason(stream: string, period: Duration = Duration.minutes(1)): cloudwatch.SearchExpression {
+    const spec = PIPELINE_METRICS.metrics.recordsRejected;
+    const d = PIPELINE_METRICS.dimensions;
+    // The schema lists the exact dimension set, so the total (no Reason) is not matched;
+    // names are quoted because a namespace may contain spaces, '/', '#' or ':'.
+    const schema = [this.namespace, ...[...spec.dimensions].sort()].map(quote).join(',');
+    const terms = [`MetricName=${quote(spec.name)}`, `${d.stream}=${quote(stream)}`, `${d.service}=${quote(PIPELINE_METRICS.services.processor)}`];
+    return new cloudwatch.SearchExpression({
+      expression: `SEARCH('{${schema}} ${terms.join(' ')}', 'Sum', ${period.toSeconds()})`,
+      label: "${PROP('Dim.Reason')}",
+      period,
+    });
   }
 
   /**
-   * RecordsRejected of one stream, all reasons summed (metric math over the
-   * known reasons; CloudWatch bills an alarm on it per metric in it).
+   * RecordsRejected of one stream, all reasons together: the metric the
+   * processor emits without the Reason dimension. One metric, however many
+   * reasons there are, so an alarm on it stays within CloudWatch's limits.
    */
-  rejectedTotal(stream: string, period: Duration = Duration.minutes(5)): cloudwatch.MathExpression {
-    const usingMetrics: Record<string, cloudwatch.IMetric> = {};
-    this.rejectedByReason(stream, { period }).forEach((m, i) => (usingMetrics[`r${i}`] = m));
-    return new cloudwatch.MathExpression({
-      expression: `SUM([${Object.keys(usingMetrics).map((id) => `FILL(${id}, 0)`).join(', ')}])`,
-      usingMetrics,
-      period,
-      label: `${stream} records rejected`,
-    });
+  rejectedTotal(stream: string, period: Duration = Duration.minutes(5)): cloudwatch.Metric {
+    return this.metric('recordsRejectedTotal', 'processor', { [PIPELINE_METRICS.dimensions.stream]: stream }, { period, label: `${stream} records rejected` });
   }
 
   /**
@@ -95,4 +98,10 @@ export class CustomMetrics {
       label: `${rule.name} (${rule.severity})`,
     });
   }
+}
+
+/** A name or value in a CloudWatch search expression, in double quotes (names and values here never contain one). */
+function quote(s: string): string {
+  if (s.includes('"') || s.includes("'")) throw new Error(`CustomMetrics: ${JSON.stringify(s)} cannot appear in a search expression`);
+  return `"${s}"`;
 }

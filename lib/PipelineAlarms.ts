@@ -5,6 +5,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { CustomMetrics } from './CustomMetrics';
+import { OperationsTopic } from './OperationsTopic';
 import type { StreamProcessor } from './StreamProcessor';
 import { checkAtLeast, checkDuration } from './validate';
 
@@ -58,7 +59,13 @@ const FIVE_MINUTES = Duration.minutes(5);
 
 /**
  * The pipeline's health alarms, each notifying the operations topic when it
- * goes into ALARM and when it returns to OK.
+ * goes into ALARM and when it returns to OK, and the topic policy statement
+ * that lets exactly these alarms publish there.
+ *
+ * Every alarm reads a bounded number of metrics whatever the pipeline file
+ * holds: one metric each (the rejected-records alarm reads the processor's
+ * per-stream total, not one metric per rejection reason), within CloudWatch's
+ * limits of 10 metrics per metric-math alarm and 30 dimensions per metric.
  */
 export class PipelineAlarms extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
@@ -126,7 +133,7 @@ export class PipelineAlarms extends Construct {
         new cloudwatch.Alarm(scope, 'RejectedRecords', {
           alarmDescription:
             `tidewatch stream "${name}": more than ${o.rejectedRecordsThreshold} records rejected in 5 minutes (bad JSON, schema, timestamp...). ` +
-            'They are quarantined in the state table with their payload and reason; the processor log names the reason.',
+            'They are quarantined in the state table with their payload and reason; the dashboard breaks them down by reason and the processor log names it.',
           metric: props.metrics.rejectedTotal(name, FIVE_MINUTES),
           threshold: o.rejectedRecordsThreshold,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -156,5 +163,8 @@ export class PipelineAlarms extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
     );
+
+    // The topic's policy must name CloudWatch, or these alarms notify no one.
+    OperationsTopic.allowAlarmsToPublish(this, props.topic, this.alarms);
   }
 }

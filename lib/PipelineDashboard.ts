@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import type { Rule } from '../lambdas/core/types';
 import type { CustomMetrics } from './CustomMetrics';
 import type { StreamProcessor } from './StreamProcessor';
+import { TidewatchConfigError } from './validate';
 
 export interface PipelineDashboardProps {
   /** Pipeline stream name → its resources. */
@@ -23,8 +24,41 @@ const FULL = 24;
 const THIRD = 8;
 const QUARTER = 6;
 
+/**
+ * CloudWatch's dashboard quotas (CloudWatch User Guide, "CloudWatch service
+ * quotas", Dashboards): up to 500 widgets per dashboard, up to 500 metrics per
+ * widget and 2,500 per dashboard, metrics read by metric math included.
+ * PutDashboard documents no byte limit for the body; it is inline in the
+ * template, which CloudFormation caps at 1 MB (uploaded to S3, as cdk deploy does).
+ */
+export const DASHBOARD_LIMITS = { widgets: 500, metricsPerWidget: 500, metricsPerDashboard: 2500, bodyBytes: 1024 * 1024 } as const;
+
+/** Rules per "alerts published" graph: 3 metric entries each, well under the per-widget quota. */
+const RULES_PER_GRAPH = 50;
+
 function graph(title: string, left: cloudwatch.IMetric[], width: number, extra: Partial<cloudwatch.GraphWidgetProps> = {}): cloudwatch.GraphWidget {
   return new cloudwatch.GraphWidget({ title, left, width, height: 6, ...extra });
+}
+
+/** Widgets of the dashboard of `streams` streams and `rules` rules: 14 per stream; a heading, the ticker's 4, the table's 2 and one alerts graph per 50 rules. */
+export function dashboardWidgetCount(streams: number, rules: number): number {
+  return 14 * streams + 7 + Math.ceil(rules / RULES_PER_GRAPH);
+}
+
+/** Refuses, before anything is built, a dashboard CloudWatch would not accept. */
+export function checkDashboardSize(streams: number, widgets: number): void {
+  if (widgets > DASHBOARD_LIMITS.widgets) {
+    throw new TidewatchConfigError(
+      `the dashboard would hold ${widgets} widgets for ${streams} streams, and CloudWatch allows at most ${DASHBOARD_LIMITS.widgets} per dashboard ` +
+        '(each stream adds 14): deploy the streams as several pipelines (one stack each, tidewatch:stackName)',
+    );
+  }
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 function functionRow(label: string, fn: lambda.IFunction): cloudwatch.IWidget[] {
@@ -78,7 +112,7 @@ export class PipelineDashboard extends Construct {
           ],
           QUARTER,
         ),
-        graph(`${name}: rejected by reason`, m.rejectedByReason(name), QUARTER, { stacked: true }),
+        graph(`${name}: rejected by reason`, [m.rejectedByReason(name)], QUARTER, { stacked: true }),
         graph(
           `${name}: state writes`,
           [
@@ -123,9 +157,17 @@ export class PipelineDashboard extends Construct {
         t.metric('ReadThrottleEvents', { period: ONE_MINUTE, statistic: 'Sum' }),
         t.metric('WriteThrottleEvents', { period: ONE_MINUTE, statistic: 'Sum' }),
       ], THIRD),
-      graph('alerts published per rule', props.rules.map((r, i) => m.alertsPublished(r, i)), THIRD, { stacked: true }),
     ]);
+    const ruleGroups = chunks(props.rules, RULES_PER_GRAPH);
+    ruleGroups.forEach((group, g) => {
+      const title = ruleGroups.length === 1 ? 'alerts published per rule' : `alerts published per rule (${g + 1} of ${ruleGroups.length})`;
+      rows[rows.length - 1]!.push(graph(title, group.map((r, i) => m.alertsPublished(r, i)), THIRD, { stacked: true }));
+    });
 
+    checkDashboardSize(
+      props.streams.size,
+      rows.reduce((n, row) => n + row.length, 0),
+    );
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.hours(3),
       widgets: rows,

@@ -14,7 +14,7 @@ import { AlertTopic, type AlertSubscriptions } from './AlertTopic';
 import { CustomMetrics } from './CustomMetrics';
 import { OperationsTopic } from './OperationsTopic';
 import { PipelineAlarms, resolveAlarmOptions, type PipelineAlarmOptions } from './PipelineAlarms';
-import { PipelineDashboard } from './PipelineDashboard';
+import { checkDashboardSize, dashboardWidgetCount, PipelineDashboard } from './PipelineDashboard';
 import { PipelineFileBundle } from './PipelineFileBundle';
 import { PROJECT_ROOT, type PipelineFunction } from './PipelineFunction';
 import { PIPELINE_METRICS } from './pipelineMetrics';
@@ -66,7 +66,14 @@ export interface RealtimePipelineProps {
   readonly alertSubscriptions?: AlertSubscriptions;
   /** @default alarms on, iterator age > 5 minutes, any rejected record */
   readonly alarms?: PipelineAlarmOptions;
-  /** Where alarms notify. @default a new KMS-encrypted topic, when alarms are enabled */
+  /**
+   * Where alarms notify. A topic of this stack is given the policy statement
+   * that lets the alarms publish; an imported one cannot be changed (synth
+   * warns), so its own policy, and its key's when encrypted, must let
+   * cloudwatch.amazonaws.com publish.
+   *
+   * @default a new KMS-encrypted topic, when alarms are enabled
+   */
   readonly operationsTopic?: sns.ITopic;
   /** Emails subscribed to the new operations topic (ignored with `operationsTopic`, or when alarms are disabled). @default none */
   readonly operationsEmails?: readonly string[];
@@ -122,6 +129,7 @@ export class RealtimePipeline extends Construct {
     const streamNames = [...this.pipeline.streams.keys()];
     const resolved = this.resolveStreams(props, streamNames);
     const tickerOptions = resolveTickerOptions(props.ticker);
+    checkDashboardSize(streamNames.length, dashboardWidgetCount(streamNames.length, this.pipeline.rules.length));
     const alarmOptions = resolveAlarmOptions(props.alarms);
     this.metricsNamespace = props.metricsNamespace ?? PIPELINE_METRICS.defaultNamespace;
     checkNamespace(this.metricsNamespace);

@@ -72,7 +72,16 @@ export const PIPELINE_METRICS = {
       unit: 'Count',
       emittedBy: ['processor'],
       dimensions: [D.service, D.stream, D.reason],
-      description: 'Records quarantined, by reason (one of REJECT_REASONS).',
+      description: 'Records quarantined, by reason (one of REJECT_REASONS); emitted only for reasons seen in the batch.',
+    },
+    recordsRejectedTotal: {
+      name: METRICS.recordsRejected,
+      unit: 'Count',
+      emittedBy: ['processor'],
+      dimensions: [D.service, D.stream],
+      description:
+        'Records quarantined, all reasons together (the same metric name without the Reason dimension); every batch, 0 included. ' +
+        'The rejected-records alarm watches this one metric, so it does not grow with the number of reasons.',
     },
     lateRecords: {
       name: METRICS.lateRecords,

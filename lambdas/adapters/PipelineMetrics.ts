@@ -7,6 +7,12 @@ import type { EpochMs } from '../core/types';
  * The processor's and ticker's metrics in CloudWatch embedded metric format
  * (Powertools Metrics): counts per batch, lags, and per-reason/per-rule
  * breakdowns as single metrics with their own dimensions.
+ *
+ * Rejected records are counted twice over: `RecordsRejected` with the stream's
+ * dimensions only (every batch, 0 included: what the alarm watches, one metric
+ * whatever reasons exist), and `RecordsRejected` per `Reason` (the dashboard's
+ * breakdown). Nothing here lists the reasons: a reason added to the core shows
+ * up in both without a change to this file or to the alarms.
  */
 export class PipelineMetrics {
   constructor(private readonly metrics: Metrics) {}
@@ -21,6 +27,7 @@ export class PipelineMetrics {
     m.addMetric(METRICS.batchFailures, MetricUnit.Count, report.retryFrom === null ? 0 : 1);
     if (report.minArrivalTime !== null) m.addMetric(METRICS.batchLagMs, MetricUnit.Milliseconds, Math.max(0, now - report.minArrivalTime));
     if (report.maxEventTime !== null) m.addMetric(METRICS.eventTimeLagMs, MetricUnit.Milliseconds, Math.max(0, now - report.maxEventTime));
+    m.addMetric(METRICS.recordsRejected, MetricUnit.Count, report.rejected.length);
     const reasons = new Map<string, number>();
     for (const r of report.rejected) reasons.set(r.reason, (reasons.get(r.reason) ?? 0) + 1);
     for (const [reason, count] of reasons) {

@@ -46,7 +46,7 @@ export const SUPPORTED_PARALLELIZATION_FACTOR = 1;
 /** Custom metrics (CloudWatch embedded metric format) the processor and ticker emit; all carry the `Stream` dimension. */
 export const METRICS = {
   recordsIn: 'RecordsIn',
-  /** Dimension `Reason`: a RejectReason. */
+  /** Per stream (the total), and per `Reason` (a RejectReason). */
   recordsRejected: 'RecordsRejected',
   lateRecords: 'LateRecords',
   aggregatesWritten: 'AggregatesWritten',

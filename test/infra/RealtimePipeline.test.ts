@@ -6,8 +6,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match, type Matcher, type Template } from 'aws-cdk-lib/assertions';
 import { ENV, TABLE } from '../../lambdas/core/contract';
-import { PIPELINE_METRICS, REJECT_REASONS } from '../../lib/pipelineMetrics';
-import { actionsOf, assertCount, cleanup, assertHasProperties, assertHasResource, assertOutput, nagFindings, only, roleOfFunction, SAMPLE_PIPELINE, statementsOfRole, synth, type Synthesized } from './support';
+import { PIPELINE_METRICS } from '../../lib/pipelineMetrics';
+import { actionsOf, assertCount, cleanup, assertHasProperties, dashboardBodyText, dashboardWidgets, assertHasResource, assertOutput, nagFindings, only, roleOfFunction, SAMPLE_PIPELINE, statementsOfRole, synth, type Synthesized } from './support';
 
 let s: Synthesized;
 let t: Template;
@@ -97,6 +97,20 @@ describe('state table', () => {
 });
 
 describe('alert topic and dead-letter queue', () => {
+  it("lets nothing but the stack's own functions publish alerts: its policy is the TLS-only Deny alone", () => {
+    // The processors and the ticker publish through their IAM roles (same account: the role policy is enough);
+    // no AWS service (CloudWatch, EventBridge, S3...) publishes to the alert topic, so none is allowed in.
+    const topic = only(t, 'AWS::SNS::Topic', { DisplayName: 'tidewatch alerts' });
+    const policy = only(t, 'AWS::SNS::TopicPolicy', { Topics: [{ Ref: topic.id }] });
+    expect((policy.resource.Properties.PolicyDocument as { Statement: unknown[] }).Statement).toEqual([
+      { Sid: 'AllowPublishThroughSSLOnly', Effect: 'Deny', Principal: '*', Action: 'sns:Publish', Resource: { Ref: topic.id }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
+    ]);
+    for (const env of [{ [ENV.stream]: 'telemetry' }, { [ENV.stream]: undefined }]) {
+      const publish = statementsOfRole(t, roleOfFunction(t, env)).filter((st) => actionsOf([st]).includes('sns:Publish'));
+      expect(publish.map((st) => st.Resource)).toEqual([{ Ref: topic.id }]);
+    }
+  });
+
   it('encrypts the alert topic with the pipeline key and refuses non-TLS requests', () => {
     const key = only(t, 'AWS::KMS::Key', { Description: Match.stringLikeRegexp('pipeline data') });
     const topic = only(t, 'AWS::SNS::Topic', { DisplayName: 'tidewatch alerts' });
@@ -182,6 +196,8 @@ describe('least privilege', () => {
 });
 
 describe('alarms', () => {
+  const rejected = (): ReturnType<typeof only> => only(t, 'AWS::CloudWatch::Alarm', { AlarmDescription: Match.stringLikeRegexp('rejected') });
+
   it('alarm on iterator age above 5 minutes, in milliseconds', () => {
     assertHasProperties(t, 'AWS::CloudWatch::Alarm', {
       MetricName: 'GetRecords.IteratorAgeMilliseconds',
@@ -201,11 +217,26 @@ describe('alarms', () => {
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       Threshold: 1,
     });
-    const rejected = only(t, 'AWS::CloudWatch::Alarm', { AlarmDescription: Match.stringLikeRegexp('rejected') });
-    const metrics = rejected.resource.Properties.Metrics as Array<{ Expression?: string; MetricStat?: { Metric: { MetricName: string; Namespace: string } } }>;
-    expect(metrics.filter((m) => m.MetricStat?.Metric.MetricName === 'RecordsRejected' && m.MetricStat.Metric.Namespace === 'tidewatch')).toHaveLength(REJECT_REASONS.length);
-    expect(metrics.find((m) => m.Expression !== undefined)?.Expression).toMatch(/^SUM\(/);
-    expect(rejected.resource.Properties).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+    expect(rejected().resource.Properties).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+  });
+
+  it('alarm on rejected records through one metric, the per-stream total without Reason, whatever reasons exist', () => {
+    // THEN the alarm reads exactly one metric: the dimension set the processor emits for the total
+    const metrics = rejected().resource.Properties.Metrics as Array<{ Expression?: string; MetricStat?: { Metric: Record<string, unknown>; Period: number; Stat: string } }>;
+    expect(metrics).toHaveLength(1);
+    expect(metrics[0]!.MetricStat).toEqual({
+      Metric: {
+        Namespace: 'tidewatch',
+        MetricName: 'RecordsRejected',
+        Dimensions: [
+          { Name: 'Stream', Value: 'telemetry' },
+          { Name: 'service', Value: 'tidewatch-processor' },
+        ],
+      },
+      Period: 300,
+      Stat: 'Sum',
+    });
+    expect([...PIPELINE_METRICS.metrics.recordsRejectedTotal.dimensions].sort()).toEqual(['Stream', 'service']);
   });
 
   it('notify the operations topic, not the alert topic, on ALARM and on OK', () => {
@@ -216,6 +247,22 @@ describe('alarms', () => {
       expect(a.Properties.AlarmActions).toEqual([{ Ref: ops.id }]);
       expect(a.Properties.OKActions).toEqual([{ Ref: ops.id }]);
     }
+  });
+
+  it('may publish to the operations topic: its policy allows exactly these alarms, for this account only, next to the TLS-only Deny', () => {
+    // GIVEN the operations topic and every alarm of the stack
+    const ops = only(t, 'AWS::SNS::Topic', { DisplayName: 'tidewatch operations' });
+    const alarmIds = Object.keys(t.findResources('AWS::CloudWatch::Alarm')).sort();
+    // THEN its one policy holds the Deny and an Allow for CloudWatch with the confused-deputy conditions
+    const policy = only(t, 'AWS::SNS::TopicPolicy', { Topics: [{ Ref: ops.id }] });
+    const statements = (policy.resource.Properties.PolicyDocument as { Statement: Array<Record<string, unknown>> }).Statement;
+    expect(statements).toHaveLength(2);
+    expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Principal: '*', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+    const allow = statements.find((st) => st.Effect === 'Allow')!;
+    expect(allow).toMatchObject({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish', Resource: { Ref: ops.id } });
+    const condition = allow.Condition as { StringEquals: Record<string, unknown>; ArnEquals: { 'aws:SourceArn': Array<{ 'Fn::GetAtt': [string, string] }> } };
+    expect(condition.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    expect(condition.ArnEquals['aws:SourceArn'].map((a) => a['Fn::GetAtt']).sort()).toEqual(alarmIds.map((id) => [id, 'Arn']));
   });
 
   it('encrypt the operations topic with its own key that CloudWatch may use', () => {
@@ -249,6 +296,24 @@ describe('dashboard', () => {
     // The exact dimension set the processor emits (Powertools adds `service`).
     expect(body).toContain('\\"tidewatch\\",\\"RecordsIn\\",\\"Stream\\",\\"telemetry\\",\\"service\\",\\"tidewatch-processor\\"');
     for (const rule of ['HighErrorRate', 'SlowResponses', 'SessionBurst', 'HeartbeatMissing']) expect(body).toContain(rule);
+  });
+
+  it('breaks rejected records down by reason with a search over the Reason dimension, not a list of reasons', () => {
+    const widgets = dashboardWidgets(t);
+    const byReason = widgets.find((w) => w.properties.title === 'telemetry: rejected by reason')!;
+    expect(byReason.properties.metrics).toEqual([
+      [
+        {
+          expression: `SEARCH('{"tidewatch","Reason","Stream","service"} MetricName="RecordsRejected" Stream="telemetry" service="tidewatch-processor"', 'Sum', 60)`,
+          label: "${PROP('Dim.Reason')}",
+          period: 60,
+        },
+      ],
+    ]);
+    expect(dashboardBodyText(t)).not.toContain('bad-base64');
+    // and the total (no Reason) next to records in and late
+    const records = widgets.find((w) => w.properties.title === 'telemetry: records in, late, rejected')!;
+    expect(records.properties.metrics).toContainEqual(['tidewatch', 'RecordsRejected', 'Stream', 'telemetry', 'service', 'tidewatch-processor', expect.objectContaining({ stat: 'Sum' })]);
   });
 });
 

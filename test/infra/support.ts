@@ -161,3 +161,21 @@ export function assertCount(template: Template, type: string, count: number, pro
 export function assertOutput(template: Template, id: string): void {
   template.hasOutput(id, {});
 }
+
+/** A dashboard's body with every CloudFormation token (Ref, GetAtt...) in it replaced by `token(...)`'s text. */
+export function dashboardBodyText(template: Template, token: (t: unknown) => string = () => '<token>'): string {
+  const dashboard = only(template, 'AWS::CloudWatch::Dashboard');
+  const body = dashboard.resource.Properties.DashboardBody as string | { 'Fn::Join': [string, unknown[]] };
+  if (typeof body === 'string') return body;
+  return body['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : token(part))).join(body['Fn::Join'][0]);
+}
+
+export interface DashboardWidget {
+  readonly type: string;
+  readonly properties: { readonly title?: string; readonly metrics?: ReadonlyArray<ReadonlyArray<unknown>> };
+}
+
+/** The widgets of the stack's one dashboard. */
+export function dashboardWidgets(template: Template): DashboardWidget[] {
+  return (JSON.parse(dashboardBodyText(template)) as { widgets: DashboardWidget[] }).widgets;
+}

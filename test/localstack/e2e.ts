@@ -16,9 +16,11 @@ import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, Rece
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Producer } from '../../local/producer';
 
+// The same endpoint, region and account as scripts/localstack-deploy.sh: cdklocal deploys with
+// test/test (LocalStack's account 000000000000) whatever credentials the shell holds.
 const endpoint = process.env['AWS_ENDPOINT_URL'] ?? 'http://localhost:4566';
-const region = process.env['AWS_REGION'] ?? 'us-east-1';
-const credentials = { accessKeyId: process.env['AWS_ACCESS_KEY_ID'] ?? 'test', secretAccessKey: process.env['AWS_SECRET_ACCESS_KEY'] ?? 'test' };
+const region = process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION'] ?? 'us-east-1';
+const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 async function localstackAnswers(): Promise<boolean> {
   try {
@@ -35,7 +37,7 @@ async function main(): Promise<number> {
     return 0;
   }
   console.log(`test:localstack: LocalStack at ${endpoint}; deploying the stack with cdklocal…`);
-  execFileSync('bash', ['scripts/localstack-deploy.sh'], { stdio: 'inherit', env: { ...process.env, AWS_ENDPOINT_URL: endpoint } });
+  execFileSync('bash', ['scripts/localstack-deploy.sh'], { stdio: 'inherit', env: { ...process.env, AWS_ENDPOINT_URL: endpoint, AWS_REGION: region } });
   const outputs = JSON.parse(readFileSync('cdk.out/localstack-outputs.json', 'utf8')) as Record<string, Record<string, string>>;
   const stack = Object.values(outputs)[0]!;
   const streamName = Object.entries(stack).find(([k]) => k.startsWith('StreamName'))![1];

@@ -1,31 +1,110 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { PipelineMetrics } from '../../../lambdas/adapters/PipelineMetrics';
+import type { BatchReport } from '../../../lambdas/core/Engine';
+import type { RejectReason, Rejection } from '../../../lambdas/core/types';
+import { PIPELINE_METRICS } from '../../../lib/pipelineMetrics';
 
 // Powertools prints EMF through the global console (so the test can read it) in dev mode, metrics enabled.
 process.env['POWERTOOLS_DEV'] = 'true';
 process.env['POWERTOOLS_METRICS_DISABLED'] = 'false';
 
+interface EmfBlob {
+  readonly _aws: { readonly CloudWatchMetrics: ReadonlyArray<{ readonly Dimensions: string[][]; readonly Metrics: ReadonlyArray<{ readonly Name: string }> }> };
+  readonly [key: string]: unknown;
+}
+
+/** Runs `act` and returns the EMF blobs Powertools printed meanwhile. */
+function captureEmf(act: () => void): EmfBlob[] {
+  const lines: string[] = [];
+  const spy = jest.spyOn(console, 'log').mockImplementation((line: unknown) => {
+    lines.push(String(line));
+  });
+  try {
+    act();
+  } finally {
+    spy.mockRestore();
+  }
+  return lines.map((l) => JSON.parse(l) as EmfBlob);
+}
+
+function rejection(reason: string, i: number): Rejection {
+  return { reason: reason as RejectReason, message: `rejected: ${reason}`, shardId: 'shardId-000000000000', sequenceNumber: String(i), partitionKey: 'p', arrivalTime: 0, data: '' };
+}
+
+function report(rejected: readonly Rejection[]): BatchReport {
+  return {
+    shardId: 'shardId-000000000000',
+    records: 10,
+    decoded: 10 - rejected.length,
+    rejected,
+    late: 0,
+    duplicates: 0,
+    perRule: {},
+    keysWritten: 3,
+    conflicts: 0,
+    published: [],
+    firstSequence: '1',
+    lastSequence: '10',
+    minArrivalTime: 1_000,
+    maxEventTime: 1_500,
+    watermark: 0,
+    retryFrom: null,
+    error: undefined,
+  };
+}
+
+/** The blobs that carry RecordsRejected, as [dimension set, Reason, value]. */
+function rejectedBlobs(blobs: readonly EmfBlob[]): Array<[string[], unknown, unknown]> {
+  return blobs
+    .filter((b) => b._aws.CloudWatchMetrics[0]!.Metrics.some((m) => m.Name === 'RecordsRejected'))
+    .map((b) => [[...b._aws.CloudWatchMetrics[0]!.Dimensions[0]!].sort(), b['Reason'], b['RecordsRejected']]);
+}
+
 describe('PipelineMetrics', () => {
   it('the ticker flushes each stream with its own Stream dimension', () => {
-    // Arrange: capture the EMF blobs Powertools prints
-    const lines: string[] = [];
-    const metrics = new Metrics({ namespace: 'tidewatch-test', serviceName: 'tidewatch-ticker' });
-    const spy = jest.spyOn(console, 'log').mockImplementation((line: unknown) => {
-      lines.push(String(line));
-    });
-    const pm = new PipelineMetrics(metrics);
+    // Arrange
+    const pm = new PipelineMetrics(new Metrics({ namespace: 'tidewatch-test', serviceName: 'tidewatch-ticker' }));
     // Act
-    try {
+    const blobs = captureEmf(() => {
       pm.recordAdvance('a', { watermark: 0, windowsClosed: 2, published: [] });
       pm.recordAdvance('b', { watermark: 0, windowsClosed: 5, published: [] });
-    } finally {
-      spy.mockRestore();
-    }
+    });
     // Assert
-    const blobs = lines.map((l) => JSON.parse(l) as { Stream: string; WindowsClosed: number });
-    expect(blobs.map((b) => [b.Stream, b.WindowsClosed])).toEqual([
+    expect(blobs.map((b) => [b['Stream'], b['WindowsClosed']])).toEqual([
       ['a', 2],
       ['b', 5],
     ]);
+  });
+
+  it('counts rejected records once per stream without Reason (what the alarm watches) and once per reason, whatever the reasons are', () => {
+    // Arrange: three reasons, one of them a reason the infrastructure has never heard of
+    const metrics = new Metrics({ namespace: 'tidewatch-test', serviceName: 'tidewatch-processor' });
+    const pm = new PipelineMetrics(metrics);
+    const rejected = [rejection('schema', 1), rejection('not-json', 2), rejection('schema', 3), rejection('a-reason-added-later', 4)];
+    // Act
+    const blobs = captureEmf(() => {
+      pm.recordBatch('telemetry', report(rejected), 2_000);
+      metrics.publishStoredMetrics();
+    });
+    // Assert: the total with exactly the dimensions the alarm reads, and one metric per reason
+    const total = [...PIPELINE_METRICS.metrics.recordsRejectedTotal.dimensions].sort();
+    const perReason = [...PIPELINE_METRICS.metrics.recordsRejected.dimensions].sort();
+    expect(rejectedBlobs(blobs).sort((x, y) => String(x[1]).localeCompare(String(y[1])))).toEqual([
+      [perReason, 'a-reason-added-later', 1],
+      [perReason, 'not-json', 1],
+      [perReason, 'schema', 2],
+      [total, undefined, 4],
+    ]);
+    expect(blobs.every((b) => b['Stream'] === 'telemetry' && b['service'] === 'tidewatch-processor')).toBe(true);
+  });
+
+  it('reports 0 rejected records for a clean batch, so the alarm sees data rather than silence', () => {
+    const metrics = new Metrics({ namespace: 'tidewatch-test', serviceName: 'tidewatch-processor' });
+    const pm = new PipelineMetrics(metrics);
+    const blobs = captureEmf(() => {
+      pm.recordBatch('telemetry', report([]), 2_000);
+      metrics.publishStoredMetrics();
+    });
+    expect(rejectedBlobs(blobs)).toEqual([[[...PIPELINE_METRICS.metrics.recordsRejectedTotal.dimensions].sort(), undefined, 0]]);
   });
 });
