@@ -263,7 +263,7 @@ function compileInput(c: Collector, raw: Record<string, unknown>, f: Parsed<type
         if (risk !== null) c.add([...at, 'regex'], 'parse.regex', `unsafe regular expression: ${risk} (patterns that can backtrack exponentially are refused, as in CEL matches)`, site);
         else if (regex !== undefined) {
           const names = [...source.matchAll(/\(\?<([A-Za-z_$][\w$]*)>/g)].map((m) => m[1]!);
-          if (names.length === 0) c.add([...at, 'regex'], 'parse.regex', 'the regular expression has no named group: name each field, e.g. (?<status>\d{3})', site);
+          if (names.length === 0) c.add([...at, 'regex'], 'parse.regex', 'the regular expression has no named group: name each field, e.g. (?<status>[0-9]{3})', site);
           else out.parse = { kind: 'regex', source, regex };
         }
       }

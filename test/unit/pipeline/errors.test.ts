@@ -427,7 +427,7 @@ describe('pipeline file: more rule checks', () => {
       'p.yaml:7:24: rule "HighErrorRate" field "groupBy.1": "service" is listed twice',
       'p.yaml:11:15: rule "HighErrorRate" field "labels.service": label "service" is also a groupBy label: its value would be ambiguous',
       'p.yaml:12:30: rule "HighErrorRate" field "annotations.summary": {{rule}} is ambiguous: it is both a groupBy label and a built-in name',
-      'p.yaml:15:14: rule "Other" field "groupBy": expected a list of payload field names, e.g. [service] (given "service")',
+      'p.yaml:15:14: rule "Other" field "groupBy": expected a list of field paths, e.g. [service] or [detail.service] (given "service")',
     ]);
   });
 
