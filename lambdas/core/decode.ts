@@ -421,6 +421,8 @@ interface SplitContext {
   readonly sink: DecodeSink;
   /** Whether the record's events carry an index (anything but one plain event per record). */
   readonly split: boolean;
+  /** Whether the record is a KPL aggregate: a user record that fails as a whole is then a sub-event of its own. */
+  readonly aggregated: boolean;
   /** The next sub-event index. */
   next: number;
 }
@@ -431,6 +433,16 @@ const base64OfText = (text: string): string => Buffer.from(text, 'utf8').toStrin
 /** Rejects the next sub-event (or the whole record when it is not split). */
 function fail(ctx: SplitContext, data: () => string, reason: RejectReason, message: string): void {
   if (!ctx.split) {
+    ctx.sink.rejected.push(reject(ctx.record, reason, message));
+    return;
+  }
+  const index = ctx.next++;
+  ctx.sink.rejected.push(rejectSub(ctx.record, index, data(), reason, message));
+}
+
+/** Rejects a whole unit: a KPL user record is a sub-event of its own; an unaggregated record is rejected whole. */
+function failUnit(ctx: SplitContext, data: () => string, reason: RejectReason, message: string): void {
+  if (!ctx.aggregated) {
     ctx.sink.rejected.push(reject(ctx.record, reason, message));
     return;
   }
@@ -477,11 +489,11 @@ function decodeSplit(batch: DecodedBatch, record: KinesisLikeRecord, stream: Str
       sink.rejected.push(reject(record, 'bad-kpl', agg.message));
       return;
     }
-    const ctx: SplitContext = { batch, record, stream, clock, redact, sink, split: true, next: 0 };
+    const ctx: SplitContext = { batch, record, stream, clock, redact, sink, split: true, aggregated: true, next: 0 };
     for (const user of agg.records) decodeUnit(ctx, user.data, framing);
     return;
   }
-  decodeUnit({ batch, record, stream, clock, redact, sink, split: framing !== 'json', next: 0 }, bytes, framing);
+  decodeUnit({ batch, record, stream, clock, redact, sink, split: framing !== 'json', aggregated: false, next: 0 }, bytes, framing);
 }
 
 /** One unit of a record (the record itself, or one KPL user record): gzip, UTF-8, framing, parser. */
@@ -495,15 +507,15 @@ function decodeUnit(ctx: SplitContext, unit: Uint8Array, framing: NonNullable<St
       bytes = gunzipSync(bytes, { maxOutputLength: limit });
     } catch (err) {
       const tooLarge = err instanceof RangeError || (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE';
-      if (tooLarge) return fail(ctx, unitData, 'too-large', `gzip data decompresses to more than ${limit} bytes (${MAX_GZIP_RATIO} times the stream's record limit of ${stream.maxRecordBytes} bytes)`);
-      return fail(ctx, unitData, 'bad-gzip', `record data starts like gzip (1F 8B) but does not decompress: ${err instanceof Error ? err.message : String(err)}`);
+      if (tooLarge) return failUnit(ctx, unitData, 'too-large', `gzip data decompresses to more than ${limit} bytes (${MAX_GZIP_RATIO} times the stream's record limit of ${stream.maxRecordBytes} bytes)`);
+      return failUnit(ctx, unitData, 'bad-gzip', `record data starts like gzip (1F 8B) but does not decompress: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
   let text: string;
   try {
     text = utf8.decode(bytes);
   } catch {
-    return fail(ctx, unitData, 'not-utf8', 'record data is not valid UTF-8 text');
+    return failUnit(ctx, unitData, 'not-utf8', 'record data is not valid UTF-8 text');
   }
   const parser = stream.parse ?? { kind: 'json' as const };
   switch (framing) {
@@ -534,11 +546,11 @@ function decodeUnit(ctx: SplitContext, unit: Uint8Array, framing: NonNullable<St
         parsed = JSON.parse(text);
       } catch (err) {
         const detail = err instanceof Error ? err.message : String(err);
-        return fail(ctx, unitData, 'not-json', `record data is not JSON: ${detail.slice(0, 200)} (the stream's framing is json-array)`);
+        return failUnit(ctx, unitData, 'not-json', `record data is not JSON: ${detail.slice(0, 200)} (the stream's framing is json-array)`);
       }
       if (!Array.isArray(parsed)) {
         const kind = parsed === null ? 'null' : typeof parsed === 'object' ? 'an object' : typeof parsed;
-        return fail(ctx, unitData, 'not-array', `record data is JSON ${kind}: the stream's framing is json-array (a JSON array of event objects)`);
+        return failUnit(ctx, unitData, 'not-array', `record data is JSON ${kind}: the stream's framing is json-array (a JSON array of event objects)`);
       }
       for (const el of parsed as unknown[]) {
         const elData = (): string => base64OfText(JSON.stringify(el) ?? 'null');
@@ -555,7 +567,7 @@ function decodeUnit(ctx: SplitContext, unit: Uint8Array, framing: NonNullable<St
         ctx.sink.controlMessages += 1;
         return;
       }
-      if (env.kind === 'bad') return fail(ctx, unitData, env.reason, env.message);
+      if (env.kind === 'bad') return failUnit(ctx, unitData, env.reason, env.message);
       for (const ev of env.logEvents) {
         const message = ev !== null && typeof ev === 'object' ? ev.message : undefined;
         const evData = (): string => base64OfText(typeof message === 'string' ? message : (JSON.stringify(ev) ?? 'null'));
