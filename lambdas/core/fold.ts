@@ -255,6 +255,7 @@ export function foldBatch(input: FoldInput): FoldResult {
   };
 
   const { payloads, times } = events;
+  const firstRecord = events.records[0];
   events: for (let i = 0; i < events.length; i++) {
     const t = times[i]!;
     // The shard's watermark before this record, or the stream's if that is ahead (idle shards).
@@ -285,7 +286,9 @@ export function foldBatch(input: FoldInput): FoldResult {
         const groups = groupsByRule[r]!;
         gf = groups.get(group.key);
         if (gf === undefined) {
-          if (groups.size >= input.maxGroups) {
+          // The batch's first record is never stopped (one record of many events may hold more
+          // groups than the cap: it goes through whole, or it could never be applied).
+          if (groups.size >= input.maxGroups && events.records[i] !== firstRecord) {
             // Past the cap the batch stops here and Lambda retries from this record:
             // the batch is split, never a record dropped.
             stats[r]!.overflow += 1;
