@@ -85,3 +85,83 @@ export function cloudWatchLogsControlRecord(): Buffer {
     }),
   );
 }
+
+/** A record already encoded (aggregated, compressed): the Producer sends its bytes as they are. */
+export class EncodedRecord {
+  constructor(
+    readonly data: Buffer,
+    readonly partitionKey: string,
+  ) {}
+}
+
+export interface EncodeOptions {
+  /** KPL-aggregate up to this many events per record (aws-kinesis-agg starts a new record before 1 MiB). */
+  readonly aggregate?: { readonly maxEvents: number; readonly lingerMs?: number };
+  /** gzip each event (inside the aggregate when aggregating, as a compressing KPL producer does). */
+  readonly gzip?: boolean;
+  /** The partition key of an event. */
+  readonly partitionKey: (record: object) => string;
+}
+
+/** Aggregates are sent before they reach this many bytes of user data (the Kinesis record limit is 1 MiB). */
+const AGGREGATE_FLUSH_BYTES = 900 * 1024;
+const LINGER = Symbol('linger');
+
+/**
+ * JSON objects to the records `tidewatch emit --aggregate / --gzip` sends:
+ * each event as JSON (gzip-compressed with `gzip`), KPL-aggregated with
+ * `aggregate`. A slow source (generated telemetry) does not hold an aggregate
+ * back for long: a partial one is sent after `lingerMs` (default 200 ms).
+ */
+export async function* encodeRecords(records: AsyncIterable<object> | Iterable<object>, opts: EncodeOptions): AsyncGenerator<EncodedRecord> {
+  const it: AsyncIterator<object> | Iterator<object> = Symbol.asyncIterator in records ? records[Symbol.asyncIterator]() : records[Symbol.iterator]();
+  const encode = (record: object): KinesisPut => {
+    const json = JSON.stringify(record);
+    if (json === undefined) throw new Error('a record is not JSON-serialisable');
+    return { partitionKey: opts.partitionKey(record), data: opts.gzip ? gzip(json) : Buffer.from(json, 'utf8') };
+  };
+  if (opts.aggregate === undefined) {
+    for (let next = await it.next(); next.done !== true; next = await it.next()) {
+      const put = encode(next.value);
+      yield new EncodedRecord(put.data, put.partitionKey);
+    }
+    return;
+  }
+  const { maxEvents } = opts.aggregate;
+  const lingerMs = opts.aggregate.lingerMs ?? 200;
+  let buffer: KinesisPut[] = [];
+  let bytes = 0;
+  let startedAt = 0;
+  const flush = async (): Promise<EncodedRecord[]> => {
+    const users = buffer;
+    buffer = [];
+    bytes = 0;
+    return (await kplAggregate(users)).map((a) => new EncodedRecord(a.data, a.partitionKey));
+  };
+  let pending: Promise<IteratorResult<object>> | undefined;
+  try {
+    for (;;) {
+      pending ??= Promise.resolve(it.next());
+      let timer: NodeJS.Timeout | undefined;
+      const next =
+        buffer.length === 0
+          ? await pending
+          : await Promise.race([pending, new Promise<typeof LINGER>((resolve) => (timer = setTimeout(() => resolve(LINGER), Math.max(0, startedAt + lingerMs - Date.now()))))]);
+      clearTimeout(timer);
+      if (next === LINGER) {
+        yield* await flush();
+        continue;
+      }
+      pending = undefined;
+      if (next.done === true) break;
+      const put = encode(next.value);
+      if (buffer.length === 0) startedAt = Date.now();
+      buffer.push(put);
+      bytes += put.data.length + put.partitionKey.length;
+      if (buffer.length >= maxEvents || bytes >= AGGREGATE_FLUSH_BYTES) yield* await flush();
+    }
+    if (buffer.length > 0) yield* await flush();
+  } finally {
+    if (pending === undefined) await it.return?.();
+  }
+}
