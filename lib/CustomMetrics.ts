@@ -63,18 +63,12 @@ export class CustomMetrics {
   }
 
   /**
-   * RecordsRejected of one stream, all reasons summed (metric math over the
-   * known reasons; CloudWatch bills an alarm on it per metric in it).
+   * RecordsRejected of one stream, all reasons together: the processor's
+   * per-stream total (one metric, however many rejection reasons there are;
+   * an alarm on metric math may read at most 10).
    */
-  rejectedTotal(stream: string, period: Duration = Duration.minutes(5)): cloudwatch.MathExpression {
-    const usingMetrics: Record<string, cloudwatch.IMetric> = {};
-    this.rejectedByReason(stream, { period }).forEach((m, i) => (usingMetrics[`r${i}`] = m));
-    return new cloudwatch.MathExpression({
-      expression: `SUM([${Object.keys(usingMetrics).map((id) => `FILL(${id}, 0)`).join(', ')}])`,
-      usingMetrics,
-      period,
-      label: `${stream} records rejected`,
-    });
+  rejectedTotal(stream: string, period: Duration = Duration.minutes(5)): cloudwatch.Metric {
+    return this.metric('recordsRejectedTotal', 'processor', { [PIPELINE_METRICS.dimensions.stream]: stream }, { period });
   }
 
   /**

@@ -3,6 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { PIPELINE_METRICS } from './pipelineMetrics';
 import type { Rule } from '../lambdas/core/types';
 import type { CustomMetrics } from './CustomMetrics';
 import type { StreamProcessor } from './StreamProcessor';
@@ -100,6 +101,18 @@ export class PipelineDashboard extends Construct {
       rows.push([
         graph(`${name}: dead-letter queue depth`, [s.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: ONE_MINUTE, statistic: 'Maximum' })], THIRD),
         graph(`${name}: windows closed by the ticker`, [m.ticker('windowsClosed', name)], THIRD),
+        graph(
+          `${name}: user events (KPL, CloudWatch Logs: several per record)`,
+          [
+            m.processor('eventsIn', name, { label: 'events decoded' }),
+            m.processor('controlMessages', name, { label: 'CloudWatch Logs control messages' }),
+            m.processor('derivedFieldErrors', name, { label: 'derived-field errors' }),
+            ...props.rules
+              .filter((r) => r.stream === name)
+              .map((r) => m.metric('groupFieldMissing', 'processor', { [PIPELINE_METRICS.dimensions.stream]: name, [PIPELINE_METRICS.dimensions.rule]: r.name }, { label: `${r.name}: group field missing` })),
+          ],
+          THIRD,
+        ),
       ]);
     }
 

@@ -77,35 +77,16 @@ export const PIPELINE_METRICS = {
       unit: 'Count',
       emittedBy: ['processor'],
       dimensions: [D.service, D.stream, D.reason],
-      description: 'Records quarantined, by reason (one of REJECT_REASONS).',
+      description: 'Records quarantined, by reason (one of REJECT_REASONS); emitted only for reasons seen in the batch.',
     },
-    eventsIn: {
-      name: METRICS.eventsIn,
+    recordsRejectedTotal: {
+      name: METRICS.recordsRejected,
       unit: 'Count',
       emittedBy: ['processor'],
       dimensions: [D.service, D.stream],
-      description: 'User events decoded from the batch (a KPL aggregate or a CloudWatch Logs record holds several).',
-    },
-    controlMessages: {
-      name: METRICS.controlMessages,
-      unit: 'Count',
-      emittedBy: ['processor'],
-      dimensions: [D.service, D.stream],
-      description: 'CloudWatch Logs CONTROL_MESSAGE records (sent when a subscription is created): acknowledged, never quarantined.',
-    },
-    groupFieldMissing: {
-      name: METRICS.groupFieldMissing,
-      unit: 'Count',
-      emittedBy: ['processor'],
-      dimensions: [D.service, D.stream, D.rule],
-      description: "Events a rule skipped because one of its groupBy fields is missing (never merged into a null group).",
-    },
-    derivedFieldErrors: {
-      name: METRICS.derivedFieldErrors,
-      unit: 'Count',
-      emittedBy: ['processor'],
-      dimensions: [D.service, D.stream],
-      description: 'Derived-field expressions that failed on an event (the field is left missing).',
+      description:
+        'Records quarantined, all reasons together (the same metric name without the Reason dimension); every batch, 0 included. ' +
+        'The rejected-records alarm watches this one metric, so it does not grow with the number of reasons.',
     },
     lateRecords: {
       name: METRICS.lateRecords,
@@ -162,6 +143,34 @@ export const PIPELINE_METRICS = {
       emittedBy: ['processor', 'ticker'],
       dimensions: [D.service, D.stream, D.rule, D.severity],
       description: 'Alert transitions published to the alert topic, per rule and severity.',
+    },
+    eventsIn: {
+      name: METRICS.eventsIn,
+      unit: 'Count',
+      emittedBy: ['processor'],
+      dimensions: [D.service, D.stream],
+      description: 'User events decoded from the batch (a KPL aggregate or a CloudWatch Logs record holds several).',
+    },
+    controlMessages: {
+      name: METRICS.controlMessages,
+      unit: 'Count',
+      emittedBy: ['processor'],
+      dimensions: [D.service, D.stream],
+      description: 'CloudWatch Logs CONTROL_MESSAGE records (sent when a subscription is created): acknowledged, never quarantined.',
+    },
+    groupFieldMissing: {
+      name: METRICS.groupFieldMissing,
+      unit: 'Count',
+      emittedBy: ['processor'],
+      dimensions: [D.service, D.stream, D.rule],
+      description: "Events a rule skipped because one of its groupBy fields is missing (never merged into a null group).",
+    },
+    derivedFieldErrors: {
+      name: METRICS.derivedFieldErrors,
+      unit: 'Count',
+      emittedBy: ['processor'],
+      dimensions: [D.service, D.stream],
+      description: 'Derived-field expressions that failed on an event (the field is left missing).',
     },
   } satisfies Record<string, PipelineMetricSpec>,
 } as const;

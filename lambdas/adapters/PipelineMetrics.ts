@@ -26,6 +26,7 @@ export class PipelineMetrics {
     m.addMetric(METRICS.batchFailures, MetricUnit.Count, report.retryFrom === null ? 0 : 1);
     if (report.minArrivalTime !== null) m.addMetric(METRICS.batchLagMs, MetricUnit.Milliseconds, Math.max(0, now - report.minArrivalTime));
     if (report.maxEventTime !== null) m.addMetric(METRICS.eventTimeLagMs, MetricUnit.Milliseconds, Math.max(0, now - report.maxEventTime));
+    m.addMetric(METRICS.recordsRejected, MetricUnit.Count, report.rejected.length);
     const reasons = new Map<string, number>();
     for (const r of report.rejected) reasons.set(r.reason, (reasons.get(r.reason) ?? 0) + 1);
     for (const [reason, count] of reasons) {
