@@ -430,28 +430,33 @@ interface SplitContext {
 const base64Of = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 const base64OfText = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
 
+/** A sub-event's own bytes, for quarantine: the bytes themselves, or a function of their text (made only when it is rejected). */
+type SubData = Uint8Array | (() => string);
+
+const dataOf = (d: SubData): string => (typeof d === 'function' ? base64OfText(d()) : base64Of(d));
+
 /** Rejects the next sub-event (or the whole record when it is not split). */
-function fail(ctx: SplitContext, data: () => string, reason: RejectReason, message: string): void {
+function fail(ctx: SplitContext, data: SubData, reason: RejectReason, message: string): void {
   if (!ctx.split) {
     ctx.sink.rejected.push(reject(ctx.record, reason, message));
     return;
   }
   const index = ctx.next++;
-  ctx.sink.rejected.push(rejectSub(ctx.record, index, data(), reason, message));
+  ctx.sink.rejected.push(rejectSub(ctx.record, index, dataOf(data), reason, message));
 }
 
 /** Rejects a whole unit: a KPL user record is a sub-event of its own; an unaggregated record is rejected whole. */
-function failUnit(ctx: SplitContext, data: () => string, reason: RejectReason, message: string): void {
+function failUnit(ctx: SplitContext, data: SubData, reason: RejectReason, message: string): void {
   if (!ctx.aggregated) {
     ctx.sink.rejected.push(reject(ctx.record, reason, message));
     return;
   }
   const index = ctx.next++;
-  ctx.sink.rejected.push(rejectSub(ctx.record, index, data(), reason, message));
+  ctx.sink.rejected.push(rejectSub(ctx.record, index, dataOf(data), reason, message));
 }
 
 /** Schema, derived fields, event time and its bounds, then the event is appended with the next index. */
-function accept(ctx: SplitContext, payload: JsonObject, data: () => string): void {
+function accept(ctx: SplitContext, payload: JsonObject, data: SubData): void {
   const { stream } = ctx;
   if (stream.validate) {
     const problem = stream.validate(payload);
@@ -499,7 +504,8 @@ function decodeSplit(batch: DecodedBatch, record: KinesisLikeRecord, stream: Str
 /** One unit of a record (the record itself, or one KPL user record): gzip, UTF-8, framing, parser. */
 function decodeUnit(ctx: SplitContext, unit: Uint8Array, framing: NonNullable<StreamSpec['framing']>): void {
   const { stream } = ctx;
-  const unitData = (): string => (ctx.split ? base64Of(unit) : ctx.record.data);
+  // A unit rejected whole keeps its own bytes (a KPL user record) or is the record (then its data is the record's).
+  const unitData: SubData = unit;
   let bytes = unit;
   if (stream.gzip !== false && bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     const limit = stream.maxRecordBytes * MAX_GZIP_RATIO;
@@ -520,6 +526,21 @@ function decodeUnit(ctx: SplitContext, unit: Uint8Array, framing: NonNullable<St
   const parser = stream.parse ?? { kind: 'json' as const };
   switch (framing) {
     case 'json': {
+      if (parser.kind === 'json') {
+        // The common case (KPL user records of JSON): no result object per event.
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch (err) {
+          const detail = err instanceof Error ? err.message : String(err);
+          return fail(ctx, unitData, 'not-json', `record data is not JSON: ${detail.slice(0, 200)}`);
+        }
+        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+          const kind = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : typeof parsed;
+          return fail(ctx, unitData, 'not-object', `record data is JSON ${kind}: expected a JSON object`);
+        }
+        return accept(ctx, parsed as JsonObject, unitData);
+      }
       const m = parseMessage(text, parser);
       if (!m.ok) return fail(ctx, unitData, m.reason, m.message.replace(/^message/, 'record data'));
       return accept(ctx, m.payload, unitData);
@@ -533,7 +554,7 @@ function decodeUnit(ctx: SplitContext, unit: Uint8Array, framing: NonNullable<St
         if (line.endsWith('\r')) line = line.slice(0, -1);
         start = end + 1;
         if (line.trim() === '') continue;
-        const lineData = (): string => base64OfText(line);
+        const lineData = (): string => line;
         const m = parseMessage(line, parser);
         if (!m.ok) fail(ctx, lineData, m.reason, m.message.replace(/^message/, 'line'));
         else accept(ctx, m.payload, lineData);
@@ -553,7 +574,7 @@ function decodeUnit(ctx: SplitContext, unit: Uint8Array, framing: NonNullable<St
         return failUnit(ctx, unitData, 'not-array', `record data is JSON ${kind}: the stream's framing is json-array (a JSON array of event objects)`);
       }
       for (const el of parsed as unknown[]) {
-        const elData = (): string => base64OfText(JSON.stringify(el) ?? 'null');
+        const elData = (): string => JSON.stringify(el) ?? 'null';
         if (el === null || typeof el !== 'object' || Array.isArray(el)) {
           const kind = el === null ? 'null' : Array.isArray(el) ? 'an array' : typeof el;
           fail(ctx, elData, 'not-object', `array element is JSON ${kind}: expected a JSON object`);
@@ -570,7 +591,7 @@ function decodeUnit(ctx: SplitContext, unit: Uint8Array, framing: NonNullable<St
       if (env.kind === 'bad') return failUnit(ctx, unitData, env.reason, env.message);
       for (const ev of env.logEvents) {
         const message = ev !== null && typeof ev === 'object' ? ev.message : undefined;
-        const evData = (): string => base64OfText(typeof message === 'string' ? message : (JSON.stringify(ev) ?? 'null'));
+        const evData = (): string => (typeof message === 'string' ? message : (JSON.stringify(ev) ?? 'null'));
         if (typeof message !== 'string') {
           fail(ctx, evData, 'not-cloudwatch-logs', 'log event has no string message: expected {id, timestamp, message}');
           continue;
