@@ -281,3 +281,35 @@ describe('field paths, time formats and derived fields', () => {
     expect(missing.derivedErrors).toEqual({ service: 1, latencyS: 1, slow: 1 });
   });
 });
+
+describe('the README worked example: pipelines/cloudwatch-logs.yaml', () => {
+  it('parses Lambda log lines with the regex, derives latencyS and isError, and groups by service and log group', async () => {
+    // Arrange
+    const { loadPipeline } = await import('../../../lambdas/core/pipeline');
+    const p = loadPipeline(`${__dirname}/../../../pipelines/cloudwatch-logs.yaml`);
+    const stream = p.streams.get('app-logs')!;
+    const data = cloudWatchLogsRecord({
+      logGroup: '/aws/lambda/checkout',
+      logStream: '2026/11/27/[$LATEST]0f1e',
+      logEvents: [
+        { id: '3801', timestamp: T0 + 1250, message: '2026-11-27T10:00:01.250Z ERROR checkout status=503 latency=812ms path=/pay' },
+        { id: '3802', timestamp: T0 + 1300, message: 'START RequestId: 8f3c Version: $LATEST' },
+        { id: '3803', timestamp: T0 + 1400, message: '2026-11-27T10:00:01.400Z INFO checkout status=200 latency=31ms' },
+      ],
+    });
+
+    // Act
+    const out = decodeRecordEvents(rec(data), stream, clock);
+
+    // Assert
+    expect(out.events.map((e) => ({ ...e.payload, cloudwatch: undefined }))).toEqual([
+      { time: '2026-11-27T10:00:01.250Z', level: 'ERROR', service: 'checkout', status: 503, latencyMs: 812, path: '/pay', latencyS: 0.812, isError: true, cloudwatch: undefined, 'cloudwatch.logGroup': '/aws/lambda/checkout' },
+      { time: '2026-11-27T10:00:01.400Z', level: 'INFO', service: 'checkout', status: 200, latencyMs: 31, latencyS: 0.031, isError: false, cloudwatch: undefined, 'cloudwatch.logGroup': '/aws/lambda/checkout' },
+    ]);
+    expect(out.events.map((e) => [e.index, e.eventId, e.eventTime, e.payload['cloudwatch.logGroup']])).toEqual([
+      [0, '3801', T0 + 1250, '/aws/lambda/checkout'],
+      [2, '3803', T0 + 1400, '/aws/lambda/checkout'],
+    ]);
+    expect(out.rejected.map((r) => [r.index, r.reason])).toEqual([[1, 'no-match']]);
+  });
+});
