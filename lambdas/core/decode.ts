@@ -574,7 +574,14 @@ function decodeUnit(ctx: SplitContext, unit: Uint8Array, framing: NonNullable<St
         return failUnit(ctx, unitData, 'not-array', `record data is JSON ${kind}: the stream's framing is json-array (a JSON array of event objects)`);
       }
       for (const el of parsed as unknown[]) {
-        const elData = (): string => JSON.stringify(el) ?? 'null';
+        // An element nested too deeply to serialise again (a hostile record) keeps the record's text instead.
+        const elData = (): string => {
+          try {
+            return JSON.stringify(el) ?? 'null';
+          } catch {
+            return text;
+          }
+        };
         if (el === null || typeof el !== 'object' || Array.isArray(el)) {
           const kind = el === null ? 'null' : Array.isArray(el) ? 'an array' : typeof el;
           fail(ctx, elData, 'not-object', `array element is JSON ${kind}: expected a JSON object`);
@@ -591,7 +598,14 @@ function decodeUnit(ctx: SplitContext, unit: Uint8Array, framing: NonNullable<St
       if (env.kind === 'bad') return failUnit(ctx, unitData, env.reason, env.message);
       for (const ev of env.logEvents) {
         const message = ev !== null && typeof ev === 'object' ? ev.message : undefined;
-        const evData = (): string => (typeof message === 'string' ? message : (JSON.stringify(ev) ?? 'null'));
+        const evData = (): string => {
+          if (typeof message === 'string') return message;
+          try {
+            return JSON.stringify(ev) ?? 'null';
+          } catch {
+            return text;
+          }
+        };
         if (typeof message !== 'string') {
           fail(ctx, evData, 'not-cloudwatch-logs', 'log event has no string message: expected {id, timestamp, message}');
           continue;

@@ -163,6 +163,16 @@ describe('framings', () => {
     expect(decodeRecordEvents(rec(json({ ts: T0 })), stream, clock).rejected.map((r) => [r.reason, r.index])).toEqual([['not-array', undefined]]);
   });
 
+  it('json-array: an element nested 10^5 levels deep is rejected alone (the record text kept), never thrown', () => {
+    const stream = streamOf('framing: json-array\ntimestamp: ts');
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    const text = `[{"ts":${T0}},${deep}]`;
+    const out = decodeRecordEvents(rec(Buffer.from(text)), stream, clock);
+    expect(out.events).toHaveLength(1);
+    expect(out.rejected.map((r) => [r.index, r.reason])).toEqual([[1, 'not-object']]);
+    expect(out.rejected[0]!.data.length).toBeGreaterThan(0);
+  });
+
   it('ndjson: one event per non-blank line (CRLF too); a bad line rejected alone with its text', () => {
     const stream = streamOf('framing: ndjson\ntimestamp: ts');
     const text = `{"ts":${T0},"service":"a"}\r\n\n{"ts":\n{"ts":${T0 + 5},"service":"c"}\n`;
