@@ -50,6 +50,21 @@ function functionRow(label: string, fn: lambda.IFunction): cloudwatch.IWidget[] 
  * age, the processor's health, the engine's own metrics and the dead-letter
  * queue; then the ticker, the state table and the alerts per rule.
  */
+/**
+ * GroupFieldMissing of one stream, one line per rule that skipped events, found
+ * by a search expression (one entry in the widget however many rules there are).
+ */
+function groupFieldMissing(namespace: string, stream: string): cloudwatch.MathExpression {
+  const spec = PIPELINE_METRICS.metrics.groupFieldMissing;
+  const schema = [namespace, ...[...spec.dimensions].sort()].map((x) => `"${x}"`).join(',');
+  return new cloudwatch.MathExpression({
+    expression: `SEARCH('{${schema}} MetricName="${spec.name}" Stream="${stream}" service="${PIPELINE_METRICS.services.processor}"', 'Sum', 60)`,
+    label: "group field missing: ${PROP('Dim.Rule')}",
+    period: Duration.minutes(1),
+    usingMetrics: {},
+  });
+}
+
 export class PipelineDashboard extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
 
@@ -76,6 +91,11 @@ export class PipelineDashboard extends Construct {
             m.processor('recordsIn', name, { label: 'in' }),
             m.processor('lateRecords', name, { label: 'late' }),
             m.rejectedTotal(name, ONE_MINUTE),
+            // Records of several events (KPL, CloudWatch Logs): the events in them, and what decoding counted.
+            m.processor('eventsIn', name, { label: 'events in' }),
+            m.processor('controlMessages', name, { label: 'CloudWatch Logs control messages' }),
+            m.processor('derivedFieldErrors', name, { label: 'derived-field errors' }),
+            groupFieldMissing(m.namespace, name),
           ],
           QUARTER,
         ),
@@ -101,18 +121,6 @@ export class PipelineDashboard extends Construct {
       rows.push([
         graph(`${name}: dead-letter queue depth`, [s.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: ONE_MINUTE, statistic: 'Maximum' })], THIRD),
         graph(`${name}: windows closed by the ticker`, [m.ticker('windowsClosed', name)], THIRD),
-        graph(
-          `${name}: user events (KPL, CloudWatch Logs: several per record)`,
-          [
-            m.processor('eventsIn', name, { label: 'events decoded' }),
-            m.processor('controlMessages', name, { label: 'CloudWatch Logs control messages' }),
-            m.processor('derivedFieldErrors', name, { label: 'derived-field errors' }),
-            ...props.rules
-              .filter((r) => r.stream === name)
-              .map((r) => m.metric('groupFieldMissing', 'processor', { [PIPELINE_METRICS.dimensions.stream]: name, [PIPELINE_METRICS.dimensions.rule]: r.name }, { label: `${r.name}: group field missing` })),
-          ],
-          THIRD,
-        ),
       ]);
     }
 

@@ -75,10 +75,10 @@ export interface BatchReport {
   readonly decoded: number;
   /** Rejected records, and rejected sub-events of records (those carry an `index`). */
   readonly rejected: readonly Rejection[];
-  /** CloudWatch Logs CONTROL_MESSAGE records: acknowledged and counted, never quarantined. */
-  readonly controlMessages: number;
-  /** Derived fields that failed on an event (left missing), by field name. */
-  readonly derivedErrors: Readonly<Record<string, number>>;
+  /** CloudWatch Logs CONTROL_MESSAGE records: acknowledged and counted, never quarantined. (Optional for reports built by hand; the engine always sets it.) */
+  readonly controlMessages?: number;
+  /** Derived fields that failed on an event (left missing), by field name. (Optional as controlMessages.) */
+  readonly derivedErrors?: Readonly<Record<string, number>>;
   /** Records (by rule) whose windows had all closed. */
   readonly late: number;
   /** Producer duplicates dropped: an event id already seen on the shard with another sequence number. */
