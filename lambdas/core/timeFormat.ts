@@ -8,8 +8,9 @@ import { ISO_8601_DATE_TIME, parseIsoDateTime } from './timestamp';
  * - `iso`: an ISO-8601 date-time string with a time zone;
  * - `epoch-ms`, `epoch-s`: a number, or a string of one (AWS IoT and
  *   EventBridge payloads often carry epoch seconds), fractions allowed;
- * - a pattern of `yyyy MM MMM dd HH mm ss SSS Z` and literal characters, e.g.
- *   `dd/MMM/yyyy:HH:mm:ss Z` (Apache/nginx) or `yyyy-MM-dd HH:mm:ss.SSS`;
+ * - a pattern of `yyyy MM MMM dd HH mm ss SSS Z`, punctuation and quoted
+ *   letters, e.g. `dd/MMM/yyyy:HH:mm:ss Z` (Apache/nginx), `yyyy-MM-dd HH:mm:ss.SSS`
+ *   or `yyyy-MM-dd'T'HH:mm`;
  *   without `Z` the time is read as UTC.
  */
 export type TimeFormat =
@@ -55,8 +56,16 @@ export function compileTimeFormat(source: string): TimeFormat | string {
       }
     }
     const ch = source[i]!;
+    if (ch === "'") {
+      // 'T': literal text, as in yyyy-MM-dd'T'HH:mm
+      const end = source.indexOf("'", i + 1);
+      if (end < 0) return `time format ${JSON.stringify(source)}: unterminated quote at offset ${i} (quote literal letters, e.g. yyyy-MM-dd'T'HH:mm)`;
+      re += source.slice(i + 1, end).replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+      i = end + 1;
+      continue;
+    }
     if (/[A-Za-z]/.test(ch)) {
-      return `time format ${JSON.stringify(source)}: unknown letter ${JSON.stringify(ch)} at offset ${i} (expected one of ${NAMED_TIME_FORMATS.join(' | ')}, or a pattern of yyyy MM MMM dd HH mm ss SSS Z and punctuation, e.g. "dd/MMM/yyyy:HH:mm:ss Z")`;
+      return `time format ${JSON.stringify(source)}: unknown letter ${JSON.stringify(ch)} at offset ${i} (expected one of ${NAMED_TIME_FORMATS.join(' | ')}, or a pattern of yyyy MM MMM dd HH mm ss SSS Z, punctuation and 'quoted' letters, e.g. "dd/MMM/yyyy:HH:mm:ss Z")`;
     }
     re += ch.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
     i++;

@@ -37,7 +37,7 @@ ${RULE}`;
       'p.yaml:3:14: stream "s" field "framing": expected one of json | json-array | ndjson | cloudwatch-logs (given "syslog")',
       `p.yaml:4:12: stream "s" field "parse": expected json | logfmt | { regex: '<pattern with named groups (?<name>...)>' } (given { regexp: "x" }; did you mean "regex"?)`,
       'p.yaml:5:10: stream "s" field "kpl": expected true (de-aggregate KPL records, the default) or false (given "yes")',
-      'p.yaml:6:44: stream "s" field "timestamp.format": time format "dd/MMM/yyyy hh": unknown letter "h" at offset 12 (expected one of auto | iso | epoch-ms | epoch-s, or a pattern of yyyy MM MMM dd HH mm ss SSS Z and punctuation, e.g. "dd/MMM/yyyy:HH:mm:ss Z")',
+      `p.yaml:6:44: stream "s" field "timestamp.format": time format "dd/MMM/yyyy hh": unknown letter "h" at offset 12 (expected one of auto | iso | epoch-ms | epoch-s, or a pattern of yyyy MM MMM dd HH mm ss SSS Z, punctuation and 'quoted' letters, e.g. "dd/MMM/yyyy:HH:mm:ss Z")`,
       'p.yaml:7:9: stream "s" field "id": expected ["key"] or [index] at offset 6 in "detail[": a field path is names joined by dots, with ["key"] for keys that are not names and [0] for array elements, e.g. detail.service or detail["detail-type"]',
       'p.yaml:9:7: stream "s" field "fields.9lives": derived field name "9lives" must be usable in expressions: letters, digits and _, not starting with a digit, and not a CEL reserved word or type name',
       'p.yaml:10:30: stream "s" field "fields.latencyS": invalid CEL: Unexpected token: EOF',
