@@ -323,3 +323,34 @@ describe('the README worked example: pipelines/cloudwatch-logs.yaml', () => {
     expect(out.rejected.map((r) => [r.index, r.reason])).toEqual([[1, 'no-match']]);
   });
 });
+
+describe('hostile bytes on every framing', () => {
+  const streams = [
+    streamOf('timestamp: ts'),
+    streamOf('framing: json-array\ntimestamp: ts'),
+    streamOf("framing: ndjson\nparse: logfmt\ntimestamp: ts\nfields:\n  x: 'ts + 1.0'"),
+    streamOf("framing: cloudwatch-logs\nparse: { regex: '^(?<a>\\w+)' }\ntimestamp: cloudwatch.timestamp"),
+  ];
+  // Random bytes, and the same wrapped as a gzip member, a KPL user record, and a CloudWatch Logs payload.
+  const payloads = fc.oneof(
+    fc.uint8Array({ maxLength: 200 }).map((b) => Promise.resolve(Buffer.from(b))),
+    fc.uint8Array({ maxLength: 200 }).map((b) => Promise.resolve(gzip(Buffer.from(b)))),
+    fc.array(fc.uint8Array({ minLength: 1, maxLength: 80 }), { minLength: 1, maxLength: 5 }).map(async (us) => (await kplAggregate(us.map((u) => ({ partitionKey: 'k', data: Buffer.from(u) }))))[0]!.data),
+    fc.array(fc.record({ id: fc.string(), timestamp: fc.oneof(fc.integer(), fc.constant(T0)), message: fc.string() }), { maxLength: 4 }).map((logEvents) => Promise.resolve(cloudWatchLogsRecord({ logGroup: 'g', logStream: 's', logEvents }))),
+  );
+
+  it('property: never throws; every event and rejection has its own index; a record is split or whole, never both', async () => {
+    await fc.assert(
+      fc.asyncProperty(payloads, fc.integer({ min: 0, max: streams.length - 1 }), async (data, s) => {
+        const out = decodeRecordEvents(rec(await data), streams[s]!, clock);
+        const indexes = [...out.events.map((e) => e.index), ...out.rejected.map((r) => r.index)];
+        const split = indexes.filter((i) => i !== undefined) as number[];
+        expect(new Set(split).size).toBe(split.length);
+        // Split: every item has an index; whole: at most one item (an event or its rejection).
+        expect(split.length > 0 ? split.length === indexes.length : indexes.length <= 1).toBe(true);
+        for (const r of out.rejected) expect(typeof r.message).toBe('string');
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
