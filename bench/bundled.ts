@@ -42,7 +42,10 @@ export function bundle(entry: string): string {
 export function runBundled(entry: string, args: readonly string[], echo: boolean): Promise<string> {
   const file = bundle(entry);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...LAMBDA_NODE_OPTIONS.split(' '), file, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // The bundle lives in a temporary folder: modules left external (protobufjs, which the KPL batch's
+    // encoder, aws-kinesis-agg, needs) are found in this repository's node_modules.
+    const env = { ...process.env, NODE_PATH: join(__dirname, '..', 'node_modules') };
+    const child = spawn(process.execPath, [...LAMBDA_NODE_OPTIONS.split(' '), file, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {

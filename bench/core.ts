@@ -6,10 +6,15 @@
  * evaluate, alert lifecycle, with the in-memory state store — and, for the
  * floor, through decode alone (base64 + JSON.parse). Prints events/s of both
  * and their ratio; `--json` prints one JSON object as the last line.
+ *
+ * Then the same events KPL-aggregated (aws-kinesis-agg, 100 per record), as a
+ * KPL producer, Fluent Bit or the Kinesis Agent writes them: the core against
+ * its own floor (base64, de-aggregation with the MD5 check, JSON.parse of
+ * each user record), for `--kpl-seconds` (default half of `--seconds`; 0 skips it).
  * The workload and the measurement live in workload.ts (`npm run bench` reuses them).
  */
 import { parseArgs } from 'node:util';
-import { buildCoreBatch, coreRunner, decodeOnly, measureInterleaved, type PassRates } from './workload';
+import { buildCoreBatch, buildKplBatch, coreRunner, decodeOnly, KPL_EVENTS_PER_RECORD, kplDecodeOnly, measureInterleaved, type PassRates } from './workload';
 
 /** Seconds bench:core alternates the floor and the core by default (`npm run bench` uses it too). */
 export const DEFAULT_CORE_SECONDS = 10;
@@ -34,6 +39,32 @@ export async function measureCore(records: number, budgetMs: number, pipelineFil
   return { coreEventsPerSec, decodeEventsPerSec, ratio: coreEventsPerSec / decodeEventsPerSec, rules: bench.pipeline.rules.length, decodePasses: decodePasses!, corePasses: corePasses! };
 }
 
+export interface KplResult {
+  readonly kplEventsPerSec: number;
+  readonly kplDecodeEventsPerSec: number;
+  readonly kplRatio: number;
+  readonly kplRecords: number;
+  readonly decodePasses: PassRates;
+  readonly corePasses: PassRates;
+}
+
+/** The same events KPL-aggregated: the core and its floor (de-aggregate + JSON.parse), alternating for `budgetMs`. */
+export async function measureKpl(records: number, budgetMs: number, pipelineFile?: string): Promise<KplResult> {
+  const bench = buildCoreBatch(records, pipelineFile);
+  const kpl = await buildKplBatch(bench);
+  const run = coreRunner(bench);
+  const [decodePasses, corePasses] = await measureInterleaved([kplDecodeOnly, run], kpl, budgetMs);
+  if (decodePasses!.passes === 0) throw new Error('no KPL pass ran');
+  return {
+    kplEventsPerSec: corePasses!.best,
+    kplDecodeEventsPerSec: decodePasses!.best,
+    kplRatio: corePasses!.best / decodePasses!.best,
+    kplRecords: kpl.length,
+    decodePasses: decodePasses!,
+    corePasses: corePasses!,
+  };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -41,13 +72,17 @@ async function main(): Promise<void> {
       records: { type: 'string', default: '10000' },
       seconds: { type: 'string', default: String(DEFAULT_CORE_SECONDS) },
       pipeline: { type: 'string', default: 'pipelines/sample.yaml' },
+      'kpl-seconds': { type: 'string' },
     },
   });
   const N = Number(values.records);
   if (!Number.isInteger(N) || N < 1) throw new Error(`--records must be a whole number of records per batch, 1 or more, got "${values.records}"`);
   const seconds = Number(values.seconds);
   if (!(seconds > 0)) throw new Error(`--seconds must be a positive number of seconds, got "${values.seconds}"`);
+  const kplSeconds = values['kpl-seconds'] === undefined ? seconds / 2 : Number(values['kpl-seconds']);
+  if (!(kplSeconds >= 0)) throw new Error(`--kpl-seconds must be 0 (skip) or a positive number of seconds, got "${values['kpl-seconds']}"`);
   const { coreEventsPerSec, decodeEventsPerSec, ratio, rules, decodePasses, corePasses } = await measureCore(N, seconds * 1000, values.pipeline!);
+  const kpl = kplSeconds > 0 ? await measureKpl(N, kplSeconds * 1000, values.pipeline!) : undefined;
   const round = (x: number) => Math.round(x);
   if (!values.json) {
     const num = (x: number) => round(x).toLocaleString('en-US').padStart(12);
@@ -57,8 +92,22 @@ async function main(): Promise<void> {
     console.log(`  full core                           ${num(coreEventsPerSec)} events/s (${round(corePasses.median).toLocaleString('en-US')})`);
     console.log(`  ratio                               ${ratio.toFixed(2).padStart(12)}`);
     console.log(`  targets: full core >= 250,000 events/s ${coreEventsPerSec >= 250_000 ? 'MET' : 'NOT MET'}; ratio >= 0.5 ${ratio >= 0.5 ? 'MET' : 'NOT MET'}`);
+    if (kpl !== undefined) {
+      console.log(`  the same events KPL-aggregated (${KPL_EVENTS_PER_RECORD} per record, ${kpl.kplRecords} records; ${kplSeconds} s, ${kpl.decodePasses.passes} passes each)`);
+      console.log(`  de-aggregate + JSON.parse            ${num(kpl.kplDecodeEventsPerSec)} events/s (${round(kpl.decodePasses.median).toLocaleString('en-US')})`);
+      console.log(`  full core                           ${num(kpl.kplEventsPerSec)} events/s (${round(kpl.corePasses.median).toLocaleString('en-US')})`);
+      console.log(`  ratio                               ${kpl.kplRatio.toFixed(2).padStart(12)}`);
+    }
   }
-  console.log(JSON.stringify({ coreEventsPerSec: round(coreEventsPerSec), decodeEventsPerSec: round(decodeEventsPerSec), ratio: Math.round(ratio * 1000) / 1000 }));
+  const milli = (x: number) => Math.round(x * 1000) / 1000;
+  console.log(
+    JSON.stringify({
+      coreEventsPerSec: round(coreEventsPerSec),
+      decodeEventsPerSec: round(decodeEventsPerSec),
+      ratio: milli(ratio),
+      ...(kpl !== undefined ? { kplEventsPerSec: round(kpl.kplEventsPerSec), kplDecodeEventsPerSec: round(kpl.kplDecodeEventsPerSec), kplRatio: milli(kpl.kplRatio) } : {}),
+    }),
+  );
 }
 
 // Run only as a script (`tsx bench/core.ts`), not when imported by run.ts.

@@ -15,12 +15,14 @@ import { Engine } from '../lambdas/core/Engine';
 import { eventVariables } from '../lambdas/core/expression';
 import { groupOf } from '../lambdas/core/group';
 import { InMemoryStateStore } from '../lambdas/core/InMemoryStateStore';
+import { deaggregate } from '../lambdas/core/kpl';
 import { loadPipeline } from '../lambdas/core/pipeline';
 import type { Clock, JsonObject, KinesisLikeRecord, Pipeline, WindowRule } from '../lambdas/core/types';
 import { assignWindows } from '../lambdas/core/windows';
 import { Random } from '../local/demo/random';
 import { defaultIncident, generateTelemetry } from '../local/demo/telemetry';
 import { lambdaContext } from '../local/esm/lambdaShapes';
+import { kplAggregate } from '../local/producer/encode';
 import { SequenceCounter, shardIdOf, shardIndexOf, toKinesisRecords } from '../local/records';
 
 export const SAMPLE_PIPELINE = 'pipelines/sample.yaml';
@@ -56,6 +58,43 @@ export function decodeOnly(batch: readonly KinesisLikeRecord[]): number {
   }
   return n;
 }
+
+/** Events per KPL aggregated record in the KPL batch (a KPL producer fills records up to ~1 MiB; the demo events are ~200 bytes). */
+export const KPL_EVENTS_PER_RECORD = 100;
+
+/**
+ * The core batch's events as a KPL producer would send them: aggregated
+ * (aws-kinesis-agg, the reference encoder) KPL_EVENTS_PER_RECORD to a record,
+ * in order, one shard. The same events, so the same aggregates and alerts.
+ */
+export async function buildKplBatch(bench: CoreBench): Promise<KinesisLikeRecord[]> {
+  const out: KinesisLikeRecord[] = [];
+  const sequences = new SequenceCounter();
+  for (let i = 0; i < bench.records.length; i += KPL_EVENTS_PER_RECORD) {
+    const group = bench.records.slice(i, i + KPL_EVENTS_PER_RECORD);
+    const aggs = await kplAggregate(group.map((r) => ({ partitionKey: r.partitionKey, data: Buffer.from(r.data, 'base64') })));
+    for (const a of aggs) {
+      out.push({ data: a.data.toString('base64'), partitionKey: a.partitionKey, sequenceNumber: sequences.take(group[0]!.shardId), approximateArrivalTimestamp: group[0]!.approximateArrivalTimestamp, shardId: group[0]!.shardId });
+    }
+  }
+  return out;
+}
+
+/** The KPL floor: base64, de-aggregation (MD5 checked; the core's reader, the faster of the two measured) and JSON.parse of every user record. */
+export function kplDecodeOnly(batch: readonly KinesisLikeRecord[]): number {
+  let n = 0;
+  for (const r of batch) {
+    const agg = deaggregate(Buffer.from(r.data, 'base64'), true);
+    if (!agg.ok) throw new Error(agg.message);
+    for (const u of agg.records) {
+      const o = JSON.parse(utf8.decode(u.data)) as Record<string, unknown>;
+      if (o['ts'] !== undefined) n++;
+    }
+  }
+  return n;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The whole core (fresh in-memory store per batch); returns the events decoded. */
 export function coreRunner(bench: CoreBench): (batch: readonly KinesisLikeRecord[]) => Promise<number> {

@@ -3,6 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { PIPELINE_METRICS } from './pipelineMetrics';
 import type { Rule } from '../lambdas/core/types';
 import type { CustomMetrics } from './CustomMetrics';
 import type { StreamProcessor } from './StreamProcessor';
@@ -83,6 +84,21 @@ function functionRow(label: string, fn: lambda.IFunction): cloudwatch.IWidget[] 
  * age, the processor's health, the engine's own metrics and the dead-letter
  * queue; then the ticker, the state table and the alerts per rule.
  */
+/**
+ * GroupFieldMissing of one stream, one line per rule that skipped events, found
+ * by a search expression (one entry in the widget however many rules there are).
+ */
+function groupFieldMissing(namespace: string, stream: string): cloudwatch.MathExpression {
+  const spec = PIPELINE_METRICS.metrics.groupFieldMissing;
+  const schema = [namespace, ...[...spec.dimensions].sort()].map((x) => `"${x}"`).join(',');
+  return new cloudwatch.MathExpression({
+    expression: `SEARCH('{${schema}} MetricName="${spec.name}" Stream="${stream}" service="${PIPELINE_METRICS.services.processor}"', 'Sum', 60)`,
+    label: "group field missing: ${PROP('Dim.Rule')}",
+    period: Duration.minutes(1),
+    usingMetrics: {},
+  });
+}
+
 export class PipelineDashboard extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
 
@@ -109,6 +125,11 @@ export class PipelineDashboard extends Construct {
             m.processor('recordsIn', name, { label: 'in' }),
             m.processor('lateRecords', name, { label: 'late' }),
             m.rejectedTotal(name, ONE_MINUTE),
+            // Records of several events (KPL, CloudWatch Logs): the events in them, and what decoding counted.
+            m.processor('eventsIn', name, { label: 'events in' }),
+            m.processor('controlMessages', name, { label: 'CloudWatch Logs control messages' }),
+            m.processor('derivedFieldErrors', name, { label: 'derived-field errors' }),
+            groupFieldMissing(m.namespace, name),
           ],
           QUARTER,
         ),

@@ -245,12 +245,21 @@ export class RealtimePipeline extends Construct {
         }
       }
     }
-    return new Map(
+    const resolved = new Map(
       streamNames.map((name) => [
         name,
         resolveStreamOptions(name, props.streamDefaults ?? {}, props.streams?.[name] ?? {}, props.existingStreams?.[name] !== undefined),
       ]),
     );
+    for (const [name, o] of resolved) {
+      const framing = this.pipeline.streams.get(name)?.framing ?? 'json';
+      if (o.logGroupSources !== undefined && framing !== 'cloudwatch-logs') {
+        throw new TidewatchConfigError(
+          `stream "${name}" has logGroupSources, but ${props.pipelineFile} reads it as framing ${framing}: CloudWatch Logs writes gzip subscription payloads, so the stream needs framing: cloudwatch-logs (and a parse: for its text lines)`,
+        );
+      }
+    }
+    return resolved;
   }
 }
 

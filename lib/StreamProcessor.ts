@@ -7,6 +7,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV, SUPPORTED_PARALLELIZATION_FACTOR } from '../lambdas/core/contract';
+import { LogGroupSources, type LogGroupSourceOptions } from './LogGroupSources';
 import type { PipelineFileBundle } from './PipelineFileBundle';
 import { PipelineFunction } from './PipelineFunction';
 import { checkDuration, checkInteger, checkOneOf, TidewatchConfigError } from './validate';
@@ -76,6 +77,16 @@ export interface StreamOptions {
   readonly memorySize?: number;
   /** Processor timeout, 1 second..15 minutes, whole seconds. @default Duration.minutes(1) */
   readonly timeout?: Duration;
+
+  /**
+   * CloudWatch Logs log groups to stream into this stream: a subscription
+   * filter each, and the role CloudWatch Logs writes with. Per stream only
+   * (not in `streamDefaults`); the stream must have `framing: cloudwatch-logs`
+   * in the pipeline file.
+   *
+   * @default none
+   */
+  readonly logGroupSources?: LogGroupSourceOptions;
 }
 
 /** StreamOptions with every default applied and every value checked. */
@@ -93,6 +104,7 @@ export interface ResolvedStreamOptions {
   readonly parallelizationFactor: number;
   readonly memorySize: number;
   readonly timeout: Duration;
+  readonly logGroupSources: LogGroupSourceOptions | undefined;
 }
 
 const STARTING_POSITIONS = [lambda.StartingPosition.TRIM_HORIZON, lambda.StartingPosition.LATEST];
@@ -122,6 +134,9 @@ export function resolveStreamOptions(
 ): ResolvedStreamOptions {
   const o: StreamOptions = { ...defaults, ...stripUndefined(overrides) };
   const scope = `stream "${stream}"`;
+  if (defaults.logGroupSources !== undefined) {
+    throw new TidewatchConfigError('streamDefaults.logGroupSources: log group sources are set per stream (streams.<name>.logGroupSources), on a stream with framing: cloudwatch-logs');
+  }
   const streamMode = o.streamMode ?? (o.shardCount !== undefined ? kinesis.StreamMode.PROVISIONED : kinesis.StreamMode.ON_DEMAND);
   checkOneOf('streamMode', streamMode, [kinesis.StreamMode.ON_DEMAND, kinesis.StreamMode.PROVISIONED], scope);
   if (streamMode === kinesis.StreamMode.ON_DEMAND && o.shardCount !== undefined) {
@@ -152,6 +167,7 @@ export function resolveStreamOptions(
     parallelizationFactor: SUPPORTED_PARALLELIZATION_FACTOR,
     memorySize: o.memorySize ?? 1024,
     timeout: o.timeout ?? Duration.minutes(1),
+    logGroupSources: overrides.logGroupSources,
   };
 }
 
@@ -185,6 +201,8 @@ export class StreamProcessor extends Construct {
   readonly processor: PipelineFunction;
   readonly deadLetterQueue: sqs.Queue;
   readonly eventSource: KinesisEventSource;
+  /** The subscription filters and their role, when the stream has log group sources. */
+  readonly logGroupSources?: LogGroupSources;
 
   constructor(scope: Construct, id: string, props: StreamProcessorProps) {
     super(scope, id);
@@ -241,5 +259,20 @@ export class StreamProcessor extends Construct {
       onFailure: new SqsDlq(this.deadLetterQueue),
     });
     this.processor.function.addEventSource(this.eventSource);
+
+    if (o.logGroupSources !== undefined) {
+      this.logGroupSources = new LogGroupSources(this, 'LogGroupSources', {
+        ...o.logGroupSources,
+        stream: this.stream,
+        pipelineStream: props.pipelineStream,
+        ...(props.existingStream !== undefined
+          ? props.existingStream.encryptionKey !== undefined
+            ? { streamKey: props.existingStream.encryptionKey }
+            : {}
+          : o.encryption === 'customer-managed'
+            ? { streamKey: props.encryptionKey }
+            : {}),
+      });
+    }
   }
 }

@@ -170,7 +170,19 @@ const STREAM_FIELDS = {
   parallelizationFactor: (k: string, v: unknown) => num(k, v, true),
   memorySize: (k: string, v: unknown) => num(k, v, true),
   timeout: duration,
-} satisfies { [F in Exclude<keyof StreamOptions, 'removalPolicy'>]-?: (key: string, v: unknown) => StreamOptions[F] | undefined };
+} satisfies { [F in Exclude<keyof StreamOptions, 'removalPolicy' | 'logGroupSources'>]-?: (key: string, v: unknown) => StreamOptions[F] | undefined };
+
+/** `tidewatch:streams.<name>.logGroupSources`: { logGroups: [names] or "a,b", filterPattern?: string }. Per stream only. */
+function logGroupSources(key: string, v: unknown): StreamOptions['logGroupSources'] {
+  const o = object(key, v);
+  if (o === undefined) return undefined;
+  for (const f of Object.keys(o)) if (f !== 'logGroups' && f !== 'filterPattern') fail(key, 'an object with logGroups and, optionally, filterPattern', o);
+  const logGroups = list(`${key}.logGroups`, o['logGroups']);
+  if (logGroups === undefined || logGroups.length === 0) fail(`${key}.logGroups`, 'a non-empty list of log group names', o['logGroups']);
+  const pattern = o['filterPattern'];
+  if (pattern !== undefined && typeof pattern !== 'string') fail(`${key}.filterPattern`, "a CloudWatch Logs filter pattern (a string; '' for every event)", pattern);
+  return { logGroups: logGroups!, ...(pattern !== undefined ? { filterPattern: pattern as string } : {}) };
+}
 
 type StreamField = keyof typeof STREAM_FIELDS;
 
@@ -207,9 +219,10 @@ function perStream(get: Get): Record<string, StreamOptions> | undefined {
   for (const [stream, raw] of Object.entries(all)) {
     const fields = object(`${key}.${stream}`, raw)!;
     for (const f of Object.keys(fields)) {
-      if (!Object.hasOwn(STREAM_FIELDS, f)) fail(`${key}.${stream}`, `an object with fields among ${Object.keys(STREAM_FIELDS).join(', ')}`, { [f]: fields[f] });
+      if (!Object.hasOwn(STREAM_FIELDS, f) && f !== 'logGroupSources') fail(`${key}.${stream}`, `an object with fields among ${[...Object.keys(STREAM_FIELDS), 'logGroupSources'].join(', ')}`, { [f]: fields[f] });
     }
-    out[stream] = streamOptions((field) => ({ key: `${key}.${stream}.${field}`, value: fields[field] }));
+    const sources = logGroupSources(`${key}.${stream}.logGroupSources`, fields['logGroupSources']);
+    out[stream] = { ...streamOptions((field) => ({ key: `${key}.${stream}.${field}`, value: fields[field] })), ...(sources !== undefined ? { logGroupSources: sources } : {}) };
   }
   return out;
 }

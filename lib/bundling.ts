@@ -11,7 +11,8 @@ export const LAMBDA_BUNDLING = {
   sourceMap: true,
   sourcesContent: false,
   // protobufjs: @datadog/sketches-js requires it lazily, only in toProto/fromProto,
-  // which tidewatch never calls (it serialises sketches itself); it is not installed.
+  // which tidewatch never calls (it serialises sketches itself). It is installed only as a
+  // dependency of aws-kinesis-agg (a dev dependency: the core reads KPL records with its own reader).
   externalModules: ['protobufjs', 'protobufjs/*'],
 } as const;
 

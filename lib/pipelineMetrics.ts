@@ -38,6 +38,11 @@ export const REJECT_REASONS = [
   'no-timestamp',
   'bad-timestamp',
   'future-timestamp',
+  'bad-gzip',
+  'bad-kpl',
+  'not-array',
+  'not-cloudwatch-logs',
+  'no-match',
 ] as const satisfies readonly RejectReason[];
 
 // Compile-time completeness check: fails to type-check if a RejectReason is missing above.
@@ -138,6 +143,34 @@ export const PIPELINE_METRICS = {
       emittedBy: ['processor', 'ticker'],
       dimensions: [D.service, D.stream, D.rule, D.severity],
       description: 'Alert transitions published to the alert topic, per rule and severity.',
+    },
+    eventsIn: {
+      name: METRICS.eventsIn,
+      unit: 'Count',
+      emittedBy: ['processor'],
+      dimensions: [D.service, D.stream],
+      description: 'User events decoded from the batch (a KPL aggregate or a CloudWatch Logs record holds several).',
+    },
+    controlMessages: {
+      name: METRICS.controlMessages,
+      unit: 'Count',
+      emittedBy: ['processor'],
+      dimensions: [D.service, D.stream],
+      description: 'CloudWatch Logs CONTROL_MESSAGE records (sent when a subscription is created): acknowledged, never quarantined.',
+    },
+    groupFieldMissing: {
+      name: METRICS.groupFieldMissing,
+      unit: 'Count',
+      emittedBy: ['processor'],
+      dimensions: [D.service, D.stream, D.rule],
+      description: "Events a rule skipped because one of its groupBy fields is missing (never merged into a null group).",
+    },
+    derivedFieldErrors: {
+      name: METRICS.derivedFieldErrors,
+      unit: 'Count',
+      emittedBy: ['processor'],
+      dimensions: [D.service, D.stream],
+      description: 'Derived-field expressions that failed on an event (the field is left missing).',
     },
   } satisfies Record<string, PipelineMetricSpec>,
 } as const;

@@ -42,7 +42,7 @@ import type { ShardProgress } from '../core/watermark';
  * | alert state      | `A#<rule>`              | `<group>`                  |
  * | shard progress   | `P#<stream>`            | `<shardId>`                |
  * | stream watermark | `WM#<stream>`           | `-`                        |
- * | quarantine       | `Q#<stream>`            | `<arrival ISO>#<shard>#<seq>[#<chunk>]` |
+ * | quarantine       | `Q#<stream>`            | `<arrival ISO>#<shard>#<seq>[#e<index>][#<chunk>]` |
  *
  * An aggregate key item holds, per shard, `h_<shard>` (the high-water mark:
  * the highest sequence number folded in, zero-padded) and `p_<shard>` (that
@@ -581,7 +581,8 @@ export class DynamoDBStateStore implements StateStore {
     for (const r of rejections) {
       // The data is kept exactly as received (base64 text, even when it is not valid base64), in chunks.
       const chunks = Math.max(1, Math.ceil(r.data.length / QUARANTINE_CHUNK_CHARS));
-      const sk = `${new Date(r.arrivalTime).toISOString()}#${r.shardId}#${r.sequenceNumber}`;
+      // A sub-event of a record (KPL user record, log event, line) is filed under its record and index.
+      const sk = `${new Date(r.arrivalTime).toISOString()}#${r.shardId}#${r.sequenceNumber}${r.index === undefined ? '' : `#e${r.index}`}`;
       const expiresAt = N(Math.ceil((r.arrivalTime + this.quarantineMs) / 1000));
       for (let i = 0; i < chunks; i++) {
         const item: Record<string, AttributeValue> = {
@@ -599,6 +600,7 @@ export class DynamoDBStateStore implements StateStore {
             partitionKey: S(r.partitionKey),
             arrivalTime: N(r.arrivalTime),
             chunks: N(chunks),
+            ...(r.index === undefined ? {} : { subIndex: N(r.index) }),
           });
         }
         requests.push({ PutRequest: { Item: item } });

@@ -21,6 +21,11 @@ export class PipelineMetrics {
     const m = this.metrics;
     m.addDimension('Stream', stream);
     m.addMetric(METRICS.recordsIn, MetricUnit.Count, report.records);
+    m.addMetric(METRICS.eventsIn, MetricUnit.Count, report.decoded);
+    m.addMetric(METRICS.controlMessages, MetricUnit.Count, report.controlMessages ?? 0);
+    let derivedErrors = 0;
+    for (const n of Object.values(report.derivedErrors ?? {})) derivedErrors += n;
+    if (derivedErrors > 0) m.addMetric(METRICS.derivedFieldErrors, MetricUnit.Count, derivedErrors);
     m.addMetric(METRICS.lateRecords, MetricUnit.Count, report.late);
     m.addMetric(METRICS.aggregatesWritten, MetricUnit.Count, report.keysWritten);
     m.addMetric(METRICS.conditionalWriteConflicts, MetricUnit.Count, report.conflicts);
@@ -34,6 +39,12 @@ export class PipelineMetrics {
       const single = m.singleMetric();
       single.addDimensions({ Stream: stream, Reason: reason });
       single.addMetric(METRICS.recordsRejected, MetricUnit.Count, count);
+    }
+    for (const [rule, stats] of Object.entries(report.perRule)) {
+      if (!stats.missingGroup) continue;
+      const single = m.singleMetric();
+      single.addDimensions({ Stream: stream, Rule: rule });
+      single.addMetric(METRICS.groupFieldMissing, MetricUnit.Count, stats.missingGroup);
     }
     this.recordAlerts(stream, report.published);
   }

@@ -1,4 +1,4 @@
-import { DecodedBatch, decodeInto, eventIdOf } from './decode';
+import { DecodedBatch, decodeInto, eventIdOf, newDecodeSink } from './decode';
 import {
   descriptor,
   foldBatch,
@@ -71,8 +71,14 @@ export type { RuleBatchStats } from './fold';
 export interface BatchReport {
   readonly shardId: string;
   readonly records: number;
+  /** User events decoded (a KPL aggregate or a CloudWatch Logs record holds several; rejected ones are not counted). */
   readonly decoded: number;
+  /** Rejected records, and rejected sub-events of records (those carry an `index`). */
   readonly rejected: readonly Rejection[];
+  /** CloudWatch Logs CONTROL_MESSAGE records: acknowledged and counted, never quarantined. (Optional for reports built by hand; the engine always sets it.) */
+  readonly controlMessages?: number;
+  /** Derived fields that failed on an event (left missing), by field name. (Optional as controlMessages.) */
+  readonly derivedErrors?: Readonly<Record<string, number>>;
   /** Records (by rule) whose windows had all closed. */
   readonly late: number;
   /** Producer duplicates dropped: an event id already seen on the shard with another sequence number. */
@@ -105,7 +111,7 @@ export interface AdvanceReport {
 
 export { DEDUPE_BUCKET_MS } from './dedupe';
 
-const EMPTY_STATS = (): RuleBatchStats => ({ matched: 0, late: 0, filterErrors: 0, valueErrors: 0, conditionErrors: 0, overflow: 0 });
+const EMPTY_STATS = (): RuleBatchStats => ({ matched: 0, late: 0, filterErrors: 0, valueErrors: 0, conditionErrors: 0, overflow: 0, missingGroup: 0 });
 
 /**
  * The streaming engine of one stream: turns shard batches into exactly-once
@@ -178,12 +184,13 @@ export class Engine {
     for (const r of this.opts.pipeline.rules) if (r.stream === stream.name) perRule[r.name] = EMPTY_STATS();
 
     let events = new DecodedBatch(records.length);
-    const rejected: Rejection[] = [];
+    const sink = newDecodeSink();
+    const rejected = sink.rejected;
     let duplicates = 0;
     // Rounding is monotonic: the earliest arrival is rounded once, after the loop.
     let minArrivalSeconds = Infinity;
     for (const record of records) {
-      const rejection = decodeInto(events, record, stream, clock, this.redact);
+      const rejection = decodeInto(events, record, stream, clock, this.redact, sink);
       if (rejection !== null) rejected.push(rejection);
       if (record.approximateArrivalTimestamp < minArrivalSeconds) minArrivalSeconds = record.approximateArrivalTimestamp;
     }
@@ -193,6 +200,8 @@ export class Engine {
       records: records.length,
       decoded: events.length,
       rejected,
+      controlMessages: sink.controlMessages,
+      derivedErrors: sink.derivedErrors,
       perRule,
       firstSequence: records[0]?.sequenceNumber ?? null,
       lastSequence: records[records.length - 1]?.sequenceNumber ?? null,
@@ -221,7 +230,7 @@ export class Engine {
       // take no more records, whether or not their key has an item yet.
       const streamWm = await store.getStreamWatermark(stream.name);
       watermark = streamWm;
-      const folded = foldBatch({
+      const foldInput = {
         events,
         rules: this.windowRules,
         absence: this.absenceContexts,
@@ -232,10 +241,22 @@ export class Engine {
         outOfOrdernessMs: stream.outOfOrdernessMs,
         maxGroups: this.maxGroups,
         perRule,
-      });
+      };
+      let folded = foldBatch(foldInput);
+      if (folded.stopAt > 0 && events.recordStart(folded.stopAt) < folded.stopAt) {
+        // The group cap was reached inside a record of several events: its earlier events are
+        // already folded, and a key holding them would record the record's sequence number as
+        // its HWM, so its later events would be skipped when Lambda retries it. Fold again up to
+        // the record's first event (rare: a cap reached, and in the middle of a record).
+        const start = events.recordStart(folded.stopAt);
+        for (const name of Object.keys(perRule)) perRule[name] = { ...EMPTY_STATS(), overflow: perRule[name]!.overflow };
+        folded = { ...foldBatch({ ...foldInput, events: events.truncated(start) }), stopAt: start };
+      }
       late += folded.lateCount;
 
       // Apply every key; remember the lowest event index whose key failed (records are in sequence order).
+      // A failure point is always the first event of its record (recordStart): progress and the
+      // retry cover whole records, never part of one (see "Many events in one record" in the README).
       let failedAt = folded.stopAt >= 0 ? folded.stopAt : Infinity;
       const failures: unknown[] =
         folded.stopAt < 0
@@ -253,7 +274,7 @@ export class Engine {
           published.push(...r.published);
         } catch (err) {
           failures.push(err);
-          failedAt = Math.min(failedAt, indexRange(kb).first);
+          failedAt = Math.min(failedAt, events.recordStart(indexRange(kb).first));
         }
       });
       // Absence rules: the groups seen in the records before any failure.
@@ -263,7 +284,7 @@ export class Engine {
           published.push(...(await this.alert(s.rule.name, s.group.key, (st) => onSeen(s.rule, s.group, st, s.eventTime))));
         } catch (err) {
           failures.push(err);
-          failedAt = Math.min(failedAt, s.first);
+          failedAt = Math.min(failedAt, events.recordStart(s.first));
         }
       }
       // Progress only covers what took effect: records at or after the failure are retried.
@@ -312,7 +333,10 @@ export class Engine {
       checked[n] = i;
       buckets[n] = bucket;
       ids[n] = dedupeId(eventId);
-      seqs[n] = events.sequenceNumber(i);
+      // A sub-event's identity is (sequence number, index): a redelivered record matches itself,
+      // a repeated id inside one record (or in a later record) is a duplicate.
+      const index = events.indexes[i]!;
+      seqs[n] = index < 0 ? events.sequenceNumber(i) : `${events.sequenceNumber(i)}/${index}`;
       n++;
     }
     if (n === 0) return events;

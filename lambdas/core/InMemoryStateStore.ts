@@ -196,7 +196,8 @@ export class InMemoryStateStore implements StateStore {
 
   async quarantine(stream: string, rejections: readonly Rejection[]): Promise<void> {
     for (const r of rejections) {
-      if (!this.quarantined.some((q) => q.shardId === r.shardId && q.sequenceNumber === r.sequenceNumber)) this.quarantined.push({ ...r, stream });
+      // A record's identity, or (sequence number, index) for a sub-event of a record.
+      if (!this.quarantined.some((q) => q.shardId === r.shardId && q.sequenceNumber === r.sequenceNumber && q.index === r.index)) this.quarantined.push({ ...r, stream });
     }
   }
 

@@ -49,6 +49,13 @@ export const METRICS = {
   /** Per stream (the total), and per `Reason` (a RejectReason). */
   recordsRejected: 'RecordsRejected',
   lateRecords: 'LateRecords',
+  /** User events decoded (several per KPL aggregate or CloudWatch Logs record). */
+  eventsIn: 'EventsIn',
+  /** CloudWatch Logs CONTROL_MESSAGE records, acknowledged. */
+  controlMessages: 'ControlMessages',
+  /** Dimension `Rule`: events skipped for a missing groupBy field. */
+  groupFieldMissing: 'GroupFieldMissing',
+  derivedFieldErrors: 'DerivedFieldErrors',
   aggregatesWritten: 'AggregatesWritten',
   conditionalWriteConflicts: 'ConditionalWriteConflicts',
   /** Dimensions `Rule`, `Severity`. */

@@ -1,5 +1,5 @@
 import { eventVariables } from './expression';
-import { groupOf, type GroupRef } from './group';
+import { groupOf, hasGroupFields, type GroupRef } from './group';
 import type { RuleAggregates, WindowAcc } from './partials';
 import type { KeyDescriptor } from './StateStore';
 import type { DecodedBatch } from './decode';
@@ -60,6 +60,8 @@ export interface RuleBatchStats {
   valueErrors: number;
   conditionErrors: number;
   overflow: number;
+  /** Events skipped because a groupBy field is missing (counted, never grouped under null). */
+  missingGroup: number;
 }
 
 /** Events of one key folded together: a pane, a session run, or one event of its own. */
@@ -120,7 +122,7 @@ export interface FoldResult {
   /** Absence rules: the groups seen, by rule then group key. */
   readonly seen: SeenGroup[];
   readonly lateCount: number;
-  /** Index of the event the batch stops at (a rule reached its group cap), or -1. */
+  /** Index of the event the batch stops at (a rule reached its group cap; always the first event of its record), or -1. */
   readonly stopAt: number;
 }
 
@@ -140,6 +142,14 @@ export interface GroupSlot {
 export function groupSlot(ref: GroupRef): GroupSlot {
   return { ref, batch: -1, folds: [], seen: [] };
 }
+
+/**
+ * What cachedGroup returns for an event that lacks one of the groupBy fields:
+ * the rule skips the event and counts it (RuleBatchStats.missingGroup, the
+ * GroupFieldMissing metric). A field the producer set to JSON null is
+ * present: it groups under null.
+ */
+export const MISSING_GROUP: GroupSlot = groupSlot({ key: '\u0000missing', labels: {} });
 
 /** Numbers folds, for the memo in GroupSlot. */
 let foldCounter = 0;
@@ -245,6 +255,7 @@ export function foldBatch(input: FoldInput): FoldResult {
   };
 
   const { payloads, times } = events;
+  const firstRecord = events.records[0];
   events: for (let i = 0; i < events.length; i++) {
     const t = times[i]!;
     // The shard's watermark before this record, or the stream's if that is ahead (idle shards).
@@ -265,13 +276,19 @@ export function foldBatch(input: FoldInput): FoldResult {
         if (w !== 1) continue;
       }
       const slot = (groupMemo[ctx.groupIndex] ??= stamped(cachedGroup(shared.groupBys[ctx.groupIndex]!, input.groupCaches[ctx.groupIndex]!, payload), batch));
+      if (slot === MISSING_GROUP) {
+        stats[r]!.missingGroup += 1;
+        continue;
+      }
       let gf = slot.folds[r];
       if (gf === undefined) {
         const group = slot.ref;
         const groups = groupsByRule[r]!;
         gf = groups.get(group.key);
         if (gf === undefined) {
-          if (groups.size >= input.maxGroups) {
+          // The batch's first record is never stopped (one record of many events may hold more
+          // groups than the cap: it goes through whole, or it could never be applied).
+          if (groups.size >= input.maxGroups && events.records[i] !== firstRecord) {
             // Past the cap the batch stops here and Lambda retries from this record:
             // the batch is split, never a record dropped.
             stats[r]!.overflow += 1;
@@ -345,8 +362,12 @@ export function foldBatch(input: FoldInput): FoldResult {
     for (let a = 0; a < absence.length; a++) {
       const ctx = absence[a]!;
       if (ctx.whereIndex >= 0 && verdict(ctx.whereIndex, vars) !== 1) continue;
-      absenceStats[a]!.matched += 1;
       const slot = (groupMemo[ctx.groupIndex] ??= stamped(cachedGroup(shared.groupBys[ctx.groupIndex]!, input.groupCaches[ctx.groupIndex]!, payload), batch));
+      if (slot === MISSING_GROUP) {
+        absenceStats[a]!.missingGroup += 1;
+        continue;
+      }
+      absenceStats[a]!.matched += 1;
       const s = slot.seen[a] ?? seenByRule[a]!.get(slot.ref.key);
       if (s === undefined) {
         const entry: SeenGroup = { rule: ctx.rule, group: slot.ref, eventTime: t, first: i };
@@ -375,13 +396,13 @@ export function cachedGroup(groupBy: readonly string[], cache: Map<string, Group
   let raw: string;
   if (groupBy.length === 1) {
     const v = payload[groupBy[0]!];
-    if (typeof v !== 'string' || v.length > 64) return groupSlot(groupOf(groupBy, payload));
+    if (typeof v !== 'string' || v.length > 64) return hasGroupFields(groupBy, payload) ? groupSlot(groupOf(groupBy, payload)) : MISSING_GROUP;
     raw = v;
   } else {
     const values: string[] = [];
     for (const field of groupBy) {
       const v = payload[field];
-      if (typeof v !== 'string' || v.length > 64) return groupSlot(groupOf(groupBy, payload));
+      if (typeof v !== 'string' || v.length > 64) return hasGroupFields(groupBy, payload) ? groupSlot(groupOf(groupBy, payload)) : MISSING_GROUP;
       values.push(v);
     }
     // JSON keeps ("a\u0000b", "c") and ("a", "b\u0000c") apart; a joined string would not.

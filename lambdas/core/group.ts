@@ -31,7 +31,18 @@ export function labelValue(value: unknown): string | null {
   }
 }
 
-/** The group an event belongs to under `groupBy`. */
+/**
+ * True when the payload has every groupBy field as its own property (JSON
+ * null counts as present). Nested paths were copied to the payload under
+ * their text when the event was decoded (StreamSpec.materialize), so a path
+ * that matched nothing is missing here too.
+ */
+export function hasGroupFields(groupBy: readonly string[], payload: JsonObject): boolean {
+  for (const field of groupBy) if (payload[field] === undefined || !Object.prototype.hasOwnProperty.call(payload, field)) return false;
+  return true;
+}
+
+/** The group an event belongs to under `groupBy` (a missing field reads as null; the fold skips such events first, see hasGroupFields). */
 export function groupOf(groupBy: readonly string[], payload: JsonObject): GroupRef {
   if (groupBy.length === 0) return ALL;
   const labels: Record<string, string | null> = {};

@@ -1,3 +1,6 @@
+import type { FieldPath } from './fieldPath';
+import type { TimeFormat } from './timeFormat';
+
 /**
  * Shared types of the pure core. Nothing here imports AWS; everything is plain
  * data that can be serialised to JSON (and so to DynamoDB) and back.
@@ -54,10 +57,59 @@ export type PartialState = JsonValue;
 // ---------------------------------------------------------------- pipeline
 
 export type TimestampSource =
-  | { readonly kind: 'field'; readonly field: string }
+  | {
+      readonly kind: 'field';
+      /** The field path as written (messages name it). */
+      readonly field: string;
+      /** A nested path (see fieldPath.ts); absent when `field` is a top-level name. */
+      readonly path?: FieldPath;
+      /** How the value is read; absent means `auto` (epoch ms number or ISO-8601 string). */
+      readonly format?: TimeFormat;
+    }
   | { readonly kind: 'arrival' };
 
-export interface StreamSpec {
+/**
+ * How a record's bytes become messages: one JSON object (`json`), a JSON
+ * array of objects, newline-delimited lines, or a CloudWatch Logs
+ * subscription payload (one message per log event).
+ */
+export type Framing = 'json' | 'json-array' | 'ndjson' | 'cloudwatch-logs';
+
+/** How a message (a line, a log event's text) becomes an event's fields. */
+export type MessageParser =
+  | { readonly kind: 'json' }
+  | { readonly kind: 'logfmt' }
+  | { readonly kind: 'regex'; readonly source: string; readonly regex: RegExp };
+
+/** A per-stream field computed once per event with CEL, e.g. `latencyS: 'latencyMs / 1000.0'`. */
+export interface DerivedField {
+  readonly name: string;
+  readonly expression: CompiledExpression;
+}
+
+/** How a stream's records are read; absent fields take the defaults (plain JSON, KPL and gzip detected). */
+export interface StreamInput {
+  /** @default 'json' */
+  readonly framing?: Framing;
+  /** @default { kind: 'json' } */
+  readonly parse?: MessageParser;
+  /** De-aggregate KPL records (detected by their magic bytes). @default true */
+  readonly kpl?: boolean;
+  /** Decompress gzip records (detected by their magic bytes). @default true */
+  readonly gzip?: boolean;
+  /** Per-event derived fields, in the order written (a later one may use an earlier one). */
+  readonly derived?: readonly DerivedField[];
+  /**
+   * Nested paths the rules group by (`groupBy: [detail.service]`): each is
+   * read once per event and stored on the payload under its text, so the
+   * group labels and templates find it by that name.
+   */
+  readonly materialize?: readonly FieldPath[];
+  /** The `id` field as a nested path (absent when `idField` is a top-level name). */
+  readonly idPath?: FieldPath;
+}
+
+export interface StreamSpec extends StreamInput {
   readonly name: string;
   /** Where event time comes from: a payload field (ISO-8601 string or epoch ms) or the Kinesis arrival time. */
   readonly timestamp: TimestampSource;
@@ -154,7 +206,12 @@ export type RejectReason =
   | 'schema'
   | 'no-timestamp'
   | 'bad-timestamp'
-  | 'future-timestamp';
+  | 'future-timestamp'
+  | 'bad-gzip'
+  | 'bad-kpl'
+  | 'not-array'
+  | 'not-cloudwatch-logs'
+  | 'no-match';
 
 export interface DecodedEvent {
   readonly payload: JsonObject;
@@ -164,6 +221,8 @@ export interface DecodedEvent {
   readonly sequenceNumber: string;
   readonly partitionKey: string;
   readonly eventId?: string;
+  /** The event's index among its record's events, for a record split into several (see Rejection.index). */
+  readonly index?: number;
 }
 
 export interface Rejection {
@@ -174,8 +233,18 @@ export interface Rejection {
   readonly sequenceNumber: string;
   readonly partitionKey: string;
   readonly arrivalTime: EpochMs;
-  /** The record's data exactly as received (base64), so it can be replayed. */
+  /**
+   * The record's data exactly as received (base64), so it can be replayed; for
+   * a sub-event (`index` set) the sub-event's own bytes, base64 (the KPL user
+   * record, the log event's message, the line or the array element).
+   */
   readonly data: string;
+  /**
+   * Set when one sub-event of a record was rejected (the other events of the
+   * record still count): its position among the record's events, counted
+   * across KPL user records, then lines, array elements or log events.
+   */
+  readonly index?: number;
 }
 
 export type DecodeResult = { readonly ok: true; readonly event: DecodedEvent } | { readonly ok: false; readonly rejection: Rejection };

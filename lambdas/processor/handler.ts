@@ -42,6 +42,13 @@ export function toKinesisLike(event: KinesisStreamEvent): Map<string, KinesisLik
   return byShard;
 }
 
+/** Rules that skipped events for a missing groupBy field, for the batch log line. */
+function missingGroups(perRule: Readonly<Record<string, { missingGroup: number }>>): { groupFieldMissing?: Record<string, number> } {
+  const out: Record<string, number> = {};
+  for (const [rule, s] of Object.entries(perRule)) if (s.missingGroup > 0) out[rule] = s.missingGroup;
+  return Object.keys(out).length > 0 ? { groupFieldMissing: out } : {};
+}
+
 export function createProcessorHandler(deps: ProcessorDeps) {
   let runtime: Runtime | undefined;
   const { logger, metrics } = deps;
@@ -62,7 +69,11 @@ export function createProcessorHandler(deps: ProcessorDeps) {
         firstSequence: report.firstSequence,
         lastSequence: report.lastSequence,
         records: report.records,
+        events: report.decoded,
         rejected: rejectedByReason,
+        ...(report.controlMessages ? { controlMessages: report.controlMessages } : {}),
+        ...(report.derivedErrors !== undefined && Object.keys(report.derivedErrors).length > 0 ? { derivedFieldErrors: report.derivedErrors } : {}),
+        ...missingGroups(report.perRule),
         late: report.late,
         keysWritten: report.keysWritten,
         conflicts: report.conflicts,

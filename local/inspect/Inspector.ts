@@ -40,8 +40,10 @@ export interface QuarantinedRecord {
   readonly shardId: string;
   readonly sequenceNumber: string;
   readonly partitionKey: string;
-  /** The record's data exactly as received (base64). */
+  /** The record's data exactly as received (base64); for a sub-event, the sub-event's own bytes. */
   readonly data: string;
+  /** Set for a sub-event of a record (a KPL user record, a log event, a line): its index in the record. */
+  readonly index?: number;
 }
 
 /**
@@ -165,6 +167,7 @@ export class Inspector {
         sequenceNumber: item['sequenceNumber']!.S!,
         partitionKey: item['partitionKey']!.S!,
         data,
+        ...(item['subIndex']?.N !== undefined ? { index: Number(item['subIndex'].N) } : {}),
       });
       if (opts.limit !== undefined && out.length >= opts.limit) break;
     }

@@ -106,7 +106,7 @@ export async function runInspect(command: string, argv: readonly string[], io: I
         if (action === 'list') {
           if (values.json) records.forEach((r) => out(JSON.stringify(r)));
           else if (records.length === 0) out(`no quarantined records for stream ${stream}`);
-          else out(table([['arrival', 'reason', 'shard', 'sequence number', 'bytes', 'message'], ...records.map((r) => [r.arrival, r.reason, r.shardId, r.sequenceNumber, String(Math.floor((r.data.length * 3) / 4)), r.message.slice(0, 100)])]));
+          else out(table([['arrival', 'reason', 'shard', 'sequence number', 'bytes', 'message'], ...records.map((r) => [r.arrival, r.reason, r.shardId, r.index === undefined ? r.sequenceNumber : `${r.sequenceNumber} #${r.index}`, String(Math.floor((r.data.length * 3) / 4)), r.message.slice(0, 100)])]));
           return 0;
         }
         const target = values.to ?? stream;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { PutRecordsCommand, type KinesisClient, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import { EncodedRecord } from './encode';
 import { InvalidRecordError, PutRecordsError } from './errors';
 import { MAX_PARTITION_KEY_CHARS, MAX_RECORD_BYTES, MAX_RECORDS_PER_REQUEST, MAX_REQUEST_BYTES } from './limits';
 
@@ -178,10 +179,12 @@ export class Producer {
   private entry(record: object, index: number): Entry | undefined {
     const label = this.opts.describe?.(record, index) ?? `record ${index + 1}`;
     try {
-      const json = JSON.stringify(record);
+      // An EncodedRecord (tidewatch emit --aggregate / --gzip, encode.ts) is sent as its bytes.
+      const encoded = record instanceof EncodedRecord ? record : undefined;
+      const json = encoded === undefined ? JSON.stringify(record) : '';
       if (json === undefined) throw new InvalidRecordError(label, 'is not JSON-serialisable');
-      const data = Buffer.from(json, 'utf8');
-      const partitionKey = this.opts.partitionKey ? this.opts.partitionKey(record) : randomUUID();
+      const data = encoded?.data ?? Buffer.from(json, 'utf8');
+      const partitionKey = encoded?.partitionKey ?? (this.opts.partitionKey ? this.opts.partitionKey(record) : randomUUID());
       const keyChars = [...partitionKey].length;
       if (keyChars < 1 || keyChars > MAX_PARTITION_KEY_CHARS) {
         throw new InvalidRecordError(label, `partition key must be 1 to ${MAX_PARTITION_KEY_CHARS} characters (given ${keyChars})`);

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { KinesisClient, type KinesisClientConfig } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { InvalidInputError, ProducerError } from './errors';
+import { encodeRecords } from './encode';
 import { generateTelemetryLive } from './generate';
 import { readNdjson } from './ndjson';
 import { Producer, type ProducerSummary } from './Producer';
@@ -25,6 +26,11 @@ options:
       --seed N               seed of the generator (default: random)
   -k, --partition-key FIELD  use this payload field (a.b for nested) as partition key
                              (default: a random key per record; also when the field is missing)
+      --aggregate            KPL-aggregate events into records, as the Kinesis Producer
+                             Library, Fluent Bit and the Kinesis Agent do (with aws-kinesis-agg,
+                             the AWS-published encoder; tidewatch de-aggregates them)
+      --aggregate-events N   events per aggregated record at most (default 100)
+      --gzip                 gzip-compress each event (inside the aggregate with --aggregate)
       --skip-invalid         skip and count lines that are not JSON objects and records
                              over 1 MiB (default: stop at the first one, exit code 2)
       --max-attempts N       attempts per record before it counts as failed (default 5)
@@ -128,6 +134,9 @@ export async function runEmit(argv: readonly string[], io: EmitIo): Promise<numb
         seed: { type: 'string' },
         'partition-key': { type: 'string', short: 'k' },
         'skip-invalid': { type: 'boolean', default: false },
+        aggregate: { type: 'boolean', default: false },
+        'aggregate-events': { type: 'string' },
+        gzip: { type: 'boolean', default: false },
         'max-attempts': { type: 'string', default: '5' },
         region: { type: 'string' },
         endpoint: { type: 'string' },
@@ -197,6 +206,24 @@ export async function runEmit(argv: readonly string[], io: EmitIo): Promise<numb
       })();
     }
 
+    if (values['aggregate-events'] !== undefined && !values.aggregate) throw new UsageError('--aggregate-events needs --aggregate');
+    const aggregateEvents = values['aggregate-events'] !== undefined ? positiveNumber('--aggregate-events', values['aggregate-events'], true) : 100;
+    if (aggregateEvents > 10_000) throw new UsageError(`--aggregate-events must be at most 10000 (given ${aggregateEvents})`);
+    let events = 0;
+    if (values.aggregate || values.gzip) {
+      const counted = records;
+      const keyOf = values['partition-key'] !== undefined ? fieldKey(values['partition-key']) : () => randomUUID();
+      records = encodeRecords(
+        (async function* () {
+          for await (const r of counted) {
+            events++;
+            yield r;
+          }
+        })(),
+        { ...(values.aggregate ? { aggregate: { maxEvents: aggregateEvents } } : {}), gzip: values.gzip, partitionKey: keyOf },
+      );
+    }
+
     client = kinesisClientFor({ ...(values.endpoint !== undefined ? { endpoint: values.endpoint } : {}), ...(values.region !== undefined ? { region: values.region } : {}) }, io.env);
     producer = new Producer({
       client,
@@ -216,9 +243,11 @@ export async function runEmit(argv: readonly string[], io: EmitIo): Promise<numb
     for (const f of summary.failures) err(`tidewatch emit: failed ${f.record}: ${f.errorCode} ${f.errorMessage}`);
     if (values.json) {
       const { failures, ...counts } = summary;
-      io.stdout.write(`${JSON.stringify({ stream: values.stream, ...counts, invalid, failures })}\n`);
+      io.stdout.write(`${JSON.stringify({ stream: values.stream, ...counts, invalid, ...(values.aggregate || values.gzip ? { events } : {}), failures })}\n`);
     } else {
       err(`tidewatch emit: done in ${(summary.durationMs / 1000).toFixed(1)} s to ${values.stream}: ${line(summary, invalid)}`);
+      if (values.aggregate) err(`tidewatch emit: ${events} events in ${summary.sent + summary.failed} KPL aggregated records${values.gzip ? ' (each event gzip-compressed)' : ''}`);
+      else if (values.gzip) err(`tidewatch emit: ${events} events, each a gzip-compressed record`);
     }
     if (summary.failed > 0) return 1;
     if (interrupted?.aborted && !(values.generate !== undefined && values.duration === undefined)) return 130;

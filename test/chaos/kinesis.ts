@@ -12,14 +12,25 @@ import type { KinesisLikeRecord, RejectReason } from '../../lambdas/core/types';
 export interface ProducedEvent {
   readonly eventId: string;
   readonly t: number;
-  readonly service: string;
+  /** null: the event has no service field (the rules, grouping by it, skip it and count it). */
+  readonly service: string | null;
   readonly status: number;
   readonly latencyMs: number;
   readonly user: string;
 }
 
-/** What the producer meant by a record (the oracle's view of it). */
-export type RecordMeta = ({ readonly kind: 'event' } & ProducedEvent) | { readonly kind: 'bad'; readonly reason: RejectReason };
+/** One user event of a record, or a sub-event that must be quarantined on its own. */
+export type EventMeta = ({ readonly kind: 'event' } & ProducedEvent) | { readonly kind: 'bad'; readonly reason: RejectReason };
+
+/**
+ * What the producer meant by a record (the oracle's view of it): one event, a
+ * record rejected whole, a record of several sub-events in index order (a KPL
+ * aggregate, a CloudWatch Logs payload), or a CloudWatch Logs CONTROL_MESSAGE.
+ */
+export type RecordMeta =
+  | EventMeta
+  | { readonly kind: 'multi'; readonly shape: 'kpl' | 'cloudwatch-logs'; readonly events: readonly EventMeta[] }
+  | { readonly kind: 'control' };
 
 export interface SimRecord extends KinesisLikeRecord {
   readonly meta: RecordMeta;

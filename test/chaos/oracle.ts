@@ -20,13 +20,13 @@ import { percentileAggregator } from '../../lambdas/core/aggregates/percentile';
 import { alertIdOf } from '../../lambdas/core/lifecycle';
 import { RuleAggregates, type FixedPartialJson } from '../../lambdas/core/partials';
 import type { Pipeline, RejectReason, StreamSpec, WindowRule } from '../../lambdas/core/types';
-import type { ProducedEvent, SimRecord } from './kinesis';
+import type { EventMeta, ProducedEvent, SimRecord } from './kinesis';
 import type { Delivery, FaultOp } from './world';
 
 const MINUTE = 60_000;
 
-/** The oracle folds events exactly as the producer sent them. */
-export type OracleEvent = ProducedEvent;
+/** The oracle folds events exactly as the producer sent them (those with a service: the rules group by it). */
+export type OracleEvent = ProducedEvent & { readonly service: string };
 
 /** A rule of the chaos pipeline as the oracle sees it: its windows and its condition, written independently of the engine. */
 export interface OracleRule {
@@ -49,6 +49,21 @@ export const ORACLE_RULES: readonly OracleRule[] = [
   { name: 'Stats', sizeMs: MINUTE, stepMs: MINUTE, latenessMs: MINUTE, holds: (w) => w.n > 0 && w.errs >= 2 },
   { name: 'Load', sizeMs: 2 * MINUTE, stepMs: MINUTE, latenessMs: MINUTE, holds: (w) => w.n > 0 && w.n >= 8 },
 ];
+
+/**
+ * The chaos stream as JSON records (plain, gzip, KPL aggregates mixed), or as
+ * CloudWatch Logs subscription payloads of logfmt lines (the same events, the
+ * event time and id read from the log event through field paths).
+ */
+export type ChaosShape = 'json' | 'cloudwatch-logs';
+
+export function chaosPipeline(shape: ChaosShape): string {
+  if (shape === 'json') return CHAOS_PIPELINE;
+  return CHAOS_PIPELINE.replace(
+    '    timestamp: ts\n    id: eventId\n',
+    '    framing: cloudwatch-logs\n    parse: logfmt\n    timestamp: cloudwatch.timestamp\n    id: cloudwatch.id\n',
+  );
+}
 
 export const CHAOS_PIPELINE = `
 streams:
@@ -102,9 +117,19 @@ function windowStarts(rule: OracleRule, t: number): number[] {
 export interface Expected {
   /** rule -> group key -> window start -> accepted events. */
   readonly windows: Map<string, Map<string, Map<number, OracleEvent[]>>>;
-  /** Sequence numbers (shard/seq) of the records that must be quarantined, with their reason. */
+  /**
+   * What must be quarantined, with its reason: a record as shard/seq, a
+   * sub-event of a record (KPL user record, log event) as shard/seq#e<index>.
+   */
   readonly quarantined: Map<string, RejectReason>;
+  /** Kinesis records written. */
   readonly records: number;
+  /** The unit of account: user events plus quarantined items (a record rejected whole is one). */
+  readonly items: number;
+  /** CloudWatch Logs CONTROL_MESSAGE records (acknowledged: neither events nor quarantined). */
+  readonly controls: number;
+  /** Events without a groupBy field (service): skipped by every rule, counted, never grouped. */
+  readonly missingGroup: number;
   /** Distinct events (event ids) among the decodable records. */
   readonly events: number;
   /** Records that repeat an event id already seen on the shard (producer duplicates). */
@@ -121,27 +146,34 @@ export function expect(shards: ReadonlyArray<readonly SimRecord[]>, stream: Stre
   const late = new Map<string, number>();
   const accepted = new Map<string, number>();
   let records = 0;
+  let items = 0;
+  let controls = 0;
+  let missingGroup = 0;
   let events = 0;
   let duplicates = 0;
   for (const rule of ORACLE_RULES) windows.set(rule.name, new Map());
   for (const records_ of shards) {
+    // The shard's largest event time so far: the engine's watermark moves per event, within a record too.
     let prior = -Infinity;
     const seen = new Set<string>();
-    for (const r of records_) {
-      records += 1;
-      const m = r.meta;
+    const fold = (m: EventMeta, id: string): void => {
+      items += 1;
       if (m.kind === 'bad') {
-        quarantined.set(`${r.shardId}/${r.sequenceNumber}`, m.reason);
-        continue;
+        quarantined.set(id, m.reason);
+        return;
       }
       const watermark = prior - stream.outOfOrdernessMs;
       prior = Math.max(prior, m.t);
       if (seen.has(m.eventId)) {
         duplicates += 1;
-        continue;
+        return;
       }
       seen.add(m.eventId);
       events += 1;
+      if (m.service === null) {
+        missingGroup += 1;
+        return;
+      }
       const ev: OracleEvent = { eventId: m.eventId, t: m.t, service: m.service, status: m.status, latencyMs: m.latencyMs, user: m.user };
       const group = JSON.stringify([m.service]);
       for (const rule of ORACLE_RULES) {
@@ -159,9 +191,17 @@ export function expect(shards: ReadonlyArray<readonly SimRecord[]>, stream: Stre
         if (placed === 0) late.set(rule.name, (late.get(rule.name) ?? 0) + 1);
         else accepted.set(rule.name, (accepted.get(rule.name) ?? 0) + 1);
       }
+    };
+    for (const r of records_) {
+      records += 1;
+      const m = r.meta;
+      const id = `${r.shardId}/${r.sequenceNumber}`;
+      if (m.kind === 'control') controls += 1;
+      else if (m.kind === 'multi') m.events.forEach((e, i) => fold(e, `${id}#e${i}`));
+      else fold(m, id);
     }
   }
-  return { windows, quarantined, records, events, duplicates, late, accepted };
+  return { windows, quarantined, records, items, controls, missingGroup, events, duplicates, late, accepted };
 }
 
 function valuesOf(events: readonly OracleEvent[]): WindowValues {

@@ -45,8 +45,9 @@ import type { RejectReason } from '../../lambdas/core/types';
 import { freshTable, startDynalite } from '../helpers/dynamo';
 import { ShardConsumer } from './esm';
 import { FAULT_KINDS, FaultPlan, kindsForSeed, stream, type FaultKind, type InjectedFault } from './faults';
-import { SimStream, type PutEntry, type RecordMeta, type SimShard } from './kinesis';
-import { CHAOS_PIPELINE, compareAlerts, compareState, expect as expectFrom, expectedTransitions } from './oracle';
+import { cloudWatchLogsControlRecord, cloudWatchLogsRecord, gzip, kplAggregate } from '../../local/producer/encode';
+import { SimStream, type EventMeta, type PutEntry, type SimShard } from './kinesis';
+import { chaosPipeline, compareAlerts, compareState, expect as expectFrom, expectedTransitions, type ChaosShape } from './oracle';
 import { STREAM, VirtualClock, World, type Container } from './world';
 
 process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
@@ -60,7 +61,15 @@ const COLD = Array.from({ length: 3 }, (_, i) => `svc-${i}`);
 const BAD: readonly RejectReason[] = ['bad-base64', 'not-json', 'no-timestamp', 'future-timestamp', 'bad-timestamp', 'not-object'];
 
 export interface SeedStats {
+  /** The seed's record shape: JSON (plain, gzip and KPL aggregates mixed) or CloudWatch Logs payloads. */
+  shape: ChaosShape;
   records: number;
+  /** Records holding several events (KPL aggregates, CloudWatch Logs payloads). */
+  multiRecords: number;
+  /** CloudWatch Logs CONTROL_MESSAGE records. */
+  controls: number;
+  /** Events without the group field, skipped by the rules. */
+  missingGroup: number;
   events: number;
   duplicates: number;
   late: number;
@@ -148,6 +157,16 @@ function zipf(r: Random, n: number): number {
   return Math.min(n - 1, Math.floor(n * r.next() ** 2.2));
 }
 
+/** A user event or a bad item before it is packed into records. */
+interface Draft {
+  readonly partitionKey: string;
+  readonly meta: EventMeta;
+  /** The event's payload (absent for a bad item that is not an object). */
+  readonly body?: Record<string, unknown>;
+  /** The record data of the item on its own (JSON shape): base64, possibly not valid base64. */
+  readonly data: string;
+}
+
 class Producer {
   private next = 0;
   private putOps = 0;
@@ -159,14 +178,17 @@ class Producer {
     private readonly clock: VirtualClock,
     private readonly rng: Random,
     private readonly skews: readonly number[],
+    /** The stream's record shape, and the draws that pack events into records (kept apart from the events' draws). */
+    private readonly shape: ChaosShape = 'json',
+    private readonly shapes: Random = rng,
   ) {}
 
   /** The events of one round (τ = now). */
-  round(): PutEntry[] {
+  private drafts(): Draft[] {
     const r = this.rng;
     const now = this.clock.t;
     const n = 6 + r.int(11) + (r.chance(0.1) ? 10 + r.int(15) : 0);
-    const out: PutEntry[] = [];
+    const out: Draft[] = [];
     for (let i = 0; i < n; i++) {
       const id = `e-${this.seed}-${this.next++}`;
       const draw = r.next();
@@ -194,11 +216,97 @@ class Producer {
                   : reason === 'bad-timestamp'
                     ? encode({ ...body, ts: 'yesterday' })
                     : encode([body]);
-        out.push({ partitionKey, data, meta: { kind: 'bad', reason } });
+        out.push({ partitionKey, data, meta: { kind: 'bad', reason }, body: { ...body, ts: reason === 'future-timestamp' ? now + 86_400_000 : t } });
         continue;
       }
-      const meta: RecordMeta = { kind: 'event', eventId: id, t, service, status, latencyMs, user };
-      out.push({ partitionKey, data: encode({ eventId: id, ts, kind: 'http', service, status, latencyMs, user }), meta });
+      // A few events lack the field the rules group by: counted and skipped, never grouped under null.
+      const grouped = !this.shapes.chance(0.04);
+      const body: Record<string, unknown> = grouped ? { eventId: id, ts, kind: 'http', service, status, latencyMs, user } : { eventId: id, ts, kind: 'http', status, latencyMs, user };
+      out.push({ partitionKey, data: encode(body), body, meta: { kind: 'event', eventId: id, t, service: grouped ? service : null, status, latencyMs, user } });
+    }
+    return out;
+  }
+
+  /** The records of one round: the events packed into the stream's record shapes. */
+  async round(): Promise<PutEntry[]> {
+    const drafts = this.drafts();
+    return this.shape === 'json' ? this.packJson(drafts) : this.packLogs(drafts);
+  }
+
+  /** Plain JSON records, gzip records and KPL aggregates (aws-kinesis-agg) of 2-6 events, mixed; a few broken aggregates and gzip members. */
+  private async packJson(drafts: readonly Draft[]): Promise<PutEntry[]> {
+    const q = this.shapes;
+    const out: PutEntry[] = [];
+    for (let i = 0; i < drafts.length; ) {
+      const d = drafts[i]!;
+      if (q.chance(0.3) && !(d.meta.kind === 'bad' && d.meta.reason === 'bad-base64')) {
+        const group: Draft[] = [];
+        const size = 2 + q.int(5);
+        while (group.length < size && i < drafts.length && !(drafts[i]!.meta.kind === 'bad' && (drafts[i]!.meta as { reason: string }).reason === 'bad-base64')) group.push(drafts[i++]!);
+        const aggs = await kplAggregate(group.map((g) => ({ partitionKey: g.partitionKey, data: Buffer.from(g.data, 'base64') })));
+        if (aggs.length !== 1) throw new Error(`chaos: aws-kinesis-agg made ${aggs.length} records of ${group.length} small events`);
+        const agg = aggs[0]!;
+        if (q.chance(0.05)) {
+          const corrupt = Buffer.from(agg.data);
+          corrupt[corrupt.length - 1]! ^= 0x5a;
+          out.push({ partitionKey: agg.partitionKey, data: corrupt.toString('base64'), meta: { kind: 'bad', reason: 'bad-kpl' } });
+        } else {
+          out.push({ partitionKey: agg.partitionKey, data: agg.data.toString('base64'), meta: { kind: 'multi', shape: 'kpl', events: group.map((g) => g.meta) } });
+        }
+        continue;
+      }
+      i++;
+      if (d.meta.kind === 'bad' && d.meta.reason === 'bad-base64') out.push({ partitionKey: d.partitionKey, data: d.data, meta: d.meta });
+      else if (q.chance(0.1)) {
+        const zipped = gzip(Buffer.from(d.data, 'base64'));
+        // A truncated gzip member is refused whole (its events cannot be read).
+        if (q.chance(0.1)) out.push({ partitionKey: d.partitionKey, data: zipped.subarray(0, zipped.length - 4).toString('base64'), meta: { kind: 'bad', reason: 'bad-gzip' } });
+        else out.push({ partitionKey: d.partitionKey, data: zipped.toString('base64'), meta: d.meta });
+      } else out.push({ partitionKey: d.partitionKey, data: d.data, meta: d.meta });
+    }
+    return out;
+  }
+
+  /**
+   * CloudWatch Logs subscription payloads (zlib gzip) of 1-5 log events, each a
+   * logfmt line; bad log events (no key=value pairs, bad or future times),
+   * payloads that are not subscription payloads or not gzip, and CONTROL_MESSAGEs.
+   */
+  private packLogs(drafts: readonly Draft[]): PutEntry[] {
+    const q = this.shapes;
+    const now = this.clock.t;
+    const out: PutEntry[] = [];
+    if (q.chance(0.15)) out.push({ partitionKey: `control-${q.int(1000)}`, data: cloudWatchLogsControlRecord().toString('base64'), meta: { kind: 'control' } });
+    for (let i = 0; i < drafts.length; ) {
+      const group = drafts.slice(i, i + 1 + q.int(5));
+      i += group.length;
+      const metas: EventMeta[] = [];
+      const logEvents = group.map((d) => {
+        const b = d.body ?? {};
+        const line = (['eventId', 'kind', 'service', 'status', 'latencyMs', 'user'] as const)
+          .filter((k) => b[k] !== undefined)
+          .map((k) => `${k}=${String(b[k])}`)
+          .join(' ');
+        if (d.meta.kind === 'event') {
+          metas.push(d.meta);
+          return { id: d.meta.eventId, timestamp: d.meta.t, message: line };
+        }
+        // The JSON shape's bad items, as a log event can be bad.
+        const kind = d.meta.reason === 'future-timestamp' ? 'future' : d.meta.reason === 'bad-timestamp' || d.meta.reason === 'no-timestamp' ? 'time' : 'text';
+        metas.push({ kind: 'bad', reason: kind === 'future' ? 'future-timestamp' : kind === 'time' ? 'bad-timestamp' : 'no-match' });
+        return { id: String(b['eventId'] ?? `bad-${i}`), timestamp: kind === 'future' ? now + 86_400_000 : kind === 'time' ? 5 : now, message: kind === 'text' ? ' ' : line };
+      });
+      const partitionKey = group[0]!.partitionKey;
+      const logGroup = `/aws/lambda/${group[0]!.partitionKey.startsWith('pk-') ? 'shared' : group[0]!.partitionKey}`;
+      const whole = q.next();
+      if (whole < 0.03) {
+        out.push({ partitionKey, data: gzip(JSON.stringify({ messageType: 'NOT_A_MESSAGE', logEvents })).toString('base64'), meta: { kind: 'bad', reason: 'not-cloudwatch-logs' } });
+      } else if (whole < 0.05) {
+        const zipped = cloudWatchLogsRecord({ logGroup, logStream: 'chaos', logEvents });
+        out.push({ partitionKey, data: zipped.subarray(0, zipped.length - 4).toString('base64'), meta: { kind: 'bad', reason: 'bad-gzip' } });
+      } else {
+        out.push({ partitionKey, data: cloudWatchLogsRecord({ logGroup, logStream: 'chaos', logEvents }).toString('base64'), meta: { kind: 'multi', shape: 'cloudwatch-logs', events: metas } });
+      }
     }
     return out;
   }
@@ -232,8 +340,14 @@ class Producer {
   hello(shard: SimShard): PutEntry {
     const t = this.clock.t + 1;
     const eventId = `hello-${this.seed}-${shard.id}`;
-    const meta: RecordMeta = { kind: 'event', eventId, t, service: 'api', status: 200, latencyMs: 1, user: 'hello' };
-    return { partitionKey: this.sim.partitionKeyFor(shard, 'hello'), data: encode({ eventId, ts: t, kind: 'http', service: 'api', status: 200, latencyMs: 1, user: 'hello' }), meta };
+    const meta: EventMeta = { kind: 'event', eventId, t, service: 'api', status: 200, latencyMs: 1, user: 'hello' };
+    const partitionKey = this.sim.partitionKeyFor(shard, 'hello');
+    if (this.shape === 'cloudwatch-logs') {
+      const message = `eventId=${eventId} kind=http service=api status=200 latencyMs=1 user=hello`;
+      const data = cloudWatchLogsRecord({ logGroup: '/aws/lambda/hello', logStream: 'chaos', logEvents: [{ id: eventId, timestamp: t, message }] });
+      return { partitionKey, data: data.toString('base64'), meta: { kind: 'multi', shape: 'cloudwatch-logs', events: [meta] } };
+    }
+    return { partitionKey, data: encode({ eventId, ts: t, kind: 'http', service: 'api', status: 200, latencyMs: 1, user: 'hello' }), meta };
   }
 }
 
@@ -246,7 +360,10 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
   const faults = new FaultPlan(seed, kinds, size === 'full' ? 1 : 0.5);
   const workload = stream(seed, 'workload');
   const esm = stream(seed, 'esm');
-  const pipeline = parsePipeline(CHAOS_PIPELINE, 'chaos-pipeline.yaml');
+  // About a third of the seeds send CloudWatch Logs payloads; the others JSON with KPL aggregates and gzip mixed in.
+  const shapes = stream(seed, 'shapes');
+  const shape: ChaosShape = shapes.chance(0.3) ? 'cloudwatch-logs' : 'json';
+  const pipeline = parsePipeline(chaosPipeline(shape), 'chaos-pipeline.yaml');
   const spec = pipeline.streams.get(STREAM)!;
   const table = await freshTable(endpoint);
   const clock = new VirtualClock(T0);
@@ -257,7 +374,7 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
   const skewRng = faults.rng('clock-skew');
   const skews = [0, 1, 2].map(() => (faults.on('clock-skew') ? Math.round((skewRng.next() * 2 - 1) * (spec.maxFutureMs / 2)) : 0));
   if (faults.on('clock-skew')) faults.note('clock-skew', 0, `producer clocks skewed by ${skews.join(', ')} ms`);
-  const producer = new Producer(seed, sim, faults, clock, workload, skews);
+  const producer = new Producer(seed, sim, faults, clock, workload, skews, shape, shapes);
 
   const consumers = new Map<string, ShardConsumer>();
   const consumer = (shard: SimShard): ShardConsumer => {
@@ -322,7 +439,7 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
           consumer(child);
         }
       }
-      const entries = producer.round();
+      const entries = await producer.round();
       const cut = workload.int(entries.length + 1);
       producer.put(entries.slice(0, cut));
       producer.put(entries.slice(cut));
@@ -378,7 +495,10 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
 
   const quarantined = new Map<string, string>();
   for (const item of items) {
-    if (item['pk']?.S === `Q#${STREAM}` && item['reason']?.S !== undefined) quarantined.set(`${item['shardId']?.S}/${item['sequenceNumber']?.S}`, item['reason'].S);
+    if (item['pk']?.S === `Q#${STREAM}` && item['reason']?.S !== undefined) {
+      const sub = item['subIndex']?.N;
+      quarantined.set(`${item['shardId']?.S}/${item['sequenceNumber']?.S}${sub === undefined ? '' : `#e${sub}`}`, item['reason'].S);
+    }
   }
   for (const [id, reason] of expected.quarantined) {
     const got = quarantined.get(id);
@@ -387,9 +507,12 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
   }
   for (const id of quarantined.keys()) if (!expected.quarantined.has(id)) violations.push(`record ${id} quarantined but valid`);
   const late = expected.late.get('Stats') ?? 0;
-  const accounted = state.counted + quarantined.size + late + expected.duplicates;
-  if (accounted !== expected.records) {
-    violations.push(`records not accounted for: ${expected.records} written, ${state.counted} counted + ${quarantined.size} quarantined + ${late} late + ${expected.duplicates} producer duplicates = ${accounted}`);
+  // The unit of account is the user event (several per KPL aggregate or CloudWatch Logs record) or the quarantined item.
+  const accounted = state.counted + quarantined.size + late + expected.duplicates + expected.missingGroup;
+  if (accounted !== expected.items) {
+    violations.push(
+      `events not accounted for: ${expected.items} written (in ${expected.records} records, ${expected.controls} control messages), ${state.counted} counted + ${quarantined.size} quarantined + ${late} late + ${expected.duplicates} producer duplicates + ${expected.missingGroup} without a group field = ${accounted}`,
+    );
   }
   for (const item of items) {
     if (!(item['pk']?.S ?? '').startsWith('A#')) continue;
@@ -400,7 +523,11 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
   }
 
   const stats: SeedStats = {
+    shape,
     records: expected.records,
+    multiRecords: [...sim.shards.values()].reduce((n, sh) => n + sh.records.filter((r) => r.meta.kind === 'multi').length, 0),
+    controls: expected.controls,
+    missingGroup: expected.missingGroup,
     events: expected.events,
     duplicates: expected.duplicates,
     late,
@@ -459,6 +586,8 @@ export function totals(results: readonly SeedResult[]) {
   return {
     seeds: results.length,
     records: sum((s) => s.records),
+    multiRecords: sum((s) => s.multiRecords),
+    cloudWatchSeeds: results.filter((r) => r.stats.shape === 'cloudwatch-logs').length,
     events: sum((s) => s.events),
     duplicates: sum((s) => s.duplicates),
     late: sum((s) => s.late),
@@ -493,7 +622,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
       let r = await runSeed(endpoint, seed, kinds, opts.size);
       if (r.ok) {
         log(
-          `seed ${seed} ok: ${r.stats.records} records (${r.stats.events} events, ${r.stats.late} late, ${r.stats.quarantined} quarantined, ${r.stats.duplicates} duplicates) on ${r.stats.shards} shards, ` +
+          `seed ${seed} ok: ${r.stats.records} ${r.stats.shape} records (${r.stats.multiRecords} of several events, ${r.stats.controls} control; ${r.stats.events} events, ${r.stats.late} late, ${r.stats.quarantined} quarantined, ${r.stats.duplicates} duplicates, ${r.stats.missingGroup} without a group) on ${r.stats.shards} shards, ` +
             `${r.stats.transitions} transitions, faults ${faultSummary(r.stats.faults)}, ${(r.ms / 1000).toFixed(1)} s`,
         );
       } else {
@@ -513,7 +642,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
 export function formatTotals(s: ChaosSummary): string[] {
   const t = totals(s.results);
   return [
-    `figures: ${t.seeds} seeds, ${t.records} records (${t.events} distinct events, ${t.duplicates} producer duplicates, ${t.late} late, ${t.quarantined} quarantined), ${t.windows} windows, ${t.transitions} alert transitions`,
+    `figures: ${t.seeds} seeds (${t.cloudWatchSeeds} of CloudWatch Logs payloads), ${t.records} records (${t.multiRecords} holding several events; ${t.events} distinct events, ${t.duplicates} producer duplicates, ${t.late} late, ${t.quarantined} quarantined), ${t.windows} windows, ${t.transitions} alert transitions`,
     `  faults injected: ${faultSummary(t.faults)}`,
     `  lost ${t.lost}, double-counted ${t.doubled}, duplicate deliveries after ambiguous publishes ${t.duplicateDeliveries}`,
     `  ${t.invocations} Lambda invocations, ${t.ddbRequests} DynamoDB requests; wall time ${(s.ms / 1000).toFixed(1)} s on ${machine()}`,

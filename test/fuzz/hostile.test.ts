@@ -17,7 +17,7 @@
 import fc from 'fast-check';
 import { distinctAggregator } from '../../lambdas/core/aggregates/distinct';
 import { descriptor } from '../../lambdas/core/Engine';
-import { groupOf } from '../../lambdas/core/group';
+import { groupOf, hasGroupFields } from '../../lambdas/core/group';
 import { RuleAggregates, type FixedPartialJson } from '../../lambdas/core/partials';
 import { parsePipeline } from '../../lambdas/core/pipeline';
 import type { JsonObject, RejectReason, WindowRule } from '../../lambdas/core/types';
@@ -256,6 +256,8 @@ function expectedAggregates(gens: readonly Gen[]): Map<string, Map<string, Map<n
     const value = Object.prototype.hasOwnProperty.call(payload, 'value') ? payload['value'] : undefined;
     const user = Object.prototype.hasOwnProperty.call(payload, 'user') ? payload['user'] : undefined;
     for (const rule of RULES) {
+      // An event without one of the rule's groupBy fields is skipped by that rule (and counted), never grouped under null.
+      if (!hasGroupFields(rule.groupBy, payload)) continue;
       const key = groupOf(rule.groupBy, payload).key;
       const byGroup = out.get(rule.name)!;
       const byStart = byGroup.get(key) ?? new Map<number, Expected>();

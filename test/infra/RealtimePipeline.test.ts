@@ -292,7 +292,8 @@ describe('dashboard', () => {
       'ApproximateNumberOfMessagesVisible',
       ...Object.values(PIPELINE_METRICS.metrics).map((m) => m.name),
     ];
-    for (const name of expected) expect(body).toContain(`\\"${name}\\"`);
+    // Quoted once in the body, or twice inside a search expression (GroupFieldMissing: one line per rule).
+    for (const name of expected) expect(body).toMatch(new RegExp(`\\\\+"${name}\\\\+"`));
     // The exact dimension set the processor emits (Powertools adds `service`).
     expect(body).toContain('\\"tidewatch\\",\\"RecordsIn\\",\\"Stream\\",\\"telemetry\\",\\"service\\",\\"tidewatch-processor\\"');
     for (const rule of ['HighErrorRate', 'SlowResponses', 'SessionBurst', 'HeartbeatMissing']) expect(body).toContain(rule);

@@ -8,8 +8,10 @@
 
 import { dirname, isAbsolute, join } from 'node:path';
 import type { z } from 'zod';
-import { isVariableName, tryCompileExpression } from '../expression';
-import type { AbsenceRule, AggregateSpec, Pipeline, Rule, Severity, StreamSpec, WindowRule, WindowSpec } from '../types';
+import { isVariableName, regexRisk, tryCompileExpression } from '../expression';
+import { parseFieldPath, type FieldPath } from '../fieldPath';
+import { compileTimeFormat, NAMED_TIME_FORMATS, type TimeFormat } from '../timeFormat';
+import type { AbsenceRule, AggregateSpec, DerivedField, Pipeline, Rule, Severity, StreamInput, StreamSpec, WindowRule, WindowSpec } from '../types';
 import { compileAggregate } from './aggregates';
 import { formatDuration } from './duration';
 import type { PipelineIssue } from './errors';
@@ -125,15 +127,16 @@ function compileStream(c: Collector, name: string, raw: unknown, opts: ParseOpti
     return undefined;
   }
   reportUnknownKeys(c, raw, Object.keys(streamFields), base, site, 'a stream');
-  reportMissing(c, raw, { timestamp: 'the payload field holding the event time (ISO-8601 string or epoch ms), or $arrival' }, base, site);
+  reportMissing(c, raw, { timestamp: 'the field path holding the event time (ISO-8601 string or epoch ms), { field, format }, or $arrival' }, base, site);
   const f = parseFields(c, raw, streamFields, base, site);
 
-  let timestamp: StreamSpec['timestamp'] | undefined;
-  if (f.timestamp !== undefined) {
-    if (f.timestamp === '$arrival') timestamp = { kind: 'arrival' };
-    else if (f.timestamp.startsWith('$')) {
-      c.add([...base, 'timestamp'], 'timestamp', `unknown special value ${describe(f.timestamp)}: the only one is $arrival (Kinesis arrival time)`, site);
-    } else timestamp = { kind: 'field', field: f.timestamp };
+  const timestamp = has(raw, 'timestamp') ? compileTimestamp(c, raw.timestamp, base, site) : undefined;
+  const input = compileInput(c, raw, f, base, site);
+  let idPath: FieldPath | undefined;
+  if (f.id !== undefined) {
+    const p = parseFieldPath(f.id);
+    if (typeof p === 'string') c.add([...base, 'id'], 'id', p, site);
+    else if (!p.simple) idPath = p;
   }
 
   let validate: StreamSpec['validate'];
@@ -167,6 +170,8 @@ function compileStream(c: Collector, name: string, raw: unknown, opts: ParseOpti
     timestamp,
     dedupeHorizonMs,
     ...(f.id !== undefined ? { idField: f.id } : {}),
+    ...(idPath !== undefined ? { idPath } : {}),
+    ...input,
     ...(validate ? { validate } : {}),
     ...(schemaPath !== undefined ? { schemaPath } : {}),
     outOfOrdernessMs: f.outOfOrderness ?? DEFAULTS.outOfOrdernessMs,
@@ -174,6 +179,121 @@ function compileStream(c: Collector, name: string, raw: unknown, opts: ParseOpti
     idleTimeoutMs: f.idleTimeout ?? DEFAULTS.idleTimeoutMs,
     maxRecordBytes: f.maxRecordSize ?? DEFAULTS.maxRecordBytes,
   };
+}
+
+const TIMESTAMP_SHAPES = 'a field path (e.g. ts or detail.time), $arrival, or { field: <path>, format: auto | iso | epoch-ms | epoch-s | <pattern> }';
+
+function compileTimestamp(c: Collector, raw: unknown, base: Path, site: Site): StreamSpec['timestamp'] | undefined {
+  const path: Path = [...base, 'timestamp'];
+  const fieldOf = (value: unknown, at: Path, field: string): FieldPath | undefined => {
+    if (typeof value !== 'string' || value.trim() === '') {
+      c.add(at, field, `expected ${TIMESTAMP_SHAPES} (given ${describe(value)})`, site);
+      return undefined;
+    }
+    const p = parseFieldPath(value);
+    if (typeof p === 'string') {
+      c.add(at, field, p, site);
+      return undefined;
+    }
+    return p;
+  };
+  if (typeof raw === 'string') {
+    if (raw === '$arrival') return { kind: 'arrival' };
+    if (raw.startsWith('$')) {
+      c.add(path, 'timestamp', `unknown special value ${describe(raw)}: the only one is $arrival (Kinesis arrival time)`, site);
+      return undefined;
+    }
+    const p = fieldOf(raw, path, 'timestamp');
+    if (p === undefined) return undefined;
+    return { kind: 'field', field: raw, ...(p.simple ? {} : { path: p }) };
+  }
+  if (!isPlainObject(raw)) {
+    c.add(path, 'timestamp', `expected ${TIMESTAMP_SHAPES} (given ${describe(raw)})`, site);
+    return undefined;
+  }
+  reportUnknownKeys(c, raw, ['field', 'format'], path, site, 'timestamp');
+  if (!has(raw, 'field')) {
+    c.add(path, 'timestamp.field', 'missing (required): the field path holding the event time', site);
+    return undefined;
+  }
+  const p = fieldOf(raw.field, [...path, 'field'], 'timestamp.field');
+  let format: TimeFormat | undefined;
+  if (has(raw, 'format')) {
+    if (typeof raw.format !== 'string') {
+      c.add([...path, 'format'], 'timestamp.format', `expected one of ${NAMED_TIME_FORMATS.join(' | ')} or a pattern such as "dd/MMM/yyyy:HH:mm:ss Z" (given ${describe(raw.format)})`, site);
+      return undefined;
+    }
+    const r = compileTimeFormat(raw.format);
+    if (typeof r === 'string') {
+      c.add([...path, 'format'], 'timestamp.format', r, site);
+      return undefined;
+    }
+    format = r;
+  }
+  if (p === undefined) return undefined;
+  return { kind: 'field', field: p.source, ...(p.simple ? {} : { path: p }), ...(format !== undefined && format.kind !== 'auto' ? { format } : {}) };
+}
+
+const PARSE_SHAPES = "json | logfmt | { regex: '<pattern with named groups (?<name>...)>' }";
+
+/** framing, parse, kpl, gzip and derived fields of a stream. */
+function compileInput(c: Collector, raw: Record<string, unknown>, f: Parsed<typeof streamFields>, base: Path, site: Site): StreamInput {
+  const out: { -readonly [K in keyof StreamInput]: StreamInput[K] } = {};
+  if (f.framing !== undefined && f.framing !== 'json') out.framing = f.framing;
+  if (f.kpl === false) out.kpl = false;
+  if (f.gzip === false) out.gzip = false;
+  if (has(raw, 'parse')) {
+    const at: Path = [...base, 'parse'];
+    const p = raw.parse;
+    if (p === 'json') {
+      // the default
+    } else if (p === 'logfmt') out.parse = { kind: 'logfmt' };
+    else if (isPlainObject(p) && Object.keys(p).length === 1 && has(p, 'regex')) {
+      const source = p.regex;
+      if (typeof source !== 'string' || source === '') {
+        c.add([...at, 'regex'], 'parse.regex', `expected a regular expression with named groups, e.g. '^(?<level>[A-Z]+) (?<message>.*)$' (given ${describe(source)})`, site);
+      } else {
+        let regex: RegExp | undefined;
+        try {
+          regex = new RegExp(source);
+        } catch (e) {
+          c.add([...at, 'regex'], 'parse.regex', `not a valid regular expression: ${e instanceof Error ? e.message : String(e)}`, site);
+        }
+        const risk = regex !== undefined ? regexRisk(source) : null;
+        if (risk !== null) c.add([...at, 'regex'], 'parse.regex', `unsafe regular expression: ${risk} (patterns that can backtrack exponentially are refused, as in CEL matches)`, site);
+        else if (regex !== undefined) {
+          const names = [...source.matchAll(/\(\?<([A-Za-z_$][\w$]*)>/g)].map((m) => m[1]!);
+          if (names.length === 0) c.add([...at, 'regex'], 'parse.regex', 'the regular expression has no named group: name each field, e.g. (?<status>[0-9]{3})', site);
+          else out.parse = { kind: 'regex', source, regex };
+        }
+      }
+    } else {
+      const hint = isPlainObject(p) ? didYouMean(Object.keys(p)[0] ?? '', ['regex']) : '';
+      c.add(at, 'parse', `expected ${PARSE_SHAPES} (given ${describe(p)}${hint})`, site);
+    }
+    if (f.framing === 'json-array' && out.parse !== undefined) {
+      c.add(at, 'parse', 'framing json-array holds JSON objects: parse must be json (omit it)', site);
+    }
+  }
+  if (f.fields !== undefined) {
+    const derived: DerivedField[] = [];
+    for (const [name, source] of Object.entries(f.fields)) {
+      const at: Path = [...base, 'fields', name];
+      if (!isVariableName(name)) {
+        c.add(at, `fields.${name}`, `derived field name "${name}" must be usable in expressions: letters, digits and _, not starting with a digit, and not a CEL reserved word or type name`, { ...site, key: true });
+        continue;
+      }
+      if (name === 'cloudwatch' || name === 'event') {
+        c.add(at, `fields.${name}`, `"${name}" is reserved (${name === 'event' ? 'the whole payload in expressions' : 'the CloudWatch Logs fields'})`, { ...site, key: true });
+        continue;
+      }
+      const r = tryCompileExpression(source, { what: `stream "${site.stream}" field "${name}"` });
+      if (r.ok) derived.push({ name, expression: r.expression });
+      else c.add(at, `fields.${name}`, r.message, { ...site, ...(r.offset !== undefined ? { offset: r.offset } : {}) });
+    }
+    if (derived.length > 0) out.derived = derived;
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------ windows
@@ -309,6 +429,8 @@ function compileRule(c: Collector, raw: unknown, index: number, declaredStreams:
   const groupBy = common.groupBy ?? [];
   groupBy.forEach((g, j) => {
     if (groupBy.indexOf(g) !== j) c.add([...base, 'groupBy', j], `groupBy.${j}`, `"${g}" is listed twice`, site);
+    const p = parseFieldPath(g);
+    if (typeof p === 'string') c.add([...base, 'groupBy', j], `groupBy.${j}`, p, site);
   });
 
   const labels = common.labels ?? {};
@@ -491,5 +613,26 @@ export function parsePipeline(text: string, file: string, opts: ParseOptions = {
   }
 
   if (c.issues.length > 0) throw new PipelineError(c.issues);
-  return { file, streams, rules };
+  return { file, streams: withGroupPaths(streams, rules), rules };
+}
+
+/**
+ * Each stream with the nested paths its rules group by (`groupBy:
+ * [detail.service]`), which decoding copies to the payload under their text
+ * (StreamSpec.materialize): the group label is the path as written.
+ */
+function withGroupPaths(streams: Map<string, StreamSpec>, rules: readonly Rule[]): Map<string, StreamSpec> {
+  const out = new Map<string, StreamSpec>();
+  for (const [name, spec] of streams) {
+    const paths = new Map<string, FieldPath>();
+    for (const rule of rules) {
+      if (rule.stream !== name) continue;
+      for (const g of rule.groupBy) {
+        const p = parseFieldPath(g);
+        if (typeof p !== 'string' && !p.simple) paths.set(p.source, p);
+      }
+    }
+    out.set(name, paths.size === 0 ? spec : { ...spec, materialize: [...paths.values()] });
+  }
+  return out;
 }

@@ -120,9 +120,22 @@ function stringMap(keyWhat: string) {
   );
 }
 
+export const FRAMINGS = ['json', 'json-array', 'ndjson', 'cloudwatch-logs'] as const;
+
 export const streamFields = {
-  timestamp: text('the name of the payload field holding the event time, or $arrival'),
-  id: text('the name of the payload field holding the event id'),
+  // A field path or $arrival, or { field, format }: checked by the compiler (shape-dependent messages).
+  timestamp: z.unknown(),
+  id: text('the field path of the event id, e.g. eventId or detail.id'),
+  framing: oneOf(FRAMINGS),
+  // json | logfmt | { regex: '...' }: checked by the compiler.
+  parse: z.unknown(),
+  kpl: z.boolean({ error: (iss) => `expected true (de-aggregate KPL records, the default) or false ${given(iss.input)}` }),
+  gzip: z.boolean({ error: (iss) => `expected true (decompress gzip records, the default) or false ${given(iss.input)}` }),
+  fields: z.record(
+    z.string(),
+    z.string({ error: (iss) => `expected a CEL expression as a string, e.g. 'detail.service' or 'latencyMs / 1000.0' ${given(iss.input)}` }),
+    { error: (iss) => `expected a map of field names to CEL expressions, e.g. { service: 'detail.service' } ${given(iss.input)}` },
+  ),
   schema: text('the path of a JSON Schema file, relative to the pipeline file'),
   outOfOrderness: duration(BOUNDS.outOfOrderness.min, BOUNDS.outOfOrderness.max),
   maxFuture: duration(BOUNDS.maxFuture.min, BOUNDS.maxFuture.max),
@@ -138,7 +151,7 @@ export const commonRuleFields = {
     .regex(ALERT_NAME, { error: (iss) => `an alert name is a letter then letters, digits, _ or - (at most 100) ${given(iss.input)}` }),
   stream: text('the name of a stream declared under streams:'),
   where: text('a CEL condition on the event, e.g. \'kind == "http"\''),
-  groupBy: z.array(text('a payload field name'), { error: (iss) => `expected a list of payload field names, e.g. [service] ${given(iss.input)}` }),
+  groupBy: z.array(text('a field path, e.g. service or detail.service'), { error: (iss) => `expected a list of field paths, e.g. [service] or [detail.service] ${given(iss.input)}` }),
   severity: oneOf(['critical', 'warning', 'info']),
   labels: stringMap('label name'),
   annotations: stringMap('annotation name'),

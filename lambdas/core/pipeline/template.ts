@@ -14,8 +14,12 @@
 
 import type { Rule } from '../types';
 
-/** `{{ name }}`: a name is letters, digits, `_`, `-`, `.`; blanks inside the braces are allowed. */
-const PLACEHOLDER = /\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}/g;
+/**
+ * `{{ name }}`: a name is letters, digits, `_`, `-`, `.`, and the `["key"]` of a
+ * field path (a groupBy label such as `detail["detail-type"]`); blanks inside
+ * the braces are allowed.
+ */
+const PLACEHOLDER = /\{\{\s*((?:[A-Za-z_]|\[(?:"[^"{}]*"|'[^'{}]*')\])(?:[\w.-]|\[(?:"[^"{}]*"|'[^'{}]*'|\d+)\])*)\s*\}\}/g;
 
 /** Built-in names every rule's templates may use. */
 export const COMMON_TEMPLATE_NAMES = ['rule', 'severity'] as const;

@@ -332,7 +332,7 @@ describe('pipeline file errors', () => {
       'p.yaml:4:21: stream "s1" field "outOfOrderness": a duration needs a unit: write 5s, 5m or 5ms (units: ms, s, m, h, d)',
       'p.yaml:5:20: stream "s1" field "maxRecordSize": "20MB": unknown size unit "MB"; use B, KiB or MiB (1024-based) (did you mean MiB?)',
       'p.yaml:6:18: stream "s1" field "idleTimeout": must be between 1s and 1d (given "0s")',
-      'p.yaml:7:5: stream "s1" field "partitions": unknown key (a stream may have: timestamp, id, schema, outOfOrderness, maxFuture, idleTimeout, maxRecordSize, dedupe)',
+      'p.yaml:7:5: stream "s1" field "partitions": unknown key (a stream may have: timestamp, id, framing, parse, kpl, gzip, fields, schema, outOfOrderness, maxFuture, idleTimeout, maxRecordSize, dedupe)',
     ]);
   });
 
@@ -427,7 +427,7 @@ describe('pipeline file: more rule checks', () => {
       'p.yaml:7:24: rule "HighErrorRate" field "groupBy.1": "service" is listed twice',
       'p.yaml:11:15: rule "HighErrorRate" field "labels.service": label "service" is also a groupBy label: its value would be ambiguous',
       'p.yaml:12:30: rule "HighErrorRate" field "annotations.summary": {{rule}} is ambiguous: it is both a groupBy label and a built-in name',
-      'p.yaml:15:14: rule "Other" field "groupBy": expected a list of payload field names, e.g. [service] (given "service")',
+      'p.yaml:15:14: rule "Other" field "groupBy": expected a list of field paths, e.g. [service] or [detail.service] (given "service")',
     ]);
   });
 
