@@ -16,6 +16,8 @@ export const ENV = {
   stream: 'TIDEWATCH_STREAM',
   /** CloudWatch namespace of the custom metrics. @default tidewatch */
   metricsNamespace: 'TIDEWATCH_METRICS_NAMESPACE',
+  /** CloudWatch namespace of the rules' values (rules with `metrics:`). @default tidewatch/rules */
+  ruleMetricsNamespace: 'TIDEWATCH_RULE_METRICS_NAMESPACE',
   /** Days a quarantined record is kept. @default 14 */
   quarantineDays: 'TIDEWATCH_QUARANTINE_DAYS',
   /**
