@@ -1,3 +1,4 @@
+import { RULE_METRICS } from '../core/contract';
 import type { ClosedWindow } from '../core/Engine';
 import type { EpochMs, Pipeline, WindowRule } from '../core/types';
 import { HOUR_MS, type GroupAdmission } from './MetricGroupRegistry';
@@ -27,13 +28,6 @@ import { HOUR_MS, type GroupAdmission } from './MetricGroupRegistry';
  *   checked), timestamped when dropped. It counts window values, so a window
  *   dropped twice counts twice.
  */
-export const RULE_METRICS = {
-  defaultNamespace: 'tidewatch/rules',
-  dimensions: { rule: 'Rule', reason: 'Reason' },
-  dropped: 'RuleValuesDropped',
-  /** The statistic that a repeated identical value leaves unchanged. */
-  statistic: 'Maximum',
-} as const;
 
 export type DropReason = 'cap' | 'label' | 'unavailable';
 

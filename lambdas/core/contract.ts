@@ -61,5 +61,19 @@ export const METRICS = {
   batchFailures: 'BatchFailures',
 } as const;
 
+/**
+ * Rule values (rules with `metrics:`, lambdas/adapters/RuleMetrics.ts): one
+ * metric per published aggregate, named after it, with dimensions `Rule` and
+ * the rule's group labels, in their own namespace; and `RuleValuesDropped`
+ * (dimensions `Rule`, `Reason`) for what was not published.
+ */
+export const RULE_METRICS = {
+  defaultNamespace: 'tidewatch/rules',
+  dimensions: { rule: 'Rule', reason: 'Reason' },
+  dropped: 'RuleValuesDropped',
+  /** The statistic that a repeated identical value leaves unchanged. */
+  statistic: 'Maximum',
+} as const;
+
 /** Powertools `serviceName` of each function: the `service` dimension of its metrics (the dashboard and alarms match on it). */
 export const SERVICES = { processor: 'tidewatch-processor', ticker: 'tidewatch-ticker' } as const;

@@ -298,8 +298,8 @@ function compileMetrics(c: Collector, raw: unknown, base: Path, site: Site, aggr
   for (const g of groupBy) {
     // CloudWatch dimension names: 1..255 ASCII characters, not only spaces, no control characters, not starting with ':'.
     if (METRIC_RESERVED_NAMES.includes(g)) c.add(path, 'metrics', `group label "${g}" cannot be a metric dimension: ${METRIC_RESERVED_NAMES.join(' and ')} are reserved`, site);
-    else if (!/^[\x20-\x7e]{1,255}$/.test(g) || g.trim() === '' || g.startsWith(':')) {
-      c.add(path, 'metrics', `group label ${describe(g)} cannot be a CloudWatch dimension name (1 to 255 printable ASCII characters, not starting with ':')`, site);
+    else if (!/^[\x20-\x7e]{1,255}$/.test(g) || /["'\\]/.test(g) || g.trim() === '' || g.startsWith(':')) {
+      c.add(path, 'metrics', `group label ${describe(g)} cannot be a metric dimension name (1 to 255 printable ASCII characters without quotes or backslashes, not starting with ':')`, site);
     }
   }
   return c.issues.length > before ? undefined : { aggregates, maxGroups };
