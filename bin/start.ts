@@ -25,6 +25,7 @@ import { startLocalPipeline } from '../local/LocalPipeline';
 import { Producer } from '../local/producer';
 import { SequenceCounter, toKinesisRecords } from '../local/records';
 import { simulate } from '../local/simulate';
+import { startView, type ViewServer } from '../local/view';
 
 const USAGE = `usage: npm start -- [options]
   --for DURATION     stop after this long (e.g. 60s, 5m); default: until Ctrl-C
@@ -36,6 +37,7 @@ const USAGE = `usage: npm start -- [options]
   --seed N           demo data seed (default 42)
   --pipeline FILE    pipeline file (default pipelines/sample.yaml)
   --data DIR         keep DynamoDB and Kinesis state in DIR (default: in memory)
+  --no-view          no live web page (by default one is served on 127.0.0.1; its URL is printed at start)
   --simulate         run the engine over a recorded stream on virtual time, in memory, no emulators
   --minutes N        with --simulate: minutes of event time (default 12)`;
 
@@ -56,6 +58,7 @@ async function main(): Promise<number> {
       pipeline: { type: 'string', default: 'pipelines/sample.yaml' },
       data: { type: 'string' },
       simulate: { type: 'boolean', default: false },
+      'no-view': { type: 'boolean', default: false },
       minutes: { type: 'string', default: '12' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -77,6 +80,7 @@ async function main(): Promise<number> {
 
   info(`tidewatch: starting the local pipeline (kinesis-local, dynalite, local SNS, event source mapping, ticker)…`);
   let alerts = 0;
+  let view: ViewServer | undefined;
   const pipeline = await startLocalPipeline({
     pipelineFile: values.pipeline!,
     ...(values.data ? { dataDir: values.data } : {}),
@@ -85,6 +89,7 @@ async function main(): Promise<number> {
     tickRealMs: Math.max(1000, 60_000 / speed),
     onAlert: (m) => {
       alerts += 1;
+      view?.alert(m);
       console.log(values.json ? JSON.stringify(m) : formatAlertMessage(m, { color }));
     },
     onFailure: (f) => console.error(`tidewatch: event source mapping gave up on a batch: ${JSON.stringify(f)}`),
@@ -93,6 +98,10 @@ async function main(): Promise<number> {
   info(`  Kinesis  ${pipeline.kinesis.endpoint}  stream "${stream}" (2 shards)`);
   info(`  DynamoDB ${pipeline.dynamo.endpoint}  table ${pipeline.tableName}${values.data ? ` (state in ${values.data})` : ''}`);
   info(`  SNS      ${pipeline.sns.endpoint}  topic ${pipeline.topicArn}`);
+  if (!values['no-view']) {
+    view = await startView({ client: pipeline.dynamo.client(), table: pipeline.tableName, pipeline: pipeline.pipeline, clock, onError: (e) => console.error(`tidewatch: live view: ${e instanceof Error ? e.message : String(e)}`) });
+    info(`  view     ${view.url}  (live web page; --no-view turns it off)`);
+  }
   info(`  event time runs ${speed}x the wall clock; demo producer: ${rate} requests/s of event time, incident ${values['incident-after']} in`);
   info(`  (checkout errors spike, search latency rises, host web-4 goes silent)${forMs ? `; stopping after ${values.for}` : '; Ctrl-C to stop'}\n`);
 
@@ -124,6 +133,7 @@ async function main(): Promise<number> {
     process.removeListener('SIGINT', stop);
     process.removeListener('SIGTERM', stop);
     info('\ntidewatch: stopping…');
+    await view?.stop();
     await pipeline.stop();
   }
   info(`tidewatch: ${result.sent} events sent${result.failed ? `, ${result.failed} failed` : ''}, ${alerts} alert notifications received`);

@@ -8,6 +8,7 @@
  */
 import { INSPECT_USAGE, runInspect } from '../local/inspect/cli';
 import { EMIT_USAGE, runEmit } from '../local/producer/cli';
+import { runView, VIEW_USAGE } from '../local/view/cli';
 
 const USAGE = `usage: tidewatch <command> [options]
 
@@ -16,6 +17,7 @@ commands:
   windows     list a rule's windows and their aggregates
   alerts      list alert states (firing, pending, inactive)
   quarantine  list or replay rejected records
+  view        a live web page of a pipeline's state (127.0.0.1, read-only)
 
 Run 'tidewatch <command> --help' for the options of a command.`;
 
@@ -49,13 +51,15 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'alerts':
     case 'quarantine':
       return runInspect(command, rest, { stdout: process.stdout, stderr: process.stderr, env: process.env });
+    case 'view':
+      return runView(rest, { stdout: process.stdout, stderr: process.stderr, env: process.env, stopped: new Promise((r) => (process.once('SIGINT', r), process.once('SIGTERM', r))) });
     case undefined:
       process.stderr.write(`${USAGE}\n`);
       return 2;
     case 'help':
     case '-h':
     case '--help':
-      process.stdout.write(`${USAGE}\n\n${EMIT_USAGE}\n\n${INSPECT_USAGE}\n`);
+      process.stdout.write(`${USAGE}\n\n${EMIT_USAGE}\n\n${INSPECT_USAGE}\n\n${VIEW_USAGE}\n`);
       return 0;
     default:
       process.stderr.write(`tidewatch: unknown command ${JSON.stringify(command)}\n\n${USAGE}\n`);

@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import { PIPELINE_METRICS } from './pipelineMetrics';
 import type { Rule } from '../lambdas/core/types';
 import type { CustomMetrics } from './CustomMetrics';
+import { ruleSectionRows, rulesWithMetrics } from './RuleDashboardSection';
 import type { StreamProcessor } from './StreamProcessor';
 import { TidewatchConfigError } from './validate';
 
@@ -18,6 +19,8 @@ export interface PipelineDashboardProps {
   readonly metrics: CustomMetrics;
   /** Drawn as a line on the iterator-age graphs. */
   readonly iteratorAgeThreshold: Duration;
+  /** Namespace of the rules' values: rules with `metrics:` get a section of their own. */
+  readonly ruleMetricsNamespace: string;
 }
 
 const ONE_MINUTE = Duration.minutes(1);
@@ -41,17 +44,21 @@ function graph(title: string, left: cloudwatch.IMetric[], width: number, extra: 
   return new cloudwatch.GraphWidget({ title, left, width, height: 6, ...extra });
 }
 
-/** Widgets of the dashboard of `streams` streams and `rules` rules: 14 per stream; a heading, the ticker's 4, the table's 2 and one alerts graph per 50 rules. */
-export function dashboardWidgetCount(streams: number, rules: number): number {
-  return 14 * streams + 7 + Math.ceil(rules / RULES_PER_GRAPH);
+/**
+ * Widgets of the dashboard of `streams` streams and `rules` rules: 14 per stream; a heading, the ticker's 4,
+ * the table's 2 and one alerts graph per 50 rules; plus the rule sections' (`ruleSectionsWidgetCount`).
+ */
+export function dashboardWidgetCount(streams: number, rules: number, ruleSectionWidgets = 0): number {
+  return 14 * streams + 7 + Math.ceil(rules / RULES_PER_GRAPH) + ruleSectionWidgets;
 }
 
 /** Refuses, before anything is built, a dashboard CloudWatch would not accept. */
-export function checkDashboardSize(streams: number, widgets: number): void {
+export function checkDashboardSize(streams: number, widgets: number, ruleSectionWidgets = 0): void {
   if (widgets > DASHBOARD_LIMITS.widgets) {
+    const sections = ruleSectionWidgets > 0 ? `, ${ruleSectionWidgets} of them in the sections of rules with metrics: (2 or 3 each, plus one per published aggregate)` : '';
     throw new TidewatchConfigError(
       `the dashboard would hold ${widgets} widgets for ${streams} streams, and CloudWatch allows at most ${DASHBOARD_LIMITS.widgets} per dashboard ` +
-        '(each stream adds 14): deploy the streams as several pipelines (one stack each, tidewatch:stackName)',
+        `(each stream adds 14${sections}): deploy the streams as several pipelines (one stack each, tidewatch:stackName)${ruleSectionWidgets > 0 ? ', or publish fewer rule values' : ''}`,
     );
   }
 }
@@ -185,10 +192,10 @@ export class PipelineDashboard extends Construct {
       rows[rows.length - 1]!.push(graph(title, group.map((r, i) => m.alertsPublished(r, i)), THIRD, { stacked: true }));
     });
 
-    checkDashboardSize(
-      props.streams.size,
-      rows.reduce((n, row) => n + row.length, 0),
-    );
+    const before = rows.reduce((n, row) => n + row.length, 0);
+    for (const rule of rulesWithMetrics(props.rules)) rows.push(...ruleSectionRows({ rule, namespace: props.ruleMetricsNamespace, metrics: m }));
+    const widgets = rows.reduce((n, row) => n + row.length, 0);
+    checkDashboardSize(props.streams.size, widgets, widgets - before);
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.hours(3),
       widgets: rows,

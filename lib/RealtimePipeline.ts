@@ -8,13 +8,14 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { ENV } from '../lambdas/core/contract';
+import { ENV, RULE_METRICS } from '../lambdas/core/contract';
 import type { Pipeline } from '../lambdas/core/types';
 import { AlertTopic, type AlertSubscriptions } from './AlertTopic';
 import { CustomMetrics } from './CustomMetrics';
 import { OperationsTopic } from './OperationsTopic';
 import { PipelineAlarms, resolveAlarmOptions, type PipelineAlarmOptions } from './PipelineAlarms';
 import { checkDashboardSize, dashboardWidgetCount, PipelineDashboard } from './PipelineDashboard';
+import { ruleSectionsWidgetCount } from './RuleDashboardSection';
 import { PipelineFileBundle } from './PipelineFileBundle';
 import { PROJECT_ROOT, type PipelineFunction } from './PipelineFunction';
 import { PIPELINE_METRICS } from './pipelineMetrics';
@@ -84,6 +85,13 @@ export interface RealtimePipelineProps {
    * @default 'tidewatch'
    */
   readonly metricsNamespace?: string;
+  /**
+   * CloudWatch namespace of the rules' values (rules with `metrics:` in the
+   * pipeline file), same rules as `metricsNamespace`.
+   *
+   * @default 'tidewatch/rules'
+   */
+  readonly ruleMetricsNamespace?: string;
   /** Days a quarantined (rejected) record is kept in the state table, 1..3650. @default 14 */
   readonly quarantineDays?: number;
   /** Payload fields replaced by "[redacted]" in logs. @default none */
@@ -119,6 +127,7 @@ export class RealtimePipeline extends Construct {
   /** Empty when alarms are disabled. */
   readonly alarms: readonly cloudwatch.Alarm[];
   readonly metricsNamespace: string;
+  readonly ruleMetricsNamespace: string;
 
   constructor(scope: Construct, id: string, props: RealtimePipelineProps) {
     super(scope, id);
@@ -129,10 +138,13 @@ export class RealtimePipeline extends Construct {
     const streamNames = [...this.pipeline.streams.keys()];
     const resolved = this.resolveStreams(props, streamNames);
     const tickerOptions = resolveTickerOptions(props.ticker);
-    checkDashboardSize(streamNames.length, dashboardWidgetCount(streamNames.length, this.pipeline.rules.length));
+    const ruleSections = ruleSectionsWidgetCount(this.pipeline.rules);
+    checkDashboardSize(streamNames.length, dashboardWidgetCount(streamNames.length, this.pipeline.rules.length, ruleSections), ruleSections);
     const alarmOptions = resolveAlarmOptions(props.alarms);
     this.metricsNamespace = props.metricsNamespace ?? PIPELINE_METRICS.defaultNamespace;
     checkNamespace(this.metricsNamespace);
+    this.ruleMetricsNamespace = props.ruleMetricsNamespace ?? RULE_METRICS.defaultNamespace;
+    checkNamespace(this.ruleMetricsNamespace, 'ruleMetricsNamespace');
     const quarantineDays = props.quarantineDays ?? 14;
     checkInteger('quarantineDays', quarantineDays, 1, 3650);
     const processorEntry = props.processorEntry ?? join(PROJECT_ROOT, 'lambdas', 'processor', 'handler.ts');
@@ -172,6 +184,7 @@ export class RealtimePipeline extends Construct {
       [ENV.fifoTopic]: String(alertTopic.fifo),
       [ENV.pipelineFile]: pipelineFiles.runtimePath,
       [ENV.metricsNamespace]: this.metricsNamespace,
+      [ENV.ruleMetricsNamespace]: this.ruleMetricsNamespace,
       [ENV.quarantineDays]: String(quarantineDays),
       ...(redact.length > 0 ? { [ENV.redactFields]: redact.join(',') } : {}),
     };
@@ -209,6 +222,7 @@ export class RealtimePipeline extends Construct {
       rules: this.pipeline.rules,
       metrics,
       iteratorAgeThreshold: alarmOptions.iteratorAgeThreshold,
+      ruleMetricsNamespace: this.ruleMetricsNamespace,
     }).dashboard;
     this.alarms =
       this.operationsTopic === undefined
@@ -263,11 +277,11 @@ export class RealtimePipeline extends Construct {
   }
 }
 
-function checkNamespace(ns: string): void {
+function checkNamespace(ns: string, prop = 'metricsNamespace'): void {
   if (Token.isUnresolved(ns)) return;
   if (!NAMESPACE.test(ns) || ns.startsWith('AWS/')) {
     throw new TidewatchConfigError(
-      `metricsNamespace must be 1 to 255 letters, digits, spaces or . - _ / # : and not start with AWS/ (given ${JSON.stringify(ns)})`,
+      `${prop} must be 1 to 255 letters, digits, spaces or . - _ / # : and not start with AWS/ (given ${JSON.stringify(ns)})`,
     );
   }
 }

@@ -55,6 +55,7 @@ export const CONTEXT_KEYS = {
   rejectedRecordsAlarm: 'tidewatch:rejectedRecordsAlarm',
   // handlers
   metricsNamespace: 'tidewatch:metricsNamespace',
+  ruleMetricsNamespace: 'tidewatch:ruleMetricsNamespace',
   quarantineDays: 'tidewatch:quarantineDays',
   redactFields: 'tidewatch:redactFields',
   logRetentionDays: 'tidewatch:logRetentionDays',
@@ -274,6 +275,7 @@ export function settingsFromContext(get: Get): TidewatchSettings {
   const opsEmails = list(K.opsEmails, get(K.opsEmails));
   const fifo = bool(K.fifoTopic, get(K.fifoTopic));
   const namespace = str(K.metricsNamespace, get(K.metricsNamespace));
+  const ruleNamespace = str(K.ruleMetricsNamespace, get(K.ruleMetricsNamespace));
   const quarantineDays = num(K.quarantineDays, get(K.quarantineDays), true);
   const redact = list(K.redactFields, get(K.redactFields));
   const streams = perStream(get);
@@ -309,6 +311,7 @@ export function settingsFromContext(get: Get): TidewatchSettings {
     },
     ...(opsEmails ? { operationsEmails: opsEmails } : {}),
     ...(namespace !== undefined ? { metricsNamespace: namespace } : {}),
+    ...(ruleNamespace !== undefined ? { ruleMetricsNamespace: ruleNamespace } : {}),
     ...(quarantineDays !== undefined ? { quarantineDays } : {}),
     ...(redact ? { redactFields: redact } : {}),
     ...(logDays !== undefined ? { logRetention: logDays as logs.RetentionDays } : {}),

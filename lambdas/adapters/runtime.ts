@@ -5,6 +5,8 @@ import { Engine } from '../core/Engine';
 import { loadPipeline } from '../core/pipeline';
 import type { Clock, Pipeline } from '../core/types';
 import { DynamoDBStateStore } from './DynamoDBStateStore';
+import { DynamoDBGroupAdmission } from './MetricGroupRegistry';
+import { RuleMetrics } from './RuleMetrics';
 import { SnsAlertPublisher } from './SnsAlertPublisher';
 
 /**
@@ -17,6 +19,12 @@ export interface Runtime {
   readonly store: DynamoDBStateStore;
   readonly publisher: SnsAlertPublisher;
   readonly clock: Clock;
+  /**
+   * Rule values as CloudWatch metrics (EMF on stdout), for rules with `metrics:`;
+   * null when no rule has them; collects nothing while POWERTOOLS_METRICS_DISABLED=true (as Powertools).
+   * Handlers flush it after each batch and tick.
+   */
+  readonly ruleMetrics: RuleMetrics | null;
   /** One engine per pipeline stream, built on first use. */
   engine(stream: string): Engine;
 }
@@ -38,8 +46,9 @@ export interface RuntimeOverrides {
 
 export function createRuntime(env: NodeJS.ProcessEnv = process.env, overrides: RuntimeOverrides = {}): Runtime {
   const pipeline = overrides.pipeline ?? loadPipeline(env[ENV.pipelineFile] ?? 'pipeline/pipeline.yaml');
+  const dynamodb = overrides.dynamodb ?? new DynamoDBClient({});
   const store = new DynamoDBStateStore({
-    client: overrides.dynamodb ?? new DynamoDBClient({}),
+    client: dynamodb,
     tableName: required(env, ENV.table),
     quarantineMs: Number(env[ENV.quarantineDays] ?? '14') * 86_400_000,
   });
@@ -51,15 +60,29 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env, overrides: R
   const clock = overrides.clock ?? systemClock;
   const redactFields = (env[ENV.redactFields] ?? '').split(',').map((f) => f.trim()).filter((f) => f !== '');
   const engines = new Map<string, Engine>();
+  const wanted = pipeline.rules.some((r) => r.type === 'window' && r.metrics !== undefined);
+  const ruleMetrics = wanted
+    ? new RuleMetrics({
+        pipeline,
+        namespace: env[ENV.ruleMetricsNamespace] || undefined,
+        admission: new DynamoDBGroupAdmission({ client: dynamodb, tableName: required(env, ENV.table) }),
+        // Not console.log: Lambda's console prefixes each line, and an EMF document must be the whole log event.
+        write: (line) => void process.stdout.write(`${line}\n`),
+        clock,
+        // Powertools' switch, read when windows close (the local pipeline sets it after building the runtime).
+        disabled: () => (env['POWERTOOLS_METRICS_DISABLED'] ?? process.env['POWERTOOLS_METRICS_DISABLED']) === 'true',
+      })
+    : null;
   return {
     pipeline,
     store,
     publisher,
     clock,
+    ruleMetrics,
     engine(stream: string): Engine {
       let e = engines.get(stream);
       if (!e) {
-        e = new Engine({ pipeline, stream, store, clock, publish: publisher.publish, redactFields });
+        e = new Engine({ pipeline, stream, store, clock, publish: publisher.publish, redactFields, ...(ruleMetrics ? { onWindowClosed: ruleMetrics.collect } : {}) });
         engines.set(stream, e);
       }
       return e;

@@ -16,6 +16,8 @@ export const ENV = {
   stream: 'TIDEWATCH_STREAM',
   /** CloudWatch namespace of the custom metrics. @default tidewatch */
   metricsNamespace: 'TIDEWATCH_METRICS_NAMESPACE',
+  /** CloudWatch namespace of the rules' values (rules with `metrics:`). @default tidewatch/rules */
+  ruleMetricsNamespace: 'TIDEWATCH_RULE_METRICS_NAMESPACE',
   /** Days a quarantined record is kept. @default 14 */
   quarantineDays: 'TIDEWATCH_QUARANTINE_DAYS',
   /**
@@ -64,6 +66,20 @@ export const METRICS = {
   eventTimeLagMs: 'EventTimeLagMs',
   windowsClosed: 'WindowsClosed',
   batchFailures: 'BatchFailures',
+} as const;
+
+/**
+ * Rule values (rules with `metrics:`, lambdas/adapters/RuleMetrics.ts): one
+ * metric per published aggregate, named after it, with dimensions `Rule` and
+ * the rule's group labels, in their own namespace; and `RuleValuesDropped`
+ * (dimensions `Rule`, `Reason`) for what was not published.
+ */
+export const RULE_METRICS = {
+  defaultNamespace: 'tidewatch/rules',
+  dimensions: { rule: 'Rule', reason: 'Reason' },
+  dropped: 'RuleValuesDropped',
+  /** The statistic that a repeated identical value leaves unchanged. */
+  statistic: 'Maximum',
 } as const;
 
 /** Powertools `serviceName` of each function: the `service` dimension of its metrics (the dashboard and alarms match on it). */

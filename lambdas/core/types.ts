@@ -165,6 +165,16 @@ export interface WindowRule extends RuleCommon {
   /** Consecutive windows the condition must hold before firing (>= 1). */
   readonly for: number;
   readonly emit: EmitMode;
+  /** Publishing each closed window's values as CloudWatch metrics (`metrics:`); absent when off. */
+  readonly metrics?: RuleMetricsSpec;
+}
+
+/** What a rule publishes as metrics: named aggregates, for at most `maxGroups` groups per hour of event time. */
+export interface RuleMetricsSpec {
+  /** Aggregate names, in the order the rule declares them. */
+  readonly aggregates: readonly string[];
+  /** Groups whose values are published per rule and hour of event time (the cardinality cap). */
+  readonly maxGroups: number;
 }
 
 /** An absence rule: fires when a group that was seen sends nothing for `absentMs`. */

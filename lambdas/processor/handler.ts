@@ -5,6 +5,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { PipelineMetrics } from '../adapters/PipelineMetrics';
+import { flushRuleMetrics } from '../adapters/RuleMetrics';
 import { createRuntime, type Runtime } from '../adapters/runtime';
 import { ENV, SERVICES } from '../core/contract';
 import type { KinesisLikeRecord } from '../core/types';
@@ -91,6 +92,8 @@ export function createProcessorHandler(deps: ProcessorDeps) {
         logger.info('batch applied', summary);
       }
     }
+    // Windows the batches closed, as rule metrics (only rules with `metrics:`).
+    await flushRuleMetrics(runtime.ruleMetrics, (message, extra) => logger.error(message, extra));
     return { batchItemFailures };
   };
   return middy(base).use(injectLambdaContext(logger)).use(logMetrics(metrics));

@@ -5,6 +5,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { PipelineMetrics } from '../adapters/PipelineMetrics';
+import { flushRuleMetrics } from '../adapters/RuleMetrics';
 import { createRuntime, type Runtime } from '../adapters/runtime';
 import { ENV, SERVICES } from '../core/contract';
 
@@ -50,6 +51,8 @@ export function createTickerHandler(deps: TickerDeps) {
         failures.push(err);
       }
     }
+    // Windows the tick closed, as rule metrics (also after a stream failed: what closed is published).
+    await flushRuleMetrics(runtime.ruleMetrics, (message, extra) => deps.logger.error(message, extra));
     if (failures.length > 0) throw new AggregateError(failures, `ticker: ${failures.length} stream(s) failed; see the logs`);
     return { streams };
   };

@@ -140,6 +140,7 @@ describe('functions', () => {
       [ENV.topicArn]: Match.anyValue(),
       [ENV.pipelineFile]: 'tidewatch/sample.yaml',
       [ENV.metricsNamespace]: 'tidewatch',
+      [ENV.ruleMetricsNamespace]: 'tidewatch/rules',
       [ENV.quarantineDays]: '14',
       [ENV.fifoTopic]: 'false',
     };

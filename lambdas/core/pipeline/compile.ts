@@ -11,7 +11,7 @@ import type { z } from 'zod';
 import { isVariableName, regexRisk, tryCompileExpression } from '../expression';
 import { parseFieldPath, type FieldPath } from '../fieldPath';
 import { compileTimeFormat, NAMED_TIME_FORMATS, type TimeFormat } from '../timeFormat';
-import type { AbsenceRule, AggregateSpec, DerivedField, Pipeline, Rule, Severity, StreamInput, StreamSpec, WindowRule, WindowSpec } from '../types';
+import type { AbsenceRule, AggregateSpec, DerivedField, Pipeline, Rule, RuleMetricsSpec, Severity, StreamInput, StreamSpec, WindowRule, WindowSpec } from '../types';
 import { compileAggregate } from './aggregates';
 import { formatDuration } from './duration';
 import type { PipelineIssue } from './errors';
@@ -363,6 +363,68 @@ function largestDivisorAtMost(size: number, hint: number): number {
   return 1;
 }
 
+// ------------------------------------------------------------------ metrics
+
+/** Names CloudWatch metric documents reserve: the rule's own dimension and EMF's metadata member. */
+const METRIC_RESERVED_NAMES = ['Rule', '_aws'];
+const METRICS_SHAPES = 'true, a list of aggregate names such as [errors, total], or { aggregates: [...], maxGroups: 100 }';
+
+/**
+ * `metrics:` of a window rule: which aggregates each closed window publishes
+ * as CloudWatch metrics (dimensions `Rule` and the group labels), and for how
+ * many groups. Names are checked against what CloudWatch accepts.
+ */
+function compileMetrics(c: Collector, raw: unknown, base: Path, site: Site, aggregateNames: readonly string[], groupBy: readonly string[]): RuleMetricsSpec | undefined {
+  const path = [...base, 'metrics'];
+  const before = c.issues.length;
+  if (raw === false) return undefined;
+  let list: unknown = raw;
+  let maxGroups: number = DEFAULTS.metricsMaxGroups;
+  if (isPlainObject(raw)) {
+    for (const key of Object.keys(raw)) {
+      if (key !== 'aggregates' && key !== 'maxGroups') c.add([...path, key], `metrics.${key}`, `unknown key${didYouMean(key, ['aggregates', 'maxGroups'])} (metrics may have: aggregates, maxGroups)`, { ...site, key: true });
+    }
+    list = has(raw, 'aggregates') ? raw.aggregates : true;
+    if (has(raw, 'maxGroups')) {
+      const m = raw.maxGroups;
+      const { min, max } = BOUNDS.metricsMaxGroups;
+      if (typeof m !== 'number' || !Number.isInteger(m) || m < min || m > max) {
+        c.add([...path, 'maxGroups'], 'metrics.maxGroups', `expected a whole number of groups from ${min} to ${max} (given ${describe(m)})`, site);
+      } else maxGroups = m;
+    }
+  }
+  let aggregates: string[] = [];
+  if (list === true) aggregates = [...aggregateNames];
+  else if (Array.isArray(list) && list.length > 0) {
+    list.forEach((name: unknown, i: number) => {
+      const at = isPlainObject(raw) ? [...path, 'aggregates', i] : [...path, i];
+      const field = isPlainObject(raw) ? `metrics.aggregates.${i}` : `metrics.${i}`;
+      if (typeof name !== 'string' || !aggregateNames.includes(name)) {
+        c.add(at, field, `${describe(name)} is not an aggregate of this rule${typeof name === 'string' ? didYouMean(name, aggregateNames) : ''} (aggregates: ${aggregateNames.join(', ')})`, site);
+      } else if (aggregates.includes(name)) c.add(at, field, `"${name}" is listed twice`, site);
+      else aggregates.push(name);
+    });
+    // The rule's declaration order, whatever the list's.
+    aggregates = aggregateNames.filter((n) => aggregates.includes(n));
+  } else {
+    c.add(isPlainObject(raw) ? [...path, 'aggregates'] : path, isPlainObject(raw) ? 'metrics.aggregates' : 'metrics', `expected ${METRICS_SHAPES} (given ${describe(list)})`, site);
+  }
+  for (const name of aggregates) {
+    if (METRIC_RESERVED_NAMES.includes(name)) c.add(path, 'metrics', `aggregate "${name}" cannot be published: ${METRIC_RESERVED_NAMES.join(' and ')} are reserved in metric documents (rename the aggregate)`, site);
+  }
+  if (groupBy.length > BOUNDS.metricsGroupLabels) {
+    c.add(path, 'metrics', `a metric has at most 30 dimensions in CloudWatch: Rule and ${BOUNDS.metricsGroupLabels} group labels (this rule groups by ${groupBy.length})`, site);
+  }
+  for (const g of groupBy) {
+    // CloudWatch dimension names: 1..255 ASCII characters, not only spaces, no control characters, not starting with ':'.
+    if (METRIC_RESERVED_NAMES.includes(g)) c.add(path, 'metrics', `group label "${g}" cannot be a metric dimension: ${METRIC_RESERVED_NAMES.join(' and ')} are reserved`, site);
+    else if (!/^[\x20-\x7e]{1,255}$/.test(g) || /["'\\]/.test(g) || g.trim() === '' || g.startsWith(':')) {
+      c.add(path, 'metrics', `group label ${describe(g)} cannot be a metric dimension name (1 to 255 printable ASCII characters without quotes or backslashes, not starting with ':')`, site);
+    }
+  }
+  return c.issues.length > before ? undefined : { aggregates, maxGroups };
+}
+
 // ------------------------------------------------------------------ rules
 
 const RESERVED_AGGREGATE_NAMES = new Set<string>([...COMMON_TEMPLATE_NAMES, 'window', 'event']);
@@ -519,6 +581,8 @@ function compileRule(c: Collector, raw: unknown, index: number, declaredStreams:
       else c.add([...base, 'when'], 'when', r.message, { ...site, ...(r.offset !== undefined ? { offset: r.offset } : {}) });
     }
 
+    const metrics = has(raw, 'metrics') && aggregatesOk ? compileMetrics(c, raw.metrics, base, site, aggregateNames, groupBy) : undefined;
+
     if (common.alert !== undefined && common.stream !== undefined && window && when) {
       rule = {
         type: 'window',
@@ -529,6 +593,7 @@ function compileRule(c: Collector, raw: unknown, index: number, declaredStreams:
         when,
         for: f.for ?? DEFAULTS.for,
         emit: f.emit ?? DEFAULTS.emit,
+        ...(metrics !== undefined ? { metrics } : {}),
       } satisfies WindowRule;
     }
   }

@@ -31,6 +31,10 @@ export const BOUNDS = {
   maxRecordSize: { min: 1, max: 10 * MiB },
   for: { min: 1, max: 100 },
   aggregatesPerRule: 20,
+  /** Groups a rule may publish as metrics per hour (`metrics: { maxGroups }`). */
+  metricsMaxGroups: { min: 1, max: 10_000 },
+  /** CloudWatch allows 30 dimensions per metric: `Rule` and up to 29 group labels. */
+  metricsGroupLabels: 29,
 } as const;
 
 export const DEFAULTS = {
@@ -44,6 +48,7 @@ export const DEFAULTS = {
   for: 1,
   emit: 'final',
   severity: 'warning',
+  metricsMaxGroups: 100,
 } as const;
 
 export const STREAM_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -171,6 +176,8 @@ export const windowRuleFields = {
     .min(BOUNDS.for.min, { error: (iss) => `must be at least ${BOUNDS.for.min} ${given(iss.input)}` })
     .max(BOUNDS.for.max, { error: (iss) => `must be at most ${BOUNDS.for.max} ${given(iss.input)}` }),
   emit: oneOf(['early', 'final']),
+  /** true, a list of aggregate names, or { aggregates, maxGroups }: checked by the compiler (it needs the aggregates). */
+  metrics: z.unknown(),
 } as const;
 
 /** Fields of absence rules only. */

@@ -10,7 +10,9 @@ import { REJECT_REASONS } from '../../../lib/pipelineMetrics';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-const section = readme.slice(readme.indexOf('## What a record may contain'), readme.indexOf('## How it works'));
+const start = readme.indexOf('## What a record may contain');
+// The section runs to the next second-level heading.
+const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
 const blocks = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
 
 describe('README: what a record may contain', () => {
