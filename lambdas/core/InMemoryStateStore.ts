@@ -68,8 +68,11 @@ class MemoryAggregates implements AggregateStorage {
     if (entry === undefined && expectedHwm !== undefined) return conflict<KeyState>(undefined);
     const e: KeyEntry = entry ?? { key, slots: {}, closed: false, closedThrough: null, closeAt: null, version: 0 };
     e.slots[shardId] = clone(update.slot);
-    e.closeAt = e.closeAt === null ? update.closeAt : Math.min(e.closeAt, update.closeAt);
-    e.version += 1;
+    // A fixed window's close time is its own; a session key's the minimum over its shards. Lowering it is a
+    // change of its own, as on DynamoDB (a second conditional write there): the version counts both.
+    const lowers = key.windowStart === null && e.closeAt !== null && update.closeAt < e.closeAt;
+    e.closeAt = key.windowStart !== null || e.closeAt === null ? update.closeAt : Math.min(e.closeAt, update.closeAt);
+    e.version += lowers ? 2 : 1;
     this.t.keys.set(key.id, e);
     // The slot just written is the caller's own object (the store keeps a copy): only the others are copied out.
     return { ok: true, value: snapshot(e, shardId, update.slot) };

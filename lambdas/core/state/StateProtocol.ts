@@ -85,10 +85,11 @@ export class StateProtocol implements StateStore {
     return this.settle(
       () => `key ${key.id} of shard ${shardId}`,
       async (): Promise<ApplyOutcome | undefined> => {
-        if (belief.state?.closed === true) return { status: 'closed', conflicts };
         const expected = belief.slot?.hwm;
         const update = build(belief.slot, belief.state?.closedThrough ?? null);
+        // Nothing newer than the slot: the records are in already (a redelivery), whether or not the key was closed since.
         if (update === null) return { status: 'unchanged', state: copyState(belief.state), conflicts };
+        if (belief.state?.closed === true) return { status: 'closed', conflicts };
         if (expected !== undefined && update.slot.hwm <= expected) {
           throw new TidewatchError(`store contract: a new slot must raise the high-water mark (shard ${shardId}, key ${key.id}: ${update.slot.hwm} after ${expected})`);
         }

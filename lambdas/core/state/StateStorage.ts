@@ -45,7 +45,8 @@ export interface AggregateStorage {
    * `expectedHwm` (undefined: the shard has no slot) and the key is not
    * closed; folds `update.closeAt` into the key's close time (a fixed window's
    * is its own, a session key's the minimum over shards). Returns the key
-   * after the write, every shard included.
+   * after the write, every shard included. The version counts the slot and,
+   * when a session key's close time is lowered, that change too.
    */
   putSlot(key: KeyDescriptor, shardId: string, expectedHwm: string | undefined, update: SlotUpdate): Promise<Conditional<KeyState>>;
   /** Strongly consistent. */
