@@ -13,7 +13,7 @@ import { Engine } from '../../lambdas/core/Engine';
 import { parsePipeline } from '../../lambdas/core/pipeline';
 import { Inspector } from '../../local/inspect/Inspector';
 import { runInspect } from '../../local/inspect/cli';
-import { freshTable, instrumentedClient, startDynalite } from '../helpers/dynamo';
+import { freshTable, instrumentedClient, startTestDynamo, testClientConfig, type TestDynamo } from '../helpers/dynamo';
 import { shardRecords, T0 } from '../helpers/factories';
 
 const PIPELINE = `
@@ -29,9 +29,9 @@ rules:
     emit: early
 `;
 
-let dynamo: { endpoint: string; stop: () => Promise<void> };
+let dynamo: TestDynamo;
 beforeAll(async () => {
-  dynamo = await startDynalite();
+  dynamo = await startTestDynamo();
 });
 afterAll(async () => {
   await dynamo.stop();
@@ -94,7 +94,7 @@ describe('inspect', () => {
   it('the CLI prints a table, and names what is missing', async () => {
     const { table } = await seeded();
     const ok = capture();
-    const env = { [ENV.table]: table, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint };
+    const env = { [ENV.table]: table, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_REGION: String(testClientConfig(dynamo.endpoint).region) };
     const code = await runInspect('windows', ['--rule', 'Errors', '--pipeline', 'pipelines/sample.yaml'], { ...ok.io, env }).catch((e: Error) => e.message);
     // the sample pipeline has no rule "Errors": a clear error, not a crash
     expect(code).toMatch(/no rule "Errors" in .*sample\.yaml/);

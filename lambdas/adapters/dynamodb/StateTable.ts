@@ -12,7 +12,9 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { TidewatchError } from '../../core/errors';
 import { compile, type Condition, type UpdateSpec } from './expressions';
-import type { ItemKind, NativeItem, TableKey } from './tableLayout';
+import type { ItemKind, NativeItem, StateOperation, TableKey } from './tableLayout';
+
+export type { StateOperation } from './tableLayout';
 
 /**
  * The state table's requests, in one place: strongly consistent reads,
@@ -26,34 +28,6 @@ import type { ItemKind, NativeItem, TableKey } from './tableLayout';
  * {@link stateRequestOf} in a client middleware instead of parsing request
  * text; the request itself is what DynamoDB receives, unchanged.
  */
-
-/** The operations of the state store, by item type. */
-export type StateOperation =
-  | 'aggregate.apply'
-  | 'aggregate.lowerCloseAt'
-  | 'aggregate.read'
-  | 'aggregate.due'
-  | 'aggregate.seal'
-  | 'aggregate.finish'
-  | 'aggregate.advanceSessions'
-  | 'aggregate.list'
-  | 'alert.read'
-  /** The write of a lifecycle step and the transitions it records. */
-  | 'alert.record'
-  /** Published transitions leave the outbox. */
-  | 'alert.confirm'
-  /** Claims given up after a failed publish. */
-  | 'alert.release'
-  | 'alert.list'
-  | 'progress.read'
-  | 'progress.raise'
-  | 'progress.list'
-  | 'watermark.read'
-  | 'watermark.raise'
-  | 'dedupe.read'
-  | 'dedupe.add'
-  | 'quarantine.put'
-  | 'quarantine.list';
 
 /** What is written, as the repositories state it. */
 export type WriteSpec =

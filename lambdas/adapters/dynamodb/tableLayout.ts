@@ -34,8 +34,9 @@ import type { ShardProgress } from '../../core/watermark';
  * characters): keys are checked against DynamoDB's limits when they are
  * built, so an emulator refuses what DynamoDB would refuse.
  *
- * Adding an item type: a prefix in {@link ITEM_PREFIX}, its attribute names in
- * {@link ATTR}, and a layout object next to the others below.
+ * Adding an item type: a prefix in {@link ITEM_PREFIX}, its requests in
+ * {@link OPERATIONS}, its attribute names in {@link ATTR}, and a layout object
+ * next to the others below.
  */
 
 /** An item as plain JavaScript values (what util-dynamodb's marshall/unmarshall convert). */
@@ -46,18 +47,29 @@ export interface TableKey {
   readonly sk: string;
 }
 
-export const ITEM_KINDS = ['aggregate', 'alert', 'progress', 'watermark', 'dedupe', 'quarantine'] as const;
-export type ItemKind = (typeof ITEM_KINDS)[number];
-
 /** The partition key prefix of each item type. */
-export const ITEM_PREFIX: Readonly<Record<ItemKind, string>> = {
+export const ITEM_PREFIX = {
   aggregate: 'K#',
   alert: 'A#',
   progress: 'P#',
   watermark: 'WM#',
   dedupe: 'D#',
   quarantine: 'Q#',
-};
+} as const;
+export type ItemKind = keyof typeof ITEM_PREFIX;
+export const ITEM_KINDS = Object.keys(ITEM_PREFIX) as ItemKind[];
+
+/** The requests each item type's repository makes (what a request tag names, see StateTable.ts). */
+export const OPERATIONS = {
+  aggregate: ['apply', 'lowerCloseAt', 'read', 'due', 'seal', 'finish', 'advanceSessions', 'list'],
+  /** record: a lifecycle step and the transitions it records; confirm: published transitions leave the outbox; release: claims given up. */
+  alert: ['read', 'record', 'confirm', 'release', 'list'],
+  progress: ['read', 'raise', 'list'],
+  watermark: ['read', 'raise'],
+  dedupe: ['read', 'add'],
+  quarantine: ['put', 'list'],
+} as const satisfies Record<ItemKind, readonly string[]>;
+export type StateOperation = { [K in ItemKind]: `${K}.${(typeof OPERATIONS)[K][number]}` }[ItemKind];
 
 /** Partition key prefix of the due index (one partition per rule). */
 const DUE_PREFIX = 'due#';
