@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { marshall, type NativeAttributeValue } from '@aws-sdk/util-dynamodb';
+import { convertToAttr, type NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 
 /**
  * DynamoDB expressions built from named pieces instead of strings: a
@@ -50,10 +50,10 @@ export interface CompiledExpressions {
   ExpressionAttributeValues?: Record<string, AttributeValue>;
 }
 
-/** Placeholders of one request: `#n0`, `#n1`... for names, `:v0`, `:v1`... for values. */
+/** Placeholders of one request: `#n0`, `#n1`... for names, `:v0`, `:v1`... for values. Plain loops: this runs for every write. */
 class Placeholders {
   private readonly names = new Map<string, string>();
-  private readonly values: Record<string, NativeAttributeValue> = {};
+  private readonly values: Record<string, AttributeValue> = {};
   private count = 0;
 
   name(attr: string): string {
@@ -64,7 +64,7 @@ class Placeholders {
 
   value(v: NativeAttributeValue): string {
     const p = `:v${this.count++}`;
-    this.values[p] = v;
+    this.values[p] = convertToAttr(v, MARSHALL);
     return p;
   }
 
@@ -77,29 +77,49 @@ class Placeholders {
       case 'beginsWith':
         return `begins_with(${this.name(c.attr)}, ${this.value(c.value)})`;
       case 'and':
-      case 'or':
-        return c.parts.map((p) => (p.op === 'and' || p.op === 'or' ? `(${this.condition(p)})` : this.condition(p))).join(c.op === 'and' ? ' AND ' : ' OR ');
+      case 'or': {
+        let out = '';
+        for (const p of c.parts) {
+          if (out !== '') out += c.op === 'and' ? ' AND ' : ' OR ';
+          out += p.op === 'and' || p.op === 'or' ? `(${this.condition(p)})` : this.condition(p);
+        }
+        return out;
+      }
       default:
         return `${this.name(c.attr)} ${c.op} ${this.value(c.value)}`;
     }
   }
 
   update(u: UpdateSpec): string {
-    const set = [
-      ...Object.entries(u.set ?? {}).map(([a, v]) => `${this.name(a)} = ${this.value(v)}`),
-      ...Object.entries(u.setIfNotExists ?? {}).map(([a, v]) => `${this.name(a)} = if_not_exists(${this.name(a)}, ${this.value(v)})`),
-    ];
-    const add = Object.entries(u.add ?? {}).map(([a, v]) => `${this.name(a)} ${this.value(v)}`);
-    const remove = (u.remove ?? []).map((a) => this.name(a));
-    return [set.length > 0 ? `SET ${set.join(', ')}` : '', add.length > 0 ? `ADD ${add.join(', ')}` : '', remove.length > 0 ? `REMOVE ${remove.join(', ')}` : ''].filter((s) => s !== '').join(' ');
+    let set = '';
+    for (const a in u.set) set += `${set === '' ? 'SET ' : ', '}${this.name(a)} = ${this.value(u.set[a])}`;
+    for (const a in u.setIfNotExists) {
+      const n = this.name(a);
+      set += `${set === '' ? 'SET ' : ', '}${n} = if_not_exists(${n}, ${this.value(u.setIfNotExists[a])})`;
+    }
+    let add = '';
+    for (const a in u.add) add += `${add === '' ? 'ADD ' : ', '}${this.name(a)} ${this.value(u.add[a])}`;
+    let remove = '';
+    for (const a of u.remove ?? []) remove += `${remove === '' ? 'REMOVE ' : ', '}${this.name(a)}`;
+    let out = set;
+    if (add !== '') out += out === '' ? add : ` ${add}`;
+    if (remove !== '') out += out === '' ? remove : ` ${remove}`;
+    return out;
   }
 
   done(out: CompiledExpressions): CompiledExpressions {
-    if (this.names.size > 0) out.ExpressionAttributeNames = Object.fromEntries([...this.names].map(([attr, n]) => [n, attr]));
-    if (this.count > 0) out.ExpressionAttributeValues = marshall(this.values, { removeUndefinedValues: true });
+    if (this.names.size > 0) {
+      const names: Record<string, string> = {};
+      for (const [attr, n] of this.names) names[n] = attr;
+      out.ExpressionAttributeNames = names;
+    }
+    if (this.count > 0) out.ExpressionAttributeValues = this.values;
     return out;
   }
 }
+
+/** How values are converted (util-dynamodb's marshalling, value by value). */
+const MARSHALL = { removeUndefinedValues: true } as const;
 
 /** The expression parameters of one request. */
 export function compile(parts: { update?: UpdateSpec; condition?: Condition; keyCondition?: Condition; filter?: Condition }): CompiledExpressions {
