@@ -15,7 +15,6 @@ const shared = {
   // ESM-only dependencies are transpiled for jest's CommonJS runtime
   transformIgnorePatterns: ['/node_modules/(?!(@marcbachmann/cel-js|@middy/core)/)'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
-  testTimeout: 60000,
 };
 
 /** Folders of each project (under test/). */
@@ -33,6 +32,8 @@ const claimed = Object.values(FOLDERS).flat();
 
 /** @type {import('jest').Config} */
 module.exports = {
+  // A global option (ignored inside projects): tests and hooks.
+  testTimeout: 60000,
   projects: [
     ...Object.entries(FOLDERS).map(([name, folders]) => ({
       ...shared,
