@@ -63,7 +63,12 @@ export interface SlotUpdate {
 export type SlotBuilder = (current: Slot | undefined, closedThrough: EpochMs | null) => SlotUpdate | null;
 
 export type ApplyOutcome =
-  /** The slot was written (or nothing was new); `state` is the key after the write, all shards included. */
+  /**
+   * The slot was written (`applied`: `state` is the key after the write, all
+   * shards included) or nothing was new (`unchanged`: `state` is the key as
+   * this store last saw it, the truth in memory, a container's cache on
+   * DynamoDB). `conflicts` counts the failed conditional writes (a cost).
+   */
   | { readonly status: 'applied' | 'unchanged'; readonly state: KeyState; readonly conflicts: number }
   /** The key was already closed: the contribution is late. */
   | { readonly status: 'closed'; readonly conflicts: number };
@@ -134,8 +139,11 @@ export interface StateStore {
    * Folds one shard's contribution into a key, exactly once. The store calls
    * `build` with its view of the shard's current slot (possibly cached) and
    * writes the result only if the stored slot still has that HWM; on a
-   * conflict it re-reads and calls `build` again. `build` returns null when
-   * no record is newer than the slot's HWM (nothing to write).
+   * conflict it takes the stored slot (returned with the failure, or read)
+   * and calls `build` again. `build` returns null when no record is newer
+   * than the slot's HWM: nothing is written, and the outcome is `unchanged`
+   * (even if the key was closed since: those records are in). `build` must not
+   * change the slot it is given.
    */
   apply(key: KeyDescriptor, shardId: string, build: SlotBuilder): Promise<ApplyOutcome>;
 

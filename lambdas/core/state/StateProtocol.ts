@@ -1,5 +1,5 @@
 import { DEDUPE_MAX_BUCKET_BYTES, dedupeEntryBytes } from '../dedupe';
-import { TidewatchError } from '../errors';
+import { InvariantError, TidewatchError } from '../errors';
 import { INITIAL_ALERT_STATE, type AlertState, type StepResult } from '../lifecycle';
 import type {
   AlertRecord,
@@ -91,7 +91,7 @@ export class StateProtocol implements StateStore {
         if (update === null) return { status: 'unchanged', state: copyState(belief.state), conflicts };
         if (belief.state?.closed === true) return { status: 'closed', conflicts };
         if (expected !== undefined && update.slot.hwm <= expected) {
-          throw new TidewatchError(`store contract: a new slot must raise the high-water mark (shard ${shardId}, key ${key.id}: ${update.slot.hwm} after ${expected})`);
+          throw new InvariantError(`store contract: a new slot must raise the high-water mark (shard ${shardId}, key ${key.id}: ${update.slot.hwm} after ${expected})`);
         }
         const written = await aggregates.putSlot(key, shardId, expected, update);
         if (written.ok) return { status: 'applied', state: written.value, conflicts };
