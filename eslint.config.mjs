@@ -2,6 +2,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import jest from 'eslint-plugin-jest';
 
+/**
+ * The state table's key layout is written once, in lambdas/adapters/dynamodb/tableLayout.ts:
+ * no other file spells a key prefix (K#, A#, P#, WM#, D#, Q#, W#, due#) or a slot attribute
+ * prefix (h_, p_). Use aggregateLayout.key(), slotAttributes(), kindOf() and their kin.
+ */
+const KEY_PREFIX = '/^(K|A|P|WM|D|Q|W|due)#|^[hp]_/';
+const keyLayoutOnce = [
+  { selector: `Literal[value=${KEY_PREFIX}]`, message: 'A state table key prefix: build keys and attribute names with lambdas/adapters/dynamodb/tableLayout.ts.' },
+  { selector: `TemplateElement[value.raw=${KEY_PREFIX}]`, message: 'A state table key prefix: build keys and attribute names with lambdas/adapters/dynamodb/tableLayout.ts.' },
+];
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'cdk.out/**', 'coverage/**', '**/*.js', '**/*.mjs', '**/*.cjs'] },
   js.configs.recommended,
@@ -10,6 +21,7 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       'no-console': 'off',
+      'no-restricted-syntax': ['error', ...keyLayoutOnce],
     },
   },
   {
@@ -29,6 +41,7 @@ export default tseslint.config(
       ],
       'no-restricted-syntax': ['error',
         { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'new Date() reads the wall clock: use the injected Clock.' },
+        ...keyLayoutOnce,
       ],
     },
   },
@@ -41,5 +54,10 @@ export default tseslint.config(
       'jest/no-disabled-tests': 'error',
       'jest/expect-expect': ['error', { assertFunctionNames: ['expect', 'fc.assert', 'assert*'] }],
     },
+  },
+  {
+    // The layout itself, and the test that pins it (a deployed table's keys must not change by accident).
+    files: ['lambdas/adapters/dynamodb/tableLayout.ts', 'test/unit/adapters/tableLayout.test.ts'],
+    rules: { 'no-restricted-syntax': 'off' },
   },
 );

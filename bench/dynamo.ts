@@ -16,6 +16,8 @@ import {
   type ConsumedCapacity,
 } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { stateRequestOf, type StateRequest } from '../lambdas/adapters/dynamodb/StateTable';
+import { aggregateLayout, ATTR, ITEM_PREFIX } from '../lambdas/adapters/dynamodb/tableLayout';
 import { createStateTable } from '../local/stateTable';
 
 const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -160,19 +162,20 @@ export class RequestCounter {
    * 1 WRU each): an aggregate item enters it on its first write (1 index
    * write), leaves it when its window is finished (`REMOVE duePk`, 1), and
    * moves when its closeAt changes (2: delete and put). Follows each item's
-   * index key through the update expressions the store sends.
+   * index key through the updates the store sends (their request tags).
    */
-  noteIndexWrite(pk: string, sk: string, updateExpression: string, values: Record<string, AttributeValue>): void {
-    if (!pk.startsWith('K#')) return;
-    const id = `${pk}\u0000${sk}`;
+  noteIndexWrite(request: StateRequest): void {
+    const write = request.write;
+    if (request.item !== 'aggregate' || write?.kind !== 'update') return;
+    const id = `${request.key.pk}\u0000${request.key.sk}`;
     const before = this.indexed.get(id) ?? {};
     const after = { ...before };
-    const [setPart = '', removePart = ''] = updateExpression.split(/\bREMOVE\b/);
-    if (/\bduePk = :due\b/.test(setPart)) after.due = values[':due']?.S;
-    if (/(^|[\s,])closeAt = :c\b/.test(setPart)) after.close = values[':c']?.N;
-    else if (/closeAt = if_not_exists\(closeAt, :c\)/.test(setPart)) after.close ??= values[':c']?.N;
-    if (/\bduePk\b/.test(removePart)) after.due = undefined;
-    if (/\bcloseAt\b/.test(removePart)) after.close = undefined;
+    const { set = {}, setIfNotExists = {}, remove = [] } = write.update;
+    if (set[ATTR.duePk] !== undefined) after.due = String(set[ATTR.duePk]);
+    if (set[ATTR.closeAt] !== undefined) after.close = String(set[ATTR.closeAt]);
+    else if (setIfNotExists[ATTR.closeAt] !== undefined) after.close ??= String(setIfNotExists[ATTR.closeAt]);
+    if (remove.includes(ATTR.duePk)) after.due = undefined;
+    if (remove.includes(ATTR.closeAt)) after.close = undefined;
     this.indexed.set(id, after);
     const key = (k: { due?: string | undefined; close?: string | undefined }) => (k.due !== undefined && k.close !== undefined ? `${k.due}|${k.close}` : undefined);
     const was = key(before);
@@ -205,7 +208,9 @@ function keyString(item: Record<string, AttributeValue>): string {
   return ['pk', 'sk', 'id'].map((k) => item[k]?.S ?? '').join('\u0000');
 }
 
-function kindOf(table: string, pk: string | undefined): string {
+/** The item kind of a request: tidewatch's by its tag (`K#` aggregates, `due#` window-closing queries, ...), the peers' by the key's prefix. */
+function kindOf(table: string, pk: string | undefined, request: StateRequest | undefined): string {
+  if (request !== undefined) return `${table}:${request.op === 'aggregate.due' ? aggregateLayout.duePartition('') : ITEM_PREFIX[request.item]}`;
   if (pk === undefined) return table;
   const hash = pk.indexOf('#');
   return hash > 0 && hash <= 3 ? `${table}:${pk.slice(0, hash + 1)}` : table;
@@ -233,7 +238,8 @@ export function countingClient(endpoint: string, counter: RequestCounter, tables
       const table = String(input['TableName'] ?? Object.keys((input['RequestItems'] as object | undefined) ?? {})[0] ?? '?');
       const label = tables[table] ?? table;
       const pk = pkOf(input);
-      const kind = kindOf(label, pk);
+      const request = stateRequestOf(context);
+      const kind = kindOf(label, pk, request);
       counter.count(command, kind);
       const measured = WRITES.has(command) || READS.has(command) ? { ...input, ReturnConsumedCapacity: 'TOTAL' } : input;
       try {
@@ -245,7 +251,7 @@ export function countingClient(endpoint: string, counter: RequestCounter, tables
           const key = input['Key'] as Record<string, AttributeValue>;
           if (input['ReturnValues'] === 'ALL_NEW' && output.Attributes) counter.noteSize(itemSize(output.Attributes), kind);
           else counter.unsizedWrites.push({ table, kind, key });
-          counter.noteIndexWrite(key['pk']?.S ?? '', key['sk']?.S ?? '', String(input['UpdateExpression'] ?? ''), (input['ExpressionAttributeValues'] ?? {}) as Record<string, AttributeValue>);
+          if (request) counter.noteIndexWrite(request);
         } else if (command === 'BatchWriteItemCommand') {
           for (const reqs of Object.values(input['RequestItems'] as Record<string, Array<{ PutRequest?: { Item: Record<string, AttributeValue> } }>>)) {
             for (const r of reqs) if (r.PutRequest) counter.noteSize(itemSize(r.PutRequest.Item), kind);

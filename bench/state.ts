@@ -8,7 +8,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { KinesisStreamBatchResponse } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createRuntime } from '../lambdas/adapters/runtime';
@@ -18,6 +17,7 @@ import type { Pipeline, WindowRule } from '../lambdas/core/types';
 import { createProcessorHandler } from '../lambdas/processor/handler';
 import { drive, type DriveResult } from './drive';
 import type { PeerScenario } from './peers/updates';
+import { aggregateLayout, ATTR, fromAttributeValues, kindOf } from '../lambdas/adapters/dynamodb/tableLayout';
 import { countingClient, freshStateTable, RequestCounter, scanAll, type Dynalite } from './dynamo';
 import { kinesisEvent } from '../local/esm/lambdaShapes';
 import { benchContext, compareTotals, type Comparison, type Totals } from './workload';
@@ -129,30 +129,25 @@ async function tidewatchTotals(d: Dynalite, table: string, pipeline: Pipeline): 
   const rules = new Map(pipeline.rules.filter((r): r is WindowRule => r.type === 'window').map((r) => [r.name, new RuleAggregates(r)]));
   const keep: Record<string, readonly string[]> = { HighErrorRate: ['errors', 'total'], SlowResponses: ['total'], SessionBurst: ['requests', 'volume'] };
   const out: Totals = new Map();
-  for (const item of await scanAll(d.admin, table)) {
-    if (!item['pk']?.S?.startsWith('K#')) continue;
-    const rule = item['rule']!.S!;
-    const ra = rules.get(rule);
-    const fields = keep[rule];
+  for (const raw of await scanAll(d.admin, table)) {
+    const item = fromAttributeValues(raw);
+    if (kindOf(String(item[ATTR.pk])) !== 'aggregate') continue;
+    const a = aggregateLayout.decode(item);
+    const ra = rules.get(a.rule);
+    const fields = keep[a.rule];
     if (!ra || !fields) continue;
-    const group = (JSON.parse(item['groupKey']!.S!) as string[])[0]!;
-    const partials = slotsOf(item);
+    const group = (JSON.parse(a.groupKey) as string[])[0]!;
+    const partials = Object.values(a.state.slots).map((slot) => slot.partial);
     const pick = (values: Record<string, number | null>) => Object.fromEntries(fields.map((f) => [f, values[f] ?? 0]));
-    if (item['sk']!.S === 'S') {
+    if (a.windowStart === null) {
       const sessions = ra.mergeSessionLists(partials.map((p) => ra.deserializeSessions(p as SessionPartialJson)));
-      for (const sess of sessions) out.set(`${rule}|${group}|S${sess.start}`, pick(ra.results(sess.value)));
+      for (const sess of sessions) out.set(`${a.rule}|${group}|S${sess.start}`, pick(ra.results(sess.value)));
     } else {
       const acc = ra.create();
       for (const p of partials) ra.merge(acc, ra.deserialize(p as FixedPartialJson));
-      out.set(`${rule}|${group}|${Number(item['windowStart']!.N)}`, pick(ra.results(acc)));
+      out.set(`${a.rule}|${group}|${a.windowStart}`, pick(ra.results(acc)));
     }
   }
   return out;
 }
 
-/** The per-shard partials of an aggregate item (`p_<shard>`, next to its high-water mark `h_<shard>`). */
-function slotsOf(item: Record<string, AttributeValue>): unknown[] {
-  return Object.keys(item)
-    .filter((k) => k.startsWith('h_') && item[`p_${k.slice(2)}`]?.S !== undefined)
-    .map((k) => JSON.parse(item[`p_${k.slice(2)}`]!.S!) as unknown);
-}

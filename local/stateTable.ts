@@ -3,9 +3,10 @@ import { TABLE } from '../lambdas/core/contract';
 
 /**
  * Creates the state table with the layout the stack deploys (TABLE in
- * contract.ts), for the local emulator and tests. Idempotent.
+ * contract.ts), for the local emulator and tests, and waits until it is
+ * ACTIVE (at once on dynalite; seconds to minutes on DynamoDB). Idempotent.
  */
-export async function createStateTable(client: DynamoDBClient, tableName: string): Promise<void> {
+export async function createStateTable(client: DynamoDBClient, tableName: string, opts: { readonly timeoutMs?: number } = {}): Promise<void> {
   try {
     await client.send(
       new CreateTableCommand({
@@ -36,10 +37,12 @@ export async function createStateTable(client: DynamoDBClient, tableName: string
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
   }
-  for (let i = 0; i < 100; i++) {
+  const timeoutMs = opts.timeoutMs ?? 5_000;
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 20; ; wait = Math.min(2_000, wait * 2)) {
     const d = await client.send(new DescribeTableCommand({ TableName: tableName }));
     if (d.Table?.TableStatus === 'ACTIVE') return;
-    await new Promise((r) => setTimeout(r, 20));
+    if (Date.now() + wait > deadline) throw new Error(`table ${tableName} did not become ACTIVE within ${timeoutMs} ms (status ${d.Table?.TableStatus ?? 'unknown'})`);
+    await new Promise((r) => setTimeout(r, wait));
   }
-  throw new Error(`table ${tableName} did not become ACTIVE`);
 }

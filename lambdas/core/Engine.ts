@@ -25,6 +25,7 @@ import {
 import { RuleAggregates, type FixedPartialJson, type SessionPartialJson, type WindowAcc } from './partials';
 import { padSequence } from './sequence';
 import { DEDUPE_BUCKET_MS, dedupeId } from './dedupe';
+import { hasClaimable, recordAndPublish } from './state/outbox';
 import type { AlertRecord, KeyDescriptor, KeyState, Slot, SlotUpdate, StateStore } from './StateStore';
 import type {
   AbsenceRule,
@@ -471,30 +472,15 @@ export class Engine {
     }
   }
 
-  /**
-   * Applies a lifecycle step (recording its transitions), publishes what this
-   * call claimed, and confirms it. A failed publish releases the claim and
-   * throws: the transition stays recorded and the retry publishes it.
-   */
-  private async alert(rule: string, groupKey: string, step: (s: AlertState) => StepResult): Promise<AlertTransition[]> {
+  /** Records a lifecycle step and publishes what it claimed (the outbox protocol: state/outbox.ts). */
+  private alert(rule: string, groupKey: string, step: (s: AlertState) => StepResult): Promise<AlertTransition[]> {
     const { store, clock } = this.opts;
-    const { claimed } = await store.updateAlert(rule, groupKey, step, { now: clock.now(), leaseMs: this.opts.publishLeaseMs ?? 30_000 });
-    if (claimed.length === 0) return [];
-    const ids = claimed.map((t) => t.transitionId);
-    try {
-      for (const t of claimed) await this.opts.publish(t);
-    } catch (err) {
-      await store.releaseClaims(rule, groupKey, ids);
-      throw err;
-    }
-    await store.confirmPublished(rule, groupKey, ids);
-    return [...claimed];
+    return recordAndPublish(store, rule, groupKey, step, { now: clock.now(), leaseMs: this.opts.publishLeaseMs ?? 30_000 }, this.opts.publish);
   }
 
   /** Republishes transitions whose publisher gave up or crashed (their claim expired). */
   private async recover(rule: string, groupKey: string, record: AlertRecord): Promise<AlertTransition[]> {
-    const now = this.opts.clock.now();
-    if (!record.outbox.some((o) => o.claimedUntil <= now)) return [];
+    if (!hasClaimable(record.outbox, this.opts.clock.now())) return [];
     return this.alert(rule, groupKey, (state) => ({ state, transitions: [] }));
   }
 

@@ -1,209 +1,265 @@
-import { INITIAL_ALERT_STATE } from './lifecycle';
-import type { AlertRecord, AlertUpdate, ApplyOutcome, Claim, DedupeEntries, DueKey, KeyDescriptor, KeyState, OutboxEntry, Slot, SlotBuilder, StateStore } from './StateStore';
-import type { AlertState, StepResult } from './lifecycle';
+import type { AlertRecord, DueKey, KeyDescriptor, KeyState, QuarantinedRecord, QuarantineQuery, Slot, SlotUpdate } from './StateStore';
+import { isActive } from './state/outbox';
+import { StateProtocol, type StateProtocolOptions } from './state/StateProtocol';
+import type {
+  AggregateStorage,
+  AlertStorage,
+  AlertWrite,
+  Conditional,
+  DedupeBucket,
+  DedupeStorage,
+  ProgressStorage,
+  QuarantineStorage,
+  SlotBelief,
+  StateStorage,
+  Versioned,
+} from './state/StateStorage';
 import type { EpochMs, Rejection } from './types';
 import type { ShardProgress } from './watermark';
 
 interface KeyEntry {
-  key: KeyDescriptor;
+  readonly key: KeyDescriptor;
   slots: Record<string, Slot>;
   closed: boolean;
   closedThrough: EpochMs | null;
+  /** Null once the key is finished (no longer due). */
   closeAt: EpochMs | null;
   version: number;
-  /** Evaluated: no longer due. */
-  finished: boolean;
 }
 
 interface AlertEntry {
-  state: AlertState;
-  outbox: OutboxEntry[];
+  readonly record: AlertRecord;
+  readonly version: number;
 }
 
-/**
- * A StateStore in process memory with the same semantics as the DynamoDB
- * store: the reference the engine is tested against, and the store of the
- * built-in demo. Values are deep-copied in and out, as a database would.
- */
-export class InMemoryStateStore implements StateStore {
-  private readonly keys = new Map<string, KeyEntry>();
-  private readonly alerts = new Map<string, AlertEntry>();
-  private readonly progress = new Map<string, ShardProgress>();
-  private readonly watermarks = new Map<string, EpochMs>();
-  readonly quarantined: Array<Rejection & { stream: string }> = [];
-  /** Producer-duplicate ids: per stream and shard, per event-time bucket, id -> sequence number. */
-  private readonly seenIds = new Map<string, Map<number, Map<string, string>>>();
-  /** Counts of operations, for tests that assert cost. */
-  readonly counters = { applyWrites: 0, applyConflicts: 0, reads: 0 };
+interface BucketEntry {
+  readonly ids: Map<string, string>;
+  bytes: number;
+  version: number;
+}
 
-  async apply(key: KeyDescriptor, shardId: string, build: SlotBuilder): Promise<ApplyOutcome> {
-    const entry = this.keys.get(key.id);
-    if (entry?.closed) return { status: 'closed', conflicts: 0 };
-    const current = entry?.slots[shardId];
-    const update = build(current === undefined ? undefined : clone(current), entry?.closedThrough ?? null);
-    if (update === null) {
-      return { status: 'unchanged', state: entry ? snapshot(entry) : emptyState(), conflicts: 0 };
-    }
-    if (current !== undefined && update.slot.hwm <= current.hwm) {
-      throw new Error(`store contract: a new slot must raise the high-water mark (shard ${shardId}, key ${key.id})`);
-    }
-    const e: KeyEntry = entry ?? { key, slots: {}, closed: false, closedThrough: null, closeAt: null, version: 0, finished: false };
+/** Everything an in-memory store holds: one per "table", shared by the stores over it. */
+class MemoryTable {
+  readonly keys = new Map<string, KeyEntry>();
+  readonly alerts = new Map<string, AlertEntry>();
+  readonly progress = new Map<string, ShardProgress>();
+  readonly watermarks = new Map<string, EpochMs>();
+  readonly quarantined: QuarantinedRecord[] = [];
+  /** Producer-duplicate ids: per stream and shard, per event-time bucket. */
+  readonly buckets = new Map<string, Map<number, BucketEntry>>();
+}
+
+const conflict = <T>(current: T | undefined): Conditional<T> => ({ ok: false, current });
+
+class MemoryAggregates implements AggregateStorage {
+  constructor(private readonly t: MemoryTable) {}
+
+  believe(key: KeyDescriptor, shardId: string): SlotBelief {
+    const e = this.t.keys.get(key.id);
+    if (e === undefined) return { state: undefined, slot: undefined };
+    const slot = e.slots[shardId];
+    // The state is only read by the protocol (and copied before it leaves it); the slot is the caller's.
+    return { state: { slots: e.slots, closed: e.closed, closedThrough: e.closedThrough, closeAt: e.closeAt, version: e.version }, slot: slot === undefined ? undefined : clone(slot) };
+  }
+
+  async putSlot(key: KeyDescriptor, shardId: string, expectedHwm: string | undefined, update: SlotUpdate): Promise<Conditional<KeyState>> {
+    const entry = this.t.keys.get(key.id);
+    if (entry !== undefined && (entry.closed || entry.slots[shardId]?.hwm !== expectedHwm)) return conflict(snapshot(entry));
+    if (entry === undefined && expectedHwm !== undefined) return conflict<KeyState>(undefined);
+    const e: KeyEntry = entry ?? { key, slots: {}, closed: false, closedThrough: null, closeAt: null, version: 0 };
     e.slots[shardId] = clone(update.slot);
-    e.closeAt = e.closeAt === null ? update.closeAt : Math.min(e.closeAt, update.closeAt);
-    e.version += 1;
-    this.keys.set(key.id, e);
-    this.counters.applyWrites += 1;
+    // A fixed window's close time is its own; a session key's the minimum over its shards. Lowering it is a
+    // change of its own, as on DynamoDB (a second conditional write there): the version counts both.
+    const lowers = key.windowStart === null && e.closeAt !== null && update.closeAt < e.closeAt;
+    e.closeAt = key.windowStart !== null || e.closeAt === null ? update.closeAt : Math.min(e.closeAt, update.closeAt);
+    e.version += lowers ? 2 : 1;
+    this.t.keys.set(key.id, e);
     // The slot just written is the caller's own object (the store keeps a copy): only the others are copied out.
-    return { status: 'applied', state: snapshot(e, shardId, update.slot), conflicts: 0 };
+    return { ok: true, value: snapshot(e, shardId, update.slot) };
   }
 
   async read(key: KeyDescriptor): Promise<KeyState | undefined> {
-    this.counters.reads += 1;
-    const e = this.keys.get(key.id);
+    const e = this.t.keys.get(key.id);
     return e ? snapshot(e) : undefined;
   }
 
-  async dueKeys(rule: string, watermark: EpochMs): Promise<DueKey[]> {
+  async due(rule: string, watermark: EpochMs): Promise<DueKey[]> {
     const out: DueKey[] = [];
-    for (const e of this.keys.values()) {
-      if (e.key.rule === rule && !e.finished && e.closeAt !== null && e.closeAt <= watermark) out.push({ key: e.key, closeAt: e.closeAt });
-    }
-    return out.sort((a, b) => a.closeAt - b.closeAt || (a.key.windowStart ?? 0) - (b.key.windowStart ?? 0) || cmp(a.key.id, b.key.id));
-  }
-
-  async sealWindow(key: KeyDescriptor): Promise<void> {
-    const e = this.keys.get(key.id) ?? { key, slots: {}, closed: false, closedThrough: null, closeAt: null, version: 0, finished: false };
-    if (!e.closed) {
-      e.closed = true;
-      e.version += 1;
-    }
-    this.keys.set(key.id, e);
-  }
-
-  async finishWindow(key: KeyDescriptor): Promise<void> {
-    const e = this.keys.get(key.id);
-    if (e) e.finished = true;
-  }
-
-  async advanceSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean> {
-    const e = this.keys.get(key.id);
-    if (!e || e.version !== expectedVersion) return false;
-    e.closedThrough = Math.max(e.closedThrough ?? -Infinity, closedThrough);
-    e.closeAt = nextCloseAt;
-    e.version += 1;
-    return true;
-  }
-
-  async updateAlert(rule: string, groupKey: string, step: (state: AlertState) => StepResult, claim: Claim): Promise<AlertUpdate> {
-    const id = alertKey(rule, groupKey);
-    const e = this.alerts.get(id) ?? { state: INITIAL_ALERT_STATE, outbox: [] };
-    const r = step(clone(e.state));
-    const until = claim.now + claim.leaseMs;
-    const expired = e.outbox.filter((o) => o.claimedUntil <= claim.now);
-    if (r.transitions.length === 0 && expired.length === 0 && JSON.stringify(r.state) === JSON.stringify(e.state)) {
-      return { record: clone(e), claimed: [] };
-    }
-    const outbox = [
-      ...e.outbox.map((o) => (o.claimedUntil <= claim.now ? { ...o, claimedUntil: until } : o)),
-      ...r.transitions.map((transition) => ({ transition, claimedUntil: until })),
-    ];
-    const next: AlertEntry = { state: clone(r.state), outbox: clone(outbox) };
-    this.alerts.set(id, next);
-    return { record: clone(next), claimed: clone([...expired.map((o) => o.transition), ...r.transitions]) };
-  }
-
-  async confirmPublished(rule: string, groupKey: string, transitionIds: readonly string[]): Promise<void> {
-    const e = this.alerts.get(alertKey(rule, groupKey));
-    if (!e) return;
-    const done = new Set(transitionIds);
-    e.outbox = e.outbox.filter((o) => !done.has(o.transition.transitionId));
-  }
-
-  async releaseClaims(rule: string, groupKey: string, transitionIds: readonly string[]): Promise<void> {
-    const e = this.alerts.get(alertKey(rule, groupKey));
-    if (!e) return;
-    const ids = new Set(transitionIds);
-    e.outbox = e.outbox.map((o) => (ids.has(o.transition.transitionId) ? { ...o, claimedUntil: 0 } : o));
-  }
-
-  async activeAlerts(rule: string): Promise<Array<{ groupKey: string; record: AlertRecord }>> {
-    return this.alertsOf(rule).filter(({ record }) => record.state.status !== 'inactive' || record.outbox.length > 0);
-  }
-
-  async absenceGroups(rule: string): Promise<Array<{ groupKey: string; record: AlertRecord }>> {
-    return this.alertsOf(rule);
-  }
-
-  private alertsOf(rule: string): Array<{ groupKey: string; record: AlertRecord }> {
-    const out: Array<{ groupKey: string; record: AlertRecord }> = [];
-    const prefix = `${rule}\u0000`;
-    for (const [id, e] of this.alerts) {
-      if (id.startsWith(prefix)) out.push({ groupKey: id.slice(prefix.length), record: clone(e) });
-    }
-    return out.sort((a, b) => cmp(a.groupKey, b.groupKey));
-  }
-
-  async getShardProgress(stream: string, shardId: string): Promise<ShardProgress | undefined> {
-    const p = this.progress.get(`${stream}\u0000${shardId}`);
-    return p ? { ...p } : undefined;
-  }
-
-  async putShardProgress(stream: string, p: ShardProgress): Promise<void> {
-    const id = `${stream}\u0000${p.shardId}`;
-    const old = this.progress.get(id);
-    this.progress.set(id, {
-      shardId: p.shardId,
-      maxEventTime: Math.max(old?.maxEventTime ?? -Infinity, p.maxEventTime),
-      lastActivity: Math.max(old?.lastActivity ?? -Infinity, p.lastActivity),
-    });
-  }
-
-  async listShardProgress(stream: string): Promise<ShardProgress[]> {
-    const prefix = `${stream}\u0000`;
-    return [...this.progress.entries()].filter(([id]) => id.startsWith(prefix)).map(([, p]) => ({ ...p }));
-  }
-
-  async getStreamWatermark(stream: string): Promise<EpochMs> {
-    return this.watermarks.get(stream) ?? -Infinity;
-  }
-
-  async putStreamWatermark(stream: string, watermark: EpochMs): Promise<void> {
-    this.watermarks.set(stream, Math.max(this.watermarks.get(stream) ?? -Infinity, watermark));
-  }
-
-  async dedupe(stream: string, shardId: string, entries: DedupeEntries, _expiresAt: EpochMs): Promise<boolean[]> {
-    const out = new Array<boolean>(entries.length);
-    const shardKey = `${stream}\u0000${shardId}`;
-    let buckets = this.seenIds.get(shardKey);
-    if (!buckets) this.seenIds.set(shardKey, (buckets = new Map()));
-    // Entries come in sequence order, so runs of them share a bucket: look each run's bucket up once.
-    let bucket = Number.NaN;
-    let ids = new Map<string, string>();
-    for (let i = 0; i < entries.length; i++) {
-      if (entries.buckets[i] !== bucket) {
-        bucket = entries.buckets[i]!;
-        const found = buckets.get(bucket);
-        if (found) ids = found;
-        else buckets.set(bucket, (ids = new Map()));
-      }
-      const id = entries.ids[i]!;
-      const seq = ids.get(id);
-      if (seq === undefined) ids.set(id, entries.seqs[i]!);
-      out[i] = seq !== undefined && seq !== entries.seqs[i];
+    for (const e of this.t.keys.values()) {
+      if (e.key.rule === rule && e.closeAt !== null && e.closeAt <= watermark) out.push({ key: e.key, closeAt: e.closeAt });
     }
     return out;
   }
 
-  async quarantine(stream: string, rejections: readonly Rejection[]): Promise<void> {
+  async seal(key: KeyDescriptor): Promise<void> {
+    const e = this.t.keys.get(key.id);
+    if (e === undefined || e.closed) return;
+    e.closed = true;
+    e.version += 1;
+  }
+
+  async finish(key: KeyDescriptor): Promise<void> {
+    const e = this.t.keys.get(key.id);
+    if (e) e.closeAt = null;
+  }
+
+  async putSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean> {
+    const e = this.t.keys.get(key.id);
+    if (!e || e.version !== expectedVersion) return false;
+    e.closedThrough = closedThrough;
+    e.closeAt = nextCloseAt;
+    e.version += 1;
+    return true;
+  }
+}
+
+class MemoryAlerts implements AlertStorage {
+  constructor(private readonly t: MemoryTable) {}
+
+  async read(rule: string, groupKey: string): Promise<Versioned<AlertRecord> | undefined> {
+    const e = this.t.alerts.get(alertKey(rule, groupKey));
+    return e ? { value: clone(e.record), version: e.version } : undefined;
+  }
+
+  async put(rule: string, groupKey: string, record: AlertRecord, expectedVersion: number | null, _intent: AlertWrite): Promise<Conditional<Versioned<AlertRecord>>> {
+    const id = alertKey(rule, groupKey);
+    const e = this.t.alerts.get(id);
+    if ((e?.version ?? null) !== expectedVersion) return conflict(e ? { value: clone(e.record), version: e.version } : undefined);
+    const next = { record: clone(record), version: (e?.version ?? 0) + 1 };
+    this.t.alerts.set(id, next);
+    return { ok: true, value: { value: clone(record), version: next.version } };
+  }
+
+  async list(rule: string, activeOnly: boolean): Promise<Array<{ groupKey: string; record: AlertRecord }>> {
+    const out: Array<{ groupKey: string; record: AlertRecord }> = [];
+    const prefix = `${rule}\u0000`;
+    for (const [id, e] of this.t.alerts) {
+      if (id.startsWith(prefix) && (!activeOnly || isActive(e.record))) out.push({ groupKey: id.slice(prefix.length), record: clone(e.record) });
+    }
+    return out;
+  }
+}
+
+class MemoryProgress implements ProgressStorage {
+  constructor(private readonly t: MemoryTable) {}
+
+  async get(stream: string, shardId: string): Promise<ShardProgress | undefined> {
+    const p = this.t.progress.get(`${stream}\u0000${shardId}`);
+    return p ? { ...p } : undefined;
+  }
+
+  async raise(stream: string, target: ShardProgress): Promise<Conditional<ShardProgress>> {
+    const id = `${stream}\u0000${target.shardId}`;
+    const stored = this.t.progress.get(id);
+    if (stored && (stored.maxEventTime > target.maxEventTime || stored.lastActivity > target.lastActivity)) return conflict({ ...stored });
+    this.t.progress.set(id, { shardId: target.shardId, maxEventTime: target.maxEventTime, lastActivity: target.lastActivity });
+    return { ok: true, value: { ...target } };
+  }
+
+  async list(stream: string): Promise<ShardProgress[]> {
+    const prefix = `${stream}\u0000`;
+    return [...this.t.progress.entries()].filter(([id]) => id.startsWith(prefix)).map(([, p]) => ({ ...p }));
+  }
+
+  async getWatermark(stream: string): Promise<EpochMs> {
+    return this.t.watermarks.get(stream) ?? -Infinity;
+  }
+
+  async raiseWatermark(stream: string, watermark: EpochMs): Promise<boolean> {
+    if ((this.t.watermarks.get(stream) ?? -Infinity) >= watermark) return false;
+    this.t.watermarks.set(stream, watermark);
+    return true;
+  }
+}
+
+/**
+ * Dedupe buckets are handed to the protocol live, not copied (it only reads
+ * them): one batch checks thousands of ids, and copying a bucket per batch
+ * would cost more than the check.
+ */
+class MemoryDedupe implements DedupeStorage {
+  constructor(private readonly t: MemoryTable) {}
+
+  private entry(stream: string, shardId: string, bucket: number): BucketEntry | undefined {
+    return this.t.buckets.get(`${stream}\u0000${shardId}`)?.get(bucket);
+  }
+
+  async bucket(stream: string, shardId: string, bucket: number): Promise<Versioned<DedupeBucket>> {
+    const e = this.entry(stream, shardId, bucket);
+    return e ? { value: e, version: e.version } : { value: { ids: new Map(), bytes: 2 }, version: 0 };
+  }
+
+  async add(
+    stream: string,
+    shardId: string,
+    bucket: number,
+    current: Versioned<DedupeBucket>,
+    added: ReadonlyMap<string, string>,
+    addedBytes: number,
+    _expiresAt: EpochMs,
+  ): Promise<Conditional<Versioned<DedupeBucket>>> {
+    const shardKey = `${stream}\u0000${shardId}`;
+    let buckets = this.t.buckets.get(shardKey);
+    if (!buckets) this.t.buckets.set(shardKey, (buckets = new Map()));
+    let e = buckets.get(bucket);
+    if ((e?.version ?? 0) !== current.version) return conflict(e ? { value: e, version: e.version } : undefined);
+    if (!e) buckets.set(bucket, (e = { ids: new Map(), bytes: 2, version: 0 }));
+    for (const [id, seq] of added) e.ids.set(id, seq);
+    e.bytes += addedBytes;
+    e.version += 1;
+    return { ok: true, value: { value: e, version: e.version } };
+  }
+}
+
+class MemoryQuarantine implements QuarantineStorage {
+  constructor(private readonly t: MemoryTable) {}
+
+  async put(stream: string, rejections: readonly Rejection[]): Promise<void> {
     for (const r of rejections) {
       // A record's identity, or (sequence number, index) for a sub-event of a record.
-      if (!this.quarantined.some((q) => q.shardId === r.shardId && q.sequenceNumber === r.sequenceNumber && q.index === r.index)) this.quarantined.push({ ...r, stream });
+      if (!this.t.quarantined.some((q) => q.stream === stream && q.shardId === r.shardId && q.sequenceNumber === r.sequenceNumber && q.index === r.index)) this.t.quarantined.push({ ...r, stream });
     }
+  }
+
+  async list(stream: string, query: QuarantineQuery): Promise<QuarantinedRecord[]> {
+    return this.t.quarantined.filter((q) => q.stream === stream && (query.since === undefined || q.arrivalTime >= query.since)).map((q) => ({ ...q }));
+  }
+}
+
+export interface InMemoryStateStoreOptions extends StateProtocolOptions {
+  /** Share the data of another in-memory store, as two Lambda containers share one table. */
+  readonly sharing?: InMemoryStateStore;
+}
+
+/**
+ * The state protocol over process memory: the reference the engine is tested
+ * against, the store of the built-in demo and of the tools. Values are
+ * deep-copied in and out, as a database would (dedupe buckets excepted, see
+ * MemoryDedupe). It holds no cache: what it believes is the truth, so its
+ * conditional writes never conflict within one process.
+ */
+export class InMemoryStateStore extends StateProtocol {
+  private readonly table: MemoryTable;
+  /** Every quarantined record, in the order it was kept. */
+  readonly quarantined: ReadonlyArray<QuarantinedRecord>;
+
+  constructor(opts: InMemoryStateStoreOptions = {}) {
+    const table = opts.sharing?.table ?? new MemoryTable();
+    const storage: StateStorage = {
+      aggregates: new MemoryAggregates(table),
+      alerts: new MemoryAlerts(table),
+      progress: new MemoryProgress(table),
+      dedupe: new MemoryDedupe(table),
+      quarantine: new MemoryQuarantine(table),
+    };
+    super(storage, opts);
+    this.table = table;
+    this.quarantined = table.quarantined;
   }
 
   /** Every key and its state, for tests and inspection. */
   dump(): Array<{ key: KeyDescriptor; state: KeyState }> {
-    return [...this.keys.values()].map((e) => ({ key: e.key, state: snapshot(e) }));
+    return [...this.table.keys.values()].map((e) => ({ key: e.key, state: snapshot(e) }));
   }
 }
 
@@ -218,15 +274,7 @@ function snapshot(e: KeyEntry, shardId?: string, written?: Slot): KeyState {
   return { slots, closed: e.closed, closedThrough: e.closedThrough, closeAt: e.closeAt, version: e.version };
 }
 
-function emptyState(): KeyState {
-  return { slots: {}, closed: false, closedThrough: null, closeAt: null, version: 0 };
-}
-
 /** A deep copy as the DynamoDB store makes it: state goes through JSON there (and JSON is faster to copy than structuredClone). */
 function clone<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T;
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

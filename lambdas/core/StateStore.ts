@@ -5,9 +5,12 @@ import type { ShardProgress } from './watermark';
 
 /**
  * The port between the engine and its state. The engine decides *what* to
- * write; a store decides *how* it is made durable. Two implementations: the
- * in-memory store (core, for tests and the built-in demo) and the DynamoDB
- * store (adapters), which must give the same answers.
+ * write; a store decides *how* it is made durable. Every store is the one
+ * protocol (state/StateProtocol.ts: high-water marks, rebuilding after a
+ * conflict, outbox claims) over storage primitives (state/StateStorage.ts).
+ * Two storages: in memory (InMemoryStateStore, for tests, the built-in demo
+ * and the tools) and DynamoDB (adapters); test/contract runs one suite over
+ * both and proves they give the same answers.
  *
  * The exactly-once contract lives in {@link StateStore.apply}: each key keeps,
  * per shard, a slot holding that shard's merged contribution and the highest
@@ -60,7 +63,12 @@ export interface SlotUpdate {
 export type SlotBuilder = (current: Slot | undefined, closedThrough: EpochMs | null) => SlotUpdate | null;
 
 export type ApplyOutcome =
-  /** The slot was written (or nothing was new); `state` is the key after the write, all shards included. */
+  /**
+   * The slot was written (`applied`: `state` is the key after the write, all
+   * shards included) or nothing was new (`unchanged`: `state` is the key as
+   * this store last saw it, the truth in memory, a container's cache on
+   * DynamoDB). `conflicts` counts the failed conditional writes (a cost).
+   */
   | { readonly status: 'applied' | 'unchanged'; readonly state: KeyState; readonly conflicts: number }
   /** The key was already closed: the contribution is late. */
   | { readonly status: 'closed'; readonly conflicts: number };
@@ -114,13 +122,28 @@ export interface DedupeEntries {
   readonly seqs: readonly string[];
 }
 
+/** A quarantined record as kept: the rejection and the stream it came from. */
+export interface QuarantinedRecord extends Rejection {
+  readonly stream: string;
+}
+
+export interface QuarantineQuery {
+  /** Only records that arrived at or after this time. */
+  readonly since?: EpochMs;
+  /** At most this many records (the oldest). */
+  readonly limit?: number;
+}
+
 export interface StateStore {
   /**
    * Folds one shard's contribution into a key, exactly once. The store calls
    * `build` with its view of the shard's current slot (possibly cached) and
    * writes the result only if the stored slot still has that HWM; on a
-   * conflict it re-reads and calls `build` again. `build` returns null when
-   * no record is newer than the slot's HWM (nothing to write).
+   * conflict it takes the stored slot (returned with the failure, or read)
+   * and calls `build` again. `build` returns null when no record is newer
+   * than the slot's HWM: nothing is written, and the outcome is `unchanged`
+   * (even if the key was closed since: those records are in). `build` must not
+   * change the slot it is given.
    */
   apply(key: KeyDescriptor, shardId: string, build: SlotBuilder): Promise<ApplyOutcome>;
 
@@ -185,6 +208,9 @@ export interface StateStore {
    */
   dedupe(stream: string, shardId: string, entries: DedupeEntries, expiresAt: EpochMs): Promise<boolean[]>;
 
-  /** Keeps rejected records with their full payload and reason. */
+  /** Keeps rejected records with their full payload and reason. Keeping a record again (same shard and sequence number) changes nothing. */
   quarantine(stream: string, rejections: readonly Rejection[]): Promise<void>;
+
+  /** Quarantined records of a stream, by arrival time, then shard, then sequence number. */
+  listQuarantined(stream: string, query?: QuarantineQuery): Promise<QuarantinedRecord[]>;
 }

@@ -43,3 +43,27 @@ export function dedupeId(eventId: string): string {
     CODE[c & 63]!,
   );
 }
+
+/**
+ * Bytes of ids one bucket item may hold (a shard takes at most 1,000
+ * records/s, so a full bucket means ids far beyond that): well under
+ * DynamoDB's 400 KB item limit, with room for the key and the version. Past
+ * it, ids are not recorded (so not deduplicated); every store applies it.
+ */
+export const DEDUPE_MAX_BUCKET_BYTES = 300 * 1024;
+
+/**
+ * Bytes one id takes in a bucket item (`"id":"seq",` in its JSON). Ids are
+ * base64url (dedupeId) and sequence numbers decimal digits (Kinesis; the
+ * engine refuses any other, see sequence.ts), so characters are bytes.
+ */
+export function dedupeEntryBytes(id: string, sequenceNumber: string): number {
+  return id.length + sequenceNumber.length + 6;
+}
+
+/** Bytes of a bucket's ids as they are counted against the cap: the braces and every entry. */
+export function dedupeBucketBytes(ids: ReadonlyMap<string, string>): number {
+  let n = 2;
+  for (const [id, seq] of ids) n += dedupeEntryBytes(id, seq);
+  return n;
+}

@@ -1,8 +1,11 @@
-import type { AttributeValue, DynamoDBClient, QueryCommandInput, ScanCommandInput } from '@aws-sdk/client-dynamodb';
-import { parseAlert, parseKeyState } from '../../lambdas/adapters/DynamoDBStateStore';
-import { queryAll, scanAll } from '../../lambdas/adapters/paging';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { beginsWith, equals } from '../../lambdas/adapters/dynamodb/expressions';
+import { QuarantineRepository } from '../../lambdas/adapters/dynamodb/QuarantineRepository';
+import { StateTable } from '../../lambdas/adapters/dynamodb/StateTable';
+import { aggregateLayout, alertLayout, ATTR, type NativeItem } from '../../lambdas/adapters/dynamodb/tableLayout';
 import { TABLE } from '../../lambdas/core/contract';
+import { quarantineOrder } from '../../lambdas/core/state/StateProtocol';
 import { groupFromKey } from '../../lambdas/core/group';
 import type { AlertState } from '../../lambdas/core/lifecycle';
 import { RuleAggregates, type FixedPartialJson, type SessionPartialJson } from '../../lambdas/core/partials';
@@ -52,11 +55,15 @@ export interface QuarantinedRecord {
  * records into a stream. Works against AWS or any endpoint.
  */
 export class Inspector {
+  private readonly table: StateTable;
+
   constructor(
-    private readonly client: DynamoDBClient,
-    private readonly table: string,
+    client: DynamoDBClient,
+    tableName: string,
     readonly pipeline: Pipeline,
-  ) {}
+  ) {
+    this.table = new StateTable({ client, tableName });
+  }
 
   private windowRule(name: string): WindowRule {
     const rule = this.pipeline.rules.find((r) => r.name === name);
@@ -68,31 +75,28 @@ export class Inspector {
   /** Windows of a rule with their current aggregates, newest first. `all` includes evaluated (finished) windows. */
   async windows(ruleName: string, opts: { all?: boolean } = {}): Promise<WindowView[]> {
     const rule = this.windowRule(ruleName);
+    // Every window (a scan), or the windows not yet evaluated (the due index, then each item).
     const items = opts.all
-      ? await this.scanAll({ TableName: this.table, FilterExpression: 'begins_with(#pk, :p)', ExpressionAttributeNames: { '#pk': TABLE.partitionKey }, ExpressionAttributeValues: { ':p': { S: `K#${rule.name}#` } } })
-      : await this.queryAll({
-          TableName: this.table,
-          IndexName: TABLE.dueIndex.name,
-          KeyConditionExpression: 'duePk = :d',
-          ExpressionAttributeValues: { ':d': { S: `due#${rule.name}` } },
-        }).then((keys) => this.fetch(keys));
+      ? await this.table.scan('aggregate', 'aggregate.list', aggregateLayout.rulePrefix(rule.name), beginsWith(ATTR.pk, aggregateLayout.rulePrefix(rule.name)))
+      : await this.table
+          .query('aggregate', 'aggregate.list', aggregateLayout.duePartition(rule.name), { index: TABLE.dueIndex.name, keyCondition: equals(ATTR.duePk, aggregateLayout.duePartition(rule.name)) })
+          .then((keys) => this.fetch(keys));
     const ra = new RuleAggregates(rule);
     const out: WindowView[] = [];
     for (const item of items) {
-      const groupKey = item['groupKey']?.S;
-      if (groupKey === undefined) continue;
-      const group = groupFromKey(rule.groupBy, groupKey).labels;
-      const state = parseKeyState(item);
-      const partials = Object.values(state.slots).map((slot) => slot.partial);
-      const closed = state.closed;
-      if (item['windowStart']?.N !== undefined) {
+      const a = aggregateLayout.decode(item);
+      if (a.groupKey === '') continue;
+      const group = groupFromKey(rule.groupBy, a.groupKey).labels;
+      const partials = Object.values(a.state.slots).map((slot) => slot.partial);
+      const closed = a.state.closed;
+      if (a.windowStart !== null) {
         const acc = ra.create();
         for (const p of partials) ra.merge(acc, ra.deserialize(p as FixedPartialJson));
         out.push({
           rule: rule.name,
           group,
-          start: new Date(Number(item['windowStart'].N)).toISOString(),
-          end: new Date(Number(item['windowEnd']!.N)).toISOString(),
+          start: new Date(a.windowStart).toISOString(),
+          end: new Date(a.windowEnd!).toISOString(),
           closed,
           shards: partials.length,
           values: ra.results(acc),
@@ -113,17 +117,13 @@ export class Inspector {
     for (const name of rules) {
       const rule = this.pipeline.rules.find((r) => r.name === name);
       if (!rule) throw new Error(`no rule "${name}" in ${this.pipeline.file}`);
-      const items = await this.queryAll({
-        TableName: this.table,
-        KeyConditionExpression: '#pk = :pk',
-        ExpressionAttributeNames: { '#pk': TABLE.partitionKey },
-        ExpressionAttributeValues: { ':pk': { S: `A#${name}` } },
-      });
+      const items = await this.table.query('alert', 'alert.list', alertLayout.partition(name), { keyCondition: equals(ATTR.pk, alertLayout.partition(name)) });
       for (const item of items) {
-        const { state, outbox } = parseAlert(item);
+        const { groupKey, record } = alertLayout.decode(item);
+        const { state, outbox } = record;
         out.push({
           rule: name,
-          group: groupFromKey(rule.groupBy, item['groupKey']!.S!).labels,
+          group: groupFromKey(rule.groupBy, groupKey).labels,
           status: state.status,
           alertId: state.alertId,
           consecutive: state.consecutive,
@@ -139,39 +139,19 @@ export class Inspector {
   /** Quarantined records of a stream, oldest first, their chunks joined. */
   async quarantined(stream: string, opts: { since?: Date; limit?: number } = {}): Promise<QuarantinedRecord[]> {
     if (!this.pipeline.streams.has(stream)) throw new Error(`no stream "${stream}" in ${this.pipeline.file} (streams: ${[...this.pipeline.streams.keys()].join(', ')})`);
-    const items = await this.queryAll({
-      TableName: this.table,
-      KeyConditionExpression: opts.since ? '#pk = :pk AND #sk >= :since' : '#pk = :pk',
-      ExpressionAttributeNames: { '#pk': TABLE.partitionKey, ...(opts.since ? { '#sk': TABLE.sortKey } : {}) },
-      ExpressionAttributeValues: { ':pk': { S: `Q#${stream}` }, ...(opts.since ? { ':since': { S: opts.since.toISOString() } } : {}) },
-    });
-    const chunks = new Map<string, string>();
-    for (const item of items) chunks.set(item[TABLE.sortKey]!.S!, item['data']!.S!);
-    const out: QuarantinedRecord[] = [];
-    for (const item of items) {
-      if (item['reason'] === undefined) continue; // a continuation chunk
-      const sk = item[TABLE.sortKey]!.S!;
-      const n = Number(item['chunks']?.N ?? '1');
-      let data = item['data']!.S!;
-      for (let i = 1; i < n; i++) {
-        const part = chunks.get(`${sk}#${i}`);
-        if (part === undefined) throw new Error(`quarantined record ${sk} is missing chunk ${i} of ${n}`);
-        data += part;
-      }
-      out.push({
-        stream,
-        arrival: new Date(Number(item['arrivalTime']!.N)).toISOString(),
-        reason: item['reason'].S!,
-        message: item['message']!.S!,
-        shardId: item['shardId']!.S!,
-        sequenceNumber: item['sequenceNumber']!.S!,
-        partitionKey: item['partitionKey']!.S!,
-        data,
-        ...(item['subIndex']?.N !== undefined ? { index: Number(item['subIndex'].N) } : {}),
-      });
-      if (opts.limit !== undefined && out.length >= opts.limit) break;
-    }
-    return out;
+    const records = await new QuarantineRepository(this.table).list(stream, opts.since ? { since: opts.since.getTime() } : {});
+    const sorted = records.sort(quarantineOrder);
+    return (opts.limit === undefined ? sorted : sorted.slice(0, opts.limit)).map((r) => ({
+      stream,
+      arrival: new Date(r.arrivalTime).toISOString(),
+      reason: r.reason,
+      message: r.message,
+      shardId: r.shardId,
+      sequenceNumber: r.sequenceNumber,
+      partitionKey: r.partitionKey,
+      data: r.data,
+      ...(r.index === undefined ? {} : { index: r.index }),
+    }));
   }
 
   /**
@@ -199,25 +179,12 @@ export class Inspector {
   }
 
   /** Full items of the keys a due-index query returned. */
-  private async fetch(keys: Array<Record<string, AttributeValue>>): Promise<Array<Record<string, AttributeValue>>> {
-    const out: Array<Record<string, AttributeValue>> = [];
+  private async fetch(keys: readonly NativeItem[]): Promise<NativeItem[]> {
+    const out: NativeItem[] = [];
     for (const k of keys) {
-      const items = await this.queryAll({
-        TableName: this.table,
-        KeyConditionExpression: '#pk = :pk AND #sk = :sk',
-        ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey },
-        ExpressionAttributeValues: { ':pk': k[TABLE.partitionKey]!, ':sk': k[TABLE.sortKey]! },
-      });
-      out.push(...items);
+      const item = await this.table.get('aggregate', 'aggregate.read', { pk: String(k[ATTR.pk]), sk: String(k[ATTR.sk]) });
+      if (item) out.push(item);
     }
     return out;
-  }
-
-  private queryAll(input: QueryCommandInput): Promise<Array<Record<string, AttributeValue>>> {
-    return queryAll(this.client, input);
-  }
-
-  private scanAll(input: ScanCommandInput): Promise<Array<Record<string, AttributeValue>>> {
-    return scanAll(this.client, input);
   }
 }

@@ -4,7 +4,7 @@
  *   npm run test:chaos -- --seeds 200                 seeds 1..200
  *   npm run test:chaos -- --seed 17 --faults ddb-throttle,reshard
  *   npm run test:chaos -- --seeds 50 --start 1000 --disable reshard
- *   npm run test:chaos -- --seeds 20 --producer-duplicates
+ *   npm run test:chaos -- --seeds 20 --no-producer-duplicates   no producer resends among the faults
  *   npm run test:chaos -- --seeds 20 --quick          smaller workloads (the jest run)
  *   npm run test:chaos -- --list-faults
  *
@@ -14,7 +14,7 @@
  * per phase and per kind of request.
  */
 import { FAULT_DESCRIPTIONS, FAULT_KINDS, type FaultKind } from './faults';
-import { engineDeduplicates, formatTotals, parseKinds, runChaos } from './runChaos';
+import { formatTotals, parseKinds, runChaos } from './runChaos';
 
 function usage(): never {
   console.error('usage: tsx test/chaos/cli.ts [--seeds N] [--start S] [--seed S] [--faults a,b] [--disable a,b] [--[no-]producer-duplicates] [--quick] [--no-shrink] [--list-faults]');
@@ -27,7 +27,7 @@ async function main(argv: string[]): Promise<number> {
   let single: number | undefined;
   let faults: FaultKind[] | undefined;
   let disabled: FaultKind[] = [];
-  let producerDuplicates: boolean | undefined;
+  let producerDuplicates = true;
   let shrink = true;
   let quick = false;
   for (let i = 0; i < argv.length; i++) {
@@ -57,13 +57,13 @@ async function main(argv: string[]): Promise<number> {
     } else usage();
   }
   const list = single !== undefined ? [single] : Array.from({ length: seeds }, (_, i) => start + i);
-  const dup = producerDuplicates ?? engineDeduplicates();
+  const endpoint = process.env['TIDEWATCH_TEST_DYNAMODB_ENDPOINT'];
   console.log(
     `tidewatch chaos: ${list.length} seed(s) from ${list[0]}; faults ${faults ? faults.join(',') || 'none' : 'chosen per seed'}` +
-      `${disabled.length > 0 ? `, disabled ${disabled.join(',')}` : ''}; producer duplicates ${dup ? 'on' : 'off'}` +
-      `${producerDuplicates === undefined ? (dup ? ' (the engine deduplicates event ids)' : ' (the engine does not deduplicate event ids yet; --producer-duplicates to force)') : ''}`,
+      `${disabled.length > 0 ? `, disabled ${disabled.join(',')}` : ''}; producer duplicates ${producerDuplicates ? 'on' : 'off (--no-producer-duplicates)'}; ` +
+      `DynamoDB ${endpoint ? `at ${endpoint} (TIDEWATCH_TEST_DYNAMODB_ENDPOINT)` : 'dynalite, started for the run'}`,
   );
-  const summary = await runChaos({ seeds: list, faults, disabled, producerDuplicates: dup, shrink, size: quick ? 'quick' : 'full', log: (line) => console.log(line) });
+  const summary = await runChaos({ seeds: list, faults, disabled, producerDuplicates, shrink, size: quick ? 'quick' : 'full', log: (line) => console.log(line) });
   for (const line of formatTotals(summary)) console.log(line);
   console.log(`${summary.passed} passed, ${summary.failed} failed`);
   return summary.failed > 0 ? 1 : 0;

@@ -5,7 +5,7 @@
  */
 import { descriptor } from '../../lambdas/core/Engine';
 import { parsePipeline } from '../../lambdas/core/pipeline';
-import { startDynalite } from '../helpers/dynamo';
+import { startTestDynamo } from '../helpers/dynamo';
 import { b64, harness, records, T0 } from '../fuzz/harness';
 
 const M = 60_000;
@@ -27,7 +27,7 @@ rules:
 
 let dynamo: { endpoint: string; stop: () => Promise<void> };
 beforeAll(async () => {
-  dynamo = await startDynalite();
+  dynamo = await startTestDynamo();
 });
 afterAll(async () => {
   await dynamo.stop();

@@ -13,7 +13,7 @@
  * before the run, idle timeout longer than the run, out-of-orderness +
  * lateness larger than twice the clock skew plus the producers' delay).
  */
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { aggregateLayout, ATTR, kindOf, type NativeItem } from '../../lambdas/adapters/dynamodb/tableLayout';
 import type { AlertMessage } from '../../lambdas/adapters/SnsAlertPublisher';
 import { distinctAggregator } from '../../lambdas/core/aggregates/distinct';
 import { percentileAggregator } from '../../lambdas/core/aggregates/percentile';
@@ -238,8 +238,8 @@ export interface Comparison {
   readonly windows: number;
 }
 
-/** Compares every window of every rule with the state items (K#...) of the table. */
-export function compareState(expected: Expected, items: ReadonlyArray<Record<string, AttributeValue>>, pipeline: Pipeline): Comparison {
+/** Compares every window of every rule with the aggregate items of the table. */
+export function compareState(expected: Expected, items: readonly NativeItem[], pipeline: Pipeline): Comparison {
   const violations: string[] = [];
   let lost = 0;
   let doubled = 0;
@@ -248,20 +248,18 @@ export function compareState(expected: Expected, items: ReadonlyArray<Record<str
   const state = new Map<string, Record<string, number | null>>();
   const rules = new Map(pipeline.rules.filter((r): r is WindowRule => r.type === 'window').map((r) => [r.name, new RuleAggregates(r)]));
   for (const item of items) {
-    const pk = item['pk']?.S ?? '';
-    if (!pk.startsWith('K#')) continue;
-    const rule = item['rule']?.S ?? '?';
-    const aggs = rules.get(rule);
+    const pk = String(item[ATTR.pk]);
+    if (kindOf(pk) !== 'aggregate') continue;
+    const a = aggregateLayout.decode(item);
+    const aggs = rules.get(a.rule);
     if (!aggs) {
       violations.push(`state item of an unknown rule: ${pk}`);
       continue;
     }
     const acc = aggs.create();
-    for (const [name, value] of Object.entries(item)) {
-      if (name.startsWith('p_') && value.S !== undefined) aggs.merge(acc, aggs.deserialize(JSON.parse(value.S) as FixedPartialJson));
-    }
-    if (item['duePk'] !== undefined) violations.push(`window never closed: ${rule} ${item['groupKey']?.S} ${item['windowStart']?.N}`);
-    state.set(`${rule}|${item['groupKey']?.S}|${item['windowStart']?.N}`, aggs.results(acc));
+    for (const slot of Object.values(a.state.slots)) aggs.merge(acc, aggs.deserialize(slot.partial as FixedPartialJson));
+    if (a.due) violations.push(`window never closed: ${a.rule} ${a.groupKey} ${a.windowStart}`);
+    state.set(`${a.rule}|${a.groupKey}|${a.windowStart}`, aggs.results(acc));
   }
   const seen = new Set<string>();
   for (const rule of ORACLE_RULES) {

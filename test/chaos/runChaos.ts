@@ -36,13 +36,12 @@
  * record never reaches a window after it was sealed, so that path is covered
  * by test/chaos/findings.test.ts, not here.)
  */
-import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
 import type { Random } from '../../local/demo/random';
 import { parsePipeline } from '../../lambdas/core/pipeline';
 import type { RejectReason } from '../../lambdas/core/types';
-import { freshTable, startDynalite } from '../helpers/dynamo';
+import { alertLayout, ATTR, kindOf, quarantineLayout } from '../../lambdas/adapters/dynamodb/tableLayout';
+import { dropTestTables, freshTable, startTestDynamo } from '../helpers/dynamo';
 import { ShardConsumer } from './esm';
 import { FAULT_KINDS, FaultPlan, kindsForSeed, stream, type FaultKind, type InjectedFault } from './faults';
 import { cloudWatchLogsControlRecord, cloudWatchLogsRecord, gzip, kplAggregate } from '../../local/producer/encode';
@@ -104,13 +103,13 @@ export interface ChaosOptions {
   readonly faults?: readonly FaultKind[];
   /** Kinds no seed uses. */
   readonly disabled?: readonly FaultKind[];
-  /** Producer duplicates eligible; default: on once the engine deduplicates event ids. */
+  /** Producer duplicates (a naive producer resending a whole batch) eligible as a fault. @default true */
   readonly producerDuplicates?: boolean;
   /** Shrink failing seeds to a minimal fault set. @default true */
   readonly shrink?: boolean;
   /** Workload size. @default 'full' */
   readonly size?: ChaosSize;
-  /** A running dynalite to use (else one is started for the run). */
+  /** A DynamoDB endpoint to use (else TIDEWATCH_TEST_DYNAMODB_ENDPOINT, else a dynalite started for the run). */
   readonly endpoint?: string;
   readonly log?: (line: string) => void;
 }
@@ -121,15 +120,6 @@ export interface ChaosSummary {
   readonly results: readonly SeedResult[];
   readonly ms: number;
   readonly producerDuplicates: boolean;
-}
-
-/** True once the engine deduplicates producer retries by event id (the lead's change landed). */
-export function engineDeduplicates(): boolean {
-  try {
-    return /dedup/i.test(readFileSync(join(__dirname, '../../lambdas/core/Engine.ts'), 'utf8'));
-  } catch {
-    return false;
-  }
 }
 
 export function parseKinds(list: string): FaultKind[] {
@@ -494,12 +484,8 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
   const violations = [...world.violations, ...state.violations, ...alerts.violations];
 
   const quarantined = new Map<string, string>();
-  for (const item of items) {
-    if (item['pk']?.S === `Q#${STREAM}` && item['reason']?.S !== undefined) {
-      const sub = item['subIndex']?.N;
-      quarantined.set(`${item['shardId']?.S}/${item['sequenceNumber']?.S}${sub === undefined ? '' : `#e${sub}`}`, item['reason'].S);
-    }
-  }
+  const quarantineItems = items.filter((item) => kindOf(String(item[ATTR.pk])) === 'quarantine');
+  for (const r of quarantineLayout.decode(STREAM, quarantineItems)) quarantined.set(`${r.shardId}/${r.sequenceNumber}${r.index === undefined ? '' : `#e${r.index}`}`, r.reason);
   for (const [id, reason] of expected.quarantined) {
     const got = quarantined.get(id);
     if (got === undefined) violations.push(`record ${id} (${reason}) was not quarantined`);
@@ -515,11 +501,11 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
     );
   }
   for (const item of items) {
-    if (!(item['pk']?.S ?? '').startsWith('A#')) continue;
-    const status = (JSON.parse(item['state']?.S ?? '{}') as { status?: string }).status;
-    const outbox = JSON.parse(item['outbox']?.S ?? '[]') as unknown[];
-    if (outbox.length > 0) violations.push(`alert ${item['pk']?.S} ${item['sk']?.S}: ${outbox.length} transition(s) left unpublished in the outbox`);
-    if (status !== 'inactive') violations.push(`alert ${item['pk']?.S} ${item['sk']?.S} still ${status} after every window closed`);
+    if (kindOf(String(item[ATTR.pk])) !== 'alert') continue;
+    const { record } = alertLayout.decode(item);
+    const where = `alert ${String(item[ATTR.pk])} ${String(item[ATTR.sk])}`;
+    if (record.outbox.length > 0) violations.push(`${where}: ${record.outbox.length} transition(s) left unpublished in the outbox`);
+    if (record.state.status !== 'inactive') violations.push(`${where} still ${record.state.status} after every window closed`);
   }
 
   const stats: SeedStats = {
@@ -611,15 +597,17 @@ export function machine(): string {
 export async function runChaos(opts: ChaosOptions): Promise<ChaosSummary> {
   const log = opts.log ?? (() => undefined);
   const started = performance.now();
-  const producerDuplicates = opts.producerDuplicates ?? engineDeduplicates();
+  const producerDuplicates = opts.producerDuplicates ?? true;
   const eligible = new Set<FaultKind>(FAULT_KINDS.filter((k) => !(opts.disabled ?? []).includes(k) && (k !== 'producer-duplicates' || producerDuplicates)));
-  const dynamo = opts.endpoint ? undefined : await startDynalite();
+  const dynamo = opts.endpoint ? undefined : await startTestDynamo();
   const endpoint = opts.endpoint ?? dynamo!.endpoint;
   const results: SeedResult[] = [];
   try {
     for (const seed of opts.seeds) {
       const kinds = opts.faults ? [...opts.faults] : kindsForSeed(seed, eligible);
       let r = await runSeed(endpoint, seed, kinds, opts.size);
+      // On an existing endpoint (TIDEWATCH_TEST_DYNAMODB_ENDPOINT) each seed's table is deleted when it is done.
+      await dropTestTables();
       if (r.ok) {
         log(
           `seed ${seed} ok: ${r.stats.records} ${r.stats.shape} records (${r.stats.multiRecords} of several events, ${r.stats.controls} control; ${r.stats.events} events, ${r.stats.late} late, ${r.stats.quarantined} quarantined, ${r.stats.duplicates} duplicates, ${r.stats.missingGroup} without a group) on ${r.stats.shards} shards, ` +

@@ -14,24 +14,21 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import {
-  DynamoDBClient,
-  GetItemCommand,
-  InternalServerError,
-  ProvisionedThroughputExceededException,
-  QueryCommand,
-  ScanCommand,
-  type AttributeValue,
-} from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, InternalServerError, paginateScan, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { InternalErrorException, PublishCommand, SNSClient, type PublishCommandInput } from '@aws-sdk/client-sns';
 import type { KinesisStreamBatchResponse } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { equals } from '../../lambdas/adapters/dynamodb/expressions';
+import { stateRequestOf, StateTable, type StateRequest } from '../../lambdas/adapters/dynamodb/StateTable';
+import { alertLayout, ATTR, progressLayout, watermarkLayout, type NativeItem } from '../../lambdas/adapters/dynamodb/tableLayout';
 import { createRuntime } from '../../lambdas/adapters/runtime';
 import { ENV } from '../../lambdas/core/contract';
 import type { Pipeline } from '../../lambdas/core/types';
 import { createProcessorHandler } from '../../lambdas/processor/handler';
 import { createTickerHandler, type TickResult } from '../../lambdas/ticker/handler';
 import { kinesisEvent } from '../../local/esm/lambdaShapes';
+import { testClientConfig } from '../helpers/dynamo';
 import { lambdaContext } from '../helpers/lambda';
 import type { Random } from '../../local/demo/random';
 import type { FaultPlan } from './faults';
@@ -119,14 +116,6 @@ export type InvokeOutcome = { readonly kind: 'ok'; readonly failures: readonly s
 const silent = () => new Logger({ logLevel: 'SILENT' });
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, trace: () => undefined };
 const noMetrics = () => new Metrics({ namespace: 'tidewatch-chaos', serviceName: 'chaos', logger: quiet });
-const S = (v: string): AttributeValue => ({ S: v });
-
-function pkOf(input: Record<string, unknown>): string {
-  const key = (input['Key'] ?? input['Item']) as Record<string, { S?: string }> | undefined;
-  if (key?.['pk']?.S !== undefined) return key['pk'].S;
-  const values = input['ExpressionAttributeValues'] as Record<string, { S?: string }> | undefined;
-  return values?.[':pk']?.S ?? values?.[':due']?.S ?? '';
-}
 
 export class World {
   readonly scheduler: Scheduler;
@@ -145,7 +134,7 @@ export class World {
   private readonly lastProgress = new Map<string, number>();
   private containers = 0;
   private readonly processors: Container[] = [];
-  private readonly observer: DynamoDBClient;
+  private readonly observer: StateTable;
 
   constructor(
     readonly endpoint: string,
@@ -156,7 +145,7 @@ export class World {
     interleaving: Random,
   ) {
     this.scheduler = new Scheduler((n) => interleaving.int(n));
-    this.observer = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+    this.observer = new StateTable({ client: new DynamoDBClient(testClientConfig(endpoint)), tableName: table });
   }
 
   violation(message: string): void {
@@ -179,12 +168,7 @@ export class World {
 
   newContainer(kind: 'processor' | 'ticker'): Container {
     const id = `${kind === 'processor' ? 'p' : 't'}${++this.containers}`;
-    const client = new DynamoDBClient({
-      endpoint: this.endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      maxAttempts: 1,
-    });
+    const client = new DynamoDBClient(testClientConfig(this.endpoint));
     const sns = new SNSClient({ region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
     const c: Container = { id, kind, dead: false, busy: false, invocation: 0, applies: 0, client, sns };
     if (kind === 'processor') this.processors.push(c);
@@ -194,12 +178,12 @@ export class World {
           const op = ++this.op;
           this.counters.ddbRequests += 1;
           const command = context.commandName ?? 'unknown';
-          const input = args.input as Record<string, unknown>;
-          const tag = `${c.kind} ${command} ${pkOf(input).replace(/#.*/, '#')}`;
+          const request = stateRequestOf(context);
+          const tag = `${c.kind} ${command} ${request?.op ?? 'untagged'}${request?.reread ? ' (reread)' : ''}`;
           this.requestsByKind.set(tag, (this.requestsByKind.get(tag) ?? 0) + 1);
-          const lostResponse = this.beforeRequest(c, op, command, input);
+          const lostResponse = this.beforeRequest(c, op, command, request);
           const out = await next(args);
-          this.afterWrite(command, input);
+          this.afterWrite(request);
           if (lostResponse) {
             throw new InternalServerError({ message: 'chaos: internal server error (the request was applied; its response is lost)', $metadata: { httpStatusCode: 500 } });
           }
@@ -217,14 +201,16 @@ export class World {
   }
 
   /** Fault decisions before a DynamoDB request is sent; returns true when its response is to be lost after it is applied. */
-  private beforeRequest(c: Container, op: number, command: string, input: Record<string, unknown>): boolean {
+  private beforeRequest(c: Container, op: number, command: string, request: StateRequest | undefined): boolean {
     if (c.dead) throw new ContainerCrash(`chaos: container ${c.id} is dead`);
+    if (request === undefined) throw new Error(`chaos: ${command} without a state-store tag (container ${c.id})`);
     const f = this.faults;
-    const pk = pkOf(input);
-    const key = input['Key'] as Record<string, AttributeValue> | undefined;
-    const item = key ? `${key['pk']?.S}|${key['sk']?.S}` : undefined;
-    const where = () => `${command} ${pk.slice(0, 60)} (container ${c.id}, invocation ${c.invocation})`;
-    const isApply = command === 'UpdateItemCommand' && pk.startsWith('K#') && String(input['UpdateExpression'] ?? '').includes('#h = :h');
+    const pk = request.key.pk;
+    // The alert item a failed request was about (the oracle lets a delivery repeat after a fault on its confirmation);
+    // the write recording a step is not its confirmation.
+    const item = request.key.sk !== undefined && request.op !== 'alert.record' ? `${pk}|${request.key.sk}` : undefined;
+    const where = () => `${command} ${request.op} ${pk.slice(0, 60)} (container ${c.id}, invocation ${c.invocation})`;
+    const isApply = command === 'UpdateItemCommand' && request.op === 'aggregate.apply';
     if (isApply && c.kind === 'processor') {
       c.applies += 1;
       if (c.applies === 1 ? f.roll('crash-before-state', op, where) : f.roll('crash-between-state', op, () => `aggregate write #${c.applies}: ${where()}`)) {
@@ -232,8 +218,8 @@ export class World {
       }
     }
     // The ticker's state writes: sealing and finishing windows.
-    if (c.kind === 'ticker' && command === 'UpdateItemCommand' && pk.startsWith('K#') && f.roll('crash-between-state', op, () => `window close: ${where()}`)) this.crash(c, op);
-    if (command === 'PutItemCommand' && pk.startsWith('A#') && f.roll('crash-after-state', op, () => `at the alert record write: ${where()}`)) this.crash(c, op);
+    if (c.kind === 'ticker' && command === 'UpdateItemCommand' && request.item === 'aggregate' && f.roll('crash-between-state', op, () => `window close: ${where()}`)) this.crash(c, op);
+    if (request.op === 'alert.record' && f.roll('crash-after-state', op, () => `at the alert record write: ${where()}`)) this.crash(c, op);
     if (f.roll('ddb-throttle', op, where)) {
       this.noteFault(c, { op, kind: 'ddb', item });
       throw new ProvisionedThroughputExceededException({ message: 'chaos: rate of requests exceeds the allowed throughput', $metadata: { httpStatusCode: 400 } });
@@ -252,31 +238,14 @@ export class World {
   }
 
   /** Records the outbox of every alert item version written (for "each transition recorded exactly once"). */
-  private afterWrite(command: string, input: Record<string, unknown>): void {
-    const pk = pkOf(input);
-    if (!pk.startsWith('A#')) return;
-    let version: number | undefined;
-    let outbox: string | undefined;
-    let item: string | undefined;
-    if (command === 'PutItemCommand') {
-      const it = input['Item'] as Record<string, AttributeValue>;
-      version = Number(it['v']?.N);
-      outbox = it['outbox']?.S;
-      item = `${it['pk']?.S}|${it['sk']?.S}`;
-    } else if (command === 'UpdateItemCommand') {
-      const values = input['ExpressionAttributeValues'] as Record<string, AttributeValue> | undefined;
-      const key = input['Key'] as Record<string, AttributeValue>;
-      if (values?.[':o']?.S !== undefined && values[':v']?.N !== undefined) {
-        version = Number(values[':v'].N) + 1;
-        outbox = values[':o'].S;
-        item = `${key['pk']?.S}|${key['sk']?.S}`;
-      }
-    }
-    if (version === undefined || outbox === undefined || item === undefined) return;
-    const ids = (JSON.parse(outbox) as Array<{ transition: { transitionId: string } }>).map((o) => o.transition.transitionId);
+  private afterWrite(request: StateRequest | undefined): void {
+    if (request?.item !== 'alert' || request.write?.kind !== 'put') return;
+    const written = alertLayout.decode(request.write.item);
+    const item = `${request.key.pk}|${request.key.sk}`;
+    const ids = written.record.outbox.map((o) => o.transition.transitionId);
     const versions = this.alertVersions.get(item) ?? new Map<number, string[]>();
-    if (versions.has(version)) this.violation(`alert item ${item} version ${version} written twice`);
-    versions.set(version, ids);
+    if (versions.has(written.version)) this.violation(`alert item ${item} version ${written.version} written twice`);
+    versions.set(written.version, ids);
     this.alertVersions.set(item, versions);
   }
 
@@ -359,25 +328,20 @@ export class World {
 
   /** Reads the stream watermark (never faulted, after every invocation; with `progress`, the shards' progress too): neither may go backwards. */
   async observe(when: string, progress = false): Promise<void> {
+    const partition = progressLayout.partition(STREAM);
     const [wm, shards] = await this.scheduler.run(() =>
       Promise.all([
-        this.observer.send(new GetItemCommand({ TableName: this.table, Key: { pk: S(`WM#${STREAM}`), sk: S('-') }, ConsistentRead: true })),
-        progress
-          ? this.observer.send(
-              new QueryCommand({ TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': S(`P#${STREAM}`) }, ConsistentRead: true }),
-            )
-          : undefined,
+        this.observer.get('watermark', 'watermark.read', watermarkLayout.key(STREAM)),
+        progress ? this.observer.query('progress', 'progress.list', partition, { keyCondition: equals(ATTR.pk, partition), consistent: true }) : undefined,
       ]),
     );
-    const w = wm.Item?.['watermark']?.N !== undefined ? Number(wm.Item['watermark'].N) : -Infinity;
+    const w = watermarkLayout.decode(wm);
     if (w < this.lastWatermark) this.violation(`stream watermark went backwards ${when}: ${this.lastWatermark} -> ${w}`);
     this.lastWatermark = Math.max(this.lastWatermark, w);
-    for (const item of shards?.Items ?? []) {
-      const shard = item['sk']!.S!;
-      const m = Number(item['maxEventTime']?.N ?? '-Infinity');
-      const before = this.lastProgress.get(shard) ?? -Infinity;
-      if (m < before) this.violation(`progress of ${shard} went backwards ${when}: ${before} -> ${m}`);
-      this.lastProgress.set(shard, Math.max(before, m));
+    for (const p of (shards ?? []).map((i) => progressLayout.decode(i))) {
+      const before = this.lastProgress.get(p.shardId) ?? -Infinity;
+      if (p.maxEventTime < before) this.violation(`progress of ${p.shardId} went backwards ${when}: ${before} -> ${p.maxEventTime}`);
+      this.lastProgress.set(p.shardId, Math.max(before, p.maxEventTime));
     }
   }
 
@@ -385,20 +349,17 @@ export class World {
     return this.lastWatermark;
   }
 
-  /** Every item of the table (never faulted). */
-  async scan(): Promise<Array<Record<string, AttributeValue>>> {
-    const items: Array<Record<string, AttributeValue>> = [];
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const out = await this.scheduler.run(() => this.observer.send(new ScanCommand({ TableName: this.table, ExclusiveStartKey: start, ConsistentRead: true })));
-      items.push(...(out.Items ?? []));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
+  /** Every item of the table (never faulted), as plain values. */
+  async scan(): Promise<NativeItem[]> {
+    return this.scheduler.run(async () => {
+      const items: NativeItem[] = [];
+      for await (const page of paginateScan({ client: this.observer.client }, { TableName: this.table, ConsistentRead: true })) for (const i of page.Items ?? []) items.push(unmarshall(i));
+      return items;
+    });
   }
 
   destroy(): void {
-    this.observer.destroy();
+    this.observer.client.destroy();
   }
 }
 

@@ -49,8 +49,27 @@ async function until<T>(what: string, f: () => T | undefined, timeoutMs = 30_000
   }
 }
 
+/**
+ * The handlers' clock: the wall clock, moved forward when the test sends so
+ * that it reads 25 s past a minute. The events then fall 4.5-24 s in the past,
+ * in the minute's window, which closes (end + 30 s lateness, plus the idle
+ * timeout of quiet shards) minutes after the test is done: the test no longer
+ * depends on where the wall clock sits within a minute.
+ */
+class AlignedClock {
+  private offset = 0;
+  now(): number {
+    return Date.now() + this.offset;
+  }
+  /** Moves forward (never back) to `at` past the next minute boundary, or this one's if still ahead. */
+  alignTo(at: number): void {
+    this.offset += (((at - (this.now() % M)) % M) + M) % M;
+  }
+}
+
 describe('local pipeline, end to end', () => {
   let local: LocalPipeline;
+  const clock = new AlignedClock();
   const alerts: AlertMessage[] = [];
   let invocations = 0;
   let failed = false;
@@ -68,7 +87,7 @@ describe('local pipeline, end to end', () => {
       }
       return result;
     };
-    local = await startLocalPipeline({ shards: 2, tickEveryMs: 1000, wrapHandler, onAlert: (m) => alerts.push(m) });
+    local = await startLocalPipeline({ shards: 2, tickEveryMs: 1000, clock, wrapHandler, onAlert: (m) => alerts.push(m) });
   }, 60_000);
 
   afterAll(async () => {
@@ -76,9 +95,9 @@ describe('local pipeline, end to end', () => {
   }, 30_000);
 
   it('delivers the exact alerts for the events sent, and a crashed batch is retried without double counting', async () => {
-    // Arrange: one minute of checkout traffic with 30% errors, and healthy search traffic, in a window now
-    const now = Date.now();
-    const t0 = Math.floor(now / M) * M - M; // the previous minute: well inside maxFuture, still open (lateness 30s)
+    // Arrange: 20 s of checkout traffic with 30% errors, and healthy search traffic, in this minute's window
+    clock.alignTo(25_000);
+    const t0 = Math.floor(clock.now() / M) * M;
     const events = [
       ...Array.from({ length: 40 }, (_, i) => ({ eventId: `c-${i}`, ts: new Date(t0 + 1000 + i * 500).toISOString(), kind: 'http', service: 'checkout', host: 'web-1', status: i % 10 < 3 ? 503 : 200, latencyMs: 50 })),
       ...Array.from({ length: 40 }, (_, i) => ({ eventId: `s-${i}`, ts: new Date(t0 + 1000 + i * 500).toISOString(), kind: 'http', service: 'search', host: 'web-2', status: 200, latencyMs: 40 })),

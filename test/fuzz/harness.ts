@@ -11,6 +11,7 @@ import { QueryCommand, ScanCommand, type AttributeValue, type DynamoDBClient } f
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import type { KinesisStreamBatchResponse } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { ATTR, itemBytes, LIMITS, quarantineLayout } from '../../lambdas/adapters/dynamodb/tableLayout';
 import { createRuntime, type Runtime } from '../../lambdas/adapters/runtime';
 import { ENV } from '../../lambdas/core/contract';
 import type { KinesisLikeRecord, Pipeline } from '../../lambdas/core/types';
@@ -26,7 +27,7 @@ export const MINUTE = 60_000;
 export const T0 = Date.UTC(2026, 10, 27, 10, 0, 0);
 /** The processor's clock: 10 minutes after T0. */
 export const NOW = T0 + 10 * MINUTE;
-export const MAX_ITEM_BYTES = 400 * 1024;
+export const MAX_ITEM_BYTES = LIMITS.itemBytes;
 export const SHARD = 'shardId-000000000000';
 
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined, trace: () => undefined };
@@ -45,18 +46,8 @@ export function records(datas: readonly string[], width = 56, arrivalMs = NOW): 
 
 export const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
 
-/** DynamoDB's item size: attribute names and values in bytes (numbers approximately). */
-export function itemBytes(item: Record<string, AttributeValue>): number {
-  let n = 0;
-  for (const [name, v] of Object.entries(item)) {
-    n += Buffer.byteLength(name, 'utf8');
-    if (v.S !== undefined) n += Buffer.byteLength(v.S, 'utf8');
-    else if (v.N !== undefined) n += Math.ceil(v.N.length / 2) + 1;
-    else if (v.BOOL !== undefined || v.NULL !== undefined) n += 1;
-    else n += Buffer.byteLength(JSON.stringify(v), 'utf8');
-  }
-  return n;
-}
+/** DynamoDB's item size (attribute names and values in UTF-8 bytes), as the table layout counts it. */
+export { itemBytes };
 
 export interface Quarantined {
   readonly reason: string;
@@ -86,8 +77,8 @@ function keyCheck(violations: string[]) {
     if (command === 'PutItemCommand') keys.push(input['Item'] as Record<string, AttributeValue>);
     for (const k of keys) {
       if (!k) continue;
-      const pk = k['pk']?.S;
-      const sk = k['sk']?.S;
+      const pk = k[ATTR.pk]?.S;
+      const sk = k[ATTR.sk]?.S;
       if (pk !== undefined && Buffer.byteLength(pk, 'utf8') > 2048) violations.push(`${command}: partition key of ${Buffer.byteLength(pk, 'utf8')} bytes (limit 2048): ${JSON.stringify(pk.slice(0, 40))}…`);
       if (sk !== undefined && Buffer.byteLength(sk, 'utf8') > 1024) {
         violations.push(`${command}: sort key of ${Buffer.byteLength(sk, 'utf8')} bytes (limit 1024) under ${JSON.stringify(pk)}: ${JSON.stringify(sk.slice(0, 40))}…`);
@@ -157,19 +148,20 @@ export async function harness(endpoint: string, pipeline: Pipeline, stream = 'te
       let start: Record<string, AttributeValue> | undefined;
       do {
         const out = await client.send(
-          new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: `Q#${stream}` } }, ExclusiveStartKey: start }),
+          new QueryCommand({ TableName: table, KeyConditionExpression: '#pk = :pk', ExpressionAttributeNames: { '#pk': ATTR.pk }, ExpressionAttributeValues: { ':pk': { S: quarantineLayout.partition(stream) } }, ExclusiveStartKey: start }),
         );
         items.push(...(out.Items ?? []));
         start = out.LastEvaluatedKey;
       } while (start);
-      const bySk = new Map(items.map((i) => [i['sk']!.S!, i]));
+      // Joined here independently of the layout's own decoder (a missing chunk shows in the data).
+      const bySk = new Map(items.map((i) => [i[ATTR.sk]!.S!, i]));
       const out = new Map<string, Quarantined>();
       for (const item of items) {
-        if (item['reason']?.S === undefined) continue;
-        const chunks = Number(item['chunks']?.N ?? '1');
-        let data = item['data']?.S ?? '';
-        for (let c = 1; c < chunks; c++) data += bySk.get(`${item['sk']!.S}#${c}`)?.['data']?.S ?? '\u0000MISSING CHUNK\u0000';
-        out.set(item['sequenceNumber']!.S!, { reason: item['reason'].S, data, chunks });
+        if (item[ATTR.reason]?.S === undefined) continue;
+        const chunks = Number(item[ATTR.chunks]?.N ?? '1');
+        let data = item[ATTR.data]?.S ?? '';
+        for (let c = 1; c < chunks; c++) data += bySk.get(`${item[ATTR.sk]!.S}#${c}`)?.[ATTR.data]?.S ?? '\u0000MISSING CHUNK\u0000';
+        out.set(item[ATTR.sequenceNumber]!.S!, { reason: item[ATTR.reason]!.S!, data, chunks });
       }
       return out;
     },

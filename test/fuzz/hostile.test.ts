@@ -21,7 +21,8 @@ import { groupOf, hasGroupFields } from '../../lambdas/core/group';
 import { RuleAggregates, type FixedPartialJson } from '../../lambdas/core/partials';
 import { parsePipeline } from '../../lambdas/core/pipeline';
 import type { JsonObject, RejectReason, WindowRule } from '../../lambdas/core/types';
-import { startDynalite } from '../helpers/dynamo';
+import { aggregateLayout, ATTR, fromAttributeValues, kindOf } from '../../lambdas/adapters/dynamodb/tableLayout';
+import { startTestDynamo } from '../helpers/dynamo';
 import { b64, collectGarbage, harness, itemBytes, MAX_ITEM_BYTES, MINUTE, NOW, records, T0, type Harness } from './harness';
 
 const PIPELINE = parsePipeline(
@@ -62,7 +63,7 @@ const RULES = PIPELINE.rules.filter((r): r is WindowRule => r.type === 'window')
 let endpoint: string;
 let stopDynalite: () => Promise<void>;
 beforeAll(async () => {
-  const d = await startDynalite();
+  const d = await startTestDynamo();
   endpoint = d.endpoint;
   stopDynalite = d.stop;
 });
@@ -90,7 +91,9 @@ const pick = <T>(...values: T[]): fc.Arbitrary<T> => fc.noBias(fc.constantFrom(.
 
 const PROTO_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '__defineGetter__'] as const;
 const protoKey = pick(...PROTO_KEYS);
-const separator = pick('#', '\u0000', '\u0001', '|', '"', "'", '\\', '#|\u0000\u0001"\'', 'K#Fuzz#["x"]', '["a","b"]', 'W#0', 'a\u0001b');
+// Group values that look like the table's own keys: the partition key of rule Fuzz, group ["x"], and the sort key of window 0.
+const keyLike = aggregateLayout.key(descriptor('Fuzz', '["x"]', { start: 0, end: MINUTE }));
+const separator = pick('#', '\u0000', '\u0001', '|', '"', "'", '\\', '#|\u0000\u0001"\'', keyLike.pk, '["a","b"]', keyLike.sk, 'a\u0001b');
 const loneSurrogates = fc.string({ unit: fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 3 });
 const multibyte = fc.integer({ min: 100, max: 300 }).map((n) => '中'.repeat(n));
 const long = fc.tuple(fc.integer({ min: 257, max: 3000 }), fc.string({ maxLength: 3 })).map(([n, s]) => s + 'x'.repeat(n));
@@ -335,11 +338,11 @@ async function checkBatch(h: Harness, gens: readonly Gen[], opts: { tick: boolea
     if (t.thrown !== undefined) problems.push(`the ticker threw: ${String(t.thrown)} ${String((t.thrown as AggregateError).errors?.[0] ?? '')}`);
   }
   const items = await h.scan();
-  const stateKeys = items.filter((i) => i['pk']!.S!.startsWith('K#')).length;
+  const stateKeys = items.filter((i) => kindOf(i[ATTR.pk]!.S!) === 'aggregate').length;
   if (stateKeys !== keys) problems.push(`${stateKeys} aggregate items, expected ${keys}`);
   for (const item of items) {
     const size = itemBytes(item);
-    if (size > MAX_ITEM_BYTES) problems.push(`item ${item['pk']!.S!.slice(0, 40)} is ${size} bytes`);
+    if (size > MAX_ITEM_BYTES) problems.push(`item ${item[ATTR.pk]!.S!.slice(0, 40)} is ${size} bytes`);
   }
   problems.push(...h.keyViolations);
   return problems;
@@ -484,7 +487,9 @@ rules:
     // The container keeps its caches (up to 50,000 aggregate keys): about 19 MB here for 10,000 keys.
     expect(grown).toBeLessThan(64 * 1024 * 1024);
     const items = await h.scan();
-    const counted = items.filter((i) => i['pk']!.S!.startsWith('K#')).reduce((n, i) => n + Object.keys(i).filter((a) => a.startsWith('p_')).reduce((m, a) => m + (JSON.parse(i[a]!.S!) as { n: number }).n, 0), 0);
+    const counted = items
+      .filter((i) => kindOf(i[ATTR.pk]!.S!) === 'aggregate')
+      .reduce((n, i) => n + Object.values(aggregateLayout.state(fromAttributeValues(i)).slots).reduce((m, slot) => m + (slot.partial as { n: number }).n, 0), 0);
     const quarantined = (await h.quarantined()).size;
     for (const item of items) expect(itemBytes(item)).toBeLessThan(MAX_ITEM_BYTES);
     expect({ counted, quarantined, lost: N - counted - quarantined }).toEqual({ counted: N, quarantined: 0, lost: 0 });
@@ -500,7 +505,7 @@ rules:
     expect(res.thrown).toBeUndefined();
     expect(res.batchItemFailures).toEqual([]);
     const items = await h.scan();
-    const oversized = items.filter((i) => itemBytes(i) > MAX_ITEM_BYTES).map((i) => `${i['pk']!.S} ${i['sk']!.S}: ${itemBytes(i)} bytes`);
+    const oversized = items.filter((i) => itemBytes(i) > MAX_ITEM_BYTES).map((i) => `${i[ATTR.pk]!.S} ${i[ATTR.sk]!.S}: ${itemBytes(i)} bytes`);
     expect(oversized).toEqual([]);
   }, 120_000);
 });

@@ -13,7 +13,7 @@ import { Engine } from '../../lambdas/core/Engine';
 import { parsePipeline } from '../../lambdas/core/pipeline';
 import { Inspector } from '../../local/inspect/Inspector';
 import { runInspect } from '../../local/inspect/cli';
-import { freshTable, instrumentedClient, startDynalite } from '../helpers/dynamo';
+import { freshTable, instrumentedClient, startTestDynamo, testClientConfig, type TestDynamo } from '../helpers/dynamo';
 import { shardRecords, T0 } from '../helpers/factories';
 
 const PIPELINE = `
@@ -29,9 +29,9 @@ rules:
     emit: early
 `;
 
-let dynamo: { endpoint: string; stop: () => Promise<void> };
+let dynamo: TestDynamo;
 beforeAll(async () => {
-  dynamo = await startDynalite();
+  dynamo = await startTestDynamo();
 });
 afterAll(async () => {
   await dynamo.stop();
@@ -51,7 +51,7 @@ async function seeded() {
     { service: 'web' }, // no timestamp: quarantined
   ]);
   await engine.processBatch(s, records);
-  return { table, pipeline, client, poison: records[3]! };
+  return { table, pipeline, client, store, poison: records[3]! };
 }
 
 function capture() {
@@ -67,6 +67,20 @@ describe('inspect', () => {
     expect(rows.map((r) => [r.group, r.start, r.values])).toEqual([
       [{ service: 'api' }, new Date(T0).toISOString(), { errors: 2, total: 2 }],
       [{ service: 'web' }, new Date(T0).toISOString(), { errors: 0, total: 1 }],
+    ]);
+  });
+
+  it('with --all, lists the windows already evaluated too (a scan of the rule\'s items)', async () => {
+    const { table, pipeline, client, store } = await seeded();
+    // Later, with every shard idle, the ticker's advance closes window T0 (sealed, then out of the due index).
+    const later = new Engine({ pipeline, stream: 'telemetry', store, clock: { now: () => T0 + 10 * 60_000 }, publish: async () => undefined });
+    expect((await later.advance()).windowsClosed).toBe(2);
+    const inspector = new Inspector(client, table, pipeline);
+    expect(await inspector.windows('Errors')).toEqual([]);
+    const all = await inspector.windows('Errors', { all: true });
+    expect(all.map((r) => [r.group, r.start, r.closed, r.values])).toEqual([
+      [{ service: 'api' }, new Date(T0).toISOString(), true, { errors: 2, total: 2 }],
+      [{ service: 'web' }, new Date(T0).toISOString(), true, { errors: 0, total: 1 }],
     ]);
   });
 
@@ -94,7 +108,7 @@ describe('inspect', () => {
   it('the CLI prints a table, and names what is missing', async () => {
     const { table } = await seeded();
     const ok = capture();
-    const env = { [ENV.table]: table, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint };
+    const env = { [ENV.table]: table, AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_REGION: String(testClientConfig(dynamo.endpoint).region) };
     const code = await runInspect('windows', ['--rule', 'Errors', '--pipeline', 'pipelines/sample.yaml'], { ...ok.io, env }).catch((e: Error) => e.message);
     // the sample pipeline has no rule "Errors": a clear error, not a crash
     expect(code).toMatch(/no rule "Errors" in .*sample\.yaml/);

@@ -7,9 +7,10 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, SNSClient, type PublishCommandInput } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
+import { aggregateLayout } from '../../lambdas/adapters/dynamodb/tableLayout';
 import { createRuntime, type Runtime } from '../../lambdas/adapters/runtime';
 import type { AlertMessage } from '../../lambdas/adapters/SnsAlertPublisher';
 import { ENV } from '../../lambdas/core/contract';
@@ -19,7 +20,7 @@ import { parsePipeline } from '../../lambdas/core/pipeline';
 import type { KinesisLikeRecord, WindowRule } from '../../lambdas/core/types';
 import { createProcessorHandler } from '../../lambdas/processor/handler';
 import { createTickerHandler } from '../../lambdas/ticker/handler';
-import { freshTable, instrumentedClient, startDynalite, type RequestLog } from '../helpers/dynamo';
+import { freshTable, instrumentedClient, returnOldItemOnConditionFailure, returnsOldItem, startTestDynamo, type Injector, type RequestLog, type TestDynamo } from '../helpers/dynamo';
 import { shardRecords, T0 } from '../helpers/factories';
 import { kinesisEvent } from '../../local/esm/lambdaShapes';
 import { lambdaContext } from '../helpers/lambda';
@@ -78,9 +79,12 @@ class Clock {
   }
 }
 
-let dynamo: { endpoint: string; stop: () => Promise<void> };
+let dynamo: TestDynamo;
+/** Whether the endpoint returns the stored item with a failed condition (DynamoDB does; dynalite does not): then a conflict costs no read. */
+let returnsOld: boolean;
 beforeAll(async () => {
-  dynamo = await startDynalite();
+  dynamo = await startTestDynamo();
+  returnsOld = await returnsOldItem(dynamo.endpoint, await freshTable(dynamo.endpoint));
 });
 afterAll(async () => {
   await dynamo.stop();
@@ -98,8 +102,9 @@ interface Container {
 }
 
 /** One Lambda container: its own clients, caches and handler instances, sharing the table. */
-function container(table: string, clock: Clock, sns: SNSClient, inject?: (command: string, input: Record<string, unknown>) => void): Container {
+function container(table: string, clock: Clock, sns: SNSClient, inject?: Injector, opts: { returnOldItem?: boolean } = {}): Container {
   const { client, log } = instrumentedClient(dynamo.endpoint, inject);
+  if (opts.returnOldItem) returnOldItemOnConditionFailure(client, dynamo.endpoint);
   const runtime = createRuntime({ [ENV.table]: table, [ENV.topicArn]: TOPIC }, { dynamodb: client, sns, clock, pipeline });
   const processor = createProcessorHandler({ logger: silent(), metrics: noMetrics(), runtime: () => runtime, stream: () => 'telemetry' });
   const ticker = createTickerHandler({ logger: silent(), metrics: noMetrics(), runtime: () => runtime });
@@ -159,8 +164,8 @@ describe('processor: exactly-once aggregates over at-least-once delivery', () =>
     const res = await c.process(records);
     expect(res.batchItemFailures).toEqual([]);
     // 3 services x 2 rules, all in window 0: 6 aggregate keys
-    expect(c.log.count('UpdateItemCommand', 'K#')).toBe(6);
-    expect(c.log.count('GetItemCommand', 'K#')).toBe(0);
+    expect(c.log.count('UpdateItemCommand', 'aggregate')).toBe(6);
+    expect(c.log.count('GetItemCommand', 'aggregate')).toBe(0);
     expect(await errorsWindow(c, 'web', T0)).toEqual({ errors: 0, total: 100, latency: 1000, worst: 10 });
   });
 
@@ -173,7 +178,7 @@ describe('processor: exactly-once aggregates over at-least-once delivery', () =>
     c.log.reset();
     const again = await c.process(batch);
     expect(again.batchItemFailures).toEqual([]);
-    expect(c.log.count('UpdateItemCommand', 'K#')).toBe(0);
+    expect(c.log.count('UpdateItemCommand', 'aggregate')).toBe(0);
     expect(await errorsWindow(c, 'api', T0)).toEqual(API_EXPECTED);
     expect(messages().map((m) => [m.rule, m.state, m.group])).toEqual([['Errors', 'firing', { service: 'api' }]]);
   });
@@ -186,10 +191,25 @@ describe('processor: exactly-once aggregates over at-least-once delivery', () =>
     const cold = container(table, clock, sns);
     const res = await cold.process(apiBatch());
     expect(res.batchItemFailures).toEqual([]);
-    // two keys (Errors, Busy): each one failed conditional write and one read, no second write
-    expect(cold.log.count('UpdateItemCommand', 'K#')).toBe(2);
-    expect(cold.log.count('GetItemCommand', 'K#')).toBe(2);
-    expect(cold.runtime.store.counters.conflicts).toBe(2);
+    // two keys (Errors, Busy): each one failed conditional write and one read (none where the API returns the item with the failure), no second write
+    expect(cold.log.count('UpdateItemCommand', 'aggregate')).toBe(2);
+    expect(cold.log.count('GetItemCommand', 'aggregate')).toBe(returnsOld ? 0 : 2);
+    expect(cold.log.conditionFailures('aggregate')).toBe(2);
+    expect(await errorsWindow(cold, 'api', T0)).toEqual(API_EXPECTED);
+  });
+
+  it('where the API returns the stored item with the failed condition (as DynamoDB does), the slow path costs no read', async () => {
+    const table = await freshTable(dynamo.endpoint);
+    const { sns } = snsMock();
+    const clock = new Clock(T0 + 30_000);
+    await container(table, clock, sns).process(apiBatch());
+    // dynalite ignores ReturnValuesOnConditionCheckFailure: the test client returns the item as DynamoDB would.
+    const cold = container(table, clock, sns, undefined, { returnOldItem: true });
+    const res = await cold.process(apiBatch());
+    expect(res.batchItemFailures).toEqual([]);
+    expect(cold.log.count('UpdateItemCommand', 'aggregate')).toBe(2);
+    expect(cold.log.conditionFailures('aggregate')).toBe(2);
+    expect(cold.log.count('GetItemCommand', 'aggregate')).toBe(0);
     expect(await errorsWindow(cold, 'api', T0)).toEqual(API_EXPECTED);
   });
 
@@ -257,8 +277,7 @@ describe('processor: exactly-once aggregates over at-least-once delivery', () =>
     const res = await c.process([...mixed, ...rest]);
     expect(res.batchItemFailures).toEqual([]);
     expect(await errorsWindow(c, 'api', T0)).toEqual(API_EXPECTED);
-    const q = await c.client.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: 'Q#telemetry' } } }));
-    const items = (q.Items ?? []).map((i) => ({ reason: i['reason']!.S, seq: i['sequenceNumber']!.S, shard: i['shardId']!.S, data: i['data']!.S }));
+    const items = (await c.runtime.store.listQuarantined('telemetry')).map((r) => ({ reason: r.reason, seq: r.sequenceNumber, shard: r.shardId, data: r.data }));
     // the data is kept exactly as received, even when it is not valid base64
     const expected = mixed.slice(1).map((r, i) => ({ reason: ['bad-base64', 'not-json', 'no-timestamp'][i], seq: r.sequenceNumber, shard: S0, data: r.data }));
     expect(items.sort((x, y) => (x.seq! < y.seq! ? -1 : 1))).toEqual(expected);
@@ -269,9 +288,9 @@ describe('processor: exactly-once aggregates over at-least-once delivery', () =>
     const { sns } = snsMock();
     const clock = new Clock(T0 + 30_000);
     let keyWrites = 0;
-    const throttleSecond = (command: string, input: Record<string, unknown>) => {
-      const pk = (input['Key'] as Record<string, { S?: string }> | undefined)?.['pk']?.S ?? '';
-      if (command === 'UpdateItemCommand' && pk === 'K#Errors#["web"]' && ++keyWrites === 1) {
+    const web = aggregateLayout.key(descriptor('Errors', JSON.stringify(['web']), { start: T0, end: T0 + M }));
+    const throttleSecond: Injector = (_command, _input, request) => {
+      if (request?.op === 'aggregate.apply' && request.key.pk === web.pk && ++keyWrites === 1) {
         const err = new Error('Rate of requests exceeds the allowed throughput');
         err.name = 'ProvisionedThroughputExceededException';
         throw err;
@@ -297,13 +316,13 @@ describe('processor: producer duplicates (stream declares id: eventId, dedupe on
     const c = container(table, clock, sns);
     const batch = apiBatch(); // 10 events over 10 seconds of event time
     await c.process(batch);
-    expect(c.log.count('PutItemCommand', 'D#')).toBe(10);
+    expect(c.log.count('PutItemCommand', 'dedupe')).toBe(10);
     // the producer resent events 3..5 with the same ids: new sequence numbers
     const resent = shardRecords(S0, [3, 4, 5].map((i) => http('api', T0 + 1000 + i * 1000, i % 3 === 0 ? 500 : 200, i + 1)), 100n, T0 + 25_000);
     const cold = container(table, clock, sns);
     await cold.process(resent);
     expect(await errorsWindow(cold, 'api', T0)).toEqual(API_EXPECTED);
-    expect(cold.log.count('PutItemCommand', 'D#')).toBe(0);
+    expect(cold.log.count('PutItemCommand', 'dedupe')).toBe(0);
   });
 });
 
@@ -366,8 +385,8 @@ describe('processor: logs', () => {
     const batch = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['message'] === 'batch applied');
     expect(batch).toMatchObject({ shardId: S0, firstSequence: records[0]!.sequenceNumber, lastSequence: records[1]!.sequenceNumber, records: 2, rejected: { 'bad-timestamp': 1 } });
     expect(lines.filter((l) => l.includes(SECRET))).toEqual([]);
-    const q = await client.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: 'Q#telemetry' } } }));
-    expect(q.Items![0]!['message']!.S).toBe('field "ts" is [redacted]: expected an ISO-8601 date-time with a time zone (e.g. 2026-11-27T10:00:00.000Z) or epoch milliseconds');
+    const [q] = await runtime.store.listQuarantined('telemetry');
+    expect(q!.message).toBe('field "ts" is [redacted]: expected an ISO-8601 date-time with a time zone (e.g. 2026-11-27T10:00:00.000Z) or epoch milliseconds');
   });
 });
 

@@ -1,0 +1,155 @@
+import { TABLE } from '../../core/contract';
+import { descriptor } from '../../core/fold';
+import type { AggregateStorage, Conditional, SlotBelief } from '../../core/state/StateStorage';
+import type { DueKey, KeyDescriptor, KeyState, SlotUpdate } from '../../core/StateStore';
+import type { EpochMs } from '../../core/types';
+import { and, atMost, attributeExists, attributeNotExists, equals, greaterThan, type UpdateSpec } from './expressions';
+import { aggregateLayout, ATTR, slotAttributes } from './tableLayout';
+import type { StateTable } from './StateTable';
+
+export interface AggregateRepositoryOptions {
+  /** How long state outlives its window (TTL). @default 7 days */
+  readonly retentionMs?: number;
+  /** Aggregate keys whose state is cached between batches. @default 50000 */
+  readonly cacheSize?: number;
+}
+
+const DAY = 86_400_000;
+
+/**
+ * Aggregate key items. A batch writes each key it touches once:
+ *
+ *   SET h_<shard> = :new, p_<shard> = :partial, <identity, due index entry> ADD v 1
+ *   IF h_<shard> = :hwmTheSlotWasBuiltOn (or attribute_not_exists) AND attribute_not_exists(closed)
+ *   RETURN ALL_NEW
+ *
+ * Fast path: the key's state is cached from this container's previous write
+ * (or the key is new): one conditional write, no read, and the returned item
+ * gives the merged view of every shard for `emit: early` rules. Slow path (a
+ * redelivery, a cold container meeting an existing key): the condition fails,
+ * the stored item comes back (with the failure on DynamoDB, else read), and the
+ * protocol rebuilds the slot on it.
+ */
+export class AggregateRepository implements AggregateStorage {
+  private readonly retentionMs: number;
+  private readonly cacheSize: number;
+  /** Keys as this container last saw them (its own writes, or what a failed condition returned). */
+  private readonly cache = new Map<string, KeyState>();
+
+  constructor(
+    private readonly table: StateTable,
+    opts: AggregateRepositoryOptions = {},
+  ) {
+    this.retentionMs = opts.retentionMs ?? 7 * DAY;
+    this.cacheSize = opts.cacheSize ?? 50_000;
+  }
+
+  believe(key: KeyDescriptor, shardId: string): SlotBelief {
+    const state = this.cache.get(key.id);
+    return { state, slot: state?.slots[shardId] };
+  }
+
+  async putSlot(key: KeyDescriptor, shardId: string, expectedHwm: string | undefined, update: SlotUpdate): Promise<Conditional<KeyState>> {
+    const slot = slotAttributes(shardId);
+    const set = {
+      [slot.hwm]: update.slot.hwm,
+      [slot.partial]: JSON.stringify(update.slot.partial),
+      ...aggregateLayout.identity(key, Math.ceil((update.closeAt + this.retentionMs) / 1000)),
+      // A fixed window's close time is its own; a session key's is the minimum over shards (set when absent, lowered below).
+      ...(key.windowStart !== null ? { [ATTR.closeAt]: update.closeAt } : {}),
+    };
+    const spec: UpdateSpec = { set, add: { [ATTR.version]: 1 }, ...(key.windowStart === null ? { setIfNotExists: { [ATTR.closeAt]: update.closeAt } } : {}) };
+    const written = await this.table.write(
+      'aggregate',
+      'aggregate.apply',
+      aggregateLayout.key(key),
+      {
+        kind: 'update',
+        update: spec,
+        condition: and(expectedHwm === undefined ? attributeNotExists(slot.hwm) : equals(slot.hwm, expectedHwm), attributeNotExists(ATTR.closed)),
+        returnNew: true,
+      },
+      'current',
+    );
+    if (!written.ok) {
+      const current = written.current === undefined ? undefined : aggregateLayout.state(written.current);
+      if (current === undefined) this.cache.delete(key.id);
+      else this.remember(key.id, current);
+      return { ok: false, current };
+    }
+    let state = aggregateLayout.state(written.attributes ?? {});
+    if (key.windowStart === null && state.closeAt !== null && update.closeAt < state.closeAt) state = await this.lowerCloseAt(key, update.closeAt, state);
+    this.remember(key.id, state);
+    return { ok: true, value: state };
+  }
+
+  /** Session keys: another shard set a later close time; lower it to ours (conditional, so the minimum wins). */
+  private async lowerCloseAt(key: KeyDescriptor, closeAt: EpochMs, state: KeyState): Promise<KeyState> {
+    const written = await this.table.write(
+      'aggregate',
+      'aggregate.lowerCloseAt',
+      aggregateLayout.key(key),
+      { kind: 'update', update: { set: { [ATTR.closeAt]: closeAt }, add: { [ATTR.version]: 1 } }, condition: greaterThan(ATTR.closeAt, closeAt), returnNew: true },
+      'ignore',
+    );
+    return written.ok && written.attributes ? aggregateLayout.state(written.attributes) : state;
+  }
+
+  async read(key: KeyDescriptor): Promise<KeyState | undefined> {
+    const item = await this.table.get('aggregate', 'aggregate.read', aggregateLayout.key(key));
+    return item ? aggregateLayout.state(item) : undefined;
+  }
+
+  async due(rule: string, watermark: EpochMs): Promise<DueKey[]> {
+    const partition = aggregateLayout.duePartition(rule);
+    const items = await this.table.query('aggregate', 'aggregate.due', partition, {
+      index: TABLE.dueIndex.name,
+      keyCondition: and(equals(ATTR.duePk, partition), atMost(ATTR.closeAt, watermark)),
+    });
+    return items.map((item) => {
+      const a = aggregateLayout.decode(item);
+      return {
+        key: descriptor(rule, a.groupKey, a.windowStart === null || a.windowEnd === null ? null : { start: a.windowStart, end: a.windowEnd }),
+        closeAt: a.state.closeAt!,
+      };
+    });
+  }
+
+  async seal(key: KeyDescriptor): Promise<void> {
+    // Already sealed, or never written (an empty window): both fine.
+    await this.table.write(
+      'aggregate',
+      'aggregate.seal',
+      aggregateLayout.key(key),
+      { kind: 'update', update: { set: { [ATTR.closed]: true }, add: { [ATTR.version]: 1 } }, condition: and(attributeExists(ATTR.pk), attributeNotExists(ATTR.closed)) },
+      'ignore',
+    );
+    this.cache.delete(key.id);
+  }
+
+  async finish(key: KeyDescriptor): Promise<void> {
+    await this.table.write('aggregate', 'aggregate.finish', aggregateLayout.key(key), { kind: 'update', update: { remove: [ATTR.duePk, ATTR.closeAt] }, condition: attributeExists(ATTR.pk) }, 'ignore');
+  }
+
+  async putSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean> {
+    const update: UpdateSpec =
+      nextCloseAt === null
+        ? { set: { [ATTR.closedThrough]: closedThrough }, add: { [ATTR.version]: 1 }, remove: [ATTR.duePk, ATTR.closeAt] }
+        : { set: { [ATTR.closedThrough]: closedThrough, [ATTR.closeAt]: nextCloseAt }, add: { [ATTR.version]: 1 } };
+    const written = await this.table.write('aggregate', 'aggregate.advanceSessions', aggregateLayout.key(key), { kind: 'update', update, condition: equals(ATTR.version, expectedVersion) }, 'ignore');
+    if (!written.ok) return false;
+    const c = this.cache.get(key.id);
+    if (c) this.cache.set(key.id, { ...c, closedThrough, closeAt: nextCloseAt, version: c.version === expectedVersion ? c.version + 1 : c.version });
+    return true;
+  }
+
+  private remember(id: string, state: KeyState): void {
+    if (this.cache.size >= this.cacheSize && !this.cache.has(id)) {
+      // Evict the oldest entry (Map keeps insertion order).
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    this.cache.delete(id);
+    this.cache.set(id, state);
+  }
+}

@@ -1,0 +1,453 @@
+import { createHash } from 'node:crypto';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { unmarshall, type NativeAttributeValue } from '@aws-sdk/util-dynamodb';
+import { TABLE } from '../../core/contract';
+import { dedupeBucketBytes } from '../../core/dedupe';
+import { TidewatchError } from '../../core/errors';
+import { INITIAL_ALERT_STATE, type AlertState } from '../../core/lifecycle';
+import type { PartialJson } from '../../core/partials';
+import type { AlertRecord, KeyDescriptor, KeyState, OutboxEntry, QuarantinedRecord, Slot } from '../../core/StateStore';
+import type { EpochMs, Rejection } from '../../core/types';
+import type { ShardProgress } from '../../core/watermark';
+
+/**
+ * The layout of the state table, in one place: every item type, its keys and
+ * its attribute names, and how each item is written and read. Nothing else
+ * spells a key prefix or an attribute name (the linter refuses key-prefix
+ * literals anywhere else). One table, generic keys (TABLE in contract.ts):
+ *
+ * | item             | pk                      | sk                                      |
+ * |------------------|-------------------------|-----------------------------------------|
+ * | aggregate key    | `K#<rule>#<group>`      | `W#<windowStart>` or `S` (session list) |
+ * | alert state      | `A#<rule>`              | `<group>`                               |
+ * | shard progress   | `P#<stream>`            | `<shardId>`                             |
+ * | stream watermark | `WM#<stream>`           | `-`                                     |
+ * | producer ids     | `D#<stream>#<shardId>`  | `<bucket start, epoch ms>`              |
+ * | quarantine       | `Q#<stream>`            | `<arrival ISO>#<shard>#<seq>[#e<index>][#<chunk>]` |
+ *
+ * Group keys longer than 512 bytes are replaced by their SHA-256 in keys (the
+ * full group key is an attribute). An aggregate key item holds, per shard,
+ * `h_<shard>` (its high-water mark) and `p_<shard>` (its partial, JSON), and
+ * is in the due index (`duePk` = `due#<rule>`, `closeAt`) until finished.
+ *
+ * Sizes are counted in UTF-8 bytes, as DynamoDB counts them (dynalite counts
+ * characters): keys are checked against DynamoDB's limits when they are
+ * built, so an emulator refuses what DynamoDB would refuse.
+ *
+ * Adding an item type: a prefix in {@link ITEM_PREFIX}, its requests in
+ * {@link OPERATIONS}, its attribute names in {@link ATTR}, and a layout object
+ * next to the others below.
+ */
+
+/** An item as plain JavaScript values (what util-dynamodb's marshall/unmarshall convert). */
+export type NativeItem = Record<string, NativeAttributeValue>;
+
+export interface TableKey {
+  readonly pk: string;
+  readonly sk: string;
+}
+
+/** The partition key prefix of each item type. */
+export const ITEM_PREFIX = {
+  aggregate: 'K#',
+  alert: 'A#',
+  progress: 'P#',
+  watermark: 'WM#',
+  dedupe: 'D#',
+  quarantine: 'Q#',
+} as const;
+export type ItemKind = keyof typeof ITEM_PREFIX;
+export const ITEM_KINDS = Object.keys(ITEM_PREFIX) as ItemKind[];
+
+/** The requests each item type's repository makes (what a request tag names, see StateTable.ts). */
+export const OPERATIONS = {
+  aggregate: ['apply', 'lowerCloseAt', 'read', 'due', 'seal', 'finish', 'advanceSessions', 'list'],
+  /** record: a lifecycle step and the transitions it records; confirm: published transitions leave the outbox; release: claims given up. */
+  alert: ['read', 'record', 'confirm', 'release', 'list'],
+  progress: ['read', 'raise', 'list'],
+  watermark: ['read', 'raise'],
+  dedupe: ['read', 'add'],
+  quarantine: ['put', 'list'],
+} as const satisfies Record<ItemKind, readonly string[]>;
+export type StateOperation = { [K in ItemKind]: `${K}.${(typeof OPERATIONS)[K][number]}` }[ItemKind];
+
+/** Partition key prefix of the due index (one partition per rule). */
+const DUE_PREFIX = 'due#';
+const WINDOW_SK_PREFIX = 'W#';
+const SESSION_SK = 'S';
+const WATERMARK_SK = '-';
+const HWM_PREFIX = 'h_';
+const PARTIAL_PREFIX = 'p_';
+
+/** Every attribute name of every item type. */
+export const ATTR = {
+  pk: TABLE.partitionKey,
+  sk: TABLE.sortKey,
+  /** TTL (epoch seconds). */
+  expiresAt: TABLE.ttlAttribute,
+  /** Incremented by every write of a versioned item (aggregate, alert, dedupe). */
+  version: 'v',
+  // aggregate keys (rule, groupKey, windowStart, windowEnd are projected into the due index: TABLE.dueIndexAttributes)
+  rule: 'rule',
+  groupKey: 'groupKey',
+  windowStart: 'windowStart',
+  windowEnd: 'windowEnd',
+  duePk: TABLE.dueIndex.partitionKey,
+  closeAt: TABLE.dueIndex.sortKey,
+  closed: 'closed',
+  closedThrough: 'closedThrough',
+  // alert state (rule, groupKey too)
+  state: 'state',
+  outbox: 'outbox',
+  active: 'active',
+  // shard progress and watermark
+  maxEventTime: 'maxEventTime',
+  lastActivity: 'lastActivity',
+  watermark: 'watermark',
+  // producer ids
+  ids: 'ids',
+  // quarantine
+  data: 'data',
+  reason: 'reason',
+  message: 'message',
+  shardId: 'shardId',
+  sequenceNumber: 'sequenceNumber',
+  partitionKey: 'partitionKey',
+  arrivalTime: 'arrivalTime',
+  chunks: 'chunks',
+  /** A quarantined sub-event's index among its record's events (absent for a whole record). */
+  subIndex: 'subIndex',
+} as const;
+
+/** DynamoDB's limits, in bytes. */
+export const LIMITS = { partitionKeyBytes: 2048, sortKeyBytes: 1024, itemBytes: 400 * 1024 } as const;
+
+/** A key or an item breaks one of DynamoDB's limits (in bytes): DynamoDB would refuse every request on it. */
+export class StateLayoutError extends TidewatchError {}
+
+export function utf8Bytes(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
+
+function key(kind: ItemKind, pk: string, sk: string): TableKey {
+  if (utf8Bytes(pk) > LIMITS.partitionKeyBytes) {
+    throw new StateLayoutError(`state table: the ${kind} item's partition key is ${utf8Bytes(pk)} bytes; DynamoDB allows ${LIMITS.partitionKeyBytes} (${JSON.stringify(pk.slice(0, 60))}…)`);
+  }
+  if (utf8Bytes(sk) > LIMITS.sortKeyBytes) {
+    throw new StateLayoutError(`state table: the ${kind} item's sort key is ${utf8Bytes(sk)} bytes; DynamoDB allows ${LIMITS.sortKeyBytes} (${JSON.stringify(sk.slice(0, 60))}…)`);
+  }
+  return { pk, sk };
+}
+
+/** Group keys can be long: past 512 bytes (UTF-8) keys use their hash. */
+export function shortKey(groupKey: string): string {
+  return utf8Bytes(groupKey) <= 512 ? groupKey : `h:${createHash('sha256').update(groupKey).digest('hex')}`;
+}
+
+/** The item type of a partition key (undefined: not a state item). */
+export function kindOf(pk: string): ItemKind | undefined {
+  // Longest prefix first (WM# before any shorter prefix that might be added).
+  return [...ITEM_KINDS].sort((a, b) => ITEM_PREFIX[b].length - ITEM_PREFIX[a].length).find((k) => pk.startsWith(ITEM_PREFIX[k]));
+}
+
+/** The plain item of a DynamoDB item as the SDK returns it. */
+export function fromAttributeValues(item: Record<string, AttributeValue>): NativeItem {
+  return unmarshall(item);
+}
+
+const num = (v: NativeAttributeValue): number | null => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : null);
+const str = (v: NativeAttributeValue): string | null => (typeof v === 'string' ? v : null);
+
+// ------------------------------------------------------------------ aggregate keys
+
+/** The two attributes of one shard's slot on an aggregate key item. */
+export function slotAttributes(shardId: string): { readonly hwm: string; readonly partial: string } {
+  return { hwm: `${HWM_PREFIX}${shardId}`, partial: `${PARTIAL_PREFIX}${shardId}` };
+}
+
+/** The shard a slot's HWM attribute belongs to (undefined: not a slot attribute). */
+export function slotShardOf(attribute: string): string | undefined {
+  return attribute.startsWith(HWM_PREFIX) ? attribute.slice(HWM_PREFIX.length) : undefined;
+}
+
+/** What an aggregate key item says about itself: which key it is, and its state. */
+export interface AggregateItem {
+  readonly rule: string;
+  readonly groupKey: string;
+  /** Null for a session key. */
+  readonly windowStart: EpochMs | null;
+  readonly windowEnd: EpochMs | null;
+  /** In the due index (not finished). */
+  readonly due: boolean;
+  readonly state: KeyState;
+}
+
+export const aggregateLayout = {
+  key(k: KeyDescriptor): TableKey {
+    return key('aggregate', `${ITEM_PREFIX.aggregate}${k.rule}#${shortKey(k.groupKey)}`, k.windowStart === null ? SESSION_SK : `${WINDOW_SK_PREFIX}${k.windowStart}`);
+  },
+  /** What every partition key of a rule's aggregate items begins with. */
+  rulePrefix(rule: string): string {
+    return `${ITEM_PREFIX.aggregate}${rule}#`;
+  },
+  /** The due index partition of a rule. */
+  duePartition(rule: string): string {
+    return `${DUE_PREFIX}${rule}`;
+  },
+  /** The attributes every slot write sets besides the slot (the item's identity and its due index entry). */
+  identity(k: KeyDescriptor, expiresAtSeconds: number): NativeItem {
+    const out: NativeItem = { [ATTR.rule]: k.rule, [ATTR.groupKey]: k.groupKey, [ATTR.duePk]: `${DUE_PREFIX}${k.rule}`, [ATTR.expiresAt]: expiresAtSeconds };
+    if (k.windowStart !== null) {
+      out[ATTR.windowStart] = k.windowStart;
+      out[ATTR.windowEnd] = k.windowEnd!;
+    }
+    return out;
+  },
+  /** The state of an aggregate key item. */
+  state(item: NativeItem): KeyState {
+    const slots: Record<string, Slot> = {};
+    for (const [name, value] of Object.entries(item)) {
+      const shard = slotShardOf(name);
+      if (shard === undefined || typeof value !== 'string') continue;
+      const p = item[slotAttributes(shard).partial];
+      if (typeof p === 'string') slots[shard] = { hwm: value, partial: JSON.parse(p) as PartialJson };
+    }
+    return {
+      slots,
+      closed: item[ATTR.closed] === true,
+      closedThrough: num(item[ATTR.closedThrough]),
+      closeAt: num(item[ATTR.closeAt]),
+      version: num(item[ATTR.version]) ?? 0,
+    };
+  },
+  /** An aggregate key item (from a scan, a query or a due-index entry, whose projection has no slots). */
+  decode(item: NativeItem): AggregateItem {
+    return {
+      rule: str(item[ATTR.rule]) ?? '',
+      groupKey: str(item[ATTR.groupKey]) ?? '',
+      windowStart: num(item[ATTR.windowStart]),
+      windowEnd: num(item[ATTR.windowEnd]),
+      due: item[ATTR.duePk] !== undefined,
+      state: aggregateLayout.state(item),
+    };
+  },
+};
+
+// ------------------------------------------------------------------ alert state
+
+export interface AlertItem {
+  readonly rule: string;
+  readonly groupKey: string;
+  readonly version: number;
+  readonly record: AlertRecord;
+}
+
+export const alertLayout = {
+  key(rule: string, groupKey: string): TableKey {
+    return key('alert', alertLayout.partition(rule), shortKey(groupKey));
+  },
+  partition(rule: string): string {
+    return `${ITEM_PREFIX.alert}${rule}`;
+  },
+  encode(rule: string, groupKey: string, record: AlertRecord, version: number, active: boolean): NativeItem {
+    const k = alertLayout.key(rule, groupKey);
+    return {
+      [ATTR.pk]: k.pk,
+      [ATTR.sk]: k.sk,
+      [ATTR.rule]: rule,
+      [ATTR.groupKey]: groupKey,
+      [ATTR.state]: JSON.stringify(record.state),
+      [ATTR.outbox]: JSON.stringify(record.outbox),
+      [ATTR.active]: active,
+      [ATTR.version]: version,
+    };
+  },
+  decode(item: NativeItem): AlertItem {
+    const state = str(item[ATTR.state]);
+    const outbox = str(item[ATTR.outbox]);
+    return {
+      rule: str(item[ATTR.rule]) ?? '',
+      groupKey: str(item[ATTR.groupKey]) ?? '',
+      version: num(item[ATTR.version]) ?? 0,
+      record: {
+        state: state ? (JSON.parse(state) as AlertState) : INITIAL_ALERT_STATE,
+        outbox: outbox ? (JSON.parse(outbox) as OutboxEntry[]) : [],
+      },
+    };
+  },
+};
+
+// ------------------------------------------------------------------ shard progress and stream watermark
+
+export const progressLayout = {
+  key(stream: string, shardId: string): TableKey {
+    return key('progress', progressLayout.partition(stream), shardId);
+  },
+  partition(stream: string): string {
+    return `${ITEM_PREFIX.progress}${stream}`;
+  },
+  decode(item: NativeItem): ShardProgress {
+    return {
+      shardId: str(item[ATTR.sk]) ?? '',
+      maxEventTime: num(item[ATTR.maxEventTime]) ?? -Infinity,
+      lastActivity: num(item[ATTR.lastActivity]) ?? -Infinity,
+    };
+  },
+};
+
+export const watermarkLayout = {
+  key(stream: string): TableKey {
+    return key('watermark', `${ITEM_PREFIX.watermark}${stream}`, WATERMARK_SK);
+  },
+  decode(item: NativeItem | undefined): EpochMs {
+    return (item && num(item[ATTR.watermark])) ?? -Infinity;
+  },
+};
+
+// ------------------------------------------------------------------ producer ids
+
+export interface DedupeItem {
+  readonly ids: Map<string, string>;
+  readonly bytes: number;
+  readonly version: number;
+}
+
+export const dedupeLayout = {
+  key(stream: string, shardId: string, bucket: number): TableKey {
+    return key('dedupe', `${ITEM_PREFIX.dedupe}${stream}#${shardId}`, String(bucket));
+  },
+  encode(k: TableKey, ids: ReadonlyMap<string, string>, version: number, expiresAtSeconds: number): NativeItem {
+    return { [ATTR.pk]: k.pk, [ATTR.sk]: k.sk, [ATTR.ids]: JSON.stringify(Object.fromEntries(ids)), [ATTR.version]: version, [ATTR.expiresAt]: expiresAtSeconds };
+  },
+  decode(item: NativeItem): DedupeItem {
+    const ids = new Map(Object.entries(JSON.parse(str(item[ATTR.ids]) ?? '{}') as Record<string, string>));
+    return { ids, bytes: dedupeBucketBytes(ids), version: num(item[ATTR.version]) ?? 0 };
+  },
+};
+
+// ------------------------------------------------------------------ quarantine
+
+/** A quarantined record's data is split into chunks of at most this many bytes, well under the 400 KB item limit. */
+export const QUARANTINE_CHUNK_BYTES = 300 * 1024;
+
+/** Splits text into pieces of at most `maxBytes` UTF-8 bytes, never inside a character. */
+export function splitUtf8(text: string, maxBytes: number): string[] {
+  if (text === '') return [''];
+  // Base64 (what Kinesis records carry) is ASCII: characters are bytes (and only then are there as many bytes as characters).
+  if (utf8Bytes(text) === text.length) {
+    const out: string[] = [];
+    for (let i = 0; i < text.length; i += maxBytes) out.push(text.slice(i, i + maxBytes));
+    return out;
+  }
+  const out: string[] = [];
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < text.length; ) {
+    const cp = text.codePointAt(i)!;
+    const units = cp > 0xffff ? 2 : 1;
+    const b = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (bytes + b > maxBytes) {
+      out.push(text.slice(start, i));
+      start = i;
+      bytes = 0;
+    }
+    bytes += b;
+    i += units;
+  }
+  out.push(text.slice(start));
+  return out;
+}
+
+export const quarantineLayout = {
+  partition(stream: string): string {
+    return `${ITEM_PREFIX.quarantine}${stream}`;
+  },
+  /** The lowest sort key of records that arrived at or after `time`. */
+  since(time: EpochMs): string {
+    return new Date(time).toISOString();
+  },
+  /** The items of one record: the first holds the metadata, every one a chunk of the data. */
+  encode(stream: string, r: Rejection, expiresAtSeconds: number, chunkBytes = QUARANTINE_CHUNK_BYTES): NativeItem[] {
+    const chunks = splitUtf8(r.data, chunkBytes);
+    // A sub-event of a record (KPL user record, log event, line) is filed under its record and index.
+    const sk = `${new Date(r.arrivalTime).toISOString()}#${r.shardId}#${r.sequenceNumber}${r.index === undefined ? '' : `#e${r.index}`}`;
+    return chunks.map((data, i) => {
+      const k = key('quarantine', quarantineLayout.partition(stream), i === 0 ? sk : `${sk}#${i}`);
+      const item: NativeItem = { [ATTR.pk]: k.pk, [ATTR.sk]: k.sk, [ATTR.data]: data, [ATTR.expiresAt]: expiresAtSeconds };
+      if (i === 0) {
+        Object.assign(item, {
+          [ATTR.reason]: r.reason,
+          [ATTR.message]: r.message,
+          [ATTR.shardId]: r.shardId,
+          [ATTR.sequenceNumber]: r.sequenceNumber,
+          [ATTR.partitionKey]: r.partitionKey,
+          [ATTR.arrivalTime]: r.arrivalTime,
+          [ATTR.chunks]: chunks.length,
+          ...(r.index === undefined ? {} : { [ATTR.subIndex]: r.index }),
+        });
+      }
+      return item;
+    });
+  },
+  /** The records of a partition's items (their chunks joined), in sort key order. */
+  decode(stream: string, items: readonly NativeItem[]): QuarantinedRecord[] {
+    const chunks = new Map<string, string>();
+    for (const item of items) chunks.set(String(item[ATTR.sk]), String(item[ATTR.data] ?? ''));
+    const out: QuarantinedRecord[] = [];
+    for (const item of items) {
+      if (item[ATTR.reason] === undefined) continue; // a continuation chunk
+      const sk = String(item[ATTR.sk]);
+      const n = num(item[ATTR.chunks]) ?? 1;
+      let data = String(item[ATTR.data] ?? '');
+      for (let i = 1; i < n; i++) {
+        const part = chunks.get(`${sk}#${i}`);
+        if (part === undefined) throw new StateLayoutError(`quarantined record ${sk} of ${stream} is missing chunk ${i} of ${n}`);
+        data += part;
+      }
+      out.push({
+        stream,
+        reason: String(item[ATTR.reason]) as Rejection['reason'],
+        message: String(item[ATTR.message] ?? ''),
+        shardId: String(item[ATTR.shardId] ?? ''),
+        sequenceNumber: String(item[ATTR.sequenceNumber] ?? ''),
+        partitionKey: String(item[ATTR.partitionKey] ?? ''),
+        arrivalTime: num(item[ATTR.arrivalTime]) ?? 0,
+        data,
+        ...(item[ATTR.subIndex] === undefined ? {} : { index: num(item[ATTR.subIndex])! }),
+      });
+    }
+    return out;
+  },
+};
+
+// ------------------------------------------------------------------ sizes
+
+/**
+ * An item's size as DynamoDB counts it: attribute names and values in UTF-8
+ * bytes; a number about one byte per two significant digits plus one; a
+ * boolean or null one byte; a list or map 3 bytes plus its elements (and
+ * their names).
+ */
+export function itemBytes(item: Record<string, AttributeValue>): number {
+  let n = 0;
+  for (const [name, v] of Object.entries(item)) n += utf8Bytes(name) + valueBytes(v);
+  return n;
+}
+
+function valueBytes(v: AttributeValue): number {
+  if (v.S !== undefined) return utf8Bytes(v.S);
+  if (v.N !== undefined) return numberBytes(v.N);
+  if (v.B !== undefined) return v.B.byteLength;
+  if (v.BOOL !== undefined || v.NULL !== undefined) return 1;
+  if (v.SS !== undefined) return v.SS.reduce((s, x) => s + utf8Bytes(x), 0);
+  if (v.NS !== undefined) return v.NS.reduce((s, x) => s + numberBytes(x), 0);
+  if (v.BS !== undefined) return v.BS.reduce((s, x) => s + x.byteLength, 0);
+  if (v.L !== undefined) return 3 + v.L.reduce((s, x) => s + 1 + valueBytes(x), 0);
+  if (v.M !== undefined) return 3 + Object.entries(v.M).reduce((s, [k, x]) => s + 1 + utf8Bytes(k) + valueBytes(x), 0);
+  return 0;
+}
+
+function numberBytes(n: string): number {
+  const digits = n.replace(/^-/, '').replace(/e.*$/i, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
+  return Math.ceil(Math.max(1, digits.length) / 2) + 1;
+}

@@ -1,0 +1,298 @@
+import { DEDUPE_MAX_BUCKET_BYTES, dedupeEntryBytes } from '../dedupe';
+import { InvariantError, TidewatchError } from '../errors';
+import { INITIAL_ALERT_STATE, type AlertState, type StepResult } from '../lifecycle';
+import type {
+  AlertRecord,
+  AlertUpdate,
+  ApplyOutcome,
+  Claim,
+  DedupeEntries,
+  DueKey,
+  KeyDescriptor,
+  KeyState,
+  OutboxEntry,
+  QuarantinedRecord,
+  QuarantineQuery,
+  SlotBuilder,
+  StateStore,
+} from '../StateStore';
+import type { EpochMs, Rejection } from '../types';
+import type { ShardProgress } from '../watermark';
+import { recordStep, sameOutbox, withoutPublished, withReleased } from './outbox';
+import type { SlotBelief, StateStorage, Versioned } from './StateStorage';
+
+export interface StateProtocolOptions {
+  /** Attempts of a conditional write before giving up (the batch is retried). @default 8 */
+  readonly maxAttempts?: number;
+}
+
+/** A conditional write kept failing because other writers kept changing the item; the caller retries later. */
+export class StateContentionError extends TidewatchError {
+  constructor(
+    readonly item: string,
+    readonly attempts: number,
+  ) {
+    super(`state: ${item} kept changing under concurrent writes (${attempts} attempts); the batch will be retried`);
+  }
+}
+
+/**
+ * The state protocol over storage primitives, the way Powertools'
+ * BasePersistenceLayer owns the idempotency protocol over a few record
+ * operations. Every store is this class over a {@link StateStorage}; what is
+ * decided here is the same for all of them:
+ *
+ * - **High-water marks.** A shard's slot of a key is replaced only on the HWM
+ *   it was built on, and a new slot must raise it. After a conflict the slot
+ *   is rebuilt on the stored one (which the storage hands back), so a record is
+ *   folded into a key at most once whatever is redelivered.
+ * - **Monotonic registers.** Shard progress and stream watermarks never move
+ *   backwards: a write that would is turned into the field-wise maximum.
+ * - **The outbox** (state/outbox.ts): transitions recorded with the alert state
+ *   in one write, claimed for a lease, confirmed or released after publishing.
+ * - **Producer duplicates**: which ids are new, which are duplicates, and the
+ *   bucket size cap.
+ *
+ * Each decision is made on what the storage believes (memory, or a container's
+ * cache), and made again on what it hands back when a conditional write
+ * fails, at most `maxAttempts` times.
+ */
+export class StateProtocol implements StateStore {
+  private readonly maxAttempts: number;
+
+  constructor(
+    protected readonly storage: StateStorage,
+    opts: StateProtocolOptions = {},
+  ) {
+    this.maxAttempts = opts.maxAttempts ?? 8;
+  }
+
+  /** Runs `attempt` until it settles (returns a value other than undefined), at most maxAttempts times. */
+  private async settle<R>(item: () => string, attempt: () => Promise<R | undefined>): Promise<R> {
+    for (let n = 1; n <= this.maxAttempts; n++) {
+      const r = await attempt();
+      if (r !== undefined) return r;
+    }
+    throw new StateContentionError(item(), this.maxAttempts);
+  }
+
+  // ------------------------------------------------------------ aggregates
+
+  async apply(key: KeyDescriptor, shardId: string, build: SlotBuilder): Promise<ApplyOutcome> {
+    const aggregates = this.storage.aggregates;
+    let belief: SlotBelief = aggregates.believe(key, shardId);
+    let conflicts = 0;
+    return this.settle(
+      () => `key ${key.id} of shard ${shardId}`,
+      async (): Promise<ApplyOutcome | undefined> => {
+        const expected = belief.slot?.hwm;
+        const update = build(belief.slot, belief.state?.closedThrough ?? null);
+        // Nothing newer than the slot: the records are in already (a redelivery), whether or not the key was closed since.
+        if (update === null) return { status: 'unchanged', state: copyState(belief.state), conflicts };
+        if (belief.state?.closed === true) return { status: 'closed', conflicts };
+        if (expected !== undefined && update.slot.hwm <= expected) {
+          throw new InvariantError(`store contract: a new slot must raise the high-water mark (shard ${shardId}, key ${key.id}: ${update.slot.hwm} after ${expected})`);
+        }
+        const written = await aggregates.putSlot(key, shardId, expected, update);
+        if (written.ok) return { status: 'applied', state: written.value, conflicts };
+        // Another writer got there first (a redelivery, a cold container's empty belief): rebuild on what is stored.
+        conflicts += 1;
+        belief = { state: written.current, slot: written.current?.slots[shardId] };
+        return undefined;
+      },
+    );
+  }
+
+  read(key: KeyDescriptor): Promise<KeyState | undefined> {
+    return this.storage.aggregates.read(key);
+  }
+
+  async dueKeys(rule: string, watermark: EpochMs): Promise<DueKey[]> {
+    const due = await this.storage.aggregates.due(rule, watermark);
+    return due.sort((a, b) => a.closeAt - b.closeAt || (a.key.windowStart ?? 0) - (b.key.windowStart ?? 0) || cmp(a.key.id, b.key.id));
+  }
+
+  sealWindow(key: KeyDescriptor): Promise<void> {
+    return this.storage.aggregates.seal(key);
+  }
+
+  finishWindow(key: KeyDescriptor): Promise<void> {
+    return this.storage.aggregates.finish(key);
+  }
+
+  advanceSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean> {
+    return this.storage.aggregates.putSessions(key, closedThrough, nextCloseAt, expectedVersion);
+  }
+
+  // ------------------------------------------------------------ alerts and their outbox
+
+  async updateAlert(rule: string, groupKey: string, step: (state: AlertState) => StepResult, claim: Claim): Promise<AlertUpdate> {
+    const alerts = this.storage.alerts;
+    let current = await alerts.read(rule, groupKey);
+    return this.settle(
+      () => `alert state of ${rule} ${groupKey}`,
+      async (): Promise<AlertUpdate | undefined> => {
+        const record = current?.value ?? { state: INITIAL_ALERT_STATE, outbox: [] };
+        const decided = recordStep(record, step, claim);
+        if (decided === null) return { record, claimed: [] };
+        const written = await alerts.put(rule, groupKey, decided.next, current?.version ?? null, 'step');
+        if (written.ok) return { record: decided.next, claimed: decided.claimed };
+        current = written.current;
+        return undefined;
+      },
+    );
+  }
+
+  confirmPublished(rule: string, groupKey: string, transitionIds: readonly string[]): Promise<void> {
+    return this.rewriteOutbox(rule, groupKey, 'confirm', (outbox) => withoutPublished(outbox, transitionIds));
+  }
+
+  releaseClaims(rule: string, groupKey: string, transitionIds: readonly string[]): Promise<void> {
+    return this.rewriteOutbox(rule, groupKey, 'release', (outbox) => withReleased(outbox, transitionIds));
+  }
+
+  private async rewriteOutbox(rule: string, groupKey: string, intent: 'confirm' | 'release', f: (outbox: readonly OutboxEntry[]) => OutboxEntry[]): Promise<void> {
+    const alerts = this.storage.alerts;
+    let current: Versioned<AlertRecord> | undefined = await alerts.read(rule, groupKey);
+    await this.settle(
+      () => `outbox of ${rule} ${groupKey} (${intent})`,
+      async (): Promise<true | undefined> => {
+        if (current === undefined) return true;
+        const outbox = f(current.value.outbox);
+        if (sameOutbox(outbox, current.value.outbox)) return true;
+        const written = await alerts.put(rule, groupKey, { state: current.value.state, outbox }, current.version, intent);
+        if (written.ok) return true;
+        current = written.current;
+        return undefined;
+      },
+    );
+  }
+
+  async activeAlerts(rule: string): Promise<Array<{ groupKey: string; record: AlertRecord }>> {
+    return byGroup(await this.storage.alerts.list(rule, true));
+  }
+
+  async absenceGroups(rule: string): Promise<Array<{ groupKey: string; record: AlertRecord }>> {
+    return byGroup(await this.storage.alerts.list(rule, false));
+  }
+
+  // ------------------------------------------------------------ progress and watermarks
+
+  getShardProgress(stream: string, shardId: string): Promise<ShardProgress | undefined> {
+    return this.storage.progress.get(stream, shardId);
+  }
+
+  async putShardProgress(stream: string, p: ShardProgress): Promise<void> {
+    let target = p;
+    await this.settle(
+      () => `progress of ${stream} ${p.shardId}`,
+      async (): Promise<true | undefined> => {
+        const written = await this.storage.progress.raise(stream, target);
+        if (written.ok) return true;
+        // Someone is ahead in one field: keep the larger of each (never backwards), if anything is left to raise.
+        const stored = written.current;
+        if (stored === undefined) return undefined;
+        target = { shardId: p.shardId, maxEventTime: Math.max(stored.maxEventTime, p.maxEventTime), lastActivity: Math.max(stored.lastActivity, p.lastActivity) };
+        return target.maxEventTime === stored.maxEventTime && target.lastActivity === stored.lastActivity ? true : undefined;
+      },
+    );
+  }
+
+  async listShardProgress(stream: string): Promise<ShardProgress[]> {
+    return (await this.storage.progress.list(stream)).sort((a, b) => cmp(a.shardId, b.shardId));
+  }
+
+  getStreamWatermark(stream: string): Promise<EpochMs> {
+    return this.storage.progress.getWatermark(stream);
+  }
+
+  async putStreamWatermark(stream: string, watermark: EpochMs): Promise<void> {
+    // A refused write means someone moved it further already: watermarks never go backwards.
+    await this.storage.progress.raiseWatermark(stream, watermark);
+  }
+
+  // ------------------------------------------------------------ producer duplicates
+
+  async dedupe(stream: string, shardId: string, entries: DedupeEntries, expiresAt: EpochMs): Promise<boolean[]> {
+    const out = new Array<boolean>(entries.length).fill(false);
+    // Entries come in sequence order, mostly in runs of one bucket: each bucket is decided and written once.
+    const byBucket = new Map<number, number[]>();
+    let run = Number.NaN;
+    let list: number[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      const b = entries.buckets[i]!;
+      if (b !== run) {
+        run = b;
+        const found = byBucket.get(b);
+        if (found) list = found;
+        else byBucket.set(b, (list = []));
+      }
+      list.push(i);
+    }
+    const dedupe = this.storage.dedupe;
+    for (const [bucket, indexes] of byBucket) {
+      let current = await dedupe.bucket(stream, shardId, bucket);
+      await this.settle(
+        () => `dedupe bucket ${bucket} of ${stream} ${shardId}`,
+        async (): Promise<true | undefined> => {
+          const added = new Map<string, string>();
+          let bytes = current.value.bytes;
+          let addedBytes = 0;
+          for (const i of indexes) {
+            const id = entries.ids[i]!;
+            const seq = current.value.ids.get(id) ?? added.get(id);
+            if (seq !== undefined) {
+              // The same id with the same sequence number is a redelivery (the HWMs deal with it), not a duplicate.
+              out[i] = seq !== entries.seqs[i];
+              continue;
+            }
+            out[i] = false;
+            // Past the cap the id is not recorded (so not deduplicated): the item stays under 400 KB.
+            const b = dedupeEntryBytes(id, entries.seqs[i]!);
+            if (bytes + b <= DEDUPE_MAX_BUCKET_BYTES) {
+              added.set(id, entries.seqs[i]!);
+              bytes += b;
+              addedBytes += b;
+            }
+          }
+          if (added.size === 0) return true;
+          const written = await dedupe.add(stream, shardId, bucket, current, added, addedBytes, expiresAt);
+          if (written.ok) return true;
+          current = written.current ?? { value: { ids: new Map(), bytes: 2 }, version: 0 };
+          return undefined;
+        },
+      );
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------ quarantine
+
+  async quarantine(stream: string, rejections: readonly Rejection[]): Promise<void> {
+    if (rejections.length > 0) await this.storage.quarantine.put(stream, rejections);
+  }
+
+  async listQuarantined(stream: string, query: QuarantineQuery = {}): Promise<QuarantinedRecord[]> {
+    const all = (await this.storage.quarantine.list(stream, query)).sort(quarantineOrder);
+    return query.limit === undefined ? all : all.slice(0, query.limit);
+  }
+}
+
+/** A copy of a key's state as believed (the empty state when nothing is known). */
+function copyState(state: KeyState | undefined): KeyState {
+  if (state === undefined) return { slots: {}, closed: false, closedThrough: null, closeAt: null, version: 0 };
+  return { ...state, slots: JSON.parse(JSON.stringify(state.slots)) as KeyState['slots'] };
+}
+
+function byGroup(list: Array<{ groupKey: string; record: AlertRecord }>): Array<{ groupKey: string; record: AlertRecord }> {
+  return list.sort((a, b) => cmp(a.groupKey, b.groupKey));
+}
+
+/** Arrival time, then shard, then sequence number (numerically: shorter is smaller). */
+export function quarantineOrder(a: Rejection, b: Rejection): number {
+  return a.arrivalTime - b.arrivalTime || cmp(a.shardId, b.shardId) || a.sequenceNumber.length - b.sequenceNumber.length || cmp(a.sequenceNumber, b.sequenceNumber);
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,118 @@
+/**
+ * The state table's layout, pinned: deployed tables hold items under these
+ * keys, so a change here is a breaking change (a migration), never an accident.
+ * This file (with tableLayout.ts) is the only one allowed to spell the prefixes.
+ */
+import { marshall } from '@aws-sdk/util-dynamodb';
+import {
+  aggregateLayout,
+  alertLayout,
+  dedupeLayout,
+  ITEM_KINDS,
+  ITEM_PREFIX,
+  itemBytes,
+  kindOf,
+  progressLayout,
+  QUARANTINE_CHUNK_BYTES,
+  quarantineLayout,
+  shortKey,
+  slotAttributes,
+  slotShardOf,
+  splitUtf8,
+  StateLayoutError,
+  utf8Bytes,
+  watermarkLayout,
+} from '../../../lambdas/adapters/dynamodb/tableLayout';
+import { descriptor } from '../../../lambdas/core/Engine';
+import type { Rejection } from '../../../lambdas/core/types';
+
+const T0 = Date.UTC(2026, 10, 27, 10, 0, 0);
+
+describe('table layout', () => {
+  it('keys every item type as deployed tables hold them', () => {
+    expect(aggregateLayout.key(descriptor('Errors', '["api"]', { start: T0, end: T0 + 60_000 }))).toEqual({ pk: 'K#Errors#["api"]', sk: `W#${T0}` });
+    expect(aggregateLayout.key(descriptor('Burst', '["api"]', null))).toEqual({ pk: 'K#Burst#["api"]', sk: 'S' });
+    expect(aggregateLayout.duePartition('Errors')).toBe('due#Errors');
+    expect(aggregateLayout.rulePrefix('Errors')).toBe('K#Errors#');
+    expect(alertLayout.key('Errors', '["api"]')).toEqual({ pk: 'A#Errors', sk: '["api"]' });
+    expect(progressLayout.key('telemetry', 'shardId-000000000001')).toEqual({ pk: 'P#telemetry', sk: 'shardId-000000000001' });
+    expect(watermarkLayout.key('telemetry')).toEqual({ pk: 'WM#telemetry', sk: '-' });
+    expect(dedupeLayout.key('telemetry', 'shardId-000000000001', T0)).toEqual({ pk: 'D#telemetry#shardId-000000000001', sk: String(T0) });
+    expect(quarantineLayout.partition('telemetry')).toBe('Q#telemetry');
+    expect(slotAttributes('shardId-000000000001')).toEqual({ hwm: 'h_shardId-000000000001', partial: 'p_shardId-000000000001' });
+    expect(slotShardOf('h_shardId-7')).toBe('shardId-7');
+    expect(slotShardOf('p_shardId-7')).toBeUndefined();
+  });
+
+  it('tells every item type from its partition key, and nothing else', () => {
+    const pks: Record<string, string> = {
+      aggregate: aggregateLayout.key(descriptor('R', 'g', null)).pk,
+      alert: alertLayout.key('R', 'g').pk,
+      progress: progressLayout.key('s', 'x').pk,
+      watermark: watermarkLayout.key('s').pk,
+      dedupe: dedupeLayout.key('s', 'x', 0).pk,
+      quarantine: quarantineLayout.partition('s'),
+    };
+    expect(Object.fromEntries(Object.entries(pks).map(([kind, pk]) => [kind, kindOf(pk)]))).toEqual(Object.fromEntries(ITEM_KINDS.map((k) => [k, k])));
+    expect(new Set(Object.values(ITEM_PREFIX)).size).toBe(ITEM_KINDS.length);
+    expect(kindOf('due#R')).toBeUndefined();
+    expect(kindOf('probe')).toBeUndefined();
+  });
+
+  it('keeps group keys up to 512 bytes and hashes longer ones, counting bytes (2 x 170 CJK characters are over 1,024 bytes)', () => {
+    const cjk = JSON.stringify(['中'.repeat(170), '中'.repeat(170)]);
+    expect(cjk.length).toBeLessThan(512);
+    expect(utf8Bytes(cjk)).toBeGreaterThan(1024);
+    expect(shortKey(cjk)).toMatch(/^h:[0-9a-f]{64}$/);
+    expect(shortKey('x'.repeat(512))).toBe('x'.repeat(512));
+    expect(utf8Bytes(alertLayout.key('R', cjk).sk)).toBeLessThanOrEqual(1024);
+  });
+
+  it('refuses a key DynamoDB would refuse, naming it, even where an emulator counts characters', () => {
+    expect(() => progressLayout.key('telemetry', 'é'.repeat(600))).toThrow(StateLayoutError);
+    expect(() => progressLayout.key('telemetry', 'é'.repeat(600))).toThrow(/progress item's sort key is 1200 bytes; DynamoDB allows 1024/);
+    expect(() => watermarkLayout.key('s'.repeat(2049))).toThrow(/partition key is 2052 bytes; DynamoDB allows 2048/);
+  });
+
+  it('reads back what it writes: an alert item, a dedupe item, a key item', () => {
+    const record = { state: { status: 'firing', consecutive: 1, evaluatedThrough: T0, evaluatedEnd: T0 + 60_000, episodeStart: T0, alertId: 'a', firedInWindow: T0, lastSeen: null }, outbox: [] } as const;
+    expect(alertLayout.decode(alertLayout.encode('R', '["x"]', record, 3, true))).toEqual({ rule: 'R', groupKey: '["x"]', version: 3, record });
+    const ids = new Map([['AAAAAAAAAAAAAAAA', '12']]);
+    const k = dedupeLayout.key('s', 'x', 0);
+    expect(dedupeLayout.decode(dedupeLayout.encode(k, ids, 2, 99))).toEqual({ ids, bytes: 2 + 16 + 2 + 6, version: 2 });
+    const slot = slotAttributes('s1');
+    const item = { pk: 'ignored', [slot.hwm]: '0042', [slot.partial]: '{"n":1}', closeAt: T0, v: 4, rule: 'R', groupKey: 'g', windowStart: T0, windowEnd: T0 + 1, duePk: 'x' };
+    expect(aggregateLayout.decode(item)).toEqual({
+      rule: 'R',
+      groupKey: 'g',
+      windowStart: T0,
+      windowEnd: T0 + 1,
+      due: true,
+      state: { slots: { s1: { hwm: '0042', partial: { n: 1 } } }, closed: false, closedThrough: null, closeAt: T0, version: 4 },
+    });
+  });
+
+  it('splits quarantined data into chunks of at most 300 KiB in bytes, never inside a character, and joins them back', () => {
+    const ascii = 'A'.repeat(QUARANTINE_CHUNK_BYTES * 2 + 5);
+    expect(splitUtf8(ascii, QUARANTINE_CHUNK_BYTES).map((c) => c.length)).toEqual([QUARANTINE_CHUNK_BYTES, QUARANTINE_CHUNK_BYTES, 5]);
+    const mixed = `${'é'.repeat(10)}😀${'中'.repeat(10)}`;
+    const parts = splitUtf8(mixed, 7);
+    expect(parts.join('')).toBe(mixed);
+    for (const p of parts) expect(utf8Bytes(p)).toBeLessThanOrEqual(7);
+    expect(parts).toContain('é😀');
+    const r: Rejection = { reason: 'not-json', message: 'm', shardId: 's', sequenceNumber: '7', partitionKey: 'pk', arrivalTime: T0, data: `${'中'.repeat(QUARANTINE_CHUNK_BYTES / 3)}x` };
+    const items = quarantineLayout.encode('telemetry', r, 1);
+    expect(items.map((i) => i['sk'])).toEqual([`${new Date(T0).toISOString()}#s#7`, `${new Date(T0).toISOString()}#s#7#1`]);
+    for (const i of items) expect(itemBytes(marshall(i))).toBeLessThan(400 * 1024);
+    expect(quarantineLayout.decode('telemetry', [...items].reverse())).toEqual([{ ...r, stream: 'telemetry' }]);
+    expect(() => quarantineLayout.decode('telemetry', items.slice(0, 1))).toThrow(/missing chunk 1 of 2/);
+  });
+
+  it('counts item sizes as DynamoDB does: names and values in UTF-8 bytes, numbers by significant digits', () => {
+    expect(itemBytes({ ab: { S: 'é' } })).toBe(4);
+    expect(itemBytes({ n: { N: '123456' } })).toBe(1 + 4);
+    expect(itemBytes({ n: { N: '0.0012' } })).toBe(1 + 2);
+    expect(itemBytes({ b: { BOOL: true }, z: { NULL: true } })).toBe(4);
+    expect(itemBytes({ m: { M: { k: { S: 'vv' } } } })).toBe(1 + 3 + 1 + 1 + 2);
+  });
+});
