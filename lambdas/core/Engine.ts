@@ -12,7 +12,7 @@ import {
   type RuleContext,
   type SharedParts,
 } from './fold';
-import { groupFromKey, type GroupRef } from './group';
+import { groupFromKey, type GroupLabels, type GroupRef } from './group';
 import {
   onAbsenceCheck,
   onSeen,
@@ -63,6 +63,30 @@ export interface EngineOptions {
    * and items stay bounded, no record is dropped). @default 10000
    */
   readonly maxGroupsPerRulePerBatch?: number;
+  /**
+   * Called with each window (or session) of a window rule as it is closed and
+   * evaluated, after its transitions were recorded: its aggregate values and
+   * the verdict. A window is reported each time a closer evaluates it, so a
+   * retried or concurrent close may report it again. Windows in which a group
+   * sent nothing are not reported. Must not throw.
+   */
+  readonly onWindowClosed?: (window: ClosedWindow) => void;
+}
+
+/** A closed window of a window rule, as {@link EngineOptions.onWindowClosed} reports it. */
+export interface ClosedWindow {
+  readonly rule: string;
+  readonly group: GroupLabels;
+  /** Canonical key of the group (JSON of its values in groupBy order). */
+  readonly groupKey: string;
+  readonly window: TimeWindow;
+  readonly values: Readonly<Record<string, number | null>>;
+  /** Whether the rule's `when` held for these values. */
+  readonly holds: boolean;
+  /** Events folded into the window. */
+  readonly events: number;
+  /** The stream watermark that closed it. */
+  readonly watermark: EpochMs;
 }
 
 export { descriptor, keyId } from './fold';
@@ -393,11 +417,11 @@ export class Engine {
   private verdicts(ctx: RuleContext, state: KeyState, group: GroupRef, window: TimeWindow | null, upTo: EpochMs | null) {
     const { rule, aggs } = ctx;
     const slots = Object.values(state.slots);
-    const out: Array<{ window: TimeWindow; holds: boolean; values: Record<string, number | null>; closeAt: EpochMs; at?: EpochMs }> = [];
+    const out: Array<{ window: TimeWindow; holds: boolean; values: Record<string, number | null>; closeAt: EpochMs; events: number; at?: EpochMs }> = [];
     const judge = (w: TimeWindow, acc: WindowAcc) => {
       const values = aggs.results(acc);
       const holds = acc.n > 0 && this.holds(rule, values, group);
-      out.push({ window: w, holds, values, closeAt: closesAt(w, rule.latenessMs), ...(Number.isFinite(acc.maxEventTime) ? { at: acc.maxEventTime } : {}) });
+      out.push({ window: w, holds, values, closeAt: closesAt(w, rule.latenessMs), events: acc.n, ...(Number.isFinite(acc.maxEventTime) ? { at: acc.maxEventTime } : {}) });
     };
     if (window !== null) {
       const acc = aggs.create();
@@ -533,8 +557,10 @@ export class Engine {
       if (!state) return { count: 0, published };
       const verdicts = this.verdicts(ctx, state, group, window, watermark);
       // A closed window's transitions are dated by its end, not its newest event.
-      for (const v of verdicts.map(({ window: w, holds, values }) => ({ window: w, holds, values }))) {
+      for (const { window: w, holds, values, events } of verdicts) {
+        const v = { window: w, holds, values };
         published.push(...(await this.alert(rule.name, group.key, (s: AlertState): StepResult => onWindowClosed(rule, group, s, v, ctx.step))));
+        this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark });
       }
       if (window !== null) {
         await store.finishWindow(key);
