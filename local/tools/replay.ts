@@ -10,6 +10,10 @@
  *   aligned batching window (`batchWindowMs`; 0 = the same millisecond), at
  *   most `batchSize` at a time, are one invocation at the window's end, shards
  *   taking turns. The clock reads the window's end during the invocation.
+ * - Shards play their windows concurrently in Lambda: a shard that first
+ *   sends records in a batching window is known to the stream's watermark
+ *   before any batch of that window runs (it has no event time yet), so the
+ *   order in which the replay plays shards never makes a record late.
  * - The ticker runs at every multiple of `tickEveryMs` of virtual time
  *   (EventBridge's rate schedule), with the clock at that time: idle shards
  *   follow the clock, windows close, absence rules are checked. A tick at the
@@ -101,6 +105,7 @@ export class Replay {
   private readonly tickEvery: number;
   private pending = new Map<string, KinesisLikeRecord[]>();
   private pendingKey: number | null = null;
+  private readonly knownShards = new Set<string>();
   private pendingAt = 0;
   private lastArrival = -Infinity;
   private nextTick = Infinity;
@@ -214,6 +219,12 @@ export class Replay {
     this.pendingKey = null;
     await this.ticksUntil(at, false);
     this.clock.set(at);
+    for (const shardId of batches.keys()) {
+      if (this.knownShards.has(shardId)) continue;
+      this.knownShards.add(shardId);
+      // No event time yet: 0 (1970) is older than any event time the engine accepts, and survives JSON.
+      await this.store.putShardProgress(this.stream.name, { shardId, maxEventTime: 0, lastActivity: at });
+    }
     // Shards take turns, one batch of at most batchSize each, as concurrent pollers would progress.
     const queues = [...batches.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([shardId, records]) => ({ shardId, records, from: 0 }));
     while (queues.some((q) => q.from < q.records.length)) {
