@@ -159,16 +159,20 @@ export interface RecordMakerOptions {
 export class RecordMaker {
   private readonly shards: number;
   private readonly keyPath: readonly string[] | undefined;
-  /** Payload records made per shard index, and the shard ids (cached). */
-  private readonly counts: number[] = [];
-  private readonly ids: string[] = [];
-  private readonly payloadShards = new Set<string>();
-  private readonly lastSeq = new Map<string, bigint>();
+  /** Per shard index: its id (cached) and sequence state. */
+  private readonly byIndex: Array<ShardSequence | undefined> = [];
+  private readonly byId = new Map<string, ShardSequence>();
   private n = 0;
 
   constructor(opts: RecordMakerOptions = {}) {
     this.shards = opts.shards ?? 1;
     this.keyPath = opts.partitionKey?.split('.');
+  }
+
+  private shard(id: string): ShardSequence {
+    let s = this.byId.get(id);
+    if (s === undefined) this.byId.set(id, (s = { id, index: shardIndexOfId(id), count: 0, last: undefined, lastBig: null }));
+    return s;
   }
 
   /** A record for a payload's text arriving at `arrival` (ms). `shard` (0-based) overrides the partition key's. */
@@ -181,22 +185,19 @@ export class RecordMaker {
     }
     if (key === undefined) key = this.shards === 1 && opts.shard === undefined ? 'line' : `line-${this.n}`;
     const index = opts.shard ?? (this.shards === 1 ? 0 : shardIndexOf(key, this.shards));
-    let shardId = this.ids[index];
-    if (shardId === undefined) {
-      shardId = this.ids[index] = shardIdOf(index);
-      if (this.lastSeq.has(shardId)) throw new Error(`the input mixes payload lines and Kinesis records with their own sequence numbers on ${shardId}: give one or the other`);
-      this.payloadShards.add(shardId);
-      this.counts[index] = 0;
+    let s = this.byIndex[index];
+    if (s === undefined) s = this.byIndex[index] = this.shard(shardIdOf(index));
+    let sequenceNumber: string;
+    if (s.lastBig === null) {
+      // 56 digits like Kinesis's, growing per shard (no BigInt per record).
+      sequenceNumber = `4960${String(index).padStart(12, '0')}${String(++s.count).padStart(40, '0')}`;
+      s.last = sequenceNumber;
+    } else {
+      // After a given record on this shard: the next number after it.
+      s.lastBig += 1n;
+      sequenceNumber = s.lastBig.toString();
     }
-    const count = ++this.counts[index]!;
-    return {
-      data: Buffer.from(text, 'utf8').toString('base64'),
-      partitionKey: key,
-      // 56 digits like Kinesis's, growing per shard.
-      sequenceNumber: `4960${String(index).padStart(12, '0')}${String(count).padStart(40, '0')}`,
-      approximateArrivalTimestamp: arrival / 1000,
-      shardId,
-    };
+    return { data: Buffer.from(text, 'utf8').toString('base64'), partitionKey: key, sequenceNumber, approximateArrivalTimestamp: arrival / 1000, shardId: s.id };
   }
 
   /**
@@ -205,20 +206,30 @@ export class RecordMaker {
    * when its sequence number does not grow on its shard.
    */
   record(r: InputLine & { readonly kind: 'record' }): KinesisLikeRecord {
-    if (r.sequenceNumber === undefined) {
-      const made = this.payload('', r.arrival, { partitionKey: r.partitionKey || `line-${this.n + 1}`, ...(r.shardId !== undefined ? { shard: shardIndexOfId(r.shardId) } : {}) });
-      return { ...made, data: r.data, shardId: r.shardId ?? made.shardId };
-    }
     const shardId = r.shardId ?? shardIdOf(this.shards === 1 ? 0 : shardIndexOf(r.partitionKey, this.shards));
-    if (this.payloadShards.has(shardId)) throw new Error(`the input mixes payload lines and Kinesis records with their own sequence numbers on ${shardId}: give one or the other`);
-    const seq = BigInt(r.sequenceNumber);
-    const last = this.lastSeq.get(shardId);
-    if (last !== undefined && seq <= last) {
-      throw new Error(`records of ${shardId} are not in sequence order: ${r.sequenceNumber} comes after ${last} (Kinesis delivers a shard in sequence order; sort the input by shard and sequence number)`);
+    if (r.sequenceNumber === undefined) {
+      const made = this.payload('', r.arrival, { partitionKey: r.partitionKey || `line-${this.n + 1}`, shard: this.shard(shardId).index });
+      return { ...made, data: r.data };
     }
-    this.lastSeq.set(shardId, seq);
+    const s = this.shard(shardId);
+    const seq = BigInt(r.sequenceNumber);
+    const prev = s.lastBig ?? (s.last !== undefined ? BigInt(s.last) : null);
+    if (prev !== null && seq <= prev) {
+      throw new Error(`records of ${shardId} are not in sequence order: ${r.sequenceNumber} comes after ${prev} (Kinesis delivers a shard in sequence order; sort the input by shard and sequence number)`);
+    }
+    s.lastBig = seq;
     return { data: r.data, partitionKey: r.partitionKey, sequenceNumber: r.sequenceNumber, approximateArrivalTimestamp: r.arrival / 1000, shardId };
   }
+}
+
+interface ShardSequence {
+  readonly id: string;
+  readonly index: number;
+  count: number;
+  /** The last generated sequence number. */
+  last: string | undefined;
+  /** The last sequence number, once a given record set it. */
+  lastBig: bigint | null;
 }
 
 /** The index in `shardId-000000000003`, for generated sequence numbers (0 when it has no number). */

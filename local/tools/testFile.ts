@@ -418,7 +418,7 @@ function parseGroup(r: Reader, raw: unknown, index: number, defaultInterval: num
     });
     if (alertname !== undefined) transitionTests.push({ path: cp, alertname, ...(evalTime ? { evalTime } : {}), expTransitions: exp });
   });
-  if (alertRuleTests.length === 0 && transitionTests.length === 0) r.add(path, 'the group tests nothing: add alert_rule_test or alert_transition_test');
+  if (!Object.hasOwn(raw, 'alert_rule_test') && !Object.hasOwn(raw, 'alert_transition_test')) r.add(path, 'the group tests nothing: add alert_rule_test or alert_transition_test');
   if (series.length === 0 && events.length === 0 && !Object.hasOwn(raw, 'input_series') && !Object.hasOwn(raw, 'input_events')) {
     r.add(path, 'the group has no input: add input_series or input_events (an empty list says "no events" on purpose)');
   }
