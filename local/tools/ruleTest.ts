@@ -38,6 +38,7 @@ import { formatDuration, formatIssue, loadPipeline, PipelineError } from '../../
 import { didYouMean } from '../../lambdas/core/pipeline/suggest';
 import type { EpochMs, JsonObject, KinesisLikeRecord, Pipeline, StreamSpec } from '../../lambdas/core/types';
 import { classifyLine, eventTimeOf, RecordMaker } from './records';
+import { messageOf } from './cli/common';
 import { Replay } from './replay';
 import { formatTestIssue, parseTestFile, resolveTime, TestFileError, type AlertRuleCase, type ExpAlert, type ExpTransition, type TestFile, type TestFileIssue, type TestGroup, type TransitionCase } from './testFile';
 
@@ -84,7 +85,7 @@ export async function runTestFile(file: string, opts: RunOptions = {}): Promise<
   try {
     text = read(file);
   } catch (e) {
-    return fail([`${file}: cannot read the test file: ${e instanceof Error ? e.message : String(e)}`]);
+    return fail([`${file}: cannot read the test file: ${messageOf(e)}`]);
   }
   let tf: TestFile;
   try {
@@ -201,7 +202,7 @@ export function groupRecords(g: TestGroup, stream: StreamSpec, read: (path: stri
       try {
         content = read(e.file);
       } catch (err) {
-        throw new InputError(e.path, `cannot read ${e.file}: ${err instanceof Error ? err.message : String(err)}`);
+        throw new InputError(e.path, `cannot read ${e.file}: ${messageOf(err)}`);
       }
       let last = g.start;
       content.split('\n').forEach((raw, n) => {
@@ -211,7 +212,7 @@ export function groupRecords(g: TestGroup, stream: StreamSpec, read: (path: stri
         try {
           kind = classifyLine(line);
         } catch (err) {
-          throw new InputError(e.path, `${e.file}:${n + 1}: ${err instanceof Error ? err.message : String(err)}`);
+          throw new InputError(e.path, `${e.file}:${n + 1}: ${messageOf(err)}`);
         }
         if (kind.kind === 'record') {
           pending.push({ record: kind, arrival: kind.arrival });

@@ -9,7 +9,7 @@ import type { EpochMs, KinesisLikeRecord, Pipeline, StreamSpec } from '../../../
 import { Backtest, type BacktestSummary } from '../backtest';
 import { classifyLine, eventTimeOf, RecordMaker } from '../records';
 import type { ReportContext } from '../replay';
-import { durationOption, EXIT, integerOption, parseOptions, UsageError, usageFailure, type ToolIo } from './common';
+import { durationOption, EXIT, integerOption, messageOf, parseOptions, UsageError, usageFailure, type ToolIo } from './common';
 
 export const BACKTEST_USAGE = `usage: tidewatch backtest [options] [FILE... | -]
        tidewatch backtest [options] --kinesis-stream NAME [--from TIME] [--to TIME]
@@ -205,8 +205,8 @@ async function playNdjson(p: Parsed, stream: StreamSpec, io: ToolIo, push: (r: K
       if (rest !== '') await line(rest);
     } catch (e) {
       const code = (e as { code?: string }).code;
-      if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') throw new InputError(`cannot read ${name}: ${e instanceof Error ? e.message : String(e)}`);
-      throw new InputError(`${name}:${n}: ${e instanceof Error ? e.message : String(e)}`);
+      if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') throw new InputError(`cannot read ${name}: ${messageOf(e)}`);
+      throw new InputError(`${name}:${n}: ${messageOf(e)}`);
     }
   }
 }
@@ -255,7 +255,7 @@ function summaryLines(s: BacktestSummary, seconds: number): string[] {
   const range = s.firstArrival !== null ? `, arrival ${iso(s.firstArrival)} .. ${iso(s.lastArrival!)}` : '';
   out.push(`  input     ${n(s.records)} records: ${n(s.events)} events, ${n(rejectedTotal)} rejected${range}`);
   if (rejectedTotal > 0) out.push(`  rejected  ${Object.entries(s.rejected).sort(([, a], [, b]) => (b ?? 0) - (a ?? 0)).map(([r, c]) => `${r} ${n(c ?? 0)}`).join(', ')}`);
-  out.push(`  late      ${n(s.late)} (records whose windows had closed); producer duplicates dropped: ${n(s.duplicates)}`);
+  out.push(`  late      ${n(s.late)} (once per record and rule whose windows had all closed); producer duplicates dropped: ${n(s.duplicates)}`);
   out.push(`  windows   ${n(s.windowsClosed)} closed${s.flushed ? ' (the watermark moved past every window at the end)' : `, ${n(s.openWindows)} left open (--no-flush)`}; last event time ${s.lastEventTime !== null ? iso(s.lastEventTime) : '-'}`);
   const rules = Object.entries(s.alerts);
   const w = Math.max(4, ...rules.map(([r]) => r.length));

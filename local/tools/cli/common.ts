@@ -60,3 +60,9 @@ export function usageFailure(io: ToolIo, command: string, err: UsageError, usage
   io.stderr.write(`tidewatch ${command}: ${err.message}\n\n${usage}\n`);
   return EXIT.usage;
 }
+
+/** An error's message (errors from another realm, such as Node's fs under jest, are not `instanceof Error`). */
+export function messageOf(e: unknown): string {
+  if (e !== null && typeof e === 'object' && typeof (e as { message?: unknown }).message === 'string') return (e as { message: string }).message;
+  return String(e);
+}

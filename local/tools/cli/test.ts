@@ -2,7 +2,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runTestFile, type FileOutcome } from '../ruleTest';
-import { EXIT, parseOptions, UsageError, usageFailure, type ToolIo } from './common';
+import { EXIT, messageOf, parseOptions, UsageError, usageFailure, type ToolIo } from './common';
 
 export const TEST_USAGE = `usage: tidewatch test [options] [FILE...]
 
@@ -51,7 +51,7 @@ export async function runTest(argv: readonly string[], io: ToolIo): Promise<numb
       try {
         run = new RegExp(values.run);
       } catch (e) {
-        throw new UsageError(`--run: not a regular expression: ${e instanceof Error ? e.message : String(e)}`);
+        throw new UsageError(`--run: not a regular expression: ${messageOf(e)}`);
       }
     }
     files = positionals;
