@@ -1,7 +1,7 @@
 import { INITIAL_ALERT_STATE } from './lifecycle';
 import type { AlertRecord, AlertUpdate, ApplyOutcome, Claim, DedupeEntries, DueKey, KeyDescriptor, KeyState, OutboxEntry, Slot, SlotBuilder, StateStore } from './StateStore';
 import type { AlertState, StepResult } from './lifecycle';
-import type { EpochMs, Rejection } from './types';
+import type { Clock, EpochMs, Rejection } from './types';
 import type { ShardProgress } from './watermark';
 
 interface KeyEntry {
@@ -20,6 +20,23 @@ interface AlertEntry {
   outbox: OutboxEntry[];
 }
 
+export interface InMemoryStateStoreOptions {
+  /**
+   * Forget a fixed window's state once it is finished (evaluated): `read`
+   * then returns undefined for it. For a single writer over a long history
+   * (tidewatch backtest), whose engine counts any later record for that
+   * window late against the stream's watermark before it reaches the store.
+   * @default false (every key is kept)
+   */
+  readonly forgetFinishedWindows?: boolean;
+  /**
+   * With a clock, producer-duplicate ids are dropped once their expiry (the
+   * dedupe horizon given to `dedupe`) is past, as DynamoDB's TTL drops them.
+   * @default ids are kept forever
+   */
+  readonly clock?: Clock;
+}
+
 /**
  * A StateStore in process memory with the same semantics as the DynamoDB
  * store: the reference the engine is tested against, and the store of the
@@ -35,6 +52,10 @@ export class InMemoryStateStore implements StateStore {
   private readonly seenIds = new Map<string, Map<number, Map<string, string>>>();
   /** Counts of operations, for tests that assert cost. */
   readonly counters = { applyWrites: 0, applyConflicts: 0, reads: 0 };
+  /** With opts.clock: per stream and shard, per event-time bucket, when its ids expire. */
+  private readonly idExpiry = new Map<string, Map<number, EpochMs>>();
+
+  constructor(private readonly opts: InMemoryStateStoreOptions = {}) {}
 
   async apply(key: KeyDescriptor, shardId: string, build: SlotBuilder): Promise<ApplyOutcome> {
     const entry = this.keys.get(key.id);
@@ -81,6 +102,10 @@ export class InMemoryStateStore implements StateStore {
   }
 
   async finishWindow(key: KeyDescriptor): Promise<void> {
+    if (this.opts.forgetFinishedWindows && key.windowStart !== null) {
+      this.keys.delete(key.id);
+      return;
+    }
     const e = this.keys.get(key.id);
     if (e) e.finished = true;
   }
@@ -171,11 +196,12 @@ export class InMemoryStateStore implements StateStore {
     this.watermarks.set(stream, Math.max(this.watermarks.get(stream) ?? -Infinity, watermark));
   }
 
-  async dedupe(stream: string, shardId: string, entries: DedupeEntries, _expiresAt: EpochMs): Promise<boolean[]> {
+  async dedupe(stream: string, shardId: string, entries: DedupeEntries, expiresAt: EpochMs): Promise<boolean[]> {
     const out = new Array<boolean>(entries.length);
     const shardKey = `${stream}\u0000${shardId}`;
     let buckets = this.seenIds.get(shardKey);
     if (!buckets) this.seenIds.set(shardKey, (buckets = new Map()));
+    if (this.opts.clock) this.expireIds(shardKey, buckets, entries, expiresAt, this.opts.clock.now());
     // Entries come in sequence order, so runs of them share a bucket: look each run's bucket up once.
     let bucket = Number.NaN;
     let ids = new Map<string, string>();
@@ -192,6 +218,21 @@ export class InMemoryStateStore implements StateStore {
       out[i] = seq !== undefined && seq !== entries.seqs[i];
     }
     return out;
+  }
+
+  /** Drops the buckets whose ids expired (opts.clock), and notes when those of this call expire. */
+  private expireIds(shardKey: string, buckets: Map<number, Map<string, string>>, entries: DedupeEntries, expiresAt: EpochMs, now: EpochMs): void {
+    let expiry = this.idExpiry.get(shardKey);
+    if (!expiry) this.idExpiry.set(shardKey, (expiry = new Map()));
+    for (const [bucket, at] of expiry) {
+      if (at >= now) continue;
+      expiry.delete(bucket);
+      buckets.delete(bucket);
+    }
+    for (let i = 0; i < entries.length; i++) {
+      const b = entries.buckets[i]!;
+      if ((expiry.get(b) ?? -Infinity) < expiresAt) expiry.set(b, expiresAt);
+    }
   }
 
   async quarantine(stream: string, rejections: readonly Rejection[]): Promise<void> {

@@ -89,15 +89,23 @@ export interface ReplayStats {
   readonly watermark: EpochMs;
 }
 
-/** A store that keeps no quarantine: a replay counts rejected records (by reason) and stores nothing. */
+/**
+ * The in-memory store as a replay over a long history needs it: windows are
+ * forgotten once evaluated, producer-duplicate ids once past their horizon
+ * (on the virtual clock), and rejected records are counted by reason, not kept.
+ */
 class ReplayStore extends InMemoryStateStore {
+  constructor(clock: VirtualClock) {
+    super({ forgetFinishedWindows: true, clock });
+  }
+
   override async quarantine(): Promise<void> {}
 }
 
 /** Plays records through the engine on virtual time. See the file comment for the model. */
 export class Replay {
-  readonly store: InMemoryStateStore = new ReplayStore();
   readonly clock = new VirtualClock(-Infinity);
+  readonly store: InMemoryStateStore = new ReplayStore(this.clock);
   readonly stream: StreamSpec;
   private readonly engine: Engine;
   private readonly windowMs: number;
