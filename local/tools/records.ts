@@ -24,7 +24,11 @@ import { shardIdOf, shardIndexOf } from '../records';
  * valid JSON the answer is unspecified (the engine rejects such a record).
  */
 export function topLevelValue(json: string, key: string): string | undefined {
-  // One pass, no closures (this runs once per input line of a backtest).
+  // One pass, no closures and no string per key (this runs once per input line of a backtest).
+  if (key !== quotedFor) {
+    quotedFor = key;
+    quoted = JSON.stringify(key);
+  }
   const n = json.length;
   let i = skipBlank(json, 0);
   if (json.charCodeAt(i) !== 123 /* { */) return undefined;
@@ -34,12 +38,14 @@ export function topLevelValue(json: string, key: string): string | undefined {
   for (;;) {
     if (i >= n || json.charCodeAt(i) !== 34 /* " */) return undefined;
     const keyStart = i;
+    escaped = false;
     i = skipString(json, i);
     if (i < 0) return undefined;
-    let name = json.slice(keyStart + 1, i - 1);
-    if (name.includes('\\')) {
+    let isKey: boolean;
+    if (!escaped) isKey = i - keyStart - 2 === key.length && json.startsWith(key, keyStart + 1);
+    else {
       try {
-        name = JSON.parse(json.slice(keyStart, i)) as string;
+        isKey = JSON.parse(json.slice(keyStart, i)) === key;
       } catch {
         return undefined;
       }
@@ -49,8 +55,12 @@ export function topLevelValue(json: string, key: string): string | undefined {
     i = skipBlank(json, i + 1);
     const valueStart = i;
     i = skipValue(json, i);
-    // JSON.parse keeps the last of repeated keys: so does this.
-    if (name === key) found = json.slice(valueStart, i);
+    if (isKey) {
+      found = json.slice(valueStart, i);
+      // JSON.parse keeps the last of repeated keys: so does this. When the key's text
+      // appears nowhere further on, this was the last.
+      if (json.indexOf(quoted, i) < 0) return found;
+    }
     i = skipBlank(json, i);
     const c = json.charCodeAt(i);
     if (c === 125) return found;
@@ -58,6 +68,12 @@ export function topLevelValue(json: string, key: string): string | undefined {
     i = skipBlank(json, i + 1);
   }
 }
+
+/** The key topLevelValue last looked for, quoted as JSON text (`"ts"`). */
+let quotedFor = '';
+let quoted = '""';
+/** Set by skipString: the string had an escape. */
+let escaped = false;
 
 function skipBlank(json: string, i: number): number {
   while (i < json.length) {
@@ -73,8 +89,10 @@ function skipString(json: string, i: number): number {
   i++;
   while (i < json.length) {
     const c = json.charCodeAt(i);
-    if (c === 92 /* \ */) i += 2;
-    else if (c === 34) return i + 1;
+    if (c === 92 /* \ */) {
+      escaped = true;
+      i += 2;
+    } else if (c === 34) return i + 1;
     else i++;
   }
   return -1;
@@ -189,8 +207,9 @@ export class RecordMaker {
     if (s === undefined) s = this.byIndex[index] = this.shard(shardIdOf(index));
     let sequenceNumber: string;
     if (s.lastBig === null) {
-      // 56 digits like Kinesis's, growing per shard (no BigInt per record).
-      sequenceNumber = `4960${String(index).padStart(12, '0')}${String(++s.count).padStart(40, '0')}`;
+      // 1, 2, 3, … per shard: the engine compares sequence numbers as decimals of any length. A short,
+      // flat string: the in-memory store keeps one per producer-duplicate id it remembers.
+      sequenceNumber = String(++s.count);
       s.last = sequenceNumber;
     } else {
       // After a given record on this shard: the next number after it.
