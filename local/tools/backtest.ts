@@ -28,7 +28,7 @@ export interface RuleSummary {
   resolved: number;
   /** Groups that fired at least once. */
   groups: number;
-  /** Fired-then-resolved episodes that lasted at most `flapWindows` windows. */
+  /** Fired-then-resolved episodes that lasted at most `flapWindows` windows (never for session rules). */
   flaps: number;
 }
 
@@ -60,10 +60,14 @@ export interface BacktestSummary {
   readonly flushed: boolean;
 }
 
-/** How long a rule's "window" is, for flapping: the step of fixed windows, the gap of sessions, `absent` of absence rules. */
-function windowUnit(rule: Rule): number {
+/**
+ * How long a rule's "window" is, for flapping: the step of fixed windows, `absent` of
+ * absence rules. null for session rules: a session's alert always resolves with the
+ * next gap, so its episodes say nothing about flapping.
+ */
+function windowUnit(rule: Rule): number | null {
   if (rule.type === 'absence') return rule.absentMs;
-  return rule.window.kind === 'session' ? rule.window.gapMs : windowStep(rule.window);
+  return rule.window.kind === 'session' ? null : windowStep(rule.window);
 }
 
 export class Backtest {
@@ -112,7 +116,9 @@ export class Backtest {
     if (fired === undefined || at.afterInput) return;
     const rule = this.rules.get(t.rule)!;
     const unit = windowUnit(rule);
-    const lasted = rule.type === 'window' && rule.window.kind !== 'session' ? (t.window.start - fired.window.start) / unit : (t.at - fired.at) / unit;
+    if (unit === null) return;
+    // Windows it fired for: from the window it fired in to the one that resolved it; absence: silence to return.
+    const lasted = rule.type === 'window' ? (t.window.start - fired.window.start) / unit : (t.at - fired.at) / unit;
     if (lasted > this.opts.flapWindows) return;
     s.flaps += 1;
     const key = `${t.rule}\u0000${groupKey}`;

@@ -41,17 +41,20 @@ options:
                              records keep their own arrival time
       --shards N             spread payload lines over N shards (default 1)
       --partition-key FIELD  payload field whose value picks the shard, as Kinesis does
-      --batch-size N         records per batch per shard (default 1000, as deployed; Lambda's BatchSize)
-      --batch-window D       batching window of arrival time (default 1s, as deployed; 0 = per millisecond)
+      --batch-size N         records per batch per shard (default 10000; Lambda's BatchSize)
+      --batch-window D       batching window of arrival time (default 10s; 0 = per millisecond)
       --tick D               the ticker's schedule (default 1m)
-      --flap-windows N       a group flaps when an alert fires and resolves within N windows (default 3)
+      --flap-windows N       a group flaps when an alert resolves at most N windows after it fired
+                             (default 2; a window is the rule's step, or absent: for absence rules)
   -q, --quiet                no progress line on stderr
   -h, --help                 this help
 
 Event time drives everything; arrival time moves the virtual clock (batches, ticker,
 idle shards). emit: final and absence rules give the same answers at any batching;
 an emit: early alert fires at the end of the batch in which its condition first holds,
-so its time and values follow the batching (the defaults are the deployed ones). Absence rules are evaluated up to the watermark the input
+so its time and values follow the batching: --batch-window 1s --batch-size 1000 (the
+deployed defaults) time them closest to a deployment, at the price of a slower run on
+streams of few events per second (each batch costs about as much as in Lambda). Absence rules are evaluated up to the watermark the input
 reaches: the end of the input is not every group going silent.
 Exit codes: 0 done, 1 the input or the pipeline could not be read, 2 usage error.`;
 
@@ -99,10 +102,10 @@ function parse(argv: readonly string[], io: ToolIo): Parsed | 'help' {
     'arrival-delay': { type: 'string', default: '0s' },
     shards: { type: 'string', default: '1' },
     'partition-key': { type: 'string' },
-    'batch-size': { type: 'string', default: '1000' },
-    'batch-window': { type: 'string', default: '1s' },
+    'batch-size': { type: 'string', default: '10000' },
+    'batch-window': { type: 'string', default: '10s' },
     tick: { type: 'string', default: '1m' },
-    'flap-windows': { type: 'string', default: '3' },
+    'flap-windows': { type: 'string', default: '2' },
     quiet: { type: 'boolean', short: 'q', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   });
@@ -146,6 +149,11 @@ function parse(argv: readonly string[], io: ToolIo): Parsed | 'help' {
 /** A problem with the input (a file, a line): exit code 1. */
 class InputError extends Error {
   override readonly name = 'InputError';
+}
+
+/** Whoever read the output stopped reading (EPIPE). */
+class OutputClosed extends Error {
+  override readonly name = 'OutputClosed';
 }
 
 /**
@@ -302,7 +310,18 @@ export async function runBacktest(argv: readonly string[], io: ToolIo): Promise<
   const stream = pipeline.streams.get(streamName);
   if (!stream) return usageFailure(io, 'backtest', new UsageError(`--stream ${streamName}: ${p.pipelineFile} declares ${streams.join(', ')}`), BACKTEST_USAGE);
 
-  const write = (s: string) => io.stdout.write(`${s}\n`);
+  // Output piped into `head` or `less` that closes early: stop reading, quietly (nothing is lost: nothing was written anywhere).
+  let outputClosed = false;
+  const stdout = io.stdout as { write(s: string): unknown; on?: (event: 'error', f: (e: NodeJS.ErrnoException) => void) => unknown; off?: (event: 'error', f: (e: NodeJS.ErrnoException) => void) => unknown };
+  let outputError: NodeJS.ErrnoException | null = null;
+  const onOutputError = (e: NodeJS.ErrnoException) => {
+    outputClosed = true;
+    if (e.code !== 'EPIPE') outputError = e;
+  };
+  stdout.on?.('error', onOutputError);
+  const write = (s: string) => {
+    if (!outputClosed) io.stdout.write(`${s}\n`);
+  };
   // What the end-of-input flush reports is sorted by time before it is printed (it comes rule by rule).
   const flushed: Array<{ at: EpochMs; line: string }> = [];
   const emit = (at: ReportContext, time: EpochMs, line: string) => (at.afterInput ? flushed.push({ at: time, line }) : write(line));
@@ -321,7 +340,10 @@ export async function runBacktest(argv: readonly string[], io: ToolIo): Promise<
   const progress = progressLine(io, p.quiet, started);
   let kinesisClient: { destroy(): void } | undefined;
   try {
-    const push = (r: KinesisLikeRecord) => backtest.push(r);
+    const push = (r: KinesisLikeRecord) => {
+      if (outputClosed) throw new OutputClosed();
+      return backtest.push(r);
+    };
     const onCount = (n: number) => progress.tick(n, backtest.replay.stats().lastEventTime);
     if (p.kinesis) {
       const { kinesisClientFor } = await import('../../producer/cli');
@@ -345,19 +367,28 @@ export async function runBacktest(argv: readonly string[], io: ToolIo): Promise<
     }
   } catch (e) {
     progress.done();
+    if (e instanceof OutputClosed || (e instanceof InputError && outputClosed)) {
+      stdout.off?.('error', onOutputError);
+      return outputError ? fail(`cannot write the output: ${messageOf(outputError)}`) : EXIT.ok;
+    }
     if (e instanceof InputError) return fail(e.message);
     if (p.kinesis && e instanceof Error) return fail(`reading Kinesis stream ${p.kinesis.stream}: ${e.name}: ${e.message}`);
     throw e;
   } finally {
     kinesisClient?.destroy();
   }
+  const closed = (): number => {
+    stdout.off?.('error', onOutputError);
+    return outputError ? fail(`cannot write the output: ${messageOf(outputError)}`) : EXIT.ok;
+  };
+  if (outputClosed) return closed();
   const summary = await backtest.finish(p.flush);
   progress.done();
   for (const f of flushed.sort((a, b) => a.at - b.at)) write(f.line);
   const seconds = (performance.now() - started) / 1000;
   if (p.json) write(JSON.stringify({ type: 'summary', ...summary, seconds: Math.round(seconds * 1000) / 1000, recordsPerSecond: Math.round(summary.records / Math.max(seconds, 1e-3)) }));
   else for (const l of summaryLines(summary, seconds)) write(l);
-  return EXIT.ok;
+  return closed();
 }
 
 /** A progress line on stderr for runs longer than 2 s: rewritten in place on a terminal, every 5 s otherwise. */

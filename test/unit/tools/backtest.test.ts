@@ -57,13 +57,13 @@ describe('tidewatch backtest over NDJSON', () => {
     const lines = c.json();
     const transitions = lines.filter((l) => l['type'] === 'transition');
     expect(transitions.map((t) => [t['rule'], t['state'], t['windowStart'], t['windowEnd'], t['values']])).toEqual([
-      // the request at 56 s makes it 2 of 29: its batch (1 s, as deployed) fires
-      ['HighErrorRate', 'firing', new Date(T0).toISOString(), new Date(T0 + M).toISOString(), { errors: 2, total: 29 }],
+      // 10 s batches (the default): the batch that first holds the condition also holds the minute's last request
+      ['HighErrorRate', 'firing', new Date(T0).toISOString(), new Date(T0 + M).toISOString(), { errors: 3, total: 30 }],
       ['HighErrorRate', 'resolved', new Date(T0 + M).toISOString(), new Date(T0 + 2 * M).toISOString(), { errors: 0, total: 30 }],
-      ['HighErrorRate', 'firing', new Date(T0 + 2 * M).toISOString(), new Date(T0 + 3 * M).toISOString(), { errors: 2, total: 29 }],
+      ['HighErrorRate', 'firing', new Date(T0 + 2 * M).toISOString(), new Date(T0 + 3 * M).toISOString(), { errors: 3, total: 30 }],
       ['HighErrorRate', 'resolved', new Date(T0 + 3 * M).toISOString(), new Date(T0 + 4 * M).toISOString(), { errors: 0, total: 30 }],
     ]);
-    expect(transitions[0]).toMatchObject({ group: { service: 'checkout' }, severity: 'critical', labels: { team: 'platform' }, annotations: { summary: 'checkout: 2 of 29 requests failed in the last minute' }, at: new Date(T0 + 56_000).toISOString() });
+    expect(transitions[0]).toMatchObject({ group: { service: 'checkout' }, severity: 'critical', labels: { team: 'platform' }, annotations: { summary: 'checkout: 3 of 30 requests failed in the last minute' }, at: new Date(T0 + 58_000).toISOString() });
     const summary = lines[lines.length - 1]!;
     expect(summary).toMatchObject({
       type: 'summary',
@@ -75,8 +75,8 @@ describe('tidewatch backtest over NDJSON', () => {
       flushed: true,
       openWindows: 0,
       firingAtEnd: 0,
-      flapWindows: 3,
-      // the second resolution comes from the end-of-input flush, which is not flapping
+      flapWindows: 2,
+      // fired in minute 0, resolved with minute 1 (1 window); the second resolution comes from the end-of-input flush, which is not flapping
       alerts: { HighErrorRate: { fired: 2, resolved: 2, groups: 1, flaps: 1 }, SlowResponses: { fired: 0, resolved: 0, groups: 0, flaps: 0 }, HeartbeatMissing: { fired: 0 } },
       flapping: [{ rule: 'HighErrorRate', group: { service: 'checkout' }, times: 1 }],
     });
@@ -107,11 +107,11 @@ describe('tidewatch backtest over NDJSON', () => {
     expect(lines.pop()).toMatchObject({ flushed: false, firingAtEnd: 1, openWindows: expect.any(Number) });
   });
 
-  it('reads stdin, and prints a human-readable report by default; with 10 s batches the early rule fires at the end of a larger batch', async () => {
+  it('reads stdin, and prints a human-readable report by default; with 1 s batches (as deployed) the early rule fires at the request that tips it', async () => {
     const c = io(Readable.from([workload().join('\n')]));
-    expect(await runBacktest(['-q', '--batch-window', '10s', '--batch-size', '10000'], c.io)).toBe(0);
+    expect(await runBacktest(['-q', '--batch-window', '1s', '--batch-size', '1000'], c.io)).toBe(0);
     const out = c.out().split('\n');
-    expect(out[0]).toBe(`2026-11-27 10:00:58  FIRING    critical  HighErrorRate  service=checkout  [2026-11-27 10:00:00 .. 10:01:00)  errors=3 total=30  checkout: 3 of 30 requests failed in the last minute`);
+    expect(out[0]).toBe(`2026-11-27 10:00:56  FIRING    critical  HighErrorRate  service=checkout  [2026-11-27 10:00:00 .. 10:01:00)  errors=2 total=29  checkout: 2 of 29 requests failed in the last minute`);
     expect(out).toContain('  input     242 records: 240 events, 2 rejected, arrival 2026-11-27T10:00:00.000Z .. 2026-11-27T10:03:59.000Z');
     expect(out).toContain('  rejected  not-json 1, schema 1');
     expect(out).toContain('            HighErrorRate         2         2       1      1');
