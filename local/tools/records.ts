@@ -158,8 +158,40 @@ export function eventTimeOf(json: string, stream: StreamSpec): EpochMs | null {
   if (stream.timestamp.kind !== 'field') return null;
   const v = topLevelField(json, stream.timestamp.field);
   if (v === undefined) return null;
+  if (typeof v === 'string') {
+    const quick = utcMillis(v);
+    if (quick !== null) return quick;
+  }
   const t = parseEventTime(v, stream.timestamp.field);
   return typeof t === 'number' ? t : null;
+}
+
+/** The second (`2026-11-27T10:00:05`) utcMillis last read, and its epoch ms. */
+let lastSecond = '';
+let lastSecondMs = 0;
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS.sssZ`, the commonest shape of event times by far, read
+ * with the second's value remembered (consecutive lines share it); null for
+ * any other shape, which the engine's parser reads. Only the arrival time of
+ * a payload line comes from here: the engine reads the event time itself.
+ */
+function utcMillis(v: string): EpochMs | null {
+  if (v.length !== 24 || v.charCodeAt(23) !== 90 /* Z */ || v.charCodeAt(19) !== 46 /* . */ || v.charCodeAt(10) !== 84 /* T */) return null;
+  const a = v.charCodeAt(20) - 48;
+  const b = v.charCodeAt(21) - 48;
+  const c = v.charCodeAt(22) - 48;
+  if (a < 0 || a > 9 || b < 0 || b > 9 || c < 0 || c > 9) return null;
+  const second = v.slice(0, 19);
+  if (second !== lastSecond) {
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/.test(second)) return null;
+    // The engine's own parser decides what a valid second is (calendar, ranges).
+    const t = parseEventTime(`${second}Z`, 'ts');
+    if (typeof t !== 'number') return null;
+    lastSecond = second;
+    lastSecondMs = t;
+  }
+  return lastSecondMs + a * 100 + b * 10 + c;
 }
 
 export interface RecordMakerOptions {

@@ -1,3 +1,4 @@
+import { parseEventTime } from '../../../lambdas/core/decode';
 import { parsePipeline } from '../../../lambdas/core/pipeline';
 import { classifyLine, eventTimeOf, RecordMaker, topLevelField, topLevelValue } from '../../../local/tools/records';
 
@@ -50,5 +51,19 @@ describe('input lines', () => {
     const after = m.payload('{"host":"web-2"}', 4000);
     expect(BigInt(after.sequenceNumber)).toBe(BigInt(given.sequenceNumber) + 1n);
     expect(() => m.record({ kind: 'record', data: 'e30=', arrival: 5000, partitionKey: 'x', sequenceNumber: '5', shardId: 'shardId-000000000000' })).toThrow(/records of shardId-000000000000 are not in sequence order: 5 comes after 4970/);
+  });
+});
+
+describe('arrival times of payload lines', () => {
+  it('reads the common UTC shape as the engine does, and leaves every other one to it', () => {
+    const stream = parsePipeline('streams:\n  s:\n    timestamp: ts\nrules:\n  - { alert: A, stream: s, absent: 1m }\n', 'p.yaml').streams.get('s')!;
+    for (const ts of ['2026-11-27T10:00:05.038Z', '2026-11-27T10:00:05.999Z', '2026-11-27T10:00:06.000Z', '2026-02-28T23:59:59.500Z', '2026-11-27T10:00:05Z', '2026-11-27T11:00:05.038+01:00', '2026-11-27T10:00:05.1234Z']) {
+      expect(eventTimeOf(JSON.stringify({ ts }), stream)).toBe(Date.parse(ts));
+    }
+    // whatever the engine's parser says of odd ones (it reads 2026-02-30 as March 2nd), this says too
+    for (const ts of ['2026-02-30T10:00:05.038Z', '2026-11-27T25:00:05.038Z', '2026-11-27T10:00:05.0a8Z']) {
+      const engine = parseEventTime(ts, 'ts');
+      expect(eventTimeOf(JSON.stringify({ ts }), stream)).toBe(typeof engine === 'number' ? engine : null);
+    }
   });
 });
