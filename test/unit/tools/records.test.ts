@@ -6,13 +6,17 @@ describe('reading a top-level field without parsing the line', () => {
   it.each([
     ['{"eventId":"e1","ts":"2026-01-01T00:00:00Z","kind":"http"}', '"2026-01-01T00:00:00Z"'],
     ['{"a":{"ts":"nested"},"ts":"top"}', '"top"'],
-    ['{"ts":1,"x":[{"ts":2}],"ts":3}', '3'],
+    ['{"x":[{"ts":2}],"ts":3}', '3'],
     ['{"b":"says \\"ts\\":1", "ts" : 5 }', '5'],
     ['{"t\\u0073":"escaped key"}', '"escaped key"'],
     ['  {"ts":true}', 'true'],
   ])('finds the value JSON.parse would give in %s', (line, raw) => {
     expect(topLevelValue(line, 'ts')).toBe(raw);
     expect(topLevelField(line, 'ts')).toEqual((JSON.parse(line) as { ts: unknown }).ts);
+  });
+
+  it('takes the first of repeated keys (JSON.parse takes the last: only a payload line\'s arrival is read from here)', () => {
+    expect(topLevelValue('{"ts":1,"x":[{"ts":2}],"ts":3}', 'ts')).toBe('1');
   });
 
   it.each(['{}', '{"x":[1,{"ts":3}]}', 'not json', '[{"ts":1}]', '', '{"ts"'])('finds nothing in %j', (line) => {
