@@ -185,8 +185,8 @@ export class Replay {
     if (this.pendingKey === null) {
       this.pendingKey = key;
       this.pendingAt = this.windowMs > 0 ? (key + 1) * this.windowMs : arrival;
-      // The ticker's first run that can matter is the first one after the first record.
-      if (this.nextTick === Infinity) this.nextTick = (Math.floor(this.pendingAt / this.tickEvery) + 1) * this.tickEvery;
+      // The ticker's first run that can matter is the first one at or after the first batch (it runs after it).
+      if (this.nextTick === Infinity) this.nextTick = Math.ceil(this.pendingAt / this.tickEvery) * this.tickEvery;
     }
     let list = this.pending.get(record.shardId);
     if (list === undefined) this.pending.set(record.shardId, (list = []));
