@@ -310,6 +310,18 @@ export async function runBacktest(argv: readonly string[], io: ToolIo): Promise<
   const stream = pipeline.streams.get(streamName);
   if (!stream) return usageFailure(io, 'backtest', new UsageError(`--stream ${streamName}: ${p.pipelineFile} declares ${streams.join(', ')}`), BACKTEST_USAGE);
 
+  let kinesis: { client: import('@aws-sdk/client-kinesis').KinesisClient; read: typeof import('../kinesisSource').readKinesis } | undefined;
+  if (p.kinesis) {
+    const { kinesisClientFor } = await import('../../producer/cli');
+    const { readKinesis } = await import('../kinesisSource');
+    try {
+      kinesis = { client: kinesisClientFor({ ...(p.kinesis.endpoint !== undefined ? { endpoint: p.kinesis.endpoint } : {}), ...(p.kinesis.region !== undefined ? { region: p.kinesis.region } : {}) }, io.env), read: readKinesis };
+    } catch (e) {
+      if (e instanceof Error && e.name === 'UsageError') return usageFailure(io, 'backtest', new UsageError(e.message), BACKTEST_USAGE);
+      throw e;
+    }
+  }
+
   // Output piped into `head` or `less` that closes early: stop reading, quietly (nothing is lost: nothing was written anywhere).
   let outputClosed = false;
   const stdout = io.stdout as { write(s: string): unknown; on?: (event: 'error', f: (e: NodeJS.ErrnoException) => void) => unknown; off?: (event: 'error', f: (e: NodeJS.ErrnoException) => void) => unknown };
@@ -339,26 +351,15 @@ export async function runBacktest(argv: readonly string[], io: ToolIo): Promise<
   const started = performance.now();
   const cpuAtStart = process.cpuUsage();
   const progress = progressLine(io, p.quiet, started);
-  let kinesisClient: { destroy(): void } | undefined;
   try {
     const push = (r: KinesisLikeRecord) => {
       if (outputClosed) throw new OutputClosed();
       return backtest.push(r);
     };
     const onCount = (n: number) => progress.tick(n, backtest.replay.stats().lastEventTime);
-    if (p.kinesis) {
-      const { kinesisClientFor } = await import('../../producer/cli');
-      const { readKinesis } = await import('../kinesisSource');
-      let client;
-      try {
-        client = kinesisClientFor({ ...(p.kinesis.endpoint !== undefined ? { endpoint: p.kinesis.endpoint } : {}), ...(p.kinesis.region !== undefined ? { region: p.kinesis.region } : {}) }, io.env);
-      } catch (e) {
-        if (e instanceof Error && e.name === 'UsageError') return usageFailure(io, 'backtest', new UsageError(e.message), BACKTEST_USAGE);
-        throw e;
-      }
-      kinesisClient = client;
+    if (p.kinesis && kinesis) {
       let count = 0;
-      for await (const record of readKinesis({ client, stream: p.kinesis.stream, to: p.kinesis.to, ...(p.kinesis.from ? { from: p.kinesis.from } : {}), ...(io.signal ? { signal: io.signal } : {}) })) {
+      for await (const record of kinesis.read({ client: kinesis.client, stream: p.kinesis.stream, to: p.kinesis.to, ...(p.kinesis.from ? { from: p.kinesis.from } : {}), ...(io.signal ? { signal: io.signal } : {}) })) {
         const played = push(record);
         if ((++count & 0x3fff) === 0) onCount(count);
         if (played) await played;
@@ -372,11 +373,15 @@ export async function runBacktest(argv: readonly string[], io: ToolIo): Promise<
       stdout.off?.('error', onOutputError);
       return outputError ? fail(`cannot write the output: ${messageOf(outputError)}`) : EXIT.ok;
     }
+    stdout.off?.('error', onOutputError);
     if (e instanceof InputError) return fail(e.message);
-    if (p.kinesis && e instanceof Error) return fail(`reading Kinesis stream ${p.kinesis.stream}: ${e.name}: ${e.message}`);
+    // What AWS (or the network) said about the stream; anything else is a bug and is thrown.
+    if (p.kinesis && e instanceof Error && ('$metadata' in e || /^(ECONNREFUSED|ENOTFOUND|ECONNRESET|ETIMEDOUT)$/.test(String((e as { code?: unknown }).code)))) {
+      return fail(`reading Kinesis stream ${p.kinesis.stream}: ${e.name}: ${e.message}`);
+    }
     throw e;
   } finally {
-    kinesisClient?.destroy();
+    kinesis?.client.destroy();
   }
   const closed = (): number => {
     stdout.off?.('error', onOutputError);
