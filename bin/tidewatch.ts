@@ -7,6 +7,9 @@
  *   npx tidewatch alerts | quarantine list | quarantine replay
  */
 import { INSPECT_USAGE, runInspect } from '../local/inspect/cli';
+import { runBacktest } from '../local/tools/cli/backtest';
+import { runCheck } from '../local/tools/cli/check';
+import { runTest } from '../local/tools/cli/test';
 import { EMIT_USAGE, runEmit } from '../local/producer/cli';
 import { runView, VIEW_USAGE } from '../local/view/cli';
 
@@ -17,6 +20,9 @@ commands:
   windows     list a rule's windows and their aggregates
   alerts      list alert states (firing, pending, inactive)
   quarantine  list or replay rejected records
+  check       validate pipeline files (as cdk synth does) and warn about likely mistakes
+  test        run rule unit tests (promtool-style YAML) on the engine, in memory
+  backtest    run a pipeline over recorded events (NDJSON or a Kinesis stream) on virtual time
   view        a live web page of a pipeline's state (127.0.0.1, read-only)
 
 Run 'tidewatch <command> --help' for the options of a command.`;
@@ -47,6 +53,12 @@ async function main(argv: readonly string[]): Promise<number> {
         process.off('SIGTERM', onSignal);
       }
     }
+    case 'check':
+      return runCheck(rest, { stdout: process.stdout, stderr: process.stderr, env: process.env });
+    case 'test':
+      return runTest(rest, { stdout: process.stdout, stderr: process.stderr, env: process.env });
+    case 'backtest':
+      return runBacktest(rest, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env });
     case 'windows':
     case 'alerts':
     case 'quarantine':

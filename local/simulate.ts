@@ -1,18 +1,10 @@
-import { Engine, type BatchReport } from '../lambdas/core/Engine';
-import { InMemoryStateStore } from '../lambdas/core/InMemoryStateStore';
+import type { BatchReport } from '../lambdas/core/Engine';
+import type { InMemoryStateStore } from '../lambdas/core/InMemoryStateStore';
 import type { AlertTransition } from '../lambdas/core/lifecycle';
 import type { KinesisLikeRecord, Pipeline } from '../lambdas/core/types';
+import { Replay } from './tools/replay';
 
-/** A clock the simulation moves by hand. */
-export class VirtualClock {
-  constructor(private t: number) {}
-  now(): number {
-    return this.t;
-  }
-  set(t: number): void {
-    if (t > this.t) this.t = t;
-  }
-}
+export { VirtualClock } from './tools/replay';
 
 export interface SimulationOptions {
   readonly pipeline: Pipeline;
@@ -39,63 +31,33 @@ export interface SimulationResult {
 
 /**
  * Runs the real engine over a recorded stream on virtual time, with the
- * in-memory store: Lambda-like batches per shard every `batchWindowMs` of
- * arrival time, and the ticker on its schedule.
+ * in-memory store (the loop `tidewatch test` and `backtest` run, see
+ * tools/replay.ts): Lambda-like batches per shard every `batchWindowMs` of
+ * arrival time, and the ticker on its schedule for `drainMs` after the last
+ * record.
  */
 export async function simulate(opts: SimulationOptions): Promise<SimulationResult> {
-  const records = opts.records;
-  const first = records[0]?.approximateArrivalTimestamp ?? 0;
-  const clock = new VirtualClock(first * 1000);
-  const store = new InMemoryStateStore();
   const alerts: AlertTransition[] = [];
-  const engine = new Engine({
+  const replay = new Replay({
     pipeline: opts.pipeline,
     stream: opts.stream,
-    store,
-    clock,
-    publish: async (t) => {
+    batchWindowMs: opts.batchWindowMs ?? 1000,
+    // One batch per shard per window, as the simulation always played it.
+    batchSize: Number.MAX_SAFE_INTEGER,
+    tickEveryMs: opts.tickEveryMs ?? 60_000,
+    onTransition: (t, at) => {
       alerts.push(t);
-      opts.onAlert?.(t, clock.now());
+      opts.onAlert?.(t, at.clock);
     },
+    ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
   });
-  const windowMs = opts.batchWindowMs ?? 1000;
-  const tickEvery = opts.tickEveryMs ?? 60_000;
-  let nextTick = clock.now() + tickEvery;
-  let batches = 0;
-  let rejected = 0;
-  let late = 0;
-  let i = 0;
-  const runBatch = async (batch: Map<string, KinesisLikeRecord[]>) => {
-    for (const [shardId, recs] of batch) {
-      const report = await engine.processBatch(shardId, recs);
-      if (report.retryFrom !== null) throw new Error(`simulation: in-memory batch failed: ${String(report.error)}`);
-      batches += 1;
-      rejected += report.rejected.length;
-      late += report.late;
-      opts.onBatch?.(report);
-    }
-  };
-  while (i < records.length) {
-    const windowEnd = Math.floor((records[i]!.approximateArrivalTimestamp * 1000) / windowMs) * windowMs + windowMs;
-    const batch = new Map<string, KinesisLikeRecord[]>();
-    while (i < records.length && records[i]!.approximateArrivalTimestamp * 1000 < windowEnd) {
-      const r = records[i++]!;
-      const list = batch.get(r.shardId) ?? [];
-      list.push(r);
-      batch.set(r.shardId, list);
-    }
-    clock.set(windowEnd);
-    await runBatch(batch);
-    while (clock.now() >= nextTick) {
-      await engine.advance();
-      nextTick += tickEvery;
-    }
+  for (const r of opts.records) {
+    const played = replay.push(r);
+    if (played) await played;
   }
-  const end = clock.now() + (opts.drainMs ?? 5 * 60_000);
-  while (nextTick <= end) {
-    clock.set(nextTick);
-    await engine.advance();
-    nextTick += tickEvery;
-  }
-  return { alerts, store, batches, rejected, late };
+  const last = replay.stats().lastArrival;
+  if (last !== null) await replay.runUntil(last + (opts.batchWindowMs ?? 1000) + (opts.drainMs ?? 5 * 60_000));
+  const stats = await replay.finish({ flush: false });
+  const rejected = Object.values(stats.rejected).reduce((a, b) => a + b, 0);
+  return { alerts, store: replay.store, batches: stats.batches, rejected, late: stats.late };
 }

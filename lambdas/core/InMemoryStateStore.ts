@@ -14,7 +14,7 @@ import type {
   StateStorage,
   Versioned,
 } from './state/StateStorage';
-import type { EpochMs, Rejection } from './types';
+import type { Clock, EpochMs, Rejection } from './types';
 import type { ShardProgress } from './watermark';
 
 interface KeyEntry {
@@ -47,6 +47,15 @@ class MemoryTable {
   readonly quarantined: QuarantinedRecord[] = [];
   /** Producer-duplicate ids: per stream and shard, per event-time bucket. */
   readonly buckets = new Map<string, Map<number, BucketEntry>>();
+  /** Per stream and shard, per event-time bucket: when its ids expire (the TTL of its last write). */
+  readonly bucketExpiry = new Map<string, Map<number, EpochMs>>();
+
+  constructor(readonly opts: MemoryTableOptions = {}) {}
+}
+
+interface MemoryTableOptions {
+  readonly forgetFinishedWindows?: boolean;
+  readonly clock?: Clock;
 }
 
 const conflict = <T>(current: T | undefined): Conditional<T> => ({ ok: false, current });
@@ -99,6 +108,10 @@ class MemoryAggregates implements AggregateStorage {
   }
 
   async finish(key: KeyDescriptor): Promise<void> {
+    if (this.t.opts.forgetFinishedWindows && key.windowStart !== null) {
+      this.t.keys.delete(key.id);
+      return;
+    }
     const e = this.t.keys.get(key.id);
     if (e) e.closeAt = null;
   }
@@ -180,11 +193,23 @@ class MemoryProgress implements ProgressStorage {
 class MemoryDedupe implements DedupeStorage {
   constructor(private readonly t: MemoryTable) {}
 
+  /** With a clock: drops the shard's buckets whose TTL passed, as DynamoDB's TTL drops the items. */
+  private expire(shardKey: string, now: EpochMs): void {
+    const expiry = this.t.bucketExpiry.get(shardKey);
+    if (!expiry) return;
+    for (const [bucket, at] of expiry) {
+      if (at >= now) continue;
+      expiry.delete(bucket);
+      this.t.buckets.get(shardKey)?.delete(bucket);
+    }
+  }
+
   private entry(stream: string, shardId: string, bucket: number): BucketEntry | undefined {
     return this.t.buckets.get(`${stream}\u0000${shardId}`)?.get(bucket);
   }
 
   async bucket(stream: string, shardId: string, bucket: number): Promise<Versioned<DedupeBucket>> {
+    if (this.t.opts.clock) this.expire(`${stream}\u0000${shardId}`, this.t.opts.clock.now());
     const e = this.entry(stream, shardId, bucket);
     return e ? { value: e, version: e.version } : { value: { ids: new Map(), bytes: 2 }, version: 0 };
   }
@@ -196,7 +221,7 @@ class MemoryDedupe implements DedupeStorage {
     current: Versioned<DedupeBucket>,
     added: ReadonlyMap<string, string>,
     addedBytes: number,
-    _expiresAt: EpochMs,
+    expiresAt: EpochMs,
   ): Promise<Conditional<Versioned<DedupeBucket>>> {
     const shardKey = `${stream}\u0000${shardId}`;
     let buckets = this.t.buckets.get(shardKey);
@@ -207,6 +232,11 @@ class MemoryDedupe implements DedupeStorage {
     for (const [id, seq] of added) e.ids.set(id, seq);
     e.bytes += addedBytes;
     e.version += 1;
+    if (this.t.opts.clock) {
+      let expiry = this.t.bucketExpiry.get(shardKey);
+      if (!expiry) this.t.bucketExpiry.set(shardKey, (expiry = new Map()));
+      expiry.set(bucket, expiresAt);
+    }
     return { ok: true, value: { value: e, version: e.version } };
   }
 }
@@ -227,8 +257,23 @@ class MemoryQuarantine implements QuarantineStorage {
 }
 
 export interface InMemoryStateStoreOptions extends StateProtocolOptions {
-  /** Share the data of another in-memory store, as two Lambda containers share one table. */
+  /** Share the data of another in-memory store, as two Lambda containers share one table (its options apply). */
   readonly sharing?: InMemoryStateStore;
+  /**
+   * Forget a fixed window's state once it is finished (evaluated): `read`
+   * then returns undefined for it. For a single writer over a long history
+   * (tidewatch backtest), whose engine counts any later record for that
+   * window late against the stream's watermark before it reaches the store.
+   * @default false (every key is kept)
+   */
+  readonly forgetFinishedWindows?: boolean;
+  /**
+   * With a clock, producer-duplicate ids are dropped once their bucket's
+   * expiry (the dedupe horizon given with its last write) is past, as
+   * DynamoDB's TTL drops them.
+   * @default ids are kept forever
+   */
+  readonly clock?: Clock;
 }
 
 /**
@@ -244,7 +289,7 @@ export class InMemoryStateStore extends StateProtocol {
   readonly quarantined: ReadonlyArray<QuarantinedRecord>;
 
   constructor(opts: InMemoryStateStoreOptions = {}) {
-    const table = opts.sharing?.table ?? new MemoryTable();
+    const table = opts.sharing?.table ?? new MemoryTable({ forgetFinishedWindows: opts.forgetFinishedWindows, clock: opts.clock });
     const storage: StateStorage = {
       aggregates: new MemoryAggregates(table),
       alerts: new MemoryAlerts(table),
