@@ -1,4 +1,4 @@
-import type { AttributeValue, DynamoDBClient, QueryCommandInput, ScanCommandInput } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, UpdateItemCommand, type AttributeValue, type DynamoDBClient, type QueryCommandInput, type ScanCommandInput } from '@aws-sdk/client-dynamodb';
 import { parseAlert, parseKeyState } from '../../lambdas/adapters/DynamoDBStateStore';
 import { queryAll, scanAll } from '../../lambdas/adapters/paging';
 import { PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
@@ -42,6 +42,39 @@ export interface QuarantinedRecord {
   readonly partitionKey: string;
   /** The record's data exactly as received (base64). */
   readonly data: string;
+  /** Set once `tidewatch quarantine replay` sent it again. */
+  readonly replayed: ReplayMark | null;
+  /** The quarantine item's key (to mark it replayed). */
+  readonly key: { readonly pk: string; readonly sk: string };
+}
+
+/** How a quarantined record was last replayed. */
+export interface ReplayMark {
+  /** Wall-clock time of the replay (ISO). */
+  readonly at: string;
+  readonly to: string;
+  /** The sequence number Kinesis gave the replayed record. */
+  readonly sequenceNumber: string;
+  /** Times it was replayed. */
+  readonly count: number;
+}
+
+/** A replay stopped: `stage` says which service failed (sending to Kinesis, or marking in DynamoDB). */
+export class ReplayError extends Error {
+  override readonly name = 'ReplayError';
+  constructor(
+    readonly stage: 'send' | 'mark',
+    cause: unknown,
+  ) {
+    super(`replay: ${stage === 'send' ? 'PutRecords' : 'marking a replayed record'} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+export interface ReplayResult {
+  readonly sent: number;
+  readonly failed: Array<{ sequenceNumber: string; error: string }>;
+  /** Already replayed, so not sent again (without `force`). */
+  readonly skipped: readonly QuarantinedRecord[];
 }
 
 /**
@@ -165,6 +198,11 @@ export class Inspector {
         sequenceNumber: item['sequenceNumber']!.S!,
         partitionKey: item['partitionKey']!.S!,
         data,
+        replayed:
+          item['replayedAt']?.S !== undefined
+            ? { at: item['replayedAt'].S, to: item['replayedTo']?.S ?? stream, sequenceNumber: item['replayedSequenceNumber']?.S ?? '', count: Number(item['replays']?.N ?? '1') }
+            : null,
+        key: { pk: item[TABLE.partitionKey]!.S!, sk },
       });
       if (opts.limit !== undefined && out.length >= opts.limit) break;
     }
@@ -173,26 +211,60 @@ export class Inspector {
 
   /**
    * Sends quarantined records back into a stream, byte for byte, with their
-   * partition keys (after fixing the producer or the schema). Returns how
-   * many were accepted; failed ones are reported, never dropped silently.
+   * partition keys (after fixing the producer or the schema), and marks each
+   * one sent with the time, the stream and its new sequence number. A record
+   * already marked is not sent again unless `force`. Failed ones are
+   * reported (and left unmarked), never dropped silently.
    */
-  async replay(records: readonly QuarantinedRecord[], kinesis: KinesisClient, streamName: string): Promise<{ sent: number; failed: Array<{ sequenceNumber: string; error: string }> }> {
+  async replay(records: readonly QuarantinedRecord[], kinesis: KinesisClient, streamName: string, opts: { force?: boolean; now?: () => Date } = {}): Promise<ReplayResult> {
     let sent = 0;
     const failed: Array<{ sequenceNumber: string; error: string }> = [];
-    for (let i = 0; i < records.length; i += 500) {
-      const batch = records.slice(i, i + 500);
-      const out = await kinesis.send(
-        new PutRecordsCommand({
-          StreamName: streamName,
-          Records: batch.map((r) => ({ Data: Buffer.from(r.data, 'base64'), PartitionKey: r.partitionKey })),
+    const skipped = opts.force ? [] : records.filter((r) => r.replayed !== null);
+    const todo = opts.force ? records : records.filter((r) => r.replayed === null);
+    const now = opts.now ?? (() => new Date());
+    for (let i = 0; i < todo.length; i += 500) {
+      const batch = todo.slice(i, i + 500);
+      const out = await kinesis
+        .send(
+          new PutRecordsCommand({
+            StreamName: streamName,
+            Records: batch.map((r) => ({ Data: Buffer.from(r.data, 'base64'), PartitionKey: r.partitionKey })),
+          }),
+        )
+        .catch((err: unknown) => {
+          throw new ReplayError('send', err);
+        });
+      const results = out.Records ?? [];
+      for (let j = 0; j < batch.length; j++) {
+        const res = results[j];
+        const record = batch[j]!;
+        if (res === undefined || res.ErrorCode || res.SequenceNumber === undefined) {
+          failed.push({ sequenceNumber: record.sequenceNumber, error: res?.ErrorCode ? `${res.ErrorCode}: ${res.ErrorMessage ?? ''}` : 'no result for this record' });
+          continue;
+        }
+        sent += 1;
+        await this.markReplayed(record, streamName, res.SequenceNumber, now().toISOString());
+      }
+    }
+    return { sent, failed, skipped };
+  }
+
+  private async markReplayed(record: QuarantinedRecord, to: string, sequenceNumber: string, at: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { [TABLE.partitionKey]: { S: record.key.pk }, [TABLE.sortKey]: { S: record.key.sk } },
+          UpdateExpression: 'SET replayedAt = :at, replayedTo = :to, replayedSequenceNumber = :seq ADD replays :one',
+          // The item may have expired (TTL) meanwhile: do not create a stub.
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': TABLE.partitionKey },
+          ExpressionAttributeValues: { ':at': { S: at }, ':to': { S: to }, ':seq': { S: sequenceNumber }, ':one': { N: '1' } },
         }),
       );
-      (out.Records ?? []).forEach((res, j) => {
-        if (res.ErrorCode) failed.push({ sequenceNumber: batch[j]!.sequenceNumber, error: `${res.ErrorCode}: ${res.ErrorMessage ?? ''}` });
-        else sent += 1;
-      });
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw new ReplayError('mark', err);
     }
-    return { sent, failed };
   }
 
   /** Full items of the keys a due-index query returned. */

@@ -22,6 +22,20 @@ export interface ProducerOptions {
   readonly describe?: (record: object, index: number) => string;
   /** Random source of the backoff jitter, in [0, 1). @default Math.random */
   readonly random?: () => number;
+  /** Each record skipped as invalid (`invalid: 'skip'`), with the reason. */
+  readonly onInvalid?: (error: InvalidRecordError) => void;
+}
+
+/**
+ * A record whose bytes are already decided (a line of a file as it was read, a
+ * non-JSON test record): sent exactly as they are. `value`, the parsed payload
+ * when there is one, is what the partition key is taken from.
+ */
+export class EncodedRecord {
+  constructor(
+    readonly data: Uint8Array,
+    readonly value?: object,
+  ) {}
 }
 
 export interface RecordFailure {
@@ -178,10 +192,18 @@ export class Producer {
   private entry(record: object, index: number): Entry | undefined {
     const label = this.opts.describe?.(record, index) ?? `record ${index + 1}`;
     try {
-      const json = JSON.stringify(record);
-      if (json === undefined) throw new InvalidRecordError(label, 'is not JSON-serialisable');
-      const data = Buffer.from(json, 'utf8');
-      const partitionKey = this.opts.partitionKey ? this.opts.partitionKey(record) : randomUUID();
+      let data: Uint8Array;
+      let value: object | undefined;
+      if (record instanceof EncodedRecord) {
+        data = record.data;
+        value = record.value;
+      } else {
+        const json = JSON.stringify(record);
+        if (json === undefined) throw new InvalidRecordError(label, 'is not JSON-serialisable');
+        data = Buffer.from(json, 'utf8');
+        value = record;
+      }
+      const partitionKey = this.opts.partitionKey && value !== undefined ? this.opts.partitionKey(value) : randomUUID();
       const keyChars = [...partitionKey].length;
       if (keyChars < 1 || keyChars > MAX_PARTITION_KEY_CHARS) {
         throw new InvalidRecordError(label, `partition key must be 1 to ${MAX_PARTITION_KEY_CHARS} characters (given ${keyChars})`);
@@ -194,6 +216,7 @@ export class Producer {
     } catch (err) {
       if (this.opts.invalid !== 'skip') throw err;
       this.counts.invalid++;
+      if (err instanceof InvalidRecordError) this.opts.onInvalid?.(err);
       return undefined;
     }
   }
