@@ -156,7 +156,11 @@ async function startOnce(opts: KinesisEmulatorOptions): Promise<KinesisEmulator>
     ),
   };
   const cwd = packageDir();
-  const child = spawn(process.execPath, ['main.js'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // loopback.cjs makes it listen on 127.0.0.1 only and exit when this process is gone. Its own
+  // process group: a terminal's Ctrl-C reaches the whole foreground group, and kinesis-local
+  // must outlive the signal until the pipeline has stopped using it (stop() ends it).
+  env['TIDEWATCH_PARENT_PID'] = String(process.pid);
+  const child = spawn(process.execPath, ['--require', path.join(__dirname, 'loopback.cjs'), 'main.js'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   track(child);
 
   const lines: string[] = [];
