@@ -160,6 +160,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const dataDir = values.data !== undefined ? resolve(values.data) : undefined;
   const clock = new PacedClock(speed);
   const accounting = new Accounting(pipeline, clock);
+  const statePath = stateFilePath();
 
   // Ctrl-C / SIGTERM: stop in order (producers, the event source mapping, the emulators). A second one,
   // more than 0.5 s later (a terminal's Ctrl-C may reach us twice, directly and through npm), forces it.
@@ -173,10 +174,15 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     if (Date.now() - stopAt < 500) return;
     process.stderr.write('\ntidewatch: forced to stop (the emulators are killed)\n');
+    removeRunningPipeline(statePath);
     process.exit(EXIT.interrupted);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A signal that came while Node was still loading the program (bin/signals.mjs kept it).
+  const early = (globalThis as { [k: symbol]: { signals: NodeJS.Signals[]; release(): void } | undefined })[Symbol.for('tidewatch.earlySignals')];
+  early?.release();
+  if (early && early.signals.length > 0) onSignal(early.signals[0]!);
   const timer = forMs === undefined ? undefined : setTimeout(() => stop.abort(new Error('--for')), forMs);
 
   info(`tidewatch: starting the local pipeline (kinesis-local, dynalite, local SNS, event source mapping, ticker) for ${basename(pipelineFile)}…`);
@@ -219,7 +225,6 @@ async function main(argv: readonly string[]): Promise<number> {
     throw err;
   }
 
-  const statePath = stateFilePath();
   const running = (): RunningPipeline => ({
     version: 1,
     pid: process.pid,
@@ -247,6 +252,7 @@ async function main(argv: readonly string[]): Promise<number> {
     for (const l of accounting.lines()) info(dim(`          ${l}`));
   };
   try {
+    if (dataDir) for (const name of streams) accounting.seedWatermark(name, await local.runtime.store.getStreamWatermark(name));
     writeRunningPipeline(statePath, running());
     info(`  Kinesis  ${local.kinesis.endpoint}  ${streams.map((s) => `stream "${s}"`).join(', ')} (2 shards${streams.length > 1 ? ' each' : ''})`);
     info(`  DynamoDB ${local.dynamo.endpoint}  table ${local.tableName}${dataDir ? ` (state in ${dataDir})` : ''}`);

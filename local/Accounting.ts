@@ -98,6 +98,12 @@ export class Accounting {
     return notes;
   }
 
+  /** The watermark a stream already had (a rerun on stored state). */
+  seedWatermark(stream: string, watermark: EpochMs): void {
+    const s = this.of(stream);
+    if (Number.isFinite(watermark)) s.watermark = Math.max(s.watermark ?? -Infinity, watermark);
+  }
+
   onTick(stream: string, report: AdvanceReport): void {
     const s = this.of(stream);
     if (Number.isFinite(report.watermark)) s.watermark = Math.max(s.watermark ?? -Infinity, report.watermark);
