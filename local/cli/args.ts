@@ -44,9 +44,11 @@ export function parseCommandLine<const O extends Options>(command: string, argv:
   return parsed;
 }
 
-function translate(command: string, options: Options, err: unknown): Error {
-  if (!(err instanceof Error)) return new UsageError(String(err));
-  const code = (err as Error & { code?: string }).code;
+function translate(command: string, options: Options, thrown: unknown): Error {
+  // Not `instanceof Error`: Node's errors may come from another realm (a test runner's sandbox).
+  if (thrown === null || typeof thrown !== 'object' || typeof (thrown as { message?: unknown }).message !== 'string') return new UsageError(String(thrown));
+  const err = thrown as { message: string; code?: string };
+  const code = err.code;
   const quoted = /'([^']+)'/.exec(err.message)?.[1] ?? '';
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     const token = quoted.split('=')[0]!;

@@ -129,7 +129,8 @@ function where(t: Target): string {
  * answer, missing credentials or region, access denied.
  */
 export function explainAwsError(err: unknown, ctx: ErrorContext): string {
-  const e = err instanceof Error ? (err as Error & { code?: string; $metadata?: { httpStatusCode?: number } }) : undefined;
+  // Duck-typed: network errors may come from another realm than the SDK's (a test runner's sandbox).
+  const e = err !== null && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string' ? (err as Error & { code?: string; $metadata?: { httpStatusCode?: number } }) : undefined;
   const name = e?.name ?? 'Error';
   const message = e?.message ?? String(err);
   const code = e?.code ?? (e?.cause as { code?: string } | undefined)?.code;

@@ -257,8 +257,9 @@ export async function runEmit(argv: readonly string[], io: EmitIo): Promise<numb
       }
       if (anchor.kind === 'now') anchorTime = () => Date.now();
       else if (anchor.kind === 'at') {
-        const origin = Date.now();
-        anchorTime = () => anchor.time + (Date.now() - origin);
+        // A file's first event gets exactly that time; generated time starts there and runs with the wall clock.
+        let origin: number | undefined;
+        anchorTime = () => anchor.time + (Date.now() - (origin ??= Date.now()));
       } else {
         if (!running) throw new UsageError(`--event-time pipeline needs a running local pipeline, and none was found (${discovery.path}${discovery.status === 'stale' ? ` is left from pid ${discovery.state.pid}, which has exited` : ' does not exist'}): start it with npm start, or give --event-time now or an ISO time`);
         // The running pipeline's clock, re-read every 2 s (it slows down when the pipeline falls behind).
@@ -274,6 +275,16 @@ export async function runEmit(argv: readonly string[], io: EmitIo): Promise<numb
           return pipelineEventTime(state);
         };
       }
+    }
+
+    const rate = positiveNumber('--rate', values.rate ?? '100', false);
+    const durationMs = values.duration !== undefined ? parseDuration(values.duration) : undefined;
+    const seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
+    if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer (given ${JSON.stringify(values.seed)})`);
+    if (file !== undefined && file !== '-') {
+      await access(file).catch((e: unknown) => {
+        throw new UsageError(`cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
+      });
     }
 
     // Preflight: a missing stream or an endpoint that does not answer fails here, in seconds.
@@ -295,10 +306,6 @@ export async function runEmit(argv: readonly string[], io: EmitIo): Promise<numb
     let records: AsyncIterable<object>;
     let shifter: EventTimeShifter | undefined;
     if (values.generate !== undefined) {
-      const rate = positiveNumber('--rate', values.rate ?? '100', false);
-      const durationMs = values.duration !== undefined ? parseDuration(values.duration) : undefined;
-      const seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
-      if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer (given ${JSON.stringify(values.seed)})`);
       const generated = generateTelemetryLive({
         rate,
         seed,
@@ -315,11 +322,6 @@ export async function runEmit(argv: readonly string[], io: EmitIo): Promise<numb
           })()
         : generated;
     } else {
-      if (file !== undefined && file !== '-') {
-        await access(file).catch((e: unknown) => {
-          throw new UsageError(`cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
-        });
-      }
       const input = file === undefined || file === '-' ? io.stdin : createReadStream(file);
       // Ctrl-C: stop reading; what was read is still sent.
       interrupted?.addEventListener('abort', () => input.destroy(), { once: true });
