@@ -8,8 +8,11 @@ const { pathToFileURL } = require('node:url');
 
 const root = path.resolve(__dirname, '..');
 const loader = pathToFileURL(require.resolve('tsx', { paths: [root] })).href;
+// The AWS SDK's notice that its 2027 releases need Node.js 22 is not for the person running the CLI.
+const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? 'true' };
 const child = spawn(process.execPath, ['--import', loader, path.join(__dirname, 'tidewatch.ts'), ...process.argv.slice(2)], {
   stdio: 'inherit',
+  env,
 });
 
 // Signals go to the child, which finishes gracefully. (Ctrl-C in a terminal reaches

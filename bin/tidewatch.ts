@@ -5,13 +5,22 @@
  *   npx tidewatch emit --stream telemetry --generate telemetry --rate 200 --duration 30s
  *   npx tidewatch windows --rule HighErrorRate --table T [--endpoint URL]
  *   npx tidewatch alerts | quarantine list | quarantine replay
+ *
+ * Every subcommand follows the conventions in local/cli: exit codes (EXIT),
+ * usage errors in tidewatch's words (UsageError, parseCommandLine), connect and
+ * request timeouts on every AWS call, and no AWS SDK Node.js-version notice.
  */
+import '../local/cli/quietSdk';
+import { CliError, EXIT, EXIT_CODES_HELP } from '../local/cli';
+import { closest } from '../lambdas/core/pipeline/suggest';
 import { INSPECT_USAGE, runInspect } from '../local/inspect/cli';
 import { runBacktest } from '../local/tools/cli/backtest';
 import { runCheck } from '../local/tools/cli/check';
 import { runTest } from '../local/tools/cli/test';
 import { EMIT_USAGE, runEmit } from '../local/producer/cli';
 import { runView, VIEW_USAGE } from '../local/view/cli';
+
+const COMMANDS = ['emit', 'windows', 'alerts', 'quarantine', 'check', 'test', 'backtest', 'view'] as const;
 
 const USAGE = `usage: tidewatch <command> [options]
 
@@ -25,7 +34,12 @@ commands:
   backtest    run a pipeline over recorded events (NDJSON or a Kinesis stream) on virtual time
   view        a live web page of a pipeline's state (127.0.0.1, read-only)
 
-Run 'tidewatch <command> --help' for the options of a command.`;
+While npm start runs in this folder, the commands find its pipeline file, table and
+endpoints by themselves (.tidewatch/local.json).
+
+Run 'tidewatch <command> --help' for the options of a command.
+
+${EXIT_CODES_HELP}`;
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -37,7 +51,7 @@ async function main(argv: readonly string[]): Promise<number> {
       let firstAt = 0;
       const onSignal = () => {
         if (controller.signal.aborted) {
-          if (Date.now() - firstAt > 500) process.exit(130);
+          if (Date.now() - firstAt > 500) process.exit(EXIT.interrupted);
           return;
         }
         firstAt = Date.now();
@@ -67,15 +81,17 @@ async function main(argv: readonly string[]): Promise<number> {
       return runView(rest, { stdout: process.stdout, stderr: process.stderr, env: process.env, stopped: new Promise((r) => (process.once('SIGINT', r), process.once('SIGTERM', r))) });
     case undefined:
       process.stderr.write(`${USAGE}\n`);
-      return 2;
+      return EXIT.usage;
     case 'help':
     case '-h':
     case '--help':
       process.stdout.write(`${USAGE}\n\n${EMIT_USAGE}\n\n${INSPECT_USAGE}\n\n${VIEW_USAGE}\n`);
-      return 0;
-    default:
-      process.stderr.write(`tidewatch: unknown command ${JSON.stringify(command)}\n\n${USAGE}\n`);
-      return 2;
+      return EXIT.ok;
+    default: {
+      const hit = closest(command, COMMANDS);
+      process.stderr.write(`tidewatch: unknown command ${JSON.stringify(command)}${hit !== undefined ? ` (did you mean ${hit}?)` : ''}\n\n${USAGE}\n`);
+      return EXIT.usage;
+    }
   }
 }
 
@@ -85,6 +101,6 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     process.stderr.write(`tidewatch: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
+    process.exitCode = err instanceof CliError ? err.exitCode : EXIT.failure;
   },
 );

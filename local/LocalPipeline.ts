@@ -1,3 +1,5 @@
+import { Console } from 'node:console';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
@@ -6,8 +8,9 @@ import type { Context } from 'aws-lambda';
 import { createRuntime, type Runtime } from '../lambdas/adapters/runtime';
 import type { AlertMessage } from '../lambdas/adapters/SnsAlertPublisher';
 import { ENV, SERVICES } from '../lambdas/core/contract';
+import type { AdvanceReport, BatchReport, Engine } from '../lambdas/core/Engine';
 import { loadPipeline } from '../lambdas/core/pipeline';
-import type { Clock, Pipeline } from '../lambdas/core/types';
+import type { Clock, EpochMs, Pipeline } from '../lambdas/core/types';
 import { createProcessorHandler } from '../lambdas/processor/handler';
 import { createTickerHandler } from '../lambdas/ticker/handler';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamo, startKinesis, startSns, type DynamoEmulator, type KinesisEmulator, type SnsEmulator } from './emulators';
@@ -42,6 +45,21 @@ export interface LocalPipelineOptions {
   readonly wrapHandler?: (handler: KinesisHandler) => KinesisHandler;
   /** Handler logs. @default 'SILENT' (the CLI prints alerts, not logs) */
   readonly logLevel?: 'SILENT' | 'ERROR' | 'WARN' | 'INFO' | 'DEBUG';
+  /** Where the handlers' log lines go. @default process.stdout (as in Lambda) */
+  readonly logStream?: NodeJS.WritableStream;
+  /** Aborts the start: what was started is stopped again, and the promise rejects with the signal's reason (an AbortError). */
+  readonly signal?: AbortSignal;
+  /** Each batch the processor handled, with the engine's report (records, rejected, late by rule, duplicates, watermark). */
+  readonly onBatch?: (stream: string, report: BatchReport) => void;
+  /** Each run of the ticker over a stream (the watermark it moved to, windows closed). */
+  readonly onTick?: (stream: string, report: AdvanceReport) => void;
+  /** A ticker invocation that failed. @default onFailure */
+  readonly onTickerError?: (error: unknown) => void;
+  /**
+   * With `dataDir`: called before anything runs with the newest event time the
+   * stored state has seen, so that the clock can continue from there.
+   */
+  readonly onResume?: (storedEventTime: EpochMs) => void;
 }
 
 export interface LocalPipeline {
@@ -55,6 +73,8 @@ export interface LocalPipeline {
   readonly env: Readonly<Record<string, string>>;
   readonly runtime: Runtime;
   readonly mappings: ReadonlyMap<string, EventSourceMapping>;
+  /** The clock the handlers run on. */
+  readonly clock: Clock;
   /** Runs the ticker once now. */
   tick(): Promise<void>;
   /** Stops the runners (waiting for batches in flight), the ticker and the emulators. Idempotent. */
@@ -76,6 +96,67 @@ function context(functionName: string): Context {
     fail: () => undefined,
     succeed: () => undefined,
   };
+}
+
+/**
+ * The runtime the handlers get, reporting what its engines did (the handlers
+ * and the engine stay as deployed: this only listens).
+ */
+function observed(runtime: Runtime, opts: LocalPipelineOptions): Runtime {
+  if (!opts.onBatch && !opts.onTick) return runtime;
+  const report = (what: string, f: () => void) => {
+    try {
+      f();
+    } catch (err) {
+      console.error(`tidewatch: reporting a ${what} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    }
+  };
+  const engines = new Map<string, Engine>();
+  return {
+    ...runtime,
+    engine(stream: string): Engine {
+      let e = engines.get(stream);
+      if (!e) {
+        const inner = runtime.engine(stream);
+        e = Object.create(inner) as Engine;
+        e.processBatch = async (shardId, records) => {
+          const r = await inner.processBatch(shardId, records);
+          report('batch', () => opts.onBatch?.(stream, r));
+          return r;
+        };
+        e.advance = async (o) => {
+          const r = await inner.advance(o);
+          report('tick', () => opts.onTick?.(stream, r));
+          return r;
+        };
+        engines.set(stream, e);
+      }
+      return e;
+    },
+  };
+}
+
+function logger(serviceName: string, level: NonNullable<LocalPipelineOptions['logLevel']>, stream: NodeJS.WritableStream | undefined): Logger {
+  const log = new Logger({ serviceName, logLevel: level });
+  // Powertools writes to its own Console on stdout; the local pipeline may want the lines elsewhere
+  // (npm start --verbose keeps stdout for alerts).
+  if (stream) (log as unknown as { console: Console }).console = new Console({ stdout: stream, stderr: stream });
+  return log;
+}
+
+/** The event source mappings' checkpoints, kept in the data folder between runs. */
+function checkpointsFile(dataDir: string): string {
+  return resolve(dataDir, 'checkpoints.json');
+}
+
+function readCheckpoints(dataDir: string): Record<string, Record<string, string>> {
+  const file = checkpointsFile(dataDir);
+  if (!existsSync(file)) return {};
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
+  } catch (err) {
+    throw new Error(`${file} is not valid JSON (${err instanceof Error ? err.message : String(err)}): delete it to read the streams from their start`, { cause: err });
+  }
 }
 
 /**
@@ -102,16 +183,21 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
     stops.length = 0;
     if (errors.length > 0) throw new AggregateError(errors, `stopping the local pipeline: ${errors.length} component(s) failed to stop`);
   };
+  const signal = opts.signal;
   try {
+    signal?.throwIfAborted();
     const kinesis = await startKinesis({
       streams: streams.map((name) => ({ name, shards: opts.shards ?? 2 })),
       ...(opts.dataDir ? { persistPath: resolve(opts.dataDir, 'kinesis') } : {}),
+      ...(signal ? { signal } : {}),
     });
     stops.push(() => kinesis.stop());
+    signal?.throwIfAborted();
     const dynamo = await startDynamo(opts.dataDir ? { path: resolve(opts.dataDir, 'dynamodb') } : {});
     stops.push(() => dynamo.stop());
     const sns = await startSns();
     stops.push(() => sns.stop());
+    signal?.throwIfAborted();
 
     const tableName = 'tidewatch-local-state';
     await createStateTable(dynamo.client(), tableName);
@@ -141,16 +227,35 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
     // The SDK clients read endpoints and credentials from the process environment, as in Lambda.
     Object.assign(process.env, env);
     const clock = opts.clock;
-    const runtime = createRuntime(env, { pipeline, ...(clock ? { clock } : {}) });
+    const runtime = observed(createRuntime(env, { pipeline, ...(clock ? { clock } : {}) }), opts);
     const logLevel = opts.logLevel ?? 'SILENT';
+    if (opts.dataDir && opts.onResume) {
+      let newest = -Infinity;
+      for (const stream of streams) {
+        for (const p of await runtime.store.listShardProgress(stream)) newest = Math.max(newest, p.maxEventTime);
+        newest = Math.max(newest, await runtime.store.getStreamWatermark(stream));
+      }
+      if (Number.isFinite(newest)) opts.onResume(newest);
+    }
+    signal?.throwIfAborted();
+    const checkpoints = opts.dataDir ? readCheckpoints(opts.dataDir) : {};
     // No CloudWatch here: metrics are off, and so is Powertools' notice that there were none to flush.
     process.env['POWERTOOLS_METRICS_DISABLED'] ??= 'true';
     const quietMetricsLog = { ...console, warn: () => undefined };
 
     const mappings = new Map<string, EventSourceMapping>();
+    if (opts.dataDir) {
+      // After the mappings stopped (stops run in reverse): where each shard was, for the next run.
+      const file = checkpointsFile(opts.dataDir);
+      stops.push(async () => {
+        const all: Record<string, Record<string, string>> = { ...checkpoints };
+        for (const [stream, esm] of mappings) all[stream] = { ...all[stream], ...esm.checkpoints() };
+        writeFileSync(file, `${JSON.stringify(all, null, 2)}\n`);
+      });
+    }
     for (const stream of streams) {
       const handler = createProcessorHandler({
-        logger: new Logger({ serviceName: SERVICES.processor, logLevel }),
+        logger: logger(SERVICES.processor, logLevel, opts.logStream),
         metrics: new Metrics({ namespace: 'tidewatch', serviceName: SERVICES.processor, logger: quietMetricsLog }),
         runtime: () => runtime,
         stream: () => stream,
@@ -169,14 +274,16 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
         functionResponseTypes: ['ReportBatchItemFailures'],
         pollIntervalMs: opts.pollIntervalMs ?? 100,
         destinationConfig: { onFailure: { destination: async (info) => opts.onFailure?.(info) } },
+        ...(checkpoints[stream] ? { resumeAfter: checkpoints[stream] } : {}),
       });
+      signal?.throwIfAborted();
       await esm.start();
       stops.push(() => esm.stop());
       mappings.set(stream, esm);
     }
 
     const ticker = createTickerHandler({
-      logger: new Logger({ serviceName: SERVICES.ticker, logLevel }),
+      logger: logger(SERVICES.ticker, logLevel, opts.logStream),
       metrics: new Metrics({ namespace: 'tidewatch', serviceName: SERVICES.ticker, logger: quietMetricsLog }),
       runtime: () => runtime,
     });
@@ -186,8 +293,9 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
       await ticking;
     };
     const every = opts.tickRealMs ?? opts.tickEveryMs ?? 60_000;
+    const onTickerError = opts.onTickerError ?? ((err: unknown) => opts.onFailure?.({ ticker: err instanceof Error ? err.message : String(err) }));
     const timer = setInterval(() => {
-      tick().catch((err: unknown) => opts.onFailure?.({ ticker: err instanceof Error ? err.message : String(err) }));
+      tick().catch(onTickerError);
     }, every);
     stops.push(async () => {
       clearInterval(timer);
@@ -205,11 +313,15 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
       env,
       runtime,
       mappings,
+      clock: clock ?? runtime.clock,
       tick,
       stop: () => (stopped ??= stopAll()),
     };
   } catch (err) {
-    await stopAll().catch(() => undefined);
+    // The start failed (or was aborted): stop what was started; the start's error is the one to report.
+    await stopAll().catch((stopError: unknown) => {
+      if (!(signal?.aborted ?? false)) console.error(`tidewatch: stopping after a failed start: ${stopError instanceof Error ? stopError.message : String(stopError)}`);
+    });
     throw err;
   }
 }

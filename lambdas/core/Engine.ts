@@ -294,7 +294,10 @@ export class Engine {
           conflicts += r.conflicts;
           if (r.late > 0) {
             late += r.late;
-            perRule[kb.rule.rule.name]!.late += r.late;
+            const st = perRule[kb.rule.rule.name]!;
+            st.late += r.late;
+            // The window was closed meanwhile (by the ticker, on a newer watermark than this batch read).
+            st.firstLate ??= { eventTime: events.times[indexRange(kb).first]!, watermark: streamWm };
           }
           published.push(...r.published);
         } catch (err) {
@@ -548,7 +551,10 @@ export class Engine {
         const group = groupFromKey(rule.groupBy, groupKey);
         published.push(...(await this.recover(rule.name, groupKey, record)));
         const st = record.state;
-        if (st.status === 'firing' || st.lastSeen === null || watermark < st.lastSeen + rule.absentMs) continue;
+        if (st.lastSeen === null) continue;
+        // A firing alert has something to decide only while it recovers (resolveAfter).
+        const due = st.status === 'firing' ? st.recoveringSince !== undefined && st.recoveringSince !== null : watermark >= st.lastSeen + rule.absentMs;
+        if (!due) continue;
         published.push(...(await this.alert(rule.name, groupKey, (s) => onAbsenceCheck(rule, group, s, watermark))));
       }
     }

@@ -125,6 +125,20 @@ export interface DedupeEntries {
 /** A quarantined record as kept: the rejection and the stream it came from. */
 export interface QuarantinedRecord extends Rejection {
   readonly stream: string;
+  /** Set once `tidewatch quarantine replay` sent the record again. */
+  readonly replayed?: QuarantineReplayMark;
+}
+
+/** How a quarantined record was last replayed. */
+export interface QuarantineReplayMark {
+  /** Wall-clock time of the replay (ISO). */
+  readonly at: string;
+  /** The stream it was sent to. */
+  readonly to: string;
+  /** The sequence number Kinesis gave the replayed record. */
+  readonly sequenceNumber: string;
+  /** Times it was replayed. */
+  readonly count: number;
 }
 
 export interface QuarantineQuery {

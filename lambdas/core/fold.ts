@@ -56,6 +56,8 @@ export interface SharedParts {
 export interface RuleBatchStats {
   matched: number;
   late: number;
+  /** The batch's first late record for the rule: its event time and the watermark it was judged against (for messages). */
+  firstLate?: { readonly eventTime: EpochMs; readonly watermark: EpochMs };
   filterErrors: number;
   valueErrors: number;
   conditionErrors: number;
@@ -315,6 +317,7 @@ export function foldBatch(input: FoldInput): FoldResult {
       if (w.kind === 'session') {
         if (t + w.gapMs + rule.latenessMs <= watermark) {
           st.late += 1;
+          st.firstLate ??= { eventTime: t, watermark };
           lateCount += 1;
           continue;
         }
@@ -333,6 +336,7 @@ export function foldBatch(input: FoldInput): FoldResult {
         const open = openWindows(paneStart, w.sizeMs, step, rule.latenessMs, watermark);
         if (open === 0) {
           st.late += 1;
+          st.firstLate ??= { eventTime: t, watermark };
           lateCount += 1;
           continue;
         }

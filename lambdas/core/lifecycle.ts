@@ -33,6 +33,13 @@ export interface AlertState {
   readonly firedInWindow: EpochMs | null;
   /** Last time the group was seen (absence rules only). */
   readonly lastSeen: EpochMs | null;
+  /**
+   * Absence rules with `resolveAfter`, while firing: event time of the first
+   * event after the silence (the group is back, the alert not resolved yet).
+   */
+  readonly recoveringSince?: EpochMs | null;
+  /** Absence rules, while firing: the last event before the current silence (default: episodeStart). */
+  readonly silentSince?: EpochMs | null;
 }
 
 export const INITIAL_ALERT_STATE: AlertState = {
@@ -77,6 +84,26 @@ export interface GroupContext {
   readonly labels: GroupLabels;
 }
 
+/** Recovery texts: whole seconds past a second ("2m10s", not "2m10s113ms"). */
+function roughDuration(ms: number): string {
+  return formatDuration(ms >= 1000 ? Math.round(ms / 1000) * 1000 : ms);
+}
+
+/**
+ * The templates of a notification: `annotations` when firing; when resolved,
+ * `resolvedAnnotations` over `annotations`, and for an absence rule a summary
+ * that says the group came back (the firing text describes the silence).
+ */
+function templatesFor(rule: Rule, state: 'firing' | 'resolved'): Readonly<Record<string, string>> {
+  if (state === 'firing') return rule.annotations;
+  const out: Record<string, string> = { ...rule.annotations };
+  if (rule.type === 'absence' && out['summary'] !== undefined) {
+    const who = rule.groupBy.length > 0 ? rule.groupBy.map((g) => `{{${g}}}`).join(' ') : '{{rule}}';
+    out['summary'] = `${who}: seen again after {{silentFor}} without events`;
+  }
+  return { ...out, ...(rule.resolvedAnnotations ?? {}) };
+}
+
 function transition(
   rule: Rule,
   group: GroupContext,
@@ -97,9 +124,13 @@ function transition(
   if (rule.type === 'absence') {
     templateValues['lastSeen'] = new Date(window.start).toISOString();
     templateValues['absentFor'] = formatDuration(rule.absentMs);
+    if (state === 'resolved') {
+      templateValues['silentFor'] = roughDuration(window.end - window.start);
+      templateValues['seenAgain'] = new Date(window.end).toISOString();
+    }
   }
   const annotations: Record<string, string> = {};
-  for (const [name, template] of Object.entries(rule.annotations)) annotations[name] = renderTemplate(template, templateValues);
+  for (const [name, template] of Object.entries(templatesFor(rule, state))) annotations[name] = renderTemplate(template, templateValues);
   return {
     alertId,
     transitionId: `${alertId}:${state}`,
@@ -207,22 +238,68 @@ export function onWindowUpdated(
   };
 }
 
-/** Absence rules: the group sent an event at `eventTime`. Resolves a firing absence alert. */
+/** The state without an absence episode's recovery bookkeeping (absent keys stay absent). */
+function endEpisode(s: AlertState, lastSeen: EpochMs | null): AlertState {
+  const next: { -readonly [K in keyof AlertState]: AlertState[K] } = { ...s, status: 'inactive', alertId: null, episodeStart: null, firedInWindow: null, lastSeen };
+  delete next.recoveringSince;
+  delete next.silentSince;
+  return next;
+}
+
+/** The last event before a firing absence alert's silence. */
+function silentSinceOf(s: AlertState): EpochMs {
+  return s.silentSince ?? s.episodeStart ?? s.lastSeen ?? -Infinity;
+}
+
+/**
+ * Absence rules: the group sent an event at `eventTime`. A firing alert
+ * resolves at once when the rule has no `resolveAfter`. With one, the first
+ * event after the silence starts a recovery, and the alert resolves at the
+ * first event at least `resolveAfter` later, provided the group did not fall
+ * silent for `absentMs` in between (then the recovery starts again).
+ */
 export function onSeen(rule: Rule, group: GroupContext, s: AlertState, eventTime: EpochMs): StepResult {
   const lastSeen = Math.max(s.lastSeen ?? -Infinity, eventTime);
-  if (s.status === 'firing' && s.alertId !== null && eventTime > (s.lastSeen ?? -Infinity)) {
-    const window = { start: s.lastSeen ?? eventTime, end: eventTime };
-    return {
-      state: { ...s, status: 'inactive', alertId: null, episodeStart: null, firedInWindow: null, lastSeen },
-      transitions: [transition(rule, group, s.alertId, 'resolved', window, { silenceMs: eventTime - (s.lastSeen ?? eventTime) }, eventTime)],
-    };
+  if (s.status === 'firing' && s.alertId !== null) {
+    const silentSince = silentSinceOf(s);
+    if (eventTime > silentSince) {
+      const resolveAfter = rule.type === 'absence' ? (rule.resolveAfterMs ?? 0) : 0;
+      const resolve = (since: EpochMs): StepResult => {
+        const window = { start: silentSince, end: since };
+        return {
+          state: endEpisode(s, lastSeen),
+          transitions: [transition(rule, group, s.alertId!, 'resolved', window, { silenceMs: since - silentSince }, eventTime)],
+        };
+      };
+      if (resolveAfter <= 0) return resolve(eventTime);
+      const recovering = s.recoveringSince ?? null;
+      const absentMs = rule.type === 'absence' ? rule.absentMs : Infinity;
+      if (recovering === null) return { state: { ...s, lastSeen, recoveringSince: eventTime, silentSince }, transitions: [] };
+      // This event ends a new silence (the group was away for absentMs again): the recovery starts over.
+      if (s.lastSeen !== null && eventTime - s.lastSeen >= absentMs) {
+        return { state: { ...s, lastSeen, recoveringSince: eventTime, silentSince: s.lastSeen }, transitions: [] };
+      }
+      if (eventTime >= recovering + resolveAfter) return resolve(recovering);
+      const recoveringSince = Math.min(recovering, eventTime);
+      if (recoveringSince === recovering && lastSeen === s.lastSeen) return { state: s, transitions: [] };
+      return { state: { ...s, lastSeen, recoveringSince }, transitions: [] };
+    }
   }
   return { state: lastSeen === s.lastSeen ? s : { ...s, lastSeen }, transitions: [] };
 }
 
-/** Absence rules: the watermark moved; fires when the group has been silent for `absentMs`. */
+/**
+ * Absence rules: the watermark moved. Fires when the group has been silent for
+ * `absentMs`. A firing alert that is recovering (`resolveAfter`) and whose
+ * group fell silent again for `absentMs` keeps firing, the same episode; the
+ * recovery starts again at the group's next event.
+ */
 export function onAbsenceCheck(rule: Rule & { readonly absentMs: number }, group: GroupContext, s: AlertState, watermark: EpochMs): StepResult {
-  if (s.status === 'firing' || s.lastSeen === null) return { state: s, transitions: [] };
+  if (s.lastSeen === null) return { state: s, transitions: [] };
+  if (s.status === 'firing') {
+    if (s.recoveringSince === undefined || s.recoveringSince === null || watermark < s.lastSeen + rule.absentMs) return { state: s, transitions: [] };
+    return { state: { ...s, recoveringSince: null, silentSince: s.lastSeen }, transitions: [] };
+  }
   const deadline = s.lastSeen + rule.absentMs;
   if (watermark < deadline) return { state: s, transitions: [] };
   const alertId = alertIdOf(rule.name, group.key, s.lastSeen);

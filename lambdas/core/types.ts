@@ -152,6 +152,12 @@ interface RuleCommon {
   readonly labels: Readonly<Record<string, string>>;
   /** Annotation templates: `{{field}}` is replaced by a group label or aggregate value. */
   readonly annotations: Readonly<Record<string, string>>;
+  /**
+   * Templates of resolved notifications, by annotation name; a name not given
+   * here falls back to `annotations` (for an absence rule, `summary` falls back
+   * to a built-in text saying when the group was seen again). @default {}
+   */
+  readonly resolvedAnnotations?: Readonly<Record<string, string>>;
 }
 
 /** A windowed threshold rule. */
@@ -181,6 +187,12 @@ export interface RuleMetricsSpec {
 export interface AbsenceRule extends RuleCommon {
   readonly type: 'absence';
   readonly absentMs: number;
+  /**
+   * Hysteresis: a firing alert resolves only once the group has been back for
+   * this long (event time) without falling silent again for `absentMs`, like
+   * Prometheus's `keep_firing_for`. 0: resolves at the first event. @default 0
+   */
+  readonly resolveAfterMs?: number;
 }
 
 export type Rule = WindowRule | AbsenceRule;

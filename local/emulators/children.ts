@@ -2,8 +2,12 @@ import type { ChildProcess } from 'node:child_process';
 
 /**
  * Child processes the emulators started. They are killed when this process
- * exits, and on SIGINT / SIGTERM / SIGHUP: if nothing else handles the signal,
- * the signal is then re-raised so the process ends as it would have.
+ * exits (whatever the reason), and on SIGINT / SIGTERM / SIGHUP **only when
+ * nothing else handles the signal**: then the signal is re-raised so the
+ * process ends as it would have. A program that handles the signal itself
+ * (npm start does) stops the emulators in its own order: producers, the event
+ * source mapping, then the emulators. Killing them at the signal would pull
+ * Kinesis away from batches still in flight.
  */
 const children = new Set<ChildProcess>();
 let installed = false;
@@ -18,11 +22,10 @@ function killAll(): void {
 }
 
 function onSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return; // the program handles it, and stops the emulators in order
   killAll();
-  if (process.listenerCount(signal) === 1) {
-    for (const s of SIGNALS) process.off(s, onSignal);
-    process.kill(process.pid, signal);
-  }
+  for (const s of SIGNALS) process.off(s, onSignal);
+  process.kill(process.pid, signal);
 }
 
 function install(): void {

@@ -29,6 +29,8 @@ export interface KinesisEmulatorOptions {
   readonly logFile?: string;
   /** @default 30000 */
   readonly startupTimeoutMs?: number;
+  /** Aborts the start: the process is stopped and `startKinesis` rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
 }
 
 export interface KinesisEmulator {
@@ -111,6 +113,7 @@ export async function startKinesis(opts: KinesisEmulatorOptions = {}): Promise<K
       return await startOnce(opts);
     } catch (err) {
       lastError = err;
+      if (opts.signal?.aborted) throw err;
       // Another process may have taken one of the free ports in between: try new ones.
       const portClash = err instanceof EmulatorStartError && /EADDRINUSE|address already in use/i.test(err.output);
       if (!portClash || opts.port !== undefined) throw err;
@@ -156,7 +159,11 @@ async function startOnce(opts: KinesisEmulatorOptions): Promise<KinesisEmulator>
     ),
   };
   const cwd = packageDir();
-  const child = spawn(process.execPath, ['main.js'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // loopback.cjs makes it listen on 127.0.0.1 only and exit when this process is gone. Its own
+  // process group: a terminal's Ctrl-C reaches the whole foreground group, and kinesis-local
+  // must outlive the signal until the pipeline has stopped using it (stop() ends it).
+  env['TIDEWATCH_PARENT_PID'] = String(process.pid);
+  const child = spawn(process.execPath, ['--require', path.join(__dirname, 'loopback.cjs'), 'main.js'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   track(child);
 
   const lines: string[] = [];
@@ -198,6 +205,7 @@ async function startOnce(opts: KinesisEmulatorOptions): Promise<KinesisEmulator>
   const deadline = Date.now() + (opts.startupTimeoutMs ?? 30_000);
   try {
     for (;;) {
+      opts.signal?.throwIfAborted();
       if (exited !== undefined) throw new EmulatorStartError(`kinesis-local ${exited} during startup (cwd ${cwd})`, logs());
       try {
         await probe.send(new ListStreamsCommand({}));
@@ -211,7 +219,7 @@ async function startOnce(opts: KinesisEmulatorOptions): Promise<KinesisEmulator>
   } catch (err) {
     probe.destroy();
     await stop();
-    if (err instanceof EmulatorStartError) throw err;
+    if (err instanceof EmulatorStartError || opts.signal?.aborted) throw err;
     throw new EmulatorStartError(`kinesis-local did not become ready: ${err instanceof Error ? err.message : String(err)}`, logs(), { cause: err });
   }
   probe.destroy();

@@ -141,6 +141,13 @@ export class EventSourceMapping {
     }
   }
 
+  /** Per shard, the last sequence number done with (processed or discarded): give it to `resumeAfter` to continue there. */
+  checkpoints(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const s of this.shards.values()) if (s.checkpoint !== undefined) out[s.shardId] = s.checkpoint;
+    return out;
+  }
+
   stats(): EventSourceMappingStats {
     const shards = [...this.shards.values()].map((s) => s.stats());
     return {
@@ -204,7 +211,7 @@ export class EventSourceMapping {
       if (this.shards.has(id)) continue;
       const closed = shard.SequenceNumberRange?.EndingSequenceNumber !== undefined;
       const parents = [shard.ParentShardId, shard.AdjacentParentShardId].filter((p): p is string => p !== undefined);
-      const consumer = new ShardConsumer(id, parents, this.startPosition(initial), env);
+      const consumer = new ShardConsumer(id, parents, this.startPosition(initial), env, this.opts.resumeAfter[id]);
       if (initial && this.opts.startingPosition === 'LATEST' && closed) consumer.skip();
       this.shards.set(id, consumer);
     }

@@ -98,7 +98,13 @@ export class ShardConsumer {
     readonly parents: readonly string[],
     private readonly start: StartPosition,
     private readonly env: ShardEnvironment,
-  ) {}
+    resumeAfter?: string,
+  ) {
+    if (resumeAfter !== undefined) {
+      this.lastFetched = resumeAfter;
+      this.checkpoint = resumeAfter;
+    }
+  }
 
   /** Gets the first iterator (retried by the loop if this fails), then starts polling. */
   async open(): Promise<void> {

@@ -26,6 +26,7 @@ export interface ResolvedOptions {
   readonly log: Log;
   readonly accountId?: string;
   readonly invokeIdentityArn?: string;
+  readonly resumeAfter: Readonly<Record<string, string>>;
 }
 
 const STREAM_ARN = /^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/([A-Za-z0-9_.-]{1,128})$/;
@@ -108,5 +109,6 @@ export function resolveOptions(o: EventSourceMappingOptions): ResolvedOptions {
     log: o.log ?? consoleLog,
     ...(o.accountId !== undefined ? { accountId: o.accountId } : {}),
     ...(o.invokeIdentityArn !== undefined ? { invokeIdentityArn: o.invokeIdentityArn } : {}),
+    resumeAfter: o.resumeAfter ?? {},
   };
 }

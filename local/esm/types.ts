@@ -98,6 +98,12 @@ export interface EventSourceMappingOptions {
   readonly accountId?: string;
   /** The identity Lambda puts in `invokeIdentityArn`. @default arn:aws:iam::ACCOUNT:role/FUNCTION-role */
   readonly invokeIdentityArn?: string;
+  /**
+   * Local: checkpoints of an earlier mapping (shard id -> last sequence number
+   * it was done with, as `checkpoints()` returns them): those shards resume
+   * after it instead of at the starting position. Lambda keeps these itself.
+   */
+  readonly resumeAfter?: Readonly<Record<string, string>>;
 }
 
 export interface ShardStats {

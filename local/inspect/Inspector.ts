@@ -47,6 +47,37 @@ export interface QuarantinedRecord {
   readonly data: string;
   /** Set for a sub-event of a record (a KPL user record, a log event, a line): its index in the record. */
   readonly index?: number;
+  /** Set once `tidewatch quarantine replay` sent it again. */
+  readonly replayed: ReplayMark | null;
+}
+
+/** How a quarantined record was last replayed. */
+export interface ReplayMark {
+  /** Wall-clock time of the replay (ISO). */
+  readonly at: string;
+  readonly to: string;
+  /** The sequence number Kinesis gave the replayed record. */
+  readonly sequenceNumber: string;
+  /** Times it was replayed. */
+  readonly count: number;
+}
+
+/** A replay stopped: `stage` says which service failed (sending to Kinesis, or marking in DynamoDB). */
+export class ReplayError extends Error {
+  override readonly name = 'ReplayError';
+  constructor(
+    readonly stage: 'send' | 'mark',
+    cause: unknown,
+  ) {
+    super(`replay: ${stage === 'send' ? 'PutRecords' : 'marking a replayed record'} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+export interface ReplayResult {
+  readonly sent: number;
+  readonly failed: Array<{ sequenceNumber: string; error: string }>;
+  /** Already replayed, so not sent again (without `force`). */
+  readonly skipped: readonly QuarantinedRecord[];
 }
 
 /**
@@ -151,31 +182,57 @@ export class Inspector {
       partitionKey: r.partitionKey,
       data: r.data,
       ...(r.index === undefined ? {} : { index: r.index }),
+      replayed: r.replayed ?? null,
     }));
   }
 
   /**
    * Sends quarantined records back into a stream, byte for byte, with their
-   * partition keys (after fixing the producer or the schema). Returns how
-   * many were accepted; failed ones are reported, never dropped silently.
+   * partition keys (after fixing the producer or the schema), and marks each
+   * one sent with the time, the stream and its new sequence number. A record
+   * already marked is not sent again unless `force`. Failed ones are
+   * reported (and left unmarked), never dropped silently.
    */
-  async replay(records: readonly QuarantinedRecord[], kinesis: KinesisClient, streamName: string): Promise<{ sent: number; failed: Array<{ sequenceNumber: string; error: string }> }> {
+  async replay(records: readonly QuarantinedRecord[], kinesis: KinesisClient, streamName: string, opts: { force?: boolean; now?: () => Date } = {}): Promise<ReplayResult> {
     let sent = 0;
     const failed: Array<{ sequenceNumber: string; error: string }> = [];
-    for (let i = 0; i < records.length; i += 500) {
-      const batch = records.slice(i, i + 500);
-      const out = await kinesis.send(
-        new PutRecordsCommand({
-          StreamName: streamName,
-          Records: batch.map((r) => ({ Data: Buffer.from(r.data, 'base64'), PartitionKey: r.partitionKey })),
-        }),
-      );
-      (out.Records ?? []).forEach((res, j) => {
-        if (res.ErrorCode) failed.push({ sequenceNumber: batch[j]!.sequenceNumber, error: `${res.ErrorCode}: ${res.ErrorMessage ?? ''}` });
-        else sent += 1;
-      });
+    const skipped = opts.force ? [] : records.filter((r) => r.replayed !== null);
+    const todo = opts.force ? records : records.filter((r) => r.replayed === null);
+    const now = opts.now ?? (() => new Date());
+    for (let i = 0; i < todo.length; i += 500) {
+      const batch = todo.slice(i, i + 500);
+      const out = await kinesis
+        .send(
+          new PutRecordsCommand({
+            StreamName: streamName,
+            Records: batch.map((r) => ({ Data: Buffer.from(r.data, 'base64'), PartitionKey: r.partitionKey })),
+          }),
+        )
+        .catch((err: unknown) => {
+          throw new ReplayError('send', err);
+        });
+      const results = out.Records ?? [];
+      for (let j = 0; j < batch.length; j++) {
+        const res = results[j];
+        const record = batch[j]!;
+        if (res === undefined || res.ErrorCode || res.SequenceNumber === undefined) {
+          failed.push({ sequenceNumber: record.sequenceNumber, error: res?.ErrorCode ? `${res.ErrorCode}: ${res.ErrorMessage ?? ''}` : 'no result for this record' });
+          continue;
+        }
+        sent += 1;
+        await this.markReplayed(record, streamName, res.SequenceNumber, now().toISOString());
+      }
     }
-    return { sent, failed };
+    return { sent, failed, skipped };
+  }
+
+  private async markReplayed(record: QuarantinedRecord, to: string, sequenceNumber: string, at: string): Promise<void> {
+    // The item may have expired (TTL) meanwhile: the repository then creates no stub.
+    await new QuarantineRepository(this.table)
+      .markReplayed(record.stream, { arrivalTime: Date.parse(record.arrival), shardId: record.shardId, sequenceNumber: record.sequenceNumber, ...(record.index === undefined ? {} : { index: record.index }) }, { at, to, sequenceNumber })
+      .catch((err: unknown) => {
+        throw new ReplayError('mark', err);
+      });
   }
 
   /** Full items of the keys a due-index query returned. */

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { PutRecordsCommand, type KinesisClient, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { EncodedRecord } from './encode';
+
+export { EncodedRecord } from './encode';
 import { InvalidRecordError, PutRecordsError } from './errors';
 import { MAX_PARTITION_KEY_CHARS, MAX_RECORD_BYTES, MAX_RECORDS_PER_REQUEST, MAX_REQUEST_BYTES } from './limits';
 
@@ -23,6 +25,8 @@ export interface ProducerOptions {
   readonly describe?: (record: object, index: number) => string;
   /** Random source of the backoff jitter, in [0, 1). @default Math.random */
   readonly random?: () => number;
+  /** Each record skipped as invalid (`invalid: 'skip'`), with the reason. */
+  readonly onInvalid?: (error: InvalidRecordError) => void;
 }
 
 export interface RecordFailure {
@@ -179,12 +183,21 @@ export class Producer {
   private entry(record: object, index: number): Entry | undefined {
     const label = this.opts.describe?.(record, index) ?? `record ${index + 1}`;
     try {
-      // An EncodedRecord (tidewatch emit --aggregate / --gzip, encode.ts) is sent as its bytes.
-      const encoded = record instanceof EncodedRecord ? record : undefined;
-      const json = encoded === undefined ? JSON.stringify(record) : '';
-      if (json === undefined) throw new InvalidRecordError(label, 'is not JSON-serialisable');
-      const data = encoded?.data ?? Buffer.from(json, 'utf8');
-      const partitionKey = encoded?.partitionKey ?? (this.opts.partitionKey ? this.opts.partitionKey(record) : randomUUID());
+      // An EncodedRecord (emit --raw / --aggregate / --gzip, encode.ts) is sent as its bytes; a JSON value as its text.
+      let data: Uint8Array;
+      let value: object | undefined;
+      let key: string | undefined;
+      if (record instanceof EncodedRecord) {
+        data = record.data;
+        value = record.value;
+        key = record.partitionKey;
+      } else {
+        const json = JSON.stringify(record);
+        if (json === undefined) throw new InvalidRecordError(label, 'is not JSON-serialisable');
+        data = Buffer.from(json, 'utf8');
+        value = record;
+      }
+      const partitionKey = key ?? (this.opts.partitionKey && value !== undefined ? this.opts.partitionKey(value) : randomUUID());
       const keyChars = [...partitionKey].length;
       if (keyChars < 1 || keyChars > MAX_PARTITION_KEY_CHARS) {
         throw new InvalidRecordError(label, `partition key must be 1 to ${MAX_PARTITION_KEY_CHARS} characters (given ${keyChars})`);
@@ -197,6 +210,7 @@ export class Producer {
     } catch (err) {
       if (this.opts.invalid !== 'skip') throw err;
       this.counts.invalid++;
+      if (err instanceof InvalidRecordError) this.opts.onInvalid?.(err);
       return undefined;
     }
   }

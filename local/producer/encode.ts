@@ -86,12 +86,24 @@ export function cloudWatchLogsControlRecord(): Buffer {
   );
 }
 
-/** A record already encoded (aggregated, compressed): the Producer sends its bytes as they are. */
+/**
+ * A record whose bytes are already decided: aggregated or compressed
+ * (encodeRecords), a line of a file as it was read, a non-JSON test record
+ * (emit --raw). The Producer sends its bytes as they are, with its own
+ * partition key when it has one; otherwise the key is taken from `value`,
+ * the parsed payload when there is one (else a random key).
+ */
 export class EncodedRecord {
   constructor(
-    readonly data: Buffer,
-    readonly partitionKey: string,
+    readonly data: Uint8Array,
+    readonly partitionKey?: string,
+    readonly value?: object,
   ) {}
+
+  /** Bytes sent as they are; the partition key comes from `value`, the payload parsed from them (if any). */
+  static raw(data: Uint8Array, value?: object): EncodedRecord {
+    return new EncodedRecord(data, undefined, value);
+  }
 }
 
 export interface EncodeOptions {
@@ -116,6 +128,11 @@ const LINGER = Symbol('linger');
 export async function* encodeRecords(records: AsyncIterable<object> | Iterable<object>, opts: EncodeOptions): AsyncGenerator<EncodedRecord> {
   const it: AsyncIterator<object> | Iterator<object> = Symbol.asyncIterator in records ? records[Symbol.asyncIterator]() : records[Symbol.iterator]();
   const encode = (record: object): KinesisPut => {
+    // A line read from a file (an EncodedRecord) keeps its bytes; an object is sent as its JSON.
+    if (record instanceof EncodedRecord) {
+      const bytes = Buffer.from(record.data);
+      return { partitionKey: record.partitionKey ?? opts.partitionKey(record.value ?? {}), data: opts.gzip ? gzip(bytes) : bytes };
+    }
     const json = JSON.stringify(record);
     if (json === undefined) throw new Error('a record is not JSON-serialisable');
     return { partitionKey: opts.partitionKey(record), data: opts.gzip ? gzip(json) : Buffer.from(json, 'utf8') };

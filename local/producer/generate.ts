@@ -7,6 +7,10 @@ export interface GenerateOptions {
   readonly durationMs?: number;
   readonly seed: number;
   readonly signal?: AbortSignal;
+  /** Event time (ms): events are stamped and yielded as it passes. @default the wall clock */
+  readonly clock?: () => number;
+  /** How fast `clock` runs against the wall clock (to sleep the right wall time). @default 1 */
+  readonly speed?: number;
 }
 
 /** Event time generated per call of the demo generator. */
@@ -27,13 +31,15 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 /**
  * The demo's telemetry (`local/demo/telemetry.ts`) paced in real time: each
  * event is yielded at its arrival time (event time plus up to 2 s, so slightly
- * out of order), event times start now, and the demo incident starts 3
- * minutes in. With a duration, events whose arrival falls after the end are
- * yielded at the end.
+ * out of order), event times start now (on `clock`), and the demo incident
+ * starts 3 minutes in. With a duration (of event time), events whose arrival
+ * falls after the end are yielded at the end.
  */
 export async function* generateTelemetryLive(opts: GenerateOptions): AsyncGenerator<TelemetryEvent> {
   if (!(opts.rate > 0)) throw new RangeError(`rate must be > 0 events per second (given ${opts.rate})`);
-  const start = Date.now();
+  const clock = opts.clock ?? Date.now;
+  const speed = opts.speed !== undefined && opts.speed > 0 ? opts.speed : 1;
+  const start = clock();
   const total = opts.durationMs ?? Number.POSITIVE_INFINITY;
   const incident = defaultIncident(start);
   let queue: Arriving[] = [];
@@ -54,9 +60,10 @@ export async function* generateTelemetryLive(opts: GenerateOptions): AsyncGenera
     if (head >= queue.length) return;
     const next = queue[head]!;
     // Events of the last seconds would arrive after the end (arrival jitter): send them at the end.
-    const wait = Math.min(next.arrival, start + total) - Date.now();
+    const wait = Math.min(next.arrival, start + total) - clock();
     if (wait > 2) {
-      await sleep(wait, opts.signal);
+      // Short sleeps: a clock that is not the wall clock may change pace.
+      await sleep(Math.min(1000, wait / speed), opts.signal);
       continue;
     }
     head++;

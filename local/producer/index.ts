@@ -2,5 +2,5 @@ export { EMIT_USAGE, fieldKey, kinesisClientFor, parseDuration, runEmit, type Em
 export { InvalidInputError, InvalidRecordError, ProducerError, PutRecordsError } from './errors';
 export { generateTelemetryLive, type GenerateOptions } from './generate';
 export { MAX_PARTITION_KEY_CHARS, MAX_RECORD_BYTES, MAX_RECORDS_PER_REQUEST, MAX_REQUEST_BYTES } from './limits';
-export { readNdjson, type NdjsonLine, type NdjsonOptions } from './ndjson';
-export { Producer, type ProducerOptions, type ProducerSummary, type RecordFailure } from './Producer';
+export { parseJsonLine, readLines, readNdjson, type InputLine, type NdjsonLine, type NdjsonOptions } from './ndjson';
+export { EncodedRecord, Producer, type ProducerOptions, type ProducerSummary, type RecordFailure } from './Producer';

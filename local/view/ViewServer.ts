@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { build, stop as stopEsbuild } from 'esbuild';
 import type { AlertMessage } from '../../lambdas/adapters/SnsAlertPublisher';
 import { page, update } from './render';
 import type { ViewSource, ViewState } from './ViewSource';
@@ -49,7 +49,10 @@ function clientBundle(): Promise<string> {
     target: 'es2020',
     write: false,
     logLevel: 'silent',
-  }).then((r) => r.outputFiles[0]!.text);
+  }).then((r) => r.outputFiles[0]!.text)
+    // esbuild's API keeps a service process running after a build: stop it, so that the view leaves no child
+    // process behind (a later build starts a new one).
+    .finally(() => void stopEsbuild());
   return bundled;
 }
 

@@ -4,7 +4,10 @@
  * invoking the real processor handler, the ticker), events sent with the
  * producer through the Kinesis API, alerts received through the SNS endpoint.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { KinesisStreamBatchResponse } from 'aws-lambda';
 import type { AlertMessage } from '../../lambdas/adapters/SnsAlertPublisher';
 import { descriptor } from '../../lambdas/core/Engine';
@@ -140,4 +143,42 @@ describe('local pipeline, end to end', () => {
     expect(alive(pid)).toBe(false);
     expect(await Promise.all(endpoints.map(portOpen))).toEqual([false, false, false]);
   }, 30_000);
+});
+
+describe('local pipeline on a data folder, run twice', () => {
+  it('the rerun continues event time after the stored state, and each shard after its last record', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tw-data-'));
+    try {
+      // GIVEN a first run that processed 40 events of the previous minute
+      const t0 = Math.floor(Date.now() / M) * M - M;
+      const events = Array.from({ length: 40 }, (_, i) => ({ eventId: `d-${i}`, ts: new Date(t0 + i * 1000).toISOString(), kind: 'http', service: 'search', host: `web-${i % 4}`, status: 200, latencyMs: 40 }));
+      const resumed: number[] = [];
+      const first = await startLocalPipeline({ dataDir: dir, onResume: (t) => resumed.push(t) });
+      try {
+        await new Producer({ client: first.kinesis.client(), streamName: 'telemetry', partitionKey: (r) => String((r as { host: string }).host) }).send(events);
+        await until('the first run to process the events', () => ([...first.mappings.values()].reduce((n, m) => n + m.stats().recordsProcessed, 0) === 40 ? true : undefined));
+        await new Promise((r) => setTimeout(r, 1500)); // kinesis-local writes its data to the folder every second
+      } finally {
+        await first.stop();
+      }
+      expect(resumed).toEqual([]);
+
+      // WHEN the pipeline starts again on the same folder
+      const batches: number[] = [];
+      const second = await startLocalPipeline({ dataDir: dir, onResume: (t) => resumed.push(t), onBatch: (_s, r) => batches.push(r.records) });
+      try {
+        await new Producer({ client: second.kinesis.client(), streamName: 'telemetry' }).send([{ eventId: 'after', ts: new Date(t0 + 50_000).toISOString(), kind: 'http', service: 'search', host: 'web-9', status: 200, latencyMs: 1 }]);
+        await until('the new event', () => (batches.reduce((a, b) => a + b, 0) >= 1 ? true : undefined));
+        for (const m of second.mappings.values()) await m.idle();
+      } finally {
+        await second.stop();
+      }
+
+      // THEN it was told where event time stood (the newest stored event), and read only the new record
+      expect(resumed).toEqual([t0 + 39_000]);
+      expect(batches.reduce((a, b) => a + b, 0)).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

@@ -59,7 +59,7 @@ if (!existsSync(CHROMIUM)) {
       start.stdout!.on('data', (b: Buffer) => (output += b.toString()));
       start.stderr!.on('data', (b: Buffer) => (output += b.toString()));
       url = await until('the view URL in the output of npm start', () => /view {5}(http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1], 60_000);
-      kinesis = kinesisClientFor({ endpoint: /Kinesis {2}(http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1]! }, {});
+      kinesis = kinesisClientFor({ endpoint: /Kinesis {2}(http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1]! }, {}).client;
       // AND two bad records for the quarantine: one not JSON, one that fails the stream's schema
       await kinesis.send(
         new PutRecordsCommand({

@@ -1,9 +1,13 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { KinesisClient, type PutRecordsCommandInput, type PutRecordsCommandOutput, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { LOCAL_CREDENTIALS, startKinesis, type KinesisEmulator } from '../../local/emulators';
+import { writeRunningPipeline, type RunningPipeline } from '../../local/discovery';
+import { silentServer } from '../helpers/servers';
 import { fieldKey, InvalidRecordError, Producer, PutRecordsError, runEmit } from '../../local/producer';
 import { readAll, sleep, uniqueName } from './helpers';
 
@@ -45,6 +49,10 @@ function recordingClient(endpoint: string, throttle: (entry: PutRecordsRequestEn
 }
 
 const fast = { backoff: { baseMs: 1, maxMs: 5 } } as const;
+
+/** A folder with no .tidewatch/local.json: the CLI finds no running pipeline there. */
+const emptyDir = mkdtempSync(path.join(tmpdir(), 'tw-nolocal-'));
+
 
 describe('producer (against kinesis-local)', () => {
   let kinesis: KinesisEmulator;
@@ -187,14 +195,14 @@ describe('producer (against kinesis-local)', () => {
   });
 
   describe('tidewatch emit', () => {
-    async function emit(args: string[], stdin = '') {
+    async function emit(args: string[], stdin: string | Buffer = '', env: NodeJS.ProcessEnv = {}, endpoint: string | null = kinesis.endpoint) {
       const stdout = new PassThrough();
       const stderr = new PassThrough();
       let out = '';
       let err = '';
       stdout.on('data', (c: Buffer) => (out += c.toString()));
       stderr.on('data', (c: Buffer) => (err += c.toString()));
-      const code = await runEmit([...args, '--endpoint', kinesis.endpoint], { stdin: Readable.from([stdin]), stdout, stderr, env: {} });
+      const code = await runEmit([...args, ...(endpoint !== null ? ['--endpoint', endpoint] : [])], { stdin: Readable.from([stdin]), stdout, stderr, env, cwd: emptyDir });
       return { code, out, err };
     }
 
@@ -210,12 +218,122 @@ describe('producer (against kinesis-local)', () => {
       expect((await readAll(kinesis.client(), name)).map((x) => x.PartitionKey)).toEqual(['web-1', 'web-2']);
     });
 
-    it('skips and counts bad lines with --skip-invalid, and prints a JSON summary on stdout', async () => {
+    it('skips bad lines with --skip-invalid, printing each line number and reason, and prints a JSON summary on stdout', async () => {
       const name = await stream();
-      const r = await emit(['--stream', name, '-k', 'host', '--skip-invalid', '--json'], ndjson);
+      const input = ['{"n":1}', '[1,2]', '{"n":', 'null', '{"n":5}', '"text"'].join('\n');
+      const r = await emit(['--stream', name, '--skip-invalid', '--json'], input);
       expect(r.code).toBe(0);
-      expect(JSON.parse(r.out)).toMatchObject({ stream: name, sent: 3, retried: 0, failed: 0, invalid: 1 });
-      expect(r.err).toContain('skipped line 3');
+      expect(JSON.parse(r.out)).toMatchObject({ stream: name, sent: 2, retried: 0, failed: 0, invalid: 4 });
+      expect(r.err.split('\n').filter((l) => l.includes('skipped'))).toEqual([
+        'tidewatch emit: skipped line 2: expected a JSON object, got an array',
+        expect.stringMatching(/^tidewatch emit: skipped line 3: not valid JSON \(/) as unknown as string,
+        'tidewatch emit: skipped line 4: expected a JSON object, got null',
+        'tidewatch emit: skipped line 6: expected a JSON object, got string',
+      ]);
+    });
+
+    it('sends each JSON line byte for byte: big integers, spacing, key order, escapes and CRLF endings stay as written', async () => {
+      const name = await stream();
+      const lines = ['{"id": 12345678901234567890, "price": 1.10, "b":2,"a":1}', '{ "text" : "caf\\u00e9 \\"q\\"", "z": [1e3, -0.0] }  ', '{"emoji":"🚀"}'];
+      const r = await emit(['--stream', name, '--quiet'], `${lines.join('\r\n')}\r\n`);
+      expect(r.code).toBe(0);
+      const stored = await readAll(kinesis.client(), name);
+      expect(stored.map((x) => Buffer.from(x.Data!).toString('utf8'))).toEqual(lines);
+    });
+
+    it('--raw sends every line as it is, JSON or not, even bytes that are not UTF-8', async () => {
+      const name = await stream();
+      const notUtf8 = Buffer.from([0x7b, 0xff, 0xfe, 0x7d]);
+      const input = Buffer.concat([Buffer.from('not json at all\n{"ok":true}\n'), notUtf8, Buffer.from('\n\n[1]\n')]);
+      const refused = await emit(['--stream', name], input);
+      expect(refused.code).toBe(2);
+      expect(refused.err).toContain('line 1: not valid JSON');
+      expect(refused.err).toContain('--raw');
+      const r = await emit(['--stream', name, '--raw', '--json'], input);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.out)).toMatchObject({ sent: 4, invalid: 0 });
+      const stored = await readAll(kinesis.client(), name);
+      expect(stored.map((x) => Buffer.from(x.Data!).toString('hex'))).toEqual(['not json at all', '{"ok":true}', notUtf8, '[1]'].map((d) => Buffer.from(d).toString('hex')));
+    });
+
+    it('--event-time moves every event by the same amount, rewriting only the time field', async () => {
+      const name = await stream();
+      const input = ['{"ts":"2026-01-01T00:00:00.000Z","big":12345678901234567890,"n":1}', '{"n":2, "ts": "2026-01-01T00:00:30.500Z"}', '{"n":3,"ts":1767225660000}', '{"n":4}'].join('\n');
+      const r = await emit(['--stream', name, '--event-time', '2026-11-28T10:00:00Z', '--time-field', 'ts', '--quiet'], input);
+      expect(r.code).toBe(0);
+      const stored = (await readAll(kinesis.client(), name)).map((x) => Buffer.from(x.Data!).toString('utf8'));
+      expect(stored).toEqual([
+        '{"ts":"2026-11-28T10:00:00.000Z","big":12345678901234567890,"n":1}',
+        '{"n":2, "ts": "2026-11-28T10:00:30.500Z"}',
+        `{"n":3,"ts":${Date.parse('2026-11-28T10:01:00Z')}}`,
+        '{"n":4}',
+      ]);
+      expect(r.err).toContain('1 record(s) had no readable "ts" field and were sent unchanged');
+      // without a field to set, --event-time says what it needs
+      const noField = await emit(['--stream', name, '--event-time', 'now'], input);
+      expect(noField.code).toBe(2);
+      expect(noField.err).toContain('--event-time needs the event-time field: give --time-field FIELD or --pipeline FILE');
+      expect((await emit(['--stream', name, '--event-time', 'yesterday', '--time-field', 'ts'], input)).err).toContain('--event-time takes now, pipeline or an ISO-8601 time');
+    });
+
+    it('finds the running local pipeline: its endpoint, its only stream, its event time for --event-time pipeline, and says when events are behind its watermark', async () => {
+      // GIVEN a state file as npm start writes it, pointing at this kinesis-local, with one stream
+      const name = await stream();
+      const dir = mkdtempSync(path.join(tmpdir(), 'tw-emit-'));
+      const pipelineFile = path.join(dir, 'p.yaml');
+      writeFileSync(pipelineFile, `streams:\n  ${name}: { timestamp: at }\nrules:\n  - alert: Many\n    stream: ${name}\n    window: { tumbling: 1m }\n    aggregate: { n: 'count()' }\n    when: 'n > 100.0'\n`);
+      const eventTime = Date.parse('2026-11-28T12:00:00Z');
+      const state: RunningPipeline = {
+        version: 1,
+        pid: process.pid,
+        startedAt: new Date().toISOString(),
+        pipelineFile,
+        dataDir: null,
+        region: 'us-east-1',
+        endpoints: { kinesis: kinesis.endpoint, dynamodb: 'http://127.0.0.1:1', sns: 'http://127.0.0.1:1' },
+        table: 'tidewatch-local-state',
+        topicArn: 'arn:aws:sns:us-east-1:000000000000:t',
+        streams: [{ name, shards: 1, watermark: eventTime - 5000 }],
+        clock: { eventTime, wallTime: Date.now(), rate: 0 },
+      };
+      writeRunningPipeline(path.join(dir, 'local.json'), state);
+      const env = { TIDEWATCH_LOCAL: path.join(dir, 'local.json') };
+      const old = '{"at":"2026-01-01T00:00:00Z","n":1}\n';
+
+      // WHEN events from January are sent as they are: a note says they are behind the watermark
+      const asIs = await emit([], old, env, null);
+      expect(asIs.code).toBe(0);
+      expect(asIs.err).toContain(`sending to the local pipeline npm start is running (pid ${process.pid}): stream "${name}" at ${kinesis.endpoint}`);
+      expect(asIs.err).toContain(`note: 1 of 1 events (event time 2026-01-01T00:00:00Z) are older than the watermark of "${name}" (2026-11-28T11:59:55Z)`);
+      // and stamped at the pipeline's event time, they land where it is
+      const stamped = await emit(['--event-time', 'pipeline'], old, env, null);
+      expect(stamped.code).toBe(0);
+      expect(stamped.err).not.toContain('older than the watermark');
+      const stored = (await readAll(kinesis.client(), name)).map((x) => Buffer.from(x.Data!).toString('utf8'));
+      expect(stored).toEqual([old.trim(), '{"at":"2026-11-28T12:00:00.000Z","n":1}']);
+      // a stream the local pipeline does not have goes to AWS (here: no credentials, no region)
+      const elsewhere = await emit(['--stream', 'other-stream'], old, { ...env, AWS_REGION: '' }, null);
+      expect(elsewhere.code).not.toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('fails fast, naming the stream and the endpoint: missing stream, refused connection, an endpoint that never answers', async () => {
+      const missing = await emit(['--stream', 'no-such-stream'], '{"n":1}');
+      expect(missing.code).toBe(1);
+      expect(missing.err).toContain(`stream "no-such-stream" does not exist at ${kinesis.endpoint}: is the pipeline running? (npm start prints its endpoints)`);
+      const refused = await emit(['--stream', 's'], '{"n":1}', {}, 'http://127.0.0.1:1');
+      expect(refused.code).toBe(1);
+      expect(refused.err).toContain('cannot connect to Kinesis at http://127.0.0.1:1 (connection refused)');
+      const silent = await silentServer();
+      try {
+        const started = Date.now();
+        const hung = await emit(['--stream', 's', '--request-timeout', '300ms'], '{"n":1}', {}, silent.url);
+        expect(hung.code).toBe(1);
+        expect(hung.err).toContain(`Kinesis at ${silent.url} did not answer within 300ms (--request-timeout)`);
+        expect(Date.now() - started).toBeLessThan(5000);
+      } finally {
+        await silent.close();
+      }
     });
 
     it('generates telemetry at a rate for a duration', async () => {
@@ -229,15 +347,30 @@ describe('producer (against kinesis-local)', () => {
       expect(JSON.parse(Buffer.from(stored[0]!.Data!).toString())).toMatchObject({ eventId: expect.stringMatching(/^e-7-/) as unknown, host: stored[0]!.PartitionKey });
     });
 
-    it('answers usage errors with exit code 2', async () => {
+    it('answers usage errors with exit code 2, in its own words', async () => {
       expect((await emit([])).code).toBe(2);
       expect((await emit(['--stream', 's', '--duration', '3 days', '--generate', 'telemetry'])).err).toContain('--duration must look like');
+      const typo = await emit(['--stream', 's', '--skip-invalids'], '{}');
+      expect(typo).toMatchObject({ code: 2 });
+      expect(typo.err).toContain('tidewatch emit: unknown option --skip-invalids (did you mean --skip-invalid?)');
+      const noValue = await emit(['--stream'], '{}', {}, null);
+      expect(noValue.err).toContain('tidewatch emit: -s, --stream needs a value');
+      expect((await emit(['--stream', 's', 'a.ndjson', 'b.ndjson'], '{}')).err).toContain('unexpected argument "b.ndjson"');
+      expect((await emit(['--stream', 's', '--raw', '--event-time', 'now'], '{}')).err).toContain('--raw sends lines exactly as they are: it does not go with --event-time');
     });
 
-    it('runs through the package bin (tsx launcher)', () => {
-      const r = spawnSync(process.execPath, [path.join(__dirname, '../../bin/tidewatch.cjs'), 'emit', '--help'], { encoding: 'utf8', env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
-      expect(r.status).toBe(0);
-      expect(r.stdout).toContain('usage: tidewatch emit --stream NAME');
+    it('runs through the package bin (tsx launcher) without the AWS SDK notice about Node.js versions', () => {
+      const env = { ...process.env };
+      delete env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'];
+      const help = spawnSync(process.execPath, [path.join(__dirname, '../../bin/tidewatch.cjs'), 'emit', '--help'], { encoding: 'utf8', env });
+      expect(help.status).toBe(0);
+      expect(help.stdout).toContain('usage: tidewatch emit [--stream NAME]');
+      expect(help.stdout).toContain('exit codes: 0 ok, 1 failure');
+      // a command that builds AWS clients and fails
+      const r = spawnSync(process.execPath, [path.join(__dirname, '../../bin/tidewatch.cjs'), 'emit', '--stream', 's', '--endpoint', 'http://127.0.0.1:1', '/etc/hostname'], { encoding: 'utf8', env, cwd: emptyDir });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('cannot connect to Kinesis at http://127.0.0.1:1');
+      expect(r.stderr).not.toMatch(/NodeVersionSupportWarning|will require node/);
     });
   });
 });

@@ -37,7 +37,7 @@ describe('tidewatch check / test / backtest (the CLI)', () => {
     expect(r.stdout).toMatch(/^Unit Testing: pipelines\/sample\.test\.yaml\n/);
     // every rule of the sample pipeline is covered
     for (const rule of ['HighErrorRate', 'SlowResponses', 'SessionBurst', 'HeartbeatMissing']) expect(r.stdout).toMatch(new RegExp(`PASS {2}${rule} `));
-    expect(r.stdout).toMatch(/\n22 passed, 0 failed\n$/);
+    expect(r.stdout).toMatch(/\n23 passed, 0 failed\n$/);
   });
 
   it('test: exits 1 with a diff when a test fails', () => {

@@ -2,7 +2,11 @@
  * `npm run test:localstack`: the deployed stack, end to end, in LocalStack.
  *
  * Runs only when a LocalStack endpoint answers (AWS_ENDPOINT_URL, default
- * http://localhost:4566); otherwise prints one line saying so and exits 0.
+ * http://localhost:4566). Exit codes: 0 it ran and passed, 1 it ran and
+ * failed, 77 skipped (no LocalStack answered; 77 is the "skipped" code of
+ * automake and meson test harnesses), so a CI job that means to run it cannot
+ * pass without running it. `-- --allow-skip` makes a skip exit 0, still
+ * printing `skipped`.
  * Deploys the CDK stack with cdklocal (scripts/localstack-deploy.sh), subscribes
  * an SQS queue to the alert topic, sends an error burst with the producer
  * library (what `tidewatch emit` uses), and waits for the HighErrorRate alert
@@ -15,6 +19,11 @@ import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Producer } from '../../local/producer';
+
+/** The exit code of a run that did not happen. */
+const SKIPPED = 77;
+const allowSkip = process.argv.slice(2).includes('--allow-skip');
+const unknown = process.argv.slice(2).filter((a) => a !== '--allow-skip');
 
 // The same endpoint, region and account as scripts/localstack-deploy.sh: cdklocal deploys with
 // test/test (LocalStack's account 000000000000) whatever credentials the shell holds.
@@ -32,9 +41,16 @@ async function localstackAnswers(): Promise<boolean> {
 }
 
 async function main(): Promise<number> {
+  if (unknown.length > 0) {
+    console.error(`test:localstack: unknown argument ${JSON.stringify(unknown[0])} (the only option is --allow-skip)`);
+    return 2;
+  }
   if (!(await localstackAnswers())) {
-    console.log(`test:localstack: not run: no LocalStack endpoint answered at ${endpoint}/_localstack/health (start one with: docker compose -f localstack/docker-compose.yml up -d)`);
-    return 0;
+    console.log(
+      `test:localstack: skipped: no LocalStack endpoint answered at ${endpoint}/_localstack/health (start one with: docker compose -f localstack/docker-compose.yml up -d)` +
+        (allowSkip ? '; exit code 0 because of --allow-skip' : `; exit code ${SKIPPED} (give --allow-skip to exit 0)`),
+    );
+    return allowSkip ? 0 : SKIPPED;
   }
   console.log(`test:localstack: LocalStack at ${endpoint}; deploying the stack with cdklocal…`);
   execFileSync('bash', ['scripts/localstack-deploy.sh'], { stdio: 'inherit', env: { ...process.env, AWS_ENDPOINT_URL: endpoint, AWS_REGION: region } });

@@ -1,7 +1,7 @@
 import type { QuarantineStorage } from '../../core/state/StateStorage';
-import type { QuarantinedRecord, QuarantineQuery } from '../../core/StateStore';
+import type { QuarantinedRecord, QuarantineQuery, QuarantineReplayMark } from '../../core/StateStore';
 import type { Rejection } from '../../core/types';
-import { and, atLeast, equals } from './expressions';
+import { and, atLeast, attributeExists, equals } from './expressions';
 import { ATTR, quarantineLayout, type NativeItem } from './tableLayout';
 import type { StateTable } from './StateTable';
 
@@ -38,5 +38,17 @@ export class QuarantineRepository implements QuarantineStorage {
       consistent: true,
     });
     return quarantineLayout.decode(stream, items);
+  }
+
+  /**
+   * Marks a quarantined record replayed (`tidewatch quarantine replay`): the
+   * time, the stream and the new sequence number, and one more replay
+   * counted. False when the record is no longer there (its TTL expired): no
+   * stub is created.
+   */
+  async markReplayed(stream: string, record: Pick<QuarantinedRecord, 'arrivalTime' | 'shardId' | 'sequenceNumber' | 'index'>, mark: Omit<QuarantineReplayMark, 'count'>): Promise<boolean> {
+    const k = quarantineLayout.recordKey(stream, record);
+    const out = await this.table.write('quarantine', 'quarantine.markReplayed', k, { kind: 'update', update: quarantineLayout.replayMark(mark), condition: attributeExists(ATTR.pk) }, 'ignore');
+    return out.ok;
   }
 }

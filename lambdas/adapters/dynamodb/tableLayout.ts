@@ -6,9 +6,10 @@ import { dedupeBucketBytes } from '../../core/dedupe';
 import { TidewatchError } from '../../core/errors';
 import { INITIAL_ALERT_STATE, type AlertState } from '../../core/lifecycle';
 import type { PartialJson } from '../../core/partials';
-import type { AlertRecord, KeyDescriptor, KeyState, OutboxEntry, QuarantinedRecord, Slot } from '../../core/StateStore';
+import type { AlertRecord, KeyDescriptor, KeyState, OutboxEntry, QuarantinedRecord, QuarantineReplayMark, Slot } from '../../core/StateStore';
 import type { EpochMs, Rejection } from '../../core/types';
 import type { ShardProgress } from '../../core/watermark';
+import type { UpdateSpec } from './expressions';
 
 /**
  * The layout of the state table, in one place: every item type, its keys and
@@ -67,7 +68,8 @@ export const OPERATIONS = {
   progress: ['read', 'raise', 'list'],
   watermark: ['read', 'raise'],
   dedupe: ['read', 'add'],
-  quarantine: ['put', 'list'],
+  /** markReplayed: `tidewatch quarantine replay` sent the record again. */
+  quarantine: ['put', 'list', 'markReplayed'],
 } as const satisfies Record<ItemKind, readonly string[]>;
 export type StateOperation = { [K in ItemKind]: `${K}.${(typeof OPERATIONS)[K][number]}` }[ItemKind];
 
@@ -117,6 +119,11 @@ export const ATTR = {
   chunks: 'chunks',
   /** A quarantined sub-event's index among its record's events (absent for a whole record). */
   subIndex: 'subIndex',
+  /** Set by `tidewatch quarantine replay`: when (ISO), to which stream, the new sequence number, how many times. */
+  replayedAt: 'replayedAt',
+  replayedTo: 'replayedTo',
+  replayedSequenceNumber: 'replayedSequenceNumber',
+  replays: 'replays',
 } as const;
 
 /** DynamoDB's limits, in bytes. */
@@ -362,15 +369,23 @@ export const quarantineLayout = {
   partition(stream: string): string {
     return `${ITEM_PREFIX.quarantine}${stream}`;
   },
+  /** `tidewatch quarantine replay` sent the record again: when, where, as what (counted). */
+  replayMark(mark: Omit<QuarantineReplayMark, 'count'>): UpdateSpec {
+    return { set: { [ATTR.replayedAt]: mark.at, [ATTR.replayedTo]: mark.to, [ATTR.replayedSequenceNumber]: mark.sequenceNumber }, add: { [ATTR.replays]: 1 } };
+  },
   /** The lowest sort key of records that arrived at or after `time`. */
   since(time: EpochMs): string {
     return new Date(time).toISOString();
   },
+  /** The key of a record's first item (the one holding its metadata). */
+  recordKey(stream: string, r: Pick<Rejection, 'arrivalTime' | 'shardId' | 'sequenceNumber' | 'index'>): TableKey {
+    // A sub-event of a record (KPL user record, log event, line) is filed under its record and index.
+    return key('quarantine', quarantineLayout.partition(stream), `${new Date(r.arrivalTime).toISOString()}#${r.shardId}#${r.sequenceNumber}${r.index === undefined ? '' : `#e${r.index}`}`);
+  },
   /** The items of one record: the first holds the metadata, every one a chunk of the data. */
   encode(stream: string, r: Rejection, expiresAtSeconds: number, chunkBytes = QUARANTINE_CHUNK_BYTES): NativeItem[] {
     const chunks = splitUtf8(r.data, chunkBytes);
-    // A sub-event of a record (KPL user record, log event, line) is filed under its record and index.
-    const sk = `${new Date(r.arrivalTime).toISOString()}#${r.shardId}#${r.sequenceNumber}${r.index === undefined ? '' : `#e${r.index}`}`;
+    const sk = quarantineLayout.recordKey(stream, r).sk;
     return chunks.map((data, i) => {
       const k = key('quarantine', quarantineLayout.partition(stream), i === 0 ? sk : `${sk}#${i}`);
       const item: NativeItem = { [ATTR.pk]: k.pk, [ATTR.sk]: k.sk, [ATTR.data]: data, [ATTR.expiresAt]: expiresAtSeconds };
@@ -414,6 +429,16 @@ export const quarantineLayout = {
         arrivalTime: num(item[ATTR.arrivalTime]) ?? 0,
         data,
         ...(item[ATTR.subIndex] === undefined ? {} : { index: num(item[ATTR.subIndex])! }),
+        ...(item[ATTR.replayedAt] === undefined
+          ? {}
+          : {
+              replayed: {
+                at: String(item[ATTR.replayedAt]),
+                to: String(item[ATTR.replayedTo] ?? stream),
+                sequenceNumber: String(item[ATTR.replayedSequenceNumber] ?? ''),
+                count: num(item[ATTR.replays]) ?? 1,
+              },
+            }),
       });
     }
     return out;

@@ -30,7 +30,7 @@ import {
   windowRuleFields,
 } from './schema';
 import { describe, didYouMean } from './suggest';
-import { ABSENCE_TEMPLATE_NAMES, COMMON_TEMPLATE_NAMES, malformedPlaceholderOffset, templatePlaceholders, WINDOW_TEMPLATE_NAMES } from './template';
+import { ABSENCE_RESOLVED_TEMPLATE_NAMES, ABSENCE_TEMPLATE_NAMES, COMMON_TEMPLATE_NAMES, malformedPlaceholderOffset, templatePlaceholders, WINDOW_TEMPLATE_NAMES } from './template';
 import type { Path } from './yamlSource';
 import { MAX_PIPELINE_BYTES, YamlSource } from './yamlSource';
 
@@ -514,6 +514,7 @@ function compileRule(c: Collector, raw: unknown, index: number, declaredStreams:
     severity: (common.severity ?? DEFAULTS.severity) as Severity,
     labels,
     annotations: common.annotations ?? {},
+    ...(common.resolvedAnnotations !== undefined ? { resolvedAnnotations: common.resolvedAnnotations } : {}),
   });
 
   if (isAbsence) {
@@ -524,9 +525,13 @@ function compileRule(c: Collector, raw: unknown, index: number, declaredStreams:
         type: 'absence',
         ...shared(common.alert, common.stream),
         absentMs: f.absent,
+        resolveAfterMs: f.resolveAfter ?? 0,
       } satisfies AbsenceRule;
     }
   } else {
+    for (const key of absenceKeys) {
+      if (key !== 'absent' && has(raw, key)) c.add([...base, key], key, `${key} belongs to absence rules (rules with absent:)`, { ...site, key: true });
+    }
     const f = parseFields(c, raw, windowRuleFields, base, site);
     for (const n of WINDOW_TEMPLATE_NAMES) templateNames.add(n);
     const window = has(raw, 'window') ? compileWindow(c, raw.window, base, site) : undefined;
@@ -598,20 +603,28 @@ function compileRule(c: Collector, raw: unknown, index: number, declaredStreams:
     }
   }
 
-  // annotation templates
-  for (const [key, template] of Object.entries(common.annotations ?? {})) {
-    const path = [...base, 'annotations', key];
-    const field = `annotations.${key}`;
-    const bad = malformedPlaceholderOffset(template);
-    if (bad >= 0) {
-      c.add(path, field, `malformed placeholder ${JSON.stringify(template.slice(bad, bad + 20))}: write {{name}} (letters, digits, _, - and .)`, { ...site, offset: bad });
-    }
-    for (const { name, offset } of templatePlaceholders(template)) {
-      if (!templateNames.has(name)) {
-        const names = [...templateNames];
-        c.add(path, field, `unknown name {{${name}}}${didYouMean(name, names)} (this rule's templates may use: ${names.join(', ')})`, { ...site, offset });
-      } else if (groupBy.includes(name) && (COMMON_TEMPLATE_NAMES as readonly string[]).concat(ABSENCE_TEMPLATE_NAMES, WINDOW_TEMPLATE_NAMES).includes(name)) {
-        c.add(path, field, `{{${name}}} is ambiguous: it is both a groupBy label and a built-in name`, { ...site, offset });
+  // annotation templates (resolved ones of absence rules may also say when the group came back)
+  const templateMaps: Array<[string, Record<string, string> | undefined, ReadonlySet<string>]> = [
+    ['annotations', common.annotations, templateNames],
+    ['resolvedAnnotations', common.resolvedAnnotations, isAbsence ? new Set([...templateNames, ...ABSENCE_RESOLVED_TEMPLATE_NAMES]) : templateNames],
+  ];
+  const builtIn = (COMMON_TEMPLATE_NAMES as readonly string[]).concat(ABSENCE_TEMPLATE_NAMES, ABSENCE_RESOLVED_TEMPLATE_NAMES, WINDOW_TEMPLATE_NAMES);
+  for (const [mapName, templates, names] of templateMaps) {
+    for (const [key, template] of Object.entries(templates ?? {})) {
+      const path = [...base, mapName, key];
+      const field = `${mapName}.${key}`;
+      const bad = malformedPlaceholderOffset(template);
+      if (bad >= 0) {
+        c.add(path, field, `malformed placeholder ${JSON.stringify(template.slice(bad, bad + 20))}: write {{name}} (letters, digits, _, - and .)`, { ...site, offset: bad });
+      }
+      for (const { name, offset } of templatePlaceholders(template)) {
+        if (!names.has(name)) {
+          const list = [...names];
+          const only = (ABSENCE_RESOLVED_TEMPLATE_NAMES as readonly string[]).includes(name) ? ` ({{${name}}} is for resolvedAnnotations of absence rules)` : '';
+          c.add(path, field, `unknown name {{${name}}}${only || didYouMean(name, list)} (this rule's templates may use: ${list.join(', ')})`, { ...site, offset });
+        } else if (groupBy.includes(name) && builtIn.includes(name)) {
+          c.add(path, field, `{{${name}}} is ambiguous: it is both a groupBy label and a built-in name`, { ...site, offset });
+        }
       }
     }
   }

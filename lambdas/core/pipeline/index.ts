@@ -14,6 +14,7 @@ export {
   COMMON_TEMPLATE_NAMES,
   WINDOW_TEMPLATE_NAMES,
   ABSENCE_TEMPLATE_NAMES,
+  ABSENCE_RESOLVED_TEMPLATE_NAMES,
   NULL_TEXT,
 } from './template';
 export { compileAggregate, AGGREGATE_FUNCTIONS } from './aggregates';

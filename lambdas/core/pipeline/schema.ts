@@ -24,6 +24,7 @@ export const BOUNDS = {
   maxHopsPerEvent: 60,
   lateness: { min: 0, max: DAY },
   absent: { min: SECOND, max: 7 * DAY },
+  resolveAfter: { min: 0, max: 7 * DAY },
   outOfOrderness: { min: 0, max: DAY },
   maxFuture: { min: 0, max: 7 * DAY },
   idleTimeout: { min: SECOND, max: DAY },
@@ -160,6 +161,7 @@ export const commonRuleFields = {
   severity: oneOf(['critical', 'warning', 'info']),
   labels: stringMap('label name'),
   annotations: stringMap('annotation name'),
+  resolvedAnnotations: stringMap('annotation name'),
 } as const;
 
 /** Fields of window rules only. `window` and `aggregate` are checked by the compiler (shape-dependent messages). */
@@ -183,6 +185,7 @@ export const windowRuleFields = {
 /** Fields of absence rules only. */
 export const absenceRuleFields = {
   absent: duration(BOUNDS.absent.min, BOUNDS.absent.max),
+  resolveAfter: duration(BOUNDS.resolveAfter.min, BOUNDS.resolveAfter.max),
 } as const;
 
 export const TOP_LEVEL_KEYS = ['streams', 'rules'] as const;

@@ -9,7 +9,9 @@
  *   - window rules: every aggregate name, e.g. `{{errors}}`, and `{{window.start}}`,
  *     `{{window.end}}` (the caller passes ISO-8601 strings);
  *   - absence rules: `{{lastSeen}}` (ISO-8601 time of the group's last event) and
- *     `{{absentFor}}` (the rule's `absent` duration, e.g. "2m").
+ *     `{{absentFor}}` (the rule's `absent` duration, e.g. "2m"); in
+ *     `resolvedAnnotations` also `{{silentFor}}` (how long the group was silent,
+ *     e.g. "2m10s") and `{{seenAgain}}` (ISO-8601 time of its first event after).
  */
 
 import type { Rule } from '../types';
@@ -27,6 +29,8 @@ export const COMMON_TEMPLATE_NAMES = ['rule', 'severity'] as const;
 export const WINDOW_TEMPLATE_NAMES = ['window.start', 'window.end'] as const;
 /** Built-in names of absence rules' templates. */
 export const ABSENCE_TEMPLATE_NAMES = ['lastSeen', 'absentFor'] as const;
+/** Built-in names of absence rules' resolved templates, on top of ABSENCE_TEMPLATE_NAMES. */
+export const ABSENCE_RESOLVED_TEMPLATE_NAMES = ['silentFor', 'seenAgain'] as const;
 
 /** What a null value (e.g. avg of an empty window) renders as. */
 export const NULL_TEXT = 'n/a';

@@ -315,7 +315,7 @@ export async function runBacktest(argv: readonly string[], io: ToolIo): Promise<
     const { kinesisClientFor } = await import('../../producer/cli');
     const { readKinesis } = await import('../kinesisSource');
     try {
-      kinesis = { client: kinesisClientFor({ ...(p.kinesis.endpoint !== undefined ? { endpoint: p.kinesis.endpoint } : {}), ...(p.kinesis.region !== undefined ? { region: p.kinesis.region } : {}) }, io.env), read: readKinesis };
+      kinesis = { client: kinesisClientFor({ ...(p.kinesis.endpoint !== undefined ? { endpoint: p.kinesis.endpoint } : {}), ...(p.kinesis.region !== undefined ? { region: p.kinesis.region } : {}) }, io.env).client, read: readKinesis };
     } catch (e) {
       if (e instanceof Error && e.name === 'UsageError') return usageFailure(io, 'backtest', new UsageError(e.message), BACKTEST_USAGE);
       throw e;

@@ -257,6 +257,67 @@ describe('Engine: alerts', () => {
     expect(published).toHaveLength(2);
   });
 
+  it('absence with resolveAfter: heartbeats behind a watermark that ran ahead give one FIRING, not a storm', async () => {
+    // GIVEN web-1 sends heartbeats every 10 s; then the stream is idle long enough for the watermark to follow the
+    // clock, and the heartbeats that come next are stamped minutes behind it (a producer that fell behind).
+    const run = async (resolveAfterMs: number) => {
+      const { engine, clock, published } = setup([absenceRule({ absentMs: 2 * M, resolveAfterMs })], { idleTimeoutMs: M });
+      const s = 'shardId-000000000000';
+      let seq = 1n;
+      const beat = async (ts: number) => engine.processBatch(s, shardRecords(s, [{ host: 'web-1', ts }], seq++));
+      clock.t = T0;
+      await beat(T0);
+      clock.t = T0 + 4 * M; // idle: watermark = 4m - 1m - 5s
+      await engine.advance();
+      for (let k = 1; k <= 12; k++) {
+        clock.t += 1000;
+        await beat(T0 + k * 10_000); // heartbeats of 0m10s..2m: behind the watermark
+        await engine.advance();
+      }
+      return published.map((t) => t.state);
+    };
+    // THEN without hysteresis every heartbeat resolves and the next check fires again
+    const flapping = await run(0);
+    expect(flapping.length).toBeGreaterThan(10);
+    expect(flapping.slice(0, 4)).toEqual(['firing', 'resolved', 'firing', 'resolved']);
+    // and with resolveAfter the alert fires once and stays firing
+    expect(await run(M)).toEqual(['firing']);
+  });
+
+  it('absence with resolveAfter resolves once the host has been back that long, exactly once under redelivery', async () => {
+    const { engine, clock, published } = setup([absenceRule({ absentMs: 2 * M, resolveAfterMs: M })]);
+    const s = 'shardId-000000000000';
+    clock.t = T0;
+    await engine.processBatch(s, shardRecords(s, [{ host: 'web-1', ts: T0 }, { host: 'web-2', ts: T0 }], 1n));
+    // web-2 keeps sending, web-1 is silent from T0 to T0 + 3m, then sends every 10 s
+    const batches: Array<{ t: number; records: KinesisLikeRecord[] }> = [];
+    let seq = 2n;
+    for (let t = T0 + 10_000; t <= T0 + 5 * M; t += 10_000) {
+      const events = [{ host: 'web-2', ts: t }, ...(t >= T0 + 3 * M ? [{ host: 'web-1', ts: t }] : [])];
+      batches.push({ t, records: shardRecords(s, events, seq) });
+      seq += BigInt(events.length);
+    }
+    for (const { t, records: b } of batches) {
+      clock.t = t + 1000;
+      await engine.processBatch(s, b);
+      await engine.processBatch(s, b); // redelivered
+      await engine.advance();
+    }
+    expect(published.map((t) => [t.state, t.group, t.at])).toEqual([
+      ['firing', { host: 'web-1' }, T0 + 2 * M],
+      ['resolved', { host: 'web-1' }, T0 + 4 * M],
+    ]);
+    expect(published[1]!.values).toEqual({ silenceMs: 3 * M });
+  });
+
+  it('a late record reports its event time and the watermark it was judged against', async () => {
+    const { engine } = setup([windowRule({ name: 'Busy' })]);
+    const s = 'shardId-000000000000';
+    await engine.processBatch(s, shardRecords(s, [ev('api', T0 + 5 * M)], 1n));
+    const r = await engine.processBatch(s, shardRecords(s, [ev('api', T0 + 1000), ev('api', T0 + 2000)], 2n));
+    expect(r.perRule['Busy']).toMatchObject({ late: 2, firstLate: { eventTime: T0 + 1000, watermark: T0 + 5 * M } });
+  });
+
   it('late records are classified, never silently dropped', async () => {
     const { engine } = setup([windowRule({ name: 'Busy' })]);
     const s = 'shardId-000000000000';

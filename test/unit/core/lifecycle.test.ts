@@ -115,4 +115,114 @@ describe('alert lifecycle', () => {
     expect(back.transitions).toMatchObject([{ state: 'resolved', alertId: r.transitions[0]!.alertId }]);
     expect(back.state.status).toBe('inactive');
   });
+
+  describe('absence hysteresis (resolveAfter)', () => {
+    const S = 1000;
+    const g = { key: '["web-4"]', labels: { host: 'web-4' } };
+    const rule = absenceRule({
+      absentMs: 2 * M,
+      resolveAfterMs: M,
+      annotations: { summary: '{{host}}: no heartbeat for {{absentFor}}', runbook: 'https://runbooks/heartbeat' },
+    });
+    /** Seen at `at`, firing at `at` + 2m. */
+    function firingSince(r: typeof rule, at: number) {
+      const seen = onSeen(r, g, INITIAL_ALERT_STATE, at);
+      const fired = onAbsenceCheck(r, g, seen.state, at + 2 * M);
+      expect(fired.transitions.map((t) => t.state)).toEqual(['firing']);
+      return fired;
+    }
+
+    it('stays firing when the group is back, and resolves at its first event resolveAfter later', () => {
+      // GIVEN web-4 last seen at 10m, firing at 12m
+      const fired = firingSince(rule, 10 * M);
+      // WHEN it comes back at 12m10s and sends every 10 s
+      let s = fired.state;
+      const published: AlertTransition[] = [];
+      for (let t = 12 * M + 10 * S; t <= 14 * M; t += 10 * S) {
+        const seen = onSeen(rule, g, s, t);
+        const checked = onAbsenceCheck(rule, g, seen.state, t);
+        published.push(...seen.transitions, ...checked.transitions);
+        s = checked.state;
+      }
+      // THEN one RESOLVED, at the first event 1m after it came back, saying it came back
+      expect(published).toEqual([
+        expect.objectContaining({
+          state: 'resolved',
+          alertId: fired.transitions[0]!.alertId,
+          window: { start: 10 * M, end: 12 * M + 10 * S },
+          values: { silenceMs: 2 * M + 10 * S },
+          at: 13 * M + 10 * S,
+          // the summary says the host came back, not that it is silent; other annotations stay
+          annotations: { summary: 'web-4: seen again after 2m10s without events', runbook: 'https://runbooks/heartbeat' },
+        }),
+      ]);
+      expect(s).toMatchObject({ status: 'inactive', alertId: null, lastSeen: 14 * M });
+      expect(s).not.toHaveProperty('recoveringSince');
+    });
+
+    it('a group that flaps (silent again before it has been back resolveAfter) keeps one firing episode', () => {
+      // a host that sends one heartbeat every 2m30s (just over absent) is never back for a minute
+      const seen = onSeen(rule, g, INITIAL_ALERT_STATE, 0);
+      let s = onAbsenceCheck(rule, g, seen.state, 2 * M).state;
+      const published: AlertTransition[] = [];
+      for (let k = 1; k <= 8; k++) {
+        const beat = k * (2 * M + 30 * S);
+        const a = onSeen(rule, g, s, beat);
+        published.push(...a.transitions);
+        s = a.state;
+        for (let w = beat; w < beat + 2 * M + 30 * S; w += 10 * S) {
+          const b = onAbsenceCheck(rule, g, s, w);
+          published.push(...b.transitions);
+          s = b.state;
+        }
+      }
+      expect(published).toEqual([]);
+      expect(s.status).toBe('firing');
+    });
+
+    it('a silence inside the recovery starts it over, even when no check ran in between', () => {
+      const fired = firingSince(rule, 0);
+      // back at 3m, then nothing until 5m30s (2m30s > absent): the recovery restarts at 5m30s
+      let s = onSeen(rule, g, fired.state, 3 * M).state;
+      s = onSeen(rule, g, s, 5 * M + 30 * S).state;
+      expect(s).toMatchObject({ status: 'firing', recoveringSince: 5 * M + 30 * S, silentSince: 3 * M });
+      // back for good: an event every 30s; resolves at 6m30s, reporting the silence that ended last
+      let resolved: AlertTransition[] = [];
+      for (let t = 6 * M; t <= 6 * M + 30 * S; t += 30 * S) {
+        const r = onSeen(rule, g, s, t);
+        s = r.state;
+        resolved = [...resolved, ...r.transitions];
+      }
+      expect(resolved).toMatchObject([{ state: 'resolved', window: { start: 3 * M, end: 5 * M + 30 * S }, values: { silenceMs: 2 * M + 30 * S }, at: 6 * M + 30 * S }]);
+      expect(resolved[0]!.annotations['summary']).toBe('web-4: seen again after 2m30s without events');
+    });
+
+    it('a check that finds the recovering group silent again keeps the episode and counts the silence from its last event', () => {
+      const fired = firingSince(rule, 0);
+      let s = onSeen(rule, g, fired.state, 3 * M).state;
+      expect(onAbsenceCheck(rule, g, s, 5 * M - 1).state).toBe(s);
+      s = onAbsenceCheck(rule, g, s, 5 * M).state;
+      expect(s).toMatchObject({ status: 'firing', alertId: fired.transitions[0]!.alertId, recoveringSince: null, silentSince: 3 * M });
+      expect(onAbsenceCheck(rule, g, s, 9 * M)).toEqual({ state: s, transitions: [] });
+    });
+
+    it('is idempotent: repeating a step changes nothing', () => {
+      const fired = firingSince(rule, 0);
+      const a = onSeen(rule, g, fired.state, 3 * M);
+      expect(onSeen(rule, g, a.state, 3 * M)).toEqual({ state: a.state, transitions: [] });
+      const b = onSeen(rule, g, a.state, 4 * M);
+      expect(b.transitions).toHaveLength(1);
+      expect(onSeen(rule, g, b.state, 4 * M).transitions).toEqual([]);
+      // an event older than the silence is no recovery
+      expect(onSeen(rule, g, fired.state, 0).state).toBe(fired.state);
+    });
+
+    it('resolvedAnnotations replace the resolved texts, with {{silentFor}} and {{seenAgain}}', () => {
+      const custom = { ...rule, resolveAfterMs: 0, resolvedAnnotations: { summary: '{{host}}: heartbeat seen again after {{silentFor}} at {{seenAgain}}' } };
+      const fired = firingSince(custom, 0);
+      const back = onSeen(custom, g, fired.state, 2 * M + 10 * S);
+      expect(back.transitions[0]!.annotations).toEqual({ summary: `web-4: heartbeat seen again after 2m10s at ${new Date(2 * M + 10 * S).toISOString()}`, runbook: 'https://runbooks/heartbeat' });
+      expect(fired.transitions[0]!.annotations['summary']).toBe('web-4: no heartbeat for 2m');
+    });
+  });
 });

@@ -11,7 +11,7 @@ const HEARTBEAT = { eventId: 'e-124', ts: '2026-11-27T10:00:02.000Z', kind: 'hea
 /** The rule as plain data: expressions by their source. */
 function summarize(rule: Rule): unknown {
   const common = { name: rule.name, stream: rule.stream, where: rule.where?.source, groupBy: rule.groupBy, severity: rule.severity, labels: rule.labels, annotations: rule.annotations };
-  if (rule.type === 'absence') return { type: 'absence', ...common, absentMs: rule.absentMs };
+  if (rule.type === 'absence') return { type: 'absence', ...common, resolvedAnnotations: rule.resolvedAnnotations, absentMs: rule.absentMs, resolveAfterMs: rule.resolveAfterMs };
   return {
     type: 'window',
     ...common,
@@ -130,7 +130,9 @@ describe('pipelines/sample.yaml', () => {
         severity: 'critical',
         labels: {},
         annotations: { summary: '{{host}}: no heartbeat for {{absentFor}} (last seen {{lastSeen}})' },
+        resolvedAnnotations: { summary: '{{host}}: heartbeat seen again after {{silentFor}}' },
         absentMs: 120_000,
+        resolveAfterMs: 60_000,
       },
     ]);
   });
