@@ -4,10 +4,10 @@ import jest from 'eslint-plugin-jest';
 
 /**
  * The state table's key layout is written once, in lambdas/adapters/dynamodb/tableLayout.ts:
- * no other file spells a key prefix (K#, A#, P#, WM#, D#, Q#, W#, due#) or a slot attribute
+ * no other file spells a key prefix (K#, A#, P#, WM#, D#, Q#, W#, MG#, due#) or a slot attribute
  * prefix (h_, p_). Use aggregateLayout.key(), slotAttributes(), kindOf() and their kin.
  */
-const KEY_PREFIX = '/^(K|A|P|WM|D|Q|W|due)#|^[hp]_/';
+const KEY_PREFIX = '/^(K|A|P|WM|D|Q|W|MG|due)#|^[hp]_/';
 const keyLayoutOnce = [
   { selector: `Literal[value=${KEY_PREFIX}]`, message: 'A state table key prefix: build keys and attribute names with lambdas/adapters/dynamodb/tableLayout.ts.' },
   { selector: `TemplateElement[value.raw=${KEY_PREFIX}]`, message: 'A state table key prefix: build keys and attribute names with lambdas/adapters/dynamodb/tableLayout.ts.' },

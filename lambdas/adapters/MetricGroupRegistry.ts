@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
-import { ConditionalCheckFailedException, GetItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { TABLE } from '../core/contract';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EpochMs } from '../core/types';
+import { attributeNotExists, contains, or, sizeIs, type Condition } from './dynamodb/expressions';
+import { StateTable } from './dynamodb/StateTable';
+import { ATTR, metricGroupsLayout } from './dynamodb/tableLayout';
 
 /**
  * Which groups of a rule may publish metrics in an hour: the cardinality cap,
@@ -32,8 +34,9 @@ import type { EpochMs } from '../core/types';
  * request); nothing once the container knows the set is full. Items expire
  * (TTL) two days after their hour.
  *
- * Item: pk `MG#<rule>`, sk the hour as ISO-8601, set `g`, TTL `expiresAt`.
- * (A key of its own, outside the StateStore: the engine never reads it.)
+ * Item: see metricGroupsLayout in dynamodb/tableLayout.ts (one per rule and
+ * hour, a string set of group hashes, TTL). Not part of the StateStore: the
+ * engine never reads it.
  */
 export interface GroupAdmission {
   /**
@@ -67,8 +70,11 @@ export class DynamoDBGroupAdmission implements GroupAdmission {
   /** Requests made, for tests and cost checks. */
   readonly counters = { reads: 0, writes: 0, conflicts: 0 };
   private readonly cache = new Map<string, Map<EpochMs, HourState>>();
+  private readonly table: StateTable;
 
-  constructor(private readonly opts: DynamoDBGroupAdmissionOptions) {}
+  constructor(opts: DynamoDBGroupAdmissionOptions) {
+    this.table = new StateTable({ client: opts.client, tableName: opts.tableName });
+  }
 
   async admit(rule: string, hour: EpochMs, groupKeys: readonly string[], cap: number): Promise<ReadonlySet<string>> {
     const byHash = new Map<string, string[]>();
@@ -80,20 +86,16 @@ export class DynamoDBGroupAdmission implements GroupAdmission {
     let pending = [...byHash.keys()].filter((h) => !state.members.has(h));
     if (pending.length > 0 && !state.full && pending.length <= cap - state.members.size) {
       // Usually one request: every new group of the flush, if they all still fit.
-      if (await this.add(rule, hour, pending, `size(g) <= :room`, { ':room': { N: String(cap - pending.length) } }, state, cap)) pending = [];
+      if (await this.add(rule, hour, pending, sizeIs(ATTR.groupHashes, '<=', cap - pending.length), state, cap)) pending = [];
     }
     for (const h of pending) {
       if (state.full) break;
       if (state.members.has(h)) continue;
-      await this.add(rule, hour, [h], 'size(g) < :cap OR contains(g, :h)', { ':cap': { N: String(cap) }, ':h': { S: h } }, state, cap);
+      await this.add(rule, hour, [h], or(sizeIs(ATTR.groupHashes, '<', cap), contains(ATTR.groupHashes, h)), state, cap);
     }
     const admitted = new Set<string>();
     for (const [h, keys] of byHash) if (state.members.has(h)) for (const k of keys) admitted.add(k);
     return admitted;
-  }
-
-  private key(rule: string, hour: EpochMs): Record<string, AttributeValue> {
-    return { [TABLE.partitionKey]: { S: `MG#${rule}` }, [TABLE.sortKey]: { S: new Date(hour).toISOString() } };
   }
 
   private async hourState(rule: string, hour: EpochMs, cap: number): Promise<HourState> {
@@ -110,36 +112,29 @@ export class DynamoDBGroupAdmission implements GroupAdmission {
 
   private async read(rule: string, hour: EpochMs): Promise<Set<string>> {
     this.counters.reads += 1;
-    const out = await this.opts.client.send(new GetItemCommand({ TableName: this.opts.tableName, Key: this.key(rule, hour), ConsistentRead: true, ProjectionExpression: 'g' }));
-    return new Set(out.Item?.['g']?.SS ?? []);
+    return metricGroupsLayout.decode(await this.table.get('metricGroups', 'metricGroups.read', metricGroupsLayout.key(rule, hour)));
   }
 
-  /** ADDs hashes to the hour's set if `condition` holds; keeps `state` in step with the stored set. */
-  private async add(rule: string, hour: EpochMs, hashes: readonly string[], condition: string, values: Record<string, AttributeValue>, state: HourState, cap: number): Promise<boolean> {
+  /** ADDs hashes to the hour's set if `room` holds (or the set does not exist yet); keeps `state` in step with the stored set. */
+  private async add(rule: string, hour: EpochMs, hashes: readonly string[], room: Condition, state: HourState, cap: number): Promise<boolean> {
     this.counters.writes += 1;
-    try {
-      const out = await this.opts.client.send(
-        new UpdateItemCommand({
-          TableName: this.opts.tableName,
-          Key: this.key(rule, hour),
-          UpdateExpression: 'ADD g :add SET #ttl = :ttl',
-          ConditionExpression: `attribute_not_exists(g) OR ${condition}`,
-          ExpressionAttributeNames: { '#ttl': TABLE.ttlAttribute },
-          ExpressionAttributeValues: { ...values, ':add': { SS: [...hashes] }, ':ttl': { N: String(Math.floor((hour + HOUR_MS + TTL_AFTER_HOUR_MS) / 1000)) } },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      for (const h of out.Attributes?.['g']?.SS ?? []) state.members.add(h);
-      state.full = state.members.size >= cap;
-      return true;
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      // Others filled the set meanwhile: learn what it holds.
-      this.counters.conflicts += 1;
-      for (const h of await this.read(rule, hour)) state.members.add(h);
-      state.full = state.members.size >= cap;
-      return false;
-    }
+    const out = await this.table.write(
+      'metricGroups',
+      'metricGroups.admit',
+      metricGroupsLayout.key(rule, hour),
+      {
+        kind: 'update',
+        update: { add: { [ATTR.groupHashes]: new Set(hashes) }, set: { [ATTR.expiresAt]: Math.floor((hour + HOUR_MS + TTL_AFTER_HOUR_MS) / 1000) } },
+        condition: or(attributeNotExists(ATTR.groupHashes), room),
+        returnNew: true,
+      },
+      'current',
+    );
+    // Written: the set as it is now. Refused (others filled the set meanwhile): the set as it is, returned with the refusal.
+    for (const h of metricGroupsLayout.decode(out.ok ? out.attributes : out.current)) state.members.add(h);
+    if (!out.ok) this.counters.conflicts += 1;
+    state.full = state.members.size >= cap;
+    return out.ok;
   }
 }
 

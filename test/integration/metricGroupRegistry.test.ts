@@ -1,4 +1,6 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { metricGroupsLayout } from '../../lambdas/adapters/dynamodb/tableLayout';
 import { DynamoDBGroupAdmission, groupHash, HOUR_MS } from '../../lambdas/adapters/MetricGroupRegistry';
 import { freshTable, instrumentedClient, startDynalite } from '../helpers/dynamo';
 import { T0 } from '../helpers/factories';
@@ -47,7 +49,7 @@ describe('DynamoDBGroupAdmission (the metrics cardinality cap across containers)
     const union = new Set(answers.flatMap((a) => [...a.admitted]));
     expect(union.size).toBe(25);
     const { client } = instrumentedClient(dynamo.endpoint);
-    const item = await client.send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'MG#R' }, sk: { S: new Date(HOUR).toISOString() } }, ConsistentRead: true }));
+    const item = await client.send(new GetItemCommand({ TableName: table, Key: marshall(metricGroupsLayout.key('R', HOUR)), ConsistentRead: true }));
     expect(new Set(item.Item?.['g']?.SS)).toEqual(new Set([...union].map(groupHash)));
     // Every container, asked again about its groups, gives the stored set's answer (a group it refused because the set was full stays refused)
     for (const [ci, c] of containers.entries()) {
@@ -87,7 +89,7 @@ describe('DynamoDBGroupAdmission (the metrics cardinality cap across containers)
     const table = await freshTable(dynamo.endpoint);
     const { client } = instrumentedClient(dynamo.endpoint);
     await new DynamoDBGroupAdmission({ client, tableName: table }).admit('R', HOUR, [key(1)], 3);
-    const item = await client.send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'MG#R' }, sk: { S: new Date(HOUR).toISOString() } } }));
+    const item = await client.send(new GetItemCommand({ TableName: table, Key: marshall(metricGroupsLayout.key('R', HOUR)) }));
     expect(Number(item.Item?.['expiresAt']?.N)).toBe((HOUR + HOUR_MS + 2 * 86_400_000) / 1000);
   });
 });

@@ -16,7 +16,11 @@ export type Comparison = '=' | '<' | '<=' | '>' | '>=';
 export type Condition =
   | { readonly op: 'exists' | 'notExists'; readonly attr: string }
   | { readonly op: Comparison | 'beginsWith'; readonly attr: string; readonly value: NativeAttributeValue }
-  | { readonly op: 'and' | 'or'; readonly parts: readonly Condition[] };
+  | { readonly op: 'and' | 'or'; readonly parts: readonly Condition[] }
+  /** size(attr) <cmp> value: the number of elements of a set or list, the length of a string. */
+  | { readonly op: 'size'; readonly attr: string; readonly cmp: Comparison; readonly value: number }
+  /** contains(attr, value): a set holds the value, or a string the substring. */
+  | { readonly op: 'contains'; readonly attr: string; readonly value: NativeAttributeValue };
 
 export const attributeExists = (attr: string): Condition => ({ op: 'exists', attr });
 export const attributeNotExists = (attr: string): Condition => ({ op: 'notExists', attr });
@@ -28,6 +32,8 @@ export const atLeast = (attr: string, value: NativeAttributeValue): Condition =>
 export const beginsWith = (attr: string, value: string): Condition => ({ op: 'beginsWith', attr, value });
 export const and = (...parts: Condition[]): Condition => (parts.length === 1 ? parts[0]! : { op: 'and', parts });
 export const or = (...parts: Condition[]): Condition => (parts.length === 1 ? parts[0]! : { op: 'or', parts });
+export const sizeIs = (attr: string, cmp: Comparison, value: number): Condition => ({ op: 'size', attr, cmp, value });
+export const contains = (attr: string, value: NativeAttributeValue): Condition => ({ op: 'contains', attr, value });
 
 /** What an UpdateItem does to the item, attribute by attribute. */
 export interface UpdateSpec {
@@ -76,6 +82,10 @@ class Placeholders {
         return `attribute_not_exists(${this.name(c.attr)})`;
       case 'beginsWith':
         return `begins_with(${this.name(c.attr)}, ${this.value(c.value)})`;
+      case 'size':
+        return `size(${this.name(c.attr)}) ${c.cmp} ${this.value(c.value)}`;
+      case 'contains':
+        return `contains(${this.name(c.attr)}, ${this.value(c.value)})`;
       case 'and':
       case 'or': {
         let out = '';

@@ -56,6 +56,8 @@ export const ITEM_PREFIX = {
   watermark: 'WM#',
   dedupe: 'D#',
   quarantine: 'Q#',
+  /** Rule metrics: the groups admitted under a rule's cardinality cap, per hour (see MetricGroupRegistry.ts). */
+  metricGroups: 'MG#',
 } as const;
 export type ItemKind = keyof typeof ITEM_PREFIX;
 export const ITEM_KINDS = Object.keys(ITEM_PREFIX) as ItemKind[];
@@ -70,6 +72,8 @@ export const OPERATIONS = {
   dedupe: ['read', 'add'],
   /** markReplayed: `tidewatch quarantine replay` sent the record again. */
   quarantine: ['put', 'list', 'markReplayed'],
+  /** read: the hour's admitted groups; admit: a conditional ADD of new ones while the set has room. */
+  metricGroups: ['read', 'admit'],
 } as const satisfies Record<ItemKind, readonly string[]>;
 export type StateOperation = { [K in ItemKind]: `${K}.${(typeof OPERATIONS)[K][number]}` }[ItemKind];
 
@@ -124,6 +128,9 @@ export const ATTR = {
   replayedTo: 'replayedTo',
   replayedSequenceNumber: 'replayedSequenceNumber',
   replays: 'replays',
+  // rule-metrics admissions
+  /** The hashes of the groups admitted (a string set). */
+  groupHashes: 'g',
 } as const;
 
 /** DynamoDB's limits, in bytes. */
@@ -329,6 +336,20 @@ export const dedupeLayout = {
   decode(item: NativeItem): DedupeItem {
     const ids = new Map(Object.entries(JSON.parse(str(item[ATTR.ids]) ?? '{}') as Record<string, string>));
     return { ids, bytes: dedupeBucketBytes(ids), version: num(item[ATTR.version]) ?? 0 };
+  },
+};
+
+// ------------------------------------------------------------------ rule-metrics admissions
+
+export const metricGroupsLayout = {
+  /** One item per rule and hour of event time (the hour's start). */
+  key(rule: string, hour: EpochMs): TableKey {
+    return key('metricGroups', `${ITEM_PREFIX.metricGroups}${rule}`, new Date(hour).toISOString());
+  },
+  /** The admitted group hashes of an item (empty when there is none). */
+  decode(item: NativeItem | undefined): Set<string> {
+    const g = item?.[ATTR.groupHashes];
+    return g instanceof Set ? new Set([...g].map(String)) : new Set();
   },
 };
 

@@ -6,7 +6,7 @@
  */
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { and, attributeNotExists, compile, equals, lessThan, or } from '../../../lambdas/adapters/dynamodb/expressions';
+import { and, attributeNotExists, compile, contains, equals, lessThan, or, sizeIs } from '../../../lambdas/adapters/dynamodb/expressions';
 import { stateRequestOf, StateTable, type StateRequest } from '../../../lambdas/adapters/dynamodb/StateTable';
 
 const KEY = { pk: 'x', sk: 'y' };
@@ -48,6 +48,16 @@ describe('expressions', () => {
       ConditionExpression: '(attribute_not_exists(#n0) OR #n0 < :v4) AND #n1 = :v5',
       ExpressionAttributeNames: { '#n0': 'a', '#n1': 'b-1', '#n2': 'closeAt', '#n3': 'v', '#n4': 'duePk' },
       ExpressionAttributeValues: { ':v0': { N: '1' }, ':v1': { S: 'x' }, ':v2': { N: '5' }, ':v3': { N: '1' }, ':v4': { N: '3' }, ':v5': { S: 'old' } },
+    });
+  });
+
+  it('write size() and contains() for sets, and ADD a set as a string set', () => {
+    const out = compile({ update: { add: { g: new Set(['a', 'b']) } }, condition: or(attributeNotExists('g'), sizeIs('g', '<', 3), contains('g', 'a')) });
+    expect(out).toEqual({
+      UpdateExpression: 'ADD #n0 :v0',
+      ConditionExpression: 'attribute_not_exists(#n0) OR size(#n0) < :v1 OR contains(#n0, :v2)',
+      ExpressionAttributeNames: { '#n0': 'g' },
+      ExpressionAttributeValues: { ':v0': { SS: ['a', 'b'] }, ':v1': { N: '3' }, ':v2': { S: 'a' } },
     });
   });
 });
