@@ -219,7 +219,7 @@ class MemoryDedupe implements DedupeStorage {
     shardId: string,
     bucket: number,
     current: Versioned<DedupeBucket>,
-    added: ReadonlyMap<string, string>,
+    added: Map<string, string>,
     addedBytes: number,
     expiresAt: EpochMs,
   ): Promise<Conditional<Versioned<DedupeBucket>>> {
@@ -228,8 +228,9 @@ class MemoryDedupe implements DedupeStorage {
     if (!buckets) this.t.buckets.set(shardKey, (buckets = new Map()));
     let e = buckets.get(bucket);
     if ((e?.version ?? 0) !== current.version) return conflict(e ? { value: e, version: e.version } : undefined);
-    if (!e) buckets.set(bucket, (e = { ids: new Map(), bytes: 2, version: 0 }));
-    for (const [id, seq] of added) e.ids.set(id, seq);
+    // A new bucket takes the protocol's map of added ids as its own (it is not used again): no copy per id.
+    if (!e) buckets.set(bucket, (e = { ids: added, bytes: 2, version: 0 }));
+    else for (const [id, seq] of added) e.ids.set(id, seq);
     e.bytes += addedBytes;
     e.version += 1;
     if (this.t.opts.clock) {

@@ -214,33 +214,42 @@ export class StateProtocol implements StateStore {
   // ------------------------------------------------------------ producer duplicates
 
   async dedupe(stream: string, shardId: string, entries: DedupeEntries, expiresAt: EpochMs): Promise<boolean[]> {
-    const out = new Array<boolean>(entries.length).fill(false);
+    const n = entries.length;
+    const out = new Array<boolean>(n).fill(false);
     // Entries come in sequence order, mostly in runs of one bucket: each bucket is decided and written once.
-    const byBucket = new Map<number, number[]>();
+    // Its entries are chained through one array (next[i]: the next entry of i's bucket, -1 at the end), so
+    // grouping allocates nothing per entry: this runs for every event of a batch.
+    const next = new Int32Array(n).fill(-1);
+    const runs = new Map<number, { first: number; last: number }>();
     let run = Number.NaN;
-    let list: number[] = [];
-    for (let i = 0; i < entries.length; i++) {
+    let current: { first: number; last: number } | undefined;
+    for (let i = 0; i < n; i++) {
       const b = entries.buckets[i]!;
       if (b !== run) {
         run = b;
-        const found = byBucket.get(b);
-        if (found) list = found;
-        else byBucket.set(b, (list = []));
+        current = runs.get(b);
+        if (current === undefined) {
+          runs.set(b, { first: i, last: i });
+          current = runs.get(b)!;
+          continue;
+        }
       }
-      list.push(i);
+      next[current!.last] = i;
+      current!.last = i;
     }
     const dedupe = this.storage.dedupe;
-    for (const [bucket, indexes] of byBucket) {
-      let current = await dedupe.bucket(stream, shardId, bucket);
+    for (const [bucket, chain] of runs) {
+      let stored = await dedupe.bucket(stream, shardId, bucket);
       await this.settle(
         () => `dedupe bucket ${bucket} of ${stream} ${shardId}`,
         async (): Promise<true | undefined> => {
+          const known = stored.value.ids;
           const added = new Map<string, string>();
-          let bytes = current.value.bytes;
+          let bytes = stored.value.bytes;
           let addedBytes = 0;
-          for (const i of indexes) {
+          for (let i = chain.first; i !== -1; i = next[i]!) {
             const id = entries.ids[i]!;
-            const seq = current.value.ids.get(id) ?? added.get(id);
+            const seq = known.get(id) ?? added.get(id);
             if (seq !== undefined) {
               // The same id with the same sequence number is a redelivery (the HWMs deal with it), not a duplicate.
               out[i] = seq !== entries.seqs[i];
@@ -256,9 +265,10 @@ export class StateProtocol implements StateStore {
             }
           }
           if (added.size === 0) return true;
-          const written = await dedupe.add(stream, shardId, bucket, current, added, addedBytes, expiresAt);
+          // `added` is the storage's from here on (a store may keep it as the bucket's ids): it is not used again.
+          const written = await dedupe.add(stream, shardId, bucket, stored, added, addedBytes, expiresAt);
           if (written.ok) return true;
-          current = written.current ?? { value: { ids: new Map(), bytes: 2 }, version: 0 };
+          stored = written.current ?? { value: { ids: new Map(), bytes: 2 }, version: 0 };
           return undefined;
         },
       );

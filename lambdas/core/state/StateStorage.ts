@@ -96,8 +96,12 @@ export interface DedupeBucket {
 export interface DedupeStorage {
   /** The bucket as the store believes it (memory, the container's cache, or a strongly consistent read); version 0 when absent. */
   bucket(stream: string, shardId: string, bucket: number): Promise<Versioned<DedupeBucket>>;
-  /** Adds ids to the bucket if it is still at `current.version` (kept until `expiresAt`). */
-  add(stream: string, shardId: string, bucket: number, current: Versioned<DedupeBucket>, added: ReadonlyMap<string, string>, addedBytes: number, expiresAt: EpochMs): Promise<Conditional<Versioned<DedupeBucket>>>;
+  /**
+   * Adds ids to the bucket if it is still at `current.version` (kept until
+   * `expiresAt`). `added` is handed over: the storage may keep that map as
+   * the bucket's ids (the protocol does not use it again).
+   */
+  add(stream: string, shardId: string, bucket: number, current: Versioned<DedupeBucket>, added: Map<string, string>, addedBytes: number, expiresAt: EpochMs): Promise<Conditional<Versioned<DedupeBucket>>>;
 }
 
 export interface QuarantineStorage {
