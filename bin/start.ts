@@ -288,6 +288,7 @@ async function main(argv: readonly string[]): Promise<number> {
       pacer = startPacer({
         clock,
         processed: () => accounting.processedEventTime('telemetry'),
+        quiet: () => accounting.quietFor('telemetry'),
         onChange: ({ slowed, rate: r, lagMs }) =>
           info(
             slowed

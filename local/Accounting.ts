@@ -28,6 +28,8 @@ interface Mutable {
   watermark: EpochMs | null;
   /** Newest event time processed, per shard. */
   shards: Map<string, EpochMs>;
+  /** The clock's time when each shard's last batch took effect (the engine's lastActivity). */
+  lastBatch: Map<string, EpochMs>;
 }
 
 const sum = (r: Readonly<Record<string, number>>) => Object.values(r).reduce((a, b) => a + b, 0);
@@ -61,7 +63,7 @@ export class Accounting {
     private readonly clock: Clock,
   ) {
     for (const name of pipeline.streams.keys()) {
-      this.streams.set(name, { in: 0, accepted: 0, duplicates: 0, quarantined: {}, late: {}, retried: 0, watermark: null, shards: new Map() });
+      this.streams.set(name, { in: 0, accepted: 0, duplicates: 0, quarantined: {}, late: {}, retried: 0, watermark: null, shards: new Map(), lastBatch: new Map() });
     }
   }
 
@@ -84,6 +86,7 @@ export class Accounting {
     s.accepted += report.records - report.rejected.length - report.duplicates;
     if (Number.isFinite(report.watermark)) s.watermark = Math.max(s.watermark ?? -Infinity, report.watermark);
     if (report.maxEventTime !== null) s.shards.set(report.shardId, Math.max(s.shards.get(report.shardId) ?? -Infinity, report.maxEventTime));
+    s.lastBatch.set(report.shardId, this.clock.now());
     const notes: string[] = [];
     // The processor's perRule holds only this stream's rules.
     for (const [rule, st] of Object.entries(report.perRule)) {
@@ -116,6 +119,16 @@ export class Accounting {
 
   watermark(stream: string): EpochMs | null {
     return this.of(stream).watermark;
+  }
+
+  /**
+   * How long (on the clock) the stream's quietest shard has gone without a
+   * batch (null before any): past the stream's idle timeout the engine lets
+   * that shard's watermark follow the clock.
+   */
+  quietFor(stream: string): number | null {
+    const times = [...this.of(stream).lastBatch.values()];
+    return times.length === 0 ? null : this.clock.now() - Math.min(...times);
   }
 
   /** The newest event time processed on the stream's slowest shard (null before any). */

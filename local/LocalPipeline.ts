@@ -224,10 +224,13 @@ export async function startLocalPipeline(opts: LocalPipelineOptions = {}): Promi
       [ENV.topicArn]: topicArn,
       [ENV.pipelineFile]: pipelineFile,
     };
-    // The SDK clients read endpoints and credentials from the process environment, as in Lambda.
+    // What else in this process reads the environment (as in Lambda) finds this pipeline's endpoints.
     Object.assign(process.env, env);
     const clock = opts.clock;
-    const runtime = observed(createRuntime(env, { pipeline, ...(clock ? { clock } : {}) }), opts);
+    // The handlers' clients are this pipeline's own, not built from the environment: an SDK client resolves
+    // its endpoint at its first request, and a second pipeline started in the same process (tests run two
+    // side by side) would by then have replaced AWS_ENDPOINT_URL_* with its own.
+    const runtime = observed(createRuntime(env, { pipeline, dynamodb: dynamo.client(), sns: sns.client(), ...(clock ? { clock } : {}) }), opts);
     const logLevel = opts.logLevel ?? 'SILENT';
     if (opts.dataDir && opts.onResume) {
       let newest = -Infinity;

@@ -11,6 +11,8 @@ export class PacedClock implements Clock {
   private elapsed = 0;
   private lastWall: number;
   private current: number;
+  /** Event time the clock may not pass (the pacer's leash), or Infinity. */
+  private limit = Infinity;
 
   constructor(
     /** The pace it runs at when nothing holds it back. */
@@ -29,8 +31,21 @@ export class PacedClock implements Clock {
     if (w > this.lastWall) {
       this.elapsed += (w - this.lastWall) * this.current;
       this.lastWall = w;
+      // Held at the leash: time spent there is not made up later.
+      if (this.origin + this.elapsed > this.limit) this.elapsed = this.limit - this.origin;
     }
     return Math.floor(this.origin + this.elapsed);
+  }
+
+  /**
+   * Event time may not pass `t` until the leash is moved (the pacer moves it
+   * each time it looks at the pipeline): when the process stalls (a loaded
+   * machine, a long garbage collection), the clock waits at the leash instead
+   * of running on unobserved. Infinity: no leash.
+   */
+  leash(t: number): void {
+    this.now();
+    this.limit = Math.max(t, this.origin + this.elapsed);
   }
 
   /** The pace it runs at now: event-time milliseconds per wall-clock millisecond. */
@@ -47,6 +62,9 @@ export class PacedClock implements Clock {
   /** Moves event time forward to `t` (never back): a rerun continues after what the stored state has seen. */
   jumpTo(t: number): void {
     const now = this.now();
-    if (t > now) this.origin += t - now;
+    if (t > now) {
+      this.origin += t - now;
+      if (this.limit !== Infinity) this.limit += t - now;
+    }
   }
 }

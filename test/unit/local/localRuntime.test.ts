@@ -28,6 +28,22 @@ describe('PacedClock', () => {
     expect(clock.now()).toBe(2_006_000);
     expect(() => new PacedClock(0)).toThrow(/speed must be a positive number/);
   });
+
+  it('waits at its leash while nobody moves it (a stalled process), and does not make the time up later', () => {
+    let wall = 0;
+    const clock = new PacedClock(30, 1_000_000, () => wall);
+    clock.leash(1_000_000 + 12_000); // the pacer allows 2 x 200 ms at 30x
+    wall += 5000; // the process stalls for 5 s: unleashed, 150 s of event time would have passed
+    expect(clock.now()).toBe(1_012_000);
+    clock.leash(1_012_000 + 12_000); // the pacer looks again
+    wall += 200;
+    expect(clock.now()).toBe(1_018_000);
+    clock.jumpTo(2_000_000); // a jump moves the leash with it
+    expect(clock.now()).toBe(2_000_000);
+    clock.leash(Infinity);
+    wall += 1000;
+    expect(clock.now()).toBe(2_030_000);
+  });
 });
 
 describe('the running pipeline file', () => {
