@@ -3,14 +3,16 @@
  * demo incident) serves the page, headless Chromium (Debian's, driven by
  * playwright-core) opens it, and the test waits for the incident to show:
  * the firing alert with its annotation, charts with points, and a hostile
- * group value shown as text, never as markup. It also takes the screenshot
- * the README shows (docs/view.png).
+ * group value shown as text, never as markup. It also takes a screenshot:
+ * into a temporary folder by default (a test run leaves the checkout as it
+ * found it), or over the README's docs/view.png with
+ * TIDEWATCH_UPDATE_SCREENSHOT=1.
  *
  * Where no Chromium is installed (CHROMIUM_PATH, else /usr/bin/chromium), it
  * says so in one line and is reported as a todo, never as passed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
@@ -22,7 +24,7 @@ process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
 const ROOT = join(__dirname, '..', '..');
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const SCREENSHOT = join(ROOT, 'docs', 'view.png');
+const SCREENSHOT = process.env['TIDEWATCH_UPDATE_SCREENSHOT'] === '1' ? join(ROOT, 'docs', 'view.png') : join(tmpdir(), `tidewatch-view-${process.pid}.png`);
 const HOSTILE = '<img src=x onerror="window.__pwned=1">';
 /** Flags that work on these machines (no GPU, no network, no sandbox as root). */
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -117,7 +119,8 @@ if (!existsSync(CHROMIUM)) {
       await until('both bad records in the quarantine panel', async () => ((await page.locator('aside [data-quarantine-total]').getAttribute('data-quarantine-total')) === '2' ? true : undefined), 30_000);
       expect((await page.locator('aside .reasons li').allTextContents()).sort()).toEqual(['not-json 1', 'schema 1']);
       await page.screenshot({ path: SCREENSHOT, fullPage: false });
-      expect(existsSync(SCREENSHOT)).toBe(true);
+      // a PNG, not an empty file
+      expect(readFileSync(SCREENSHOT).subarray(1, 4).toString('latin1')).toBe('PNG');
     }, 90_000);
 
     it('shows a hostile group value as text: no element injected, no script run', async () => {
