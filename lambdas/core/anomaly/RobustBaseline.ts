@@ -1,0 +1,73 @@
+/**
+ * Robust baseline: EWMA of the level and of the absolute deviation, with
+ * outliers clipped to the band before they are learned (one spike does not
+ * move the baseline), re-levelling after `shiftAfter` consecutive windows on
+ * one side (a new normal stops alerting). Exactly once: `apply` for a window
+ * start ≤ the last applied one returns the state unchanged.
+ */
+import { compact, median, MEAN_ABS_DEV_TO_SIGMA, scoreOf } from './robustStats';
+import { type AnomalyOptions, type AnomalyVerdict, MAX_ANOMALY_STATE_BYTES } from './types';
+
+export interface RobustState {
+  readonly v: 1;
+  /** Windows learned. */
+  readonly n: number;
+  readonly level: number;
+  /** EWMA of |x - level|. */
+  readonly dev: number;
+  /** Start (ms) of the last window applied; -1 before any. */
+  readonly last: number;
+  /** Values of the current run of out-of-band windows on one side (≤ shiftAfter). */
+  readonly run: readonly number[];
+  /** Side of the run: 1 above, -1 below, 0 none. */
+  readonly side: -1 | 0 | 1;
+}
+
+export const EMPTY_ROBUST_STATE: RobustState = { v: 1, n: 0, level: 0, dev: 0, last: -1, run: [], side: 0 };
+
+function spread(s: RobustState, o: AnomalyOptions): number {
+  return Math.max(s.dev * MEAN_ABS_DEV_TO_SIGMA, o.minSpread, 0.01 * Math.abs(s.level), 1e-9);
+}
+
+export function verdict(s: RobustState, value: number, o: AnomalyOptions): AnomalyVerdict {
+  const sd = spread(s, o);
+  const warming = s.n < o.warmup;
+  const z = (value - s.level) / sd;
+  return {
+    score: warming ? 0 : scoreOf(z, o.direction),
+    expected: s.level,
+    lower: s.level - o.sensitivity * sd,
+    upper: s.level + o.sensitivity * sd,
+    warming,
+  };
+}
+
+export function apply(s: RobustState, windowStart: number, value: number, o: AnomalyOptions): RobustState {
+  if (windowStart <= s.last) return s;
+  if (!Number.isFinite(value)) throw new Error(`anomaly: window value must be a finite number (given ${value})`);
+  if (s.n === 0) return { v: 1, n: 1, level: compact(value), dev: 0, last: windowStart, run: [], side: 0 };
+  const sd = spread(s, o);
+  const z = (value - s.level) / sd;
+  const warming = s.n < o.warmup;
+  const alpha = warming ? Math.max(o.alpha, 1 / (s.n + 1)) : o.alpha;
+  const out = !warming && Math.abs(z) > o.sensitivity;
+  const side: -1 | 0 | 1 = out ? (z > 0 ? 1 : -1) : 0;
+  const run = out && side === s.side ? [...s.run, value] : out ? [value] : [];
+  if (run.length >= o.shiftAfter) {
+    const m = median(run);
+    const d = median(run.map((x) => Math.abs(x - m)));
+    return { v: 1, n: s.n + 1, level: compact(m), dev: compact(Math.max(d, s.dev)), last: windowStart, run: [], side: 0 };
+  }
+  const learned = out ? s.level + Math.sign(z) * o.sensitivity * sd : value;
+  const level = s.level + alpha * (learned - s.level);
+  const dev = s.dev + alpha * (Math.abs(learned - s.level) - s.dev);
+  return { v: 1, n: s.n + 1, level: compact(level), dev: compact(dev), last: windowStart, run, side };
+}
+
+export function serialise(s: RobustState): string {
+  const text = JSON.stringify(s);
+  if (Buffer.byteLength(text) > MAX_ANOMALY_STATE_BYTES) {
+    throw new Error(`anomaly: model state is ${Buffer.byteLength(text)} bytes, over the ${MAX_ANOMALY_STATE_BYTES}-byte bound`);
+  }
+  return text;
+}

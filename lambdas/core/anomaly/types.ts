@@ -1,0 +1,48 @@
+/**
+ * Anomaly detectors: pure, streaming models of one windowed series (one
+ * aggregate of one rule for one group), updated once per closed window.
+ * No I/O, no clock: the window start is the only time they see.
+ */
+
+/** Which side of the band counts: `up` only rises, `down` only falls. */
+export type AnomalyDirection = 'up' | 'down' | 'both';
+
+/** What a detector says about one closed window, before it learns from it. */
+export interface AnomalyVerdict {
+  /** In [0, 1]: how unusual the value is (two-sided, or on the chosen side); 0 while warming. */
+  readonly score: number;
+  /** The value the model expected for this window. */
+  readonly expected: number;
+  /** The band: values inside [lower, upper] are normal. */
+  readonly lower: number;
+  readonly upper: number;
+  /** True until the model has seen its warm-up windows: its score is then 0. */
+  readonly warming: boolean;
+}
+
+export interface AnomalyOptions {
+  /** Which side alerts. @default 'both' */
+  readonly direction: AnomalyDirection;
+  /** Half-width of the band in robust standard deviations (3 ≈ score 0.997). Range (0, 20]. @default 3 */
+  readonly sensitivity: number;
+  /** Windows seen before the model scores (a seasonal bucket needs its own, see `bucketWarmup`). Range [2, 1000]. @default 12 */
+  readonly warmup: number;
+  /** EWMA weight of a new window for the level and the deviation. Range (0, 1). @default 0.1 */
+  readonly alpha: number;
+  /** Consecutive out-of-band windows on one side after which the model re-levels (a new normal). Range [2, 50]. @default 6 */
+  readonly shiftAfter: number;
+  /** Smallest spread of the band, absolute (e.g. 1 for counts). Range [0, ∞). @default 0 */
+  readonly minSpread: number;
+}
+
+export const DEFAULT_ANOMALY_OPTIONS: AnomalyOptions = {
+  direction: 'both',
+  sensitivity: 3,
+  warmup: 12,
+  alpha: 0.1,
+  shiftAfter: 6,
+  minSpread: 0,
+};
+
+/** The bound on one model's serialised state (it lives in one DynamoDB item). */
+export const MAX_ANOMALY_STATE_BYTES = 8192;
