@@ -66,8 +66,7 @@ export function apply(s: RobustState, windowStart: number, value: number, o: Ano
 
 export function serialise(s: RobustState): string {
   const text = JSON.stringify(s);
-  if (Buffer.byteLength(text) > MAX_ANOMALY_STATE_BYTES) {
-    throw new Error(`anomaly: model state is ${Buffer.byteLength(text)} bytes, over the ${MAX_ANOMALY_STATE_BYTES}-byte bound`);
-  }
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_ANOMALY_STATE_BYTES) throw new Error(`anomaly: model state is ${bytes} bytes, over the ${MAX_ANOMALY_STATE_BYTES}-byte bound`);
   return text;
 }

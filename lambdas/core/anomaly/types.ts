@@ -25,7 +25,7 @@ export interface AnomalyOptions {
   readonly direction: AnomalyDirection;
   /** Half-width of the band in robust standard deviations (3 ≈ score 0.997). Range (0, 20]. @default 3 */
   readonly sensitivity: number;
-  /** Windows seen before the model scores (a seasonal bucket needs its own, see `bucketWarmup`). Range [2, 1000]. @default 12 */
+  /** Windows seen before the model scores. Range [2, 1000]. @default 12 */
   readonly warmup: number;
   /** EWMA weight of a new window for the level and the deviation. Range (0, 1). @default 0.1 */
   readonly alpha: number;

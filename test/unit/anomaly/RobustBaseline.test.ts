@@ -44,5 +44,7 @@ describe('RobustBaseline', () => {
   it('rejects a non-finite value and serialises well under 8 KB', () => {
     expect(() => apply(feed(normal), 41 * W, Number.NaN, O)).toThrow('finite');
     expect(Buffer.byteLength(serialise(feed(normal)))).toBeLessThan(8192);
+    const oversized: RobustState = { ...feed(normal), run: Array(1000).fill(123456.7) };
+    expect(() => serialise(oversized)).toThrow('over the 8192-byte bound');
   });
 });
