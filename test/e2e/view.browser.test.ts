@@ -24,7 +24,8 @@ process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 
 const ROOT = join(__dirname, '..', '..');
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const SCREENSHOT = process.env['TIDEWATCH_UPDATE_SCREENSHOT'] === '1' ? join(ROOT, 'docs', 'view.png') : join(tmpdir(), `tidewatch-view-${process.pid}.png`);
+const UPDATE_SCREENSHOT = process.env['TIDEWATCH_UPDATE_SCREENSHOT'] === '1';
+const SCREENSHOT = UPDATE_SCREENSHOT ? join(ROOT, 'docs', 'view.png') : join(tmpdir(), `tidewatch-view-${process.pid}.png`);
 const HOSTILE = '<img src=x onerror="window.__pwned=1">';
 /** Flags that work on these machines (no GPU, no network, no sandbox as root). */
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -83,6 +84,7 @@ if (!existsSync(CHROMIUM)) {
       kinesis?.destroy();
       await context?.close();
       if (profile) rmSync(profile, { recursive: true, force: true });
+      if (!UPDATE_SCREENSHOT) rmSync(SCREENSHOT, { force: true });
       if (start && start.exitCode === null) {
         const exited = new Promise((r) => start.once('exit', r));
         start.kill('SIGINT');
