@@ -2,11 +2,11 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { alertMessage } from '../../../lambdas/adapters/SnsAlertPublisher';
-import type { AnomalyVerdict } from '../../../lambdas/core/anomaly/types';
 import type { ClosedWindow } from '../../../lambdas/core/Engine';
 import type { AlertTransition } from '../../../lambdas/core/lifecycle';
 import { formatIssue, loadPipeline, PipelineError } from '../../../lambdas/core/pipeline';
 import type { EpochMs, KinesisLikeRecord, Pipeline, StreamSpec } from '../../../lambdas/core/types';
+import { anomalyText } from '../../format';
 import { Backtest, type BacktestSummary } from '../backtest';
 import { classifyLine, eventTimeOf, RecordMaker } from '../records';
 import type { ReportContext } from '../replay';
@@ -248,11 +248,6 @@ export function windowJson(w: ClosedWindow, at: ReportContext): Record<string, u
     ...(w.anomaly ? { anomaly: { score: w.anomaly.score, expected: w.anomaly.expected, lower: w.anomaly.lower, upper: w.anomaly.upper, warming: w.anomaly.warming } } : {}),
     ...(at.afterInput ? { afterInput: true } : {}),
   };
-}
-
-/** An anomaly verdict in a line: the score (or that the model is warming up), the expected value and the band. */
-export function anomalyText(a: AnomalyVerdict): string {
-  return `${a.warming ? 'warming' : `score=${a.score.toFixed(4)}`} expected=${fmt(a.expected)} band=[${fmt(a.lower)}, ${fmt(a.upper)}]`;
 }
 
 function transitionLine(t: AlertTransition, at: ReportContext): string {
