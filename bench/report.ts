@@ -223,7 +223,9 @@ export function renderTable(r: Results): string {
   }
   for (const row of stateRows(r)) {
     const a = row.s.anomaly;
-    if (a) out.push(`  anomaly rule(s), ${row.label}, batch ${row.s.batchSize}: ${n0(a.modelWrites)} model writes (M#) for ${n0(a.closedWindows)} closed windows of (rule, group): ${f3(a.modelWritesPerEvent * 1000)} per 1,000 events, none per event`);
+    if (!a) continue;
+    if (a.closedWindows === 0 && a.modelWrites === 0) out.push(`  anomaly rule(s), ${row.label}, batch ${row.s.batchSize}: no window of an anomaly rule closed in this workload: 0 model writes (M#); its aggregates are in K# and the floor`);
+    else out.push(`  anomaly rule(s), ${row.label}, batch ${row.s.batchSize}: ${n0(a.modelWrites)} model writes (M#) for ${n0(a.closedWindows)} closed windows of (rule, group): ${f3(a.modelWritesPerEvent * 1000)} per 1,000 events, none per event`);
   }
   out.push('  write request units and average item size written, by item kind:');
   for (const row of stateRows(r)) {

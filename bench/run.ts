@@ -136,7 +136,7 @@ function summarize(r: ScenarioResult, floor: Floor | null, scale: string): Scena
     avgItemBytesByKind: c.avgItemBytesByKind,
     check: { keys: r.check.keys, mismatches: r.check.mismatches, drift: r.check.drift, examples: r.check.examples },
     ...(r.engine ? { engine: r.engine } : {}),
-    ...(r.closedAnomalyWindows !== undefined && r.closedAnomalyWindows > 0 ? { anomaly: anomalyWrites(r) } : {}),
+    ...(r.closedAnomalyWindows !== undefined && r.pipelineHasAnomaly ? { anomaly: anomalyWrites(r) } : {}),
   };
 }
 

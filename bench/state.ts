@@ -52,6 +52,8 @@ export interface ScenarioResult {
   readonly engine?: EngineStats;
   /** tidewatch only: windows of anomaly rules closed (sealed and finished) by the end of the run, over all groups. */
   readonly closedAnomalyWindows?: number;
+  /** tidewatch only: the pipeline has an anomaly rule. */
+  readonly pipelineHasAnomaly?: boolean;
 }
 
 export interface TidewatchScenario extends PeerScenario {
@@ -123,7 +125,7 @@ export async function runTidewatch(s: TidewatchScenario): Promise<ScenarioResult
   for (const c of clients) c.destroy();
   await counter.sizeUnsized(s.dynalite.admin);
   const { totals: stored, closedAnomalyWindows } = await tidewatchTotals(s.dynalite, table, s.pipeline);
-  return { name: s.name, events: s.rounds.flat().reduce((n, b) => n + b.records.length, 0), batchSize: s.batchSize, counter, run, publishes, check: compareTotals(s.expected, stored), stored, engine, closedAnomalyWindows };
+  return { name: s.name, events: s.rounds.flat().reduce((n, b) => n + b.records.length, 0), batchSize: s.batchSize, counter, run, publishes, check: compareTotals(s.expected, stored), stored, engine, closedAnomalyWindows, pipelineHasAnomaly: s.pipeline.rules.some((r) => r.type === 'window' && r.anomaly !== undefined) };
 }
 
 /** The counts and sums of the aggregate items as stored (merged over shards), keyed like expectedTotals. */
