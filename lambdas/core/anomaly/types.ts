@@ -7,6 +7,9 @@
 /** Which side of the band counts: `up` only rises, `down` only falls. */
 export type AnomalyDirection = 'up' | 'down' | 'both';
 
+/** The period of the seasonal detector's profile (UTC hours of the window start). */
+export type Season = 'day' | 'week';
+
 /** What a detector says about one closed window, before it learns from it. */
 export interface AnomalyVerdict {
   /** In [0, 1]: how unusual the value is (two-sided, or on the chosen side); 0 while warming. */
@@ -33,6 +36,13 @@ export interface AnomalyOptions {
   readonly shiftAfter: number;
   /** Smallest spread of the band, absolute (e.g. 1 for counts). Range [0, ∞). @default 0 */
   readonly minSpread: number;
+  /**
+   * Seasonal detector only: `day` learns an hour-of-day profile (24 buckets);
+   * `week` an hour-of-week profile (168 buckets) with the hour-of-day one as
+   * the fallback of its young buckets. Other detectors ignore it.
+   * @default 'week'
+   */
+  readonly season?: Season;
 }
 
 export const DEFAULT_ANOMALY_OPTIONS: AnomalyOptions = {
@@ -42,6 +52,7 @@ export const DEFAULT_ANOMALY_OPTIONS: AnomalyOptions = {
   alpha: 0.1,
   shiftAfter: 6,
   minSpread: 0,
+  season: 'week',
 };
 
 /** The bound on one model's serialised state (it lives in one DynamoDB item). */
