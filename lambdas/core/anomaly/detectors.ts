@@ -42,7 +42,8 @@ function parseJson<S>(name: string, text: string, isState: (x: unknown) => x is 
 function isRobustState(x: unknown): x is robust.RobustState {
   const s = x as robust.RobustState;
   return typeof s === 'object' && s !== null && s.v === 1 && typeof s.n === 'number' && typeof s.level === 'number'
-    && typeof s.dev === 'number' && typeof s.last === 'number' && Array.isArray(s.run);
+    && typeof s.dev === 'number' && typeof s.last === 'number' && Array.isArray(s.run)
+    && (s.q === undefined || typeof s.q === 'number');
 }
 
 export const robustDetector: Detector<robust.RobustState> = {

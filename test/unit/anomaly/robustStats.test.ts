@@ -1,0 +1,41 @@
+import { learnTail, scoreOf, TAIL_Q_GAUSSIAN, tailFactor, Z99 } from '../../../lambdas/core/anomaly/robustStats';
+import { apply, EMPTY_ROBUST_STATE, type RobustState } from '../../../lambdas/core/anomaly/RobustBaseline';
+import { DEFAULT_ANOMALY_OPTIONS as O } from '../../../lambdas/core/anomaly/types';
+import { prng } from '../../../bench/anomaly/corpus';
+
+describe('robustStats', () => {
+  it('the score is 0.99 at the band edge, whatever the band, and one-sided on request', () => {
+    expect(scoreOf(Z99, 'both')).toBeCloseTo(0.99, 6);
+    expect(scoreOf(4, 'both', 4)).toBeCloseTo(0.99, 6);
+    expect(scoreOf(-4, 'both', 4)).toBeCloseTo(0.99, 6);
+    expect(scoreOf(3, 'both', 4)).toBeLessThan(0.99);
+    expect(scoreOf(4.01, 'up', 4)).toBeGreaterThan(0.99);
+    expect(scoreOf(-8, 'up', 4)).toBe(0);
+    expect(scoreOf(8, 'down', 4)).toBe(0);
+  });
+
+  it('learnTail: multiplicative quantile steps, residuals beyond the band ignored, bounded', () => {
+    expect(learnTail(undefined, 3, 4)).toBe(Number((TAIL_Q_GAUSSIAN * 1.05).toPrecision(7)));
+    expect(learnTail(undefined, 1, 4)).toBe(Number((TAIL_Q_GAUSSIAN * (1 - 0.05 * 0.02 / 0.98)).toPrecision(7)));
+    expect(learnTail(3, 100, 4)).toBe(3);
+    let q = TAIL_Q_GAUSSIAN;
+    for (let i = 0; i < 5000; i++) q = learnTail(q, 0, 4);
+    expect(q).toBeCloseTo(TAIL_Q_GAUSSIAN / 2, 5);
+    expect(tailFactor(q)).toBe(1);
+    expect(tailFactor(undefined)).toBe(1);
+    expect(tailFactor(TAIL_Q_GAUSSIAN * 10)).toBe(4);
+  });
+
+  it('heavy tails widen the robust band; Gaussian noise leaves it about as it was', () => {
+    const u = prng(42);
+    const gauss = (): number => Math.sqrt(-2 * Math.log(Math.max(u(), 1e-12))) * Math.cos(2 * Math.PI * u());
+    const laplace = (): number => { const v = u() - 0.5; return -Math.sign(v) * Math.log(1 - 2 * Math.abs(v)); };
+    const run = (noise: () => number): RobustState => {
+      let s = EMPTY_ROBUST_STATE;
+      for (let i = 0; i < 3000; i++) s = apply(s, i * 60_000, 100 + 5 * noise(), O);
+      return s;
+    };
+    expect(tailFactor(run(gauss).q)).toBeLessThan(1.15);
+    expect(tailFactor(run(laplace).q)).toBeGreaterThan(1.25);
+  });
+});
