@@ -235,7 +235,7 @@ function generate(spec: Spec, r: Rand): LabelledSeries {
 const M5 = 5 * MIN;
 const M15 = 15 * MIN;
 
-/** The series specifications: 26 with anomalies, 11 without. */
+/** The series specifications: 26 with anomalies, 12 without. */
 export const SPECS: readonly Spec[] = [
   // anomaly-free
   { name: 'clean-gaussian', description: 'flat 100, Gaussian σ 5', stepMs: M5, windows: 2016, shape: flat(100), noise: 'gaussian', sigma: 5, events: [] },
@@ -243,6 +243,7 @@ export const SPECS: readonly Spec[] = [
   { name: 'clean-student-t', description: 'flat 200, Student-t(3) σ 10 (heavy tails)', stepMs: M5, windows: 2016, shape: flat(200), noise: 'student-t', sigma: 10, events: [] },
   { name: 'clean-ar1', description: 'flat 70, AR(1) φ 0.8, σ 4', stepMs: MIN, windows: 2880, shape: flat(70), noise: 'ar1', sigma: 4, events: [] },
   { name: 'clean-poisson-3', description: 'counts, Poisson λ 3', stepMs: MIN, windows: 2880, shape: flat(3), noise: 'poisson', sigma: 0, events: [] },
+  { name: 'clean-sparse-counts', description: 'sparse counts, Poisson λ 0.05 (an error now and then)', stepMs: MIN, windows: 2880, shape: flat(0.05), noise: 'poisson', sigma: 0, events: [] },
   { name: 'clean-poisson-200', description: 'counts, Poisson λ 200', stepMs: MIN, windows: 2880, shape: flat(200), noise: 'poisson', sigma: 0, events: [] },
   { name: 'clean-lognormal', description: 'latency-like, 120 × log-normal σ 0.25', stepMs: MIN, windows: 2880, shape: flat(120), noise: 'lognormal', sigma: 0.25, events: [] },
   { name: 'clean-daily', description: 'daily 40..240, Gaussian σ 6', stepMs: M5, windows: 14 * 288, shape: daily(40, 200), noise: 'gaussian', sigma: 6, events: [] },

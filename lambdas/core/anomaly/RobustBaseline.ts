@@ -6,7 +6,7 @@
  * heavy-tailed noise (robustStats.tailFactor). Exactly once: `apply` for a window
  * start ≤ the last applied one returns the state unchanged.
  */
-import { compact, learnTail, median, MEAN_ABS_DEV_TO_SIGMA, scoreOf, tailFactor } from './robustStats';
+import { compact, countFloor, isCount, learnTail, median, MEAN_ABS_DEV_TO_SIGMA, scoreOf, tailFactor } from './robustStats';
 import { type AnomalyOptions, type AnomalyVerdict, MAX_ANOMALY_STATE_BYTES } from './types';
 
 export interface RobustState {
@@ -24,13 +24,15 @@ export interface RobustState {
   readonly side: -1 | 0 | 1;
   /** Tail estimate (robustStats.learnTail); absent in states written before it, read as Gaussian. */
   readonly q?: number;
+  /** True while every learned value is a non-negative integer (robustStats.countFloor); absent in older states. */
+  readonly int?: boolean;
 }
 
 export const EMPTY_ROBUST_STATE: RobustState = { v: 1, n: 0, level: 0, dev: 0, last: -1, run: [], side: 0 };
 
 /** The spread before tail calibration. */
 function rawSpread(s: RobustState, o: AnomalyOptions): number {
-  return Math.max(s.dev * MEAN_ABS_DEV_TO_SIGMA, o.minSpread, 0.01 * Math.abs(s.level), 1e-9);
+  return Math.max(s.dev * MEAN_ABS_DEV_TO_SIGMA, o.minSpread, 0.01 * Math.abs(s.level), countFloor(s.int, s.level), 1e-9);
 }
 
 function spread(s: RobustState, o: AnomalyOptions): number {
@@ -53,7 +55,8 @@ export function verdict(s: RobustState, value: number, o: AnomalyOptions): Anoma
 export function apply(s: RobustState, windowStart: number, value: number, o: AnomalyOptions): RobustState {
   if (windowStart <= s.last) return s;
   if (!Number.isFinite(value)) throw new Error(`anomaly: window value must be a finite number (given ${value})`);
-  if (s.n === 0) return { v: 1, n: 1, level: compact(value), dev: 0, last: windowStart, run: [], side: 0 };
+  if (s.n === 0) return { v: 1, n: 1, level: compact(value), dev: 0, last: windowStart, run: [], side: 0, int: isCount(value) };
+  const int = (s.int ?? false) && isCount(value);
   const sd = spread(s, o);
   const q = learnTail(s.q, Math.abs(value - s.level) / rawSpread(s, o), o.sensitivity * tailFactor(s.q));
   const z = (value - s.level) / sd;
@@ -65,12 +68,12 @@ export function apply(s: RobustState, windowStart: number, value: number, o: Ano
   if (run.length >= o.shiftAfter) {
     const m = median(run);
     const d = median(run.map((x) => Math.abs(x - m)));
-    return { v: 1, n: s.n + 1, level: compact(m), dev: compact(Math.max(d, s.dev)), last: windowStart, run: [], side: 0, q };
+    return { v: 1, n: s.n + 1, level: compact(m), dev: compact(Math.max(d, s.dev)), last: windowStart, run: [], side: 0, q, int };
   }
   const learned = out ? s.level + Math.sign(z) * o.sensitivity * sd : value;
   const level = s.level + alpha * (learned - s.level);
   const dev = s.dev + alpha * (Math.abs(learned - s.level) - s.dev);
-  return { v: 1, n: s.n + 1, level: compact(level), dev: compact(dev), last: windowStart, run, side, q };
+  return { v: 1, n: s.n + 1, level: compact(level), dev: compact(dev), last: windowStart, run, side, q, int };
 }
 
 export function serialise(s: RobustState): string {

@@ -40,6 +40,8 @@
  *
  * Heavy tails: the spread is widened by the tail calibration of
  * robustStats.tailFactor, learned from the residuals inside the band.
+ * Sparse counts (all values non-negative integers, expected under 1) get the
+ * spread floor of robustStats.countFloor.
  *
  * Exactly once: `apply` for a window start ≤ the last applied one returns
  * the state unchanged. State: 3 × (24 + 168) numbers plus a run of at most
@@ -48,7 +50,7 @@
  * `serialise`). A state learned under the other season is reset (keeping
  * `last`, so a replayed window stays a no-op).
  */
-import { compact, learnTail, median, MEAN_ABS_DEV_TO_SIGMA, scoreOf, tailFactor, TAIL_Q_GAUSSIAN } from './robustStats';
+import { compact, countFloor, isCount, learnTail, median, MEAN_ABS_DEV_TO_SIGMA, scoreOf, tailFactor, TAIL_Q_GAUSSIAN } from './robustStats';
 import { type AnomalyOptions, type AnomalyVerdict, DEFAULT_ANOMALY_OPTIONS, MAX_ANOMALY_STATE_BYTES, type Season } from './types';
 
 const HOUR_MS = 3_600_000;
@@ -87,6 +89,8 @@ export interface SeasonalState {
   readonly side: -1 | 0 | 1;
   /** Tail estimate (robustStats.learnTail). */
   readonly q: number;
+  /** True while every learned value is a non-negative integer (robustStats.countFloor). */
+  readonly int: boolean;
 }
 
 function zeros(n: number): number[] {
@@ -99,7 +103,7 @@ export function emptySeasonalState(season: Season = 'week', last = -1): Seasonal
     v: 1, p: week ? 168 : 24, n: 0, last, step: 0, gl: 0, rd: 0,
     hl: zeros(24), hd: zeros(24), hn: zeros(24),
     wl: week ? zeros(168) : [], wd: week ? zeros(168) : [], wn: week ? zeros(168) : [],
-    run: [], side: 0, q: TAIL_Q_GAUSSIAN,
+    run: [], side: 0, q: TAIL_Q_GAUSSIAN, int: true,
   };
 }
 
@@ -159,12 +163,12 @@ function predict(s: SeasonalState, windowStart: number): Prediction {
 }
 
 /** The spread before tail calibration. */
-function rawSpreadOf(p: Prediction, o: AnomalyOptions): number {
-  return Math.max(p.dev * MEAN_ABS_DEV_TO_SIGMA, o.minSpread, 0.01 * Math.abs(p.expected), 1e-9);
+function rawSpreadOf(s: SeasonalState, p: Prediction, o: AnomalyOptions): number {
+  return Math.max(p.dev * MEAN_ABS_DEV_TO_SIGMA, o.minSpread, 0.01 * Math.abs(p.expected), countFloor(s.int, p.expected), 1e-9);
 }
 
 function spreadOf(s: SeasonalState, p: Prediction, o: AnomalyOptions): number {
-  return rawSpreadOf(p, o) * tailFactor(s.q);
+  return rawSpreadOf(s, p, o) * tailFactor(s.q);
 }
 
 /** The state for these options: one learned under the other season starts afresh (keeping `last`). */
@@ -243,7 +247,7 @@ export function apply(state: SeasonalState, windowStart: number, value: number, 
   } else {
     const sd = spreadOf(s, p, o);
     const z = (value - p.expected) / sd;
-    q = learnTail(s.q, Math.abs(value - p.expected) / rawSpreadOf(p, o), o.sensitivity * tailFactor(s.q));
+    q = learnTail(s.q, Math.abs(value - p.expected) / rawSpreadOf(s, p, o), o.sensitivity * tailFactor(s.q));
     const warming = s.n < o.warmup;
     const out = !warming && Math.abs(z) > o.sensitivity;
     side = out ? (z > 0 ? 1 : -1) : 0;
@@ -268,7 +272,7 @@ export function apply(state: SeasonalState, windowStart: number, value: number, 
   const alpha = warming ? Math.max(o.alpha, 1 / (s.n + 1)) : o.alpha;
   const gl = s.n === 0 ? s.gl : compact(s.gl + alpha * (x - s.gl));
   const rd = s.n === 0 ? 0 : compact(s.rd + alpha * (Math.abs(x - p.expected) - s.rd));
-  return { v: 1, p: s.p, n: s.n + 1, last: windowStart, step, gl, rd, hl, hd, hn, wl, wd, wn, run, side, q };
+  return { v: 1, p: s.p, n: s.n + 1, last: windowStart, step, gl, rd, hl, hd, hn, wl, wd, wn, run, side, q, int: s.int && isCount(value) };
 }
 
 export function serialise(s: SeasonalState): string {
@@ -288,7 +292,7 @@ export function isSeasonalState(x: unknown): x is SeasonalState {
   const w = s.p === 168 ? 168 : 0;
   return typeof s.n === 'number' && typeof s.last === 'number' && typeof s.step === 'number'
     && typeof s.gl === 'number' && typeof s.rd === 'number'
-    && (s.side === -1 || s.side === 0 || s.side === 1) && typeof s.q === 'number'
+    && (s.side === -1 || s.side === 0 || s.side === 1) && typeof s.q === 'number' && typeof s.int === 'boolean'
     && numbers(s.hl, 24) && numbers(s.hd, 24) && numbers(s.hn, 24)
     && numbers(s.wl, w) && numbers(s.wd, w) && numbers(s.wn, w) && Array.isArray(s.run);
 }

@@ -43,7 +43,7 @@ function isRobustState(x: unknown): x is robust.RobustState {
   const s = x as robust.RobustState;
   return typeof s === 'object' && s !== null && s.v === 1 && typeof s.n === 'number' && typeof s.level === 'number'
     && typeof s.dev === 'number' && typeof s.last === 'number' && Array.isArray(s.run)
-    && (s.q === undefined || typeof s.q === 'number');
+    && (s.q === undefined || typeof s.q === 'number') && (s.int === undefined || typeof s.int === 'boolean');
 }
 
 export const robustDetector: Detector<robust.RobustState> = {

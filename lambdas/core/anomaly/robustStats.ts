@@ -66,6 +66,26 @@ export function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/**
+ * Sparse counts: a series whose every learned value is a non-negative
+ * integer (a count) with an expected value under 1 (mostly zeros, e.g. errors
+ * per minute) gets a spread of at least COUNT_FLOOR. Without it, the learned
+ * spread of a mostly-zero series is about its level (0.05 for one error in 20
+ * windows), so every single error alerts: with it, at the default sensitivity
+ * 4 it takes 3 at once (Poisson probability about 2e-5 at λ 0.05). Series
+ * at or above 1 keep their learned spread (a gauge that is 1 and drops to 0
+ * still alerts).
+ */
+export const COUNT_FLOOR = 0.5;
+
+export function isCount(x: number): boolean {
+  return x >= 0 && Number.isInteger(x);
+}
+
+export function countFloor(integral: boolean | undefined, expected: number): number {
+  return integral && Math.abs(expected) < 1 ? COUNT_FLOOR : 0;
+}
+
 /** Rounds to 7 significant digits so that the serialised state stays small. */
 export function compact(x: number): number {
   if (x === 0 || !Number.isFinite(x)) return x;

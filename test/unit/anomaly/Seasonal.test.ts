@@ -126,10 +126,11 @@ describe('Seasonal detector', () => {
       n: Number.MAX_SAFE_INTEGER, last: 8.64e15, step: 8.64e15, gl: long, rd: long,
       hl: fill(24, long), hd: fill(24, long), hn: fill(24, 9999),
       wl: fill(168, long), wd: fill(168, long), wn: fill(168, 9999),
+      q: long, int: false,
       run: fill(49, long), side: -1, // shiftAfter ≤ 50, so a stored run holds at most 49
     };
     const text = serialise(worst);
-    expect(Buffer.byteLength(text)).toBe(7653);
+    expect(Buffer.byteLength(text)).toBe(7670);
     expect(Buffer.byteLength(text)).toBeLessThanOrEqual(MAX_ANOMALY_STATE_BYTES);
     expect(isSeasonalState(JSON.parse(text))).toBe(true);
     expect(() => serialise({ ...worst, run: fill(100, long) })).toThrow('over the 8192-byte bound');

@@ -2,6 +2,7 @@ import { learnTail, scoreOf, TAIL_Q_GAUSSIAN, tailFactor, Z99 } from '../../../l
 import { apply, EMPTY_ROBUST_STATE, type RobustState } from '../../../lambdas/core/anomaly/RobustBaseline';
 import { DEFAULT_ANOMALY_OPTIONS as O } from '../../../lambdas/core/anomaly/types';
 import { prng } from '../../../bench/anomaly/corpus';
+import { detectorNamed } from '../../../lambdas/core/anomaly/detectors';
 
 describe('robustStats', () => {
   it('the score is 0.99 at the band edge, whatever the band, and one-sided on request', () => {
@@ -37,5 +38,22 @@ describe('robustStats', () => {
     };
     expect(tailFactor(run(gauss).q)).toBeLessThan(1.15);
     expect(tailFactor(run(laplace).q)).toBeGreaterThan(1.25);
+  });
+});
+
+describe.each(['robust', 'seasonal'])('sparse counts (%s)', (name) => {
+  it('a single error on a mostly-zero count series does not alert; three at once do; a non-count series gets no floor', () => {
+    // GIVEN one error every 20 windows, for 2 days of 1-minute windows
+    const d = detectorNamed(name);
+    let s = d.empty;
+    for (let i = 0; i < 2880; i++) s = d.apply(s, i * 60_000, i % 20 === 0 ? 1 : 0, O);
+    // THEN the spread is the count floor 0.5 (× the tail factor): 1 and 2 are inside the band, 3 is outside
+    const t = 2880 * 60_000;
+    expect(d.verdict(s, t, 1, O).score).toBeLessThan(0.99);
+    expect(d.verdict(s, t, 2, O).score).toBeLessThan(0.99);
+    expect(d.verdict(s, t, 3, O).score).toBeGreaterThan(0.99);
+    // a series with a fraction in it is not a count: no floor, so 1 is far outside
+    const f = d.apply(s, t, 0.5, O);
+    expect(d.verdict(f, t + 60_000, 1, O).score).toBeGreaterThan(0.99);
   });
 });
