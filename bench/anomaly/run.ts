@@ -19,7 +19,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DETECTORS, detectorNamed } from '../../lambdas/core/anomaly/detectors';
-import { type AnomalyVerdict, DEFAULT_ANOMALY_OPTIONS } from '../../lambdas/core/anomaly/types';
+import { type AnomalyOptions, type AnomalyVerdict, DEFAULT_ANOMALY_OPTIONS } from '../../lambdas/core/anomaly/types';
 import { ANOMALY_KINDS, generateCorpus, type LabelledSeries } from './corpus';
 import { ALERT_SCORE, type Score, scoreRuns, type SeriesRun, TOLERANCE } from './score';
 
@@ -29,7 +29,7 @@ interface Trace {
   readonly stateBytes: number;
 }
 
-function runSeries(detector: string, series: LabelledSeries): Trace {
+function runSeries(detector: string, series: LabelledSeries, o: AnomalyOptions): Trace {
   const d = detectorNamed(detector);
   let state = d.empty;
   const verdicts: (AnomalyVerdict | null)[] = [];
@@ -42,11 +42,11 @@ function runSeries(detector: string, series: LabelledSeries): Trace {
       return;
     }
     const t = series.startMs + i * series.stepMs;
-    const v = d.verdict(state, t, x, DEFAULT_ANOMALY_OPTIONS);
+    const v = d.verdict(state, t, x, o);
     verdicts.push(v);
     if (!v.warming) scored++;
     if (v.score > ALERT_SCORE) alerts.push(i);
-    state = d.apply(state, t, x, DEFAULT_ANOMALY_OPTIONS);
+    state = d.apply(state, t, x, o);
     if (i % 97 === 0) stateBytes = Math.max(stateBytes, Buffer.byteLength(d.serialise(state)));
   });
   stateBytes = Math.max(stateBytes, Buffer.byteLength(d.serialise(state)));
@@ -62,9 +62,9 @@ interface DetectorResult {
   readonly perSeries: readonly { name: string; alerts: number; intervals: number; detected: number }[];
 }
 
-function evaluate(detector: string, corpus: readonly LabelledSeries[]): { result: DetectorResult; traces: Trace[] } {
+function evaluate(detector: string, corpus: readonly LabelledSeries[], o: AnomalyOptions = DEFAULT_ANOMALY_OPTIONS): { result: DetectorResult; traces: Trace[] } {
   const started = process.hrtime.bigint();
-  const traces = corpus.map((s) => runSeries(detector, s));
+  const traces = corpus.map((s) => runSeries(detector, s, o));
   const micros = Number(process.hrtime.bigint() - started) / 1000;
   const windows = corpus.reduce((a, s) => a + s.values.filter((v) => v !== null).length, 0);
   const perSeries = corpus.map((s, k) => {
@@ -124,6 +124,30 @@ function tables(results: readonly DetectorResult[], corpus: readonly LabelledSer
     });
     lines.push(`| ${s.name} | ${s.description} | ${cells.join(' | ')} |`);
   });
+  return lines.join('\n');
+}
+
+/** Not the defaults: what the sensitivity trades, for a reader choosing it (the default is 4). */
+const SWEEP = [3, 4, 5];
+
+interface SweepRow { readonly detector: string; readonly sensitivity: number; readonly score: Score }
+
+function sweep(corpus: readonly LabelledSeries[]): SweepRow[] {
+  return Object.keys(DETECTORS).flatMap((detector) => SWEEP.map((sensitivity) => ({
+    detector, sensitivity, score: evaluate(detector, corpus, { ...DEFAULT_ANOMALY_OPTIONS, sensitivity }).result.score,
+  })));
+}
+
+function sweepTable(rows: readonly SweepRow[]): string {
+  const lines = ['Sensitivity sweep (all other options default; the default is 4):', '',
+    '| detector | sensitivity | precision | recall | false positives / 1,000 windows (anomaly-free) | level-shift recall | spike + dip recall |',
+    '|:---|---:|---:|---:|---:|---:|---:|'];
+  for (const r of rows) {
+    const k = r.score.byKind;
+    const sd = (k.spike?.detected ?? 0) + (k.dip?.detected ?? 0);
+    const sdN = (k.spike?.intervals ?? 0) + (k.dip?.intervals ?? 0);
+    lines.push(`| ${r.detector} | ${r.sensitivity} | ${pct(r.score.precision)} | ${pct(r.score.recall)} | ${num(r.score.falsePositivesPer1000, 2)} | ${k['level-shift']?.detected ?? 0}/${k['level-shift']?.intervals ?? 0} | ${sd}/${sdN} |`);
+  }
   return lines.join('\n');
 }
 
@@ -255,7 +279,7 @@ function main(): void {
     const first = series.anomalies[0]!;
     const from = Math.max(0, first.start - 500);
     const svg = chartSvg(series, seasonal.traces[k]!, seasonal.name, from, Math.min(series.values.length, from + 1000));
-    writeDocs(tables(results, corpus, seed), svg);
+    writeDocs(`${tables(results, corpus, seed)}\n\n${sweepTable(sweep(corpus))}`, svg);
   }
 }
 
