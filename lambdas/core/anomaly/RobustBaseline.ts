@@ -1,5 +1,6 @@
 /**
- * Robust baseline: EWMA of the level and of the absolute deviation, with
+ * Robust baseline: EWMA of the level and of the absolute deviation (the
+ * deviation at half the level's weight once warm), with
  * outliers clipped to the band before they are learned (one spike does not
  * move the baseline), re-levelling after `shiftAfter` consecutive windows on
  * one side (a new normal stops alerting). The spread is widened for
@@ -72,7 +73,10 @@ export function apply(s: RobustState, windowStart: number, value: number, o: Ano
   }
   const learned = out ? s.level + Math.sign(z) * o.sensitivity * sd : value;
   const level = s.level + alpha * (learned - s.level);
-  const dev = s.dev + alpha * (Math.abs(learned - s.level) - s.dev);
+  // the deviation learns at half the level's rate once warm: a scale estimated from ~20 windows is noisy
+  // enough (about ±17 % at alpha 0.1) to double the windows outside a band of a few spreads
+  const devAlpha = warming ? alpha : alpha / 2;
+  const dev = s.dev + devAlpha * (Math.abs(learned - s.level) - s.dev);
   return { v: 1, n: s.n + 1, level: compact(level), dev: compact(dev), last: windowStart, run, side, q, int };
 }
 

@@ -32,13 +32,17 @@ export interface AnomalyOptions {
    * edge, so `score > 0.99` means outside the band. 4 rather than 3 because
    * the spread is estimated from a few dozen windows and real metrics have
    * heavy tails: at 3 the anomaly-free series of the evaluation corpus alerted
-   * about 8 times per 1,000 windows, at 4 about 1.3 (docs/BENCHMARKS.md).
+   * about 6 times per 1,000 windows, at 4 about 1 (docs/BENCHMARKS.md).
    * Range (0, 20]. @default 4
    */
   readonly sensitivity: number;
   /** Windows seen before the model scores. Range [2, 1000]. @default 12 */
   readonly warmup: number;
-  /** EWMA weight of a new window for the level and the deviation. Range (0, 1). @default 0.1 */
+  /**
+   * EWMA weight of a new window for the level (the robust detector's deviation
+   * learns at alpha / 2 once warm; the seasonal detector's buckets at alpha per
+   * visit). Range (0, 1). @default 0.1
+   */
   readonly alpha: number;
   /** Consecutive out-of-band windows on one side after which the model re-levels (a new normal). Range [2, 50]. @default 6 */
   readonly shiftAfter: number;

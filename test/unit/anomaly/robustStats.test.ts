@@ -57,3 +57,19 @@ describe.each(['robust', 'seasonal'])('sparse counts (%s)', (name) => {
     expect(d.verdict(f, t + 60_000, 1, O).score).toBeGreaterThan(0.99);
   });
 });
+
+describe('false alerts on anomaly-free noise (defaults, seeded)', () => {
+  // the normal law alone would give 0.3 (|z| > 4); estimating the level and spread from the data costs a little
+  it.each([['robust', 1], ['seasonal', 2]])('%s: %d alert(s) in 5,000 windows of Gaussian noise', (name, expected) => {
+    const u = prng(7);
+    const d = detectorNamed(name);
+    let s = d.empty;
+    let alerts = 0;
+    for (let i = 0; i < 5000; i++) {
+      const x = 100 + 5 * Math.sqrt(-2 * Math.log(Math.max(u(), 1e-12))) * Math.cos(2 * Math.PI * u());
+      if (d.verdict(s, i * 300_000, x, O).score > 0.99) alerts++;
+      s = d.apply(s, i * 300_000, x, O);
+    }
+    expect(alerts).toBe(expected);
+  });
+});
