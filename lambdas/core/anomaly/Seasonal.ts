@@ -8,7 +8,8 @@
  * the neighbouring bucket by the window's position in the hour (so a ramp
  * inside the day is not a step at each hour). A young bucket is blended with
  * its fallback: hour-of-week → hour-of-day → a global robust level (an EWMA of
- * every window, with the model's overall prediction error as its deviation).
+ * every window); a young bucket's deviation with the model's overall
+ * prediction error (an EWMA of |value - expected|, at alpha / 2 once warm).
  * A bucket's level is trusted fully after it has seen two visits' worth of
  * windows (two days for hour-of-day, two weeks for hour-of-week); its
  * deviation after max(2 visits, 8) windows. So the profile learns quickly and
@@ -271,7 +272,8 @@ export function apply(state: SeasonalState, windowStart: number, value: number, 
   const warming = s.n < o.warmup;
   const alpha = warming ? Math.max(o.alpha, 1 / (s.n + 1)) : o.alpha;
   const gl = s.n === 0 ? s.gl : compact(s.gl + alpha * (x - s.gl));
-  const rd = s.n === 0 ? 0 : compact(s.rd + alpha * (Math.abs(x - p.expected) - s.rd));
+  // the prediction error is a scale: it learns at half the level's weight once warm, as in RobustBaseline
+  const rd = s.n === 0 ? 0 : compact(s.rd + (warming ? alpha : alpha / 2) * (Math.abs(x - p.expected) - s.rd));
   return { v: 1, p: s.p, n: s.n + 1, last: windowStart, step, gl, rd, hl, hd, hn, wl, wd, wn, run, side, q, int: s.int && isCount(value) };
 }
 
