@@ -57,6 +57,7 @@ import { type AnomalyOptions, type AnomalyVerdict, DEFAULT_ANOMALY_OPTIONS, MAX_
 const HOUR_MS = 3_600_000;
 /** Window counts per bucket saturate here (the rate floor alpha / k takes over long before). */
 const COUNT_CAP = 9999;
+const MAX_PER_VISIT = 1000;
 /** Visits (of k windows) after which a bucket's level is trusted fully. */
 const TRUST_VISITS = 2;
 /** Fewest deviation samples for a bucket's deviation to be trusted fully. */
@@ -118,9 +119,12 @@ function mod(a: number, n: number): number {
   return ((a % n) + n) % n;
 }
 
-/** Windows per bucket visit. */
+/**
+ * Windows per bucket visit, at most MAX_PER_VISIT (windows under 3.6 s count
+ * as 3.6 s, so that TRUST_VISITS visits stay under COUNT_CAP windows).
+ */
 function perVisit(s: SeasonalState): number {
-  return s.step > 0 ? Math.max(1, HOUR_MS / s.step) : 1;
+  return s.step > 0 ? Math.min(MAX_PER_VISIT, Math.max(1, HOUR_MS / s.step)) : 1;
 }
 
 interface Prediction {
@@ -296,5 +300,5 @@ export function isSeasonalState(x: unknown): x is SeasonalState {
     && typeof s.gl === 'number' && typeof s.rd === 'number'
     && (s.side === -1 || s.side === 0 || s.side === 1) && typeof s.q === 'number' && typeof s.int === 'boolean'
     && numbers(s.hl, 24) && numbers(s.hd, 24) && numbers(s.hn, 24)
-    && numbers(s.wl, w) && numbers(s.wd, w) && numbers(s.wn, w) && Array.isArray(s.run);
+    && numbers(s.wl, w) && numbers(s.wd, w) && numbers(s.wn, w) && numbers(s.run, Array.isArray(s.run) ? s.run.length : -1);
 }

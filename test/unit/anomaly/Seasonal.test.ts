@@ -102,6 +102,17 @@ describe('Seasonal detector', () => {
     expect(verdict(d, saturday, 112, { ...DAILY, warmup: 48 }).score).toBeLessThan(0.99);
   });
 
+  it('very short windows still come to trust their buckets (windows per visit capped at 1,000)', () => {
+    // 1.8 s windows (2,000 per hour): hour 0 alternates 4 and 6, hour 1 alternates 7 and 9, then nothing
+    let s = EMPTY_SEASONAL_STATE;
+    for (let i = 0; i < 4000; i++) s = apply(s, i * 1800, (i < 2000 ? 5 : 8) + (i % 2 ? 1 : -1), DAILY);
+    expect(s.hn.slice(0, 2)).toEqual([2000, 2000]);
+    expect(s.gl).toBeCloseTo(8, 0);
+    // at the middle of hour 0 next day (no interpolation): the bucket alone, trusted after 2 × 1,000 windows.
+    // Uncapped, 2,000 windows would be half of 2 visits' trust, blended half and half with the global level ~8.
+    expect(verdict(s, DAY + 1800 * 1000 - 900, 5, DAILY).expected).toBeCloseTo(5, 4);
+  });
+
   it('applies each window once: a replayed or older window is a no-op', () => {
     const s = feed(EMPTY_SEASONAL_STATE, range(0, 50), daily, O);
     expect(apply(s, 49 * HOUR, 1e6, O)).toBe(s);
@@ -140,5 +151,6 @@ describe('Seasonal detector', () => {
     expect(isSeasonalState({ ...EMPTY_SEASONAL_STATE, wl: [] })).toBe(false);
     expect(isSeasonalState({ ...emptySeasonalState('day'), p: 168 })).toBe(false);
     expect(isSeasonalState(emptySeasonalState('day'))).toBe(true);
+    expect(isSeasonalState({ ...emptySeasonalState('day'), run: ['1'] })).toBe(false);
   });
 });
