@@ -7,6 +7,7 @@
  * once by construction, whatever the caller retries).
  */
 import * as robust from './RobustBaseline';
+import * as seasonal from './Seasonal';
 import { type AnomalyOptions, type AnomalyVerdict, MAX_ANOMALY_STATE_BYTES } from './types';
 
 export interface Detector<S = unknown> {
@@ -41,7 +42,8 @@ function parseJson<S>(name: string, text: string, isState: (x: unknown) => x is 
 function isRobustState(x: unknown): x is robust.RobustState {
   const s = x as robust.RobustState;
   return typeof s === 'object' && s !== null && s.v === 1 && typeof s.n === 'number' && typeof s.level === 'number'
-    && typeof s.dev === 'number' && typeof s.last === 'number' && Array.isArray(s.run);
+    && typeof s.dev === 'number' && typeof s.last === 'number' && Array.isArray(s.run)
+    && (s.q === undefined || typeof s.q === 'number') && (s.int === undefined || typeof s.int === 'boolean');
 }
 
 export const robustDetector: Detector<robust.RobustState> = {
@@ -55,9 +57,21 @@ export const robustDetector: Detector<robust.RobustState> = {
   parse: (text) => parseJson('robust', text, isRobustState),
 };
 
+export const seasonalDetector: Detector<seasonal.SeasonalState> = {
+  name: 'seasonal',
+  summary: 'hour-of-week (or hour-of-day) profile of robust levels and deviations, young buckets blended with a global baseline',
+  empty: seasonal.EMPTY_SEASONAL_STATE,
+  lastApplied: (s) => s.last,
+  verdict: seasonal.verdict,
+  apply: seasonal.apply,
+  serialise: seasonal.serialise,
+  parse: (text) => parseJson('seasonal', text, seasonal.isSeasonalState),
+};
+
 /** Every detector, by its pipeline-file name. Add new detectors here. */
 export const DETECTORS: Readonly<Record<string, Detector<never>>> = {
   robust: robustDetector as unknown as Detector<never>,
+  seasonal: seasonalDetector as unknown as Detector<never>,
 };
 
 export function detectorNamed(name: string): Detector<unknown> {

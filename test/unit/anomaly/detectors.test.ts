@@ -18,5 +18,5 @@ describe.each(Object.keys(DETECTORS))('detector %s (registry contract)', (name) 
 });
 
 it('an unknown detector name lists the allowed ones', () => {
-  expect(() => detectorNamed('rcf')).toThrow('anomaly: unknown detector "rcf"; allowed: robust');
+  expect(() => detectorNamed('rcf')).toThrow('anomaly: unknown detector "rcf"; allowed: robust, seasonal');
 });
