@@ -8,8 +8,8 @@
  *   window: { tumbling: 1m }
  *   groupBy: [service]
  *   aggregate: { errors: 'count(status >= 500)', total: 'count()' }
- *   anomaly: { of: errors, direction: up }       # detector robust, sensitivity 3, warmup 12
- *   when: 'anomaly.score > 0.99 && total >= 20.0'
+ *   anomaly: { of: errors, direction: up }       # detector robust, sensitivity 4, warmup 12
+ *   when: 'anomaly.score > 0.99 && total >= 20.0'  # 0.99: outside the band
  * ```
  *
  * Per closed window of a group the rule's detector gives a verdict (score,
@@ -49,7 +49,7 @@
  * recent ones) are learned as that value first, in the same write.
  */
 import { detectorNamed, DETECTORS } from './detectors';
-import { DEFAULT_ANOMALY_OPTIONS, type AnomalyDirection, type AnomalyOptions, type AnomalyVerdict } from './types';
+import { DEFAULT_ANOMALY_OPTIONS, type AnomalyDirection, type AnomalyOptions, type AnomalyVerdict, type Season } from './types';
 
 /** The compiled `anomaly:` block of a window rule. */
 export interface AnomalySpec {
@@ -104,14 +104,16 @@ const DIRECTIONS: readonly AnomalyDirection[] = ['up', 'down', 'both'];
 
 /** Numeric options: range and whether whole. Every key of AnomalyOptions but direction. */
 const NUMERIC: Readonly<Record<string, { min: number; max: number; minOpen?: boolean; maxOpen?: boolean; int?: boolean; text: string }>> = {
-  sensitivity: { min: 0, max: 20, minOpen: true, text: 'a number above 0 and at most 20 (the half-width of the band in robust standard deviations)' },
+  sensitivity: { min: 0, max: 20, minOpen: true, text: 'a number above 0 and at most 20 (the half-width of the band in robust standard deviations; score 0.99 at its edge)' },
   warmup: { min: 2, max: 1000, int: true, text: 'a whole number of windows from 2 to 1000' },
   alpha: { min: 0, max: 1, minOpen: true, maxOpen: true, text: 'a number between 0 and 1 (exclusive): the weight of a new window' },
   shiftAfter: { min: 2, max: 50, int: true, text: 'a whole number of windows from 2 to 50' },
   minSpread: { min: 0, max: Number.MAX_VALUE, text: 'a number ≥ 0 (the smallest spread of the band, in the unit of the aggregate)' },
 };
 
-export const ANOMALY_KEYS = ['of', 'detector', 'direction', ...Object.keys(NUMERIC), 'fill'] as const;
+const SEASONS: readonly Season[] = ['day', 'week'];
+
+export const ANOMALY_KEYS = ['of', 'detector', 'direction', ...Object.keys(NUMERIC), 'season', 'fill'] as const;
 
 const given = (v: unknown): string => `(given ${typeof v === 'string' ? JSON.stringify(v) : v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a map' : String(v)})`;
 
@@ -167,6 +169,11 @@ export function compileAnomaly(
       (b.minOpen ? v > b.min : v >= b.min) && (b.maxOpen ? v < b.max : v <= b.max);
     if (!ok) add(k, `expected ${b.text} ${given(v)}`);
     else options[k] = v;
+  }
+  if (r['season'] !== undefined) {
+    if (!SEASONS.includes(r['season'] as Season)) add('season', `expected one of ${SEASONS.join(' | ')} (the seasonal detector's profile: hour of day, or hour of week) ${given(r['season'])}`);
+    else if (detector !== 'seasonal') add('season', `applies to the seasonal detector only (this rule's detector is ${detector}): add detector: seasonal, or remove season`);
+    else options['season'] = r['season'];
   }
   let fill: number | null = null;
   if (r['fill'] !== undefined) {

@@ -28,14 +28,20 @@ describe('anomaly: on a window rule', () => {
     expect(compiled(rule('{ of: errors }')).anomaly).toEqual({
       of: 'errors',
       detector: 'robust',
-      options: { direction: 'both', sensitivity: 3, warmup: 12, alpha: 0.1, shiftAfter: 6, minSpread: 0 },
+      options: { direction: 'both', sensitivity: 4, warmup: 12, alpha: 0.1, shiftAfter: 6, minSpread: 0, season: 'week' },
       fill: null,
     });
     expect(compiled(rule('{ of: errors, detector: robust, direction: up, sensitivity: 4, warmup: 30, alpha: 0.05, shiftAfter: 10, minSpread: 1, fill: 0 }')).anomaly).toEqual({
       of: 'errors',
       detector: 'robust',
-      options: { direction: 'up', sensitivity: 4, warmup: 30, alpha: 0.05, shiftAfter: 10, minSpread: 1 },
+      options: { direction: 'up', sensitivity: 4, warmup: 30, alpha: 0.05, shiftAfter: 10, minSpread: 1, season: 'week' },
       fill: 0,
+    });
+    expect(compiled(rule('{ of: errors, detector: seasonal, season: day }')).anomaly).toEqual({
+      of: 'errors',
+      detector: 'seasonal',
+      options: { direction: 'both', sensitivity: 4, warmup: 12, alpha: 0.1, shiftAfter: 6, minSpread: 0, season: 'day' },
+      fill: null,
     });
     expect(compiled(rule(undefined, { when: 'total > 5.0' })).anomaly).toBeUndefined();
   });
@@ -48,12 +54,18 @@ describe('anomaly: on a window rule', () => {
 
   it('names the field and the allowed values of each mistake', () => {
     expect(problems(rule('{ of: erors }'))).toEqual(['p.yaml:13:20: rule "R" field "anomaly.of": expected the name of one of this rule\'s aggregates: errors | total (given "erors")']);
-    expect(problems(rule('{ of: errors, detector: rcf }'))).toEqual(['p.yaml:13:38: rule "R" field "anomaly.detector": expected one of robust (given "rcf")']);
+    expect(problems(rule('{ of: errors, detector: rcf }'))).toEqual(['p.yaml:13:38: rule "R" field "anomaly.detector": expected one of robust | seasonal (given "rcf")']);
+    expect(problems(rule('{ of: errors, detector: seasonal, season: month }'))).toEqual([
+      'p.yaml:13:56: rule "R" field "anomaly.season": expected one of day | week (the seasonal detector\'s profile: hour of day, or hour of week) (given "month")',
+    ]);
+    expect(problems(rule('{ of: errors, season: day }'))).toEqual([
+      'p.yaml:13:36: rule "R" field "anomaly.season": applies to the seasonal detector only (this rule\'s detector is robust): add detector: seasonal, or remove season',
+    ]);
     expect(problems(rule('{ of: errors, direction: rising }'))).toEqual([
       'p.yaml:13:39: rule "R" field "anomaly.direction": expected one of up | down | both (up: only rises alert) (given "rising")',
     ]);
     expect(problems(rule('{ of: errors, sensitivity: 0 }'))).toEqual([
-      'p.yaml:13:41: rule "R" field "anomaly.sensitivity": expected a number above 0 and at most 20 (the half-width of the band in robust standard deviations) (given 0)',
+      'p.yaml:13:41: rule "R" field "anomaly.sensitivity": expected a number above 0 and at most 20 (the half-width of the band in robust standard deviations; score 0.99 at its edge) (given 0)',
     ]);
     expect(problems(rule('{ of: errors, warmup: 1.5 }'))).toEqual(['p.yaml:13:36: rule "R" field "anomaly.warmup": expected a whole number of windows from 2 to 1000 (given 1.5)']);
     expect(problems(rule('{ of: errors, alpha: 1 }'))).toEqual(['p.yaml:13:35: rule "R" field "anomaly.alpha": expected a number between 0 and 1 (exclusive): the weight of a new window (given 1)']);
@@ -61,7 +73,7 @@ describe('anomaly: on a window rule', () => {
       'p.yaml:13:34: rule "R" field "anomaly.fill": expected a number learned for windows in which the group sent nothing, e.g. 0 for counts (given "none")',
     ]);
     expect(problems(rule('{ of: errors, sensitivty: 3 }'))).toEqual([
-      'p.yaml:13:28: rule "R" field "anomaly.sensitivty": unknown key (anomaly may have: of, detector, direction, sensitivity, warmup, alpha, shiftAfter, minSpread, fill)',
+      'p.yaml:13:28: rule "R" field "anomaly.sensitivty": unknown key (anomaly may have: of, detector, direction, sensitivity, warmup, alpha, shiftAfter, minSpread, season, fill)',
     ]);
     expect(problems(rule('errors'))).toEqual(['p.yaml:13:14: rule "R" field "anomaly": expected a map such as { of: errors, direction: up } (given "errors")']);
   });

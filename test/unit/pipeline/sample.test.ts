@@ -112,10 +112,10 @@ describe('pipelines/sample.yaml', () => {
           { name: 'errors', kind: 'count', value: undefined, condition: 'status >= 500', quantile: undefined, source: 'count(status >= 500)' },
           { name: 'total', kind: 'count', value: undefined, condition: undefined, quantile: undefined, source: 'count()' },
         ],
-        when: 'anomaly.score > 0.999 && errors >= 5.0 && total >= 20.0',
+        when: 'anomaly.score > 0.99 && errors >= 5.0 && total >= 20.0',
         for: 1,
         emit: 'final',
-        anomaly: { of: 'errors', detector: 'robust', options: { direction: 'up', sensitivity: 4, warmup: 10, alpha: 0.1, shiftAfter: 6, minSpread: 2 }, fill: null },
+        anomaly: { of: 'errors', detector: 'robust', options: { direction: 'up', sensitivity: 4, warmup: 10, alpha: 0.1, shiftAfter: 6, minSpread: 2, season: 'week' }, fill: null },
       },
       {
         type: 'window',
