@@ -62,6 +62,14 @@ export const ORACLE_RULES: readonly OracleRule[] = [
     holds: (w, a) => w.n > 0 && a !== undefined && a !== null && a.score > 0.9 && w.n >= 2,
     anomaly: { detector: 'robust', options: { ...DEFAULT_ANOMALY_OPTIONS, direction: 'both', warmup: 2, sensitivity: 2, shiftAfter: 3 }, value: (w) => w.n },
   },
+  {
+    name: 'ErrSurge',
+    sizeMs: 30_000,
+    stepMs: 30_000,
+    latenessMs: MINUTE,
+    holds: (w, a) => w.n > 0 && a !== undefined && a !== null && a.score > 0.9,
+    anomaly: { detector: 'seasonal', options: { ...DEFAULT_ANOMALY_OPTIONS, direction: 'up', warmup: 2, sensitivity: 2, season: 'day' }, value: (w) => w.errs },
+  },
 ];
 
 /**
@@ -130,6 +138,16 @@ rules:
     when: 'anomaly.score > 0.9 && n >= 2.0'
     annotations:
       summary: '{{service}}: {{n}} events, expected {{anomaly.lower}} to {{anomaly.upper}}'
+  - alert: ErrSurge
+    stream: telemetry
+    groupBy: [service]
+    window: { tumbling: 30s }
+    lateness: 1m
+    aggregate:
+      n: 'count()'
+      errs: 'count(status >= 500)'
+    anomaly: { of: errs, detector: seasonal, season: day, direction: up, warmup: 2, sensitivity: 2 }
+    when: 'anomaly.score > 0.9'
 `;
 
 /** Window starts of an event at `t` (oldest first). */
