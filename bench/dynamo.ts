@@ -88,6 +88,8 @@ export class RequestCounter {
   readonly byCommand: Record<string, number> = {};
   /** Requests by table and item kind (the partition key's prefix up to '#', e.g. `K#` for aggregate keys). */
   readonly byKind: Record<string, number> = {};
+  /** Write requests by item kind (as byKind, writes only: e.g. `<table>:M#`, the anomaly models' one write per closed window). */
+  readonly writesByKind: Record<string, number> = {};
   writes = 0;
   reads = 0;
   /** Conditional writes whose condition failed (billed as writes: counted as 1 WRU each, a lower bound). */
@@ -137,8 +139,10 @@ export class RequestCounter {
   count(command: string, kind: string): void {
     this.byCommand[command] = (this.byCommand[command] ?? 0) + 1;
     this.byKind[kind] = (this.byKind[kind] ?? 0) + 1;
-    if (WRITES.has(command)) this.writes++;
-    else if (READS.has(command)) this.reads++;
+    if (WRITES.has(command)) {
+      this.writes++;
+      this.writesByKind[kind] = (this.writesByKind[kind] ?? 0) + 1;
+    } else if (READS.has(command)) this.reads++;
   }
 
   capacity(command: string, consumed: ConsumedCapacity | ConsumedCapacity[] | undefined, kind: string): void {

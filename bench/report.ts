@@ -35,6 +35,8 @@ export interface ScenarioSummary {
   readonly batchItemFailures: number;
   readonly byCommand: Record<string, number>;
   readonly byKind: Record<string, number>;
+  /** Anomaly model writes (item kind M#) per event, and per (anomaly rule, group) window closed; absent in results saved before they were counted. */
+  readonly anomaly?: { readonly modelWritesPerEvent: number; readonly modelWrites: number; readonly closedWindows: number };
   /** WRUs by item kind (`state:index`: the estimated index writes). */
   readonly wruByKind: Record<string, number>;
   readonly avgItemBytesByKind: Record<string, number>;
@@ -215,9 +217,15 @@ export function renderTable(r: Results): string {
   out.push('2. State cost on dynalite (every DynamoDB request counted; WRU = table WRU from dynalite + index WRU estimated)');
   out.push(...table(STATE_HEADER, stateRows(r).map(stateCells), STATE_ALIGN));
   out.push(`  ${r.peer.note}`);
-  out.push('  requests by command and item kind (K# aggregates, D# dedupe, A# alert state, P# shard progress, WM# watermark, due# window-closing queries):');
+  out.push('  requests by command and item kind (K# aggregates, D# dedupe, A# alert state, M# anomaly models, P# shard progress, WM# watermark, due# window-closing queries):');
   for (const row of stateRows(r)) {
     out.push(`    ${pad(`${row.label}, batch ${row.s.batchSize}`, 44)} ${Object.entries(row.s.byCommand).map(([k, v]) => `${k.replace('Command', '')} ${n0(v)}`).join(', ')}  |  ${Object.entries(row.s.byKind).map(([k, v]) => `${k} ${n0(v)}`).join(', ')}`);
+  }
+  for (const row of stateRows(r)) {
+    const a = row.s.anomaly;
+    if (!a) continue;
+    if (a.closedWindows === 0 && a.modelWrites === 0) out.push(`  anomaly rule(s), ${row.label}, batch ${row.s.batchSize}: no window of an anomaly rule closed in this workload: 0 model writes (M#); its aggregates are in K# and the floor`);
+    else out.push(`  anomaly rule(s), ${row.label}, batch ${row.s.batchSize}: ${n0(a.modelWrites)} model writes (M#) for ${n0(a.closedWindows)} closed windows of (rule, group): ${f3(a.modelWritesPerEvent * 1000)} per 1,000 events, none per event`);
   }
   out.push('  write request units and average item size written, by item kind:');
   for (const row of stateRows(r)) {

@@ -18,6 +18,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { ITEM_PREFIX } from '../lambdas/adapters/dynamodb/tableLayout';
 import { runBundled } from './bundled';
 import { type CoreResult, DEFAULT_CORE_SECONDS } from './core';
 import { costPerMillion, PRICE_NOTE, PRICES, type CostPerMillion } from './costModel';
@@ -135,7 +136,14 @@ function summarize(r: ScenarioResult, floor: Floor | null, scale: string): Scena
     avgItemBytesByKind: c.avgItemBytesByKind,
     check: { keys: r.check.keys, mismatches: r.check.mismatches, drift: r.check.drift, examples: r.check.examples },
     ...(r.engine ? { engine: r.engine } : {}),
+    ...(r.closedAnomalyWindows !== undefined && r.pipelineHasAnomaly ? { anomaly: anomalyWrites(r) } : {}),
   };
+}
+
+/** The anomaly models' writes (M# items): one conditional write per (rule, group) per closed window, none per event. */
+function anomalyWrites(r: ScenarioResult): { modelWritesPerEvent: number; modelWrites: number; closedWindows: number } {
+  const modelWrites = Object.entries(r.counter.writesByKind).filter(([k]) => k.endsWith(`:${ITEM_PREFIX.model}`)).reduce((n, [, v]) => n + v, 0);
+  return { modelWritesPerEvent: modelWrites / r.events, modelWrites, closedWindows: r.closedAnomalyWindows ?? 0 };
 }
 
 /** Delivery and request counts of the second deliveries, per event of the whole run. */

@@ -50,6 +50,10 @@ export interface ScenarioResult {
   readonly stored: Totals;
   /** tidewatch only: the engine's batch reports, summed. */
   readonly engine?: EngineStats;
+  /** tidewatch only: windows of anomaly rules closed (sealed and finished) by the end of the run, over all groups. */
+  readonly closedAnomalyWindows?: number;
+  /** tidewatch only: the pipeline has an anomaly rule. */
+  readonly pipelineHasAnomaly?: boolean;
 }
 
 export interface TidewatchScenario extends PeerScenario {
@@ -120,19 +124,22 @@ export async function runTidewatch(s: TidewatchScenario): Promise<ScenarioResult
   sns.destroy();
   for (const c of clients) c.destroy();
   await counter.sizeUnsized(s.dynalite.admin);
-  const stored = await tidewatchTotals(s.dynalite, table, s.pipeline);
-  return { name: s.name, events: s.rounds.flat().reduce((n, b) => n + b.records.length, 0), batchSize: s.batchSize, counter, run, publishes, check: compareTotals(s.expected, stored), stored, engine };
+  const { totals: stored, closedAnomalyWindows } = await tidewatchTotals(s.dynalite, table, s.pipeline);
+  return { name: s.name, events: s.rounds.flat().reduce((n, b) => n + b.records.length, 0), batchSize: s.batchSize, counter, run, publishes, check: compareTotals(s.expected, stored), stored, engine, closedAnomalyWindows, pipelineHasAnomaly: s.pipeline.rules.some((r) => r.type === 'window' && r.anomaly !== undefined) };
 }
 
 /** The counts and sums of the aggregate items as stored (merged over shards), keyed like expectedTotals. */
-async function tidewatchTotals(d: Dynalite, table: string, pipeline: Pipeline): Promise<Totals> {
+async function tidewatchTotals(d: Dynalite, table: string, pipeline: Pipeline): Promise<{ totals: Totals; closedAnomalyWindows: number }> {
   const rules = new Map(pipeline.rules.filter((r): r is WindowRule => r.type === 'window').map((r) => [r.name, new RuleAggregates(r)]));
-  const keep: Record<string, readonly string[]> = { HighErrorRate: ['errors', 'total'], SlowResponses: ['total'], SessionBurst: ['requests', 'volume'] };
+  const keep: Record<string, readonly string[]> = { HighErrorRate: ['errors', 'total'], SlowResponses: ['total'], SessionBurst: ['requests', 'volume'], ErrorSpike: ['errors', 'total'] };
+  const anomalyRules = new Set(pipeline.rules.filter((r) => r.type === 'window' && r.anomaly !== undefined).map((r) => r.name));
   const out: Totals = new Map();
+  let closedAnomalyWindows = 0;
   for (const raw of await scanAll(d.admin, table)) {
     const item = fromAttributeValues(raw);
     if (kindOf(String(item[ATTR.pk])) !== 'aggregate') continue;
     const a = aggregateLayout.decode(item);
+    if (anomalyRules.has(a.rule) && a.state.closed && !a.due) closedAnomalyWindows++;
     const ra = rules.get(a.rule);
     const fields = keep[a.rule];
     if (!ra || !fields) continue;
@@ -148,6 +155,6 @@ async function tidewatchTotals(d: Dynalite, table: string, pipeline: Pipeline): 
       out.set(`${a.rule}|${group}|${a.windowStart}`, pick(ra.results(acc)));
     }
   }
-  return out;
+  return { totals: out, closedAnomalyWindows };
 }
 

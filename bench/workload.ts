@@ -332,7 +332,8 @@ function bump(t: Totals, key: string, values: Record<string, number>): void {
 
 /**
  * What the sample rules must hold after the workload, by plain arithmetic:
- * HighErrorRate {errors, total} per (service, 1-minute window); SlowResponses
+ * HighErrorRate and ErrorSpike (the anomaly rule) {errors, total} per
+ * (service, 1-minute window); SlowResponses
  * {total} per (service, 5-minute window starting every minute); SessionBurst
  * {requests, volume} per (host, session with a 30 s gap).
  */
@@ -344,6 +345,7 @@ export function expectedTotals(events: readonly WorkloadEvent[]): Totals {
     const service = String(e.payload['service']);
     const minute = Math.floor(e.eventTime / MINUTE) * MINUTE;
     bump(t, `HighErrorRate|${service}|${minute}`, { errors: Number(e.payload['status']) >= 500 ? 1 : 0, total: 1 });
+    bump(t, `ErrorSpike|${service}|${minute}`, { errors: Number(e.payload['status']) >= 500 ? 1 : 0, total: 1 });
     for (let k = 0; k < 5; k++) bump(t, `SlowResponses|${service}|${minute - k * MINUTE}`, { total: 1 });
     const host = String(e.payload['host']);
     const list = byHost.get(host) ?? [];

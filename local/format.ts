@@ -9,6 +9,12 @@ function fmtValue(v: number | null): string {
   return String(Number(v.toPrecision(4)));
 }
 
+/** An anomaly verdict in a line: the score (or that the model is still warming up), the expected value and the band. */
+export function anomalyText(a: { readonly score: number; readonly expected: number; readonly lower: number; readonly upper: number; readonly warming: boolean }): string {
+  const f = (v: number) => (Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6))));
+  return `${a.warming ? 'warming' : `score=${a.score.toFixed(4)}`} expected=${f(a.expected)} band=[${f(a.lower)}, ${f(a.upper)}]`;
+}
+
 /** One alert transition as one line a person reads at a glance. */
 export function formatAlert(t: AlertTransition, opts: { color: boolean }): string {
   const c = opts.color ? COLORS : { critical: '', warning: '', info: '', resolved: '', dim: '', reset: '' };

@@ -3,6 +3,7 @@ import { StateProtocol } from '../core/state/StateProtocol';
 import { AggregateRepository } from './dynamodb/AggregateRepository';
 import { AlertRepository } from './dynamodb/AlertRepository';
 import { DedupeRepository } from './dynamodb/DedupeRepository';
+import { ModelRepository } from './dynamodb/ModelRepository';
 import { ProgressRepository } from './dynamodb/ProgressRepository';
 import { QuarantineRepository } from './dynamodb/QuarantineRepository';
 import { StateTable } from './dynamodb/StateTable';
@@ -41,6 +42,7 @@ export class DynamoDBStateStore extends StateProtocol {
         progress: new ProgressRepository(table),
         dedupe: new DedupeRepository(table),
         quarantine: new QuarantineRepository(table, opts.quarantineMs !== undefined ? { retentionMs: opts.quarantineMs } : {}),
+        models: new ModelRepository(table),
       },
       opts.maxAttempts !== undefined ? { maxAttempts: opts.maxAttempts } : {},
     );

@@ -23,6 +23,8 @@ export interface AlertMessage {
   readonly values: Readonly<Record<string, number | null>>;
   readonly annotations: Readonly<Record<string, string>>;
   readonly at: string;
+  /** Anomaly rules only: the window's verdict (score in [0, 1], expected value, band, warming up). */
+  readonly anomaly?: { readonly score: number; readonly expected: number; readonly lower: number; readonly upper: number; readonly warming: boolean };
 }
 
 export function alertMessage(t: AlertTransition): AlertMessage {
@@ -39,6 +41,7 @@ export function alertMessage(t: AlertTransition): AlertMessage {
     values: t.values,
     annotations: t.annotations,
     at: new Date(t.at).toISOString(),
+    ...(t.anomaly ? { anomaly: { score: t.anomaly.score, expected: t.anomaly.expected, lower: t.anomaly.lower, upper: t.anomaly.upper, warming: t.anomaly.warming } } : {}),
   };
 }
 

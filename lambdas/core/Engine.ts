@@ -1,3 +1,5 @@
+import { anomalyVariable, scoreClosedWindow } from './anomaly/rule';
+import type { AnomalyVerdict } from './anomaly/types';
 import { DecodedBatch, decodeInto, eventIdOf, newDecodeSink } from './decode';
 import {
   descriptor,
@@ -88,6 +90,8 @@ export interface ClosedWindow {
   readonly events: number;
   /** The stream watermark that closed it. */
   readonly watermark: EpochMs;
+  /** Anomaly rules: the window's verdict, as stored with the model (absent when the window's value was not a number). */
+  readonly anomaly?: AnomalyVerdict;
 }
 
 export { descriptor, keyId } from './fold';
@@ -467,9 +471,11 @@ export class Engine {
     return out;
   }
 
-  private holds(rule: WindowRule, values: Record<string, number | null>, group: GroupRef): boolean {
+  private holds(rule: WindowRule, values: Record<string, number | null>, group: GroupRef, anomaly?: AnomalyVerdict): boolean {
+    // An anomaly rule holds only on a closed window's verdict (closeKey).
+    if (rule.anomaly && anomaly === undefined) return false;
     try {
-      return rule.when.evaluate({ ...group.labels, ...values }) === true;
+      return rule.when.evaluate({ ...group.labels, ...values, ...(anomaly ? { anomaly: anomalyVariable(anomaly) } : {}) }) === true;
     } catch {
       return false;
     }
@@ -573,10 +579,14 @@ export class Engine {
       if (!state) return { count: 0, published };
       const verdicts = this.verdicts(ctx, state, group, window, watermark);
       // A closed window's transitions are dated by its end, not its newest event.
-      for (const { window: w, holds, values, events } of verdicts) {
-        const v = { window: w, holds, values };
+      for (const verdict of verdicts) {
+        const { window: w, values, events } = verdict;
+        // Anomaly rules: the window is scored on the model before it learns it, and learned, exactly once (anomaly/rule.ts).
+        const anomaly = rule.anomaly && window !== null ? await scoreClosedWindow(store, rule.name, rule.anomaly, group.key, w.start, values, ctx.step) : undefined;
+        const holds = rule.anomaly ? anomaly !== undefined && anomaly !== null && events > 0 && this.holds(rule, values, group, anomaly) : verdict.holds;
+        const v = { window: w, holds, values, ...(anomaly ? { anomaly } : {}) };
         published.push(...(await this.alert(rule.name, group.key, (s: AlertState): StepResult => onWindowClosed(rule, group, s, v, ctx.step))));
-        this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark });
+        this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark, ...(anomaly ? { anomaly } : {}) });
       }
       if (window !== null) {
         await store.finishWindow(key);

@@ -1,4 +1,5 @@
 import type { AlertRecord, DueKey, KeyDescriptor, KeyState, QuarantinedRecord, QuarantineQuery, Slot, SlotUpdate } from './StateStore';
+import type { ModelRecord } from './anomaly/rule';
 import { isActive } from './state/outbox';
 import { StateProtocol, type StateProtocolOptions } from './state/StateProtocol';
 import type {
@@ -8,6 +9,7 @@ import type {
   Conditional,
   DedupeBucket,
   DedupeStorage,
+  ModelStorage,
   ProgressStorage,
   QuarantineStorage,
   SlotBelief,
@@ -42,6 +44,8 @@ interface BucketEntry {
 class MemoryTable {
   readonly keys = new Map<string, KeyEntry>();
   readonly alerts = new Map<string, AlertEntry>();
+  /** Anomaly models, by (rule, group). */
+  readonly models = new Map<string, ModelRecord>();
   readonly progress = new Map<string, ShardProgress>();
   readonly watermarks = new Map<string, EpochMs>();
   readonly quarantined: QuarantinedRecord[] = [];
@@ -150,6 +154,23 @@ class MemoryAlerts implements AlertStorage {
       if (id.startsWith(prefix) && (!activeOnly || isActive(e.record))) out.push({ groupKey: id.slice(prefix.length), record: clone(e.record) });
     }
     return out;
+  }
+}
+
+class MemoryModels implements ModelStorage {
+  constructor(private readonly t: MemoryTable) {}
+
+  async read(rule: string, groupKey: string): Promise<ModelRecord | undefined> {
+    const m = this.t.models.get(alertKey(rule, groupKey));
+    return m ? clone(m) : undefined;
+  }
+
+  async put(rule: string, groupKey: string, record: ModelRecord, expectedLast: number | null): Promise<Conditional<ModelRecord>> {
+    const id = alertKey(rule, groupKey);
+    const m = this.t.models.get(id);
+    if ((m?.last ?? null) !== expectedLast) return conflict(m ? clone(m) : undefined);
+    this.t.models.set(id, clone(record));
+    return { ok: true, value: clone(record) };
   }
 }
 
@@ -297,10 +318,19 @@ export class InMemoryStateStore extends StateProtocol {
       progress: new MemoryProgress(table),
       dedupe: new MemoryDedupe(table),
       quarantine: new MemoryQuarantine(table),
+      models: new MemoryModels(table),
     };
     super(storage, opts);
     this.table = table;
     this.quarantined = table.quarantined;
+  }
+
+  /** Every anomaly model, for tests and inspection. */
+  models(): Array<{ rule: string; groupKey: string; record: ModelRecord }> {
+    return [...this.table.models.entries()].map(([id, record]) => {
+      const i = id.indexOf('\u0000');
+      return { rule: id.slice(0, i), groupKey: id.slice(i + 1), record: clone(record) };
+    });
   }
 
   /** Every key and its state, for tests and inspection. */

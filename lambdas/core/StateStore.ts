@@ -1,3 +1,4 @@
+import type { ModelRecord } from './anomaly/rule';
 import type { AlertState, AlertTransition, StepResult } from './lifecycle';
 import type { PartialJson } from './partials';
 import type { EpochMs, Rejection } from './types';
@@ -192,6 +193,14 @@ export interface StateStore {
    * Nothing is written when nothing changes and nothing is claimable.
    */
   updateAlert(rule: string, groupKey: string, step: (state: AlertState) => StepResult, claim: Claim): Promise<AlertUpdate>;
+
+  /**
+   * One step over the anomaly model of (rule, group) (anomaly/rule.ts): the
+   * step's record is written only if the stored `last` is still the one the
+   * step was given (optimistic; `step` may be called again on what is stored
+   * and must be pure); null writes nothing. Returns the record as stored after.
+   */
+  updateModel(rule: string, groupKey: string, step: (current: ModelRecord | undefined) => ModelRecord | null): Promise<ModelRecord | undefined>;
 
   /** Removes published transitions from the outbox. */
   confirmPublished(rule: string, groupKey: string, transitionIds: readonly string[]): Promise<void>;

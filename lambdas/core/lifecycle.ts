@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { anomalyTemplateValues } from './anomaly/rule';
+import type { AnomalyVerdict } from './anomaly/types';
 import type { GroupLabels } from './group';
 import { formatDuration } from './pipeline/duration';
 import { renderTemplate } from './pipeline/template';
@@ -68,6 +70,8 @@ export interface AlertTransition {
   readonly annotations: Readonly<Record<string, string>>;
   /** Event time at which the transition happened (window end, or the absence deadline). */
   readonly at: EpochMs;
+  /** Anomaly rules: the verdict of the window (score, expected, band, warming) the transition was decided on. */
+  readonly anomaly?: AnomalyVerdict;
 }
 
 export interface StepResult {
@@ -112,9 +116,11 @@ function transition(
   window: TimeWindow,
   values: Readonly<Record<string, number | null>>,
   at: EpochMs,
+  anomaly?: AnomalyVerdict,
 ): AlertTransition {
   const templateValues: Record<string, string | number | null> = {
     ...values,
+    ...(anomaly ? anomalyTemplateValues(anomaly) : {}),
     ...group.labels,
     rule: rule.name,
     severity: rule.severity,
@@ -143,6 +149,7 @@ function transition(
     values,
     annotations,
     at,
+    ...(anomaly ? { anomaly } : {}),
   };
 }
 
@@ -152,6 +159,8 @@ export interface WindowVerdict {
   readonly values: Readonly<Record<string, number | null>>;
   /** Event time of the verdict for an open window (its newest event); closed windows use their end. */
   readonly at?: EpochMs;
+  /** Anomaly rules: the window's verdict (anomaly/rule.ts). */
+  readonly anomaly?: AnomalyVerdict;
 }
 
 /**
@@ -192,7 +201,7 @@ export function onWindowClosed(
     }
     if (consecutive >= rule.for) {
       const alertId = alertIdOf(rule.name, group.key, episodeStart);
-      transitions.push(transition(rule, group, alertId, 'firing', window, verdict.values, window.end));
+      transitions.push(transition(rule, group, alertId, 'firing', window, verdict.values, window.end, verdict.anomaly));
       return {
         state: { ...state, status: 'firing', consecutive, episodeStart, alertId, firedInWindow: window.start, evaluatedThrough: window.start, evaluatedEnd: window.end },
         transitions,
@@ -200,14 +209,14 @@ export function onWindowClosed(
     }
     return { state: { ...state, status: 'pending', consecutive, episodeStart, evaluatedThrough: window.start, evaluatedEnd: window.end }, transitions };
   }
-  const r = fail(rule, group, state, window, verdict.values);
+  const r = fail(rule, group, state, window, verdict.values, verdict.anomaly);
   return { state: { ...r.state, evaluatedThrough: window.start, evaluatedEnd: window.end }, transitions: [...transitions, ...r.transitions] };
 }
 
-function fail(rule: Rule, group: GroupContext, s: AlertState, window: TimeWindow, values: Readonly<Record<string, number | null>>): StepResult {
+function fail(rule: Rule, group: GroupContext, s: AlertState, window: TimeWindow, values: Readonly<Record<string, number | null>>, anomaly?: AnomalyVerdict): StepResult {
   const transitions: AlertTransition[] = [];
   if (s.status === 'firing' && s.alertId !== null) {
-    transitions.push(transition(rule, group, s.alertId, 'resolved', window, values, window.end));
+    transitions.push(transition(rule, group, s.alertId, 'resolved', window, values, window.end, anomaly));
   }
   return { state: { ...s, status: 'inactive', consecutive: 0, episodeStart: null, alertId: null, firedInWindow: null }, transitions };
 }

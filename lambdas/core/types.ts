@@ -1,3 +1,4 @@
+import type { AnomalySpec } from './anomaly/rule';
 import type { FieldPath } from './fieldPath';
 import type { TimeFormat } from './timeFormat';
 
@@ -173,6 +174,8 @@ export interface WindowRule extends RuleCommon {
   readonly emit: EmitMode;
   /** Publishing each closed window's values as CloudWatch metrics (`metrics:`); absent when off. */
   readonly metrics?: RuleMetricsSpec;
+  /** Anomaly detection over one aggregate's windowed series per group (`anomaly:`, see anomaly/rule.ts); absent when off. */
+  readonly anomaly?: AnomalySpec;
 }
 
 /** What a rule publishes as metrics: named aggregates, for at most `maxGroups` groups per hour of event time. */

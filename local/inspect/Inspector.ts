@@ -3,7 +3,9 @@ import { PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { beginsWith, equals } from '../../lambdas/adapters/dynamodb/expressions';
 import { QuarantineRepository } from '../../lambdas/adapters/dynamodb/QuarantineRepository';
 import { StateTable } from '../../lambdas/adapters/dynamodb/StateTable';
-import { aggregateLayout, alertLayout, ATTR, type NativeItem } from '../../lambdas/adapters/dynamodb/tableLayout';
+import { aggregateLayout, alertLayout, ATTR, modelLayout, type NativeItem } from '../../lambdas/adapters/dynamodb/tableLayout';
+import { storedVerdict, type ModelRecord } from '../../lambdas/core/anomaly/rule';
+import type { AnomalyVerdict } from '../../lambdas/core/anomaly/types';
 import { TABLE } from '../../lambdas/core/contract';
 import { quarantineOrder } from '../../lambdas/core/state/StateProtocol';
 import { groupFromKey } from '../../lambdas/core/group';
@@ -22,6 +24,8 @@ export interface WindowView {
   /** Shards that fed it. */
   readonly shards: number;
   readonly values: Readonly<Record<string, number | null>>;
+  /** Anomaly rules: the window's verdict as its model stored it (a window the model learned among its last 16). */
+  readonly anomaly?: AnomalyVerdict;
 }
 
 export interface AlertView {
@@ -114,6 +118,17 @@ export class Inspector {
           .then((keys) => this.fetch(keys));
     const ra = new RuleAggregates(rule);
     const out: WindowView[] = [];
+    // Anomaly rules: one read of each group's model, for the verdicts of its learned windows.
+    const models = new Map<string, Promise<ModelRecord | undefined>>();
+    const verdictOf = async (groupKey: string, start: number): Promise<AnomalyVerdict | null> => {
+      if (!rule.anomaly) return null;
+      let m = models.get(groupKey);
+      if (!m) {
+        m = this.table.get('model', 'model.read', modelLayout.key(rule.name, groupKey)).then((it) => (it ? modelLayout.decode(it).record : undefined));
+        models.set(groupKey, m);
+      }
+      return storedVerdict(await m, start);
+    };
     for (const item of items) {
       const a = aggregateLayout.decode(item);
       if (a.groupKey === '') continue;
@@ -123,6 +138,7 @@ export class Inspector {
       if (a.windowStart !== null) {
         const acc = ra.create();
         for (const p of partials) ra.merge(acc, ra.deserialize(p as FixedPartialJson));
+        const anomaly = await verdictOf(a.groupKey, a.windowStart);
         out.push({
           rule: rule.name,
           group,
@@ -131,6 +147,7 @@ export class Inspector {
           closed,
           shards: partials.length,
           values: ra.results(acc),
+          ...(anomaly ? { anomaly } : {}),
         });
       } else {
         for (const s of ra.mergeSessionLists(partials.map((p) => ra.deserializeSessions(p as SessionPartialJson)))) {

@@ -6,6 +6,7 @@ import { loadPipeline } from '../../lambdas/core/pipeline';
 import type { Pipeline } from '../../lambdas/core/types';
 import { clientConfig, CliError, EXIT, EXIT_CODES_HELP, explainAwsError, parseCommandLine, resolveTarget, resolveTimeouts, TIMEOUT_HELP, TIMEOUT_OPTIONS, UsageError, type Target } from '../cli';
 import { discoverRunningPipeline, type RunningPipeline } from '../discovery';
+import { anomalyText } from '../format';
 import { kinesisClientFor } from '../producer/cli';
 import { Inspector, ReplayError, type QuarantinedRecord } from './Inspector';
 
@@ -140,7 +141,10 @@ export async function runInspect(command: string, argv: readonly string[], io: I
         const rows = await dynamo(inspector.windows(values.rule, { all: values.all === true }));
         if (values.json) rows.forEach((r) => out(JSON.stringify(r)));
         else if (rows.length === 0) out(`no ${values.all ? '' : 'open '}windows for ${values.rule}`);
-        else out(table([['start', 'end', 'group', 'closed', 'shards', 'values'], ...rows.map((r) => [r.start, r.end, labels(r.group), r.closed ? 'yes' : 'no', String(r.shards), Object.entries(r.values).map(([k, v]) => `${k}=${fmt(v)}`).join(' ')])]));
+        else if (rule.anomaly) {
+          // Anomaly rules: the stored verdict of each learned window (score, expected value, band, warm-up).
+          out(table([['start', 'end', 'group', 'closed', 'shards', 'values', 'anomaly'], ...rows.map((r) => [r.start, r.end, labels(r.group), r.closed ? 'yes' : 'no', String(r.shards), Object.entries(r.values).map(([k, v]) => `${k}=${fmt(v)}`).join(' '), r.anomaly ? anomalyText(r.anomaly) : '-'])]));
+        } else out(table([['start', 'end', 'group', 'closed', 'shards', 'values'], ...rows.map((r) => [r.start, r.end, labels(r.group), r.closed ? 'yes' : 'no', String(r.shards), Object.entries(r.values).map(([k, v]) => `${k}=${fmt(v)}`).join(' ')])]));
         return EXIT.ok;
       }
       case 'alerts': {

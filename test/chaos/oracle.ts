@@ -13,10 +13,13 @@
  * before the run, idle timeout longer than the run, out-of-orderness +
  * lateness larger than twice the clock skew plus the producers' delay).
  */
-import { aggregateLayout, ATTR, kindOf, type NativeItem } from '../../lambdas/adapters/dynamodb/tableLayout';
+import { aggregateLayout, ATTR, kindOf, modelLayout, type NativeItem } from '../../lambdas/adapters/dynamodb/tableLayout';
 import type { AlertMessage } from '../../lambdas/adapters/SnsAlertPublisher';
 import { distinctAggregator } from '../../lambdas/core/aggregates/distinct';
 import { percentileAggregator } from '../../lambdas/core/aggregates/percentile';
+import { detectorNamed } from '../../lambdas/core/anomaly/detectors';
+import { RECENT_VERDICTS } from '../../lambdas/core/anomaly/rule';
+import { DEFAULT_ANOMALY_OPTIONS, type AnomalyOptions, type AnomalyVerdict } from '../../lambdas/core/anomaly/types';
 import { alertIdOf } from '../../lambdas/core/lifecycle';
 import { RuleAggregates, type FixedPartialJson } from '../../lambdas/core/partials';
 import type { Pipeline, RejectReason, StreamSpec, WindowRule } from '../../lambdas/core/types';
@@ -34,7 +37,10 @@ export interface OracleRule {
   readonly sizeMs: number;
   readonly stepMs: number;
   readonly latenessMs: number;
-  readonly holds: (w: WindowValues) => boolean;
+  /** `anomaly` is the window's verdict for an anomaly rule (null: none), undefined for the others. */
+  readonly holds: (w: WindowValues, anomaly?: AnomalyVerdict | null) => boolean;
+  /** Anomaly rules: the detector, its options and the aggregate it models, as the pipeline says (written out again here). */
+  readonly anomaly?: { readonly detector: string; readonly options: AnomalyOptions; readonly value: (w: WindowValues) => number };
 }
 
 export interface WindowValues {
@@ -48,6 +54,22 @@ export interface WindowValues {
 export const ORACLE_RULES: readonly OracleRule[] = [
   { name: 'Stats', sizeMs: MINUTE, stepMs: MINUTE, latenessMs: MINUTE, holds: (w) => w.n > 0 && w.errs >= 2 },
   { name: 'Load', sizeMs: 2 * MINUTE, stepMs: MINUTE, latenessMs: MINUTE, holds: (w) => w.n > 0 && w.n >= 8 },
+  {
+    name: 'Surge',
+    sizeMs: 20_000,
+    stepMs: 20_000,
+    latenessMs: MINUTE,
+    holds: (w, a) => w.n > 0 && a !== undefined && a !== null && a.score > 0.9 && w.n >= 2,
+    anomaly: { detector: 'robust', options: { ...DEFAULT_ANOMALY_OPTIONS, direction: 'both', warmup: 2, sensitivity: 2, shiftAfter: 3 }, value: (w) => w.n },
+  },
+  {
+    name: 'ErrSurge',
+    sizeMs: 30_000,
+    stepMs: 30_000,
+    latenessMs: MINUTE,
+    holds: (w, a) => w.n > 0 && a !== undefined && a !== null && a.score > 0.9,
+    anomaly: { detector: 'seasonal', options: { ...DEFAULT_ANOMALY_OPTIONS, direction: 'up', warmup: 2, sensitivity: 2, season: 'day' }, value: (w) => w.errs },
+  },
 ];
 
 /**
@@ -104,6 +126,28 @@ rules:
     when: 'n >= 8.0'
     emit: final
     severity: warning
+  - alert: Surge
+    stream: telemetry
+    groupBy: [service]
+    window: { tumbling: 20s }
+    lateness: 1m
+    aggregate:
+      n: 'count()'
+      errs: 'count(status >= 500)'
+    anomaly: { of: n, warmup: 2, sensitivity: 2, shiftAfter: 3 }
+    when: 'anomaly.score > 0.9 && n >= 2.0'
+    annotations:
+      summary: '{{service}}: {{n}} events, expected {{anomaly.lower}} to {{anomaly.upper}}'
+  - alert: ErrSurge
+    stream: telemetry
+    groupBy: [service]
+    window: { tumbling: 30s }
+    lateness: 1m
+    aggregate:
+      n: 'count()'
+      errs: 'count(status >= 500)'
+    anomaly: { of: errs, detector: seasonal, season: day, direction: up, warmup: 2, sensitivity: 2 }
+    when: 'anomaly.score > 0.9'
 `;
 
 /** Window starts of an event at `t` (oldest first). */
@@ -290,11 +334,16 @@ export function compareState(expected: Expected, items: readonly NativeItem[], p
                 ['hi', want.hi],
                 ['mean', want.total / want.n],
               ]
-            : [
-                ['n', want.n],
-                ['total', want.total],
-                ['hi', want.hi],
-              ];
+            : rule.name === 'Load'
+              ? [
+                  ['n', want.n],
+                  ['total', want.total],
+                  ['hi', want.hi],
+                ]
+              : [
+                  ['n', want.n],
+                  ['errs', want.errs],
+                ];
         const wrong = exact.filter(([name, v]) => got[name] !== v).map(([name, v]) => `${name} ${got[name]} (expected ${v})`);
         if (rule.name === 'Stats') {
           // distinct: exactly the HyperLogLog of the accepted values (register-wise max merges losslessly), and within its error bound.
@@ -338,6 +387,8 @@ export interface ExpectedTransition {
   readonly state: 'firing' | 'resolved';
   readonly window: { readonly start: number; readonly end: number };
   readonly values: WindowValues;
+  /** Anomaly rules: the verdict of the window, from the replay. */
+  readonly anomaly?: AnomalyVerdict;
 }
 
 /**
@@ -353,22 +404,88 @@ export function expectedTransitions(expected: Expected): ExpectedTransition[] {
       const starts = [...byStart.keys()].sort((a, b) => a - b);
       if (starts.length === 0) continue;
       let firing: number | null = null;
+      const verdicts = rule.anomaly ? replayModel(rule, byStart).verdicts : null;
       for (let s = starts[0]!; s <= starts[starts.length - 1]! + rule.stepMs; s += rule.stepMs) {
         const values = valuesOf(byStart.get(s) ?? []);
         const window = { start: s, end: s + rule.sizeMs };
-        if (rule.holds(values)) {
+        const anomaly = verdicts === null ? undefined : (verdicts.get(s) ?? null);
+        const extra = anomaly ? { anomaly } : {};
+        if (rule.holds(values, anomaly)) {
           if (firing === null) {
             firing = s;
-            out.push({ transitionId: `${alertIdOf(rule.name, group, s)}:firing`, rule: rule.name, group, state: 'firing', window, values });
+            out.push({ transitionId: `${alertIdOf(rule.name, group, s)}:firing`, rule: rule.name, group, state: 'firing', window, values, ...extra });
           }
         } else if (firing !== null) {
-          out.push({ transitionId: `${alertIdOf(rule.name, group, firing)}:resolved`, rule: rule.name, group, state: 'resolved', window, values });
+          out.push({ transitionId: `${alertIdOf(rule.name, group, firing)}:resolved`, rule: rule.name, group, state: 'resolved', window, values, ...extra });
           firing = null;
         }
       }
     }
   }
   return out;
+}
+
+/**
+ * The model of an anomaly rule's group, replayed: its windows with events,
+ * in order of their start, each scored on the model before it learns it,
+ * through the detector of the registry (gaps are not learned).
+ */
+export function replayModel(rule: OracleRule, byStart: ReadonlyMap<number, readonly OracleEvent[]>): { verdicts: Map<number, AnomalyVerdict>; state: string; last: number; recent: Array<{ start: number; value: number; verdict: AnomalyVerdict }> } {
+  const a = rule.anomaly!;
+  const d = detectorNamed(a.detector);
+  let state = d.empty;
+  const verdicts = new Map<number, AnomalyVerdict>();
+  const recent: Array<{ start: number; value: number; verdict: AnomalyVerdict }> = [];
+  let last = -1;
+  for (const start of [...byStart.keys()].sort((x, y) => x - y)) {
+    const events = byStart.get(start)!;
+    if (events.length === 0) continue;
+    const value = a.value(valuesOf(events));
+    const verdict = d.verdict(state, start, value, a.options);
+    verdicts.set(start, verdict);
+    recent.push({ start, value, verdict });
+    state = d.apply(state, start, value, a.options);
+    last = start;
+  }
+  return { verdicts, state: d.serialise(state), last, recent: recent.slice(-RECENT_VERDICTS) };
+}
+
+/**
+ * The anomaly models in the table against the replay of each (rule, group):
+ * one model item per group with windows, holding exactly the replayed state,
+ * last window and recent verdicts (a window learned twice, out of order, or
+ * not at all shows here), and no other model item.
+ */
+export function compareModels(expected: Expected, items: readonly NativeItem[]): { violations: string[]; models: number } {
+  const violations: string[] = [];
+  const stored = new Map<string, ReturnType<typeof modelLayout.decode>['record']>();
+  for (const item of items) {
+    if (kindOf(String(item[ATTR.pk])) !== 'model') continue;
+    const m = modelLayout.decode(item);
+    stored.set(`${m.rule}|${m.groupKey}`, m.record);
+  }
+  let models = 0;
+  const seen = new Set<string>();
+  for (const rule of ORACLE_RULES) {
+    if (!rule.anomaly) continue;
+    for (const [group, byStart] of expected.windows.get(rule.name)!) {
+      const want = replayModel(rule, byStart);
+      if (want.last < 0) continue;
+      models += 1;
+      const id = `${rule.name}|${group}`;
+      seen.add(id);
+      const got = stored.get(id);
+      if (!got) {
+        violations.push(`anomaly model ${rule.name} ${group}: no item, expected one that learned ${byStart.size} windows`);
+        continue;
+      }
+      if (got.last !== want.last) violations.push(`anomaly model ${rule.name} ${group}: last window ${got.last}, the replay says ${want.last}`);
+      if (got.state !== want.state) violations.push(`anomaly model ${rule.name} ${group}: state ${got.state}, the replay says ${want.state}`);
+      if (JSON.stringify(got.recent) !== JSON.stringify(want.recent)) violations.push(`anomaly model ${rule.name} ${group}: recent verdicts ${JSON.stringify(got.recent)}, the replay says ${JSON.stringify(want.recent)}`);
+    }
+  }
+  for (const id of stored.keys()) if (!seen.has(id)) violations.push(`anomaly model ${id.replace('|', ' ')}: the oracle expects none`);
+  return { violations, models };
 }
 
 export interface AlertCheck {
@@ -435,12 +552,18 @@ export function compareAlerts(
               ['lo', t.values.lo],
               ['hi', t.values.hi],
             ]
-          : [
-              ['n', t.values.n],
-              ['total', t.values.total],
-              ['hi', t.values.hi],
-            ];
+          : t.rule === 'Load'
+            ? [
+                ['n', t.values.n],
+                ['total', t.values.total],
+                ['hi', t.values.hi],
+              ]
+            : [
+                ['n', t.values.n],
+                ['errs', t.values.errs],
+              ];
       const wrong = exact.filter(([name, x]) => v[name] !== x).map(([name, x]) => `${name} ${v[name]} (expected ${x})`);
+      if (t.anomaly !== undefined && JSON.stringify(body.anomaly) !== JSON.stringify(t.anomaly)) wrong.push(`anomaly ${JSON.stringify(body.anomaly)} (the replay says ${JSON.stringify(t.anomaly)})`);
       if (wrong.length > 0) violations.push(`${t.rule} ${t.group} firing in ${new Date(t.window.start).toISOString()}: ${wrong.join(', ')}`);
     }
   }

@@ -46,7 +46,7 @@ import { ShardConsumer } from './esm';
 import { FAULT_KINDS, FaultPlan, kindsForSeed, stream, type FaultKind, type InjectedFault } from './faults';
 import { cloudWatchLogsControlRecord, cloudWatchLogsRecord, gzip, kplAggregate } from '../../local/producer/encode';
 import { SimStream, type EventMeta, type PutEntry, type SimShard } from './kinesis';
-import { chaosPipeline, compareAlerts, compareState, expect as expectFrom, expectedTransitions, type ChaosShape } from './oracle';
+import { chaosPipeline, compareAlerts, compareModels, compareState, expect as expectFrom, expectedTransitions, type ChaosShape } from './oracle';
 import { STREAM, VirtualClock, World, type Container } from './world';
 
 process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
@@ -75,6 +75,9 @@ export interface SeedStats {
   quarantined: number;
   windows: number;
   transitions: number;
+  /** Anomaly models checked against the replay, and the anomaly rule's transitions among `transitions`. */
+  models?: number;
+  anomalyTransitions?: number;
   duplicateDeliveries: number;
   lost: number;
   doubled: number;
@@ -481,7 +484,8 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
   const state = compareState(expected, items, pipeline);
   const transitions = expectedTransitions(expected);
   const alerts = compareAlerts(transitions, world.deliveries, world.faultOps, world.alertVersions);
-  const violations = [...world.violations, ...state.violations, ...alerts.violations];
+  const models = compareModels(expected, items);
+  const violations = [...world.violations, ...state.violations, ...alerts.violations, ...models.violations];
 
   const quarantined = new Map<string, string>();
   const quarantineItems = items.filter((item) => kindOf(String(item[ATTR.pk])) === 'quarantine');
@@ -520,6 +524,8 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
     quarantined: quarantined.size,
     windows: state.windows,
     transitions: alerts.expected,
+    models: models.models,
+    anomalyTransitions: transitions.filter((t) => t.anomaly !== undefined).length,
     duplicateDeliveries: alerts.duplicates,
     lost: state.lost,
     doubled: state.doubled,
@@ -580,6 +586,8 @@ export function totals(results: readonly SeedResult[]) {
     quarantined: sum((s) => s.quarantined),
     windows: sum((s) => s.windows),
     transitions: sum((s) => s.transitions),
+    models: sum((s) => s.models ?? 0),
+    anomalyTransitions: sum((s) => s.anomalyTransitions ?? 0),
     duplicateDeliveries: sum((s) => s.duplicateDeliveries),
     lost: sum((s) => s.lost),
     doubled: sum((s) => s.doubled),
@@ -631,6 +639,7 @@ export function formatTotals(s: ChaosSummary): string[] {
   const t = totals(s.results);
   return [
     `figures: ${t.seeds} seeds (${t.cloudWatchSeeds} of CloudWatch Logs payloads), ${t.records} records (${t.multiRecords} holding several events; ${t.events} distinct events, ${t.duplicates} producer duplicates, ${t.late} late, ${t.quarantined} quarantined), ${t.windows} windows, ${t.transitions} alert transitions`,
+    `  anomaly models checked against the replay ${t.models}, anomaly transitions ${t.anomalyTransitions}`,
     `  faults injected: ${faultSummary(t.faults)}`,
     `  lost ${t.lost}, double-counted ${t.doubled}, duplicate deliveries after ambiguous publishes ${t.duplicateDeliveries}`,
     `  ${t.invocations} Lambda invocations, ${t.ddbRequests} DynamoDB requests; wall time ${(s.ms / 1000).toFixed(1)} s on ${machine()}`,

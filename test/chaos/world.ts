@@ -217,8 +217,9 @@ export class World {
         this.crash(c, op);
       }
     }
-    // The ticker's state writes: sealing and finishing windows.
-    if (c.kind === 'ticker' && command === 'UpdateItemCommand' && request.item === 'aggregate' && f.roll('crash-between-state', op, () => `window close: ${where()}`)) this.crash(c, op);
+    // The ticker's state writes: sealing and finishing windows, and learning a closed window (anomaly models).
+    const closing = (command === 'UpdateItemCommand' && request.item === 'aggregate') || (command === 'PutItemCommand' && request.item === 'model');
+    if (c.kind === 'ticker' && closing && f.roll('crash-between-state', op, () => `window close: ${where()}`)) this.crash(c, op);
     if (request.op === 'alert.record' && f.roll('crash-after-state', op, () => `at the alert record write: ${where()}`)) this.crash(c, op);
     if (f.roll('ddb-throttle', op, where)) {
       this.noteFault(c, { op, kind: 'ddb', item });

@@ -16,6 +16,8 @@
  */
 import fc from 'fast-check';
 import { DynamoDBStateStore } from '../../lambdas/adapters/DynamoDBStateStore';
+import { learnStep, storedVerdict, type AnomalySpec, type ModelRecord } from '../../lambdas/core/anomaly/rule';
+import { DEFAULT_ANOMALY_OPTIONS } from '../../lambdas/core/anomaly/types';
 import { DEDUPE_MAX_BUCKET_BYTES, dedupeEntryBytes } from '../../lambdas/core/dedupe';
 import { descriptor } from '../../lambdas/core/Engine';
 import { InMemoryStateStore } from '../../lambdas/core/InMemoryStateStore';
@@ -430,6 +432,63 @@ describe.each([inMemory, onDynamoDB])('StateStore contract: $name', (fixture) =>
         ['1', big.data.length, true],
         ['2', odd.data.length, true],
       ]);
+    });
+  });
+
+  describe('anomaly models (one conditional write per closed window)', () => {
+    const spec: AnomalySpec = { of: 'errors', detector: 'robust', options: { ...DEFAULT_ANOMALY_OPTIONS, warmup: 2 }, fill: null };
+    /** The engine's step for a closed window (anomaly/rule.ts), counting the calls and what each was given. */
+    const learning = (start: number, value: number, seen: Array<number | null> = []) => (current: ModelRecord | undefined) => {
+      seen.push(current?.last ?? null);
+      return learnStep(spec, current, start, value, M);
+    };
+    const replayed = (series: ReadonlyArray<[number, number]>): ModelRecord | undefined => {
+      let r: ModelRecord | undefined;
+      for (const [start, v] of series) r = learnStep(spec, r, start, v, M) ?? r;
+      return r;
+    };
+
+    it('learns a window once; a second attempt (redelivery, retry after a crash) writes nothing and reads back the stored verdict', async () => {
+      const { store, another } = await fixture.fresh();
+      expect(await store.updateModel('R', 'g', () => null)).toBeUndefined();
+      const first = await store.updateModel('R', 'g', learning(T0, 10));
+      expect(first).toEqual(replayed([[T0, 10]]));
+      const second = await store.updateModel('R', 'g', learning(T0 + M, 12));
+      expect(second).toEqual(replayed([[T0, 10], [T0 + M, 12]]));
+      // again, from a cold container, with another value (the window was sealed: it cannot change; a bug would show here)
+      const seen: Array<number | null> = [];
+      const again = await another().updateModel('R', 'g', learning(T0 + M, 99, seen));
+      expect(seen).toEqual([T0 + M]);
+      expect(again).toEqual(second);
+      expect(storedVerdict(again, T0 + M)).toEqual(storedVerdict(second, T0 + M));
+      // an older window than the last learned is not learned either
+      expect(await store.updateModel('R', 'g', learning(T0, 50))).toEqual(second);
+      expect(await another().updateModel('R', 'g', () => null)).toEqual(second);
+    });
+
+    it('two containers closing the same window concurrently: one write takes effect, the other reads it back (its step run again)', async () => {
+      const { store, another } = await fixture.fresh();
+      const b = another();
+      await store.updateModel('R', 'g', learning(T0, 10));
+      const seenA: Array<number | null> = [];
+      const seenB: Array<number | null> = [];
+      const [x, y] = await Promise.all([store.updateModel('R', 'g', learning(T0 + M, 12, seenA)), b.updateModel('R', 'g', learning(T0 + M, 12, seenB))]);
+      const want = replayed([[T0, 10], [T0 + M, 12]]);
+      expect([x, y]).toEqual([want, want]);
+      expect(await store.updateModel('R', 'g', () => null)).toEqual(want);
+      // one of them decided on the stored record after losing (or, in memory, the second one saw the first's write)
+      expect([...seenA, ...seenB].sort()).toEqual([T0, T0, T0 + M].sort());
+    });
+
+    it('refuses a step that does not learn a later window (a bug, not a conflict), and keys long groups by their hash', async () => {
+      const { store } = await fixture.fresh();
+      const first = await store.updateModel('R', 'g', learning(T0, 10));
+      await expect(store.updateModel('R', 'g', (cur) => ({ ...cur!, recent: [] }))).rejects.toThrow(/a model write must learn a later window \(R g: .* after .*\)/);
+      expect(await store.updateModel('R', 'g', () => null)).toEqual(first);
+      const long = JSON.stringify(['é'.repeat(300)]);
+      expect(await store.updateModel('R', long, learning(T0, 7))).toEqual(replayed([[T0, 7]]));
+      expect(await store.updateModel('R', long, () => null)).toEqual(replayed([[T0, 7]]));
+      expect(await store.updateModel('R', 'g', () => null)).toEqual(first);
     });
   });
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall, type NativeAttributeValue } from '@aws-sdk/util-dynamodb';
+import type { LearnedWindow, ModelRecord } from '../../core/anomaly/rule';
 import { TABLE } from '../../core/contract';
 import { dedupeBucketBytes } from '../../core/dedupe';
 import { TidewatchError } from '../../core/errors';
@@ -25,6 +26,7 @@ import type { UpdateSpec } from './expressions';
  * | stream watermark | `WM#<stream>`           | `-`                                     |
  * | producer ids     | `D#<stream>#<shardId>`  | `<bucket start, epoch ms>`              |
  * | quarantine       | `Q#<stream>`            | `<arrival ISO>#<shard>#<seq>[#e<index>][#<chunk>]` |
+ * | anomaly model    | `M#<rule>`              | `<group>`                               |
  *
  * Group keys longer than 512 bytes are replaced by their SHA-256 in keys (the
  * full group key is an attribute). An aggregate key item holds, per shard,
@@ -58,6 +60,8 @@ export const ITEM_PREFIX = {
   quarantine: 'Q#',
   /** Rule metrics: the groups admitted under a rule's cardinality cap, per hour (see MetricGroupRegistry.ts). */
   metricGroups: 'MG#',
+  /** Anomaly models: one per (rule, group), written once per closed window (see core/anomaly/rule.ts). */
+  model: 'M#',
 } as const;
 export type ItemKind = keyof typeof ITEM_PREFIX;
 export const ITEM_KINDS = Object.keys(ITEM_PREFIX) as ItemKind[];
@@ -74,6 +78,8 @@ export const OPERATIONS = {
   quarantine: ['put', 'list', 'markReplayed'],
   /** read: the hour's admitted groups; admit: a conditional ADD of new ones while the set has room. */
   metricGroups: ['read', 'admit'],
+  /** read: the model before a closed window is scored; learn: the conditional write of the window learned. */
+  model: ['read', 'learn'],
 } as const satisfies Record<ItemKind, readonly string[]>;
 export type StateOperation = { [K in ItemKind]: `${K}.${(typeof OPERATIONS)[K][number]}` }[ItemKind];
 
@@ -131,6 +137,12 @@ export const ATTR = {
   // rule-metrics admissions
   /** The hashes of the groups admitted (a string set). */
   groupHashes: 'g',
+  // anomaly models (rule, groupKey, state too)
+  /** Start of the last window the model learned: the guard of its conditional write. */
+  modelLast: 'last',
+  detector: 'detector',
+  /** JSON of the verdicts of the last windows learned. */
+  recent: 'recent',
 } as const;
 
 /** DynamoDB's limits, in bytes. */
@@ -350,6 +362,43 @@ export const metricGroupsLayout = {
   decode(item: NativeItem | undefined): Set<string> {
     const g = item?.[ATTR.groupHashes];
     return g instanceof Set ? new Set([...g].map(String)) : new Set();
+  },
+};
+
+// ------------------------------------------------------------------ anomaly models
+
+/** How long a model outlives its last learned window (a group silent this long starts its warm-up again). */
+export const MODEL_RETENTION_MS = 30 * 86_400_000;
+
+export const modelLayout = {
+  key(rule: string, groupKey: string): TableKey {
+    return key('model', `${ITEM_PREFIX.model}${rule}`, shortKey(groupKey));
+  },
+  encode(rule: string, groupKey: string, m: ModelRecord): NativeItem {
+    const k = modelLayout.key(rule, groupKey);
+    return {
+      [ATTR.pk]: k.pk,
+      [ATTR.sk]: k.sk,
+      [ATTR.rule]: rule,
+      [ATTR.groupKey]: groupKey,
+      [ATTR.detector]: m.detector,
+      [ATTR.state]: m.state,
+      [ATTR.modelLast]: m.last,
+      [ATTR.recent]: JSON.stringify(m.recent),
+      [ATTR.expiresAt]: Math.ceil((m.last + MODEL_RETENTION_MS) / 1000),
+    };
+  },
+  decode(item: NativeItem): { rule: string; groupKey: string; record: ModelRecord } {
+    return {
+      rule: str(item[ATTR.rule]) ?? '',
+      groupKey: str(item[ATTR.groupKey]) ?? '',
+      record: {
+        detector: str(item[ATTR.detector]) ?? '',
+        state: str(item[ATTR.state]) ?? '',
+        last: num(item[ATTR.modelLast]) ?? -1,
+        recent: JSON.parse(str(item[ATTR.recent]) ?? '[]') as LearnedWindow[],
+      },
+    };
   },
 };
 

@@ -8,6 +8,7 @@
 
 import { dirname, isAbsolute, join } from 'node:path';
 import type { z } from 'zod';
+import { ANOMALY_FIELDS, ANOMALY_TEMPLATE_NAMES, compileAnomaly, unknownAnomalyFields, type AnomalySpec } from '../anomaly/rule';
 import { isVariableName, regexRisk, tryCompileExpression } from '../expression';
 import { parseFieldPath, type FieldPath } from '../fieldPath';
 import { compileTimeFormat, NAMED_TIME_FORMATS, type TimeFormat } from '../timeFormat';
@@ -576,14 +577,29 @@ function compileRule(c: Collector, raw: unknown, index: number, declaredStreams:
       }
     }
 
+    // anomaly detection (anomaly/rule.ts): `anomaly.*` in when, `{{anomaly.*}}` in annotations
+    let anomaly: AnomalySpec | undefined;
+    const hasAnomaly = has(raw, 'anomaly');
+    if (hasAnomaly && aggregatesOk) {
+      const r = compileAnomaly(raw.anomaly, { aggregates: aggregateNames, fixedWindows: window === undefined || window.kind !== 'session', early: f.emit === 'early' });
+      for (const issue of r.issues) c.add([...base, ...issue.path], issue.field, issue.message, { ...site, ...(issue.key ? { key: true } : {}) });
+      anomaly = r.spec;
+      if (aggregateNames.includes('anomaly')) c.add([...base, 'aggregate', 'anomaly'], 'aggregate.anomaly', 'aggregate name "anomaly" is reserved in a rule with anomaly: (rename the aggregate)', { ...site, key: true });
+    }
+    if (hasAnomaly) for (const n of ANOMALY_TEMPLATE_NAMES) templateNames.add(n);
+
     let when: WindowRule['when'] | undefined;
     if (f.when !== undefined && aggregatesOk) {
       const variables: Record<string, 'double' | 'dyn'> = {};
       for (const n of aggregateNames) variables[n] = 'double';
       for (const g of groupBy) if (isVariableName(g) && !(g in variables)) variables[g] = 'dyn';
+      if (hasAnomaly) variables['anomaly'] = 'dyn';
       const r = tryCompileExpression(f.when, { what: `${what} when`, variables, result: 'bool' });
       if (r.ok) when = r.expression;
-      else c.add([...base, 'when'], 'when', r.message, { ...site, ...(r.offset !== undefined ? { offset: r.offset } : {}) });
+      else c.add([...base, 'when'], 'when', r.message + (!hasAnomaly && /"anomaly"/.test(r.message) ? ' (anomaly.* needs an anomaly: block on the rule)' : ''), { ...site, ...(r.offset !== undefined ? { offset: r.offset } : {}) });
+      if (r.ok && hasAnomaly) {
+        for (const u of unknownAnomalyFields(f.when)) c.add([...base, 'when'], 'when', `unknown name "anomaly.${u.name}": anomaly has ${ANOMALY_FIELDS.join(', ')}${didYouMean(u.name, ANOMALY_FIELDS)}`, { ...site, offset: u.offset });
+      }
     }
 
     const metrics = has(raw, 'metrics') && aggregatesOk ? compileMetrics(c, raw.metrics, base, site, aggregateNames, groupBy) : undefined;
@@ -599,6 +615,7 @@ function compileRule(c: Collector, raw: unknown, index: number, declaredStreams:
         for: f.for ?? DEFAULTS.for,
         emit: f.emit ?? DEFAULTS.emit,
         ...(metrics !== undefined ? { metrics } : {}),
+        ...(anomaly !== undefined ? { anomaly } : {}),
       } satisfies WindowRule;
     }
   }

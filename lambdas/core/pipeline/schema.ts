@@ -180,6 +180,8 @@ export const windowRuleFields = {
   emit: oneOf(['early', 'final']),
   /** true, a list of aggregate names, or { aggregates, maxGroups }: checked by the compiler (it needs the aggregates). */
   metrics: z.unknown(),
+  /** { of, detector, direction, sensitivity, warmup, ... }: checked by the compiler (anomaly/rule.ts, it needs the aggregates). */
+  anomaly: z.unknown(),
 } as const;
 
 /** Fields of absence rules only. */

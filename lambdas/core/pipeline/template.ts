@@ -7,13 +7,16 @@
  *   - every group label of the rule (its `groupBy` fields), e.g. `{{service}}`;
  *   - `{{rule}}` (the alert name) and `{{severity}}`;
  *   - window rules: every aggregate name, e.g. `{{errors}}`, and `{{window.start}}`,
- *     `{{window.end}}` (the caller passes ISO-8601 strings);
+ *     `{{window.end}}` (the caller passes ISO-8601 strings); with `anomaly:` also
+ *     `{{anomaly.score}}`, `{{anomaly.expected}}`, `{{anomaly.lower}}`,
+ *     `{{anomaly.upper}}` and `{{anomaly.warming}}` (true/false);
  *   - absence rules: `{{lastSeen}}` (ISO-8601 time of the group's last event) and
  *     `{{absentFor}}` (the rule's `absent` duration, e.g. "2m"); in
  *     `resolvedAnnotations` also `{{silentFor}}` (how long the group was silent,
  *     e.g. "2m10s") and `{{seenAgain}}` (ISO-8601 time of its first event after).
  */
 
+import { ANOMALY_TEMPLATE_NAMES } from '../anomaly/rule';
 import type { Rule } from '../types';
 
 /**
@@ -75,7 +78,10 @@ export function malformedPlaceholderOffset(template: string): number {
 /** Every name the annotations of `rule` may use (group labels, aggregates, built-ins). */
 export function templateNames(rule: Rule): string[] {
   const names: string[] = [...rule.groupBy, ...COMMON_TEMPLATE_NAMES];
-  if (rule.type === 'window') names.push(...rule.aggregates.map((a) => a.name), ...WINDOW_TEMPLATE_NAMES);
+  if (rule.type === 'window') {
+    names.push(...rule.aggregates.map((a) => a.name), ...WINDOW_TEMPLATE_NAMES);
+    if (rule.anomaly) names.push(...ANOMALY_TEMPLATE_NAMES);
+  }
   else names.push(...ABSENCE_TEMPLATE_NAMES);
   return names;
 }

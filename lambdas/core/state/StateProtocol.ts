@@ -16,6 +16,7 @@ import type {
   SlotBuilder,
   StateStore,
 } from '../StateStore';
+import type { ModelRecord } from '../anomaly/rule';
 import type { EpochMs, Rejection } from '../types';
 import type { ShardProgress } from '../watermark';
 import { recordStep, sameOutbox, withoutPublished, withReleased } from './outbox';
@@ -141,6 +142,34 @@ export class StateProtocol implements StateStore {
         return undefined;
       },
     );
+  }
+
+  // ------------------------------------------------------------ anomaly models
+
+  /**
+   * One step over the anomaly model of (rule, group) (see anomaly/rule.ts):
+   * written only if the stored record's `last` is still the one the step
+   * read (absent: no record), so a second attempt at a learned window is a
+   * no-op. Returns the record as stored afterwards.
+   */
+  async updateModel(rule: string, groupKey: string, step: (current: ModelRecord | undefined) => ModelRecord | null): Promise<ModelRecord | undefined> {
+    const models = this.storage.models;
+    let current = await models.read(rule, groupKey);
+    const settled = await this.settle(
+      () => `anomaly model of ${rule} ${groupKey}`,
+      async (): Promise<{ record: ModelRecord | undefined } | undefined> => {
+        const next = step(current);
+        if (next === null) return { record: current };
+        if (current !== undefined && next.last <= current.last) {
+          throw new InvariantError(`store contract: a model write must learn a later window (${rule} ${groupKey}: ${next.last} after ${current.last})`);
+        }
+        const written = await models.put(rule, groupKey, next, current?.last ?? null);
+        if (written.ok) return { record: written.value };
+        current = written.current;
+        return undefined;
+      },
+    );
+    return settled.record;
   }
 
   confirmPublished(rule: string, groupKey: string, transitionIds: readonly string[]): Promise<void> {

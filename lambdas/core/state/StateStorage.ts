@@ -1,3 +1,4 @@
+import type { ModelRecord } from '../anomaly/rule';
 import type { AlertRecord, DueKey, KeyDescriptor, KeyState, QuarantinedRecord, QuarantineQuery, Slot, SlotUpdate } from '../StateStore';
 import type { EpochMs, Rejection } from '../types';
 import type { ShardProgress } from '../watermark';
@@ -110,10 +111,19 @@ export interface QuarantineStorage {
   list(stream: string, query: QuarantineQuery): Promise<QuarantinedRecord[]>;
 }
 
+/** Anomaly models (anomaly/rule.ts): one record per (rule, group). */
+export interface ModelStorage {
+  /** Strongly consistent. */
+  read(rule: string, groupKey: string): Promise<ModelRecord | undefined>;
+  /** Writes the record if the stored one's `last` is still `expectedLast` (null: no record yet). */
+  put(rule: string, groupKey: string, record: ModelRecord, expectedLast: number | null): Promise<Conditional<ModelRecord>>;
+}
+
 export interface StateStorage {
   readonly aggregates: AggregateStorage;
   readonly alerts: AlertStorage;
   readonly progress: ProgressStorage;
   readonly dedupe: DedupeStorage;
   readonly quarantine: QuarantineStorage;
+  readonly models: ModelStorage;
 }

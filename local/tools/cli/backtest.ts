@@ -6,6 +6,7 @@ import type { ClosedWindow } from '../../../lambdas/core/Engine';
 import type { AlertTransition } from '../../../lambdas/core/lifecycle';
 import { formatIssue, loadPipeline, PipelineError } from '../../../lambdas/core/pipeline';
 import type { EpochMs, KinesisLikeRecord, Pipeline, StreamSpec } from '../../../lambdas/core/types';
+import { anomalyText } from '../../format';
 import { Backtest, type BacktestSummary } from '../backtest';
 import { classifyLine, eventTimeOf, RecordMaker } from '../records';
 import type { ReportContext } from '../replay';
@@ -16,7 +17,9 @@ export const BACKTEST_USAGE = `usage: tidewatch backtest [options] [FILE... | -]
 
 Runs a pipeline over recorded events on virtual time, with the engine the Lambdas
 run, in memory, and prints what it would have sent: every alert transition and, with
---windows, every closed window's aggregates. Nothing is published, nothing written.
+--windows, every closed window's aggregates (and, for an anomaly rule, its score, the
+expected value, the band and whether the model is still warming up). Nothing is
+published, nothing written.
 
 input (one of):
   FILE... | -                NDJSON files, or stdin (also when no FILE is given). A line is a
@@ -242,6 +245,7 @@ export function windowJson(w: ClosedWindow, at: ReportContext): Record<string, u
     values: w.values,
     events: w.events,
     holds: w.holds,
+    ...(w.anomaly ? { anomaly: { score: w.anomaly.score, expected: w.anomaly.expected, lower: w.anomaly.lower, upper: w.anomaly.upper, warming: w.anomaly.warming } } : {}),
     ...(at.afterInput ? { afterInput: true } : {}),
   };
 }
@@ -249,11 +253,11 @@ export function windowJson(w: ClosedWindow, at: ReportContext): Record<string, u
 function transitionLine(t: AlertTransition, at: ReportContext): string {
   const state = t.state === 'firing' ? 'FIRING  ' : 'RESOLVED';
   const summary = t.annotations['summary'];
-  return `${clock(t.at)}  ${state}  ${t.severity.padEnd(8)}  ${t.rule}  ${labelsText(t.group)}  ${span(t.window.start, t.window.end)}  ${valuesText(t.values)}${summary ? `  ${summary}` : ''}${at.afterInput ? '  (end of input)' : ''}`;
+  return `${clock(t.at)}  ${state}  ${t.severity.padEnd(8)}  ${t.rule}  ${labelsText(t.group)}  ${span(t.window.start, t.window.end)}  ${valuesText(t.values)}${t.anomaly ? `  ${anomalyText(t.anomaly)}` : ''}${summary ? `  ${summary}` : ''}${at.afterInput ? '  (end of input)' : ''}`;
 }
 
 function windowLine(w: ClosedWindow): string {
-  return `${clock(w.window.end)}  window    ${w.rule}  ${labelsText(w.group)}  ${span(w.window.start, w.window.end)}  ${valuesText(w.values)}  events=${w.events}${w.holds ? '  (when holds)' : ''}`;
+  return `${clock(w.window.end)}  window    ${w.rule}  ${labelsText(w.group)}  ${span(w.window.start, w.window.end)}  ${valuesText(w.values)}  events=${w.events}${w.anomaly ? `  ${anomalyText(w.anomaly)}` : ''}${w.holds ? '  (when holds)' : ''}`;
 }
 
 function summaryLines(s: BacktestSummary, seconds: number, cpuSeconds: number): string[] {

@@ -15,6 +15,7 @@ import {
   progressLayout,
   QUARANTINE_CHUNK_BYTES,
   metricGroupsLayout,
+  modelLayout,
   quarantineLayout,
   shortKey,
   slotAttributes,
@@ -55,6 +56,7 @@ describe('table layout', () => {
       dedupe: dedupeLayout.key('s', 'x', 0).pk,
       quarantine: quarantineLayout.partition('s'),
       metricGroups: metricGroupsLayout.key('R', 0).pk,
+      model: modelLayout.key('R', 'g').pk,
     };
     expect(Object.fromEntries(Object.entries(pks).map(([kind, pk]) => [kind, kindOf(pk)]))).toEqual(Object.fromEntries(ITEM_KINDS.map((k) => [k, k])));
     expect(new Set(Object.values(ITEM_PREFIX)).size).toBe(ITEM_KINDS.length);

@@ -21,6 +21,7 @@ function summarize(rule: Rule): unknown {
     when: rule.when.source,
     for: rule.for,
     emit: rule.emit,
+    ...(rule.anomaly ? { anomaly: rule.anomaly } : {}),
   };
 }
 
@@ -52,7 +53,7 @@ describe('pipelines/sample.yaml', () => {
     });
   });
 
-  it('compiles the four rules to the exact model', () => {
+  it('compiles the five rules to the exact model', () => {
     // Act
     const pipeline = loadPipeline(SAMPLE);
 
@@ -95,6 +96,26 @@ describe('pipelines/sample.yaml', () => {
         when: 'p99 > 800.0 && total >= 50',
         for: 2,
         emit: 'final',
+      },
+      {
+        type: 'window',
+        name: 'ErrorSpike',
+        stream: 'telemetry',
+        where: 'kind == "http"',
+        groupBy: ['service'],
+        severity: 'warning',
+        labels: {},
+        annotations: { summary: '{{service}}: {{errors}} errors in a minute, expected about {{anomaly.expected}} (normal up to {{anomaly.upper}})' },
+        window: { kind: 'tumbling', sizeMs: 60_000 },
+        latenessMs: 30_000,
+        aggregates: [
+          { name: 'errors', kind: 'count', value: undefined, condition: 'status >= 500', quantile: undefined, source: 'count(status >= 500)' },
+          { name: 'total', kind: 'count', value: undefined, condition: undefined, quantile: undefined, source: 'count()' },
+        ],
+        when: 'anomaly.score > 0.99 && errors >= 5.0 && total >= 20.0',
+        for: 1,
+        emit: 'final',
+        anomaly: { of: 'errors', detector: 'robust', options: { direction: 'up', sensitivity: 4, warmup: 10, alpha: 0.1, shiftAfter: 6, minSpread: 2, season: 'week' }, fill: null },
       },
       {
         type: 'window',
@@ -201,6 +222,7 @@ describe('pipelines/sample.yaml', () => {
     expect(names).toEqual([
       ['service', 'rule', 'severity', 'errors', 'total', 'window.start', 'window.end'],
       ['service', 'rule', 'severity', 'p99', 'total', 'window.start', 'window.end'],
+      ['service', 'rule', 'severity', 'errors', 'total', 'window.start', 'window.end', 'anomaly.score', 'anomaly.expected', 'anomaly.lower', 'anomaly.upper', 'anomaly.warming'],
       ['host', 'rule', 'severity', 'requests', 'users', 'volume', 'worst', 'mean', 'window.start', 'window.end'],
       ['host', 'rule', 'severity', 'lastSeen', 'absentFor'],
     ]);
