@@ -75,9 +75,9 @@ it('learns each closed window with one conditional write, and tidewatch windows 
   expect(out.join('').split('\n')).toEqual([
     'start                     end                       group        closed  shards  values    anomaly',
     `${iso(T0 + 5 * M)}  ${iso(T0 + 6 * M)}  service=api  no      1       errors=0  -`,
-    `${iso(T0 + 3 * M)}  ${iso(T0 + 4 * M)}  service=api  yes     1       errors=9  score=1.0000 expected=2.45 band=[-1.55, 6.45]`,
-    `${iso(T0 + 2 * M)}  ${iso(T0 + 3 * M)}  service=api  yes     1       errors=2  score=0.0000 expected=2.5 band=[-1.5, 6.5]`,
-    `${iso(T0 + M)}  ${iso(T0 + 2 * M)}  service=api  yes     1       errors=3  warming expected=2 band=[-2, 6]`,
+    `${iso(T0 + 3 * M)}  ${iso(T0 + 4 * M)}  service=api  yes     1       errors=9  score=1.0000 expected=2.45 band=[0, 6.45]`,
+    `${iso(T0 + 2 * M)}  ${iso(T0 + 3 * M)}  service=api  yes     1       errors=2  score=0.0000 expected=2.5 band=[0, 6.5]`,
+    `${iso(T0 + M)}  ${iso(T0 + 2 * M)}  service=api  yes     1       errors=3  warming expected=2 band=[0, 6]`,
     `${iso(T0)}  ${iso(T0 + M)}  service=api  yes     1       errors=2  warming expected=0 band=[-4, 4]`,
     '',
   ]);

@@ -47,7 +47,8 @@ export function verdict(s: RobustState, value: number, o: AnomalyOptions): Anoma
   return {
     score: warming ? 0 : scoreOf(z, o.direction, o.sensitivity),
     expected: s.level,
-    lower: s.level - o.sensitivity * sd,
+    // A count cannot go below 0: the band of a count series says so (the score is unchanged).
+    lower: s.int === true ? Math.max(0, s.level - o.sensitivity * sd) : s.level - o.sensitivity * sd,
     upper: s.level + o.sensitivity * sd,
     warming,
   };

@@ -190,7 +190,8 @@ export function verdict(state: SeasonalState, windowStart: number, value: number
   return {
     score: warming ? 0 : scoreOf((value - p.expected) / sd, o.direction, o.sensitivity),
     expected: p.expected,
-    lower: p.expected - o.sensitivity * sd,
+    // A count cannot go below 0: the band of a count series says so (the score is unchanged).
+    lower: s.int ? Math.max(0, p.expected - o.sensitivity * sd) : p.expected - o.sensitivity * sd,
     upper: p.expected + o.sensitivity * sd,
     warming,
   };

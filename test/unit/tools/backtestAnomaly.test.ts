@@ -66,17 +66,17 @@ describe('tidewatch backtest --windows with an anomaly rule', () => {
     // minute 6 sent nothing: no window, and the model did not learn a zero (minute 7 is scored on what minute 5 left)
     expect(windows.map((w) => [w['windowStart'], (w['values'] as Record<string, number>)['errors'], w['holds'], w['anomaly']])).toEqual([
       ['2026-11-27T10:00:00.000Z', 2, false, { score: 0, expected: 0, lower: -4, upper: 4, warming: true }],
-      ['2026-11-27T10:01:00.000Z', 3, false, { score: 0, expected: 2, lower: -2, upper: 6, warming: true }],
-      ['2026-11-27T10:02:00.000Z', 2, false, { score: 0, expected: 2.5, lower: -1.5, upper: 6.5, warming: true }],
-      ['2026-11-27T10:03:00.000Z', 3, false, { score: 0.33229872128313276, expected: 2.333333, lower: -1.666667, upper: 6.333333, warming: false }],
-      ['2026-11-27T10:04:00.000Z', 12, true, { score: 0.999999999364455, expected: 2.4, lower: -1.6, upper: 6.4, warming: false }],
-      ['2026-11-27T10:05:00.000Z', 2, false, { score: 0, expected: 2.8, lower: -1.2000000000000002, upper: 6.8, warming: false }],
-      ['2026-11-27T10:07:00.000Z', 2, false, { score: 0, expected: 2.72, lower: -1.2799999999999998, upper: 6.720000000000001, warming: false }],
+      ['2026-11-27T10:01:00.000Z', 3, false, { score: 0, expected: 2, lower: 0, upper: 6, warming: true }],
+      ['2026-11-27T10:02:00.000Z', 2, false, { score: 0, expected: 2.5, lower: 0, upper: 6.5, warming: true }],
+      ['2026-11-27T10:03:00.000Z', 3, false, { score: 0.33229872128313276, expected: 2.333333, lower: 0, upper: 6.333333, warming: false }],
+      ['2026-11-27T10:04:00.000Z', 12, true, { score: 0.999999999364455, expected: 2.4, lower: 0, upper: 6.4, warming: false }],
+      ['2026-11-27T10:05:00.000Z', 2, false, { score: 0, expected: 2.8, lower: 0, upper: 6.8, warming: false }],
+      ['2026-11-27T10:07:00.000Z', 2, false, { score: 0, expected: 2.72, lower: 0, upper: 6.720000000000001, warming: false }],
     ]);
     const transitions = out.filter((l) => l['type'] === 'transition');
     expect(transitions.map((t) => [t['state'], t['windowStart'], t['anomaly'], (t['annotations'] as Record<string, string>)['summary']])).toEqual([
-      ['firing', '2026-11-27T10:04:00.000Z', { score: 0.999999999364455, expected: 2.4, lower: -1.6, upper: 6.4, warming: false }, 'checkout: 12 errors, expected -1.6 to 6.4'],
-      ['resolved', '2026-11-27T10:05:00.000Z', { score: 0, expected: 2.8, lower: -1.2000000000000002, upper: 6.8, warming: false }, 'checkout: 2 errors, expected -1.2 to 6.8'],
+      ['firing', '2026-11-27T10:04:00.000Z', { score: 0.999999999364455, expected: 2.4, lower: 0, upper: 6.4, warming: false }, 'checkout: 12 errors, expected 0 to 6.4'],
+      ['resolved', '2026-11-27T10:05:00.000Z', { score: 0, expected: 2.8, lower: 0, upper: 6.8, warming: false }, 'checkout: 2 errors, expected 0 to 6.8'],
     ]);
   });
 
@@ -86,14 +86,14 @@ describe('tidewatch backtest --windows with an anomaly rule', () => {
     const body = c.out().split('\n\nsummary')[0]!.split('\n');
     expect(body).toEqual([
       '2026-11-27 10:01:00  window    ErrorSpike  service=checkout  [2026-11-27 10:00:00 .. 10:01:00)  errors=2 total=10  events=10  warming expected=0 band=[-4, 4]',
-      '2026-11-27 10:02:00  window    ErrorSpike  service=checkout  [2026-11-27 10:01:00 .. 10:02:00)  errors=3 total=10  events=10  warming expected=2 band=[-2, 6]',
-      '2026-11-27 10:03:00  window    ErrorSpike  service=checkout  [2026-11-27 10:02:00 .. 10:03:00)  errors=2 total=10  events=10  warming expected=2.5 band=[-1.5, 6.5]',
-      '2026-11-27 10:04:00  window    ErrorSpike  service=checkout  [2026-11-27 10:03:00 .. 10:04:00)  errors=3 total=10  events=10  score=0.3323 expected=2.33333 band=[-1.66667, 6.33333]',
-      '2026-11-27 10:05:00  FIRING    warning   ErrorSpike  service=checkout  [2026-11-27 10:04:00 .. 10:05:00)  errors=12 total=12  score=1.0000 expected=2.4 band=[-1.6, 6.4]  checkout: 12 errors, expected -1.6 to 6.4',
-      '2026-11-27 10:05:00  window    ErrorSpike  service=checkout  [2026-11-27 10:04:00 .. 10:05:00)  errors=12 total=12  events=12  score=1.0000 expected=2.4 band=[-1.6, 6.4]  (when holds)',
-      '2026-11-27 10:06:00  RESOLVED  warning   ErrorSpike  service=checkout  [2026-11-27 10:05:00 .. 10:06:00)  errors=2 total=10  score=0.0000 expected=2.8 band=[-1.2, 6.8]  checkout: 2 errors, expected -1.2 to 6.8',
-      '2026-11-27 10:06:00  window    ErrorSpike  service=checkout  [2026-11-27 10:05:00 .. 10:06:00)  errors=2 total=10  events=10  score=0.0000 expected=2.8 band=[-1.2, 6.8]',
-      '2026-11-27 10:08:00  window    ErrorSpike  service=checkout  [2026-11-27 10:07:00 .. 10:08:00)  errors=2 total=10  events=10  score=0.0000 expected=2.72 band=[-1.28, 6.72]',
+      '2026-11-27 10:02:00  window    ErrorSpike  service=checkout  [2026-11-27 10:01:00 .. 10:02:00)  errors=3 total=10  events=10  warming expected=2 band=[0, 6]',
+      '2026-11-27 10:03:00  window    ErrorSpike  service=checkout  [2026-11-27 10:02:00 .. 10:03:00)  errors=2 total=10  events=10  warming expected=2.5 band=[0, 6.5]',
+      '2026-11-27 10:04:00  window    ErrorSpike  service=checkout  [2026-11-27 10:03:00 .. 10:04:00)  errors=3 total=10  events=10  score=0.3323 expected=2.33333 band=[0, 6.33333]',
+      '2026-11-27 10:05:00  FIRING    warning   ErrorSpike  service=checkout  [2026-11-27 10:04:00 .. 10:05:00)  errors=12 total=12  score=1.0000 expected=2.4 band=[0, 6.4]  checkout: 12 errors, expected 0 to 6.4',
+      '2026-11-27 10:05:00  window    ErrorSpike  service=checkout  [2026-11-27 10:04:00 .. 10:05:00)  errors=12 total=12  events=12  score=1.0000 expected=2.4 band=[0, 6.4]  (when holds)',
+      '2026-11-27 10:06:00  RESOLVED  warning   ErrorSpike  service=checkout  [2026-11-27 10:05:00 .. 10:06:00)  errors=2 total=10  score=0.0000 expected=2.8 band=[0, 6.8]  checkout: 2 errors, expected 0 to 6.8',
+      '2026-11-27 10:06:00  window    ErrorSpike  service=checkout  [2026-11-27 10:05:00 .. 10:06:00)  errors=2 total=10  events=10  score=0.0000 expected=2.8 band=[0, 6.8]',
+      '2026-11-27 10:08:00  window    ErrorSpike  service=checkout  [2026-11-27 10:07:00 .. 10:08:00)  errors=2 total=10  events=10  score=0.0000 expected=2.72 band=[0, 6.72]',
     ]);
   });
 });
