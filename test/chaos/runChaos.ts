@@ -81,6 +81,8 @@ export interface SeedStats {
   invocations: number;
   tickerInvocations: number;
   ddbRequests: number;
+  /** Items an index query did not return because of the index-lag fault. */
+  hiddenByIndexLag: number;
   shards: number;
   faults: Partial<Record<FaultKind, number>>;
 }
@@ -383,9 +385,14 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
     if (c.dead) tickers[which] = undefined;
     return out;
   };
+  // Index lag: one shard (and its children) is not read during the rounds, then catches up in the drain, creating
+  // window items and moving the watermark past them within the index lag (issue 19's W1/W2 case).
+  let stuck: string | null = faults.on('index-lag') ? faults.rng('index-lag').pick(sim.openShards()).id : null;
+  if (stuck !== null) faults.note('index-lag', 0, `${stuck} is not read during the rounds (a lagging shard)`);
+  const isStuck = (shard: SimShard): boolean => stuck !== null && (shard.id === stuck || shard.parents.some((p) => isStuck(sim.shards.get(p)!)));
   const step = async (lag: number, withTicker: boolean) => {
     const tasks: Array<Promise<unknown>> = [];
-    for (const c of [...consumers.values()]) if (c.ready() && !esm.chance(lag)) tasks.push(c.step());
+    for (const c of [...consumers.values()]) if (c.ready() && !isStuck(c.shard) && !esm.chance(lag)) tasks.push(c.step());
     if (withTicker) {
       tasks.push(tick());
       if (faults.rng('concurrent-ticker').chance(0.3)) tasks.push(tick(1));
@@ -441,6 +448,7 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
 
     const phase = (name: string) => process.env['CHAOS_DEBUG'] && console.log(`  ${name}: ${world.counters.ddbRequests} requests, ${world.counters.invocations}+${world.counters.tickerInvocations} invocations`);
     phase('rounds');
+    stuck = null;
     // Drain the stream.
     for (let i = 0; [...consumers.values()].some((c) => c.ready()) && world.violations.length === 0; i++) {
       if (i >= 3000) {
@@ -526,6 +534,7 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
     invocations: world.counters.invocations,
     tickerInvocations: world.counters.tickerInvocations,
     ddbRequests: world.counters.ddbRequests,
+    hiddenByIndexLag: world.counters.hiddenByIndexLag,
     shards: sim.shards.size,
     faults: Object.fromEntries(faults.counts),
   };
@@ -585,6 +594,7 @@ export function totals(results: readonly SeedResult[]) {
     doubled: sum((s) => s.doubled),
     invocations: sum((s) => s.invocations + s.tickerInvocations),
     ddbRequests: sum((s) => s.ddbRequests),
+    hiddenByIndexLag: sum((s) => s.hiddenByIndexLag),
     faults,
   };
 }
@@ -631,7 +641,7 @@ export function formatTotals(s: ChaosSummary): string[] {
   const t = totals(s.results);
   return [
     `figures: ${t.seeds} seeds (${t.cloudWatchSeeds} of CloudWatch Logs payloads), ${t.records} records (${t.multiRecords} holding several events; ${t.events} distinct events, ${t.duplicates} producer duplicates, ${t.late} late, ${t.quarantined} quarantined), ${t.windows} windows, ${t.transitions} alert transitions`,
-    `  faults injected: ${faultSummary(t.faults)}`,
+    `  faults injected: ${faultSummary(t.faults)}; index results hidden by index lag ${t.hiddenByIndexLag}`,
     `  lost ${t.lost}, double-counted ${t.doubled}, duplicate deliveries after ambiguous publishes ${t.duplicateDeliveries}`,
     `  ${t.invocations} Lambda invocations, ${t.ddbRequests} DynamoDB requests; wall time ${(s.ms / 1000).toFixed(1)} s on ${machine()}`,
     `  producer duplicates ${s.producerDuplicates ? 'on' : 'off'}`,

@@ -128,7 +128,13 @@ export class World {
   readonly alertVersions = new Map<string, Map<number, string[]>>();
   readonly violations: string[] = [];
   readonly requestsByKind = new Map<string, number>();
-  readonly counters = { invocations: 0, tickerInvocations: 0, crashes: 0, ddbRequests: 0 };
+  readonly counters = { invocations: 0, tickerInvocations: 0, crashes: 0, ddbRequests: 0, hiddenByIndexLag: 0 };
+  /**
+   * Index lag (fault 'index-lag'): when each aggregate item was first written (virtual time, `pk|sk`), and
+   * how long (ms) a new item stays out of index query results (0: the fault is off for the seed).
+   */
+  private readonly firstWritten = new Map<string, number>();
+  readonly indexLagMs: number;
   /** Last observed stream watermark and shard progress (monotonicity). */
   private lastWatermark = -Infinity;
   private readonly lastProgress = new Map<string, number>();
@@ -145,6 +151,8 @@ export class World {
     interleaving: Random,
   ) {
     this.scheduler = new Scheduler((n) => interleaving.int(n));
+    this.indexLagMs = faults.on('index-lag') ? 1000 + faults.rng('index-lag').int(2001) : 0;
+    if (this.indexLagMs > 0) faults.note('index-lag', 0, `index queries do not show aggregate items created less than ${this.indexLagMs} ms (virtual) ago`);
     this.observer = new StateTable({ client: new DynamoDBClient(testClientConfig(endpoint)), tableName: table });
   }
 
@@ -184,6 +192,7 @@ export class World {
           const lostResponse = this.beforeRequest(c, op, command, request);
           const out = await next(args);
           this.afterWrite(request);
+          if (command === 'QueryCommand') this.lagIndex(args.input as { IndexName?: string }, out.output as { Items?: Array<Record<string, { S?: string }>> });
           if (lostResponse) {
             throw new InternalServerError({ message: 'chaos: internal server error (the request was applied; its response is lost)', $metadata: { httpStatusCode: 500 } });
           }
@@ -237,8 +246,29 @@ export class World {
     return false;
   }
 
-  /** Records the outbox of every alert item version written (for "each transition recorded exactly once"). */
+  /**
+   * Index lag: a query on an index (eventually consistent on DynamoDB) does not return aggregate items
+   * first written less than `indexLagMs` ago. Only omission is modelled (a new item not yet propagated),
+   * the direction that can make a closer skip a window; a finished item that still shows is harmless
+   * (closing is idempotent). Base-table reads and queries are strongly consistent and never filtered.
+   */
+  private lagIndex(input: { IndexName?: string }, output: { Items?: Array<Record<string, { S?: string }>> }): void {
+    if (this.indexLagMs === 0 || input.IndexName === undefined || output.Items === undefined) return;
+    const now = this.clock.now();
+    const kept = output.Items.filter((i) => {
+      const written = this.firstWritten.get(`${i['pk']?.S}|${i['sk']?.S}`);
+      return written === undefined || now - written >= this.indexLagMs;
+    });
+    this.counters.hiddenByIndexLag += output.Items.length - kept.length;
+    output.Items = kept;
+  }
+
+  /** Records the outbox of every alert item version written (for "each transition recorded exactly once"), and when aggregate items appeared (index lag). */
   private afterWrite(request: StateRequest | undefined): void {
+    if (request?.item === 'aggregate' && request.key.sk !== undefined) {
+      const item = `${request.key.pk}|${request.key.sk}`;
+      if (!this.firstWritten.has(item)) this.firstWritten.set(item, this.clock.now());
+    }
     if (request?.item !== 'alert' || request.write?.kind !== 'put') return;
     const written = alertLayout.decode(request.write.item);
     const item = `${request.key.pk}|${request.key.sk}`;
