@@ -26,7 +26,8 @@ import { RuleAggregates, type FixedPartialJson, type SessionPartialJson, type Wi
 import { padSequence } from './sequence';
 import { DEDUPE_BUCKET_MS, dedupeId } from './dedupe';
 import { hasClaimable, recordAndPublish } from './state/outbox';
-import type { AlertRecord, KeyDescriptor, KeyState, Slot, SlotUpdate, StateStore } from './StateStore';
+import type { AlertRecord, DueKey, KeyDescriptor, KeyState, Slot, SlotUpdate, StateStore } from './StateStore';
+import { dueIsComplete, planGroupClose } from './closing';
 import type {
   AbsenceRule,
   Clock,
@@ -510,7 +511,16 @@ export class Engine {
       // After a batch, look for due windows only when the watermark crossed a close time (cheap);
       // the ticker (full) always looks.
       if (!opts.full && !crossedCloseTime(rule, previous, watermark)) continue;
-      for (const due of await store.dueKeys(rule.name, watermark)) {
+      const dueList = await store.dueKeys(rule.name, watermark);
+      if (ctx.step !== null) {
+        // Fixed windows: per group, in order, never taking a window missing from the (possibly lagging) due list for empty (closing.ts).
+        for (const [groupKey, keys] of byGroupInOrder(dueList)) {
+          const closed = await this.closeGroup(ctx, ctx.step, groupKey, keys, watermark);
+          windowsClosed += closed.count;
+          published.push(...closed.published);
+        }
+      }
+      for (const due of ctx.step === null ? dueList : []) {
         const group = groupFromKey(rule.groupBy, due.key.groupKey);
         const closed = await this.closeKey(ctx, due.key, group, watermark);
         windowsClosed += closed.count;
@@ -529,12 +539,11 @@ export class Engine {
           if (closesAt(next, rule.latenessMs) > watermark) continue;
           const key = descriptor(rule.name, groupKey, next);
           const existing = await store.read(key);
-          if (existing && Object.keys(existing.slots).length > 0) {
-            const closed = await this.closeKey(ctx, key, group, watermark);
-            windowsClosed += closed.count;
-            published.push(...closed.published);
-            continue;
-          }
+          // Judged empty only once sealed (a closed marker): no later write can fill it (issue 19).
+          const closed = existing ? await this.closeKey(ctx, key, group, watermark) : await this.closeEmpty(ctx, key, group, watermark);
+          windowsClosed += closed.count;
+          published.push(...closed.published);
+          continue;
         } else {
           const gap = rule.window.kind === 'session' ? rule.window.gapMs : 0;
           next = { start: st.evaluatedEnd, end: st.evaluatedEnd + gap };
@@ -542,7 +551,7 @@ export class Engine {
         }
         // Nothing arrived: the values of an empty window (counts 0, others null).
         const verdict = { window: next, holds: false, values: ctx.aggs.results(ctx.aggs.create()) };
-        published.push(...(await this.alert(rule.name, groupKey, (s) => onWindowClosed(rule, group, s, verdict, ctx.step))));
+        published.push(...(await this.alert(rule.name, groupKey, (s) => onWindowClosed(rule, group, s, verdict, ctx.step, verdict.values))));
       }
     }
     for (const rule of this.absenceRules) {
@@ -561,6 +570,41 @@ export class Engine {
     return { watermark, windowsClosed, published };
   }
 
+  /**
+   * Closes one group's due fixed windows in order of start (issue 19, closing.ts): windows missing
+   * from the due list are looked up in the base table (strongly consistent) before any counts as
+   * empty, existing ones are closed first, and missing ones are sealed as empty before they are judged.
+   * Costs one alert read per group with due windows, plus one base-table query when the due windows
+   * are not exactly the ones after the last evaluated, plus one write per missing window sealed.
+   */
+  private async closeGroup(ctx: RuleContext, step: number, groupKey: string, due: readonly KeyDescriptor[], watermark: EpochMs): Promise<{ count: number; published: AlertTransition[] }> {
+    const { store } = this.opts;
+    const { rule } = ctx;
+    const group = groupFromKey(rule.groupBy, groupKey);
+    const after = (await store.readAlert(rule.name, groupKey))?.state.evaluatedThrough ?? null;
+    const last = Math.max(...due.map((k) => k.windowStart!));
+    const existing = dueIsComplete(after, due, step) || (after !== null && last <= after) ? due : (await store.groupWindows(rule.name, groupKey, after, last)).map((w) => w.key);
+    const size = rule.window.kind === 'session' ? 0 : rule.window.sizeMs;
+    let count = 0;
+    const published: AlertTransition[] = [];
+    for (const s of planGroupClose(after, due, existing, step)) {
+      const closed =
+        s.kind === 'close' ? await this.closeKey(ctx, s.key, group, watermark) : await this.closeEmpty(ctx, descriptor(rule.name, groupKey, { start: s.start, end: s.start + size }), group, watermark);
+      count += closed.count;
+      published.push(...closed.published);
+    }
+    return { count, published };
+  }
+
+  /** A fixed window with no item: sealed with a closed marker, then judged empty; when an item appeared meanwhile, closed as usual. */
+  private async closeEmpty(ctx: RuleContext, key: KeyDescriptor, group: GroupRef, watermark: EpochMs): Promise<{ count: number; published: AlertTransition[] }> {
+    if (!(await this.opts.store.sealEmptyWindow(key))) return this.closeKey(ctx, key, group, watermark);
+    const { rule } = ctx;
+    const empty = ctx.aggs.results(ctx.aggs.create());
+    const verdict = { window: { start: key.windowStart!, end: key.windowEnd! }, holds: false, values: empty };
+    return { count: 0, published: await this.alert(rule.name, group.key, (s) => onWindowClosed(rule, group, s, verdict, ctx.step, empty)) };
+  }
+
   private async closeKey(ctx: RuleContext, key: KeyDescriptor, group: GroupRef, watermark: EpochMs): Promise<{ count: number; published: AlertTransition[] }> {
     const { store } = this.opts;
     const { rule } = ctx;
@@ -575,8 +619,9 @@ export class Engine {
       // A closed window's transitions are dated by its end, not its newest event.
       for (const { window: w, holds, values, events } of verdicts) {
         const v = { window: w, holds, values };
-        published.push(...(await this.alert(rule.name, group.key, (s: AlertState): StepResult => onWindowClosed(rule, group, s, v, ctx.step))));
-        this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark });
+        published.push(...(await this.alert(rule.name, group.key, (s: AlertState): StepResult => onWindowClosed(rule, group, s, v, ctx.step, ctx.aggs.results(ctx.aggs.create())))));
+        // An empty window's closed marker (issue 19) is no window the group sent anything in: not reported.
+        if (events > 0) this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark });
       }
       if (window !== null) {
         await store.finishWindow(key);
@@ -589,6 +634,17 @@ export class Engine {
     }
     throw new Error(`could not close session key ${key.id}: it kept changing under concurrent writes (5 attempts)`);
   }
+}
+
+/** Due keys by group, groups in order of their first due key, each group's keys in due order. */
+function byGroupInOrder(due: readonly DueKey[]): Map<string, KeyDescriptor[]> {
+  const out = new Map<string, KeyDescriptor[]>();
+  for (const d of due) {
+    const list = out.get(d.key.groupKey);
+    if (list) list.push(d.key);
+    else out.set(d.key.groupKey, [d.key]);
+  }
+  return out;
 }
 
 /** True when some t ≡ offset (mod step) lies in (from, to]. */

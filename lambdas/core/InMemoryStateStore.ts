@@ -100,6 +100,22 @@ class MemoryAggregates implements AggregateStorage {
     return out;
   }
 
+  async windows(rule: string, groupKey: string, after: EpochMs | null, upTo: EpochMs): Promise<Array<{ key: KeyDescriptor; state: KeyState }>> {
+    const out: Array<{ key: KeyDescriptor; state: KeyState }> = [];
+    for (const e of this.t.keys.values()) {
+      const s = e.key.windowStart;
+      if (e.key.rule === rule && e.key.groupKey === groupKey && s !== null && s <= upTo && (after === null || s > after)) out.push({ key: e.key, state: snapshot(e) });
+    }
+    return out;
+  }
+
+  async sealEmpty(key: KeyDescriptor): Promise<boolean> {
+    if (this.t.keys.has(key.id)) return false;
+    // forgetFinishedWindows: the marker is not kept (the stream watermark already refuses records for the window).
+    if (!this.t.opts.forgetFinishedWindows) this.t.keys.set(key.id, { key, slots: {}, closed: true, closedThrough: null, closeAt: null, version: 1 });
+    return true;
+  }
+
   async seal(key: KeyDescriptor): Promise<void> {
     const e = this.t.keys.get(key.id);
     if (e === undefined || e.closed) return;

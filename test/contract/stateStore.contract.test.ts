@@ -258,6 +258,51 @@ describe.each([inMemory, onDynamoDB])('StateStore contract: $name', (fixture) =>
       expect((await store.apply(windowKey('empty'), S1, folding([1], T0 + 2 * M))).status).toBe('applied');
     });
 
+    it('lists a group\'s windows from the base table (finished and sealed-empty ones too), by start, in (after, upTo]', async () => {
+      const { store } = await fixture.fresh({ pageSize: 2 });
+      for (const start of [T0, T0 + M, T0 + 3 * M, T0 + 5 * M]) await store.apply(windowKey('a', start), S1, folding([1], start + 2 * M));
+      await store.apply(windowKey('b', T0 + 2 * M), S1, folding([1], T0 + 4 * M));
+      await store.apply(windowKey('a', T0 + 2 * M, 'Other'), S1, folding([1], T0 + 4 * M));
+      await store.sealWindow(windowKey('a', T0 + M));
+      await store.finishWindow(windowKey('a', T0 + M));
+      expect(await store.sealEmptyWindow(windowKey('a', T0 + 4 * M))).toBe(true);
+      const starts = async (after: number | null, upTo: number) => (await store.groupWindows('R', '["a"]', after, upTo)).map((w) => [w.key.windowStart, w.state.closed, w.state.closeAt, Object.keys(w.state.slots).length]);
+      expect(await starts(null, T0 + 4 * M)).toEqual([
+        [T0, false, T0 + 2 * M, 1],
+        [T0 + M, true, null, 1],
+        [T0 + 3 * M, false, T0 + 5 * M, 1],
+        [T0 + 4 * M, true, null, 0],
+      ]);
+      expect(await starts(T0, T0 + 3 * M)).toEqual([
+        [T0 + M, true, null, 1],
+        [T0 + 3 * M, false, T0 + 5 * M, 1],
+      ]);
+      expect(await starts(T0 + 5 * M, T0 + 9 * M)).toEqual([]);
+      expect((await store.groupWindows('R', '["a"]', T0 + 3 * M, T0 + 5 * M))[1]!.key).toEqual(windowKey('a', T0 + 5 * M));
+    });
+
+    it('seals an empty window with a closed marker: not due, a later contribution is refused (late); an existing key is left alone', async () => {
+      const { store, another } = await fixture.fresh();
+      expect(await store.sealEmptyWindow(windowKey('empty'))).toBe(true);
+      expect(await store.sealEmptyWindow(windowKey('empty'))).toBe(false);
+      expect(await store.read(windowKey('empty'))).toEqual({ slots: {}, closed: true, closedThrough: null, closeAt: null, version: 1 });
+      expect(await store.dueKeys('R', Number.MAX_SAFE_INTEGER)).toEqual([]);
+      // From this container and from a cold one: the contribution is late, nothing is stored.
+      expect((await store.apply(windowKey('empty'), S1, folding([1], T0 + 2 * M))).status).toBe('closed');
+      expect((await another().apply(windowKey('empty'), S2, folding([2], T0 + 2 * M))).status).toBe('closed');
+      expect(await store.read(windowKey('empty'))).toEqual({ slots: {}, closed: true, closedThrough: null, closeAt: null, version: 1 });
+      await store.apply(windowKey('full'), S1, folding([1], T0 + 2 * M));
+      expect(await store.sealEmptyWindow(windowKey('full'))).toBe(false);
+      expect(await store.read(windowKey('full'))).toMatchObject({ closed: false, version: 1, closeAt: T0 + 2 * M });
+    });
+
+    it('reads an alert record strongly consistently (undefined when there is none)', async () => {
+      const { store, another } = await fixture.fresh();
+      expect(await store.readAlert('R', 'g')).toBeUndefined();
+      await store.updateAlert('R', 'g', fire('R', 'g', 'x'), claimAt(T0));
+      expect(await another().readAlert('R', 'g')).toEqual({ state: { ...INITIAL_ALERT_STATE, status: 'firing', alertId: 'x', consecutive: 1 }, outbox: [{ transition: transition('R', 'g', 'x'), claimedUntil: T0 + 30_000 }] });
+    });
+
     it('advances a session key only at the expected version', async () => {
       const { store } = await fixture.fresh();
       await store.apply(sessionKey(), S1, folding([1], T0 + 2 * M));

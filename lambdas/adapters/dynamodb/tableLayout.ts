@@ -64,7 +64,8 @@ export const ITEM_KINDS = Object.keys(ITEM_PREFIX) as ItemKind[];
 
 /** The requests each item type's repository makes (what a request tag names, see StateTable.ts). */
 export const OPERATIONS = {
-  aggregate: ['apply', 'lowerCloseAt', 'read', 'due', 'seal', 'finish', 'advanceSessions', 'list'],
+  /** windows: a group's fixed windows from the base table (strongly consistent); sealEmpty: the closed marker of a window judged empty. */
+  aggregate: ['apply', 'lowerCloseAt', 'read', 'due', 'seal', 'finish', 'advanceSessions', 'list', 'windows', 'sealEmpty'],
   /** record: a lifecycle step and the transitions it records; confirm: published transitions leave the outbox; release: claims given up. */
   alert: ['read', 'record', 'confirm', 'release', 'list'],
   progress: ['read', 'raise', 'list'],
@@ -199,6 +200,34 @@ export interface AggregateItem {
 export const aggregateLayout = {
   key(k: KeyDescriptor): TableKey {
     return key('aggregate', `${ITEM_PREFIX.aggregate}${k.rule}#${shortKey(k.groupKey)}`, k.windowStart === null ? SESSION_SK : `${WINDOW_SK_PREFIX}${k.windowStart}`);
+  },
+  /**
+   * The sort-key range of a group's fixed windows starting after `after` (null: all of them), for a
+   * query of the group's partition: `W#<start>` sorts by start while starts have 13 digits (2001 to
+   * 2286); outside that, every window item of the group is read (the caller filters on windowStart).
+   */
+  windowsAfter(after: EpochMs | null): { readonly op: 'after'; readonly sk: string } | { readonly op: 'prefix'; readonly sk: string } {
+    const sortable = after !== null && Number.isSafeInteger(after) && after >= 1e12 && after < 1e13;
+    return sortable ? { op: 'after', sk: `${WINDOW_SK_PREFIX}${after}` } : { op: 'prefix', sk: WINDOW_SK_PREFIX };
+  },
+  /**
+   * The closed marker of a fixed window judged empty (issue 19): the key's identity and `closed`, no
+   * slot and no due index entry. A later slot write fails its `attribute_not_exists(closed)` condition,
+   * so a record for the window counts as late like a record for any other closed window.
+   */
+  emptyMarker(k: KeyDescriptor, expiresAtSeconds: number): NativeItem {
+    const key = aggregateLayout.key(k);
+    return {
+      [ATTR.pk]: key.pk,
+      [ATTR.sk]: key.sk,
+      [ATTR.rule]: k.rule,
+      [ATTR.groupKey]: k.groupKey,
+      [ATTR.windowStart]: k.windowStart,
+      [ATTR.windowEnd]: k.windowEnd,
+      [ATTR.closed]: true,
+      [ATTR.version]: 1,
+      [ATTR.expiresAt]: expiresAtSeconds,
+    };
   },
   /** What every partition key of a rule's aggregate items begins with. */
   rulePrefix(rule: string): string {

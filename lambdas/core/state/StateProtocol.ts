@@ -120,6 +120,15 @@ export class StateProtocol implements StateStore {
     return this.storage.aggregates.finish(key);
   }
 
+  async groupWindows(rule: string, groupKey: string, after: EpochMs | null, upTo: EpochMs): Promise<Array<{ key: KeyDescriptor; state: KeyState }>> {
+    const list = await this.storage.aggregates.windows(rule, groupKey, after, upTo);
+    return list.sort((a, b) => a.key.windowStart! - b.key.windowStart!);
+  }
+
+  sealEmptyWindow(key: KeyDescriptor): Promise<boolean> {
+    return this.storage.aggregates.sealEmpty(key);
+  }
+
   advanceSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean> {
     return this.storage.aggregates.putSessions(key, closedThrough, nextCloseAt, expectedVersion);
   }
@@ -166,6 +175,10 @@ export class StateProtocol implements StateStore {
         return undefined;
       },
     );
+  }
+
+  async readAlert(rule: string, groupKey: string): Promise<AlertRecord | undefined> {
+    return (await this.storage.alerts.read(rule, groupKey))?.value;
   }
 
   async activeAlerts(rule: string): Promise<Array<{ groupKey: string; record: AlertRecord }>> {
