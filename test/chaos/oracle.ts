@@ -13,7 +13,7 @@
  * before the run, idle timeout longer than the run, out-of-orderness +
  * lateness larger than twice the clock skew plus the producers' delay).
  */
-import { aggregateLayout, ATTR, kindOf, type NativeItem } from '../../lambdas/adapters/dynamodb/tableLayout';
+import { aggregateLayout, alertLayout, ATTR, kindOf, type NativeItem } from '../../lambdas/adapters/dynamodb/tableLayout';
 import type { AlertMessage } from '../../lambdas/adapters/SnsAlertPublisher';
 import { distinctAggregator } from '../../lambdas/core/aggregates/distinct';
 import { percentileAggregator } from '../../lambdas/core/aggregates/percentile';
@@ -468,4 +468,35 @@ export function compareAlerts(
   }
   for (const t of transitions) if (!recorded.has(t.transitionId)) violations.push(`${t.rule} ${t.group} ${t.state} never recorded in an outbox`);
   return { violations, expected: transitions.length, published: byId.size, duplicates };
+}
+
+/**
+ * Windows are evaluated in order (issue 19): the alert state of a group moves its `evaluatedThrough`
+ * past a window that holds accepted events only by evaluating that window. A jump over such a window
+ * (the gap rule took it for empty), or a first evaluated window after one (the group's first windows
+ * never judged), is what a lagging due index does to a closer that trusts it. `evaluated`: alert item
+ * (`pk|sk`) -> version -> evaluatedThrough, from every successful write.
+ */
+export function compareEvaluationOrder(expected: Expected, evaluated: ReadonlyMap<string, ReadonlyMap<number, number | null>>): string[] {
+  const violations: string[] = [];
+  for (const rule of ORACLE_RULES) {
+    for (const [group, byStart] of expected.windows.get(rule.name)!) {
+      const k = alertLayout.key(rule.name, group);
+      const versions = evaluated.get(`${k.pk}|${k.sk}`);
+      if (!versions) continue;
+      const through = [...versions.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([, e]) => e)
+        .filter((e): e is number => e !== null);
+      const starts = [...byStart.keys()];
+      let previous = -Infinity;
+      for (const e of through) {
+        for (const s of starts) {
+          if (s > previous && s < e) violations.push(`${rule.name} ${group}: window ${new Date(s).toISOString()} (${byStart.get(s)!.length} events) was skipped: evaluatedThrough moved from ${Number.isFinite(previous) ? new Date(previous).toISOString() : 'none'} to ${new Date(e).toISOString()}`);
+        }
+        previous = Math.max(previous, e);
+      }
+    }
+  }
+  return violations;
 }

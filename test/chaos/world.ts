@@ -126,6 +126,8 @@ export class World {
   readonly faultOps = new Map<string, FaultOp[]>();
   /** Every successful write of an alert item: item -> version -> transition ids in its outbox. */
   readonly alertVersions = new Map<string, Map<number, string[]>>();
+  /** Every successful write of an alert item: item -> version -> the state's evaluatedThrough (windows evaluated in order, issue 19). */
+  readonly evaluatedThrough = new Map<string, Map<number, number | null>>();
   readonly violations: string[] = [];
   readonly requestsByKind = new Map<string, number>();
   readonly counters = { invocations: 0, tickerInvocations: 0, crashes: 0, ddbRequests: 0, hiddenByIndexLag: 0 };
@@ -277,6 +279,9 @@ export class World {
     if (versions.has(written.version)) this.violation(`alert item ${item} version ${written.version} written twice`);
     versions.set(written.version, ids);
     this.alertVersions.set(item, versions);
+    const evaluated = this.evaluatedThrough.get(item) ?? new Map<number, number | null>();
+    evaluated.set(written.version, written.record.state.evaluatedThrough);
+    this.evaluatedThrough.set(item, evaluated);
   }
 
   private async publish(c: Container, input: PublishCommandInput): Promise<{ MessageId: string }> {
