@@ -107,6 +107,8 @@ export const ATTR = {
   state: 'state',
   outbox: 'outbox',
   active: 'active',
+  /** A random id of the write that put the item: tells a writer whose response was lost whether its write happened (issue 19). */
+  writeId: 'writeId',
   // shard progress and watermark
   maxEventTime: 'maxEventTime',
   lastActivity: 'lastActivity',
@@ -292,9 +294,10 @@ export const alertLayout = {
   partition(rule: string): string {
     return `${ITEM_PREFIX.alert}${rule}`;
   },
-  encode(rule: string, groupKey: string, record: AlertRecord, version: number, active: boolean): NativeItem {
+  encode(rule: string, groupKey: string, record: AlertRecord, version: number, active: boolean, writeId?: string): NativeItem {
     const k = alertLayout.key(rule, groupKey);
     return {
+      ...(writeId !== undefined ? { [ATTR.writeId]: writeId } : {}),
       [ATTR.pk]: k.pk,
       [ATTR.sk]: k.sk,
       [ATTR.rule]: rule,
@@ -304,6 +307,10 @@ export const alertLayout = {
       [ATTR.active]: active,
       [ATTR.version]: version,
     };
+  },
+  /** The id of the write that put the item (undefined: written before issue 19, or by a tool). */
+  writeIdOf(item: NativeItem | undefined): string | undefined {
+    return item === undefined ? undefined : (str(item[ATTR.writeId]) ?? undefined);
   },
   decode(item: NativeItem): AlertItem {
     const state = str(item[ATTR.state]);
