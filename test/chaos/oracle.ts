@@ -409,6 +409,12 @@ export function compareAlerts(
   const byId = new Map<string, Delivery[]>();
   for (const d of deliveries) byId.set(d.transitionId, [...(byId.get(d.transitionId) ?? []), d]);
   let duplicates = 0;
+  // Every publish of one transition id carries the same bytes (issue 19): body, subject, attributes, topic, FIFO ids.
+  const bytes = (d: Delivery) => JSON.stringify([d.message.TopicArn, d.message.Subject, d.message.Message, d.message.MessageAttributes, d.message.MessageGroupId, d.message.MessageDeduplicationId]);
+  for (const [id, list] of byId) {
+    const differing = list.filter((d) => bytes(d) !== bytes(list[0]!));
+    if (differing.length > 0) violations.push(`transition ${id} published ${list.length} times, ${differing.length} of them with other bytes than the first: ${bytes(differing[0]!).slice(0, 300)} vs ${bytes(list[0]!).slice(0, 300)}`);
+  }
   for (const [id, list] of byId) {
     const t = want.get(id);
     const body = JSON.parse(list[0]!.message.Message ?? '{}') as AlertMessage;
