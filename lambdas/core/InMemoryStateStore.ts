@@ -211,7 +211,7 @@ class MemoryDedupe implements DedupeStorage {
   async bucket(stream: string, shardId: string, bucket: number): Promise<Versioned<DedupeBucket>> {
     if (this.t.opts.clock) this.expire(`${stream}\u0000${shardId}`, this.t.opts.clock.now());
     const e = this.entry(stream, shardId, bucket);
-    return e ? { value: e, version: e.version } : { value: { ids: new Map(), bytes: 2 }, version: 0 };
+    return e ? { value: e, version: e.version } : { value: { ids: new Map(), bytes: 0 }, version: 0 };
   }
 
   async add(
@@ -229,7 +229,7 @@ class MemoryDedupe implements DedupeStorage {
     let e = buckets.get(bucket);
     if ((e?.version ?? 0) !== current.version) return conflict(e ? { value: e, version: e.version } : undefined);
     // A new bucket takes the protocol's map of added ids as its own (it is not used again): no copy per id.
-    if (!e) buckets.set(bucket, (e = { ids: added, bytes: 2, version: 0 }));
+    if (!e) buckets.set(bucket, (e = { ids: added, bytes: 0, version: 0 }));
     else for (const [id, seq] of added) e.ids.set(id, seq);
     e.bytes += addedBytes;
     e.version += 1;

@@ -86,10 +86,10 @@ export interface ProgressStorage {
   raiseWatermark(stream: string, watermark: EpochMs): Promise<boolean>;
 }
 
-/** The ids of one shard and bucket of event time: id -> the sequence number it was first recorded with. */
+/** The ids of one shard and bucket of event time: id -> the fingerprint of the sequence number it was first recorded with (dedupeSeq). */
 export interface DedupeBucket {
   readonly ids: ReadonlyMap<string, string>;
-  /** Bytes of the ids as the item stores them (see dedupeEntryBytes). */
+  /** Bytes of the ids as stored (DEDUPE_ENTRY_BYTES each, see dedupe.ts). */
   readonly bytes: number;
 }
 
