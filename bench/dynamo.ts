@@ -101,6 +101,8 @@ export class RequestCounter {
   readonly wruByKind: Record<string, number> = {};
   /** Writes by what they are for (tidewatch's request tags: see purposeOf). */
   readonly writesByPurpose: Record<string, number> = {};
+  /** tidewatch's writes by state operation (e.g. `aggregate.seal`; failed conditions included). */
+  readonly writesByOperation: Record<string, number> = {};
   /** Write units by what they are for (the index estimate under `index`). */
   readonly wruByPurpose: Record<string, number> = {};
   /** Item sizes written, by item kind: sum and count (bytes). */
@@ -138,8 +140,9 @@ export class RequestCounter {
   }
 
   /** Counts one request (before it is sent). */
-  count(command: string, kind: string, purpose?: string): void {
+  count(command: string, kind: string, purpose?: string, operation?: string): void {
     this.byCommand[command] = (this.byCommand[command] ?? 0) + 1;
+    if (operation !== undefined && WRITES.has(command)) this.writesByOperation[operation] = (this.writesByOperation[operation] ?? 0) + 1;
     this.byKind[kind] = (this.byKind[kind] ?? 0) + 1;
     if (WRITES.has(command)) {
       this.writes++;
@@ -264,7 +267,7 @@ export function countingClient(endpoint: string, counter: RequestCounter, tables
       const request = stateRequestOf(context);
       const kind = kindOf(label, pk, request);
       const purpose = purposeOf(request);
-      counter.count(command, kind, purpose);
+      counter.count(command, kind, purpose, request?.op);
       const measured = WRITES.has(command) || READS.has(command) ? { ...input, ReturnConsumedCapacity: 'TOTAL' } : input;
       try {
         const out = await next({ ...args, input: measured });

@@ -33,6 +33,7 @@ async function main(): Promise<void> {
           requestsByKindPerEvent: per(r.counter.byKind),
           wruByKindPerEvent: per(r.counter.wruByKind),
           writesByPurposePerEvent: per(r.counter.writesByPurpose),
+          writesByOperation: r.counter.writesByOperation,
           wruByPurposePerEvent: per(r.counter.wruByPurpose),
           engine: r.engine,
         }),

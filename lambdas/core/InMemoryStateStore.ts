@@ -116,6 +116,15 @@ class MemoryAggregates implements AggregateStorage {
     if (e) e.closeAt = null;
   }
 
+  async sealAndFinish(key: KeyDescriptor, expectedVersion: number): Promise<boolean> {
+    const e = this.t.keys.get(key.id);
+    if (e === undefined || e.closed || e.version !== expectedVersion) return false;
+    e.closed = true;
+    e.version += 1;
+    await this.finish(key);
+    return true;
+  }
+
   async putSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean> {
     const e = this.t.keys.get(key.id);
     if (!e || e.version !== expectedVersion) return false;

@@ -258,6 +258,25 @@ describe.each([inMemory, onDynamoDB])('StateStore contract: $name', (fixture) =>
       expect((await store.apply(windowKey('empty'), S1, folding([1], T0 + 2 * M))).status).toBe('applied');
     });
 
+    it('seals and finishes a window in one write only at the version read and only if open; never creates an item', async () => {
+      const { store, another } = await fixture.fresh();
+      await store.apply(windowKey(), S1, folding([1], T0 + 2 * M));
+      const read = (await store.read(windowKey()))!;
+      // Another shard's contribution lands after the read: the version moved, nothing is closed.
+      await another().apply(windowKey(), S2, folding([5], T0 + 2 * M));
+      expect(await store.closeWindowAt(windowKey(), read.version)).toBe(false);
+      expect(await store.read(windowKey())).toMatchObject({ closed: false, version: read.version + 1, closeAt: T0 + 2 * M });
+      const again = (await store.read(windowKey()))!;
+      expect(await another().closeWindowAt(windowKey(), again.version)).toBe(true);
+      expect(await store.read(windowKey())).toMatchObject({ closed: true, version: again.version + 1, closeAt: null });
+      expect(await store.dueKeys('R', Number.MAX_SAFE_INTEGER)).toEqual([]);
+      // Closed: no second close, and contributions are refused.
+      expect(await store.closeWindowAt(windowKey(), again.version + 1)).toBe(false);
+      expect((await store.apply(windowKey(), S1, folding([9], T0 + 2 * M))).status).toBe('closed');
+      expect(await store.closeWindowAt(windowKey('empty'), 0)).toBe(false);
+      expect(await store.read(windowKey('empty'))).toBeUndefined();
+    });
+
     it('advances a session key only at the expected version', async () => {
       const { store } = await fixture.fresh();
       await store.apply(sessionKey(), S1, folding([1], T0 + 2 * M));

@@ -64,7 +64,7 @@ export const ITEM_KINDS = Object.keys(ITEM_PREFIX) as ItemKind[];
 
 /** The requests each item type's repository makes (what a request tag names, see StateTable.ts). */
 export const OPERATIONS = {
-  aggregate: ['apply', 'lowerCloseAt', 'read', 'due', 'seal', 'finish', 'advanceSessions', 'list'],
+  aggregate: ['apply', 'lowerCloseAt', 'read', 'due', 'seal', 'finish', 'sealAndFinish', 'advanceSessions', 'list'],
   /** record: a lifecycle step and the transitions it records; confirm: published transitions leave the outbox; release: claims given up. */
   alert: ['read', 'record', 'confirm', 'release', 'list'],
   progress: ['read', 'raise', 'list'],

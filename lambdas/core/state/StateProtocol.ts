@@ -120,6 +120,10 @@ export class StateProtocol implements StateStore {
     return this.storage.aggregates.finish(key);
   }
 
+  closeWindowAt(key: KeyDescriptor, expectedVersion: number): Promise<boolean> {
+    return this.storage.aggregates.sealAndFinish(key, expectedVersion);
+  }
+
   advanceSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean> {
     return this.storage.aggregates.putSessions(key, closedThrough, nextCloseAt, expectedVersion);
   }

@@ -57,6 +57,8 @@ export interface AggregateStorage {
   seal(key: KeyDescriptor): Promise<void>;
   /** Takes an existing key out of the due keys; nothing when it was never written. */
   finish(key: KeyDescriptor): Promise<void>;
+  /** Seal and finish in one write, if the key exists, is at `expectedVersion` and is not closed; false otherwise. */
+  sealAndFinish(key: KeyDescriptor, expectedVersion: number): Promise<boolean>;
   /** Sets a session key's closedThrough and next close time (null: not due) if it is still at `expectedVersion`. */
   putSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean>;
 }
