@@ -27,7 +27,7 @@ import { padSequence } from './sequence';
 import { DEDUPE_BUCKET_MS, dedupeId } from './dedupe';
 import { hasClaimable, recordAndPublish } from './state/outbox';
 import type { AlertRecord, DueKey, KeyDescriptor, KeyState, Slot, SlotUpdate, StateStore } from './StateStore';
-import { dueIsComplete, planGroupClose } from './closing';
+import { dueIsComplete, planGroupClose, quietClose } from './closing';
 import type {
   AbsenceRule,
   Clock,
@@ -605,12 +605,48 @@ export class Engine {
     return { count: 0, published: await this.alert(rule.name, group.key, (s) => onWindowClosed(rule, group, s, verdict, ctx.step, empty)) };
   }
 
+  /**
+   * Closes a fixed window of an `emit: final` rule in one write when its
+   * verdicts record nothing for the group (closing.ts): read, evaluate, check
+   * that no lifecycle step would change the alert state, then seal and finish
+   * on the version read. False when that does not hold (the caller closes it
+   * the usual way: seal, read, record, finish).
+   */
+  private async closeQuietly(ctx: RuleContext, key: KeyDescriptor, group: GroupRef, window: TimeWindow, watermark: EpochMs, published: AlertTransition[]): Promise<boolean> {
+    const { rule } = ctx;
+    if (rule.emit === 'early') return false;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const state = await this.opts.store.read(key);
+      if (!state || state.closed) return false;
+      const verdicts = this.verdicts(ctx, state, group, window, watermark);
+      let quiet = true;
+      for (const { window: w, holds, values } of verdicts) {
+        const step = quietClose(rule, (s: AlertState): StepResult => onWindowClosed(rule, group, s, { window: w, holds, values }, ctx.step));
+        // A probe: records nothing itself (claimable transitions of a crashed publisher are claimed and published, as always).
+        const probe = (s: AlertState): StepResult => {
+          const r = step(s);
+          if (r.state !== s || r.transitions.length > 0) quiet = false;
+          return { state: s, transitions: [] };
+        };
+        published.push(...(await this.alert(rule.name, group.key, probe)));
+      }
+      if (!quiet) return false;
+      if (await this.opts.store.closeWindowAt(key, state.version)) {
+        for (const { window: w, holds, values, events } of verdicts) this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark });
+        return true;
+      }
+    }
+    return false;
+  }
+
   private async closeKey(ctx: RuleContext, key: KeyDescriptor, group: GroupRef, watermark: EpochMs): Promise<{ count: number; published: AlertTransition[] }> {
     const { store } = this.opts;
     const { rule } = ctx;
     const published: AlertTransition[] = [];
     for (let attempt = 0; attempt < 5; attempt++) {
       const window = key.windowStart !== null ? { start: key.windowStart, end: key.windowEnd! } : null;
+      // A window whose verdict records nothing is sealed and finished in one write (closing.ts).
+      if (window !== null && attempt === 0 && (await this.closeQuietly(ctx, key, group, window, watermark, published))) return { count: 1, published };
       // A fixed window is sealed first, so no contribution lands after it was read for evaluation.
       if (window !== null) await store.sealWindow(key);
       const state = await store.read(key);
@@ -619,7 +655,7 @@ export class Engine {
       // A closed window's transitions are dated by its end, not its newest event.
       for (const { window: w, holds, values, events } of verdicts) {
         const v = { window: w, holds, values };
-        published.push(...(await this.alert(rule.name, group.key, (s: AlertState): StepResult => onWindowClosed(rule, group, s, v, ctx.step, ctx.aggs.results(ctx.aggs.create())))));
+        published.push(...(await this.alert(rule.name, group.key, quietClose(rule, (s: AlertState): StepResult => onWindowClosed(rule, group, s, v, ctx.step, ctx.aggs.results(ctx.aggs.create()))))));
         // An empty window's closed marker (issue 19) is no window the group sent anything in: not reported.
         if (events > 0) this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark });
       }

@@ -132,6 +132,15 @@ class MemoryAggregates implements AggregateStorage {
     if (e) e.closeAt = null;
   }
 
+  async sealAndFinish(key: KeyDescriptor, expectedVersion: number): Promise<boolean> {
+    const e = this.t.keys.get(key.id);
+    if (e === undefined || e.closed || e.version !== expectedVersion) return false;
+    e.closed = true;
+    e.version += 1;
+    await this.finish(key);
+    return true;
+  }
+
   async putSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean> {
     const e = this.t.keys.get(key.id);
     if (!e || e.version !== expectedVersion) return false;
@@ -227,7 +236,7 @@ class MemoryDedupe implements DedupeStorage {
   async bucket(stream: string, shardId: string, bucket: number): Promise<Versioned<DedupeBucket>> {
     if (this.t.opts.clock) this.expire(`${stream}\u0000${shardId}`, this.t.opts.clock.now());
     const e = this.entry(stream, shardId, bucket);
-    return e ? { value: e, version: e.version } : { value: { ids: new Map(), bytes: 2 }, version: 0 };
+    return e ? { value: e, version: e.version } : { value: { ids: new Map(), bytes: 0 }, version: 0 };
   }
 
   async add(
@@ -245,7 +254,7 @@ class MemoryDedupe implements DedupeStorage {
     let e = buckets.get(bucket);
     if ((e?.version ?? 0) !== current.version) return conflict(e ? { value: e, version: e.version } : undefined);
     // A new bucket takes the protocol's map of added ids as its own (it is not used again): no copy per id.
-    if (!e) buckets.set(bucket, (e = { ids: added, bytes: 2, version: 0 }));
+    if (!e) buckets.set(bucket, (e = { ids: added, bytes: 0, version: 0 }));
     else for (const [id, seq] of added) e.ids.set(id, seq);
     e.bytes += addedBytes;
     e.version += 1;

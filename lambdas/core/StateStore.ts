@@ -192,6 +192,15 @@ export interface StateStore {
   sealEmptyWindow(key: KeyDescriptor): Promise<boolean>;
 
   /**
+   * Seals and finishes a fixed window in one write, if it is still at
+   * `expectedVersion` and not closed: for a window evaluated on that version
+   * whose verdict records nothing (see closing.ts), so no contribution can
+   * land between the read and the seal. False when the key moved on (or does
+   * not exist): the caller reads it again.
+   */
+  closeWindowAt(key: KeyDescriptor, expectedVersion: number): Promise<boolean>;
+
+  /**
    * Session keys: records that sessions closing at or before `closedThrough`
    * were evaluated and when the key is next due. Only if the key is still at
    * `expectedVersion`; returns false on a conflict (the caller re-reads).

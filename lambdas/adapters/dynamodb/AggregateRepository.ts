@@ -153,6 +153,22 @@ export class AggregateRepository implements AggregateStorage {
     await this.table.write('aggregate', 'aggregate.finish', aggregateLayout.key(key), { kind: 'update', update: { remove: [ATTR.duePk, ATTR.closeAt] }, condition: attributeExists(ATTR.pk) }, 'ignore');
   }
 
+  async sealAndFinish(key: KeyDescriptor, expectedVersion: number): Promise<boolean> {
+    const written = await this.table.write(
+      'aggregate',
+      'aggregate.sealAndFinish',
+      aggregateLayout.key(key),
+      {
+        kind: 'update',
+        update: { set: { [ATTR.closed]: true }, add: { [ATTR.version]: 1 }, remove: [ATTR.duePk, ATTR.closeAt] },
+        condition: and(equals(ATTR.version, expectedVersion), attributeNotExists(ATTR.closed)),
+      },
+      'ignore',
+    );
+    this.cache.delete(key.id);
+    return written.ok;
+  }
+
   async putSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean> {
     const update: UpdateSpec =
       nextCloseAt === null

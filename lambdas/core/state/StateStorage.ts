@@ -68,6 +68,8 @@ export interface AggregateStorage {
    * (no slot can be added afterwards), false when an item exists (the caller closes it as usual).
    */
   sealEmpty(key: KeyDescriptor): Promise<boolean>;
+  /** Seal and finish in one write, if the key exists, is at `expectedVersion` and is not closed; false otherwise. */
+  sealAndFinish(key: KeyDescriptor, expectedVersion: number): Promise<boolean>;
   /** Sets a session key's closedThrough and next close time (null: not due) if it is still at `expectedVersion`. */
   putSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean>;
 }
@@ -97,10 +99,10 @@ export interface ProgressStorage {
   raiseWatermark(stream: string, watermark: EpochMs): Promise<boolean>;
 }
 
-/** The ids of one shard and bucket of event time: id -> the sequence number it was first recorded with. */
+/** The ids of one shard and bucket of event time: id -> the fingerprint of the sequence number it was first recorded with (dedupeSeq). */
 export interface DedupeBucket {
   readonly ids: ReadonlyMap<string, string>;
-  /** Bytes of the ids as the item stores them (see dedupeEntryBytes). */
+  /** Bytes of the ids as stored (DEDUPE_ENTRY_BYTES each, see dedupe.ts). */
   readonly bytes: number;
 }
 
