@@ -21,13 +21,14 @@ import {
   type AlertTransition,
   type StepResult,
   type AlertState,
+  INITIAL_ALERT_STATE,
 } from './lifecycle';
 import { RuleAggregates, type FixedPartialJson, type SessionPartialJson, type WindowAcc } from './partials';
 import { padSequence } from './sequence';
 import { DEDUPE_BUCKET_MS, dedupeId } from './dedupe';
 import { hasClaimable, recordAndPublish } from './state/outbox';
 import type { AlertRecord, DueKey, KeyDescriptor, KeyState, Slot, SlotUpdate, StateStore } from './StateStore';
-import { dueIsComplete, planGroupClose, quietClose } from './closing';
+import { atRest, dueIsComplete, isQuiet, lookbackAfter, MAX_SEALED_EMPTY, planGroupClose, quietClose } from './closing';
 import type {
   AbsenceRule,
   Clock,
@@ -515,7 +516,7 @@ export class Engine {
       if (ctx.step !== null) {
         // Fixed windows: per group, in order, never taking a window missing from the (possibly lagging) due list for empty (closing.ts).
         for (const [groupKey, keys] of byGroupInOrder(dueList)) {
-          const closed = await this.closeGroup(ctx, ctx.step, groupKey, keys, watermark);
+          const closed = await this.closeGroup(ctx, ctx.step, groupKey, keys, watermark, previous);
           windowsClosed += closed.count;
           published.push(...closed.published);
         }
@@ -571,23 +572,55 @@ export class Engine {
   }
 
   /**
-   * Closes one group's due fixed windows in order of start (issue 19, closing.ts): windows missing
-   * from the due list are looked up in the base table (strongly consistent) before any counts as
-   * empty, existing ones are closed first, and missing ones are sealed as empty before they are judged.
-   * Costs one alert read per group with due windows, plus one base-table query when the due windows
-   * are not exactly the ones after the last evaluated, plus one write per missing window sealed.
+   * Closes one group's due fixed windows (closing.ts). A group at rest (no alert record, or one at
+   * rest) has its due windows closed quietly, in order, while each step would record nothing: one
+   * key read and one write per window, no base-table query, no seal. From the first window whose
+   * step would change the state (or for a group not at rest), in order of start (issue 19): windows
+   * missing from the due list are looked up in the base table (strongly consistent) from the last
+   * evaluated window (not at rest) or from a bounded lookback (at rest: closing.ts lookbackAfter),
+   * existing ones are closed first, and missing ones are sealed as empty before they are judged.
    */
-  private async closeGroup(ctx: RuleContext, step: number, groupKey: string, due: readonly KeyDescriptor[], watermark: EpochMs): Promise<{ count: number; published: AlertTransition[] }> {
+  private async closeGroup(
+    ctx: RuleContext,
+    step: number,
+    groupKey: string,
+    due: readonly KeyDescriptor[],
+    watermark: EpochMs,
+    previous: EpochMs,
+  ): Promise<{ count: number; published: AlertTransition[] }> {
     const { store } = this.opts;
     const { rule } = ctx;
     const group = groupFromKey(rule.groupBy, groupKey);
-    const after = (await store.readAlert(rule.name, groupKey))?.state.evaluatedThrough ?? null;
-    const last = Math.max(...due.map((k) => k.windowStart!));
-    const existing = dueIsComplete(after, due, step) || (after !== null && last <= after) ? due : (await store.groupWindows(rule.name, groupKey, after, last)).map((w) => w.key);
-    const size = rule.window.kind === 'session' ? 0 : rule.window.sizeMs;
+    const record = await store.readAlert(rule.name, groupKey);
+    const rest = record === undefined ? INITIAL_ALERT_STATE : record.state;
+    const atRestNow = rule.emit !== 'early' && atRest(rest) && !(record !== undefined && hasClaimable(record.outbox, this.opts.clock.now()));
     let count = 0;
     const published: AlertTransition[] = [];
-    for (const s of planGroupClose(after, due, existing, step)) {
+    let pending = [...due].sort((a, b) => a.windowStart! - b.windowStart!);
+    if (atRestNow) {
+      while (pending.length > 0) {
+        const r = await this.closeAtRest(ctx, pending[0]!, group, rest, watermark);
+        if (r === 'loud') break;
+        if (r === 'closed') count += 1;
+        pending = pending.slice(1);
+      }
+      if (pending.length === 0) return { count, published };
+    }
+    const size = rule.window.kind === 'session' ? 0 : rule.window.sizeMs;
+    const evaluated = rest.evaluatedThrough;
+    const after = !atRestNow ? evaluated : Math.max(evaluated ?? -Infinity, lookbackAfter(pending[0]!.windowStart!, size, rule.latenessMs, previous, step));
+    const last = Math.max(...pending.map((k) => k.windowStart!));
+    let existing: KeyDescriptor[] = [...pending];
+    const done = new Set<EpochMs>();
+    if (!(dueIsComplete(after, pending, step) || (after !== null && last <= after))) {
+      for (const w of await store.groupWindows(rule.name, groupKey, after, last)) {
+        // At rest, a finished window after the bound was closed quietly (failing): judged, skipped (closing.ts).
+        if (atRestNow && w.state.closed && w.state.closeAt === null) done.add(w.key.windowStart!);
+        else existing.push(w.key);
+      }
+      existing = existing.filter((k) => !done.has(k.windowStart!));
+    }
+    for (const s of planGroupClose(after, pending, existing, step, MAX_SEALED_EMPTY, done)) {
       const closed =
         s.kind === 'close' ? await this.closeKey(ctx, s.key, group, watermark) : await this.closeEmpty(ctx, descriptor(rule.name, groupKey, { start: s.start, end: s.start + size }), group, watermark);
       count += closed.count;
@@ -596,13 +629,38 @@ export class Engine {
     return { count, published };
   }
 
+  /**
+   * A due window of a group at rest (`rest`, read once per group): closed in one write (seal and
+   * finish on the version read) when its verdicts leave the state as it is ('closed'); 'done' when
+   * it is gone or was closed and finished already; 'loud' when a step would record something (or it
+   * was sealed and not finished: the ordered path evaluates it).
+   */
+  private async closeAtRest(ctx: RuleContext, key: KeyDescriptor, group: GroupRef, rest: AlertState, watermark: EpochMs): Promise<'closed' | 'done' | 'loud'> {
+    const { store } = this.opts;
+    const { rule } = ctx;
+    const window = { start: key.windowStart!, end: key.windowEnd! };
+    const empty = ctx.aggs.results(ctx.aggs.create());
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const state = await store.read(key);
+      if (!state) return 'done';
+      if (state.closed) return state.closeAt === null ? 'done' : 'loud';
+      const verdicts = this.verdicts(ctx, state, group, window, watermark);
+      if (!verdicts.every((v) => isQuiet(rule, rest, (s) => onWindowClosed(rule, group, s, { window: v.window, holds: v.holds, values: v.values }, ctx.step, empty)))) return 'loud';
+      if (await store.closeWindowAt(key, state.version)) {
+        for (const { window: w, holds, values, events } of verdicts) this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark });
+        return 'closed';
+      }
+    }
+    return 'loud';
+  }
+
   /** A fixed window with no item: sealed with a closed marker, then judged empty; when an item appeared meanwhile, closed as usual. */
   private async closeEmpty(ctx: RuleContext, key: KeyDescriptor, group: GroupRef, watermark: EpochMs): Promise<{ count: number; published: AlertTransition[] }> {
     if (!(await this.opts.store.sealEmptyWindow(key))) return this.closeKey(ctx, key, group, watermark);
     const { rule } = ctx;
     const empty = ctx.aggs.results(ctx.aggs.create());
     const verdict = { window: { start: key.windowStart!, end: key.windowEnd! }, holds: false, values: empty };
-    return { count: 0, published: await this.alert(rule.name, group.key, (s) => onWindowClosed(rule, group, s, verdict, ctx.step, empty)) };
+    return { count: 0, published: await this.alert(rule.name, group.key, quietClose(rule, (s) => onWindowClosed(rule, group, s, verdict, ctx.step, empty))) };
   }
 
   /**
