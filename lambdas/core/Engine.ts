@@ -593,9 +593,10 @@ export class Engine {
     const group = groupFromKey(rule.groupBy, groupKey);
     const record = await store.readAlert(rule.name, groupKey);
     const rest = record === undefined ? INITIAL_ALERT_STATE : record.state;
-    const atRestNow = rule.emit !== 'early' && atRest(rest) && !(record !== undefined && hasClaimable(record.outbox, this.opts.clock.now()));
+    const atRestNow = rule.emit !== 'early' && atRest(rest);
     let count = 0;
-    const published: AlertTransition[] = [];
+    // Transitions of a crashed publisher are republished first, as any step on the record would (the state stays as read).
+    const published: AlertTransition[] = record !== undefined ? await this.recover(rule.name, groupKey, record) : [];
     let pending = [...due].sort((a, b) => a.windowStart! - b.windowStart!);
     if (atRestNow) {
       while (pending.length > 0) {

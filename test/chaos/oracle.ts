@@ -483,24 +483,35 @@ export function compareAlerts(
  * never judged), is what a lagging due index does to a closer that trusts it. `evaluated`: alert item
  * (`pk|sk`) -> version -> evaluatedThrough, from every successful write.
  */
-export function compareEvaluationOrder(expected: Expected, evaluated: ReadonlyMap<string, ReadonlyMap<number, number | null>>): string[] {
+export function compareEvaluationOrder(
+  expected: Expected,
+  evaluated: ReadonlyMap<string, ReadonlyMap<number, number | null>>,
+  /** item -> version -> state at rest; a failing window skipped while the state was at rest is no violation (quiet close, closing.ts). */
+  restAt: ReadonlyMap<string, ReadonlyMap<number, boolean>> = new Map(),
+): string[] {
   const violations: string[] = [];
   for (const rule of ORACLE_RULES) {
     for (const [group, byStart] of expected.windows.get(rule.name)!) {
       const k = alertLayout.key(rule.name, group);
       const versions = evaluated.get(`${k.pk}|${k.sk}`);
       if (!versions) continue;
-      const through = [...versions.entries()]
-        .sort((a, b) => a[0] - b[0])
-        .map(([, e]) => e)
-        .filter((e): e is number => e !== null);
+      const rest = restAt.get(`${k.pk}|${k.sk}`);
+      const sorted = [...versions.entries()].sort((a, b) => a[0] - b[0]);
       const starts = [...byStart.keys()];
       let previous = -Infinity;
-      for (const e of through) {
-        for (const s of starts) {
-          if (s > previous && s < e) violations.push(`${rule.name} ${group}: window ${new Date(s).toISOString()} (${byStart.get(s)!.length} events) was skipped: evaluatedThrough moved from ${Number.isFinite(previous) ? new Date(previous).toISOString() : 'none'} to ${new Date(e).toISOString()}`);
+      // The state before the first write is the initial one, at rest.
+      let restBefore = true;
+      for (const [version, e] of sorted) {
+        if (e !== null) {
+          for (const s of starts) {
+            if (!(s > previous && s < e)) continue;
+            // At rest a failing verdict records nothing: closed quietly, not skipped (its alert outcome is checked by compareAlerts).
+            if (restBefore && !rule.holds(valuesOf(byStart.get(s)!))) continue;
+            violations.push(`${rule.name} ${group}: window ${new Date(s).toISOString()} (${byStart.get(s)!.length} events) was skipped: evaluatedThrough moved from ${Number.isFinite(previous) ? new Date(previous).toISOString() : 'none'} to ${new Date(e).toISOString()}`);
+          }
+          previous = Math.max(previous, e);
         }
-        previous = Math.max(previous, e);
+        restBefore = rest?.get(version) ?? false;
       }
     }
   }

@@ -490,7 +490,7 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
   const state = compareState(expected, items, pipeline);
   const transitions = expectedTransitions(expected);
   const alerts = compareAlerts(transitions, world.deliveries, world.faultOps, world.alertVersions);
-  const violations = [...world.violations, ...state.violations, ...alerts.violations, ...compareEvaluationOrder(expected, world.evaluatedThrough)];
+  const violations = [...world.violations, ...state.violations, ...alerts.violations, ...compareEvaluationOrder(expected, world.evaluatedThrough, world.restAt)];
 
   const quarantined = new Map<string, string>();
   const quarantineItems = items.filter((item) => kindOf(String(item[ATTR.pk])) === 'quarantine');

@@ -12,6 +12,7 @@
  * middleware (before the request is sent, or after it was applied, to lose its
  * response) and in the SNS mock.
  */
+import { atRest } from '../../lambdas/core/closing';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient, InternalServerError, paginateScan, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
@@ -128,6 +129,8 @@ export class World {
   readonly alertVersions = new Map<string, Map<number, string[]>>();
   /** Every successful write of an alert item: item -> version -> the state's evaluatedThrough (windows evaluated in order, issue 19). */
   readonly evaluatedThrough = new Map<string, Map<number, number | null>>();
+  /** Every successful write of an alert item: item -> version -> whether the state is at rest (closing.ts atRest: quiet close judges nothing then). */
+  readonly restAt = new Map<string, Map<number, boolean>>();
   readonly violations: string[] = [];
   readonly requestsByKind = new Map<string, number>();
   readonly counters = { invocations: 0, tickerInvocations: 0, crashes: 0, ddbRequests: 0, hiddenByIndexLag: 0 };
@@ -282,6 +285,9 @@ export class World {
     const evaluated = this.evaluatedThrough.get(item) ?? new Map<number, number | null>();
     evaluated.set(written.version, written.record.state.evaluatedThrough);
     this.evaluatedThrough.set(item, evaluated);
+    const rest = this.restAt.get(item) ?? new Map<number, boolean>();
+    rest.set(written.version, atRest(written.record.state));
+    this.restAt.set(item, rest);
   }
 
   private async publish(c: Container, input: PublishCommandInput): Promise<{ MessageId: string }> {
