@@ -517,3 +517,25 @@ export function compareEvaluationOrder(
   }
   return violations;
 }
+
+/**
+ * Ambiguous alert writes (issue 19): a transition recorded by a write whose response was lost is
+ * published in the same invocation, unless another fault hit that invocation afterwards (a crash, a
+ * failed read-back or publish): it is not left to the outbox lease.
+ */
+export function compareAmbiguousRecords(
+  records: ReadonlyArray<{ readonly invocation: string; readonly op: number; readonly ids: readonly string[] }>,
+  deliveries: readonly Delivery[],
+  faultOps: ReadonlyMap<string, readonly FaultOp[]>,
+): string[] {
+  const violations: string[] = [];
+  for (const r of records) {
+    if ((faultOps.get(r.invocation) ?? []).some((f) => f.op > r.op)) continue;
+    for (const id of r.ids) {
+      if (!deliveries.some((d) => d.transitionId === id && d.invocation === r.invocation && d.op > r.op)) {
+        violations.push(`transition ${id} recorded by an alert write whose response was lost (op ${r.op}, ${r.invocation}) was not published in that invocation`);
+      }
+    }
+  }
+  return violations;
+}

@@ -46,7 +46,7 @@ import { ShardConsumer } from './esm';
 import { FAULT_KINDS, FaultPlan, kindsForSeed, stream, type FaultKind, type InjectedFault } from './faults';
 import { cloudWatchLogsControlRecord, cloudWatchLogsRecord, gzip, kplAggregate } from '../../local/producer/encode';
 import { SimStream, type EventMeta, type PutEntry, type SimShard } from './kinesis';
-import { chaosPipeline, compareAlerts, compareEvaluationOrder, compareState, expect as expectFrom, expectedTransitions, type ChaosShape } from './oracle';
+import { chaosPipeline, compareAlerts, compareAmbiguousRecords, compareEvaluationOrder, compareState, expect as expectFrom, expectedTransitions, type ChaosShape } from './oracle';
 import { STREAM, VirtualClock, World, type Container } from './world';
 
 process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
@@ -83,6 +83,8 @@ export interface SeedStats {
   ddbRequests: number;
   /** Items an index query did not return because of the index-lag fault. */
   hiddenByIndexLag: number;
+  /** Alert writes applied whose response was lost, with transitions to publish at once. */
+  ambiguousRecords: number;
   shards: number;
   faults: Partial<Record<FaultKind, number>>;
 }
@@ -490,7 +492,7 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
   const state = compareState(expected, items, pipeline);
   const transitions = expectedTransitions(expected);
   const alerts = compareAlerts(transitions, world.deliveries, world.faultOps, world.alertVersions);
-  const violations = [...world.violations, ...state.violations, ...alerts.violations, ...compareEvaluationOrder(expected, world.evaluatedThrough, world.restAt)];
+  const violations = [...world.violations, ...state.violations, ...alerts.violations, ...compareEvaluationOrder(expected, world.evaluatedThrough, world.restAt), ...compareAmbiguousRecords(world.ambiguousRecords, world.deliveries, world.faultOps)];
 
   const quarantined = new Map<string, string>();
   const quarantineItems = items.filter((item) => kindOf(String(item[ATTR.pk])) === 'quarantine');
@@ -536,6 +538,7 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
     tickerInvocations: world.counters.tickerInvocations,
     ddbRequests: world.counters.ddbRequests,
     hiddenByIndexLag: world.counters.hiddenByIndexLag,
+    ambiguousRecords: world.ambiguousRecords.length,
     shards: sim.shards.size,
     faults: Object.fromEntries(faults.counts),
   };
@@ -596,6 +599,7 @@ export function totals(results: readonly SeedResult[]) {
     invocations: sum((s) => s.invocations + s.tickerInvocations),
     ddbRequests: sum((s) => s.ddbRequests),
     hiddenByIndexLag: sum((s) => s.hiddenByIndexLag),
+    ambiguousRecords: sum((s) => s.ambiguousRecords),
     faults,
   };
 }
@@ -642,7 +646,7 @@ export function formatTotals(s: ChaosSummary): string[] {
   const t = totals(s.results);
   return [
     `figures: ${t.seeds} seeds (${t.cloudWatchSeeds} of CloudWatch Logs payloads), ${t.records} records (${t.multiRecords} holding several events; ${t.events} distinct events, ${t.duplicates} producer duplicates, ${t.late} late, ${t.quarantined} quarantined), ${t.windows} windows, ${t.transitions} alert transitions`,
-    `  faults injected: ${faultSummary(t.faults)}; index results hidden by index lag ${t.hiddenByIndexLag}`,
+    `  faults injected: ${faultSummary(t.faults)}; index results hidden by index lag ${t.hiddenByIndexLag}; alert writes applied with a lost response ${t.ambiguousRecords}`,
     `  lost ${t.lost}, double-counted ${t.doubled}, duplicate deliveries after ambiguous publishes ${t.duplicateDeliveries}`,
     `  ${t.invocations} Lambda invocations, ${t.ddbRequests} DynamoDB requests; wall time ${(s.ms / 1000).toFixed(1)} s on ${machine()}`,
     `  producer duplicates ${s.producerDuplicates ? 'on' : 'off'}`,

@@ -199,6 +199,7 @@ export class World {
           this.afterWrite(request);
           if (command === 'QueryCommand') this.lagIndex(args.input as { IndexName?: string }, out.output as { Items?: Array<Record<string, { S?: string }>> });
           if (lostResponse) {
+            if (request?.op === 'alert.record') this.noteAmbiguousRecord(c, op, request);
             throw new InternalServerError({ message: 'chaos: internal server error (the request was applied; its response is lost)', $metadata: { httpStatusCode: 500 } });
           }
           return out;
@@ -239,9 +240,12 @@ export class World {
       throw new ProvisionedThroughputExceededException({ message: 'chaos: rate of requests exceeds the allowed throughput', $metadata: { httpStatusCode: 400 } });
     }
     const isWrite = command !== 'GetItemCommand' && command !== 'QueryCommand';
-    if (f.roll('ddb-5xx', op, where)) {
+    // Issue 19: an alert write that records new transitions loses its response more often (after it is applied), so the
+    // "published in the same invocation" check has cases to check.
+    const recordsTransitions = request.op === 'alert.record' && this.newTransitions(request).length > 0;
+    if (recordsTransitions ? f.roll('ddb-5xx', op, where, 0.25) : f.roll('ddb-5xx', op, where)) {
       this.noteFault(c, { op, kind: 'ddb', item });
-      const after = isWrite && f.rng('ddb-5xx').chance(0.5);
+      const after = isWrite && (recordsTransitions || f.rng('ddb-5xx').chance(0.5));
       if (after) {
         f.trace[f.trace.length - 1] = { ...f.trace[f.trace.length - 1]!, detail: `after it was applied: ${where()}` };
         return true;
@@ -266,6 +270,25 @@ export class World {
     });
     this.counters.hiddenByIndexLag += output.Items.length - kept.length;
     output.Items = kept;
+  }
+
+  /**
+   * Alert writes that were applied but whose response was lost (issue 19): the transitions they newly
+   * recorded, which the writer must publish in the same invocation (it reads the item back).
+   */
+  readonly ambiguousRecords: Array<{ readonly invocation: string; readonly op: number; readonly ids: readonly string[] }> = [];
+
+  /** The transitions an alert write records that the item's previous version did not hold. */
+  private newTransitions(request: StateRequest): string[] {
+    if (request.write?.kind !== 'put') return [];
+    const written = alertLayout.decode(request.write.item);
+    const before = new Set(this.alertVersions.get(`${request.key.pk}|${request.key.sk}`)?.get(written.version - 1) ?? []);
+    return written.record.outbox.map((o) => o.transition.transitionId).filter((id) => !before.has(id));
+  }
+
+  private noteAmbiguousRecord(c: Container, op: number, request: StateRequest): void {
+    const ids = this.newTransitions(request);
+    if (ids.length > 0) this.ambiguousRecords.push({ invocation: `${c.id}#${c.invocation}`, op, ids });
   }
 
   /** Records the outbox of every alert item version written (for "each transition recorded exactly once"), and when aggregate items appeared (index lag). */

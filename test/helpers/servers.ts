@@ -29,8 +29,11 @@ export async function droppingProxy(
   upstream: string,
   drop: (target: string, body: string) => boolean,
 ): Promise<{ url: string; readonly dropped: string[]; close(): Promise<void> }> {
-  const { createServer: createHttpServer, request } = await import('node:http');
+  const { createServer: createHttpServer, request: httpRequest } = await import('node:http');
+  const { request: httpsRequest } = await import('node:https');
   const target = new URL(upstream);
+  // An https upstream (an AWS endpoint) is reached over TLS; the SDK signed for the proxy's host, which is forwarded as it is (untested against AWS).
+  const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
   const dropped: string[] = [];
   const sockets = new Set<Socket>();
   const server = createHttpServer((req, res) => {
@@ -40,7 +43,7 @@ export async function droppingProxy(
       const body = Buffer.concat(chunks);
       const amzTarget = String(req.headers['x-amz-target'] ?? '');
       const lose = drop(amzTarget, body.toString('utf8'));
-      const up = request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (upRes) => {
+      const up = request({ host: target.hostname, port: target.port || undefined, path: req.url, method: req.method, headers: req.headers }, (upRes) => {
         const parts: Buffer[] = [];
         upRes.on('data', (c: Buffer) => parts.push(c));
         upRes.on('end', () => {
