@@ -1,7 +1,8 @@
 /**
  * The cost of closing windows (issue 19): DynamoDB requests per closed window, by operation, when
  * the processor closes the windows of a workload whose groups are dense (an event in every window)
- * or sparse (an event in every fifth window: holes the closer must confirm and seal). dynalite, one
+ * or sparse (an event in every fifth window: holes the closer must confirm and seal), and the same
+ * with one event per window, so that the rule never holds and the groups stay at rest (quiet close). dynalite, one
  * shard, one tumbling rule; the due index is immediate on dynalite, so this is the cost with no
  * lag (with lag, the holes the lag makes cost like the sparse groups' holes).
  *
@@ -34,7 +35,8 @@ rules:
   'closing.yaml',
 );
 
-async function run(endpoint: string, name: string, groups: number, minutes: number, every: number) {
+/** `perWindow`: events per group in a window with events (4: the rule holds; 1: it does not, the group stays at rest and closes quietly). */
+async function run(endpoint: string, name: string, groups: number, minutes: number, every: number, perWindow = 4) {
   const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
   const table = `closing-${name}-${Date.now()}`;
   await createStateTable(client, table);
@@ -54,7 +56,7 @@ async function run(endpoint: string, name: string, groups: number, minutes: numb
   for (let m = 0; m <= minutes + 2; m++) {
     const records: KinesisLikeRecord[] = [];
     for (let g = 0; g < groups; g++) {
-      const n = m > minutes ? 0 : (m + g) % every === 0 ? 4 : 0;
+      const n = m > minutes ? 0 : (m + g) % every === 0 ? perWindow : 0;
       for (let i = 0; i < n; i++) records.push(rec(seq++, { g: `g${g}`, ts: T0 + m * M + i * 1000 }));
     }
     records.push(rec(seq++, { g: 'clock', ts: T0 + m * M + 59_000 }));
@@ -62,11 +64,12 @@ async function run(endpoint: string, name: string, groups: number, minutes: numb
     if (r.error) throw r.error;
     published += r.published.length;
   }
-  const closed = counts.get('aggregate.finish') ?? 0;
+  // A window is closed by a finish, or by a quiet close's seal-and-finish (one write, closing.ts).
+  const closed = (counts.get('aggregate.finish') ?? 0) + (counts.get('aggregate.sealAndFinish') ?? 0);
   const per = (op: string) => ((counts.get(op) ?? 0) / closed).toFixed(3);
   console.log(
     `${name.padEnd(7)} groups ${groups}, ${minutes} min, event every ${every} min: ${closed} windows closed, ${published} transitions; per closed window: ` +
-      `alert.read ${per('alert.read')}, aggregate.windows ${per('aggregate.windows')}, aggregate.sealEmpty ${per('aggregate.sealEmpty')}, aggregate.read ${per('aggregate.read')}, alert.record ${per('alert.record')}, ` +
+      `aggregate.sealAndFinish ${per('aggregate.sealAndFinish')}, aggregate.seal ${per('aggregate.seal')}, aggregate.finish ${per('aggregate.finish')}, alert.read ${per('alert.read')}, aggregate.windows ${per('aggregate.windows')}, aggregate.sealEmpty ${per('aggregate.sealEmpty')}, aggregate.read ${per('aggregate.read')}, alert.record ${per('alert.record')}, ` +
       `all requests ${([...counts.values()].reduce((a, b) => a + b, 0) / closed).toFixed(3)}`,
   );
   client.destroy();
@@ -81,6 +84,9 @@ async function main() {
   try {
     await run(dynamo.endpoint, 'dense', 50, 30, 1);
     await run(dynamo.endpoint, 'sparse', 50, 30, 5);
+    // Groups at rest (closing.ts): the rule never holds, every closed window costs one write (quiet close).
+    await run(dynamo.endpoint, 'quiet', 50, 30, 1, 1);
+    await run(dynamo.endpoint, 'quietSp', 50, 30, 5, 1);
   } finally {
     await dynamo.stop();
   }
