@@ -101,6 +101,12 @@ export class RequestCounter {
   gsiWru = 0;
   /** WRUs by item kind (as byKind; the index estimate under `<table>:index`). */
   readonly wruByKind: Record<string, number> = {};
+  /** Writes by what they are for (tidewatch's request tags: see purposeOf). */
+  readonly writesByPurpose: Record<string, number> = {};
+  /** tidewatch's writes by state operation (e.g. `aggregate.seal`; failed conditions included). */
+  readonly writesByOperation: Record<string, number> = {};
+  /** Write units by what they are for (the index estimate under `index`). */
+  readonly wruByPurpose: Record<string, number> = {};
   /** Item sizes written, by item kind: sum and count (bytes). */
   readonly bytesByKind: Record<string, { sum: number; count: number }> = {};
   /** Item sizes of writes whose resulting item the response or request shows (bytes). */
@@ -136,29 +142,33 @@ export class RequestCounter {
   }
 
   /** Counts one request (before it is sent). */
-  count(command: string, kind: string): void {
+  count(command: string, kind: string, purpose?: string, operation?: string): void {
     this.byCommand[command] = (this.byCommand[command] ?? 0) + 1;
+    if (operation !== undefined && WRITES.has(command)) this.writesByOperation[operation] = (this.writesByOperation[operation] ?? 0) + 1;
     this.byKind[kind] = (this.byKind[kind] ?? 0) + 1;
     if (WRITES.has(command)) {
       this.writes++;
       this.writesByKind[kind] = (this.writesByKind[kind] ?? 0) + 1;
+      if (purpose !== undefined) this.writesByPurpose[purpose] = (this.writesByPurpose[purpose] ?? 0) + 1;
     } else if (READS.has(command)) this.reads++;
   }
 
-  capacity(command: string, consumed: ConsumedCapacity | ConsumedCapacity[] | undefined, kind: string): void {
+  capacity(command: string, consumed: ConsumedCapacity | ConsumedCapacity[] | undefined, kind: string, purpose?: string): void {
     for (const c of Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) {
       if (WRITES.has(command)) {
         this.wru += c.CapacityUnits ?? 0;
         this.wruByKind[kind] = (this.wruByKind[kind] ?? 0) + (c.CapacityUnits ?? 0);
+        if (purpose !== undefined) this.wruByPurpose[purpose] = (this.wruByPurpose[purpose] ?? 0) + (c.CapacityUnits ?? 0);
       } else this.rru += c.CapacityUnits ?? 0;
     }
   }
 
   /** A failed conditional write: billed, counted as 1 WRU (the item size is not known). */
-  failedCondition(kind: string): void {
+  failedCondition(kind: string, purpose?: string): void {
     this.failedConditions += 1;
     this.wru += 1;
     this.wruByKind[kind] = (this.wruByKind[kind] ?? 0) + 1;
+    if (purpose !== undefined) this.wruByPurpose[purpose] = (this.wruByPurpose[purpose] ?? 0) + 1;
   }
 
   /**
@@ -188,6 +198,7 @@ export class RequestCounter {
     const units = was !== undefined && now !== undefined ? 2 : 1;
     this.gsiWru += units;
     this.wruByKind['state:index'] = (this.wruByKind['state:index'] ?? 0) + units;
+    this.wruByPurpose['index'] = (this.wruByPurpose['index'] ?? 0) + units;
   }
 
   /** Fills in the sizes of writes that showed no item, from the tables' final contents. */
@@ -220,6 +231,20 @@ function kindOf(table: string, pk: string | undefined, request: StateRequest | u
   return hash > 0 && hash <= 3 ? `${table}:${pk.slice(0, hash + 1)}` : table;
 }
 
+/**
+ * What a tidewatch write is for, from its request tag: `aggregates` (slot
+ * writes), `window closing` (seal, finish, session bookkeeping), `alert
+ * state` (lifecycle steps and their outbox), `progress`, `watermark`,
+ * `dedupe`, `quarantine`, `rule metrics`. Undefined for the peers' requests.
+ */
+export function purposeOf(request: StateRequest | undefined): string | undefined {
+  if (request === undefined) return undefined;
+  if (request.item === 'aggregate') return request.op === 'aggregate.apply' || request.op === 'aggregate.lowerCloseAt' ? 'aggregates' : 'window closing';
+  if (request.item === 'alert') return 'alert state';
+  if (request.item === 'metricGroups') return 'rule metrics';
+  return request.item;
+}
+
 function pkOf(input: Record<string, unknown>): string | undefined {
   const key = (input['Key'] ?? input['Item']) as Record<string, AttributeValue> | undefined;
   if (key?.['pk']?.S !== undefined) return key['pk'].S;
@@ -244,12 +269,13 @@ export function countingClient(endpoint: string, counter: RequestCounter, tables
       const pk = pkOf(input);
       const request = stateRequestOf(context);
       const kind = kindOf(label, pk, request);
-      counter.count(command, kind);
+      const purpose = purposeOf(request);
+      counter.count(command, kind, purpose, request?.op);
       const measured = WRITES.has(command) || READS.has(command) ? { ...input, ReturnConsumedCapacity: 'TOTAL' } : input;
       try {
         const out = await next({ ...args, input: measured });
         const output = out.output as { ConsumedCapacity?: ConsumedCapacity | ConsumedCapacity[]; Attributes?: Record<string, AttributeValue> };
-        counter.capacity(command, output.ConsumedCapacity, kind);
+        counter.capacity(command, output.ConsumedCapacity, kind, purpose);
         if (command === 'PutItemCommand') counter.noteSize(itemSize(input['Item'] as Record<string, AttributeValue>), kind);
         else if (command === 'UpdateItemCommand') {
           const key = input['Key'] as Record<string, AttributeValue>;
@@ -263,7 +289,7 @@ export function countingClient(endpoint: string, counter: RequestCounter, tables
         }
         return out;
       } catch (err) {
-        if (err instanceof ConditionalCheckFailedException || (err as { name?: string }).name === 'ConditionalCheckFailedException') counter.failedCondition(kind);
+        if (err instanceof ConditionalCheckFailedException || (err as { name?: string }).name === 'ConditionalCheckFailedException') counter.failedCondition(kind, purpose);
         throw err;
       }
     },

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { PublishCommand, type PublishCommandInput, type SNSClient } from '@aws-sdk/client-sns';
 import type { AlertTransition } from '../core/lifecycle';
 
 export interface SnsAlertPublisherOptions {
@@ -59,23 +59,37 @@ export function messageGroupId(t: AlertTransition): string {
   return raw.length <= 128 ? raw : `${raw.slice(0, 95)}#${createHash('sha256').update(raw).digest('hex').slice(0, 32)}`;
 }
 
+/**
+ * The transition as the outbox records it (JSON in the alert item): a republish after a crash or a lost
+ * response reads it back from there, so the first publish is made from the same form (issue 19: every
+ * publish of a transition id has the same bytes, whichever path or container publishes it). JSON drops
+ * undefined fields and turns non-finite numbers into null; a live object could differ from its record.
+ */
+export function asRecorded(t: AlertTransition): AlertTransition {
+  return JSON.parse(JSON.stringify(t)) as AlertTransition;
+}
+
+/** The SNS Publish input of a transition: a pure function of the recorded transition (and the topic). */
+export function publishInput(topicArn: string, transition: AlertTransition, fifo = false): PublishCommandInput {
+  const t = asRecorded(transition);
+  return {
+    TopicArn: topicArn,
+    Subject: alertSubject(t),
+    Message: JSON.stringify(alertMessage(t)),
+    MessageAttributes: {
+      severity: { DataType: 'String', StringValue: t.severity },
+      rule: { DataType: 'String', StringValue: t.rule },
+      state: { DataType: 'String', StringValue: t.state },
+    },
+    ...(fifo ? { MessageGroupId: messageGroupId(t), MessageDeduplicationId: t.transitionId } : {}),
+  };
+}
+
 /** Publishes alert transitions to SNS. Errors propagate: the transition stays in the outbox and is retried. */
 export class SnsAlertPublisher {
   constructor(private readonly opts: SnsAlertPublisherOptions) {}
 
   readonly publish = async (t: AlertTransition): Promise<void> => {
-    await this.opts.client.send(
-      new PublishCommand({
-        TopicArn: this.opts.topicArn,
-        Subject: alertSubject(t),
-        Message: JSON.stringify(alertMessage(t)),
-        MessageAttributes: {
-          severity: { DataType: 'String', StringValue: t.severity },
-          rule: { DataType: 'String', StringValue: t.rule },
-          state: { DataType: 'String', StringValue: t.state },
-        },
-        ...(this.opts.fifo ? { MessageGroupId: messageGroupId(t), MessageDeduplicationId: t.transitionId } : {}),
-      }),
-    );
+    await this.opts.client.send(new PublishCommand(publishInput(this.opts.topicArn, t, this.opts.fifo === true)));
   };
 }

@@ -23,12 +23,14 @@ import {
   type AlertTransition,
   type StepResult,
   type AlertState,
+  INITIAL_ALERT_STATE,
 } from './lifecycle';
 import { RuleAggregates, type FixedPartialJson, type SessionPartialJson, type WindowAcc } from './partials';
 import { padSequence } from './sequence';
 import { DEDUPE_BUCKET_MS, dedupeId } from './dedupe';
 import { hasClaimable, recordAndPublish } from './state/outbox';
-import type { AlertRecord, KeyDescriptor, KeyState, Slot, SlotUpdate, StateStore } from './StateStore';
+import type { AlertRecord, DueKey, KeyDescriptor, KeyState, Slot, SlotUpdate, StateStore } from './StateStore';
+import { atRest, dueIsComplete, isQuiet, lookbackAfter, MAX_SEALED_EMPTY, mayCloseQuietly, planGroupClose, quietClose } from './closing';
 import type {
   AbsenceRule,
   Clock,
@@ -516,7 +518,16 @@ export class Engine {
       // After a batch, look for due windows only when the watermark crossed a close time (cheap);
       // the ticker (full) always looks.
       if (!opts.full && !crossedCloseTime(rule, previous, watermark)) continue;
-      for (const due of await store.dueKeys(rule.name, watermark)) {
+      const dueList = await store.dueKeys(rule.name, watermark);
+      if (ctx.step !== null) {
+        // Fixed windows: per group, in order, never taking a window missing from the (possibly lagging) due list for empty (closing.ts).
+        for (const [groupKey, keys] of byGroupInOrder(dueList)) {
+          const closed = await this.closeGroup(ctx, ctx.step, groupKey, keys, watermark, previous);
+          windowsClosed += closed.count;
+          published.push(...closed.published);
+        }
+      }
+      for (const due of ctx.step === null ? dueList : []) {
         const group = groupFromKey(rule.groupBy, due.key.groupKey);
         const closed = await this.closeKey(ctx, due.key, group, watermark);
         windowsClosed += closed.count;
@@ -535,12 +546,11 @@ export class Engine {
           if (closesAt(next, rule.latenessMs) > watermark) continue;
           const key = descriptor(rule.name, groupKey, next);
           const existing = await store.read(key);
-          if (existing && Object.keys(existing.slots).length > 0) {
-            const closed = await this.closeKey(ctx, key, group, watermark);
-            windowsClosed += closed.count;
-            published.push(...closed.published);
-            continue;
-          }
+          // Judged empty only once sealed (a closed marker): no later write can fill it (issue 19).
+          const closed = existing ? await this.closeKey(ctx, key, group, watermark) : await this.closeEmpty(ctx, key, group, watermark);
+          windowsClosed += closed.count;
+          published.push(...closed.published);
+          continue;
         } else {
           const gap = rule.window.kind === 'session' ? rule.window.gapMs : 0;
           next = { start: st.evaluatedEnd, end: st.evaluatedEnd + gap };
@@ -548,7 +558,7 @@ export class Engine {
         }
         // Nothing arrived: the values of an empty window (counts 0, others null).
         const verdict = { window: next, holds: false, values: ctx.aggs.results(ctx.aggs.create()) };
-        published.push(...(await this.alert(rule.name, groupKey, (s) => onWindowClosed(rule, group, s, verdict, ctx.step))));
+        published.push(...(await this.alert(rule.name, groupKey, (s) => onWindowClosed(rule, group, s, verdict, ctx.step, verdict.values))));
       }
     }
     for (const rule of this.absenceRules) {
@@ -567,12 +577,141 @@ export class Engine {
     return { watermark, windowsClosed, published };
   }
 
+  /**
+   * Closes one group's due fixed windows (closing.ts). A group at rest (no alert record, or one at
+   * rest) has its due windows closed quietly, in order, while each step would record nothing: one
+   * key read and one write per window, no base-table query, no seal. From the first window whose
+   * step would change the state (or for a group not at rest), in order of start (issue 19): windows
+   * missing from the due list are looked up in the base table (strongly consistent) from the last
+   * evaluated window (not at rest) or from a bounded lookback (at rest: closing.ts lookbackAfter),
+   * existing ones are closed first, and missing ones are sealed as empty before they are judged.
+   */
+  private async closeGroup(
+    ctx: RuleContext,
+    step: number,
+    groupKey: string,
+    due: readonly KeyDescriptor[],
+    watermark: EpochMs,
+    previous: EpochMs,
+  ): Promise<{ count: number; published: AlertTransition[] }> {
+    const { store } = this.opts;
+    const { rule } = ctx;
+    const group = groupFromKey(rule.groupBy, groupKey);
+    const record = await store.readAlert(rule.name, groupKey);
+    const rest = record === undefined ? INITIAL_ALERT_STATE : record.state;
+    const atRestNow = mayCloseQuietly(rule) && atRest(rest);
+    let count = 0;
+    // Transitions of a crashed publisher are republished first, as any step on the record would (the state stays as read).
+    const published: AlertTransition[] = record !== undefined ? await this.recover(rule.name, groupKey, record) : [];
+    let pending = [...due].sort((a, b) => a.windowStart! - b.windowStart!);
+    if (atRestNow) {
+      while (pending.length > 0) {
+        const r = await this.closeAtRest(ctx, pending[0]!, group, rest, watermark);
+        if (r === 'loud') break;
+        if (r === 'closed') count += 1;
+        pending = pending.slice(1);
+      }
+      if (pending.length === 0) return { count, published };
+    }
+    const size = rule.window.kind === 'session' ? 0 : rule.window.sizeMs;
+    const evaluated = rest.evaluatedThrough;
+    const after = !atRestNow ? evaluated : Math.max(evaluated ?? -Infinity, lookbackAfter(pending[0]!.windowStart!, size, rule.latenessMs, previous, step));
+    const last = Math.max(...pending.map((k) => k.windowStart!));
+    let existing: KeyDescriptor[] = [...pending];
+    const done = new Set<EpochMs>();
+    if (!(dueIsComplete(after, pending, step) || (after !== null && last <= after))) {
+      for (const w of await store.groupWindows(rule.name, groupKey, after, last)) {
+        // At rest, a finished window after the bound was closed quietly (failing): judged, skipped (closing.ts).
+        if (atRestNow && w.state.closed && w.state.closeAt === null) done.add(w.key.windowStart!);
+        else existing.push(w.key);
+      }
+      existing = existing.filter((k) => !done.has(k.windowStart!));
+    }
+    for (const s of planGroupClose(after, pending, existing, step, MAX_SEALED_EMPTY, done)) {
+      const closed =
+        s.kind === 'close' ? await this.closeKey(ctx, s.key, group, watermark) : await this.closeEmpty(ctx, descriptor(rule.name, groupKey, { start: s.start, end: s.start + size }), group, watermark);
+      count += closed.count;
+      published.push(...closed.published);
+    }
+    return { count, published };
+  }
+
+  /**
+   * A due window of a group at rest (`rest`, read once per group): closed in one write (seal and
+   * finish on the version read) when its verdicts leave the state as it is ('closed'); 'done' when
+   * it is gone or was closed and finished already; 'loud' when a step would record something (or it
+   * was sealed and not finished: the ordered path evaluates it).
+   */
+  private async closeAtRest(ctx: RuleContext, key: KeyDescriptor, group: GroupRef, rest: AlertState, watermark: EpochMs): Promise<'closed' | 'done' | 'loud'> {
+    const { store } = this.opts;
+    const { rule } = ctx;
+    const window = { start: key.windowStart!, end: key.windowEnd! };
+    const empty = ctx.aggs.results(ctx.aggs.create());
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const state = await store.read(key);
+      if (!state) return 'done';
+      if (state.closed) return state.closeAt === null ? 'done' : 'loud';
+      const verdicts = this.verdicts(ctx, state, group, window, watermark);
+      if (!verdicts.every((v) => isQuiet(rule, rest, (s) => onWindowClosed(rule, group, s, { window: v.window, holds: v.holds, values: v.values }, ctx.step, empty)))) return 'loud';
+      if (await store.closeWindowAt(key, state.version)) {
+        for (const { window: w, holds, values, events } of verdicts) this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark });
+        return 'closed';
+      }
+    }
+    return 'loud';
+  }
+
+  /** A fixed window with no item: sealed with a closed marker, then judged empty; when an item appeared meanwhile, closed as usual. */
+  private async closeEmpty(ctx: RuleContext, key: KeyDescriptor, group: GroupRef, watermark: EpochMs): Promise<{ count: number; published: AlertTransition[] }> {
+    if (!(await this.opts.store.sealEmptyWindow(key))) return this.closeKey(ctx, key, group, watermark);
+    const { rule } = ctx;
+    const empty = ctx.aggs.results(ctx.aggs.create());
+    const verdict = { window: { start: key.windowStart!, end: key.windowEnd! }, holds: false, values: empty };
+    return { count: 0, published: await this.alert(rule.name, group.key, quietClose(rule, (s) => onWindowClosed(rule, group, s, verdict, ctx.step, empty))) };
+  }
+
+  /**
+   * Closes a fixed window of an `emit: final` rule in one write when its
+   * verdicts record nothing for the group (closing.ts): read, evaluate, check
+   * that no lifecycle step would change the alert state, then seal and finish
+   * on the version read. False when that does not hold (the caller closes it
+   * the usual way: seal, read, record, finish).
+   */
+  private async closeQuietly(ctx: RuleContext, key: KeyDescriptor, group: GroupRef, window: TimeWindow, watermark: EpochMs, published: AlertTransition[]): Promise<boolean> {
+    const { rule } = ctx;
+    if (!mayCloseQuietly(rule)) return false;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const state = await this.opts.store.read(key);
+      if (!state || state.closed) return false;
+      const verdicts = this.verdicts(ctx, state, group, window, watermark);
+      let quiet = true;
+      for (const { window: w, holds, values } of verdicts) {
+        const step = quietClose(rule, (s: AlertState): StepResult => onWindowClosed(rule, group, s, { window: w, holds, values }, ctx.step));
+        // A probe: records nothing itself (claimable transitions of a crashed publisher are claimed and published, as always).
+        const probe = (s: AlertState): StepResult => {
+          const r = step(s);
+          if (r.state !== s || r.transitions.length > 0) quiet = false;
+          return { state: s, transitions: [] };
+        };
+        published.push(...(await this.alert(rule.name, group.key, probe)));
+      }
+      if (!quiet) return false;
+      if (await this.opts.store.closeWindowAt(key, state.version)) {
+        for (const { window: w, holds, values, events } of verdicts) this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark });
+        return true;
+      }
+    }
+    return false;
+  }
+
   private async closeKey(ctx: RuleContext, key: KeyDescriptor, group: GroupRef, watermark: EpochMs): Promise<{ count: number; published: AlertTransition[] }> {
     const { store } = this.opts;
     const { rule } = ctx;
     const published: AlertTransition[] = [];
     for (let attempt = 0; attempt < 5; attempt++) {
       const window = key.windowStart !== null ? { start: key.windowStart, end: key.windowEnd! } : null;
+      // A window whose verdict records nothing is sealed and finished in one write (closing.ts).
+      if (window !== null && attempt === 0 && (await this.closeQuietly(ctx, key, group, window, watermark, published))) return { count: 1, published };
       // A fixed window is sealed first, so no contribution lands after it was read for evaluation.
       if (window !== null) await store.sealWindow(key);
       const state = await store.read(key);
@@ -585,8 +724,9 @@ export class Engine {
         const anomaly = rule.anomaly && window !== null ? await scoreClosedWindow(store, rule.name, rule.anomaly, group.key, w.start, values, ctx.step) : undefined;
         const holds = rule.anomaly ? anomaly !== undefined && anomaly !== null && events > 0 && this.holds(rule, values, group, anomaly) : verdict.holds;
         const v = { window: w, holds, values, ...(anomaly ? { anomaly } : {}) };
-        published.push(...(await this.alert(rule.name, group.key, (s: AlertState): StepResult => onWindowClosed(rule, group, s, v, ctx.step))));
-        this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark, ...(anomaly ? { anomaly } : {}) });
+        published.push(...(await this.alert(rule.name, group.key, quietClose(rule, (s: AlertState): StepResult => onWindowClosed(rule, group, s, v, ctx.step, ctx.aggs.results(ctx.aggs.create()))))));
+        // An empty window's closed marker (issue 19) is no window the group sent anything in: not reported.
+        if (events > 0) this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark, ...(anomaly ? { anomaly } : {}) });
       }
       if (window !== null) {
         await store.finishWindow(key);
@@ -599,6 +739,17 @@ export class Engine {
     }
     throw new Error(`could not close session key ${key.id}: it kept changing under concurrent writes (5 attempts)`);
   }
+}
+
+/** Due keys by group, groups in order of their first due key, each group's keys in due order. */
+function byGroupInOrder(due: readonly DueKey[]): Map<string, KeyDescriptor[]> {
+  const out = new Map<string, KeyDescriptor[]>();
+  for (const d of due) {
+    const list = out.get(d.key.groupKey);
+    if (list) list.push(d.key);
+    else out.set(d.key.groupKey, [d.key]);
+  }
+  return out;
 }
 
 /** True when some t ≡ offset (mod step) lies in (from, to]. */

@@ -104,6 +104,22 @@ class MemoryAggregates implements AggregateStorage {
     return out;
   }
 
+  async windows(rule: string, groupKey: string, after: EpochMs | null, upTo: EpochMs): Promise<Array<{ key: KeyDescriptor; state: KeyState }>> {
+    const out: Array<{ key: KeyDescriptor; state: KeyState }> = [];
+    for (const e of this.t.keys.values()) {
+      const s = e.key.windowStart;
+      if (e.key.rule === rule && e.key.groupKey === groupKey && s !== null && s <= upTo && (after === null || s > after)) out.push({ key: e.key, state: snapshot(e) });
+    }
+    return out;
+  }
+
+  async sealEmpty(key: KeyDescriptor): Promise<boolean> {
+    if (this.t.keys.has(key.id)) return false;
+    // forgetFinishedWindows: the marker is not kept (the stream watermark already refuses records for the window).
+    if (!this.t.opts.forgetFinishedWindows) this.t.keys.set(key.id, { key, slots: {}, closed: true, closedThrough: null, closeAt: null, version: 1 });
+    return true;
+  }
+
   async seal(key: KeyDescriptor): Promise<void> {
     const e = this.t.keys.get(key.id);
     if (e === undefined || e.closed) return;
@@ -118,6 +134,15 @@ class MemoryAggregates implements AggregateStorage {
     }
     const e = this.t.keys.get(key.id);
     if (e) e.closeAt = null;
+  }
+
+  async sealAndFinish(key: KeyDescriptor, expectedVersion: number): Promise<boolean> {
+    const e = this.t.keys.get(key.id);
+    if (e === undefined || e.closed || e.version !== expectedVersion) return false;
+    e.closed = true;
+    e.version += 1;
+    await this.finish(key);
+    return true;
   }
 
   async putSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean> {
@@ -232,7 +257,7 @@ class MemoryDedupe implements DedupeStorage {
   async bucket(stream: string, shardId: string, bucket: number): Promise<Versioned<DedupeBucket>> {
     if (this.t.opts.clock) this.expire(`${stream}\u0000${shardId}`, this.t.opts.clock.now());
     const e = this.entry(stream, shardId, bucket);
-    return e ? { value: e, version: e.version } : { value: { ids: new Map(), bytes: 2 }, version: 0 };
+    return e ? { value: e, version: e.version } : { value: { ids: new Map(), bytes: 0 }, version: 0 };
   }
 
   async add(
@@ -250,7 +275,7 @@ class MemoryDedupe implements DedupeStorage {
     let e = buckets.get(bucket);
     if ((e?.version ?? 0) !== current.version) return conflict(e ? { value: e, version: e.version } : undefined);
     // A new bucket takes the protocol's map of added ids as its own (it is not used again): no copy per id.
-    if (!e) buckets.set(bucket, (e = { ids: added, bytes: 2, version: 0 }));
+    if (!e) buckets.set(bucket, (e = { ids: added, bytes: 0, version: 0 }));
     else for (const [id, seq] of added) e.ids.set(id, seq);
     e.bytes += addedBytes;
     e.version += 1;

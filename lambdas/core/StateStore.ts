@@ -178,6 +178,30 @@ export interface StateStore {
   finishWindow(key: KeyDescriptor): Promise<void>;
 
   /**
+   * Fixed windows of one (rule, group) starting in (after, upTo] (after null: no lower bound), read
+   * strongly consistently from where the keys are kept, not from the due list (an index that may lag
+   * behind writes on DynamoDB), finished ones included, by window start. What a closer checks before
+   * it takes a window missing from {@link dueKeys} for empty.
+   */
+  groupWindows(rule: string, groupKey: string, after: EpochMs | null, upTo: EpochMs): Promise<Array<{ key: KeyDescriptor; state: KeyState }>>;
+
+  /**
+   * Seals a fixed window judged empty: when the key has no item, writes a closed marker so that no
+   * later contribution can fill it (it is refused as late, like one for any sealed window) and
+   * returns true; returns false when the key has an item (the caller seals and evaluates it as usual).
+   */
+  sealEmptyWindow(key: KeyDescriptor): Promise<boolean>;
+
+  /**
+   * Seals and finishes a fixed window in one write, if it is still at
+   * `expectedVersion` and not closed: for a window evaluated on that version
+   * whose verdict records nothing (see closing.ts), so no contribution can
+   * land between the read and the seal. False when the key moved on (or does
+   * not exist): the caller reads it again.
+   */
+  closeWindowAt(key: KeyDescriptor, expectedVersion: number): Promise<boolean>;
+
+  /**
    * Session keys: records that sessions closing at or before `closedThrough`
    * were evaluated and when the key is next due. Only if the key is still at
    * `expectedVersion`; returns false on a conflict (the caller re-reads).
@@ -207,6 +231,9 @@ export interface StateStore {
 
   /** Gives up claims after a failed publish, so a retry can publish at once. */
   releaseClaims(rule: string, groupKey: string, transitionIds: readonly string[]): Promise<void>;
+
+  /** The alert record of (rule, group), strongly consistent, or undefined when there is none. */
+  readAlert(rule: string, groupKey: string): Promise<AlertRecord | undefined>;
 
   /** Alert records of `rule` that are pending or firing, or have unpublished transitions. */
   activeAlerts(rule: string): Promise<Array<{ groupKey: string; record: AlertRecord }>>;

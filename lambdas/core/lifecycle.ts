@@ -175,6 +175,11 @@ export function onWindowClosed(
   s: AlertState,
   verdict: WindowVerdict,
   step: number | null,
+  /**
+   * The rule's values of an empty window (counts 0, others null), for windows skipped over: a resolve
+   * published from the gap carries the same values as one from an evaluated empty window (issue 19).
+   */
+  emptyValues: Readonly<Record<string, number | null>> = {},
 ): StepResult {
   const { window } = verdict;
   if (s.evaluatedThrough !== null && window.start <= s.evaluatedThrough) return { state: s, transitions: [] };
@@ -189,7 +194,7 @@ export function onWindowClosed(
   if (step !== null && state.evaluatedThrough !== null && window.start - step > state.evaluatedThrough) {
     const gapStart = state.evaluatedThrough + step;
     const gap = { start: gapStart, end: gapStart + (window.end - window.start) };
-    const r = fail(rule, group, state, gap, {});
+    const r = fail(rule, group, state, gap, emptyValues);
     state = { ...r.state, evaluatedThrough: gapStart, evaluatedEnd: gap.end };
     transitions.push(...r.transitions);
   }

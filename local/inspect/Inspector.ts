@@ -132,6 +132,8 @@ export class Inspector {
     for (const item of items) {
       const a = aggregateLayout.decode(item);
       if (a.groupKey === '') continue;
+      // The closed marker of a window judged empty (issue 19) is no window the group sent anything in.
+      if (a.windowStart !== null && a.state.closed && Object.keys(a.state.slots).length === 0) continue;
       const group = groupFromKey(rule.groupBy, a.groupKey).labels;
       const partials = Object.values(a.state.slots).map((slot) => slot.partial);
       const closed = a.state.closed;

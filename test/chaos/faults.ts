@@ -25,6 +25,8 @@ export const FAULT_KINDS = [
   'cold-container',
   'warm-container',
   'producer-duplicates',
+  // Appended last: kindsForSeed draws for every kind in this order, so earlier kinds keep their per-seed decisions.
+  'index-lag',
 ] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -47,6 +49,8 @@ export const FAULT_DESCRIPTIONS: Readonly<Record<FaultKind, string>> = {
   'cold-container': 'a retry is handled by a new (cold) container',
   'warm-container': 'a batch is handled by an idle warm container that last served another shard, or this shard long ago (stale caches)',
   'producer-duplicates': 'a producer resends a whole PutRecords batch after a partial failure: the same event ids land again with new sequence numbers',
+  'index-lag':
+    'the due index (a GSI, eventually consistent on DynamoDB, immediate on dynalite) does not show aggregate items created less than a per-seed lag (1-3 s of virtual time) ago; one shard is not read during the rounds and catches up in the drain (a lagging shard: the case where the lag matters)',
 };
 
 /** How often a kind fires at an opportunity, and at most how many times per seed (so every run terminates). */
@@ -68,6 +72,7 @@ const POLICY: Readonly<Record<FaultKind, { readonly p: number; readonly cap: num
   'cold-container': { p: 0.5, cap: Infinity },
   'warm-container': { p: 0.15, cap: 12 },
   'producer-duplicates': { p: 1, cap: Infinity },
+  'index-lag': { p: 1, cap: Infinity },
 };
 
 /** FNV-1a, 32 bits: a stable seed for a named stream. */

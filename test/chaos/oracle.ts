@@ -13,7 +13,7 @@
  * before the run, idle timeout longer than the run, out-of-orderness +
  * lateness larger than twice the clock skew plus the producers' delay).
  */
-import { aggregateLayout, ATTR, kindOf, modelLayout, type NativeItem } from '../../lambdas/adapters/dynamodb/tableLayout';
+import { aggregateLayout, alertLayout, ATTR, kindOf, modelLayout, type NativeItem } from '../../lambdas/adapters/dynamodb/tableLayout';
 import type { AlertMessage } from '../../lambdas/adapters/SnsAlertPublisher';
 import { distinctAggregator } from '../../lambdas/core/aggregates/distinct';
 import { percentileAggregator } from '../../lambdas/core/aggregates/percentile';
@@ -526,6 +526,12 @@ export function compareAlerts(
   const byId = new Map<string, Delivery[]>();
   for (const d of deliveries) byId.set(d.transitionId, [...(byId.get(d.transitionId) ?? []), d]);
   let duplicates = 0;
+  // Every publish of one transition id carries the same bytes (issue 19): body, subject, attributes, topic, FIFO ids.
+  const bytes = (d: Delivery) => JSON.stringify([d.message.TopicArn, d.message.Subject, d.message.Message, d.message.MessageAttributes, d.message.MessageGroupId, d.message.MessageDeduplicationId]);
+  for (const [id, list] of byId) {
+    const differing = list.filter((d) => bytes(d) !== bytes(list[0]!));
+    if (differing.length > 0) violations.push(`transition ${id} published ${list.length} times, ${differing.length} of them with other bytes than the first: ${bytes(differing[0]!).slice(0, 300)} vs ${bytes(list[0]!).slice(0, 300)}`);
+  }
   for (const [id, list] of byId) {
     const t = want.get(id);
     const body = JSON.parse(list[0]!.message.Message ?? '{}') as AlertMessage;
@@ -591,4 +597,68 @@ export function compareAlerts(
   }
   for (const t of transitions) if (!recorded.has(t.transitionId)) violations.push(`${t.rule} ${t.group} ${t.state} never recorded in an outbox`);
   return { violations, expected: transitions.length, published: byId.size, duplicates };
+}
+
+/**
+ * Windows are evaluated in order (issue 19): the alert state of a group moves its `evaluatedThrough`
+ * past a window that holds accepted events only by evaluating that window. A jump over such a window
+ * (the gap rule took it for empty), or a first evaluated window after one (the group's first windows
+ * never judged), is what a lagging due index does to a closer that trusts it. `evaluated`: alert item
+ * (`pk|sk`) -> version -> evaluatedThrough, from every successful write.
+ */
+export function compareEvaluationOrder(
+  expected: Expected,
+  evaluated: ReadonlyMap<string, ReadonlyMap<number, number | null>>,
+  /** item -> version -> state at rest; a failing window skipped while the state was at rest is no violation (quiet close, closing.ts). */
+  restAt: ReadonlyMap<string, ReadonlyMap<number, boolean>> = new Map(),
+): string[] {
+  const violations: string[] = [];
+  for (const rule of ORACLE_RULES) {
+    for (const [group, byStart] of expected.windows.get(rule.name)!) {
+      const k = alertLayout.key(rule.name, group);
+      const versions = evaluated.get(`${k.pk}|${k.sk}`);
+      if (!versions) continue;
+      const rest = restAt.get(`${k.pk}|${k.sk}`);
+      const sorted = [...versions.entries()].sort((a, b) => a[0] - b[0]);
+      const starts = [...byStart.keys()];
+      let previous = -Infinity;
+      // The state before the first write is the initial one, at rest.
+      let restBefore = true;
+      for (const [version, e] of sorted) {
+        if (e !== null) {
+          for (const s of starts) {
+            if (!(s > previous && s < e)) continue;
+            // At rest a failing verdict records nothing: closed quietly, not skipped (its alert outcome is checked by compareAlerts).
+            if (restBefore && !rule.holds(valuesOf(byStart.get(s)!))) continue;
+            violations.push(`${rule.name} ${group}: window ${new Date(s).toISOString()} (${byStart.get(s)!.length} events) was skipped: evaluatedThrough moved from ${Number.isFinite(previous) ? new Date(previous).toISOString() : 'none'} to ${new Date(e).toISOString()}`);
+          }
+          previous = Math.max(previous, e);
+        }
+        restBefore = rest?.get(version) ?? false;
+      }
+    }
+  }
+  return violations;
+}
+
+/**
+ * Ambiguous alert writes (issue 19): a transition recorded by a write whose response was lost is
+ * published in the same invocation, unless another fault hit that invocation afterwards (a crash, a
+ * failed read-back or publish): it is not left to the outbox lease.
+ */
+export function compareAmbiguousRecords(
+  records: ReadonlyArray<{ readonly invocation: string; readonly op: number; readonly ids: readonly string[] }>,
+  deliveries: readonly Delivery[],
+  faultOps: ReadonlyMap<string, readonly FaultOp[]>,
+): string[] {
+  const violations: string[] = [];
+  for (const r of records) {
+    if ((faultOps.get(r.invocation) ?? []).some((f) => f.op > r.op)) continue;
+    for (const id of r.ids) {
+      if (!deliveries.some((d) => d.transitionId === id && d.invocation === r.invocation && d.op > r.op)) {
+        violations.push(`transition ${id} recorded by an alert write whose response was lost (op ${r.op}, ${r.invocation}) was not published in that invocation`);
+      }
+    }
+  }
+  return violations;
 }

@@ -46,7 +46,7 @@ import { ShardConsumer } from './esm';
 import { FAULT_KINDS, FaultPlan, kindsForSeed, stream, type FaultKind, type InjectedFault } from './faults';
 import { cloudWatchLogsControlRecord, cloudWatchLogsRecord, gzip, kplAggregate } from '../../local/producer/encode';
 import { SimStream, type EventMeta, type PutEntry, type SimShard } from './kinesis';
-import { chaosPipeline, compareAlerts, compareModels, compareState, expect as expectFrom, expectedTransitions, type ChaosShape } from './oracle';
+import { chaosPipeline, compareAlerts, compareAmbiguousRecords, compareEvaluationOrder, compareModels, compareState, expect as expectFrom, expectedTransitions, type ChaosShape } from './oracle';
 import { STREAM, VirtualClock, World, type Container } from './world';
 
 process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
@@ -84,6 +84,10 @@ export interface SeedStats {
   invocations: number;
   tickerInvocations: number;
   ddbRequests: number;
+  /** Items an index query did not return because of the index-lag fault. */
+  hiddenByIndexLag: number;
+  /** Alert writes applied whose response was lost, with transitions to publish at once. */
+  ambiguousRecords: number;
   shards: number;
   faults: Partial<Record<FaultKind, number>>;
 }
@@ -386,9 +390,14 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
     if (c.dead) tickers[which] = undefined;
     return out;
   };
+  // Index lag: one shard (and its children) is not read during the rounds, then catches up in the drain, creating
+  // window items and moving the watermark past them within the index lag (issue 19's W1/W2 case).
+  let stuck: string | null = faults.on('index-lag') ? faults.rng('index-lag').pick(sim.openShards()).id : null;
+  if (stuck !== null) faults.note('index-lag', 0, `${stuck} is not read during the rounds (a lagging shard)`);
+  const isStuck = (shard: SimShard): boolean => stuck !== null && (shard.id === stuck || shard.parents.some((p) => isStuck(sim.shards.get(p)!)));
   const step = async (lag: number, withTicker: boolean) => {
     const tasks: Array<Promise<unknown>> = [];
-    for (const c of [...consumers.values()]) if (c.ready() && !esm.chance(lag)) tasks.push(c.step());
+    for (const c of [...consumers.values()]) if (c.ready() && !isStuck(c.shard) && !esm.chance(lag)) tasks.push(c.step());
     if (withTicker) {
       tasks.push(tick());
       if (faults.rng('concurrent-ticker').chance(0.3)) tasks.push(tick(1));
@@ -444,13 +453,15 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
 
     const phase = (name: string) => process.env['CHAOS_DEBUG'] && console.log(`  ${name}: ${world.counters.ddbRequests} requests, ${world.counters.invocations}+${world.counters.tickerInvocations} invocations`);
     phase('rounds');
+    stuck = null;
     // Drain the stream.
     for (let i = 0; [...consumers.values()].some((c) => c.ready()) && world.violations.length === 0; i++) {
       if (i >= 3000) {
         world.violation('liveness: the shards were not drained after 3000 steps');
         break;
       }
-      clock.t += 1000;
+      // Index lag: drain steps 100 ms apart, so a catch-up's batches fall within the lag of each other.
+      clock.t += faults.on('index-lag') ? 100 : 1000;
       await step(0, faults.on('concurrent-ticker') && i % 3 === 0);
     }
     for (const c of consumers.values()) if (!c.finished() && c.shard.open === false) world.violation(`${c.shard.id} not finished`);
@@ -485,7 +496,7 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
   const transitions = expectedTransitions(expected);
   const alerts = compareAlerts(transitions, world.deliveries, world.faultOps, world.alertVersions);
   const models = compareModels(expected, items);
-  const violations = [...world.violations, ...state.violations, ...alerts.violations, ...models.violations];
+  const violations = [...world.violations, ...state.violations, ...alerts.violations, ...models.violations, ...compareEvaluationOrder(expected, world.evaluatedThrough, world.restAt), ...compareAmbiguousRecords(world.ambiguousRecords, world.deliveries, world.faultOps)];
 
   const quarantined = new Map<string, string>();
   const quarantineItems = items.filter((item) => kindOf(String(item[ATTR.pk])) === 'quarantine');
@@ -532,6 +543,8 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
     invocations: world.counters.invocations,
     tickerInvocations: world.counters.tickerInvocations,
     ddbRequests: world.counters.ddbRequests,
+    hiddenByIndexLag: world.counters.hiddenByIndexLag,
+    ambiguousRecords: world.ambiguousRecords.length,
     shards: sim.shards.size,
     faults: Object.fromEntries(faults.counts),
   };
@@ -593,6 +606,8 @@ export function totals(results: readonly SeedResult[]) {
     doubled: sum((s) => s.doubled),
     invocations: sum((s) => s.invocations + s.tickerInvocations),
     ddbRequests: sum((s) => s.ddbRequests),
+    hiddenByIndexLag: sum((s) => s.hiddenByIndexLag),
+    ambiguousRecords: sum((s) => s.ambiguousRecords),
     faults,
   };
 }
@@ -640,7 +655,7 @@ export function formatTotals(s: ChaosSummary): string[] {
   return [
     `figures: ${t.seeds} seeds (${t.cloudWatchSeeds} of CloudWatch Logs payloads), ${t.records} records (${t.multiRecords} holding several events; ${t.events} distinct events, ${t.duplicates} producer duplicates, ${t.late} late, ${t.quarantined} quarantined), ${t.windows} windows, ${t.transitions} alert transitions`,
     `  anomaly models checked against the replay ${t.models}, anomaly transitions ${t.anomalyTransitions}`,
-    `  faults injected: ${faultSummary(t.faults)}`,
+    `  faults injected: ${faultSummary(t.faults)}; index results hidden by index lag ${t.hiddenByIndexLag}; alert writes applied with a lost response ${t.ambiguousRecords}`,
     `  lost ${t.lost}, double-counted ${t.doubled}, duplicate deliveries after ambiguous publishes ${t.duplicateDeliveries}`,
     `  ${t.invocations} Lambda invocations, ${t.ddbRequests} DynamoDB requests; wall time ${(s.ms / 1000).toFixed(1)} s on ${machine()}`,
     `  producer duplicates ${s.producerDuplicates ? 'on' : 'off'}`,

@@ -12,6 +12,7 @@
  * middleware (before the request is sent, or after it was applied, to lose its
  * response) and in the SNS mock.
  */
+import { atRest } from '../../lambdas/core/closing';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient, InternalServerError, paginateScan, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
@@ -126,9 +127,19 @@ export class World {
   readonly faultOps = new Map<string, FaultOp[]>();
   /** Every successful write of an alert item: item -> version -> transition ids in its outbox. */
   readonly alertVersions = new Map<string, Map<number, string[]>>();
+  /** Every successful write of an alert item: item -> version -> the state's evaluatedThrough (windows evaluated in order, issue 19). */
+  readonly evaluatedThrough = new Map<string, Map<number, number | null>>();
+  /** Every successful write of an alert item: item -> version -> whether the state is at rest (closing.ts atRest: quiet close judges nothing then). */
+  readonly restAt = new Map<string, Map<number, boolean>>();
   readonly violations: string[] = [];
   readonly requestsByKind = new Map<string, number>();
-  readonly counters = { invocations: 0, tickerInvocations: 0, crashes: 0, ddbRequests: 0 };
+  readonly counters = { invocations: 0, tickerInvocations: 0, crashes: 0, ddbRequests: 0, hiddenByIndexLag: 0 };
+  /**
+   * Index lag (fault 'index-lag'): when each aggregate item was first written (virtual time, `pk|sk`), and
+   * how long (ms) a new item stays out of index query results (0: the fault is off for the seed).
+   */
+  private readonly firstWritten = new Map<string, number>();
+  readonly indexLagMs: number;
   /** Last observed stream watermark and shard progress (monotonicity). */
   private lastWatermark = -Infinity;
   private readonly lastProgress = new Map<string, number>();
@@ -145,6 +156,8 @@ export class World {
     interleaving: Random,
   ) {
     this.scheduler = new Scheduler((n) => interleaving.int(n));
+    this.indexLagMs = faults.on('index-lag') ? 1000 + faults.rng('index-lag').int(2001) : 0;
+    if (this.indexLagMs > 0) faults.note('index-lag', 0, `index queries do not show aggregate items created less than ${this.indexLagMs} ms (virtual) ago`);
     this.observer = new StateTable({ client: new DynamoDBClient(testClientConfig(endpoint)), tableName: table });
   }
 
@@ -184,7 +197,9 @@ export class World {
           const lostResponse = this.beforeRequest(c, op, command, request);
           const out = await next(args);
           this.afterWrite(request);
+          if (command === 'QueryCommand') this.lagIndex(args.input as { IndexName?: string }, out.output as { Items?: Array<Record<string, { S?: string }>> });
           if (lostResponse) {
+            if (request?.op === 'alert.record') this.noteAmbiguousRecord(c, op, request);
             throw new InternalServerError({ message: 'chaos: internal server error (the request was applied; its response is lost)', $metadata: { httpStatusCode: 500 } });
           }
           return out;
@@ -226,9 +241,12 @@ export class World {
       throw new ProvisionedThroughputExceededException({ message: 'chaos: rate of requests exceeds the allowed throughput', $metadata: { httpStatusCode: 400 } });
     }
     const isWrite = command !== 'GetItemCommand' && command !== 'QueryCommand';
-    if (f.roll('ddb-5xx', op, where)) {
+    // Issue 19: an alert write that records new transitions loses its response more often (after it is applied), so the
+    // "published in the same invocation" check has cases to check.
+    const recordsTransitions = request.op === 'alert.record' && this.newTransitions(request).length > 0;
+    if (recordsTransitions ? f.roll('ddb-5xx', op, where, 0.25) : f.roll('ddb-5xx', op, where)) {
       this.noteFault(c, { op, kind: 'ddb', item });
-      const after = isWrite && f.rng('ddb-5xx').chance(0.5);
+      const after = isWrite && (recordsTransitions || f.rng('ddb-5xx').chance(0.5));
       if (after) {
         f.trace[f.trace.length - 1] = { ...f.trace[f.trace.length - 1]!, detail: `after it was applied: ${where()}` };
         return true;
@@ -238,8 +256,48 @@ export class World {
     return false;
   }
 
-  /** Records the outbox of every alert item version written (for "each transition recorded exactly once"). */
+  /**
+   * Index lag: a query on an index (eventually consistent on DynamoDB) does not return aggregate items
+   * first written less than `indexLagMs` ago. Only omission is modelled (a new item not yet propagated),
+   * the direction that can make a closer skip a window; a finished item that still shows is harmless
+   * (closing is idempotent). Base-table reads and queries are strongly consistent and never filtered.
+   */
+  private lagIndex(input: { IndexName?: string }, output: { Items?: Array<Record<string, { S?: string }>> }): void {
+    if (this.indexLagMs === 0 || input.IndexName === undefined || output.Items === undefined) return;
+    const now = this.clock.now();
+    const kept = output.Items.filter((i) => {
+      const written = this.firstWritten.get(`${i['pk']?.S}|${i['sk']?.S}`);
+      return written === undefined || now - written >= this.indexLagMs;
+    });
+    this.counters.hiddenByIndexLag += output.Items.length - kept.length;
+    output.Items = kept;
+  }
+
+  /**
+   * Alert writes that were applied but whose response was lost (issue 19): the transitions they newly
+   * recorded, which the writer must publish in the same invocation (it reads the item back).
+   */
+  readonly ambiguousRecords: Array<{ readonly invocation: string; readonly op: number; readonly ids: readonly string[] }> = [];
+
+  /** The transitions an alert write records that the item's previous version did not hold. */
+  private newTransitions(request: StateRequest): string[] {
+    if (request.write?.kind !== 'put') return [];
+    const written = alertLayout.decode(request.write.item);
+    const before = new Set(this.alertVersions.get(`${request.key.pk}|${request.key.sk}`)?.get(written.version - 1) ?? []);
+    return written.record.outbox.map((o) => o.transition.transitionId).filter((id) => !before.has(id));
+  }
+
+  private noteAmbiguousRecord(c: Container, op: number, request: StateRequest): void {
+    const ids = this.newTransitions(request);
+    if (ids.length > 0) this.ambiguousRecords.push({ invocation: `${c.id}#${c.invocation}`, op, ids });
+  }
+
+  /** Records the outbox of every alert item version written (for "each transition recorded exactly once"), and when aggregate items appeared (index lag). */
   private afterWrite(request: StateRequest | undefined): void {
+    if (request?.item === 'aggregate' && request.key.sk !== undefined) {
+      const item = `${request.key.pk}|${request.key.sk}`;
+      if (!this.firstWritten.has(item)) this.firstWritten.set(item, this.clock.now());
+    }
     if (request?.item !== 'alert' || request.write?.kind !== 'put') return;
     const written = alertLayout.decode(request.write.item);
     const item = `${request.key.pk}|${request.key.sk}`;
@@ -248,6 +306,12 @@ export class World {
     if (versions.has(written.version)) this.violation(`alert item ${item} version ${written.version} written twice`);
     versions.set(written.version, ids);
     this.alertVersions.set(item, versions);
+    const evaluated = this.evaluatedThrough.get(item) ?? new Map<number, number | null>();
+    evaluated.set(written.version, written.record.state.evaluatedThrough);
+    this.evaluatedThrough.set(item, evaluated);
+    const rest = this.restAt.get(item) ?? new Map<number, boolean>();
+    rest.set(written.version, atRest(written.record.state));
+    this.restAt.set(item, rest);
   }
 
   private async publish(c: Container, input: PublishCommandInput): Promise<{ MessageId: string }> {

@@ -18,7 +18,7 @@ import fc from 'fast-check';
 import { DynamoDBStateStore } from '../../lambdas/adapters/DynamoDBStateStore';
 import { learnStep, storedVerdict, type AnomalySpec, type ModelRecord } from '../../lambdas/core/anomaly/rule';
 import { DEFAULT_ANOMALY_OPTIONS } from '../../lambdas/core/anomaly/types';
-import { DEDUPE_MAX_BUCKET_BYTES, dedupeEntryBytes } from '../../lambdas/core/dedupe';
+import { DEDUPE_ENTRY_BYTES, DEDUPE_MAX_BUCKET_BYTES } from '../../lambdas/core/dedupe';
 import { descriptor } from '../../lambdas/core/Engine';
 import { InMemoryStateStore } from '../../lambdas/core/InMemoryStateStore';
 import { INITIAL_ALERT_STATE, type AlertState, type AlertTransition, type StepResult } from '../../lambdas/core/lifecycle';
@@ -260,6 +260,70 @@ describe.each([inMemory, onDynamoDB])('StateStore contract: $name', (fixture) =>
       expect((await store.apply(windowKey('empty'), S1, folding([1], T0 + 2 * M))).status).toBe('applied');
     });
 
+    it('lists a group\'s windows from the base table (finished and sealed-empty ones too), by start, in (after, upTo]', async () => {
+      const { store } = await fixture.fresh({ pageSize: 2 });
+      for (const start of [T0, T0 + M, T0 + 3 * M, T0 + 5 * M]) await store.apply(windowKey('a', start), S1, folding([1], start + 2 * M));
+      await store.apply(windowKey('b', T0 + 2 * M), S1, folding([1], T0 + 4 * M));
+      await store.apply(windowKey('a', T0 + 2 * M, 'Other'), S1, folding([1], T0 + 4 * M));
+      await store.sealWindow(windowKey('a', T0 + M));
+      await store.finishWindow(windowKey('a', T0 + M));
+      expect(await store.sealEmptyWindow(windowKey('a', T0 + 4 * M))).toBe(true);
+      const starts = async (after: number | null, upTo: number) => (await store.groupWindows('R', '["a"]', after, upTo)).map((w) => [w.key.windowStart, w.state.closed, w.state.closeAt, Object.keys(w.state.slots).length]);
+      expect(await starts(null, T0 + 4 * M)).toEqual([
+        [T0, false, T0 + 2 * M, 1],
+        [T0 + M, true, null, 1],
+        [T0 + 3 * M, false, T0 + 5 * M, 1],
+        [T0 + 4 * M, true, null, 0],
+      ]);
+      expect(await starts(T0, T0 + 3 * M)).toEqual([
+        [T0 + M, true, null, 1],
+        [T0 + 3 * M, false, T0 + 5 * M, 1],
+      ]);
+      expect(await starts(T0 + 5 * M, T0 + 9 * M)).toEqual([]);
+      expect((await store.groupWindows('R', '["a"]', T0 + 3 * M, T0 + 5 * M))[1]!.key).toEqual(windowKey('a', T0 + 5 * M));
+    });
+
+    it('seals an empty window with a closed marker: not due, a later contribution is refused (late); an existing key is left alone', async () => {
+      const { store, another } = await fixture.fresh();
+      expect(await store.sealEmptyWindow(windowKey('empty'))).toBe(true);
+      expect(await store.sealEmptyWindow(windowKey('empty'))).toBe(false);
+      expect(await store.read(windowKey('empty'))).toEqual({ slots: {}, closed: true, closedThrough: null, closeAt: null, version: 1 });
+      expect(await store.dueKeys('R', Number.MAX_SAFE_INTEGER)).toEqual([]);
+      // From this container and from a cold one: the contribution is late, nothing is stored.
+      expect((await store.apply(windowKey('empty'), S1, folding([1], T0 + 2 * M))).status).toBe('closed');
+      expect((await another().apply(windowKey('empty'), S2, folding([2], T0 + 2 * M))).status).toBe('closed');
+      expect(await store.read(windowKey('empty'))).toEqual({ slots: {}, closed: true, closedThrough: null, closeAt: null, version: 1 });
+      await store.apply(windowKey('full'), S1, folding([1], T0 + 2 * M));
+      expect(await store.sealEmptyWindow(windowKey('full'))).toBe(false);
+      expect(await store.read(windowKey('full'))).toMatchObject({ closed: false, version: 1, closeAt: T0 + 2 * M });
+    });
+
+    it('reads an alert record strongly consistently (undefined when there is none)', async () => {
+      const { store, another } = await fixture.fresh();
+      expect(await store.readAlert('R', 'g')).toBeUndefined();
+      await store.updateAlert('R', 'g', fire('R', 'g', 'x'), claimAt(T0));
+      expect(await another().readAlert('R', 'g')).toEqual({ state: { ...INITIAL_ALERT_STATE, status: 'firing', alertId: 'x', consecutive: 1 }, outbox: [{ transition: transition('R', 'g', 'x'), claimedUntil: T0 + 30_000 }] });
+    });
+
+    it('seals and finishes a window in one write only at the version read and only if open; never creates an item', async () => {
+      const { store, another } = await fixture.fresh();
+      await store.apply(windowKey(), S1, folding([1], T0 + 2 * M));
+      const read = (await store.read(windowKey()))!;
+      // Another shard's contribution lands after the read: the version moved, nothing is closed.
+      await another().apply(windowKey(), S2, folding([5], T0 + 2 * M));
+      expect(await store.closeWindowAt(windowKey(), read.version)).toBe(false);
+      expect(await store.read(windowKey())).toMatchObject({ closed: false, version: read.version + 1, closeAt: T0 + 2 * M });
+      const again = (await store.read(windowKey()))!;
+      expect(await another().closeWindowAt(windowKey(), again.version)).toBe(true);
+      expect(await store.read(windowKey())).toMatchObject({ closed: true, version: again.version + 1, closeAt: null });
+      expect(await store.dueKeys('R', Number.MAX_SAFE_INTEGER)).toEqual([]);
+      // Closed: no second close, and contributions are refused.
+      expect(await store.closeWindowAt(windowKey(), again.version + 1)).toBe(false);
+      expect((await store.apply(windowKey(), S1, folding([9], T0 + 2 * M))).status).toBe('closed');
+      expect(await store.closeWindowAt(windowKey('empty'), 0)).toBe(false);
+      expect(await store.read(windowKey('empty'))).toBeUndefined();
+    });
+
     it('advances a session key only at the expected version', async () => {
       const { store } = await fixture.fresh();
       await store.apply(sessionKey(), S1, folding([1], T0 + 2 * M));
@@ -391,11 +455,47 @@ describe.each([inMemory, onDynamoDB])('StateStore contract: $name', (fixture) =>
       expect(await store.dedupe('telemetry', S1, entries([{ bucket: T0, id: id16(3), seq: '30' }]), T0 + 10 * M)).toEqual([true]);
     });
 
+    it('a batch delivered again (whole, or overlapping the next) is no duplicate, in a cold container too; resends within a batch and across batches are', async () => {
+      const { store, another } = await fixture.fresh();
+      const batch1 = [
+        { bucket: T0, id: id16(1), seq: '101' },
+        { bucket: T0, id: id16(2), seq: '102' },
+        { bucket: T0, id: id16(2), seq: '103' }, // resent within the batch
+        { bucket: T0 + 1000, id: id16(3), seq: '104' },
+      ];
+      expect(await store.dedupe('telemetry', S1, entries(batch1), T0 + 10 * M)).toEqual([false, false, true, false]);
+      // Redelivered whole, to the same container and to a new one: the same answers, nothing is new.
+      expect(await store.dedupe('telemetry', S1, entries(batch1), T0 + 10 * M)).toEqual([false, false, true, false]);
+      expect(await another().dedupe('telemetry', S1, entries(batch1), T0 + 10 * M)).toEqual([false, false, true, false]);
+      // Retried from 103 on, with new records after it: 103 is still a resend of 2, 105 of 1; 106 is new, 107 a resend of it.
+      const batch2 = [
+        { bucket: T0, id: id16(2), seq: '103' },
+        { bucket: T0 + 1000, id: id16(3), seq: '104' },
+        { bucket: T0, id: id16(1), seq: '105' },
+        { bucket: T0 + 1000, id: id16(6), seq: '106' },
+        { bucket: T0 + 1000, id: id16(6), seq: '107' },
+      ];
+      expect(await another().dedupe('telemetry', S1, entries(batch2), T0 + 10 * M)).toEqual([true, false, true, false, true]);
+      expect(await store.dedupe('telemetry', S1, entries([{ bucket: T0 + 1000, id: id16(6), seq: '106' }, { bucket: T0 + 1000, id: id16(6), seq: '108' }]), T0 + 10 * M)).toEqual([false, true]);
+    });
+
+    it('two containers recording one bucket at once: an id sent by both is a duplicate in exactly one of them, and later batches see every id', async () => {
+      const { store, another } = await fixture.fresh();
+      const b = another();
+      const [x, y] = await Promise.all([
+        store.dedupe('telemetry', S1, entries([1, 2, 3].map((i) => ({ bucket: T0, id: id16(i), seq: `1${i}` }))), T0 + M),
+        b.dedupe('telemetry', S1, entries([3, 4].map((i) => ({ bucket: T0, id: id16(i), seq: `2${i}` }))), T0 + M),
+      ]);
+      expect([...x, ...y].filter((d) => d)).toEqual([true]);
+      expect([x.slice(0, 2), y[1]]).toEqual([[false, false], false]);
+      const later = entries([1, 2, 3, 4, 5].map((i) => ({ bucket: T0, id: id16(i), seq: `3${i}` })));
+      expect(await another().dedupe('telemetry', S1, later, T0 + M)).toEqual([true, true, true, true, false]);
+    });
+
     it(`past ${DEDUPE_MAX_BUCKET_BYTES / 1024} KiB of ids a bucket records no more (so resends of later ids are not caught), the same in every store`, async () => {
       const { store, another } = await fixture.fresh();
       const long = (n: number) => String(10n ** 128n + BigInt(n)); // 129 digits, the longest Kinesis sequence numbers
-      const perEntry = dedupeEntryBytes(id16(0), long(0));
-      const fit = Math.floor((DEDUPE_MAX_BUCKET_BYTES - 2) / perEntry);
+      const fit = Math.floor(DEDUPE_MAX_BUCKET_BYTES / DEDUPE_ENTRY_BYTES);
       const n = fit + 40;
       const sent = entries(Array.from({ length: n }, (_, i) => ({ bucket: T0, id: id16(i), seq: long(i) })));
       expect((await store.dedupe('telemetry', S1, sent, T0 + M)).every((d) => !d)).toBe(true);

@@ -338,7 +338,8 @@ async function checkBatch(h: Harness, gens: readonly Gen[], opts: { tick: boolea
     if (t.thrown !== undefined) problems.push(`the ticker threw: ${String(t.thrown)} ${String((t.thrown as AggregateError).errors?.[0] ?? '')}`);
   }
   const items = await h.scan();
-  const stateKeys = items.filter((i) => kindOf(i[ATTR.pk]!.S!) === 'aggregate').length;
+  // Aggregate items holding a slot: the closed markers of windows judged empty (issue 19) hold none.
+  const stateKeys = items.filter((i) => kindOf(i[ATTR.pk]!.S!) === 'aggregate' && Object.keys(aggregateLayout.state(fromAttributeValues(i)).slots).length > 0).length;
   if (stateKeys !== keys) problems.push(`${stateKeys} aggregate items, expected ${keys}`);
   for (const item of items) {
     const size = itemBytes(item);

@@ -3,7 +3,7 @@ import { descriptor } from '../../core/fold';
 import type { AggregateStorage, Conditional, SlotBelief } from '../../core/state/StateStorage';
 import type { DueKey, KeyDescriptor, KeyState, SlotUpdate } from '../../core/StateStore';
 import type { EpochMs } from '../../core/types';
-import { and, atMost, attributeExists, attributeNotExists, equals, greaterThan, type UpdateSpec } from './expressions';
+import { and, atMost, attributeExists, attributeNotExists, beginsWith, equals, greaterThan, type UpdateSpec } from './expressions';
 import { aggregateLayout, ATTR, slotAttributes } from './tableLayout';
 import type { StateTable } from './StateTable';
 
@@ -115,6 +115,28 @@ export class AggregateRepository implements AggregateStorage {
     });
   }
 
+  async windows(rule: string, groupKey: string, after: EpochMs | null, upTo: EpochMs): Promise<Array<{ key: KeyDescriptor; state: KeyState }>> {
+    // The group's own partition on the base table: strongly consistent, unlike the due index.
+    const partition = aggregateLayout.key(descriptor(rule, groupKey, { start: 0, end: 0 })).pk;
+    const range = aggregateLayout.windowsAfter(after);
+    const items = await this.table.query('aggregate', 'aggregate.windows', partition, {
+      keyCondition: and(equals(ATTR.pk, partition), range.op === 'after' ? greaterThan(ATTR.sk, range.sk) : beginsWith(ATTR.sk, range.sk)),
+      filter: and(atMost(ATTR.windowStart, upTo), ...(after !== null ? [greaterThan(ATTR.windowStart, after)] : [])),
+      consistent: true,
+    });
+    return items.map((item) => {
+      const a = aggregateLayout.decode(item);
+      return { key: descriptor(rule, groupKey, { start: a.windowStart!, end: a.windowEnd! }), state: a.state };
+    });
+  }
+
+  async sealEmpty(key: KeyDescriptor): Promise<boolean> {
+    const expires = Math.ceil((key.windowEnd! + this.retentionMs) / 1000);
+    const written = await this.table.write('aggregate', 'aggregate.sealEmpty', aggregateLayout.key(key), { kind: 'put', item: aggregateLayout.emptyMarker(key, expires), condition: attributeNotExists(ATTR.pk) }, 'ignore');
+    this.cache.delete(key.id);
+    return written.ok;
+  }
+
   async seal(key: KeyDescriptor): Promise<void> {
     // Already sealed, or never written (an empty window): both fine.
     await this.table.write(
@@ -129,6 +151,22 @@ export class AggregateRepository implements AggregateStorage {
 
   async finish(key: KeyDescriptor): Promise<void> {
     await this.table.write('aggregate', 'aggregate.finish', aggregateLayout.key(key), { kind: 'update', update: { remove: [ATTR.duePk, ATTR.closeAt] }, condition: attributeExists(ATTR.pk) }, 'ignore');
+  }
+
+  async sealAndFinish(key: KeyDescriptor, expectedVersion: number): Promise<boolean> {
+    const written = await this.table.write(
+      'aggregate',
+      'aggregate.sealAndFinish',
+      aggregateLayout.key(key),
+      {
+        kind: 'update',
+        update: { set: { [ATTR.closed]: true }, add: { [ATTR.version]: 1 }, remove: [ATTR.duePk, ATTR.closeAt] },
+        condition: and(equals(ATTR.version, expectedVersion), attributeNotExists(ATTR.closed)),
+      },
+      'ignore',
+    );
+    this.cache.delete(key.id);
+    return written.ok;
   }
 
   async putSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean> {

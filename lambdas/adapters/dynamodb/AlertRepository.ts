@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { isActive } from '../../core/state/outbox';
 import type { AlertStorage, AlertWrite, Conditional, Versioned } from '../../core/state/StateStorage';
 import type { AlertRecord } from '../../core/StateStore';
 import { attributeNotExists, equals } from './expressions';
-import { alertLayout, ATTR } from './tableLayout';
-import type { StateOperation, StateTable } from './StateTable';
+import { alertLayout, ATTR, type NativeItem } from './tableLayout';
+import type { StateOperation, StateTable, WriteOutcome } from './StateTable';
 
 const OPERATION: Readonly<Record<AlertWrite, StateOperation>> = { step: 'alert.record', confirm: 'alert.confirm', release: 'alert.release' };
 
@@ -20,20 +21,42 @@ export class AlertRepository implements AlertStorage {
     return item ? versioned(item) : undefined;
   }
 
+  /**
+   * Ambiguous writes (issue 19): every put carries a random write id. When the outcome is unknown (a
+   * timeout, a reset connection, a 5xx after the request was sent), the item is read back strongly
+   * consistently: if it carries this write's id the write happened and the put succeeded, so the caller
+   * goes on in the same invocation (publishing what it recorded) instead of leaving the transition to
+   * the lease. The same holds when the SDK retried a put that had been applied: the retry's condition
+   * fails on our own write, which the id recognises. Otherwise the original error is thrown.
+   */
   async put(rule: string, groupKey: string, record: AlertRecord, expectedVersion: number | null, intent: AlertWrite): Promise<Conditional<Versioned<AlertRecord>>> {
     const version = (expectedVersion ?? 0) + 1;
-    const written = await this.table.write(
-      'alert',
-      OPERATION[intent],
-      alertLayout.key(rule, groupKey),
-      {
-        kind: 'put',
-        item: alertLayout.encode(rule, groupKey, record, version, isActive(record)),
-        condition: expectedVersion === null ? attributeNotExists(ATTR.pk) : equals(ATTR.version, expectedVersion),
-      },
-      'current',
-    );
-    if (written.ok) return { ok: true, value: { value: record, version } };
+    const writeId = randomUUID();
+    const key = alertLayout.key(rule, groupKey);
+    let written: WriteOutcome;
+    try {
+      written = await this.table.write(
+        'alert',
+        OPERATION[intent],
+        key,
+        {
+          kind: 'put',
+          item: alertLayout.encode(rule, groupKey, record, version, isActive(record), writeId),
+          condition: expectedVersion === null ? attributeNotExists(ATTR.pk) : equals(ATTR.version, expectedVersion),
+        },
+        'current',
+      );
+    } catch (err) {
+      let stored: NativeItem | undefined;
+      try {
+        stored = await this.table.get('alert', 'alert.read', key, true);
+      } catch {
+        throw err;
+      }
+      if (alertLayout.writeIdOf(stored) === writeId) return { ok: true, value: { value: record, version } };
+      throw err;
+    }
+    if (written.ok || alertLayout.writeIdOf(written.current) === writeId) return { ok: true, value: { value: record, version } };
     return { ok: false, current: written.current === undefined ? undefined : versioned(written.current) };
   }
 

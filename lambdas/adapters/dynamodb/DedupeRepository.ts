@@ -1,7 +1,7 @@
 import type { Conditional, DedupeBucket, DedupeStorage, Versioned } from '../../core/state/StateStorage';
 import type { EpochMs } from '../../core/types';
-import { attributeNotExists, equals } from './expressions';
-import { ATTR, dedupeLayout, LIMITS, StateLayoutError, utf8Bytes } from './tableLayout';
+import { and, attributeNotExists, beginsWith, equals } from './expressions';
+import { ATTR, dedupeLayout, LIMITS, StateLayoutError, type DedupeItem } from './tableLayout';
 import type { StateTable } from './StateTable';
 
 interface CachedBucket {
@@ -14,10 +14,13 @@ interface CachedBucket {
 const CACHE_BUCKETS = 4096;
 
 /**
- * Producer-id items: per shard and second of event time, the ids recorded
- * and the sequence number each came with, as one JSON attribute, rewritten
- * whole on the version it was decided on. Cached between batches, so a warm
- * container reads a bucket at most once.
+ * Producer-id items: per shard and second of event time, chunks of ids, each
+ * put once by the batch that recorded them, on the condition that the next
+ * chunk number is still free (see dedupeLayout in tableLayout.ts). A write is
+ * billed on the ids it adds, not on what the bucket already holds. Cached
+ * between batches, so a warm container reads a bucket at most once (one
+ * strongly consistent query of its chunks), and again only after another
+ * writer took the chunk number it meant to write.
  */
 export class DedupeRepository implements DedupeStorage {
   private readonly cache = new Map<string, CachedBucket>();
@@ -28,8 +31,7 @@ export class DedupeRepository implements DedupeStorage {
     const id = `${stream}\u0000${shardId}\u0000${bucket}`;
     let cached = this.cache.get(id);
     if (!cached) {
-      const item = await this.table.get('dedupe', 'dedupe.read', dedupeLayout.key(stream, shardId, bucket));
-      cached = item ? dedupeLayout.decode(item) : { ids: new Map(), bytes: 2, version: 0 };
+      cached = await this.read(stream, shardId, bucket);
       this.remember(id, cached);
     }
     return { value: cached, version: cached.version };
@@ -45,29 +47,32 @@ export class DedupeRepository implements DedupeStorage {
     expiresAt: EpochMs,
   ): Promise<Conditional<Versioned<DedupeBucket>>> {
     const id = `${stream}\u0000${shardId}\u0000${bucket}`;
-    const key = dedupeLayout.key(stream, shardId, bucket);
-    const ids = new Map(current.value.ids);
-    for (const [k, v] of added) ids.set(k, v);
-    const item = dedupeLayout.encode(key, ids, current.version + 1, Math.ceil(expiresAt / 1000));
-    const bytes = utf8Bytes(String(item[ATTR.ids]));
-    if (bytes > LIMITS.itemBytes - 1024) throw new StateLayoutError(`state table: dedupe bucket ${bucket} of ${shardId} would hold ${bytes} bytes of ids; DynamoDB allows ${LIMITS.itemBytes} per item`);
-    const written = await this.table.write(
-      'dedupe',
-      'dedupe.add',
-      key,
-      { kind: 'put', item, condition: current.version === 0 ? attributeNotExists(ATTR.pk) : equals(ATTR.version, current.version) },
-      'current',
-    );
+    const key = dedupeLayout.chunkKey(stream, shardId, bucket, current.version + 1);
+    if (addedBytes > LIMITS.itemBytes - 1024) throw new StateLayoutError(`state table: a dedupe chunk of bucket ${bucket} of ${shardId} would hold ${addedBytes} bytes of ids; DynamoDB allows ${LIMITS.itemBytes} per item`);
+    const item = dedupeLayout.encodeChunk(key, added, Math.ceil(expiresAt / 1000));
+    const written = await this.table.write('dedupe', 'dedupe.add', key, { kind: 'put', item, condition: attributeNotExists(ATTR.pk) }, 'ignore');
     if (!written.ok) {
+      // Another writer took the chunk number: what it holds is only its own chunk, so read the whole bucket again.
       this.cache.delete(id);
-      if (written.current === undefined) return { ok: false, current: undefined };
-      const stored = dedupeLayout.decode(written.current);
+      const stored = await this.read(stream, shardId, bucket);
       this.remember(id, stored);
       return { ok: false, current: { value: stored, version: stored.version } };
     }
+    const ids = new Map(current.value.ids);
+    for (const [k, v] of added) ids.set(k, v);
     const next: CachedBucket = { ids, bytes: current.value.bytes + addedBytes, version: current.version + 1 };
     this.remember(id, next);
     return { ok: true, value: { value: next, version: next.version } };
+  }
+
+  /** The bucket's items, strongly consistent (its chunks, and an item of the layout before chunks if one is left). */
+  private async read(stream: string, shardId: string, bucket: number): Promise<DedupeItem> {
+    const partition = dedupeLayout.partition(stream, shardId);
+    const items = await this.table.query('dedupe', 'dedupe.read', partition, {
+      keyCondition: and(equals(ATTR.pk, partition), beginsWith(ATTR.sk, dedupeLayout.bucketPrefix(bucket))),
+      consistent: true,
+    });
+    return dedupeLayout.decodeBucket(items.filter((i) => dedupeLayout.ofBucket(i, bucket)));
   }
 
   private remember(id: string, bucket: CachedBucket): void {

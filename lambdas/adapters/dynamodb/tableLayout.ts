@@ -3,7 +3,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall, type NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import type { LearnedWindow, ModelRecord } from '../../core/anomaly/rule';
 import { TABLE } from '../../core/contract';
-import { dedupeBucketBytes } from '../../core/dedupe';
+import { DEDUPE_ENTRY_BYTES, dedupeSeq } from '../../core/dedupe';
 import { TidewatchError } from '../../core/errors';
 import { INITIAL_ALERT_STATE, type AlertState } from '../../core/lifecycle';
 import type { PartialJson } from '../../core/partials';
@@ -24,7 +24,7 @@ import type { UpdateSpec } from './expressions';
  * | alert state      | `A#<rule>`              | `<group>`                               |
  * | shard progress   | `P#<stream>`            | `<shardId>`                             |
  * | stream watermark | `WM#<stream>`           | `-`                                     |
- * | producer ids     | `D#<stream>#<shardId>`  | `<bucket start, epoch ms>`              |
+ * | producer ids     | `D#<stream>#<shardId>`  | `<bucket start, epoch ms>#<chunk>`      |
  * | quarantine       | `Q#<stream>`            | `<arrival ISO>#<shard>#<seq>[#e<index>][#<chunk>]` |
  * | anomaly model    | `M#<rule>`              | `<group>`                               |
  *
@@ -68,7 +68,8 @@ export const ITEM_KINDS = Object.keys(ITEM_PREFIX) as ItemKind[];
 
 /** The requests each item type's repository makes (what a request tag names, see StateTable.ts). */
 export const OPERATIONS = {
-  aggregate: ['apply', 'lowerCloseAt', 'read', 'due', 'seal', 'finish', 'advanceSessions', 'list'],
+  /** windows: a group's fixed windows from the base table (strongly consistent); sealEmpty: the closed marker of a window judged empty; sealAndFinish: a quiet close (one write). */
+  aggregate: ['apply', 'lowerCloseAt', 'read', 'due', 'seal', 'finish', 'sealAndFinish', 'advanceSessions', 'list', 'windows', 'sealEmpty'],
   /** record: a lifecycle step and the transitions it records; confirm: published transitions leave the outbox; release: claims given up. */
   alert: ['read', 'record', 'confirm', 'release', 'list'],
   progress: ['read', 'raise', 'list'],
@@ -112,6 +113,8 @@ export const ATTR = {
   state: 'state',
   outbox: 'outbox',
   active: 'active',
+  /** A random id of the write that put the item: tells a writer whose response was lost whether its write happened (issue 19). */
+  writeId: 'writeId',
   // shard progress and watermark
   maxEventTime: 'maxEventTime',
   lastActivity: 'lastActivity',
@@ -212,6 +215,34 @@ export const aggregateLayout = {
   key(k: KeyDescriptor): TableKey {
     return key('aggregate', `${ITEM_PREFIX.aggregate}${k.rule}#${shortKey(k.groupKey)}`, k.windowStart === null ? SESSION_SK : `${WINDOW_SK_PREFIX}${k.windowStart}`);
   },
+  /**
+   * The sort-key range of a group's fixed windows starting after `after` (null: all of them), for a
+   * query of the group's partition: `W#<start>` sorts by start while starts have 13 digits (2001 to
+   * 2286); outside that, every window item of the group is read (the caller filters on windowStart).
+   */
+  windowsAfter(after: EpochMs | null): { readonly op: 'after'; readonly sk: string } | { readonly op: 'prefix'; readonly sk: string } {
+    const sortable = after !== null && Number.isSafeInteger(after) && after >= 1e12 && after < 1e13;
+    return sortable ? { op: 'after', sk: `${WINDOW_SK_PREFIX}${after}` } : { op: 'prefix', sk: WINDOW_SK_PREFIX };
+  },
+  /**
+   * The closed marker of a fixed window judged empty (issue 19): the key's identity and `closed`, no
+   * slot and no due index entry. A later slot write fails its `attribute_not_exists(closed)` condition,
+   * so a record for the window counts as late like a record for any other closed window.
+   */
+  emptyMarker(k: KeyDescriptor, expiresAtSeconds: number): NativeItem {
+    const key = aggregateLayout.key(k);
+    return {
+      [ATTR.pk]: key.pk,
+      [ATTR.sk]: key.sk,
+      [ATTR.rule]: k.rule,
+      [ATTR.groupKey]: k.groupKey,
+      [ATTR.windowStart]: k.windowStart,
+      [ATTR.windowEnd]: k.windowEnd,
+      [ATTR.closed]: true,
+      [ATTR.version]: 1,
+      [ATTR.expiresAt]: expiresAtSeconds,
+    };
+  },
   /** What every partition key of a rule's aggregate items begins with. */
   rulePrefix(rule: string): string {
     return `${ITEM_PREFIX.aggregate}${rule}#`;
@@ -275,9 +306,10 @@ export const alertLayout = {
   partition(rule: string): string {
     return `${ITEM_PREFIX.alert}${rule}`;
   },
-  encode(rule: string, groupKey: string, record: AlertRecord, version: number, active: boolean): NativeItem {
+  encode(rule: string, groupKey: string, record: AlertRecord, version: number, active: boolean, writeId?: string): NativeItem {
     const k = alertLayout.key(rule, groupKey);
     return {
+      ...(writeId !== undefined ? { [ATTR.writeId]: writeId } : {}),
       [ATTR.pk]: k.pk,
       [ATTR.sk]: k.sk,
       [ATTR.rule]: rule,
@@ -287,6 +319,10 @@ export const alertLayout = {
       [ATTR.active]: active,
       [ATTR.version]: version,
     };
+  },
+  /** The id of the write that put the item (undefined: written before issue 19, or by a tool). */
+  writeIdOf(item: NativeItem | undefined): string | undefined {
+    return item === undefined ? undefined : (str(item[ATTR.writeId]) ?? undefined);
   },
   decode(item: NativeItem): AlertItem {
     const state = str(item[ATTR.state]);
@@ -335,19 +371,84 @@ export const watermarkLayout = {
 export interface DedupeItem {
   readonly ids: Map<string, string>;
   readonly bytes: number;
+  /** The highest chunk number of the bucket (0: no chunk, only perhaps an item of the layout before chunks). */
   readonly version: number;
 }
 
+/** Chunk numbers in sort keys are zero-padded to this many digits (so they sort as numbers). */
+const DEDUPE_CHUNK_DIGITS = 6;
+const DEDUPE_CHUNK_SEPARATOR = '#';
+const DEDUPE_ID_BYTES = 12;
+
+/**
+ * Producer ids, per shard and second of event time (a bucket), as chunks:
+ * each batch that records new ids of a bucket puts one new item holding only
+ * those ids (`<bucket>#<chunk>`, numbered from 1), on the condition that the
+ * chunk does not exist yet. The chunk number is the bucket's version: a
+ * writer that knows chunks 1..v writes v+1, and it fails exactly when someone
+ * else wrote v+1 first (no one writes v+2 without having seen v+1), so every
+ * decision is made on the whole bucket, as when the bucket was one item
+ * rewritten on its version. But a write is billed on the new ids only, not on
+ * all the bucket holds. Ids are binary: 12 bytes of the id hash, 6 of the
+ * sequence number's (DEDUPE_ENTRY_BYTES). An item of the layout before chunks
+ * (sk `<bucket>`, ids as JSON with whole sequence numbers) is still read, as
+ * chunk 0, until its TTL drops it.
+ */
 export const dedupeLayout = {
-  key(stream: string, shardId: string, bucket: number): TableKey {
-    return key('dedupe', `${ITEM_PREFIX.dedupe}${stream}#${shardId}`, String(bucket));
+  partition(stream: string, shardId: string): string {
+    return `${ITEM_PREFIX.dedupe}${stream}#${shardId}`;
   },
-  encode(k: TableKey, ids: ReadonlyMap<string, string>, version: number, expiresAtSeconds: number): NativeItem {
-    return { [ATTR.pk]: k.pk, [ATTR.sk]: k.sk, [ATTR.ids]: JSON.stringify(Object.fromEntries(ids)), [ATTR.version]: version, [ATTR.expiresAt]: expiresAtSeconds };
+  /** The key of a bucket's chunk (1, 2, ...; 0 is the key of the layout before chunks). */
+  chunkKey(stream: string, shardId: string, bucket: number, chunk: number): TableKey {
+    if (!Number.isInteger(chunk) || chunk < 0 || chunk >= 10 ** DEDUPE_CHUNK_DIGITS) throw new StateLayoutError(`state table: dedupe bucket ${bucket} of ${shardId} cannot take chunk ${chunk}`);
+    const sk = chunk === 0 ? String(bucket) : `${bucket}${DEDUPE_CHUNK_SEPARATOR}${String(chunk).padStart(DEDUPE_CHUNK_DIGITS, '0')}`;
+    return key('dedupe', dedupeLayout.partition(stream, shardId), sk);
   },
-  decode(item: NativeItem): DedupeItem {
-    const ids = new Map(Object.entries(JSON.parse(str(item[ATTR.ids]) ?? '{}') as Record<string, string>));
-    return { ids, bytes: dedupeBucketBytes(ids), version: num(item[ATTR.version]) ?? 0 };
+  /** What every sort key of a bucket's items begins with (a prefix of other buckets' keys too: see ofBucket). */
+  bucketPrefix(bucket: number): string {
+    return String(bucket);
+  },
+  /** Whether an item of the partition belongs to the bucket (its chunks, or its item of the layout before chunks). */
+  ofBucket(item: NativeItem, bucket: number): boolean {
+    const sk = str(item[ATTR.sk]) ?? '';
+    const b = String(bucket);
+    return sk === b || (sk.startsWith(b) && sk.charAt(b.length) === DEDUPE_CHUNK_SEPARATOR);
+  },
+  /** A chunk item holding `ids` (id -> sequence number fingerprint, see dedupe.ts). */
+  encodeChunk(k: TableKey, ids: ReadonlyMap<string, string>, expiresAtSeconds: number): NativeItem {
+    const bytes = Buffer.alloc(ids.size * DEDUPE_ENTRY_BYTES);
+    let o = 0;
+    for (const [id, seq] of ids) {
+      if (bytes.write(id, o, DEDUPE_ID_BYTES, 'base64url') !== DEDUPE_ID_BYTES || id.length !== 16 || seq.length !== 8 || bytes.write(seq, o + DEDUPE_ID_BYTES, DEDUPE_ENTRY_BYTES - DEDUPE_ID_BYTES, 'base64url') !== DEDUPE_ENTRY_BYTES - DEDUPE_ID_BYTES) {
+        throw new StateLayoutError(`state table: dedupe entry ${JSON.stringify(id)} -> ${JSON.stringify(seq)} is not a 16-character id hash and an 8-character sequence fingerprint (base64url; see dedupe.ts)`);
+      }
+      o += DEDUPE_ENTRY_BYTES;
+    }
+    return { [ATTR.pk]: k.pk, [ATTR.sk]: k.sk, [ATTR.ids]: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), [ATTR.expiresAt]: expiresAtSeconds };
+  },
+  /** A bucket from its items (chunks in any order, and perhaps the item of the layout before chunks). */
+  decodeBucket(items: readonly NativeItem[]): DedupeItem {
+    const ids = new Map<string, string>();
+    let version = 0;
+    for (const item of items) {
+      const sk = str(item[ATTR.sk]) ?? '';
+      const hash = sk.indexOf(DEDUPE_CHUNK_SEPARATOR);
+      const raw = item[ATTR.ids];
+      if (hash < 0) {
+        // The layout before chunks: one JSON attribute of id -> whole sequence number.
+        for (const [id, seq] of Object.entries(JSON.parse(typeof raw === 'string' ? raw : '{}') as Record<string, string>)) if (!ids.has(id)) ids.set(id, dedupeSeq(seq));
+        continue;
+      }
+      version = Math.max(version, Number(sk.slice(hash + 1)));
+      if (!(raw instanceof Uint8Array)) continue;
+      const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+      for (let o = 0; o + DEDUPE_ENTRY_BYTES <= buf.length; o += DEDUPE_ENTRY_BYTES) {
+        const id = buf.toString('base64url', o, o + DEDUPE_ID_BYTES);
+        // Chunks only add ids no earlier chunk holds; should two hold one, the first recorded is kept.
+        if (!ids.has(id)) ids.set(id, buf.toString('base64url', o + DEDUPE_ID_BYTES, o + DEDUPE_ENTRY_BYTES));
+      }
+    }
+    return { ids, bytes: ids.size * DEDUPE_ENTRY_BYTES, version };
   },
 };
 

@@ -1,4 +1,4 @@
-import { DEDUPE_MAX_BUCKET_BYTES, dedupeEntryBytes } from '../dedupe';
+import { DEDUPE_ENTRY_BYTES, DEDUPE_MAX_BUCKET_BYTES, dedupeSeq } from '../dedupe';
 import { InvariantError, TidewatchError } from '../errors';
 import { INITIAL_ALERT_STATE, type AlertState, type StepResult } from '../lifecycle';
 import type {
@@ -121,6 +121,19 @@ export class StateProtocol implements StateStore {
     return this.storage.aggregates.finish(key);
   }
 
+  async groupWindows(rule: string, groupKey: string, after: EpochMs | null, upTo: EpochMs): Promise<Array<{ key: KeyDescriptor; state: KeyState }>> {
+    const list = await this.storage.aggregates.windows(rule, groupKey, after, upTo);
+    return list.sort((a, b) => a.key.windowStart! - b.key.windowStart!);
+  }
+
+  sealEmptyWindow(key: KeyDescriptor): Promise<boolean> {
+    return this.storage.aggregates.sealEmpty(key);
+  }
+
+  closeWindowAt(key: KeyDescriptor, expectedVersion: number): Promise<boolean> {
+    return this.storage.aggregates.sealAndFinish(key, expectedVersion);
+  }
+
   advanceSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean> {
     return this.storage.aggregates.putSessions(key, closedThrough, nextCloseAt, expectedVersion);
   }
@@ -197,6 +210,10 @@ export class StateProtocol implements StateStore {
     );
   }
 
+  async readAlert(rule: string, groupKey: string): Promise<AlertRecord | undefined> {
+    return (await this.storage.alerts.read(rule, groupKey))?.value;
+  }
+
   async activeAlerts(rule: string): Promise<Array<{ groupKey: string; record: AlertRecord }>> {
     return byGroup(await this.storage.alerts.list(rule, true));
   }
@@ -267,6 +284,7 @@ export class StateProtocol implements StateStore {
       current!.last = i;
     }
     const dedupe = this.storage.dedupe;
+    const seqs = new Array<string | undefined>(n);
     for (const [bucket, chain] of runs) {
       let stored = await dedupe.bucket(stream, shardId, bucket);
       await this.settle(
@@ -278,26 +296,27 @@ export class StateProtocol implements StateStore {
           let addedBytes = 0;
           for (let i = chain.first; i !== -1; i = next[i]!) {
             const id = entries.ids[i]!;
+            // Buckets keep a fingerprint of the sequence number (dedupe.ts), computed once per entry.
+            const mine = (seqs[i] ??= dedupeSeq(entries.seqs[i]!));
             const seq = known.get(id) ?? added.get(id);
             if (seq !== undefined) {
               // The same id with the same sequence number is a redelivery (the HWMs deal with it), not a duplicate.
-              out[i] = seq !== entries.seqs[i];
+              out[i] = seq !== mine;
               continue;
             }
             out[i] = false;
-            // Past the cap the id is not recorded (so not deduplicated): the item stays under 400 KB.
-            const b = dedupeEntryBytes(id, entries.seqs[i]!);
-            if (bytes + b <= DEDUPE_MAX_BUCKET_BYTES) {
-              added.set(id, entries.seqs[i]!);
-              bytes += b;
-              addedBytes += b;
+            // Past the cap the id is not recorded (so not deduplicated): what a bucket holds stays bounded.
+            if (bytes + DEDUPE_ENTRY_BYTES <= DEDUPE_MAX_BUCKET_BYTES) {
+              added.set(id, mine);
+              bytes += DEDUPE_ENTRY_BYTES;
+              addedBytes += DEDUPE_ENTRY_BYTES;
             }
           }
           if (added.size === 0) return true;
           // `added` is the storage's from here on (a store may keep it as the bucket's ids): it is not used again.
           const written = await dedupe.add(stream, shardId, bucket, stored, added, addedBytes, expiresAt);
           if (written.ok) return true;
-          stored = written.current ?? { value: { ids: new Map(), bytes: 2 }, version: 0 };
+          stored = written.current ?? { value: { ids: new Map(), bytes: 0 }, version: 0 };
           return undefined;
         },
       );

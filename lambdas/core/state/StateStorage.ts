@@ -58,6 +58,19 @@ export interface AggregateStorage {
   seal(key: KeyDescriptor): Promise<void>;
   /** Takes an existing key out of the due keys; nothing when it was never written. */
   finish(key: KeyDescriptor): Promise<void>;
+  /**
+   * Fixed windows of one (rule, group) whose start is in (after, upTo] (after null: no lower bound),
+   * from the base table, strongly consistent (not from the due index, which may lag on DynamoDB),
+   * finished ones included, in any order.
+   */
+  windows(rule: string, groupKey: string, after: EpochMs | null, upTo: EpochMs): Promise<Array<{ key: KeyDescriptor; state: KeyState }>>;
+  /**
+   * Writes the closed marker of a fixed window judged empty if the key has no item: true when written
+   * (no slot can be added afterwards), false when an item exists (the caller closes it as usual).
+   */
+  sealEmpty(key: KeyDescriptor): Promise<boolean>;
+  /** Seal and finish in one write, if the key exists, is at `expectedVersion` and is not closed; false otherwise. */
+  sealAndFinish(key: KeyDescriptor, expectedVersion: number): Promise<boolean>;
   /** Sets a session key's closedThrough and next close time (null: not due) if it is still at `expectedVersion`. */
   putSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean>;
 }
@@ -87,10 +100,10 @@ export interface ProgressStorage {
   raiseWatermark(stream: string, watermark: EpochMs): Promise<boolean>;
 }
 
-/** The ids of one shard and bucket of event time: id -> the sequence number it was first recorded with. */
+/** The ids of one shard and bucket of event time: id -> the fingerprint of the sequence number it was first recorded with (dedupeSeq). */
 export interface DedupeBucket {
   readonly ids: ReadonlyMap<string, string>;
-  /** Bytes of the ids as the item stores them (see dedupeEntryBytes). */
+  /** Bytes of the ids as stored (DEDUPE_ENTRY_BYTES each, see dedupe.ts). */
   readonly bytes: number;
 }
 

@@ -25,6 +25,7 @@ import {
   utf8Bytes,
   watermarkLayout,
 } from '../../../lambdas/adapters/dynamodb/tableLayout';
+import { DEDUPE_ENTRY_BYTES, dedupeSeq } from '../../../lambdas/core/dedupe';
 import { descriptor } from '../../../lambdas/core/Engine';
 import type { Rejection } from '../../../lambdas/core/types';
 
@@ -39,7 +40,9 @@ describe('table layout', () => {
     expect(alertLayout.key('Errors', '["api"]')).toEqual({ pk: 'A#Errors', sk: '["api"]' });
     expect(progressLayout.key('telemetry', 'shardId-000000000001')).toEqual({ pk: 'P#telemetry', sk: 'shardId-000000000001' });
     expect(watermarkLayout.key('telemetry')).toEqual({ pk: 'WM#telemetry', sk: '-' });
-    expect(dedupeLayout.key('telemetry', 'shardId-000000000001', T0)).toEqual({ pk: 'D#telemetry#shardId-000000000001', sk: String(T0) });
+    expect(dedupeLayout.chunkKey('telemetry', 'shardId-000000000001', T0, 3)).toEqual({ pk: 'D#telemetry#shardId-000000000001', sk: `${T0}#000003` });
+    expect(dedupeLayout.chunkKey('telemetry', 'shardId-000000000001', T0, 0)).toEqual({ pk: 'D#telemetry#shardId-000000000001', sk: String(T0) });
+    expect(() => dedupeLayout.chunkKey('telemetry', 'x', T0, 1_000_000)).toThrow(StateLayoutError);
     expect(quarantineLayout.partition('telemetry')).toBe('Q#telemetry');
     expect(metricGroupsLayout.key('Errors', T0)).toEqual({ pk: 'MG#Errors', sk: new Date(T0).toISOString() });
     expect(slotAttributes('shardId-000000000001')).toEqual({ hwm: 'h_shardId-000000000001', partial: 'p_shardId-000000000001' });
@@ -53,7 +56,7 @@ describe('table layout', () => {
       alert: alertLayout.key('R', 'g').pk,
       progress: progressLayout.key('s', 'x').pk,
       watermark: watermarkLayout.key('s').pk,
-      dedupe: dedupeLayout.key('s', 'x', 0).pk,
+      dedupe: dedupeLayout.chunkKey('s', 'x', 0, 1).pk,
       quarantine: quarantineLayout.partition('s'),
       metricGroups: metricGroupsLayout.key('R', 0).pk,
       model: modelLayout.key('R', 'g').pk,
@@ -82,9 +85,28 @@ describe('table layout', () => {
   it('reads back what it writes: an alert item, a dedupe item, a key item', () => {
     const record = { state: { status: 'firing', consecutive: 1, evaluatedThrough: T0, evaluatedEnd: T0 + 60_000, episodeStart: T0, alertId: 'a', firedInWindow: T0, lastSeen: null }, outbox: [] } as const;
     expect(alertLayout.decode(alertLayout.encode('R', '["x"]', record, 3, true))).toEqual({ rule: 'R', groupKey: '["x"]', version: 3, record });
-    const ids = new Map([['AAAAAAAAAAAAAAAA', '12']]);
-    const k = dedupeLayout.key('s', 'x', 0);
-    expect(dedupeLayout.decode(dedupeLayout.encode(k, ids, 2, 99))).toEqual({ ids, bytes: 2 + 16 + 2 + 6, version: 2 });
+    const ids = new Map([
+      ['AAAAAAAAAAAAAAAA', 'abcdefgh'],
+      ['id00000000000007', '-_09AZaz'],
+    ]);
+    const chunk = dedupeLayout.encodeChunk(dedupeLayout.chunkKey('s', 'x', 0, 2), ids, 99);
+    expect((chunk['ids'] as Uint8Array).byteLength).toBe(2 * DEDUPE_ENTRY_BYTES);
+    expect(dedupeLayout.decodeBucket([chunk])).toEqual({ ids, bytes: 2 * DEDUPE_ENTRY_BYTES, version: 2 });
+    // An item of the layout before chunks (JSON, whole sequence numbers) reads as chunk 0; a chunk adds to it.
+    const legacy = { pk: 'D#s#x', sk: '0', ids: JSON.stringify({ BBBBBBBBBBBBBBBB: '12' }), v: 4 };
+    const more = dedupeLayout.encodeChunk(dedupeLayout.chunkKey('s', 'x', 0, 1), new Map([['CCCCCCCCCCCCCCCC', dedupeSeq('13')]]), 99);
+    expect(dedupeLayout.decodeBucket([legacy, more])).toEqual({
+      ids: new Map([
+        ['BBBBBBBBBBBBBBBB', dedupeSeq('12')],
+        ['CCCCCCCCCCCCCCCC', dedupeSeq('13')],
+      ]),
+      bytes: 2 * DEDUPE_ENTRY_BYTES,
+      version: 1,
+    });
+    expect(dedupeLayout.ofBucket({ sk: '1000#000001' }, 1000)).toBe(true);
+    expect(dedupeLayout.ofBucket({ sk: '1000' }, 1000)).toBe(true);
+    expect(dedupeLayout.ofBucket({ sk: '10000#000001' }, 1000)).toBe(false);
+    expect(() => dedupeLayout.encodeChunk(dedupeLayout.chunkKey('s', 'x', 0, 1), new Map([['short', 'abcdefgh']]), 99)).toThrow(StateLayoutError);
     const slot = slotAttributes('s1');
     const item = { pk: 'ignored', [slot.hwm]: '0042', [slot.partial]: '{"n":1}', closeAt: T0, v: 4, rule: 'R', groupKey: 'g', windowStart: T0, windowEnd: T0 + 1, duePk: 'x' };
     expect(aggregateLayout.decode(item)).toEqual({

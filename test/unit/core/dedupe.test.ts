@@ -1,5 +1,5 @@
 import { hashValue } from '../../../lambdas/core/aggregates/murmur3';
-import { dedupeId } from '../../../lambdas/core/dedupe';
+import { dedupeId, dedupeSeq } from '../../../lambdas/core/dedupe';
 
 describe('dedupeId', () => {
   it('writes the first 96 bits of the id hash as 16 base64url characters', () => {
@@ -20,5 +20,20 @@ describe('dedupeId', () => {
     for (let i = 0; i < 100_000; i++) seen.add(dedupeId(`e-${i}`));
     expect(seen.size).toBe(100_000);
     expect(dedupeId('e-1')).toBe(dedupeId('e-1'));
+  });
+});
+
+describe('dedupeSeq', () => {
+  it('writes the first 48 bits of the sequence number hash as 8 base64url characters (6 bytes)', () => {
+    const words = new Uint32Array(4);
+    for (const seq of ['49590338271490256608559692538361571095921575989136588898', '1', '12/3', '9'.repeat(129)]) {
+      hashValue(seq, words);
+      const bytes = Buffer.alloc(8);
+      bytes.writeUInt32BE(words[0]!, 0);
+      bytes.writeUInt32BE(words[1]!, 4);
+      expect(dedupeSeq(seq)).toBe(bytes.subarray(0, 6).toString('base64url'));
+      expect(Buffer.from(dedupeSeq(seq), 'base64url').length).toBe(6);
+    }
+    expect(new Set(Array.from({ length: 10_000 }, (_, i) => dedupeSeq(String(49590338271490256608559692538361571095921575989136588898n + BigInt(i))))).size).toBe(10_000);
   });
 });

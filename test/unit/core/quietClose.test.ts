@@ -1,0 +1,54 @@
+import { Engine, type ClosedWindow } from '../../../lambdas/core/Engine';
+import { InMemoryStateStore } from '../../../lambdas/core/InMemoryStateStore';
+import type { AlertTransition } from '../../../lambdas/core/lifecycle';
+import { countAgg, fn, pipelineOf, shardRecords, streamSpec, T0, windowRule } from '../../helpers/factories';
+
+const M = 60_000;
+const SHARD = 'shardId-000000000000';
+const http = (service: string, ts: number, status = 200) => ({ eventId: `${service}-${ts}-${status}`, service, ts: new Date(ts).toISOString(), status });
+const errors = { name: 'errors', kind: 'count' as const, condition: fn('status >= 500', (v) => (v['status'] as number) >= 500), source: 'count(status >= 500)' };
+
+function setup(emit: 'final' | 'early') {
+  const store = new InMemoryStateStore();
+  const closed: ClosedWindow[] = [];
+  const published: AlertTransition[] = [];
+  const clock = { t: T0 + 10 * M, now() { return this.t; } };
+  const rule = windowRule({ aggregates: [countAgg(), errors], when: fn('errors >= 1', (v) => (v['errors'] as number) >= 1), emit });
+  const engine = new Engine({ pipeline: pipelineOf([rule], streamSpec()), stream: 'telemetry', store, clock, publish: async (t) => void published.push(t), onWindowClosed: (w) => closed.push(w) });
+  const calls = { seal: jest.spyOn(store, 'sealWindow'), finish: jest.spyOn(store, 'finishWindow'), closeAt: jest.spyOn(store, 'closeWindowAt') };
+  return { engine, store, closed, published, calls };
+}
+
+describe('closing a window without a write per quiet group (emit: final)', () => {
+  it('a group whose window does not hold and whose alert is at rest: one write (seal and finish), no alert record', async () => {
+    const { engine, store, closed, published, calls } = setup('final');
+    await engine.processBatch(SHARD, shardRecords(SHARD, [http('quiet', T0 + 1000), http('loud', T0 + 2000, 503)], 1n));
+    await engine.processBatch(SHARD, shardRecords(SHARD, [http('quiet', T0 + M + 1000)], 10n));
+    // quiet: closed in one write; loud: sealed, its firing recorded, finished.
+    expect([calls.closeAt.mock.calls.map((c) => c[0].groupKey), calls.seal.mock.calls.map((c) => c[0].groupKey), calls.finish.mock.calls.map((c) => c[0].groupKey)]).toEqual([['["quiet"]'], ['["loud"]'], ['["loud"]']]);
+    expect((await store.absenceGroups('R')).map((a) => [a.groupKey, a.record.state.status])).toEqual([['["loud"]', 'firing']]);
+    expect(published.map((t) => [t.state, t.group['service']])).toEqual([['firing', 'loud']]);
+    expect(closed.map((w) => [w.groupKey, w.holds, w.events]).sort()).toEqual([
+      ['["loud"]', true, 1],
+      ['["quiet"]', false, 1],
+    ]);
+    // The first minute's windows are no longer due (the second minute's quiet window is open).
+    expect((await store.dueKeys('R', Number.MAX_SAFE_INTEGER)).map((d) => [d.key.groupKey, d.key.windowStart])).toEqual([['["quiet"]', T0 + M]]);
+    // The next window: loud is quiet now, but its alert is firing, so it resolves the usual way; quiet closes in one write again.
+    await engine.processBatch(SHARD, shardRecords(SHARD, [http('loud', T0 + M + 2000), http('quiet', T0 + 2 * M + 1000)], 20n));
+    expect(published.map((t) => [t.state, t.group['service']])).toEqual([
+      ['firing', 'loud'],
+      ['resolved', 'loud'],
+    ]);
+    expect(calls.closeAt.mock.calls.map((c) => c[0].groupKey)).toEqual(['["quiet"]', '["quiet"]']);
+    expect((await store.absenceGroups('R')).map((a) => [a.groupKey, a.record.state.status])).toEqual([['["loud"]', 'inactive']]);
+  });
+
+  it('emit: early rules keep recording which window was evaluated (a redelivered early verdict checks it)', async () => {
+    const { engine, store, calls } = setup('early');
+    await engine.processBatch(SHARD, shardRecords(SHARD, [http('quiet', T0 + 1000)], 1n));
+    await engine.processBatch(SHARD, shardRecords(SHARD, [http('quiet', T0 + M + 1000)], 10n));
+    expect([calls.closeAt.mock.calls.length, calls.seal.mock.calls.length, calls.finish.mock.calls.length]).toEqual([0, 1, 1]);
+    expect((await store.absenceGroups('R')).map((a) => [a.groupKey, a.record.state.evaluatedThrough])).toEqual([['["quiet"]', T0]]);
+  });
+});
