@@ -2,7 +2,7 @@
  * Presentation of `npm run bench`'s results: the console table, the results
  * block of docs/BENCHMARKS.md and a small SVG chart (bench/results/).
  */
-import type { SweepResult } from './sweep';
+import type { SweepCell, SweepResult } from './sweep';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { CostPerMillion } from './costModel';
@@ -358,12 +358,13 @@ function markdownResults(r: Results): string[] {
   return out;
 }
 
-const SWEEP_HEADER = ['batch size', 'window', 'records/invocation', 'writes/event', 'WRU/event', '$/M events', 'added latency mean', 'worst'];
-const SWEEP_ALIGN: Array<'l' | 'r'> = ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'];
+const SWEEP_HEADER = ['batch size', 'window', 'records/invocation', 'writes/event', 'WRU/event', '$/M events', 'gather wait mean (model)', 'worst (model)', '+ processing (measured here)'];
+const SWEEP_ALIGN: Array<'l' | 'r'> = ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'];
 
 function sweepRows(s: SweepResult): string[][] {
   const ms = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${n0(x)} ms`);
-  return s.cells.map((c) => [n0(c.batchSize), `${c.windowS} s`, n0(c.batch), f3(c.writesPerEvent), f3(c.wruPerEvent), money(c.dollarsPerMillionEvents), ms(c.addedLatencyMs.mean), ms(c.addedLatencyMs.worst)]);
+  const l = (c: SweepCell) => c.addedLatencyMs;
+  return s.cells.map((c) => [n0(c.batchSize), `${c.windowS} s`, n0(c.batch), f3(c.writesPerEvent), f3(c.wruPerEvent), money(c.dollarsPerMillionEvents), ms(l(c).gatherMean), ms(l(c).gatherWorst), ms(l(c).processing)]);
 }
 
 function purposeCells(writes: Record<string, number>, wru: Record<string, number>): string {
