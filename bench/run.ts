@@ -57,7 +57,7 @@ const { values: args } = parseArgs({
     'e2e-rate': { type: 'string', default: '5' },
     'skip-e2e': { type: 'boolean', default: false },
     /** Events of the batching sweep (batch size × batching window). */
-    'sweep-events': { type: 'string', default: '20000' },
+    'sweep-events': { type: 'string', default: '10000' },
     'skip-sweep': { type: 'boolean', default: false },
     'core-seconds': { type: 'string', default: String(DEFAULT_CORE_SECONDS) },
     'write-docs': { type: 'boolean', default: false },
