@@ -2,6 +2,7 @@
  * Presentation of `npm run bench`'s results: the console table, the results
  * block of docs/BENCHMARKS.md and a small SVG chart (bench/results/).
  */
+import type { SweepCell, SweepResult } from './sweep';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { CostPerMillion } from './costModel';
@@ -39,6 +40,9 @@ export interface ScenarioSummary {
   readonly anomaly?: { readonly modelWritesPerEvent: number; readonly modelWrites: number; readonly closedWindows: number };
   /** WRUs by item kind (`state:index`: the estimated index writes). */
   readonly wruByKind: Record<string, number>;
+  /** Writes and WRUs per event by what they are for (aggregates, window closing, alert state, progress, watermark, dedupe; WRUs also index). */
+  readonly writesByPurposePerEvent?: Record<string, number>;
+  readonly wruByPurposePerEvent?: Record<string, number>;
   readonly avgItemBytesByKind: Record<string, number>;
   readonly check: { keys: number; mismatches: number; drift: Record<string, number>; examples: string[] };
   /** tidewatch: the engine's batch reports, summed. */
@@ -90,6 +94,8 @@ export interface Results {
     naive: RedeliverySummary;
   };
   readonly e2e: E2eResult & { p50Ms?: number; p95Ms?: number; p99Ms?: number };
+  /** The batching sweep (bench/sweep.ts); null with --skip-sweep. */
+  readonly sweep?: SweepResult | null;
   readonly cost: { prices: unknown; note: string; lambdaMemoryMb: number; perMillionEvents: Record<string, CostPerMillion> };
 }
 
@@ -238,6 +244,12 @@ export function renderTable(r: Results): string {
       if (row.s.engine) out.push(`    engine reports: ${JSON.stringify(row.s.engine)}; batch item failures ${row.s.batchItemFailures}`);
     }
   }
+  out.push('  writes (and WRUs) per event by purpose:');
+  for (const row of stateRows(r)) {
+    if (!row.s.writesByPurposePerEvent) continue;
+    const w = row.s.wruByPurposePerEvent ?? {};
+    out.push(`    ${pad(`${row.label}, batch ${row.s.batchSize}`, 44)} ${purposeCells(row.s.writesByPurposePerEvent, w)}`);
+  }
   for (const s of [r.state, r.batch1000.state]) {
     if (s.floor) {
       out.push(`  floor at batch ${n0(s.batchSize)}: ${f3(s.floor.aggregatesPerEvent)} window aggregates + ${f3(s.floor.absencePerEvent)} absence last-seen states per event, over ${s.floor.batches} batches (${Object.entries(s.floor.byRule).map(([k, v]) => `${k} ${n0(v)}`).join(', ')})`);
@@ -249,6 +261,12 @@ export function renderTable(r: Results): string {
   out.push(`  ${r.redelivery.note}`);
   if (r.redelivery.naive.overCountIsExactlyTheRedeliveredRecords) out.push('  naive: its totals equal exactly the totals with every redelivered record counted twice.');
   out.push('');
+  if (r.sweep) {
+    out.push(`3b. Batching sweep: batch size x batching window (${n0(r.sweep.events)} events, ${n0(r.sweep.recordsPerSecPerShard)} records/s per shard)`);
+    out.push(...table(SWEEP_HEADER, sweepRows(r.sweep), SWEEP_ALIGN));
+    out.push(`  model: ${r.sweep.model}`);
+    out.push('');
+  }
   out.push('4. End-to-end latency, PutRecords -> SNS publish, local pipeline');
   out.push(...e2eLines(r.e2e));
   out.push('');
@@ -311,6 +329,18 @@ function markdownResults(r: Results): string[] {
   out.push('');
   out.push(r.redelivery.note);
   out.push('');
+  if (r.sweep) {
+    out.push(`**Batching sweep**: batch size × batching window (${n0(r.sweep.events)} events, ${n0(r.sweep.recordsPerSecPerShard)} records/s per shard)`);
+    out.push('');
+    out.push(...markdownTable(SWEEP_HEADER, sweepRows(r.sweep), SWEEP_ALIGN));
+    out.push('');
+    out.push(`Model: ${r.sweep.model}.`);
+    out.push('');
+  }
+  out.push('**Writes per event by purpose** (WRUs in parentheses)');
+  out.push('');
+  out.push(...markdownTable(['', 'batch', 'by purpose'], stateRows(r).filter((row) => row.s.writesByPurposePerEvent).map((row) => [row.label, n0(row.s.batchSize), purposeCells(row.s.writesByPurposePerEvent!, row.s.wruByPurposePerEvent ?? {})]), ['l', 'r', 'l']));
+  out.push('');
   out.push('**End-to-end latency** (PutRecords → SNS publish, local pipeline)');
   out.push('');
   if (r.e2e.measured) {
@@ -334,6 +364,20 @@ function markdownResults(r: Results): string[] {
   out.push('');
   out.push(r.cost.note + '.');
   return out;
+}
+
+const SWEEP_HEADER = ['batch size', 'window', 'records/invocation', 'writes/event', 'WRU/event', '$/M events', 'gather wait mean (model)', 'worst (model)', '+ processing (measured here)'];
+const SWEEP_ALIGN: Array<'l' | 'r'> = ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'];
+
+function sweepRows(s: SweepResult): string[][] {
+  const ms = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${n0(x)} ms`);
+  const l = (c: SweepCell) => c.addedLatencyMs;
+  return s.cells.map((c) => [n0(c.batchSize), `${c.windowS} s`, n0(c.batch), f3(c.writesPerEvent), f3(c.wruPerEvent), money(c.dollarsPerMillionEvents), ms(l(c).gatherMean), ms(l(c).gatherWorst), ms(l(c).processing)]);
+}
+
+function purposeCells(writes: Record<string, number>, wru: Record<string, number>): string {
+  const names = [...new Set([...Object.keys(writes), ...Object.keys(wru)])].sort();
+  return names.map((k) => `${k} ${(writes[k] ?? 0).toFixed(4)} (${(wru[k] ?? 0).toFixed(4)})`).join(', ');
 }
 
 /** Horizontal bars: DynamoDB writes per event, by handler and batch size (linear scale, values printed). */

@@ -30,6 +30,7 @@ import { runPowertools } from './peers/powertools';
 import { peerUpdates } from './peers/updates';
 import { renderTable, writeDocs, type Results, type ScenarioSummary } from './report';
 import { runTidewatch, type ScenarioResult } from './state';
+import { runSweep } from './sweep';
 import {
   batchesOf,
   compareTotals,
@@ -56,6 +57,9 @@ const { values: args } = parseArgs({
     'e2e-events': { type: 'string', default: '200' },
     'e2e-rate': { type: 'string', default: '5' },
     'skip-e2e': { type: 'boolean', default: false },
+    /** Events of the batching sweep (batch size × batching window). */
+    'sweep-events': { type: 'string', default: '10000' },
+    'skip-sweep': { type: 'boolean', default: false },
     'core-seconds': { type: 'string', default: String(DEFAULT_CORE_SECONDS) },
     'write-docs': { type: 'boolean', default: false },
     /** Re-render the table, docs/BENCHMARKS.md and the chart from a saved `--json` output, without measuring. */
@@ -102,6 +106,10 @@ function eventsOfRounds(rounds: readonly Batch[][]) {
   return rounds.flat().flatMap((b) => b.events);
 }
 
+function perEvent(x: Record<string, number>, events: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, v / events]));
+}
+
 function summarize(r: ScenarioResult, floor: Floor | null, scale: string): ScenarioSummary {
   const c = r.counter;
   const firstInvocations = r.run.invocationMs.length;
@@ -133,6 +141,8 @@ function summarize(r: ScenarioResult, floor: Floor | null, scale: string): Scena
     byCommand: { ...c.byCommand },
     byKind: { ...c.byKind },
     wruByKind: { ...c.wruByKind },
+    writesByPurposePerEvent: perEvent(c.writesByPurpose, r.events),
+    wruByPurposePerEvent: perEvent(c.wruByPurpose, r.events),
     avgItemBytesByKind: c.avgItemBytesByKind,
     check: { keys: r.check.keys, mismatches: r.check.mismatches, drift: r.check.drift, examples: r.check.examples },
     ...(r.engine ? { engine: r.engine } : {}),
@@ -286,6 +296,11 @@ async function main(): Promise<void> {
     };
     const pr = await peerRedelivery();
 
+    // 3b. The batching sweep: batch size × batching window (bench/sweep.ts).
+    const sweep = args['skip-sweep']
+      ? null
+      : await runSweep({ dynalite, pipeline: withDedupe, workload: prefixOf(full, Number(args['sweep-events'])), lambdaMemoryMb: LAMBDA_MEMORY_MB, timed });
+
     // 4. End-to-end latency.
     const e2e: E2eResult = args['skip-e2e']
       ? { measured: false, reason: 'skipped (--skip-e2e)' }
@@ -344,6 +359,7 @@ async function main(): Promise<void> {
         naive: { ...redeliverySummary(pr.naive, null), overCountIsExactlyTheRedeliveredRecords: pr.naiveMatchesTwice },
       },
       e2e: e2e.measured ? { p50Ms: e2e.total.p50, p95Ms: e2e.total.p95, p99Ms: e2e.total.p99, ...e2e } : e2e,
+      sweep,
       cost: { prices: PRICES, note: PRICE_NOTE, lambdaMemoryMb: LAMBDA_MEMORY_MB, perMillionEvents: cost },
     };
     process.stdout.write(renderTable(results));

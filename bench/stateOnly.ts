@@ -1,21 +1,27 @@
 /**
  * `npx tsx bench/stateOnly.ts [--events N] [--batch 1000,10000]`: only the
  * state cost of tidewatch (the real handler on dynalite), per batch size,
- * with writes and write units per event by item kind. For working on the
- * state layer; `npm run bench` is the measurement of record.
+ * with writes and write units per event by item kind; `--sweep`: only the
+ * batching sweep (bench/sweep.ts). For working on the state layer;
+ * `npm run bench` is the measurement of record.
  */
 import { parseArgs } from 'node:util';
 import { startDynalite } from './dynamo';
 import { runTidewatch } from './state';
+import { runSweep } from './sweep';
 import { batchesOf, buildStateWorkload, expectedTotals, floorOf, samplePipeline, STATE_WORKLOAD } from './workload';
 
-const { values: args } = parseArgs({ options: { events: { type: 'string', default: '20000' }, batch: { type: 'string', default: '1000,10000' }, 'dedupe-off': { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({ options: { events: { type: 'string', default: '20000' }, batch: { type: 'string', default: '1000,10000' }, 'dedupe-off': { type: 'boolean', default: false }, sweep: { type: 'boolean', default: false } } });
 
 async function main(): Promise<void> {
   const dynalite = await startDynalite();
   try {
     const w = buildStateWorkload({ ...STATE_WORKLOAD, events: Number(args.events) });
     const pipeline = samplePipeline(!args['dedupe-off']);
+    if (args.sweep) {
+      console.log(JSON.stringify(await runSweep({ dynalite, pipeline, workload: w, lambdaMemoryMb: 1024 })));
+      return;
+    }
     for (const batch of String(args.batch).split(',').map(Number)) {
       const rounds = batchesOf(w, batch);
       const r = await runTidewatch({ name: `batch ${batch}`, dynalite, pipeline, rounds, batchSize: batch, expected: expectedTotals(rounds.flat().flatMap((b) => b.events)) });

@@ -59,8 +59,13 @@ export interface SweepCell {
   readonly wruPerEvent: number;
   readonly dollarsPerMillionEvents: number;
   readonly cost: CostPerMillion;
-  /** Added end-to-end latency (ms): mean and worst over the events of a batch. */
-  readonly addedLatencyMs: { readonly mean: number; readonly worst: number };
+  /**
+   * Added end-to-end latency (ms), mean and worst over the events of a batch,
+   * and its parts: waiting to be gathered (the model: machine-independent)
+   * and processing (batches queued from the same poll, and the batch itself,
+   * as measured here: dynalite on this machine, so load-dependent).
+   */
+  readonly addedLatencyMs: { readonly mean: number; readonly worst: number; readonly gatherMean: number; readonly gatherWorst: number; readonly processing: number };
 }
 
 export interface SweepResult {
@@ -81,11 +86,13 @@ export function gathered(batchSize: number, windowS: number, r: number): { batch
 }
 
 /** The added latency of the model (ms). */
-export function addedLatency(batchSize: number, gatherS: number, r: number, processingMs: number): { mean: number; worst: number } {
+export function addedLatency(batchSize: number, gatherS: number, r: number, processingMs: number): SweepCell['addedLatencyMs'] {
   // One poll brings up to r × F records; with a smaller batch size they are processed as several batches, one after another.
   const perPoll = Math.max(1, Math.ceil((r * gatherS) / batchSize));
   const queued = ((perPoll - 1) / 2) * processingMs;
-  return { mean: (gatherS * 1000) / 2 + queued + processingMs, worst: gatherS * 1000 + (perPoll - 1) * processingMs + processingMs };
+  const gatherMean = (gatherS * 1000) / 2;
+  const gatherWorst = gatherS * 1000;
+  return { mean: gatherMean + queued + processingMs, worst: gatherWorst + (perPoll - 1) * processingMs + processingMs, gatherMean, gatherWorst, processing: queued + processingMs };
 }
 
 export interface SweepOptions {

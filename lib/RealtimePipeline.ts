@@ -262,7 +262,7 @@ export class RealtimePipeline extends Construct {
     const resolved = new Map(
       streamNames.map((name) => [
         name,
-        resolveStreamOptions(name, props.streamDefaults ?? {}, props.streams?.[name] ?? {}, props.existingStreams?.[name] !== undefined),
+        resolveStreamOptions(name, props.streamDefaults ?? {}, props.streams?.[name] ?? {}, props.existingStreams?.[name] !== undefined, this.pipeline.streams.get(name)?.batching),
       ]),
     );
     for (const [name, o] of resolved) {

@@ -1,3 +1,4 @@
+import { BATCHING } from './batching';
 import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -45,9 +46,9 @@ export interface StreamOptions {
   /** What `cdk destroy` does with a created stream. Its records are transient; the state lives in the table. @default RemovalPolicy.DESTROY */
   readonly removalPolicy?: RemovalPolicy;
 
-  /** Most records per invocation, 1..10000. @default 1000 */
+  /** Most records per invocation, 1..10000. @default 10000 (1000 with `batching: latency` in the pipeline file; see lib/batching.ts) */
   readonly batchSize?: number;
-  /** Longest wait to fill a batch, 0..300 seconds, whole seconds. @default Duration.seconds(1) */
+  /** Longest wait to fill a batch, 0..300 seconds, whole seconds. @default Duration.seconds(1) (0 with `batching: latency`, 5 s with `batching: cost`) */
   readonly maxBatchingWindow?: Duration;
   /**
    * Where a new event source mapping starts reading: `TRIM_HORIZON` or `LATEST`.
@@ -131,8 +132,11 @@ export function resolveStreamOptions(
   defaults: StreamOptions,
   overrides: StreamOptions,
   existing: boolean,
+  /** The pipeline file's `batching:` for the stream (lib/batching.ts): the batch size and window when the app sets neither. */
+  batching?: 'latency' | 'cost',
 ): ResolvedStreamOptions {
   const o: StreamOptions = { ...defaults, ...stripUndefined(overrides) };
+  const preset = BATCHING[batching ?? 'balanced'];
   const scope = `stream "${stream}"`;
   if (defaults.logGroupSources !== undefined) {
     throw new TidewatchConfigError('streamDefaults.logGroupSources: log group sources are set per stream (streams.<name>.logGroupSources), on a stream with framing: cloudwatch-logs');
@@ -159,8 +163,8 @@ export function resolveStreamOptions(
     retention: o.retention ?? Duration.hours(24),
     encryption: o.encryption ?? 'aws-managed',
     removalPolicy: o.removalPolicy ?? RemovalPolicy.DESTROY,
-    batchSize: o.batchSize ?? 1000,
-    maxBatchingWindow: o.maxBatchingWindow ?? Duration.seconds(1),
+    batchSize: o.batchSize ?? preset.batchSize,
+    maxBatchingWindow: o.maxBatchingWindow ?? preset.maxBatchingWindow,
     startingPosition: o.startingPosition ?? (existing ? lambda.StartingPosition.LATEST : lambda.StartingPosition.TRIM_HORIZON),
     retryAttempts: o.retryAttempts ?? 10,
     maxRecordAge: o.maxRecordAge ?? Duration.days(1),

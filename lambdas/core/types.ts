@@ -134,6 +134,12 @@ export interface StreamSpec extends StreamInput {
   readonly idleTimeoutMs: number;
   /** Records larger than this (decoded bytes) are rejected. */
   readonly maxRecordBytes: number;
+  /**
+   * `batching: latency | cost`: the batch size and batching window the CDK
+   * construct deploys for the stream when the app does not set them (see
+   * lib/batching.ts and docs/DEPLOY.md). Absent: the balanced default.
+   */
+  readonly batching?: 'latency' | 'cost';
 }
 
 export type WindowSpec =

@@ -26,10 +26,10 @@ function tlsOnlyStatement(): Matcher {
 }
 
 describe('event source mapping', () => {
-  it('uses the safe defaults: batch 1000, 1 s window, bisect, 10 retries, 1 day, batch item failures, one lane per shard', () => {
+  it('uses the safe defaults: batch 10,000, 1 s window (lib/batching.ts), bisect, 10 retries, 1 day, batch item failures, one lane per shard', () => {
     // THEN
     assertHasProperties(t, 'AWS::Lambda::EventSourceMapping', {
-      BatchSize: 1000,
+      BatchSize: 10_000,
       MaximumBatchingWindowInSeconds: 1,
       BisectBatchOnFunctionError: true,
       MaximumRetryAttempts: 10,

@@ -56,7 +56,7 @@ describe('a two-stream pipeline with a provisioned stream, an existing stream an
 
   it('reads the existing stream from LATEST and the created one from TRIM_HORIZON', () => {
     const stream = only(t, 'AWS::Kinesis::Stream');
-    assertHasProperties(t, 'AWS::Lambda::EventSourceMapping', { EventSourceArn: AUDIT_ARN, StartingPosition: 'LATEST', BatchSize: 1000 });
+    assertHasProperties(t, 'AWS::Lambda::EventSourceMapping', { EventSourceArn: AUDIT_ARN, StartingPosition: 'LATEST', BatchSize: 10_000 });
     assertHasProperties(t, 'AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [stream.id, 'Arn'] },
       StartingPosition: 'TRIM_HORIZON',

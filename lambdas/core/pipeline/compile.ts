@@ -179,6 +179,7 @@ function compileStream(c: Collector, name: string, raw: unknown, opts: ParseOpti
     maxFutureMs: f.maxFuture ?? DEFAULTS.maxFutureMs,
     idleTimeoutMs: f.idleTimeout ?? DEFAULTS.idleTimeoutMs,
     maxRecordBytes: f.maxRecordSize ?? DEFAULTS.maxRecordBytes,
+    ...(f.batching !== undefined ? { batching: f.batching } : {}),
   };
 }
 

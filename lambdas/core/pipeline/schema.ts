@@ -148,6 +148,8 @@ export const streamFields = {
   idleTimeout: duration(BOUNDS.idleTimeout.min, BOUNDS.idleTimeout.max),
   maxRecordSize: byteSize(BOUNDS.maxRecordSize.min, BOUNDS.maxRecordSize.max),
   dedupe: dedupeHorizon(),
+  /** What the deployed event source mapping favours when the CDK app does not set it (lib/batching.ts). */
+  batching: oneOf(['latency', 'cost']),
 } as const;
 
 /** Fields every rule may have. */

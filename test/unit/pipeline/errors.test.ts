@@ -332,7 +332,7 @@ describe('pipeline file errors', () => {
       'p.yaml:4:21: stream "s1" field "outOfOrderness": a duration needs a unit: write 5s, 5m or 5ms (units: ms, s, m, h, d)',
       'p.yaml:5:20: stream "s1" field "maxRecordSize": "20MB": unknown size unit "MB"; use B, KiB or MiB (1024-based) (did you mean MiB?)',
       'p.yaml:6:18: stream "s1" field "idleTimeout": must be between 1s and 1d (given "0s")',
-      'p.yaml:7:5: stream "s1" field "partitions": unknown key (a stream may have: timestamp, id, framing, parse, kpl, gzip, fields, schema, outOfOrderness, maxFuture, idleTimeout, maxRecordSize, dedupe)',
+      'p.yaml:7:5: stream "s1" field "partitions": unknown key (a stream may have: timestamp, id, framing, parse, kpl, gzip, fields, schema, outOfOrderness, maxFuture, idleTimeout, maxRecordSize, dedupe, batching)',
     ]);
   });
 
