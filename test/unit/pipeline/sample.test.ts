@@ -12,6 +12,19 @@ const HEARTBEAT = { eventId: 'e-124', ts: '2026-11-27T10:00:02.000Z', kind: 'hea
 function summarize(rule: Rule): unknown {
   const common = { name: rule.name, stream: rule.stream, where: rule.where?.source, groupBy: rule.groupBy, severity: rule.severity, labels: rule.labels, annotations: rule.annotations };
   if (rule.type === 'absence') return { type: 'absence', ...common, resolvedAnnotations: rule.resolvedAnnotations, absentMs: rule.absentMs, resolveAfterMs: rule.resolveAfterMs };
+  if (rule.type === 'sequence') {
+    const q = rule.sequence;
+    return {
+      type: 'sequence',
+      ...common,
+      withinMs: q.withinMs,
+      steps: q.steps.map((st) => ({ where: st.where?.source, count: st.count, bind: st.bind, absent: st.absent })),
+      until: q.until?.source,
+      onNew: q.onNew,
+      maxPartials: q.maxPartials,
+      maxStateBytes: q.maxStateBytes,
+    };
+  }
   return {
     type: 'window',
     ...common,
