@@ -4,6 +4,7 @@ import { AggregateRepository } from './dynamodb/AggregateRepository';
 import { AlertRepository } from './dynamodb/AlertRepository';
 import { DedupeRepository } from './dynamodb/DedupeRepository';
 import { ProgressRepository } from './dynamodb/ProgressRepository';
+import { SequenceRepository } from './dynamodb/SequenceRepository';
 import { QuarantineRepository } from './dynamodb/QuarantineRepository';
 import { StateTable } from './dynamodb/StateTable';
 
@@ -41,6 +42,7 @@ export class DynamoDBStateStore extends StateProtocol {
         progress: new ProgressRepository(table),
         dedupe: new DedupeRepository(table),
         quarantine: new QuarantineRepository(table, opts.quarantineMs !== undefined ? { retentionMs: opts.quarantineMs } : {}),
+        sequences: new SequenceRepository(table, { ...(opts.retentionMs !== undefined ? { retentionMs: opts.retentionMs } : {}), ...(opts.cacheSize !== undefined ? { cacheSize: opts.cacheSize } : {}) }),
       },
       opts.maxAttempts !== undefined ? { maxAttempts: opts.maxAttempts } : {},
     );

@@ -1,5 +1,6 @@
 import type { AlertRecord, DueKey, KeyDescriptor, KeyState, QuarantinedRecord, QuarantineQuery, Slot, SlotUpdate } from './StateStore';
 import { isActive } from './state/outbox';
+import { MemorySequences } from './state/MemorySequences';
 import { StateProtocol, type StateProtocolOptions } from './state/StateProtocol';
 import type {
   AggregateStorage,
@@ -42,6 +43,8 @@ interface BucketEntry {
 class MemoryTable {
   readonly keys = new Map<string, KeyEntry>();
   readonly alerts = new Map<string, AlertEntry>();
+  /** Sequence rules' records (state/MemorySequences.ts). */
+  readonly sequences = new Map<string, { json: string; version: number; dueAt: EpochMs | null }>();
   readonly progress = new Map<string, ShardProgress>();
   readonly watermarks = new Map<string, EpochMs>();
   readonly quarantined: QuarantinedRecord[] = [];
@@ -297,6 +300,7 @@ export class InMemoryStateStore extends StateProtocol {
       progress: new MemoryProgress(table),
       dedupe: new MemoryDedupe(table),
       quarantine: new MemoryQuarantine(table),
+      sequences: new MemorySequences(table.sequences),
     };
     super(storage, opts);
     this.table = table;
