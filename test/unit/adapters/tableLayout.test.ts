@@ -15,6 +15,7 @@ import {
   progressLayout,
   QUARANTINE_CHUNK_BYTES,
   metricGroupsLayout,
+  sequenceLayout,
   quarantineLayout,
   shortKey,
   slotAttributes,
@@ -41,6 +42,8 @@ describe('table layout', () => {
     expect(dedupeLayout.key('telemetry', 'shardId-000000000001', T0)).toEqual({ pk: 'D#telemetry#shardId-000000000001', sk: String(T0) });
     expect(quarantineLayout.partition('telemetry')).toBe('Q#telemetry');
     expect(metricGroupsLayout.key('Errors', T0)).toEqual({ pk: 'MG#Errors', sk: new Date(T0).toISOString() });
+    expect(sequenceLayout.key('DeployThenErrors', '["api"]')).toEqual({ pk: 'SQ#DeployThenErrors#["api"]', sk: '-' });
+    expect(sequenceLayout.duePartition('DeployThenErrors')).toBe('dueSQ#DeployThenErrors');
     expect(slotAttributes('shardId-000000000001')).toEqual({ hwm: 'h_shardId-000000000001', partial: 'p_shardId-000000000001' });
     expect(slotShardOf('h_shardId-7')).toBe('shardId-7');
     expect(slotShardOf('p_shardId-7')).toBeUndefined();
@@ -55,6 +58,7 @@ describe('table layout', () => {
       dedupe: dedupeLayout.key('s', 'x', 0).pk,
       quarantine: quarantineLayout.partition('s'),
       metricGroups: metricGroupsLayout.key('R', 0).pk,
+      sequence: sequenceLayout.key('R', 'g').pk,
     };
     expect(Object.fromEntries(Object.entries(pks).map(([kind, pk]) => [kind, kindOf(pk)]))).toEqual(Object.fromEntries(ITEM_KINDS.map((k) => [k, k])));
     expect(new Set(Object.values(ITEM_PREFIX)).size).toBe(ITEM_KINDS.length);
