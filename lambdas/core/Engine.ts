@@ -323,7 +323,7 @@ export class Engine {
         const batchMax = upToIndex > 0 ? events.maxTimeThrough(upToIndex - 1, priorMax) : priorMax;
         const others = (await store.listShardProgress(stream.name)).filter((s) => s.shardId !== shardId);
         const seqWatermark = streamWatermark([...others, advanceShard(prior, shardId, batchMax, now)], stream, now, streamWm);
-        const r = await this.sequences.processBatch(shardId, events, upToIndex, seqWatermark, perRule);
+        const r = await this.sequences.processBatch(shardId, events, upToIndex, seqWatermark, { priorMax, streamWatermark: streamWm }, perRule);
         keysWritten += r.written;
         conflicts += r.conflicts;
         late += r.late;

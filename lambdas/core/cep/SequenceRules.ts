@@ -49,17 +49,29 @@ export class SequenceRules {
 
   /**
    * Applies the batch's events (indices below `upTo`) to their keys, advanced
-   * to `watermark`. Returns the lowest event index whose key failed (Infinity
-   * when none), with the errors.
+   * to `watermark`. An event is late, as for window rules, when its time is
+   * before the shard's watermark just before it (the largest event time of
+   * the shard's earlier events, `priorMax` before the batch, minus the
+   * out-of-orderness) or the stream's (`streamWatermark`); or before what its
+   * key was already matched through (the matcher's own rule, which the first
+   * implies in practice). Returns the lowest event index whose key failed
+   * (Infinity when none), with the errors.
    */
   async processBatch(
     shardId: string,
     events: DecodedBatch,
     upTo: number,
     watermark: EpochMs,
+    lateness: { readonly priorMax: EpochMs; readonly streamWatermark: EpochMs },
     perRule: Record<string, RuleBatchStats>,
   ): Promise<{ written: number; conflicts: number; late: number; published: AlertTransition[]; failedAt: number; failures: unknown[] }> {
     const out = { written: 0, conflicts: 0, late: 0, published: [] as AlertTransition[], failedAt: Infinity, failures: [] as unknown[] };
+    const lateBefore = new Float64Array(Math.max(upTo, 1));
+    let maxT = lateness.priorMax;
+    for (let i = 0; i < upTo; i++) {
+      lateBefore[i] = Math.max(maxT - this.stream.outOfOrdernessMs, lateness.streamWatermark);
+      if (events.times[i]! > maxT) maxT = events.times[i]!;
+    }
     for (const ctx of this.contexts) {
       const { rule } = ctx;
       const st = perRule[rule.name]!;
@@ -89,7 +101,7 @@ export class SequenceRules {
       }
       for (const k of keys.values()) {
         try {
-          const r = await this.applyKey(ctx, k.group, shardId, events, k.indices, watermark, stats);
+          const r = await this.applyKey(ctx, k.group, shardId, events, k.indices, watermark, stats, lateBefore);
           out.written += r.written ? 1 : 0;
           out.conflicts += r.conflicts;
           if (r.late > 0) {
@@ -117,7 +129,7 @@ export class SequenceRules {
       const { rule } = ctx;
       for (const { groupKey, record } of await this.store.activeAlerts(rule.name)) published.push(...(await this.recover(rule.name, groupKey, record)));
       for (const due of await this.store.dueSequences(rule.name, watermark)) {
-        const r = await this.applyKey(ctx, groupFromKey(rule.groupBy, due.groupKey), null, null, [], watermark, emptyStats());
+        const r = await this.applyKey(ctx, groupFromKey(rule.groupBy, due.groupKey), null, null, [], watermark, emptyStats(), null);
         published.push(...r.published);
       }
     }
@@ -132,6 +144,7 @@ export class SequenceRules {
     indices: readonly number[],
     watermark: EpochMs,
     stats: SequenceStats,
+    lateBefore: Float64Array | null,
   ): Promise<{ written: boolean; conflicts: number; late: number; published: AlertTransition[] }> {
     const { rule, matcher } = ctx;
     const memo = `${rule.name}\u0000${group.key}`;
@@ -149,7 +162,11 @@ export class SequenceRules {
       // The stats of the attempt that is written (a conflict decides again, on the stored record).
       attemptStats = emptyStats();
       const state = JSON.parse(JSON.stringify(base.state)) as SequenceRecord['state'];
-      if (fresh.length > 0) matcher.ingest(state, fresh.map((i) => this.input(events!, i)), attemptStats);
+      if (fresh.length > 0) {
+        const onTime = lateBefore === null ? fresh : fresh.filter((i) => events!.times[i]! >= lateBefore[i]!);
+        attemptStats.late += fresh.length - onTime.length;
+        matcher.ingest(state, onTime.map((i) => this.input(events!, i)), attemptStats);
+      }
       const matches = matcher.advance(state, watermark, attemptStats);
       matcher.enforceBound(state, attemptStats);
       let ordinal = base.ordinal;
