@@ -23,6 +23,12 @@ export interface AlertMessage {
   readonly values: Readonly<Record<string, number | null>>;
   readonly annotations: Readonly<Record<string, string>>;
   readonly at: string;
+  /** Sequence rules only: the match (its id, its events' ids, times and steps, the bound fields per step). */
+  readonly sequence?: {
+    readonly matchId: string;
+    readonly events: ReadonlyArray<{ readonly id: string; readonly time: string; readonly step: number }>;
+    readonly bindings: ReadonlyArray<Readonly<Record<string, unknown>>>;
+  };
 }
 
 export function alertMessage(t: AlertTransition): AlertMessage {
@@ -39,6 +45,9 @@ export function alertMessage(t: AlertTransition): AlertMessage {
     values: t.values,
     annotations: t.annotations,
     at: new Date(t.at).toISOString(),
+    ...(t.sequence === undefined
+      ? {}
+      : { sequence: { matchId: t.sequence.matchId, events: t.sequence.events.map((e) => ({ id: e.id, time: new Date(e.time).toISOString(), step: e.step })), bindings: t.sequence.bindings } }),
   };
 }
 

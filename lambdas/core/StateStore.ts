@@ -179,8 +179,11 @@ export interface StateStore {
    * makes of the current one (undefined: none yet), in one conditional write
    * on its version; on a conflict `build` is called again on the stored
    * record. `build` returns null when nothing changes (nothing is written).
+   * `read`: decide on a strongly consistent read rather than on what the
+   * store believes (the ticker: a container's cache may be behind, and a
+   * decision to write nothing is never corrected by a failed condition).
    */
-  applySequence(rule: string, groupKey: string, build: (current: SequenceRecord | undefined) => SequenceRecord | null): Promise<SequenceApplyOutcome>;
+  applySequence(rule: string, groupKey: string, build: (current: SequenceRecord | undefined) => SequenceRecord | null, opts?: { readonly read?: boolean }): Promise<SequenceApplyOutcome>;
 
   /** Sequence keys of `rule` due before `watermark`, by dueAt then group. */
   dueSequences(rule: string, watermark: EpochMs): Promise<Array<{ groupKey: string; dueAt: EpochMs }>>;

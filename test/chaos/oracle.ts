@@ -21,6 +21,7 @@ import { alertIdOf } from '../../lambdas/core/lifecycle';
 import { RuleAggregates, type FixedPartialJson } from '../../lambdas/core/partials';
 import type { Pipeline, RejectReason, StreamSpec, WindowRule } from '../../lambdas/core/types';
 import type { EventMeta, ProducedEvent, SimRecord } from './kinesis';
+import { CHAOS_SEQUENCE_RULES } from './sequenceOracle';
 import type { Delivery, FaultOp } from './world';
 
 const MINUTE = 60_000;
@@ -104,7 +105,7 @@ rules:
     when: 'n >= 8.0'
     emit: final
     severity: warning
-`;
+${CHAOS_SEQUENCE_RULES}`;
 
 /** Window starts of an event at `t` (oldest first). */
 function windowStarts(rule: OracleRule, t: number): number[] {
@@ -338,6 +339,8 @@ export interface ExpectedTransition {
   readonly state: 'firing' | 'resolved';
   readonly window: { readonly start: number; readonly end: number };
   readonly values: WindowValues;
+  /** Sequence rules (sequenceOracle.ts): the matched events' ids, in match order (the values are not checked). */
+  readonly sequence?: { readonly eventIds: readonly string[] };
 }
 
 /**
@@ -424,7 +427,10 @@ export function compareAlerts(
     if (body.window.start !== new Date(t.window.start).toISOString() || body.window.end !== new Date(t.window.end).toISOString()) {
       violations.push(`${t.rule} ${t.group} ${t.state}: window ${body.window.start}..${body.window.end}, expected ${new Date(t.window.start).toISOString()}`);
     }
-    if (t.state === 'firing') {
+    if (t.sequence !== undefined) {
+      const ids = (body.sequence?.events ?? []).map((e) => e.id);
+      if (JSON.stringify(ids) !== JSON.stringify(t.sequence.eventIds)) violations.push(`${t.rule} ${t.group} match ${id}: events ${ids.join(',')}, expected ${t.sequence.eventIds.join(',')}`);
+    } else if (t.state === 'firing') {
       const v = body.values;
       const exact: Array<[string, number | null]> =
         t.rule === 'Stats'

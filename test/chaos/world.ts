@@ -210,7 +210,7 @@ export class World {
     // the write recording a step is not its confirmation.
     const item = request.key.sk !== undefined && request.op !== 'alert.record' ? `${pk}|${request.key.sk}` : undefined;
     const where = () => `${command} ${request.op} ${pk.slice(0, 60)} (container ${c.id}, invocation ${c.invocation})`;
-    const isApply = command === 'UpdateItemCommand' && request.op === 'aggregate.apply';
+    const isApply = (command === 'UpdateItemCommand' && request.op === 'aggregate.apply') || (command === 'PutItemCommand' && request.op === 'sequence.apply');
     if (isApply && c.kind === 'processor') {
       c.applies += 1;
       if (c.applies === 1 ? f.roll('crash-before-state', op, where) : f.roll('crash-between-state', op, () => `aggregate write #${c.applies}: ${where()}`)) {
@@ -218,7 +218,7 @@ export class World {
       }
     }
     // The ticker's state writes: sealing and finishing windows.
-    if (c.kind === 'ticker' && command === 'UpdateItemCommand' && request.item === 'aggregate' && f.roll('crash-between-state', op, () => `window close: ${where()}`)) this.crash(c, op);
+    if (c.kind === 'ticker' && ((command === 'UpdateItemCommand' && request.item === 'aggregate') || request.op === 'sequence.apply') && f.roll('crash-between-state', op, () => `window close: ${where()}`)) this.crash(c, op);
     if (request.op === 'alert.record' && f.roll('crash-after-state', op, () => `at the alert record write: ${where()}`)) this.crash(c, op);
     if (f.roll('ddb-throttle', op, where)) {
       this.noteFault(c, { op, kind: 'ddb', item });

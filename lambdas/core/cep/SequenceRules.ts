@@ -178,7 +178,8 @@ export class SequenceRules {
       const hwms = fresh.length > 0 && shardId !== null ? { ...base.hwms, [shardId]: padSequence(events!.sequenceNumber(fresh[fresh.length - 1]!)) } : base.hwms;
       return { hwms, state, out, ordinal, dueAt };
     };
-    const outcome = await this.store.applySequence(rule.name, group.key, build);
+    // The ticker decides on what is stored (its cache of the key may be behind the processors' writes).
+    const outcome = await this.store.applySequence(rule.name, group.key, build, events === null ? { read: true } : {});
     if (outcome.status === 'applied') {
       late = attemptStats.late;
       addStats(stats, attemptStats);

@@ -111,9 +111,9 @@ export class StateProtocol implements StateStore {
 
   // ------------------------------------------------------------ sequence rules
 
-  async applySequence(rule: string, groupKey: string, build: (current: SequenceRecord | undefined) => SequenceRecord | null): Promise<SequenceApplyOutcome> {
+  async applySequence(rule: string, groupKey: string, build: (current: SequenceRecord | undefined) => SequenceRecord | null, opts: { readonly read?: boolean } = {}): Promise<SequenceApplyOutcome> {
     const sequences = this.storage.sequences;
-    let current = sequences.believe(rule, groupKey);
+    let current = opts.read === true ? await sequences.read(rule, groupKey) : sequences.believe(rule, groupKey);
     let conflicts = 0;
     return this.settle(
       () => `sequence key ${rule} ${groupKey}`,
