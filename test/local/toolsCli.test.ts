@@ -19,7 +19,7 @@ describe('tidewatch check / test / backtest (the CLI)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tw-cli-'));
 
   it('check: exits 0 on the sample pipeline and 1 with file:line:col, rule and field on a broken copy', () => {
-    expect(tidewatch(['check', 'pipelines/sample.yaml'])).toEqual({ code: 0, stdout: 'pipelines/sample.yaml: OK (4 rules, 1 stream)\n', stderr: '' });
+    expect(tidewatch(['check', 'pipelines/sample.yaml'])).toEqual({ code: 0, stdout: 'pipelines/sample.yaml: OK (6 rules, 1 stream)\n', stderr: '' });
     mkdirSync(join(dir, 'schemas'));
     copyFileSync('pipelines/schemas/telemetry.schema.json', join(dir, 'schemas/telemetry.schema.json'));
     const broken = join(dir, 'broken.yaml');
