@@ -94,6 +94,11 @@ export class SequenceRules {
           continue;
         }
         st.matched += 1;
+        // An event no step (nor until) can use changes no state: its key is not written for it.
+        if (!ctx.matcher.relevant(payload)) {
+          stats.ignored += 1;
+          continue;
+        }
         const group = groupOf(rule.groupBy, payload);
         let k = keys.get(group.key);
         if (k === undefined) keys.set(group.key, (k = { group, indices: [] }));

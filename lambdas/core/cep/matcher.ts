@@ -123,6 +123,15 @@ export class SequenceMatcher {
     return state.q.length === 0 && state.p.length === 0;
   }
 
+  /**
+   * False when the event can never matter to this rule: it matches no step's
+   * condition and not `until` (a dynamic step counts as matching). Such an
+   * event is not buffered, so the engine need not write its key for it.
+   */
+  relevant(payload: JsonObject): boolean {
+    return this.maskOf(payload) !== 0;
+  }
+
   // ------------------------------------------------------------------ internals
 
   private maskOf(payload: JsonObject): number {
