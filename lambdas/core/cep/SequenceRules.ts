@@ -82,7 +82,7 @@ export class SequenceRules {
         if (rule.where !== undefined) {
           let ok: boolean;
           try {
-            ok = rule.where.evaluate(eventVariables(payload)) === true;
+            ok = (rule.where.acceptsPayload === true ? rule.where.evaluate(payload) : rule.where.evaluate(eventVariables(payload))) === true;
           } catch {
             st.filterErrors += 1;
             ok = false;

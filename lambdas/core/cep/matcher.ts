@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { eventVariables } from '../expression';
-import type { EpochMs, JsonObject, JsonValue } from '../types';
+import type { CompiledExpression, EpochMs, JsonObject, JsonValue } from '../types';
 import type { BufferedEvent, PartialMatch, SequenceInput, SequenceMatch, SequenceSpec, SequenceState, SequenceStats } from './types';
 
 /**
@@ -138,9 +138,11 @@ export class SequenceMatcher {
     const { steps, until } = this.spec;
     let mask = 0;
     let scope: Record<string, unknown> | null = null;
-    const holds = (expr: { evaluate(v: Record<string, unknown>): unknown }): boolean => {
-      scope ??= eventVariables(payload);
+    const holds = (expr: CompiledExpression): boolean => {
       try {
+        // Most expressions read the payload as it is (see CompiledExpression.acceptsPayload): no scope per event.
+        if (expr.acceptsPayload === true) return expr.evaluate(payload) === true;
+        scope ??= eventVariables(payload);
         return expr.evaluate(scope) === true;
       } catch {
         return false;
