@@ -47,7 +47,7 @@ ${body}`;
 describe('tidewatch check', () => {
   it('finds nothing to say about the sample pipeline', () => {
     const r = checkPipelineFile('pipelines/sample.yaml');
-    expect(r).toMatchObject({ loaded: true, rules: 4, streams: 1, problems: [] });
+    expect(r).toMatchObject({ loaded: true, rules: 6, streams: 1, problems: [] });
   });
 
   it('warns about a field the schema does not declare, where it is written, with a suggestion', () => {
@@ -133,7 +133,7 @@ describe('tidewatch check (command)', () => {
   it('exits 0 on the sample, 1 on a broken copy, and warnings fail only with --strict', async () => {
     const ok = io();
     expect(await runCheck(['pipelines/sample.yaml'], ok.io)).toBe(0);
-    expect(ok.out()).toBe('pipelines/sample.yaml: OK (4 rules, 1 stream)\n');
+    expect(ok.out()).toBe('pipelines/sample.yaml: OK (6 rules, 1 stream)\n');
 
     const missing = io();
     expect(await runCheck(['no/such.yaml'], missing.io)).toBe(1);
