@@ -148,7 +148,7 @@ describe('tidewatch check (command)', () => {
     const warn = io();
     expect(await runCheck([`${dir}/warn.yaml`], warn.io)).toBe(0);
     expect(warn.out()).toContain('warning: rule "HighErrorRate" field "aggregate.errors": field "statuss" is not declared');
-    expect(warn.out()).toMatch(/warn\.yaml: OK with 1 warning \(4 rules, 1 stream\)\n$/);
+    expect(warn.out()).toMatch(/warn\.yaml: OK with 1 warning \(6 rules, 1 stream\)\n$/);
     expect(await runCheck(['--strict', `${dir}/warn.yaml`], io().io)).toBe(1);
 
     const bad = io();
