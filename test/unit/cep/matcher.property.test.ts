@@ -53,7 +53,6 @@ function matchView(m: SequenceMatch) {
 
 describe('sequence matcher = brute-force reference (property)', () => {
   test.each(Object.keys(SHAPES))('%s', (name) => {
-    {
       const spec = compiled(name);
       let matched = 0;
       fc.assert(
@@ -109,6 +108,5 @@ describe('sequence matcher = brute-force reference (property)', () => {
       );
       // Not vacuous: the random streams do produce matches for every shape.
       expect(matched).toBeGreaterThan(20);
-    }
   });
 });
