@@ -36,8 +36,8 @@ describe('tidewatch check / test / backtest (the CLI)', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Unit Testing: pipelines\/sample\.test\.yaml\n/);
     // every rule of the sample pipeline is covered
-    for (const rule of ['HighErrorRate', 'SlowResponses', 'SessionBurst', 'HeartbeatMissing']) expect(r.stdout).toMatch(new RegExp(`PASS {2}${rule} `));
-    expect(r.stdout).toMatch(/\n23 passed, 0 failed\n$/);
+    for (const rule of ['HighErrorRate', 'SlowResponses', 'SessionBurst', 'HeartbeatMissing', 'DeployThenErrors', 'JobNeverFinished']) expect(r.stdout).toMatch(new RegExp(`PASS {2}${rule} `));
+    expect(r.stdout).toMatch(/\n28 passed, 0 failed\n$/);
   });
 
   it('test: exits 1 with a diff when a test fails', () => {
