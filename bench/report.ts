@@ -83,7 +83,7 @@ export interface Results {
   readonly state: ScenarioSummary & { dedupeOff: ScenarioSummary };
   readonly peer: { powertools: ScenarioSummary; naive: ScenarioSummary; note: string };
   readonly batch1000: {
-    state: ScenarioSummary & { dedupeOnPrefix: ScenarioSummary; dedupeOffPrefix: ScenarioSummary };
+    state: ScenarioSummary & { dedupeOnPrefix: ScenarioSummary; dedupeOffPrefix: ScenarioSummary; sequenceOnlyPrefix?: ScenarioSummary };
     peer: { powertools: ScenarioSummary; naive: ScenarioSummary };
   };
   readonly redelivery: {
@@ -130,6 +130,7 @@ function stateRows(r: Results): StateRow[] {
     { label: 'tidewatch, dedupe on', s: r.batch1000.state },
     { label: 'tidewatch, dedupe on (prefix)', s: r.batch1000.state.dedupeOnPrefix },
     { label: 'tidewatch, dedupe off (prefix)', s: r.batch1000.state.dedupeOffPrefix },
+    ...(r.batch1000.state.sequenceOnlyPrefix ? [{ label: 'tidewatch, one sequence rule only (prefix)', s: r.batch1000.state.sequenceOnlyPrefix }] : []),
     { label: 'Powertools peer', s: r.batch1000.peer.powertools },
     { label: 'naive per-event handler', s: r.batch1000.peer.naive },
   ];

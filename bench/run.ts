@@ -40,6 +40,7 @@ import {
   peerTotals,
   prefixOf,
   samplePipeline,
+  sequencePipeline,
   STATE_WORKLOAD,
   type Batch,
   type Floor,
@@ -250,6 +251,15 @@ async function main(): Promise<void> {
     const t10off = await tw('batch 10000, dedupe off', noDedupe, full, 10_000);
     const t1v = await tw('batch 1000, dedupe on (prefix)', withDedupe, variant, 1_000);
     const t1voff = await tw('batch 1000, dedupe off (prefix)', noDedupe, variant, 1_000);
+    // One sequence rule alone (no window rule): its writes per event (no aggregate totals to check).
+    const seqPipeline = sequencePipeline();
+    const seqRounds = batchesOf(variant, 1_000);
+    const tSeq = {
+      r: await timed(`tidewatch one sequence rule: ${variant.events.toLocaleString('en-US')} events, batch 1000`, () =>
+        runTidewatch({ name: 'sequence rule only', dynalite, pipeline: seqPipeline, rounds: seqRounds, batchSize: 1_000, expected: new Map() }),
+      ),
+      floor: floorOf(seqPipeline, seqRounds),
+    };
 
     // 3. Redelivery (tidewatch): 10% of batches twice, to the warm container and to a new one.
     const rWarm = await tw('redelivery warm', withDedupe, variant, 1_000, { redeliver: TEN_PERCENT });
@@ -348,6 +358,7 @@ async function main(): Promise<void> {
           ...s1,
           dedupeOnPrefix: summarize(t1v.r, t1v.floor, variantScale),
           dedupeOffPrefix: summarize(t1voff.r, t1voff.floor, variantScale),
+          sequenceOnlyPrefix: summarize(tSeq.r, tSeq.floor, `${variantScale}; pipeline: the sample stream with one sequence rule (ErrorThenSlow, bench/workload.ts) and no other rule`),
         },
         peer: { powertools: pt1, naive: as1000(summarize(p1.naive, null, peerScale)) },
       },

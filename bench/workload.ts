@@ -17,7 +17,7 @@ import { groupOf } from '../lambdas/core/group';
 import { InMemoryStateStore } from '../lambdas/core/InMemoryStateStore';
 import { deaggregate } from '../lambdas/core/kpl';
 import { loadPipeline } from '../lambdas/core/pipeline';
-import type { Clock, JsonObject, KinesisLikeRecord, Pipeline, WindowRule } from '../lambdas/core/types';
+import type { Clock, JsonObject, KinesisLikeRecord, Pipeline, SequenceRule, WindowRule } from '../lambdas/core/types';
 import { assignWindows } from '../lambdas/core/windows';
 import { Random } from '../local/demo/random';
 import { defaultIncident, generateTelemetry } from '../local/demo/telemetry';
@@ -160,6 +160,31 @@ export function samplePipeline(dedupe: boolean, file = SAMPLE_PIPELINE): Pipelin
   });
   for (const s of pipeline.streams.values()) if (s.dedupeHorizonMs) throw new Error(`dedupe is still on for stream ${s.name}`);
   return pipeline;
+}
+
+/**
+ * The sample stream with one sequence rule only, over the bench's events: a
+ * 5xx of a service, then one of its requests slower than 200 ms within a
+ * minute. Its writes per event are the cost of a sequence rule on this workload.
+ */
+export function sequencePipeline(file = SAMPLE_PIPELINE): Pipeline {
+  return loadPipeline(file, (p) => {
+    const text = readFileSync(p, 'utf8');
+    if (p !== file) return text;
+    const at = text.indexOf('\nrules:');
+    if (at < 0) throw new Error(`${file}: no rules: section`);
+    return `${text.slice(0, at)}
+rules:
+  - alert: ErrorThenSlow
+    stream: telemetry
+    sequence:
+      by: [service]
+      within: 1m
+      steps:
+        - where: 'kind == "http" && status >= 500'
+        - where: 'kind == "http" && latencyMs > 200.0'
+`;
+  });
 }
 
 // ------------------------------------------------------------------ state workload
@@ -438,6 +463,7 @@ export interface Floor {
 export function floorOf(pipeline: Pipeline, rounds: readonly Batch[][]): Floor {
   const windowRules = pipeline.rules.filter((r): r is WindowRule => r.type === 'window');
   const absenceRules = pipeline.rules.filter((r) => r.type === 'absence');
+  const sequenceRules = pipeline.rules.filter((r): r is SequenceRule => r.type === 'sequence');
   let aggregates = 0;
   let absence = 0;
   let records = 0;
@@ -455,6 +481,13 @@ export function floorOf(pipeline: Pipeline, rounds: readonly Batch[][]): Floor {
         if (rule.type === 'absence') touched.add(`A|${rule.name}|${group}`);
         else if (rule.window.kind === 'session') touched.add(`W|${rule.name}|${group}|S`);
         else for (const w of assignWindows(rule.window, e.eventTime)) touched.add(`W|${rule.name}|${group}|${w.start}`);
+      }
+      // A sequence key is written once per batch when one of its events may matter to a step (its state item).
+      for (const rule of sequenceRules) {
+        if (rule.where && !matches(rule.where, vars)) continue;
+        if (!rule.groupBy.every((g) => e.payload[g] !== undefined)) continue;
+        if (!rule.sequence.steps.some((s) => s.where === undefined || s.dynamic || matches(s.where, vars))) continue;
+        touched.add(`Q|${rule.name}|${groupOf(rule.groupBy, e.payload).key}`);
       }
     }
     for (const k of touched) {

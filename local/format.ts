@@ -38,6 +38,7 @@ export function formatAlertMessage(m: AlertMessage, opts: { color: boolean }): s
   return formatAlert(
     {
       ...m,
+      sequence: m.sequence === undefined ? undefined : { ...m.sequence, events: m.sequence.events.map((e) => ({ ...e, time: Date.parse(e.time) })) },
       severity: m.severity as AlertTransition['severity'],
       window: { start: Date.parse(m.window.start), end: Date.parse(m.window.end) },
       at: Date.parse(m.at),

@@ -5,6 +5,7 @@ import { AlertRepository } from './dynamodb/AlertRepository';
 import { DedupeRepository } from './dynamodb/DedupeRepository';
 import { ModelRepository } from './dynamodb/ModelRepository';
 import { ProgressRepository } from './dynamodb/ProgressRepository';
+import { SequenceRepository } from './dynamodb/SequenceRepository';
 import { QuarantineRepository } from './dynamodb/QuarantineRepository';
 import { StateTable } from './dynamodb/StateTable';
 
@@ -43,6 +44,7 @@ export class DynamoDBStateStore extends StateProtocol {
         dedupe: new DedupeRepository(table),
         quarantine: new QuarantineRepository(table, opts.quarantineMs !== undefined ? { retentionMs: opts.quarantineMs } : {}),
         models: new ModelRepository(table),
+        sequences: new SequenceRepository(table, { ...(opts.retentionMs !== undefined ? { retentionMs: opts.retentionMs } : {}), ...(opts.cacheSize !== undefined ? { cacheSize: opts.cacheSize } : {}) }),
       },
       opts.maxAttempts !== undefined ? { maxAttempts: opts.maxAttempts } : {},
     );

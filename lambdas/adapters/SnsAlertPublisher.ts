@@ -25,6 +25,12 @@ export interface AlertMessage {
   readonly at: string;
   /** Anomaly rules only: the window's verdict (score in [0, 1], expected value, band, warming up). */
   readonly anomaly?: { readonly score: number; readonly expected: number; readonly lower: number; readonly upper: number; readonly warming: boolean };
+  /** Sequence rules only: the match (its id, its events' ids, times and steps, the bound fields per step). */
+  readonly sequence?: {
+    readonly matchId: string;
+    readonly events: ReadonlyArray<{ readonly id: string; readonly time: string; readonly step: number }>;
+    readonly bindings: ReadonlyArray<Readonly<Record<string, unknown>>>;
+  };
 }
 
 export function alertMessage(t: AlertTransition): AlertMessage {
@@ -42,6 +48,9 @@ export function alertMessage(t: AlertTransition): AlertMessage {
     annotations: t.annotations,
     at: new Date(t.at).toISOString(),
     ...(t.anomaly ? { anomaly: { score: t.anomaly.score, expected: t.anomaly.expected, lower: t.anomaly.lower, upper: t.anomaly.upper, warming: t.anomaly.warming } } : {}),
+    ...(t.sequence === undefined
+      ? {}
+      : { sequence: { matchId: t.sequence.matchId, events: t.sequence.events.map((e) => ({ id: e.id, time: new Date(e.time).toISOString(), step: e.step })), bindings: t.sequence.bindings } }),
   };
 }
 

@@ -1,5 +1,6 @@
 import { anomalyVariable, scoreClosedWindow } from './anomaly/rule';
 import type { AnomalyVerdict } from './anomaly/types';
+import { SequenceRules } from './cep/SequenceRules';
 import { DecodedBatch, decodeInto, eventIdOf, newDecodeSink } from './decode';
 import {
   descriptor,
@@ -39,6 +40,7 @@ import type {
   KinesisLikeRecord,
   Pipeline,
   Rejection,
+  SequenceRule,
   StreamSpec,
   WindowRule,
 } from './types';
@@ -160,6 +162,8 @@ export class Engine {
   private readonly concurrency: number;
   private readonly redact: ReadonlySet<string>;
   private readonly maxGroups: number;
+  /** Sequence rules of the stream (cep/SequenceRules.ts). */
+  private readonly sequences: SequenceRules;
 
   constructor(private readonly opts: EngineOptions) {
     const stream = opts.pipeline.streams.get(opts.stream);
@@ -200,6 +204,13 @@ export class Engine {
     this.concurrency = opts.concurrency ?? 16;
     this.redact = new Set(opts.redactFields ?? []);
     this.maxGroups = opts.maxGroupsPerRulePerBatch ?? 10000;
+    this.sequences = new SequenceRules(
+      stream,
+      opts.pipeline.rules.filter((r): r is SequenceRule => r.type === 'sequence' && r.stream === opts.stream),
+      opts.store,
+      (rule, groupKey, step) => this.alert(rule, groupKey, step),
+      (rule, groupKey, record) => this.recover(rule, groupKey, record),
+    );
   }
 
   /**
@@ -311,6 +322,21 @@ export class Engine {
           failedAt = Math.min(failedAt, events.recordStart(indexRange(kb).first));
         }
       });
+      // Sequence rules: one write per key touched, advanced to the watermark this batch's records make.
+      if (this.sequences.active) {
+        const upToIndex = folded.stopAt >= 0 ? folded.stopAt : events.length;
+        const now = clock.now();
+        const batchMax = upToIndex > 0 ? events.maxTimeThrough(upToIndex - 1, priorMax) : priorMax;
+        const others = (await store.listShardProgress(stream.name)).filter((s) => s.shardId !== shardId);
+        const seqWatermark = streamWatermark([...others, advanceShard(prior, shardId, batchMax, now)], stream, now, streamWm);
+        const r = await this.sequences.processBatch(shardId, events, upToIndex, seqWatermark, { priorMax, streamWatermark: streamWm }, perRule);
+        keysWritten += r.written;
+        conflicts += r.conflicts;
+        late += r.late;
+        published.push(...r.published);
+        failures.push(...r.failures);
+        failedAt = Math.min(failedAt, r.failedAt);
+      }
       // Absence rules: the groups seen in the records before any failure.
       for (const s of folded.seen) {
         if (s.first >= failedAt) continue;
@@ -574,6 +600,8 @@ export class Engine {
         published.push(...(await this.alert(rule.name, groupKey, (s) => onAbsenceCheck(rule, group, s, watermark))));
       }
     }
+    // Sequence rules: keys with buffered events the watermark passed, absent-step deadlines, unrecorded matches.
+    if (this.sequences.active && (opts.full || crossed(previous, watermark, 10_000, 0))) published.push(...(await this.sequences.advance(watermark)));
     return { watermark, windowsClosed, published };
   }
 

@@ -1,6 +1,7 @@
 import type { AlertRecord, DueKey, KeyDescriptor, KeyState, QuarantinedRecord, QuarantineQuery, Slot, SlotUpdate } from './StateStore';
 import type { ModelRecord } from './anomaly/rule';
 import { isActive } from './state/outbox';
+import { MemorySequences } from './state/MemorySequences';
 import { StateProtocol, type StateProtocolOptions } from './state/StateProtocol';
 import type {
   AggregateStorage,
@@ -46,6 +47,8 @@ class MemoryTable {
   readonly alerts = new Map<string, AlertEntry>();
   /** Anomaly models, by (rule, group). */
   readonly models = new Map<string, ModelRecord>();
+  /** Sequence rules' records (state/MemorySequences.ts). */
+  readonly sequences = new Map<string, { json: string; version: number; dueAt: EpochMs | null }>();
   readonly progress = new Map<string, ShardProgress>();
   readonly watermarks = new Map<string, EpochMs>();
   readonly quarantined: QuarantinedRecord[] = [];
@@ -344,6 +347,7 @@ export class InMemoryStateStore extends StateProtocol {
       dedupe: new MemoryDedupe(table),
       quarantine: new MemoryQuarantine(table),
       models: new MemoryModels(table),
+      sequences: new MemorySequences(table.sequences),
     };
     super(storage, opts);
     this.table = table;

@@ -3,6 +3,16 @@ import type { AlertState, AlertTransition, StepResult } from './lifecycle';
 import type { PartialJson } from './partials';
 import type { EpochMs, Rejection } from './types';
 import type { ShardProgress } from './watermark';
+import type { SequenceRecord } from './state/SequenceStorage';
+
+export type { SequenceRecord } from './state/SequenceStorage';
+
+/** What applySequence did: the record after it (`unchanged`: as stored or believed), and failed conditional writes. */
+export interface SequenceApplyOutcome {
+  readonly status: 'applied' | 'unchanged';
+  readonly record: SequenceRecord | undefined;
+  readonly conflicts: number;
+}
 
 /**
  * The port between the engine and its state. The engine decides *what* to
@@ -164,6 +174,20 @@ export interface StateStore {
 
   /** A key's current state (strongly consistent), or undefined if it was never written. */
   read(key: KeyDescriptor): Promise<KeyState | undefined>;
+
+  /**
+   * Sequence rules: replaces the record of (rule, group) with what `build`
+   * makes of the current one (undefined: none yet), in one conditional write
+   * on its version; on a conflict `build` is called again on the stored
+   * record. `build` returns null when nothing changes (nothing is written).
+   * `read`: decide on a strongly consistent read rather than on what the
+   * store believes (the ticker: a container's cache may be behind, and a
+   * decision to write nothing is never corrected by a failed condition).
+   */
+  applySequence(rule: string, groupKey: string, build: (current: SequenceRecord | undefined) => SequenceRecord | null, opts?: { readonly read?: boolean }): Promise<SequenceApplyOutcome>;
+
+  /** Sequence keys of `rule` due before `watermark`, by dueAt then group. */
+  dueSequences(rule: string, watermark: EpochMs): Promise<Array<{ groupKey: string; dueAt: EpochMs }>>;
 
   /** Keys of `rule` not yet finished whose closeAt is at or before `watermark`, by closeAt then window start. */
   dueKeys(rule: string, watermark: EpochMs): Promise<DueKey[]>;

@@ -1,3 +1,4 @@
+import type { SequenceStats } from './cep/types';
 import { eventVariables } from './expression';
 import { groupOf, hasGroupFields, type GroupRef } from './group';
 import type { RuleAggregates, WindowAcc } from './partials';
@@ -64,6 +65,8 @@ export interface RuleBatchStats {
   overflow: number;
   /** Events skipped because a groupBy field is missing (counted, never grouped under null). */
   missingGroup: number;
+  /** Sequence rules: what their matchers counted (expired, evicted, at the state bound, ...); see cep/types.ts. */
+  sequence?: SequenceStats;
 }
 
 /** Events of one key folded together: a pane, a session run, or one event of its own. */

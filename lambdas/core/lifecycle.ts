@@ -42,6 +42,8 @@ export interface AlertState {
   readonly recoveringSince?: EpochMs | null;
   /** Absence rules, while firing: the last event before the current silence (default: episodeStart). */
   readonly silentSince?: EpochMs | null;
+  /** Sequence rules: the ordinal of the last match recorded for the group (matches are recorded once, in order). */
+  readonly matchesRecorded?: number;
 }
 
 export const INITIAL_ALERT_STATE: AlertState = {
@@ -72,6 +74,17 @@ export interface AlertTransition {
   readonly at: EpochMs;
   /** Anomaly rules: the verdict of the window (score, expected, band, warming) the transition was decided on. */
   readonly anomaly?: AnomalyVerdict;
+  /** Sequence rules: the match (its events' ids and times, the bound fields); see cep/lifecycle.ts. */
+  readonly sequence?: SequenceMatchPayload;
+}
+
+/** What a sequence alert says about its match. */
+export interface SequenceMatchPayload {
+  /** The match id (also the alert id): derived from the rule and the matched events' ids. */
+  readonly matchId: string;
+  readonly events: ReadonlyArray<{ readonly id: string; readonly time: EpochMs; readonly step: number }>;
+  /** Bound fields per step (`bind:` and the `steps[i].field` references). */
+  readonly bindings: ReadonlyArray<Readonly<Record<string, unknown>>>;
 }
 
 export interface StepResult {

@@ -1,4 +1,5 @@
 import type { AnomalySpec } from './anomaly/rule';
+import type { SequenceSpec } from './cep/types';
 import type { FieldPath } from './fieldPath';
 import type { TimeFormat } from './timeFormat';
 
@@ -204,7 +205,16 @@ export interface AbsenceRule extends RuleCommon {
   readonly resolveAfterMs?: number;
 }
 
-export type Rule = WindowRule | AbsenceRule;
+/**
+ * A sequence rule (complex event processing): ordered steps matched per key
+ * (`groupBy`, written `sequence.by`) in event time; see cep/matcher.ts.
+ */
+export interface SequenceRule extends RuleCommon {
+  readonly type: 'sequence';
+  readonly sequence: SequenceSpec;
+}
+
+export type Rule = WindowRule | AbsenceRule | SequenceRule;
 
 export interface Pipeline {
   /** The file it came from, for messages. */

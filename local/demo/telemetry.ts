@@ -2,14 +2,22 @@ import { Random } from './random';
 
 /**
  * Realistic telemetry for the demo: HTTP request events of a few services on a
- * few hosts, and host heartbeats, with an injected incident. Deterministic for
+ * few hosts, and host heartbeats, with an injected incident: 20 s before the
+ * error spike the failing service is deployed (the sample's DeployThenErrors),
+ * a migration job starts just before and never finishes (JobNeverFinished),
+ * and a cache-warming job starts and finishes. Deterministic for
  * a seed, so the demo and the tests see the same alerts every time.
  */
 export interface TelemetryEvent {
   readonly eventId: string;
   readonly ts: string;
-  readonly kind: 'http' | 'heartbeat';
+  readonly kind: 'http' | 'heartbeat' | 'deploy' | 'job';
   readonly host: string;
+  /** Deploys: the version deployed. */
+  readonly version?: string;
+  /** Jobs: the job's name and whether it started or finished. */
+  readonly job?: string;
+  readonly phase?: 'started' | 'finished';
   readonly service?: string;
   readonly status?: number;
   readonly latencyMs?: number;
@@ -105,6 +113,15 @@ export function generateTelemetry(opts: DemoOptions): Arriving[] {
       out.push({ arrival: et + rnd.int(jitter + 1), e: { eventId: id(), ts: new Date(et).toISOString(), kind: 'heartbeat', host } });
     }
   }
+  // The incident's deploy and jobs, when they fall into this stretch of event time (the live demo generates 5 s at a time).
+  const end = opts.start + opts.durationMs;
+  const at = (t: number, e: Omit<TelemetryEvent, 'eventId' | 'ts' | 'host'>) => {
+    if (t >= opts.start && t < end) out.push({ arrival: t + rnd.int(jitter + 1), e: { eventId: `${e.kind}-${inc.at}-${t}`, ts: new Date(t).toISOString(), host: 'ci-1', ...e } });
+  };
+  at(inc.at - 28_000, { kind: 'job', job: 'cache-warm', phase: 'started' });
+  at(inc.at - 25_000, { kind: 'job', job: 'db-migrate', phase: 'started' });
+  at(inc.at - 20_000, { kind: 'deploy', service: inc.errorService, version: 'v2.4.1' });
+  at(inc.at - 10_000, { kind: 'job', job: 'cache-warm', phase: 'finished' });
   out.sort((a, b) => a.arrival - b.arrival);
   return out.map((x) => ({ arrival: x.arrival, event: x.e }));
 }

@@ -67,6 +67,8 @@ export interface BacktestSummary {
  */
 function windowUnit(rule: Rule): number | null {
   if (rule.type === 'absence') return rule.absentMs;
+  // A sequence match is an event, not a state: it has no windows to flap over.
+  if (rule.type === 'sequence') return null;
   return rule.window.kind === 'session' ? null : windowStep(rule.window);
 }
 

@@ -99,6 +99,7 @@ export function groupText(group: Readonly<Record<string, string | null>>): strin
 }
 
 function describeRule(rule: Rule): string {
+  if (rule.type === 'sequence') return `sequence of ${rule.sequence.steps.length} steps within ${rule.sequence.withinMs / 1000} s${rule.groupBy.length ? ` per ${rule.groupBy.join(', ')}` : ''}`;
   if (rule.type === 'absence') return `no event for ${rule.absentMs / 1000} s${rule.groupBy.length ? ` per ${rule.groupBy.join(', ')}` : ''}`;
   const w = rule.window;
   const win = w.kind === 'tumbling' ? `tumbling ${w.sizeMs / 1000} s` : w.kind === 'hopping' ? `hopping ${w.sizeMs / 1000} s every ${w.slideMs / 1000} s` : `session, gap ${w.gapMs / 1000} s`;
@@ -149,7 +150,7 @@ export class ViewSource {
     for (const rule of pipeline.rules) {
       const stream = streams.find((s) => s.name === rule.stream);
       const states = alertViews.filter((a) => a.rule === rule.name);
-      if (rule.type === 'absence') {
+      if (rule.type === 'absence' || rule.type === 'sequence') {
         rules.push({ ...this.common(rule), aggregates: [], thresholds: [], series: {}, openWindows: 0, closedWindows: 0, latest: [], alerts: this.alertRows(rule, states, new Map()) });
         continue;
       }

@@ -24,6 +24,7 @@ import { alertIdOf } from '../../lambdas/core/lifecycle';
 import { RuleAggregates, type FixedPartialJson } from '../../lambdas/core/partials';
 import type { Pipeline, RejectReason, StreamSpec, WindowRule } from '../../lambdas/core/types';
 import type { EventMeta, ProducedEvent, SimRecord } from './kinesis';
+import { CHAOS_SEQUENCE_RULES } from './sequenceOracle';
 import type { Delivery, FaultOp } from './world';
 
 const MINUTE = 60_000;
@@ -148,7 +149,7 @@ rules:
       errs: 'count(status >= 500)'
     anomaly: { of: errs, detector: seasonal, season: day, direction: up, warmup: 2, sensitivity: 2 }
     when: 'anomaly.score > 0.9'
-`;
+${CHAOS_SEQUENCE_RULES}`;
 
 /** Window starts of an event at `t` (oldest first). */
 function windowStarts(rule: OracleRule, t: number): number[] {
@@ -389,6 +390,8 @@ export interface ExpectedTransition {
   readonly values: WindowValues;
   /** Anomaly rules: the verdict of the window, from the replay. */
   readonly anomaly?: AnomalyVerdict;
+  /** Sequence rules (sequenceOracle.ts): the matched events' ids, in match order (the values are not checked). */
+  readonly sequence?: { readonly eventIds: readonly string[] };
 }
 
 /**
@@ -547,7 +550,10 @@ export function compareAlerts(
     if (body.window.start !== new Date(t.window.start).toISOString() || body.window.end !== new Date(t.window.end).toISOString()) {
       violations.push(`${t.rule} ${t.group} ${t.state}: window ${body.window.start}..${body.window.end}, expected ${new Date(t.window.start).toISOString()}`);
     }
-    if (t.state === 'firing') {
+    if (t.sequence !== undefined) {
+      const ids = (body.sequence?.events ?? []).map((e) => e.id);
+      if (JSON.stringify(ids) !== JSON.stringify(t.sequence.eventIds)) violations.push(`${t.rule} ${t.group} match ${id}: events ${ids.join(',')}, expected ${t.sequence.eventIds.join(',')}`);
+    } else if (t.state === 'firing') {
       const v = body.values;
       const exact: Array<[string, number | null]> =
         t.rule === 'Stats'

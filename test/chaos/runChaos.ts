@@ -39,7 +39,7 @@
 import { cpus } from 'node:os';
 import type { Random } from '../../local/demo/random';
 import { parsePipeline } from '../../lambdas/core/pipeline';
-import type { RejectReason } from '../../lambdas/core/types';
+import type { RejectReason, SequenceRule } from '../../lambdas/core/types';
 import { alertLayout, ATTR, kindOf, quarantineLayout } from '../../lambdas/adapters/dynamodb/tableLayout';
 import { dropTestTables, freshTable, startTestDynamo } from '../helpers/dynamo';
 import { ShardConsumer } from './esm';
@@ -47,6 +47,7 @@ import { FAULT_KINDS, FaultPlan, kindsForSeed, stream, type FaultKind, type Inje
 import { cloudWatchLogsControlRecord, cloudWatchLogsRecord, gzip, kplAggregate } from '../../local/producer/encode';
 import { SimStream, type EventMeta, type PutEntry, type SimShard } from './kinesis';
 import { chaosPipeline, compareAlerts, compareAmbiguousRecords, compareEvaluationOrder, compareModels, compareState, expect as expectFrom, expectedTransitions, type ChaosShape } from './oracle';
+import { expectedMatches, sequenceTransitions } from './sequenceOracle';
 import { STREAM, VirtualClock, World, type Container } from './world';
 
 process.env['POWERTOOLS_METRICS_DISABLED'] = 'true';
@@ -493,7 +494,18 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
   if (process.env['CHAOS_DEBUG']) console.log([...world.requestsByKind].sort((a, b) => b[1] - a[1]));
   world.destroy();
   const state = compareState(expected, items, pipeline);
-  const transitions = expectedTransitions(expected);
+  // Sequence rules: the brute-force matches over the accepted events (sequenceOracle.ts).
+  const sequenceRules = pipeline.rules.filter((r): r is SequenceRule => r.type === 'sequence');
+  const transitions = [
+    ...expectedTransitions(expected),
+    ...sequenceTransitions(
+      expectedMatches(
+        [...sim.shards.values()].map((s) => s.records),
+        spec,
+        sequenceRules,
+      ),
+    ),
+  ];
   const alerts = compareAlerts(transitions, world.deliveries, world.faultOps, world.alertVersions);
   const models = compareModels(expected, items);
   const violations = [...world.violations, ...state.violations, ...alerts.violations, ...models.violations, ...compareEvaluationOrder(expected, world.evaluatedThrough, world.restAt), ...compareAmbiguousRecords(world.ambiguousRecords, world.deliveries, world.faultOps)];

@@ -225,7 +225,7 @@ export class World {
     // the write recording a step is not its confirmation.
     const item = request.key.sk !== undefined && request.op !== 'alert.record' ? `${pk}|${request.key.sk}` : undefined;
     const where = () => `${command} ${request.op} ${pk.slice(0, 60)} (container ${c.id}, invocation ${c.invocation})`;
-    const isApply = command === 'UpdateItemCommand' && request.op === 'aggregate.apply';
+    const isApply = (command === 'UpdateItemCommand' && request.op === 'aggregate.apply') || (command === 'PutItemCommand' && request.op === 'sequence.apply');
     if (isApply && c.kind === 'processor') {
       c.applies += 1;
       if (c.applies === 1 ? f.roll('crash-before-state', op, where) : f.roll('crash-between-state', op, () => `aggregate write #${c.applies}: ${where()}`)) {
@@ -233,7 +233,8 @@ export class World {
       }
     }
     // The ticker's state writes: sealing and finishing windows, and learning a closed window (anomaly models).
-    const closing = (command === 'UpdateItemCommand' && request.item === 'aggregate') || (command === 'PutItemCommand' && request.item === 'model');
+    // Sequence rules: the ticker's one conditional put per due key (buffered events, deadlines).
+    const closing = (command === 'UpdateItemCommand' && request.item === 'aggregate') || (command === 'PutItemCommand' && request.item === 'model') || request.op === 'sequence.apply';
     if (c.kind === 'ticker' && closing && f.roll('crash-between-state', op, () => `window close: ${where()}`)) this.crash(c, op);
     if (request.op === 'alert.record' && f.roll('crash-after-state', op, () => `at the alert record write: ${where()}`)) this.crash(c, op);
     if (f.roll('ddb-throttle', op, where)) {

@@ -88,7 +88,7 @@ describe('other props', () => {
       'a FIFO alert topic delivers to SQS queues only',
     ],
     ['a filter on an unknown severity', { alertSubscriptions: { filter: { severity: ['urgent' as 'critical'] } } }, 'alert filter severity must be one of critical, warning, info (given "urgent")'],
-    ['a filter on an unknown rule', { alertSubscriptions: { filter: { rule: ['HighErrorRates'] } } }, 'alert filter rule must be one of HighErrorRate, SlowResponses, ErrorSpike, SessionBurst, HeartbeatMissing (given "HighErrorRates")'],
+    ['a filter on an unknown rule', { alertSubscriptions: { filter: { rule: ['HighErrorRates'] } } }, 'alert filter rule must be one of HighErrorRate, SlowResponses, ErrorSpike, SessionBurst, HeartbeatMissing, DeployThenErrors, JobNeverFinished (given "HighErrorRates")'],
     ['a malformed email', { alertSubscriptions: { emails: ['ops at example.com'] } }, 'alert subscription email must be an email address'],
   ])('rejects %s', (_name, extra, message) => {
     expect(() => build({ pipeline: { pipelineFile: SAMPLE_PIPELINE, ...extra } })).toThrow(message);

@@ -19,7 +19,7 @@ describe('tidewatch check / test / backtest (the CLI)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tw-cli-'));
 
   it('check: exits 0 on the sample pipeline and 1 with file:line:col, rule and field on a broken copy', () => {
-    expect(tidewatch(['check', 'pipelines/sample.yaml'])).toEqual({ code: 0, stdout: 'pipelines/sample.yaml: OK (5 rules, 1 stream)\n', stderr: '' });
+    expect(tidewatch(['check', 'pipelines/sample.yaml'])).toEqual({ code: 0, stdout: 'pipelines/sample.yaml: OK (7 rules, 1 stream)\n', stderr: '' });
     mkdirSync(join(dir, 'schemas'));
     copyFileSync('pipelines/schemas/telemetry.schema.json', join(dir, 'schemas/telemetry.schema.json'));
     const broken = join(dir, 'broken.yaml');
@@ -36,8 +36,8 @@ describe('tidewatch check / test / backtest (the CLI)', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Unit Testing: pipelines\/sample\.test\.yaml\n/);
     // every rule of the sample pipeline is covered
-    for (const rule of ['HighErrorRate', 'SlowResponses', 'SessionBurst', 'HeartbeatMissing']) expect(r.stdout).toMatch(new RegExp(`PASS {2}${rule} `));
-    expect(r.stdout).toMatch(/\n26 passed, 0 failed\n$/);
+    for (const rule of ['HighErrorRate', 'SlowResponses', 'ErrorSpike', 'SessionBurst', 'HeartbeatMissing', 'DeployThenErrors', 'JobNeverFinished']) expect(r.stdout).toMatch(new RegExp(`PASS {2}${rule} `));
+    expect(r.stdout).toMatch(/\n31 passed, 0 failed\n$/);
   });
 
   it('test: exits 1 with a diff when a test fails', () => {

@@ -7,7 +7,7 @@ import { DEDUPE_ENTRY_BYTES, dedupeSeq } from '../../core/dedupe';
 import { TidewatchError } from '../../core/errors';
 import { INITIAL_ALERT_STATE, type AlertState } from '../../core/lifecycle';
 import type { PartialJson } from '../../core/partials';
-import type { AlertRecord, KeyDescriptor, KeyState, OutboxEntry, QuarantinedRecord, QuarantineReplayMark, Slot } from '../../core/StateStore';
+import type { AlertRecord, KeyDescriptor, KeyState, OutboxEntry, QuarantinedRecord, QuarantineReplayMark, SequenceRecord, Slot } from '../../core/StateStore';
 import type { EpochMs, Rejection } from '../../core/types';
 import type { ShardProgress } from '../../core/watermark';
 import type { UpdateSpec } from './expressions';
@@ -27,11 +27,16 @@ import type { UpdateSpec } from './expressions';
  * | producer ids     | `D#<stream>#<shardId>`  | `<bucket start, epoch ms>#<chunk>`      |
  * | quarantine       | `Q#<stream>`            | `<arrival ISO>#<shard>#<seq>[#e<index>][#<chunk>]` |
  * | anomaly model    | `M#<rule>`              | `<group>`                               |
+ * | sequence key     | `SQ#<rule>#<group>`     | `-`                                     |
  *
  * Group keys longer than 512 bytes are replaced by their SHA-256 in keys (the
  * full group key is an attribute). An aggregate key item holds, per shard,
  * `h_<shard>` (its high-water mark) and `p_<shard>` (its partial, JSON), and
  * is in the due index (`duePk` = `due#<rule>`, `closeAt`) until finished.
+ * A sequence key item holds the whole SequenceRecord (per-shard HWMs, the
+ * matcher's state, unrecorded matches) as JSON in `seq`, and is in the due
+ * index (`duePk` = `dueSQ#<rule>`, `closeAt` = its dueAt) while it has work
+ * for the ticker.
  *
  * Sizes are counted in UTF-8 bytes, as DynamoDB counts them (dynalite counts
  * characters): keys are checked against DynamoDB's limits when they are
@@ -62,6 +67,8 @@ export const ITEM_PREFIX = {
   metricGroups: 'MG#',
   /** Anomaly models: one per (rule, group), written once per closed window (see core/anomaly/rule.ts). */
   model: 'M#',
+  /** Sequence rules: the state of one key (rule, group). */
+  sequence: 'SQ#',
 } as const;
 export type ItemKind = keyof typeof ITEM_PREFIX;
 export const ITEM_KINDS = Object.keys(ITEM_PREFIX) as ItemKind[];
@@ -81,11 +88,16 @@ export const OPERATIONS = {
   metricGroups: ['read', 'admit'],
   /** read: the model before a closed window is scored; learn: the conditional write of the window learned. */
   model: ['read', 'learn'],
+  /** apply: the one conditional put per key touched per batch (or tick); due: the ticker's due-index query. */
+  sequence: ['apply', 'read', 'due'],
 } as const satisfies Record<ItemKind, readonly string[]>;
 export type StateOperation = { [K in ItemKind]: `${K}.${(typeof OPERATIONS)[K][number]}` }[ItemKind];
 
 /** Partition key prefix of the due index (one partition per rule). */
 const DUE_PREFIX = 'due#';
+/** Partition key prefix of sequence keys in the due index (one partition per rule). */
+const SEQUENCE_DUE_PREFIX = 'dueSQ#';
+const SEQUENCE_SK = '-';
 const WINDOW_SK_PREFIX = 'W#';
 const SESSION_SK = 'S';
 const WATERMARK_SK = '-';
@@ -146,6 +158,9 @@ export const ATTR = {
   detector: 'detector',
   /** JSON of the verdicts of the last windows learned. */
   recent: 'recent',
+  // sequence keys (rule, groupKey, version, duePk, closeAt too)
+  /** The SequenceRecord, JSON. */
+  sequence: 'seq',
 } as const;
 
 /** DynamoDB's limits, in bytes. */
@@ -336,6 +351,51 @@ export const alertLayout = {
         outbox: outbox ? (JSON.parse(outbox) as OutboxEntry[]) : [],
       },
     };
+  },
+};
+
+// ------------------------------------------------------------------ sequence keys
+
+export interface SequenceItem {
+  readonly rule: string;
+  readonly groupKey: string;
+  readonly version: number;
+  readonly record: SequenceRecord;
+}
+
+export const sequenceLayout = {
+  key(rule: string, groupKey: string): TableKey {
+    return key('sequence', `${ITEM_PREFIX.sequence}${rule}#${shortKey(groupKey)}`, SEQUENCE_SK);
+  },
+  duePartition(rule: string): string {
+    return `${SEQUENCE_DUE_PREFIX}${rule}`;
+  },
+  encode(rule: string, groupKey: string, record: SequenceRecord, version: number, expiresAtSeconds: number): NativeItem {
+    const k = sequenceLayout.key(rule, groupKey);
+    return {
+      [ATTR.pk]: k.pk,
+      [ATTR.sk]: k.sk,
+      [ATTR.rule]: rule,
+      [ATTR.groupKey]: groupKey,
+      [ATTR.sequence]: JSON.stringify(record),
+      [ATTR.version]: version,
+      [ATTR.expiresAt]: expiresAtSeconds,
+      // Out of the due index when the key has nothing for the ticker.
+      ...(record.dueAt === null ? {} : { [ATTR.duePk]: sequenceLayout.duePartition(rule), [ATTR.closeAt]: record.dueAt }),
+    };
+  },
+  decode(item: NativeItem): SequenceItem {
+    const json = str(item[ATTR.sequence]);
+    return {
+      rule: str(item[ATTR.rule]) ?? '',
+      groupKey: str(item[ATTR.groupKey]) ?? '',
+      version: num(item[ATTR.version]) ?? 0,
+      record: json ? (JSON.parse(json) as SequenceRecord) : { hwms: {}, state: { w: null, q: [], p: [] }, out: [], ordinal: 0, dueAt: null },
+    };
+  },
+  /** A due-index entry (projected: rule, groupKey, closeAt). */
+  decodeDue(item: NativeItem): { groupKey: string; dueAt: EpochMs } {
+    return { groupKey: str(item[ATTR.groupKey]) ?? '', dueAt: num(item[ATTR.closeAt]) ?? 0 };
   },
 };
 

@@ -12,12 +12,13 @@ import { ANOMALY_FIELDS, ANOMALY_TEMPLATE_NAMES, compileAnomaly, unknownAnomalyF
 import { isVariableName, regexRisk, tryCompileExpression } from '../expression';
 import { parseFieldPath, type FieldPath } from '../fieldPath';
 import { compileTimeFormat, NAMED_TIME_FORMATS, type TimeFormat } from '../timeFormat';
-import type { AbsenceRule, AggregateSpec, DerivedField, Pipeline, Rule, RuleMetricsSpec, Severity, StreamInput, StreamSpec, WindowRule, WindowSpec } from '../types';
+import type { AbsenceRule, AggregateSpec, DerivedField, Pipeline, Rule, RuleMetricsSpec, SequenceRule, Severity, StreamInput, StreamSpec, WindowRule, WindowSpec } from '../types';
 import { compileAggregate } from './aggregates';
 import { formatDuration } from './duration';
 import type { PipelineIssue } from './errors';
 import { PipelineError } from './errors';
 import { compileJsonSchema } from './jsonSchema';
+import { compileSequence } from './sequenceRule';
 import {
   absenceRuleFields,
   BOUNDS,
@@ -450,11 +451,17 @@ function compileRule(c: Collector, raw: unknown, index: number, declaredStreams:
 
   const windowKeys = Object.keys(windowRuleFields);
   const absenceKeys = Object.keys(absenceRuleFields);
-  const allKeys = [...Object.keys(commonRuleFields), ...windowKeys, ...absenceKeys];
+  const allKeys = [...Object.keys(commonRuleFields), ...windowKeys, ...absenceKeys, 'sequence'];
   reportUnknownKeys(c, raw, allKeys, base, site, 'a rule');
 
   const isAbsence = has(raw, 'absent');
-  if (isAbsence) {
+  const isSequence = has(raw, 'sequence');
+  if (isSequence) {
+    for (const key of [...windowKeys, ...absenceKeys]) {
+      if (has(raw, key)) c.add([...base, key], key, `not allowed in a sequence rule (a rule has one of window:, absent: or sequence:); ${key} belongs to ${windowKeys.includes(key) ? 'window' : 'absence'} rules`, { ...site, key: true });
+    }
+    reportMissing(c, raw, { alert: "the alert's name", stream: 'the stream the rule reads' }, base, site);
+  } else if (isAbsence) {
     for (const key of windowKeys) {
       if (has(raw, key)) {
         c.add([...base, key], key, `not allowed in an absence rule (a rule has either window: or absent:, not both); ${key === 'window' ? 'remove window:, or remove absent: to make this a window rule' : `${key} belongs to window rules`}`, { ...site, key: true });
@@ -490,7 +497,12 @@ function compileRule(c: Collector, raw: unknown, index: number, declaredStreams:
     else c.add([...base, 'where'], 'where', r.message, { ...site, ...(r.offset !== undefined ? { offset: r.offset } : {}) });
   }
 
-  const groupBy = common.groupBy ?? [];
+  // A sequence's key is `sequence.by` (EQL's `sequence by`), or the rule's groupBy: not both.
+  const sequence = isSequence
+    ? compileSequence(raw.sequence, what, (path, field, message, opts) => c.add([...base, ...path], field, message, { ...site, ...(opts?.key ? { key: true } : {}), ...(opts?.offset !== undefined ? { offset: opts.offset } : {}) }))
+    : undefined;
+  if (sequence?.by !== undefined && common.groupBy !== undefined) c.add([...base, 'groupBy'], 'groupBy', 'a sequence rule has its key in sequence.by or in groupBy, not both', { ...site, key: true });
+  const groupBy = sequence?.by ?? common.groupBy ?? [];
   groupBy.forEach((g, j) => {
     if (groupBy.indexOf(g) !== j) c.add([...base, 'groupBy', j], `groupBy.${j}`, `"${g}" is listed twice`, site);
     const p = parseFieldPath(g);
@@ -519,7 +531,12 @@ function compileRule(c: Collector, raw: unknown, index: number, declaredStreams:
     ...(common.resolvedAnnotations !== undefined ? { resolvedAnnotations: common.resolvedAnnotations } : {}),
   });
 
-  if (isAbsence) {
+  if (isSequence) {
+    for (const n of sequence?.templateNames ?? []) templateNames.add(n);
+    if (sequence !== undefined && common.alert !== undefined && common.stream !== undefined) {
+      rule = { type: 'sequence', ...shared(common.alert, common.stream), sequence: sequence.spec } satisfies SequenceRule;
+    }
+  } else if (isAbsence) {
     const f = parseFields(c, raw, absenceRuleFields, base, site);
     for (const n of ABSENCE_TEMPLATE_NAMES) templateNames.add(n);
     if (f.absent !== undefined && common.alert !== undefined && common.stream !== undefined) {

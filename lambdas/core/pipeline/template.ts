@@ -81,7 +81,10 @@ export function templateNames(rule: Rule): string[] {
   if (rule.type === 'window') {
     names.push(...rule.aggregates.map((a) => a.name), ...WINDOW_TEMPLATE_NAMES);
     if (rule.anomaly) names.push(...ANOMALY_TEMPLATE_NAMES);
-  }
-  else names.push(...ABSENCE_TEMPLATE_NAMES);
+  } else if (rule.type === 'sequence') {
+    // The same names as SEQUENCE_TEMPLATE_NAMES (pipeline/sequenceRule.ts), and the bound fields.
+    names.push('matchStart', 'matchAt', 'matchedEvents', 'within');
+    rule.sequence.steps.forEach((s, i) => names.push(...s.bind.map((f) => `steps.${i}.${f}`)));
+  } else names.push(...ABSENCE_TEMPLATE_NAMES);
   return names;
 }

@@ -13,6 +13,8 @@ import type {
   OutboxEntry,
   QuarantinedRecord,
   QuarantineQuery,
+  SequenceApplyOutcome,
+  SequenceRecord,
   SlotBuilder,
   StateStore,
 } from '../StateStore';
@@ -106,6 +108,31 @@ export class StateProtocol implements StateStore {
 
   read(key: KeyDescriptor): Promise<KeyState | undefined> {
     return this.storage.aggregates.read(key);
+  }
+
+  // ------------------------------------------------------------ sequence rules
+
+  async applySequence(rule: string, groupKey: string, build: (current: SequenceRecord | undefined) => SequenceRecord | null, opts: { readonly read?: boolean } = {}): Promise<SequenceApplyOutcome> {
+    const sequences = this.storage.sequences;
+    let current = opts.read === true ? await sequences.read(rule, groupKey) : sequences.believe(rule, groupKey);
+    let conflicts = 0;
+    return this.settle(
+      () => `sequence key ${rule} ${groupKey}`,
+      async (): Promise<SequenceApplyOutcome | undefined> => {
+        const next = build(current?.value);
+        if (next === null) return { status: 'unchanged', record: current?.value, conflicts };
+        const written = await sequences.put(rule, groupKey, next, current?.version ?? null);
+        if (written.ok) return { status: 'applied', record: written.value.value, conflicts };
+        // Another writer (another shard, the ticker, a redelivery on a cold container): decide again on what is stored.
+        conflicts += 1;
+        current = written.current;
+        return undefined;
+      },
+    );
+  }
+
+  async dueSequences(rule: string, watermark: EpochMs): Promise<Array<{ groupKey: string; dueAt: EpochMs }>> {
+    return (await this.storage.sequences.due(rule, watermark)).sort((a, b) => a.dueAt - b.dueAt || cmp(a.groupKey, b.groupKey));
   }
 
   async dueKeys(rule: string, watermark: EpochMs): Promise<DueKey[]> {

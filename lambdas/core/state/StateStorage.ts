@@ -2,6 +2,7 @@ import type { ModelRecord } from '../anomaly/rule';
 import type { AlertRecord, DueKey, KeyDescriptor, KeyState, QuarantinedRecord, QuarantineQuery, Slot, SlotUpdate } from '../StateStore';
 import type { EpochMs, Rejection } from '../types';
 import type { ShardProgress } from '../watermark';
+import type { SequenceStorage } from './SequenceStorage';
 
 /**
  * The storage primitives a state store is made of, one group per item type.
@@ -134,6 +135,8 @@ export interface ModelStorage {
 
 export interface StateStorage {
   readonly aggregates: AggregateStorage;
+  /** Sequence rules' per-key state (state/SequenceStorage.ts). */
+  readonly sequences: SequenceStorage;
   readonly alerts: AlertStorage;
   readonly progress: ProgressStorage;
   readonly dedupe: DedupeStorage;

@@ -16,6 +16,7 @@ import {
   QUARANTINE_CHUNK_BYTES,
   metricGroupsLayout,
   modelLayout,
+  sequenceLayout,
   quarantineLayout,
   shortKey,
   slotAttributes,
@@ -45,6 +46,8 @@ describe('table layout', () => {
     expect(() => dedupeLayout.chunkKey('telemetry', 'x', T0, 1_000_000)).toThrow(StateLayoutError);
     expect(quarantineLayout.partition('telemetry')).toBe('Q#telemetry');
     expect(metricGroupsLayout.key('Errors', T0)).toEqual({ pk: 'MG#Errors', sk: new Date(T0).toISOString() });
+    expect(sequenceLayout.key('DeployThenErrors', '["api"]')).toEqual({ pk: 'SQ#DeployThenErrors#["api"]', sk: '-' });
+    expect(sequenceLayout.duePartition('DeployThenErrors')).toBe('dueSQ#DeployThenErrors');
     expect(slotAttributes('shardId-000000000001')).toEqual({ hwm: 'h_shardId-000000000001', partial: 'p_shardId-000000000001' });
     expect(slotShardOf('h_shardId-7')).toBe('shardId-7');
     expect(slotShardOf('p_shardId-7')).toBeUndefined();
@@ -60,6 +63,7 @@ describe('table layout', () => {
       quarantine: quarantineLayout.partition('s'),
       metricGroups: metricGroupsLayout.key('R', 0).pk,
       model: modelLayout.key('R', 'g').pk,
+      sequence: sequenceLayout.key('R', 'g').pk,
     };
     expect(Object.fromEntries(Object.entries(pks).map(([kind, pk]) => [kind, kindOf(pk)]))).toEqual(Object.fromEntries(ITEM_KINDS.map((k) => [k, k])));
     expect(new Set(Object.values(ITEM_PREFIX)).size).toBe(ITEM_KINDS.length);

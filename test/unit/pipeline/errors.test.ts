@@ -16,7 +16,7 @@ function windowRule(fields: Record<string, string> = {}, name = 'HighErrorRate')
   return lines.join('\n') + '\n';
 }
 
-const RULE_KEYS = 'alert, stream, where, groupBy, severity, labels, annotations, resolvedAnnotations, window, lateness, aggregate, when, for, emit, metrics, anomaly, absent, resolveAfter';
+const RULE_KEYS = 'alert, stream, where, groupBy, severity, labels, annotations, resolvedAnnotations, window, lateness, aggregate, when, for, emit, metrics, anomaly, absent, resolveAfter, sequence';
 
 describe('pipeline file errors', () => {
   it('reports an unknown key with a suggestion, as a structured issue', () => {

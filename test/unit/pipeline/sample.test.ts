@@ -12,6 +12,19 @@ const HEARTBEAT = { eventId: 'e-124', ts: '2026-11-27T10:00:02.000Z', kind: 'hea
 function summarize(rule: Rule): unknown {
   const common = { name: rule.name, stream: rule.stream, where: rule.where?.source, groupBy: rule.groupBy, severity: rule.severity, labels: rule.labels, annotations: rule.annotations };
   if (rule.type === 'absence') return { type: 'absence', ...common, resolvedAnnotations: rule.resolvedAnnotations, absentMs: rule.absentMs, resolveAfterMs: rule.resolveAfterMs };
+  if (rule.type === 'sequence') {
+    const q = rule.sequence;
+    return {
+      type: 'sequence',
+      ...common,
+      withinMs: q.withinMs,
+      steps: q.steps.map((st) => ({ where: st.where?.source, count: st.count, bind: st.bind, absent: st.absent })),
+      until: q.until?.source,
+      onNew: q.onNew,
+      maxPartials: q.maxPartials,
+      maxStateBytes: q.maxStateBytes,
+    };
+  }
   return {
     type: 'window',
     ...common,
@@ -53,7 +66,7 @@ describe('pipelines/sample.yaml', () => {
     });
   });
 
-  it('compiles the five rules to the exact model', () => {
+  it('compiles the seven rules to the exact model', () => {
     // Act
     const pipeline = loadPipeline(SAMPLE);
 
@@ -155,6 +168,44 @@ describe('pipelines/sample.yaml', () => {
         absentMs: 120_000,
         resolveAfterMs: 60_000,
       },
+      {
+        type: 'sequence',
+        name: 'DeployThenErrors',
+        stream: 'telemetry',
+        where: undefined,
+        groupBy: ['service'],
+        severity: 'critical',
+        labels: { team: 'platform' },
+        annotations: { summary: '{{service}}: {{matchedEvents}} events, 5 errors within {{within}} of deploying {{steps.0.version}} ({{matchStart}} .. {{matchAt}})' },
+        withinMs: 900_000,
+        steps: [
+          { where: 'kind == "deploy"', count: 1, bind: ['version'], absent: false },
+          { where: 'kind == "http" && status >= 500', count: 5, bind: [], absent: false },
+        ],
+        until: 'kind == "deploy" && has(event.rollback) && event.rollback == true',
+        onNew: 'keep',
+        maxPartials: 10,
+        maxStateBytes: 65_536,
+      },
+      {
+        type: 'sequence',
+        name: 'JobNeverFinished',
+        stream: 'telemetry',
+        where: undefined,
+        groupBy: ['job'],
+        severity: 'warning',
+        labels: {},
+        annotations: { summary: 'job {{job}} started on {{steps.0.host}} at {{matchStart}} and did not finish within {{within}}' },
+        withinMs: 60_000,
+        steps: [
+          { where: 'kind == "job" && phase == "started"', count: 1, bind: ['host'], absent: false },
+          { where: 'kind == "job" && phase == "finished"', count: 1, bind: [], absent: true },
+        ],
+        until: undefined,
+        onNew: 'keep',
+        maxPartials: 10,
+        maxStateBytes: 65_536,
+      },
     ]);
   });
 
@@ -225,6 +276,8 @@ describe('pipelines/sample.yaml', () => {
       ['service', 'rule', 'severity', 'errors', 'total', 'window.start', 'window.end', 'anomaly.score', 'anomaly.expected', 'anomaly.lower', 'anomaly.upper', 'anomaly.warming'],
       ['host', 'rule', 'severity', 'requests', 'users', 'volume', 'worst', 'mean', 'window.start', 'window.end'],
       ['host', 'rule', 'severity', 'lastSeen', 'absentFor'],
+      ['service', 'rule', 'severity', 'matchStart', 'matchAt', 'matchedEvents', 'within', 'steps.0.version'],
+      ['job', 'rule', 'severity', 'matchStart', 'matchAt', 'matchedEvents', 'within', 'steps.0.host'],
     ]);
     expect(text).toBe('checkout: 3 of 40 requests failed in the last minute');
     expect(absent).toBe('web-3: no heartbeat for 2m (last seen 2026-11-27T10:00:02.000Z)');

@@ -47,7 +47,7 @@ ${body}`;
 describe('tidewatch check', () => {
   it('finds nothing to say about the sample pipeline', () => {
     const r = checkPipelineFile('pipelines/sample.yaml');
-    expect(r).toMatchObject({ loaded: true, rules: 5, streams: 1, problems: [] });
+    expect(r).toMatchObject({ loaded: true, rules: 7, streams: 1, problems: [] });
   });
 
   it('warns about a field the schema does not declare, where it is written, with a suggestion', () => {
@@ -133,7 +133,7 @@ describe('tidewatch check (command)', () => {
   it('exits 0 on the sample, 1 on a broken copy, and warnings fail only with --strict', async () => {
     const ok = io();
     expect(await runCheck(['pipelines/sample.yaml'], ok.io)).toBe(0);
-    expect(ok.out()).toBe('pipelines/sample.yaml: OK (5 rules, 1 stream)\n');
+    expect(ok.out()).toBe('pipelines/sample.yaml: OK (7 rules, 1 stream)\n');
 
     const missing = io();
     expect(await runCheck(['no/such.yaml'], missing.io)).toBe(1);
@@ -148,7 +148,7 @@ describe('tidewatch check (command)', () => {
     const warn = io();
     expect(await runCheck([`${dir}/warn.yaml`], warn.io)).toBe(0);
     expect(warn.out()).toContain('warning: rule "HighErrorRate" field "aggregate.errors": field "statuss" is not declared');
-    expect(warn.out()).toMatch(/warn\.yaml: OK with 1 warning \(5 rules, 1 stream\)\n$/);
+    expect(warn.out()).toMatch(/warn\.yaml: OK with 1 warning \(7 rules, 1 stream\)\n$/);
     expect(await runCheck(['--strict', `${dir}/warn.yaml`], io().io)).toBe(1);
 
     const bad = io();
