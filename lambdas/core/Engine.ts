@@ -749,7 +749,9 @@ export class Engine {
       for (const verdict of verdicts) {
         const { window: w, values, events } = verdict;
         // Anomaly rules: the window is scored on the model before it learns it, and learned, exactly once (anomaly/rule.ts).
-        const anomaly = rule.anomaly && window !== null ? await scoreClosedWindow(store, rule.name, rule.anomaly, group.key, w.start, values, ctx.step) : undefined;
+        // Not a window without events (the closed marker of a window judged empty, issue 19): a gap is
+        // not learned (fill: learns the gap's value with the next window that has events).
+        const anomaly = rule.anomaly && window !== null && events > 0 ? await scoreClosedWindow(store, rule.name, rule.anomaly, group.key, w.start, values, ctx.step) : undefined;
         const holds = rule.anomaly ? anomaly !== undefined && anomaly !== null && events > 0 && this.holds(rule, values, group, anomaly) : verdict.holds;
         const v = { window: w, holds, values, ...(anomaly ? { anomaly } : {}) };
         published.push(...(await this.alert(rule.name, group.key, quietClose(rule, (s: AlertState): StepResult => onWindowClosed(rule, group, s, v, ctx.step, ctx.aggs.results(ctx.aggs.create()))))));

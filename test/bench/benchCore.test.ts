@@ -35,7 +35,7 @@ describe('npm run bench:core', () => {
   it('prints the readable report without --json, best and median pass', () => {
     const r = benchCore(['--seconds', '0.3', '--records', '500']);
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^tidewatch core benchmark: 500 records per batch, 5 rules \(pipelines\/sample\.yaml\)/);
+    expect(r.stdout).toMatch(/^tidewatch core benchmark: 500 records per batch, 7 rules \(pipelines\/sample\.yaml\)/);
     expect(r.stdout).toMatch(/0\.3 s of passes, floor and core alternating \(\d+ passes each\); best pass \(median pass\)/);
     expect(r.stdout).toMatch(/full core +[\d,]+ events\/s \([\d,]+\)/);
     expect(r.stdout).toMatch(/targets: full core >= 250,000 events\/s (MET|NOT MET); ratio >= 0\.5 (MET|NOT MET)/);

@@ -16,5 +16,5 @@ describe(`chaos: exactly-once effect under injected faults (${SEEDS} seeds, quic
     expect(failures).toEqual([]);
     expect(summary.results.reduce((n, r) => n + r.stats.lost + r.stats.doubled, 0)).toBe(0);
     expect(summary.passed).toBe(SEEDS);
-  }, 300_000);
+  }, 600_000);
 });

@@ -142,7 +142,7 @@ describe('inspect', () => {
     // the sample pipeline has no rule "Errors": a usage error that names the rules there is
     const wrongPipeline = capture(env);
     expect(await runInspect('windows', ['--rule', 'Errors', '--pipeline', 'pipelines/sample.yaml'], wrongPipeline.io)).toBe(2);
-    expect(wrongPipeline.errors()).toMatch(/tidewatch windows: no rule "Errors" in .*sample\.yaml \(rules: HighErrorRate, SlowResponses, ErrorSpike, SessionBurst, HeartbeatMissing\)/);
+    expect(wrongPipeline.errors()).toMatch(/tidewatch windows: no rule "Errors" in .*sample\.yaml \(rules: HighErrorRate, SlowResponses, ErrorSpike, SessionBurst, HeartbeatMissing, DeployThenErrors, JobNeverFinished\)/);
     const printed = capture(env);
     expect(await runInspect('windows', ['--rule', 'Errors', '--pipeline', pipelineFile()], printed.io)).toBe(0);
     expect(printed.text().split('\n')).toEqual([

@@ -43,7 +43,8 @@
  *
  * Windows are learned in order because a group's due windows close in order
  * of their start (StateStore.dueKeys) and every closer goes through them in
- * that order; a window whose group sent nothing has no key, is never closed,
+ * that order; a window whose group sent nothing has no key (or only the
+ * closed marker of a window judged empty, which the engine does not score),
  * and so is not learned: a gap is not a zero. With `fill: <number>` the
  * windows skipped since `last` (at most {@link MAX_FILLED_WINDOWS}, the most
  * recent ones) are learned as that value first, in the same write.
