@@ -6,7 +6,7 @@
  * shard, one tumbling rule; the due index is immediate on dynalite, so this is the cost with no
  * lag (with lag, the holes the lag makes cost like the sparse groups' holes).
  *
- *   npx tsx bench/closing.ts
+ *   npm run bench:closing        (npm run bench runs it too, and reports it in its table and JSON)
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStateStore } from '../lambdas/adapters/DynamoDBStateStore';
@@ -36,7 +36,22 @@ rules:
 );
 
 /** `perWindow`: events per group in a window with events (4: the rule holds; 1: it does not, the group stays at rest and closes quietly). */
-async function run(endpoint: string, name: string, groups: number, minutes: number, every: number, perWindow = 4) {
+export interface ClosingRow {
+  readonly name: string;
+  readonly groups: number;
+  readonly minutes: number;
+  /** An event in every `every`th window of a group. */
+  readonly every: number;
+  /** Events per window with events (4: the rule holds; 1: it never does, the groups stay at rest). */
+  readonly perWindow: number;
+  readonly windowsClosed: number;
+  readonly transitions: number;
+  /** DynamoDB requests per closed window, by operation (the state layer's request tags). */
+  readonly perClosedWindow: Readonly<Record<string, number>>;
+  readonly requestsPerClosedWindow: number;
+}
+
+async function run(endpoint: string, name: string, groups: number, minutes: number, every: number, perWindow = 4): Promise<ClosingRow> {
   const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
   const table = `closing-${name}-${Date.now()}`;
   await createStateTable(client, table);
@@ -66,13 +81,35 @@ async function run(endpoint: string, name: string, groups: number, minutes: numb
   }
   // A window is closed by a finish, or by a quiet close's seal-and-finish (one write, closing.ts).
   const closed = (counts.get('aggregate.finish') ?? 0) + (counts.get('aggregate.sealAndFinish') ?? 0);
-  const per = (op: string) => ((counts.get(op) ?? 0) / closed).toFixed(3);
-  console.log(
-    `${name.padEnd(7)} groups ${groups}, ${minutes} min, event every ${every} min: ${closed} windows closed, ${published} transitions; per closed window: ` +
-      `aggregate.sealAndFinish ${per('aggregate.sealAndFinish')}, aggregate.seal ${per('aggregate.seal')}, aggregate.finish ${per('aggregate.finish')}, alert.read ${per('alert.read')}, aggregate.windows ${per('aggregate.windows')}, aggregate.sealEmpty ${per('aggregate.sealEmpty')}, aggregate.read ${per('aggregate.read')}, alert.record ${per('alert.record')}, ` +
-      `all requests ${([...counts.values()].reduce((a, b) => a + b, 0) / closed).toFixed(3)}`,
-  );
   client.destroy();
+  const perClosedWindow: Record<string, number> = {};
+  for (const [op, n] of [...counts].sort(([a], [b]) => a.localeCompare(b))) perClosedWindow[op] = n / closed;
+  return { name, groups, minutes, every, perWindow, windowsClosed: closed, transitions: published, perClosedWindow, requestsPerClosedWindow: [...counts.values()].reduce((a, b) => a + b, 0) / closed };
+}
+
+const SHOWN = ['aggregate.sealAndFinish', 'aggregate.seal', 'aggregate.finish', 'alert.read', 'aggregate.windows', 'aggregate.sealEmpty', 'aggregate.read', 'alert.record'];
+
+/** One line per workload: requests per closed window by operation. */
+export function formatClosing(rows: readonly ClosingRow[]): string {
+  return rows
+    .map((r) => {
+      const per = (op: string) => (r.perClosedWindow[op] ?? 0).toFixed(3);
+      return `${r.name.padEnd(7)} groups ${r.groups}, ${r.minutes} min, event every ${r.every} min, ${r.perWindow} per window: ${r.windowsClosed} windows closed, ${r.transitions} transitions; per closed window: ${SHOWN.map((op) => `${op} ${per(op)}`).join(', ')}, all requests ${r.requestsPerClosedWindow.toFixed(3)}\n`;
+    })
+    .join('');
+}
+
+/**
+ * The four workloads: dense and sparse groups whose rule holds in every window with events, and the
+ * same with one event per window (the rule never holds: groups at rest close quietly, closing.ts).
+ */
+export async function measureClosing(endpoint: string): Promise<ClosingRow[]> {
+  return [
+    await run(endpoint, 'dense', 50, 30, 1),
+    await run(endpoint, 'sparse', 50, 30, 5),
+    await run(endpoint, 'quiet', 50, 30, 1, 1),
+    await run(endpoint, 'quietSp', 50, 30, 5, 1),
+  ];
 }
 
 function rec(seq: bigint, body: object): KinesisLikeRecord {
@@ -82,14 +119,11 @@ function rec(seq: bigint, body: object): KinesisLikeRecord {
 async function main() {
   const dynamo = await startDynalite();
   try {
-    await run(dynamo.endpoint, 'dense', 50, 30, 1);
-    await run(dynamo.endpoint, 'sparse', 50, 30, 5);
-    // Groups at rest (closing.ts): the rule never holds, every closed window costs one write (quiet close).
-    await run(dynamo.endpoint, 'quiet', 50, 30, 1, 1);
-    await run(dynamo.endpoint, 'quietSp', 50, 30, 5, 1);
+    process.stdout.write(formatClosing(await measureClosing(dynamo.endpoint)));
   } finally {
     await dynamo.stop();
   }
 }
 
-void main();
+// `npm run bench` imports measureClosing; run directly, this prints the table.
+if (process.argv[1] !== undefined && /closing\.ts$/.test(process.argv[1])) void main();

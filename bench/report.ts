@@ -2,6 +2,7 @@
  * Presentation of `npm run bench`'s results: the console table, the results
  * block of docs/BENCHMARKS.md and a small SVG chart (bench/results/).
  */
+import { formatClosing, type ClosingRow } from './closing';
 import type { SweepCell, SweepResult } from './sweep';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
@@ -96,6 +97,8 @@ export interface Results {
   readonly e2e: E2eResult & { p50Ms?: number; p95Ms?: number; p99Ms?: number };
   /** The batching sweep (bench/sweep.ts); null with --skip-sweep. */
   readonly sweep?: SweepResult | null;
+  /** DynamoDB requests per closed window (bench/closing.ts); null with --skip-closing. */
+  readonly closing?: readonly ClosingRow[] | null;
   readonly cost: { prices: unknown; note: string; lambdaMemoryMb: number; perMillionEvents: Record<string, CostPerMillion> };
 }
 
@@ -266,6 +269,11 @@ export function renderTable(r: Results): string {
     out.push(`3b. Batching sweep: batch size x batching window (${n0(r.sweep.events)} events, ${n0(r.sweep.recordsPerSecPerShard)} records/s per shard)`);
     out.push(...table(SWEEP_HEADER, sweepRows(r.sweep), SWEEP_ALIGN));
     out.push(`  model: ${r.sweep.model}`);
+    out.push('');
+  }
+  if (r.closing) {
+    out.push('3c. Window closing: DynamoDB requests per closed window (bench/closing.ts: dynalite, one shard, one tumbling 1-minute rule, one batch per minute)');
+    out.push(...formatClosing(r.closing).trimEnd().split('\n').map((l) => `  ${l}`));
     out.push('');
   }
   out.push('4. End-to-end latency, PutRecords -> SNS publish, local pipeline');

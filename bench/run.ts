@@ -15,6 +15,7 @@
  * goes to stderr. `--write-docs` also rewrites the results block of
  * docs/BENCHMARKS.md and the chart in bench/results/.
  */
+import { measureClosing } from './closing';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -61,6 +62,7 @@ const { values: args } = parseArgs({
     /** Events of the batching sweep (batch size × batching window). */
     'sweep-events': { type: 'string', default: '10000' },
     'skip-sweep': { type: 'boolean', default: false },
+    'skip-closing': { type: 'boolean', default: false },
     'core-seconds': { type: 'string', default: String(DEFAULT_CORE_SECONDS) },
     'write-docs': { type: 'boolean', default: false },
     /** Re-render the table, docs/BENCHMARKS.md and the chart from a saved `--json` output, without measuring. */
@@ -311,6 +313,9 @@ async function main(): Promise<void> {
       ? null
       : await runSweep({ dynalite, pipeline: withDedupe, workload: prefixOf(full, Number(args['sweep-events'])), lambdaMemoryMb: LAMBDA_MEMORY_MB, timed });
 
+    // 3c. The cost of closing windows (bench/closing.ts): requests per closed window.
+    const closing = args['skip-closing'] ? null : await timed('window closing cost (dense, sparse, at rest)', () => measureClosing(dynalite.endpoint));
+
     // 4. End-to-end latency.
     const e2e: E2eResult = args['skip-e2e']
       ? { measured: false, reason: 'skipped (--skip-e2e)' }
@@ -371,6 +376,7 @@ async function main(): Promise<void> {
       },
       e2e: e2e.measured ? { p50Ms: e2e.total.p50, p95Ms: e2e.total.p95, p99Ms: e2e.total.p99, ...e2e } : e2e,
       sweep,
+      closing,
       cost: { prices: PRICES, note: PRICE_NOTE, lambdaMemoryMb: LAMBDA_MEMORY_MB, perMillionEvents: cost },
     };
     process.stdout.write(renderTable(results));
