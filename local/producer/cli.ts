@@ -268,7 +268,13 @@ export async function runEmit(argv: readonly string[], io: EmitIo): Promise<numb
       else if (anchor.kind === 'at') {
         // A file's first event gets exactly that time; generated time starts there and runs with the wall clock.
         let origin: number | undefined;
-        anchorTime = () => anchor.time + (Date.now() - (origin ??= Date.now()));
+        // One clock reading per call: the first call must give exactly anchor.time (reading the clock twice
+        // could put the origin a millisecond after "now" and the first event a millisecond early).
+        anchorTime = () => {
+          const now = Date.now();
+          origin ??= now;
+          return anchor.time + (now - origin);
+        };
       } else {
         if (!running) throw new UsageError(`--event-time pipeline needs a running local pipeline, and none was found (${discovery.path}${discovery.status === 'stale' ? ` is left from pid ${discovery.state.pid}, which has exited` : ' does not exist'}): start it with npm start, or give --event-time now or an ISO time`);
         // The running pipeline's clock, re-read every 2 s (it slows down when the pipeline falls behind).

@@ -2,10 +2,20 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CreateTableCommand, GetItemCommand, PutItemCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, GetItemCommand, PutItemCommand, TransactWriteItemsCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { startDynamo, startKinesis } from '../../local/emulators';
 import { putJson, readAll, sleep } from './helpers';
+
+/** A table is CREATING for a moment even with createTableMs 0 (dynalite writes its state to LevelDB first): as on AWS, wait for ACTIVE. */
+async function untilActive(client: DynamoDBClient, name: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const d = await client.send(new DescribeTableCommand({ TableName: name }));
+    if (d.Table?.TableStatus === 'ACTIVE') return;
+    await sleep(20);
+  }
+  throw new Error(`table ${name} did not become ACTIVE within 2 s`);
+}
 
 function alive(pid: number): boolean {
   try {
@@ -35,6 +45,7 @@ describe('dynalite emulator', () => {
     try {
       const client = dynamo.client();
       await client.send(new CreateTableCommand(table));
+      await untilActive(client, 'state');
       await client.send(new PutItemCommand({ TableName: 'state', Item: { pk: { S: 'a' }, n: { N: '1' } } }));
       const { Item } = await client.send(new GetItemCommand({ TableName: 'state', Key: { pk: { S: 'a' } } }));
       expect(Item).toEqual({ pk: { S: 'a' }, n: { N: '1' } });
@@ -49,6 +60,7 @@ describe('dynalite emulator', () => {
     try {
       const first = await startDynamo({ path: dir });
       await first.client().send(new CreateTableCommand(table));
+      await untilActive(first.client(), 'state');
       await first.client().send(new PutItemCommand({ TableName: 'state', Item: { pk: { S: 'kept' } } }));
       await first.stop();
 
