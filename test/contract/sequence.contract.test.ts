@@ -225,6 +225,28 @@ describe.each(fixtures)('sequence rules, exactly once ($name)', (fixture) => {
     expect(published).toEqual([]);
   });
 
+  test('an event late for its shard is late whichever container gets the batch (a warm container that served the shard long ago)', async () => {
+    // Chaos seed 86: container A served shard 1 first, B went on with it, then A got it again with its cached progress.
+    const fresh = await fixture.fresh();
+    const published: AlertTransition[] = [];
+    const a = engineOn(fresh.store, published, { now: T0 + 41 * M });
+    const b = engineOn(fresh.another(), published, { now: T0 + 41 * M });
+    // Shard 2 holds the stream's watermark at T0: only the shard's own watermark can make the event late.
+    await a.engine.processBatch(S2, shardRecords(S2, [ev('h2', 0, { kind: 'other', job: 'none' })], 1n));
+    await a.engine.processBatch(S1, shardRecords(S1, [ev('h1', 0, { kind: 'other', job: 'none' })], 1n));
+    await b.engine.processBatch(S1, shardRecords(S1, [ev('z', 40, { kind: 'other', job: 'none' })], 5n));
+    // Shard 1's watermark is T0 + 40m (out-of-orderness 0s): a job start at T0 + 2m is late there.
+    const late = await a.engine.processBatch(S1, shardRecords(S1, [ev('s', 2, { kind: 'job.start', job: 'j' })], 10n));
+    expect(late.perRule['JobNeverFinished']!.late).toBe(1);
+    expect(late.perRule['JobNeverFinished']!.sequence?.late).toBe(1);
+    expect(late.late).toBe(1);
+    // Shard 2 moves on: the stream's watermark passes T0 + 32m (the start's deadline), nothing fires.
+    await a.engine.processBatch(S2, shardRecords(S2, [ev('y', 45, { kind: 'other', job: 'none' })], 5n));
+    await a.engine.advance();
+    await b.engine.advance();
+    expect(published).toEqual([]);
+  });
+
   test('events of one key on two shards are matched in event-time order', async () => {
     const { store } = await fixture.fresh();
     const published: AlertTransition[] = [];
