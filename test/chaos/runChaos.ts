@@ -500,9 +500,10 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
     ...expectedTransitions(expected),
     ...sequenceTransitions(
       expectedMatches(
-        [...sim.shards.values()].map((s) => s.records),
+        [...sim.shards.values()],
         spec,
         sequenceRules,
+        new Set(world.deliveries.map((d) => d.transitionId)),
       ),
     ),
   ];

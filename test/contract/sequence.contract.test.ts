@@ -247,6 +247,26 @@ describe.each(fixtures)('sequence rules, exactly once ($name)', (fixture) => {
     expect(published).toEqual([]);
   });
 
+  test('a child shard after a reshard: its events older than the stream watermark its finished parent left are counted late, not matched', async () => {
+    // Chaos seed 195: the stream's watermark holds back the shards it knows (with progress); Lambda's event names no
+    // parent, so a child is unknown until its first batch, and the watermark never goes back for it.
+    const S3 = 'shardId-000000000003';
+    const { store } = await fixture.fresh();
+    const published: AlertTransition[] = [];
+    const { engine, setNow } = engineOn(store, published, { now: T0 + 51 * M });
+    await engine.processBatch(S1, shardRecords(S1, [ev('h1', 0, { kind: 'other', job: 'none' }), ev('z', 40, { kind: 'other', job: 'none' })], 1n));
+    await engine.processBatch(S2, shardRecords(S2, [ev('y', 50, { kind: 'other', job: 'none' })], 1n));
+    // Shard 1 is finished (its children take over) and holds the stream's watermark at T0 + 40m.
+    const first = await engine.processBatch(S3, shardRecords(S3, [ev('j-late', 35, { kind: 'job.start', job: 'j' }), ev('k', 45, { kind: 'job.start', job: 'k' })], 1n));
+    expect(first.perRule['JobNeverFinished']!.late).toBe(1);
+    expect(first.perRule['JobNeverFinished']!.sequence?.late).toBe(1);
+    expect(first.late).toBe(1);
+    // Every shard idle: the watermark follows the wall clock; k's start fires at its deadline, j's never.
+    setNow(T0 + 200 * M);
+    await engine.advance();
+    expect(published.map((p) => [p.alertId, p.at])).toEqual([[sequenceMatchId('JobNeverFinished', ['k']), T0 + 75 * M]]);
+  });
+
   test('events of one key on two shards are matched in event-time order', async () => {
     const { store } = await fixture.fresh();
     const published: AlertTransition[] = [];
