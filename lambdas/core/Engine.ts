@@ -211,6 +211,7 @@ export class Engine {
       opts.store,
       (rule, groupKey, step) => this.alert(rule, groupKey, step),
       (rule, groupKey, record) => this.recover(rule, groupKey, record),
+      this.maxGroups,
     );
   }
 

@@ -267,6 +267,34 @@ describe.each(fixtures)('sequence rules, exactly once ($name)', (fixture) => {
     expect(published.map((p) => [p.alertId, p.at])).toEqual([[sequenceMatchId('JobNeverFinished', ['k']), T0 + 75 * M]]);
   });
 
+  test('maxGroupsPerRulePerBatch caps the keys a sequence rule touches in one batch: the batch stops at a record, Lambda retries from it, nothing lost or doubled', async () => {
+    const { store } = await fixture.fresh();
+    const published: AlertTransition[] = [];
+    let now = T0 + 5 * M;
+    const engine = new Engine({ pipeline: PIPELINE, stream: 'telemetry', store, clock: { now: () => now }, publish: async (t) => void published.push(t), maxGroupsPerRulePerBatch: 2 });
+    const records = shardRecords(S1, ['a', 'b', 'c', 'a'].map((job, i) => ev(`s${i}`, i, { kind: 'job.start', job })));
+    const first = await engine.processBatch(S1, records);
+    // The third key (c) is over the cap: the batch stops at its record, the fourth (a again) is not applied either.
+    expect(first.retryFrom).toBe(records[2]!.sequenceNumber);
+    expect(String(first.error)).toContain('a sequence rule reached 2 keys in this batch');
+    expect(first.perRule['JobNeverFinished']!.overflow).toBe(1);
+    expect(first.perRule['JobNeverFinished']!.matched).toBe(2);
+    expect(first.keysWritten).toBe(2);
+    const retry = await engine.processBatch(S1, records.slice(2));
+    expect(retry.retryFrom).toBeNull();
+    expect(retry.perRule['JobNeverFinished']!).toMatchObject({ matched: 2, overflow: 0 });
+    // Every start fires once at its deadline (30m after it), once every shard is idle.
+    now = T0 + 200 * M;
+    await engine.advance();
+    await engine.advance();
+    expect(published.map((p) => [p.group, p.at]).sort((x, y) => (x[1] as number) - (y[1] as number))).toEqual([
+      [{ job: 'a' }, T0 + 30 * M],
+      [{ job: 'b' }, T0 + 31 * M],
+      [{ job: 'c' }, T0 + 32 * M],
+      [{ job: 'a' }, T0 + 33 * M],
+    ]);
+  });
+
   test('events of one key on two shards are matched in event-time order', async () => {
     const { store } = await fixture.fresh();
     const published: AlertTransition[] = [];
