@@ -295,6 +295,20 @@ describe.each(fixtures)('sequence rules, exactly once ($name)', (fixture) => {
     ]);
   });
 
+  test('a match is a one-shot finding: no resolve follows, and no alert of the rule stays active', async () => {
+    const { store } = await fixture.fresh();
+    const published: AlertTransition[] = [];
+    const { engine, setNow } = engineOn(store, published);
+    await engine.processBatch(S1, incident());
+    setNow(T0 + 200 * M);
+    await engine.advance();
+    await engine.advance();
+    expect(published.filter((p) => p.rule === 'DeployThenErrors').map((p) => [p.alertId, p.state])).toEqual([[DEPLOY_MATCH, 'firing']]);
+    expect(published.filter((p) => p.state !== 'firing')).toEqual([]);
+    expect(await store.activeAlerts('DeployThenErrors')).toEqual([]);
+    expect(await store.activeAlerts('JobNeverFinished')).toEqual([]);
+  });
+
   test('events of one key on two shards are matched in event-time order', async () => {
     const { store } = await fixture.fresh();
     const published: AlertTransition[] = [];
