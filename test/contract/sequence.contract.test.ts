@@ -225,6 +225,90 @@ describe.each(fixtures)('sequence rules, exactly once ($name)', (fixture) => {
     expect(published).toEqual([]);
   });
 
+  test('an event late for its shard is late whichever container gets the batch (a warm container that served the shard long ago)', async () => {
+    // Chaos seed 86: container A served shard 1 first, B went on with it, then A got it again with its cached progress.
+    const fresh = await fixture.fresh();
+    const published: AlertTransition[] = [];
+    const a = engineOn(fresh.store, published, { now: T0 + 41 * M });
+    const b = engineOn(fresh.another(), published, { now: T0 + 41 * M });
+    // Shard 2 holds the stream's watermark at T0: only the shard's own watermark can make the event late.
+    await a.engine.processBatch(S2, shardRecords(S2, [ev('h2', 0, { kind: 'other', job: 'none' })], 1n));
+    await a.engine.processBatch(S1, shardRecords(S1, [ev('h1', 0, { kind: 'other', job: 'none' })], 1n));
+    await b.engine.processBatch(S1, shardRecords(S1, [ev('z', 40, { kind: 'other', job: 'none' })], 5n));
+    // Shard 1's watermark is T0 + 40m (out-of-orderness 0s): a job start at T0 + 2m is late there.
+    const late = await a.engine.processBatch(S1, shardRecords(S1, [ev('s', 2, { kind: 'job.start', job: 'j' })], 10n));
+    expect(late.perRule['JobNeverFinished']!.late).toBe(1);
+    expect(late.perRule['JobNeverFinished']!.sequence?.late).toBe(1);
+    expect(late.late).toBe(1);
+    // Shard 2 moves on: the stream's watermark passes T0 + 32m (the start's deadline), nothing fires.
+    await a.engine.processBatch(S2, shardRecords(S2, [ev('y', 45, { kind: 'other', job: 'none' })], 5n));
+    await a.engine.advance();
+    await b.engine.advance();
+    expect(published).toEqual([]);
+  });
+
+  test('a child shard after a reshard: its events older than the stream watermark its finished parent left are counted late, not matched', async () => {
+    // Chaos seed 195: the stream's watermark holds back the shards it knows (with progress); Lambda's event names no
+    // parent, so a child is unknown until its first batch, and the watermark never goes back for it.
+    const S3 = 'shardId-000000000003';
+    const { store } = await fixture.fresh();
+    const published: AlertTransition[] = [];
+    const { engine, setNow } = engineOn(store, published, { now: T0 + 51 * M });
+    await engine.processBatch(S1, shardRecords(S1, [ev('h1', 0, { kind: 'other', job: 'none' }), ev('z', 40, { kind: 'other', job: 'none' })], 1n));
+    await engine.processBatch(S2, shardRecords(S2, [ev('y', 50, { kind: 'other', job: 'none' })], 1n));
+    // Shard 1 is finished (its children take over) and holds the stream's watermark at T0 + 40m.
+    const first = await engine.processBatch(S3, shardRecords(S3, [ev('j-late', 35, { kind: 'job.start', job: 'j' }), ev('k', 45, { kind: 'job.start', job: 'k' })], 1n));
+    expect(first.perRule['JobNeverFinished']!.late).toBe(1);
+    expect(first.perRule['JobNeverFinished']!.sequence?.late).toBe(1);
+    expect(first.late).toBe(1);
+    // Every shard idle: the watermark follows the wall clock; k's start fires at its deadline, j's never.
+    setNow(T0 + 200 * M);
+    await engine.advance();
+    expect(published.map((p) => [p.alertId, p.at])).toEqual([[sequenceMatchId('JobNeverFinished', ['k']), T0 + 75 * M]]);
+  });
+
+  test('maxGroupsPerRulePerBatch caps the keys a sequence rule touches in one batch: the batch stops at a record, Lambda retries from it, nothing lost or doubled', async () => {
+    const { store } = await fixture.fresh();
+    const published: AlertTransition[] = [];
+    let now = T0 + 5 * M;
+    const engine = new Engine({ pipeline: PIPELINE, stream: 'telemetry', store, clock: { now: () => now }, publish: async (t) => void published.push(t), maxGroupsPerRulePerBatch: 2 });
+    const records = shardRecords(S1, ['a', 'b', 'c', 'a'].map((job, i) => ev(`s${i}`, i, { kind: 'job.start', job })));
+    const first = await engine.processBatch(S1, records);
+    // The third key (c) is over the cap: the batch stops at its record, the fourth (a again) is not applied either.
+    expect(first.retryFrom).toBe(records[2]!.sequenceNumber);
+    expect(String(first.error)).toContain('a sequence rule reached 2 keys in this batch');
+    expect(first.perRule['JobNeverFinished']!.overflow).toBe(1);
+    expect(first.perRule['JobNeverFinished']!.matched).toBe(2);
+    expect(first.keysWritten).toBe(2);
+    const retry = await engine.processBatch(S1, records.slice(2));
+    expect(retry.retryFrom).toBeNull();
+    expect(retry.perRule['JobNeverFinished']!).toMatchObject({ matched: 2, overflow: 0 });
+    // Every start fires once at its deadline (30m after it), once every shard is idle.
+    now = T0 + 200 * M;
+    await engine.advance();
+    await engine.advance();
+    expect(published.map((p) => [p.group, p.at]).sort((x, y) => (x[1] as number) - (y[1] as number))).toEqual([
+      [{ job: 'a' }, T0 + 30 * M],
+      [{ job: 'b' }, T0 + 31 * M],
+      [{ job: 'c' }, T0 + 32 * M],
+      [{ job: 'a' }, T0 + 33 * M],
+    ]);
+  });
+
+  test('a match is a one-shot finding: no resolve follows, and no alert of the rule stays active', async () => {
+    const { store } = await fixture.fresh();
+    const published: AlertTransition[] = [];
+    const { engine, setNow } = engineOn(store, published);
+    await engine.processBatch(S1, incident());
+    setNow(T0 + 200 * M);
+    await engine.advance();
+    await engine.advance();
+    expect(published.filter((p) => p.rule === 'DeployThenErrors').map((p) => [p.alertId, p.state])).toEqual([[DEPLOY_MATCH, 'firing']]);
+    expect(published.filter((p) => p.state !== 'firing')).toEqual([]);
+    expect(await store.activeAlerts('DeployThenErrors')).toEqual([]);
+    expect(await store.activeAlerts('JobNeverFinished')).toEqual([]);
+  });
+
   test('events of one key on two shards are matched in event-time order', async () => {
     const { store } = await fixture.fresh();
     const published: AlertTransition[] = [];

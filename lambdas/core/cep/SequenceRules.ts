@@ -39,6 +39,12 @@ export class SequenceRules {
     private readonly store: StateStore,
     private readonly alert: (rule: string, groupKey: string, step: (s: AlertState) => StepResult) => Promise<AlertTransition[]>,
     private readonly recover: (rule: string, groupKey: string, record: AlertRecord) => Promise<AlertTransition[]>,
+    /**
+     * Keys one rule may touch in one batch (the engine's maxGroupsPerRulePerBatch, as for window rules):
+     * each key costs a conditional write, one after another. Past it the batch stops at the record of the
+     * first key over the cap (counted in `overflow`) and Lambda retries from there: split, never dropped.
+     */
+    private readonly maxKeys = 10_000,
   ) {
     this.contexts = rules.map((rule) => ({ rule, matcher: new SequenceMatcher(rule.name, rule.sequence) }));
   }
@@ -72,37 +78,75 @@ export class SequenceRules {
       lateBefore[i] = Math.max(maxT - this.stream.outOfOrdernessMs, lateness.streamWatermark);
       if (events.times[i]! > maxT) maxT = events.times[i]!;
     }
-    for (const ctx of this.contexts) {
+    // First every rule's keys, so that the key cap (maxKeys, as maxGroupsPerRulePerBatch for window rules)
+    // can stop the batch at a record before any of it is applied for any rule.
+    const firstRecord = events.records[0];
+    let stop = upTo;
+    const grouped = this.contexts.map((ctx) => {
       const { rule } = ctx;
-      const st = perRule[rule.name]!;
-      const stats = (st.sequence ??= emptyStats());
+      const outcome = new Uint8Array(upTo);
       const keys = new Map<string, { group: GroupRef; indices: number[] }>();
-      for (let i = 0; i < upTo; i++) {
+      let capAt = Infinity;
+      for (let i = 0; i < stop; i++) {
         const payload = events.payloads[i]!;
         if (rule.where !== undefined) {
           let ok: boolean;
           try {
             ok = (rule.where.acceptsPayload === true ? rule.where.evaluate(payload) : rule.where.evaluate(eventVariables(payload))) === true;
           } catch {
-            st.filterErrors += 1;
+            outcome[i] = FILTER_ERROR;
             ok = false;
           }
           if (!ok) continue;
         }
         if (!hasGroupFields(rule.groupBy, payload)) {
-          st.missingGroup += 1;
+          outcome[i] = MISSING_GROUP;
           continue;
         }
-        st.matched += 1;
         // An event no step (nor until) can use changes no state: its key is not written for it.
         if (!ctx.matcher.relevant(payload)) {
-          stats.ignored += 1;
+          outcome[i] = IGNORED;
           continue;
         }
         const group = groupOf(rule.groupBy, payload);
         let k = keys.get(group.key);
-        if (k === undefined) keys.set(group.key, (k = { group, indices: [] }));
+        if (k === undefined) {
+          // The batch's first record is never stopped (it could never be applied otherwise).
+          if (keys.size >= this.maxKeys && events.records[i] !== firstRecord) {
+            capAt = events.recordStart(i);
+            stop = Math.min(stop, capAt);
+            break;
+          }
+          keys.set(group.key, (k = { group, indices: [] }));
+        }
+        outcome[i] = KEYED;
         k.indices.push(i);
+      }
+      return { ctx, outcome, keys, capAt };
+    });
+    if (stop < upTo) {
+      out.failedAt = stop;
+      out.failures.push(
+        new Error(`a sequence rule reached ${this.maxKeys} keys in this batch: the batch stops at sequence number ${events.sequenceNumber(stop)}, which Lambda retries as the start of the next batch`),
+      );
+    }
+    for (const { ctx, outcome, keys, capAt } of grouped) {
+      const { rule } = ctx;
+      const st = perRule[rule.name]!;
+      const stats = (st.sequence ??= emptyStats());
+      // Counted only for the events this batch applies (those past the stop come again in the retry).
+      for (let i = 0; i < stop; i++) {
+        const o = outcome[i]!;
+        if (o === FILTER_ERROR) st.filterErrors += 1;
+        else if (o === MISSING_GROUP) st.missingGroup += 1;
+        else if (o === IGNORED || o === KEYED) st.matched += 1;
+        if (o === IGNORED) stats.ignored += 1;
+      }
+      if (capAt === stop) st.overflow += 1;
+      for (const [key, k] of keys) {
+        const kept = k.indices.filter((i) => i < stop);
+        if (kept.length === 0) keys.delete(key);
+        else k.indices = kept;
       }
       for (const k of keys.values()) {
         try {
@@ -209,6 +253,12 @@ export class SequenceRules {
     return { id, time: events.times[i]!, payload };
   }
 }
+
+/** What one event was for one rule (processBatch's first pass). */
+const KEYED = 1;
+const IGNORED = 2;
+const MISSING_GROUP = 3;
+const FILTER_ERROR = 4;
 
 function addStats(into: SequenceStats, from: SequenceStats): void {
   for (const k of Object.keys(from) as Array<keyof SequenceStats>) into[k] += from[k];
