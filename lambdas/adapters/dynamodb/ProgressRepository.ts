@@ -8,26 +8,21 @@ import type { StateTable } from './StateTable';
 /**
  * Shard progress items (one per shard: its largest event time and last
  * activity) and the stream's watermark item: monotonic registers, each write
- * conditioned on not moving them backwards. A shard's own progress is cached:
- * with one lane per shard, this container wrote it last.
+ * conditioned on not moving them backwards. A shard's own progress is read
+ * strongly consistently for every batch, never from a cache of this
+ * container's last write: Lambda does not pin a shard to a container, so a
+ * warm container that served the shard long ago would hold an older progress
+ * and judge lateness on it (chaos seed 86). One read per batch.
  */
 export class ProgressRepository implements ProgressStorage {
-  private readonly cache = new Map<string, ShardProgress>();
-
   constructor(private readonly table: StateTable) {}
 
   async get(stream: string, shardId: string): Promise<ShardProgress | undefined> {
-    const cached = this.cache.get(`${stream}\u0000${shardId}`);
-    if (cached) return cached;
     const item = await this.table.get('progress', 'progress.read', progressLayout.key(stream, shardId));
-    if (!item) return undefined;
-    const p = progressLayout.decode(item);
-    this.cache.set(`${stream}\u0000${shardId}`, p);
-    return p;
+    return item === undefined ? undefined : progressLayout.decode(item);
   }
 
   async raise(stream: string, target: ShardProgress): Promise<Conditional<ShardProgress>> {
-    const id = `${stream}\u0000${target.shardId}`;
     const written = await this.table.write(
       'progress',
       'progress.raise',
@@ -39,12 +34,8 @@ export class ProgressRepository implements ProgressStorage {
       },
       'current',
     );
-    if (written.ok) {
-      this.cache.set(id, target);
-      return { ok: true, value: target };
-    }
+    if (written.ok) return { ok: true, value: target };
     // Another writer is ahead in a field.
-    this.cache.delete(id);
     return { ok: false, current: written.current === undefined ? undefined : progressLayout.decode(written.current) };
   }
 

@@ -4,16 +4,15 @@ import type { ShardProgress } from '../watermark';
  * The shard's progress a batch's sequence lateness is decided on.
  *
  * `cached` is what the store's `getShardProgress` gave at the start of the
- * batch; the DynamoDB store answers it from the container's cache of its own
- * last write. Lambda does not pin a shard to a container: a warm container
- * that served this shard long ago, while others went on with it, holds an
- * older progress. A window rule only reads it as a first filter (a closed
- * window refuses the record anyway), but a sequence key is advanced in event
- * time and an event it accepts is matched: judged on the older progress, an
- * event that is late for the shard's watermark would be matched by one
- * container and counted late by another, and the outcome would depend on
- * which container Lambda picked (chaos seed 86: an absent step fired on an
- * error that was late for its shard).
+ * batch. The DynamoDB store used to answer it from the container's cache of
+ * its own last write, and Lambda does not pin a shard to a container: a warm
+ * container that served this shard long ago, while others went on with it,
+ * held an older progress. Judged on it, an event that is late for the shard's
+ * watermark would be matched by one container and counted late by another
+ * (chaos seed 86: an absent step fired on an error that was late for its
+ * shard). The store now reads it strongly consistently for every batch; the
+ * larger of the two is still taken, so a store that caches cannot bring the
+ * bug back for sequence rules.
  *
  * `listed` is the strongly consistent list of the stream's shard progress
  * that the batch reads anyway for the sequence keys' watermark: its entry for
