@@ -44,6 +44,34 @@ describe('closing a window without a write per quiet group (emit: final)', () =>
     expect((await store.absenceGroups('R')).map((a) => [a.groupKey, a.record.state.status])).toEqual([['["loud"]', 'inactive']]);
   });
 
+  it('a group not at rest: its window is closed the ordered way at once, one key read and one alert step (no quiet probe first)', async () => {
+    const { engine, store, published, calls } = setup('final');
+    const spies = { readAlert: jest.spyOn(store, 'readAlert'), step: jest.spyOn(store, 'updateAlert'), read: jest.spyOn(store, 'read') };
+    await engine.processBatch(SHARD, shardRecords(SHARD, [http('loud', T0 + 1000, 503)], 1n));
+    await engine.processBatch(SHARD, shardRecords(SHARD, [http('loud', T0 + M + 1000, 503)], 10n)); // closes W0: loud fires
+    expect(published.map((t) => [t.state, (t.window.start - T0) / M])).toEqual([['firing', 0]]);
+    const count = () => [spies.readAlert.mock.calls.length, spies.read.mock.calls.length, spies.step.mock.calls.length, calls.seal.mock.calls.length, calls.finish.mock.calls.length, calls.closeAt.mock.calls.length];
+    const before = count();
+    await engine.processBatch(SHARD, shardRecords(SHARD, [http('loud', T0 + 2 * M + 1000, 503)], 20n)); // closes W1: loud is firing and holds again
+    // Per closed window of a firing group: the group's alert read, one key read, one alert step (its write), the seal and the finish.
+    // (Before issue 21's follow-up, closeKey probed the alert record first: 2 key reads and 2 alert steps.)
+    expect(count().map((n, i) => n - before[i]!)).toEqual([1, 1, 1, 1, 1, 0]);
+    expect((await store.absenceGroups('R')).map((a) => [a.record.state.status, a.record.state.consecutive, (a.record.state.evaluatedThrough! - T0) / M])).toEqual([['firing', 2, 1]]);
+  });
+
+  it('a group back at rest within one close: the windows after the resolve close in one write each again', async () => {
+    const { engine, published, calls } = setup('final');
+    const starts = (spy: jest.SpyInstance) => spy.mock.calls.map((c) => ((c[0] as { windowStart: number }).windowStart - T0) / M);
+    // One batch: loud fails in W0 only; its watermark closes W0, W1 and W2 at once.
+    await engine.processBatch(SHARD, shardRecords(SHARD, [http('loud', T0 + 1000, 503), http('loud', T0 + M + 1000), http('loud', T0 + 2 * M + 1000), http('loud', T0 + 3 * M + 1000)], 1n));
+    expect(published.map((t) => [t.state, (t.window.start - T0) / M])).toEqual([
+      ['firing', 0],
+      ['resolved', 1],
+    ]);
+    // W0 (fires) and W1 (resolves) the ordered way; W2 finds the group at rest again: one write.
+    expect([starts(calls.seal), starts(calls.finish), starts(calls.closeAt)]).toEqual([[0, 1], [0, 1], [2]]);
+  });
+
   it('emit: early rules keep recording which window was evaluated (a redelivered early verdict checks it)', async () => {
     const { engine, store, calls } = setup('early');
     await engine.processBatch(SHARD, shardRecords(SHARD, [http('quiet', T0 + 1000)], 1n));
