@@ -15,61 +15,23 @@
  * where they are known.
  */
 import fc from 'fast-check';
-import { DynamoDBStateStore } from '../../lambdas/adapters/DynamoDBStateStore';
 import { learnStep, storedVerdict, type AnomalySpec, type ModelRecord } from '../../lambdas/core/anomaly/rule';
 import { DEFAULT_ANOMALY_OPTIONS } from '../../lambdas/core/anomaly/types';
 import { DEDUPE_ENTRY_BYTES, DEDUPE_MAX_BUCKET_BYTES } from '../../lambdas/core/dedupe';
 import { descriptor } from '../../lambdas/core/Engine';
-import { InMemoryStateStore } from '../../lambdas/core/InMemoryStateStore';
 import { INITIAL_ALERT_STATE, type AlertState, type AlertTransition, type StepResult } from '../../lambdas/core/lifecycle';
 import type { PartialJson } from '../../lambdas/core/partials';
 import { padSequence } from '../../lambdas/core/sequence';
 import type { Claim, DedupeEntries, KeyDescriptor, Slot, SlotBuilder, StateStore } from '../../lambdas/core/StateStore';
 import type { Rejection } from '../../lambdas/core/types';
-import { freshTable, startTestDynamo, testClient, type TestDynamo } from '../helpers/dynamo';
+import { storeFixtures } from '../helpers/storeFixtures';
 
 const T0 = Date.UTC(2026, 10, 27, 10, 0, 0);
 const M = 60_000;
 const S1 = 'shardId-000000000001';
 const S2 = 'shardId-000000000002';
 
-let dynamo: TestDynamo;
-beforeAll(async () => {
-  dynamo = await startTestDynamo();
-});
-afterAll(async () => {
-  await dynamo.stop();
-});
-
-interface Stores {
-  /** A store on fresh, empty state. */
-  readonly store: StateStore;
-  /** Another store on the same state, as another Lambda container (its own caches) on the same table. */
-  another(): StateStore;
-}
-
-interface Fixture {
-  readonly name: string;
-  /** `pageSize`: items per page of the store's queries, where it pages (DynamoDB). */
-  fresh(opts?: { pageSize?: number }): Promise<Stores>;
-}
-
-const inMemory: Fixture = {
-  name: 'in memory',
-  fresh: async () => {
-    const store = new InMemoryStateStore();
-    return { store, another: () => new InMemoryStateStore({ sharing: store }) };
-  },
-};
-
-const onDynamoDB: Fixture = {
-  name: 'DynamoDB',
-  fresh: async (opts = {}) => {
-    const tableName = await freshTable(dynamo.endpoint);
-    const make = () => new DynamoDBStateStore({ client: testClient(dynamo.endpoint), tableName, ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}) });
-    return { store: make(), another: make };
-  },
-};
+const { inMemory, onDynamoDB } = storeFixtures();
 
 // ------------------------------------------------------------------ helpers
 
