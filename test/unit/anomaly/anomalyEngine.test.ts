@@ -7,26 +7,13 @@ import type { AlertTransition } from '../../../lambdas/core/lifecycle';
 import { parsePipeline } from '../../../lambdas/core/pipeline';
 import type { WindowRule } from '../../../lambdas/core/types';
 import { shardRecords, T0 } from '../../helpers/factories';
+import { anomalyPipelineText } from '../../helpers/anomalyPipeline';
 
 const M = 60_000;
 const SHARD = 'shardId-000000000000';
 
 function pipelineText(anomaly = '{ of: errors, direction: up, warmup: 4, minSpread: 1 }'): string {
-  return `streams:
-  telemetry:
-    timestamp: ts
-    id: eventId
-    outOfOrderness: 0s
-rules:
-  - alert: ErrorSpike
-    stream: telemetry
-    groupBy: [service]
-    window: { tumbling: 1m }
-    aggregate: { errors: 'count(status >= 500)', total: 'count()' }
-    anomaly: ${anomaly}
-    when: 'anomaly.score > 0.99 && total >= 20.0'
-    annotations: { summary: '{{service}} errors {{errors}}, expected {{anomaly.lower}} to {{anomaly.upper}} (warming {{anomaly.warming}})' }
-`;
+  return anomalyPipelineText({ anomaly, minTotal: 20, summary: '{{service}} errors {{errors}}, expected {{anomaly.lower}} to {{anomaly.upper}} (warming {{anomaly.warming}})' });
 }
 
 /** Minute i of `checkout`: `errors` 503s and 15 200s. */
