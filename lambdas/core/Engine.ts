@@ -30,7 +30,7 @@ import { RuleAggregates, type FixedPartialJson, type SessionPartialJson, type Wi
 import { padSequence } from './sequence';
 import { DEDUPE_BUCKET_MS, dedupeId } from './dedupe';
 import { hasClaimable, recordAndPublish } from './state/outbox';
-import type { AlertRecord, DueKey, KeyDescriptor, KeyState, Slot, SlotUpdate, StateStore } from './StateStore';
+import type { AlertRecord, DueKey, KeyDescriptor, KeyState, KnownAlert, Slot, SlotUpdate, StateStore } from './StateStore';
 import { atRest, dueIsComplete, isQuiet, lookbackAfter, MAX_SEALED_EMPTY, mayCloseQuietly, planGroupClose, quietClose } from './closing';
 import type {
   AbsenceRule,
@@ -510,9 +510,9 @@ export class Engine {
   }
 
   /** Records a lifecycle step and publishes what it claimed (the outbox protocol: state/outbox.ts). */
-  private alert(rule: string, groupKey: string, step: (s: AlertState) => StepResult): Promise<AlertTransition[]> {
+  private alert(rule: string, groupKey: string, step: (s: AlertState) => StepResult, known?: KnownAlert | null): Promise<AlertTransition[]> {
     const { store, clock } = this.opts;
-    return recordAndPublish(store, rule, groupKey, step, { now: clock.now(), leaseMs: this.opts.publishLeaseMs ?? 30_000 }, this.opts.publish);
+    return recordAndPublish(store, rule, groupKey, step, { now: clock.now(), leaseMs: this.opts.publishLeaseMs ?? 30_000 }, this.opts.publish, known);
   }
 
   /** Republishes transitions whose publisher gave up or crashed (their claim expired). */
@@ -625,7 +625,8 @@ export class Engine {
     const { store } = this.opts;
     const { rule } = ctx;
     const group = groupFromKey(rule.groupBy, groupKey);
-    const record = await store.readAlert(rule.name, groupKey);
+    const read = await store.readAlertVersion(rule.name, groupKey);
+    const record = read?.record;
     const rest = record === undefined ? INITIAL_ALERT_STATE : record.state;
     const atRestNow = mayCloseQuietly(rule) && atRest(rest);
     let count = 0;
@@ -657,8 +658,11 @@ export class Engine {
     }
     // The alert state each step left (as written, or read unchanged): a step back at rest lets the next window close in one write.
     let left: AlertState | undefined;
+    // The record as read above, for the first lifecycle step (saves its read), unless a recovery wrote it since.
+    let known: KnownAlert | null | undefined = published.length === 0 ? read : undefined;
     for (const s of planGroupClose(after, pending, existing, step, MAX_SEALED_EMPTY, done)) {
-      const track: StepTrack = {};
+      const track: StepTrack = known !== undefined ? { known } : {};
+      known = undefined;
       const closed =
         s.kind === 'close'
           ? await this.closeKey(ctx, s.key, group, watermark, left, track)
@@ -701,7 +705,7 @@ export class Engine {
     const { rule } = ctx;
     const empty = ctx.aggs.results(ctx.aggs.create());
     const verdict = { window: { start: key.windowStart!, end: key.windowEnd! }, holds: false, values: empty };
-    return { count: 0, published: await this.alert(rule.name, group.key, tracked(track, quietClose(rule, (s) => onWindowClosed(rule, group, s, verdict, ctx.step, empty)))) };
+    return { count: 0, published: await this.alert(rule.name, group.key, tracked(track, quietClose(rule, (s) => onWindowClosed(rule, group, s, verdict, ctx.step, empty))), takeKnown(track)) };
   }
 
   /**
@@ -746,7 +750,7 @@ export class Engine {
         const anomaly = rule.anomaly && window !== null && events > 0 ? await scoreClosedWindow(store, rule.name, rule.anomaly, group.key, w.start, values, ctx.step) : undefined;
         const holds = rule.anomaly ? anomaly !== undefined && anomaly !== null && events > 0 && this.holds(rule, values, group, anomaly) : verdict.holds;
         const v = { window: w, holds, values, ...(anomaly ? { anomaly } : {}) };
-        published.push(...(await this.alert(rule.name, group.key, tracked(track, quietClose(rule, (s: AlertState): StepResult => onWindowClosed(rule, group, s, v, ctx.step, ctx.aggs.results(ctx.aggs.create())))))));
+        published.push(...(await this.alert(rule.name, group.key, tracked(track, quietClose(rule, (s: AlertState): StepResult => onWindowClosed(rule, group, s, v, ctx.step, ctx.aggs.results(ctx.aggs.create())))), takeKnown(track))));
         // An empty window's closed marker (issue 19) is no window the group sent anything in: not reported.
         if (events > 0) this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark, ...(anomaly ? { anomaly } : {}) });
       }
@@ -766,6 +770,16 @@ export class Engine {
 /** Where a close reports the alert state its lifecycle steps left (the state of the step's last run: the one written). */
 interface StepTrack {
   state?: AlertState;
+  /** The alert record as the close read it, for the first lifecycle step only (taken by it: see takeKnown). */
+  known?: KnownAlert | null;
+}
+
+/** The alert record the close read, once: the first step uses it, later ones read afresh (the first one may have written). */
+function takeKnown(track: StepTrack | undefined): KnownAlert | null | undefined {
+  if (track === undefined || track.known === undefined) return undefined;
+  const known = track.known;
+  delete track.known;
+  return known;
 }
 
 /** The step, reporting the state it leaves into `track` (a retried write runs the step again: the last run counts). */
