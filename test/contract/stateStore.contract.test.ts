@@ -339,6 +339,29 @@ describe.each([inMemory, onDynamoDB])('StateStore contract: $name', (fixture) =>
       expect((await store.absenceGroups('R')).map((a) => a.groupKey)).toEqual(['g']);
     });
 
+    it('a step on a known record (readAlertVersion) is decided on it when it writes, and on what is stored when the record changed since or the step writes nothing on it', async () => {
+      const { store, another } = await fixture.fresh();
+      const bump = (s: AlertState): StepResult => ({ state: { ...s, consecutive: s.consecutive + 1 }, transitions: [] });
+      // Known absent, still absent: written on it.
+      expect(await store.readAlertVersion('R', 'g')).toBeNull();
+      await store.updateAlert('R', 'g', bump, claimAt(T0), null);
+      const known = await store.readAlertVersion('R', 'g');
+      expect(known).toEqual({ record: { state: { ...INITIAL_ALERT_STATE, consecutive: 1 }, outbox: [] }, version: 1 });
+      // Another container changes the record after it was read: the step runs again on the stored record.
+      await another().updateAlert('R', 'g', fire('R', 'g', 'a1'), claimAt(T0));
+      const out = await store.updateAlert('R', 'g', bump, claimAt(T0 + 1), known);
+      expect(out.record.state).toEqual({ ...INITIAL_ALERT_STATE, status: 'firing', alertId: 'a1', consecutive: 2 });
+      // A step that writes nothing on the (stale) known record is decided on the stored one: here it fires.
+      const stale = { record: { state: INITIAL_ALERT_STATE, outbox: [] }, version: 1 };
+      const onlyFromFiring = (s: AlertState): StepResult => (s.status === 'firing' ? { state: { ...s, status: 'inactive', alertId: null, consecutive: 0 }, transitions: [transition('R', 'g', 'a1', 'resolved')] } : { state: s, transitions: [] });
+      const resolved = await store.updateAlert('R', 'g', onlyFromFiring, claimAt(T0 + 2), stale);
+      expect([resolved.record.state.status, resolved.claimed.map((t) => t.transitionId)]).toEqual(['inactive', ['a1:resolved']]);
+      // Known absent while the item exists: the conditional write fails and the step runs on what is stored.
+      const again = await another().updateAlert('R', 'g', bump, claimAt(T0 + 3), null);
+      expect(again.record.state.consecutive).toBe(1);
+      expect((await store.readAlertVersion('R', 'g'))!.record.state.consecutive).toBe(1);
+    });
+
     it('concurrent steps from two containers are each recorded once (optimistic concurrency, the step run again)', async () => {
       const { store, another } = await fixture.fresh();
       const b = another();
