@@ -105,6 +105,8 @@ export class RequestCounter {
   readonly writesByPurpose: Record<string, number> = {};
   /** tidewatch's writes by state operation (e.g. `aggregate.seal`; failed conditions included). */
   readonly writesByOperation: Record<string, number> = {};
+  /** Writes by state-store operation and by the rule (or stream) their item belongs to (the partition key's name after its prefix). */
+  readonly writesByOperationAndOwner: Record<string, Record<string, number>> = {};
   /** Write units by what they are for (the index estimate under `index`). */
   readonly wruByPurpose: Record<string, number> = {};
   /** Item sizes written, by item kind: sum and count (bytes). */
@@ -142,9 +144,14 @@ export class RequestCounter {
   }
 
   /** Counts one request (before it is sent). */
-  count(command: string, kind: string, purpose?: string, operation?: string): void {
+  count(command: string, kind: string, purpose?: string, operation?: string, pk?: string): void {
     this.byCommand[command] = (this.byCommand[command] ?? 0) + 1;
-    if (operation !== undefined && WRITES.has(command)) this.writesByOperation[operation] = (this.writesByOperation[operation] ?? 0) + 1;
+    if (operation !== undefined && WRITES.has(command)) {
+      this.writesByOperation[operation] = (this.writesByOperation[operation] ?? 0) + 1;
+      const owner = pk === undefined ? '?' : (pk.split('#')[1] ?? '?');
+      const byOwner = (this.writesByOperationAndOwner[operation] ??= {});
+      byOwner[owner] = (byOwner[owner] ?? 0) + 1;
+    }
     this.byKind[kind] = (this.byKind[kind] ?? 0) + 1;
     if (WRITES.has(command)) {
       this.writes++;
@@ -270,7 +277,7 @@ export function countingClient(endpoint: string, counter: RequestCounter, tables
       const request = stateRequestOf(context);
       const kind = kindOf(label, pk, request);
       const purpose = purposeOf(request);
-      counter.count(command, kind, purpose, request?.op);
+      counter.count(command, kind, purpose, request?.op, pk);
       const measured = WRITES.has(command) || READS.has(command) ? { ...input, ReturnConsumedCapacity: 'TOTAL' } : input;
       try {
         const out = await next({ ...args, input: measured });

@@ -40,6 +40,7 @@ async function main(): Promise<void> {
           wruByKindPerEvent: per(r.counter.wruByKind),
           writesByPurposePerEvent: per(r.counter.writesByPurpose),
           writesByOperation: r.counter.writesByOperation,
+          writesByOperationAndOwner: r.counter.writesByOperationAndOwner,
           wruByPurposePerEvent: per(r.counter.wruByPurpose),
           engine: r.engine,
         }),

@@ -31,7 +31,7 @@ import { RuleAggregates, type FixedPartialJson, type SessionPartialJson, type Wi
 import { padSequence } from './sequence';
 import { DEDUPE_BUCKET_MS, dedupeId } from './dedupe';
 import { hasClaimable, recordAndPublish } from './state/outbox';
-import type { AlertRecord, DueKey, KeyDescriptor, KeyState, Slot, SlotUpdate, StateStore } from './StateStore';
+import type { AlertRecord, DueKey, KeyDescriptor, KeyState, KnownAlert, Slot, SlotUpdate, StateStore } from './StateStore';
 import { atRest, dueIsComplete, isQuiet, lookbackAfter, MAX_SEALED_EMPTY, mayCloseQuietly, planGroupClose, quietClose } from './closing';
 import type {
   AbsenceRule,
@@ -517,9 +517,9 @@ export class Engine {
   }
 
   /** Records a lifecycle step and publishes what it claimed (the outbox protocol: state/outbox.ts). */
-  private alert(rule: string, groupKey: string, step: (s: AlertState) => StepResult): Promise<AlertTransition[]> {
+  private alert(rule: string, groupKey: string, step: (s: AlertState) => StepResult, known?: KnownAlert | null): Promise<AlertTransition[]> {
     const { store, clock } = this.opts;
-    return recordAndPublish(store, rule, groupKey, step, { now: clock.now(), leaseMs: this.opts.publishLeaseMs ?? 30_000 }, this.opts.publish);
+    return recordAndPublish(store, rule, groupKey, step, { now: clock.now(), leaseMs: this.opts.publishLeaseMs ?? 30_000 }, this.opts.publish, known);
   }
 
   /** Republishes transitions whose publisher gave up or crashed (their claim expired). */
@@ -632,7 +632,8 @@ export class Engine {
     const { store } = this.opts;
     const { rule } = ctx;
     const group = groupFromKey(rule.groupBy, groupKey);
-    const record = await store.readAlert(rule.name, groupKey);
+    const read = await store.readAlertVersion(rule.name, groupKey);
+    const record = read?.record;
     const rest = record === undefined ? INITIAL_ALERT_STATE : record.state;
     const atRestNow = mayCloseQuietly(rule) && atRest(rest);
     let count = 0;
@@ -662,9 +663,18 @@ export class Engine {
       }
       existing = existing.filter((k) => !done.has(k.windowStart!));
     }
+    // The alert state each step left (as written, or read unchanged): a step back at rest lets the next window close in one write.
+    let left: AlertState | undefined;
+    // The record as read above, for the first lifecycle step (saves its read), unless a recovery wrote it since.
+    let known: KnownAlert | null | undefined = published.length === 0 ? read : undefined;
     for (const s of planGroupClose(after, pending, existing, step, MAX_SEALED_EMPTY, done)) {
+      const track: StepTrack = known !== undefined ? { known } : {};
+      known = undefined;
       const closed =
-        s.kind === 'close' ? await this.closeKey(ctx, s.key, group, watermark) : await this.closeEmpty(ctx, descriptor(rule.name, groupKey, { start: s.start, end: s.start + size }), group, watermark);
+        s.kind === 'close'
+          ? await this.closeKey(ctx, s.key, group, watermark, left, track)
+          : await this.closeEmpty(ctx, descriptor(rule.name, groupKey, { start: s.start, end: s.start + size }), group, watermark, track);
+      left = track.state;
       count += closed.count;
       published.push(...closed.published);
     }
@@ -697,56 +707,42 @@ export class Engine {
   }
 
   /** A fixed window with no item: sealed with a closed marker, then judged empty; when an item appeared meanwhile, closed as usual. */
-  private async closeEmpty(ctx: RuleContext, key: KeyDescriptor, group: GroupRef, watermark: EpochMs): Promise<{ count: number; published: AlertTransition[] }> {
-    if (!(await this.opts.store.sealEmptyWindow(key))) return this.closeKey(ctx, key, group, watermark);
+  private async closeEmpty(ctx: RuleContext, key: KeyDescriptor, group: GroupRef, watermark: EpochMs, track?: StepTrack): Promise<{ count: number; published: AlertTransition[] }> {
+    if (!(await this.opts.store.sealEmptyWindow(key))) return this.closeKey(ctx, key, group, watermark, undefined, track);
     const { rule } = ctx;
     const empty = ctx.aggs.results(ctx.aggs.create());
     const verdict = { window: { start: key.windowStart!, end: key.windowEnd! }, holds: false, values: empty };
-    return { count: 0, published: await this.alert(rule.name, group.key, quietClose(rule, (s) => onWindowClosed(rule, group, s, verdict, ctx.step, empty))) };
+    return { count: 0, published: await this.alert(rule.name, group.key, tracked(track, quietClose(rule, (s) => onWindowClosed(rule, group, s, verdict, ctx.step, empty))), takeKnown(track)) };
   }
 
   /**
-   * Closes a fixed window of an `emit: final` rule in one write when its
-   * verdicts record nothing for the group (closing.ts): read, evaluate, check
-   * that no lifecycle step would change the alert state, then seal and finish
-   * on the version read. False when that does not hold (the caller closes it
-   * the usual way: seal, read, record, finish).
+   * Closes one due key: a fixed window is sealed, read, evaluated (its lifecycle step recorded) and
+   * finished; a session key closes the sessions the watermark passed. `rest`: the group's alert
+   * state as the previous step of this close left it; when it is at rest, the window is first tried
+   * in one write (closeAtRest, the one quiet path: no probe of the alert record here, issue 21).
+   * `track` receives the alert state this close leaves.
    */
-  private async closeQuietly(ctx: RuleContext, key: KeyDescriptor, group: GroupRef, window: TimeWindow, watermark: EpochMs, published: AlertTransition[]): Promise<boolean> {
-    const { rule } = ctx;
-    if (!mayCloseQuietly(rule)) return false;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const state = await this.opts.store.read(key);
-      if (!state || state.closed) return false;
-      const verdicts = this.verdicts(ctx, state, group, window, watermark);
-      let quiet = true;
-      for (const { window: w, holds, values } of verdicts) {
-        const step = quietClose(rule, (s: AlertState): StepResult => onWindowClosed(rule, group, s, { window: w, holds, values }, ctx.step));
-        // A probe: records nothing itself (claimable transitions of a crashed publisher are claimed and published, as always).
-        const probe = (s: AlertState): StepResult => {
-          const r = step(s);
-          if (r.state !== s || r.transitions.length > 0) quiet = false;
-          return { state: s, transitions: [] };
-        };
-        published.push(...(await this.alert(rule.name, group.key, probe)));
-      }
-      if (!quiet) return false;
-      if (await this.opts.store.closeWindowAt(key, state.version)) {
-        for (const { window: w, holds, values, events } of verdicts) this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark });
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private async closeKey(ctx: RuleContext, key: KeyDescriptor, group: GroupRef, watermark: EpochMs): Promise<{ count: number; published: AlertTransition[] }> {
+  private async closeKey(
+    ctx: RuleContext,
+    key: KeyDescriptor,
+    group: GroupRef,
+    watermark: EpochMs,
+    rest?: AlertState,
+    track?: StepTrack,
+  ): Promise<{ count: number; published: AlertTransition[] }> {
     const { store } = this.opts;
     const { rule } = ctx;
     const published: AlertTransition[] = [];
+    if (rest !== undefined && key.windowStart !== null && mayCloseQuietly(rule) && atRest(rest)) {
+      // A window whose verdict records nothing is sealed and finished in one write (closing.ts).
+      const r = await this.closeAtRest(ctx, key, group, rest, watermark);
+      if (r !== 'loud') {
+        if (track) track.state = rest;
+        return { count: r === 'closed' ? 1 : 0, published };
+      }
+    }
     for (let attempt = 0; attempt < 5; attempt++) {
       const window = key.windowStart !== null ? { start: key.windowStart, end: key.windowEnd! } : null;
-      // A window whose verdict records nothing is sealed and finished in one write (closing.ts).
-      if (window !== null && attempt === 0 && (await this.closeQuietly(ctx, key, group, window, watermark, published))) return { count: 1, published };
       // A fixed window is sealed first, so no contribution lands after it was read for evaluation.
       if (window !== null) await store.sealWindow(key);
       const state = await store.read(key);
@@ -761,7 +757,7 @@ export class Engine {
         const anomaly = rule.anomaly && window !== null && events > 0 ? await scoreClosedWindow(store, rule.name, rule.anomaly, group.key, w.start, values, ctx.step) : undefined;
         const holds = rule.anomaly ? anomaly !== undefined && anomaly !== null && events > 0 && this.holds(rule, values, group, anomaly) : verdict.holds;
         const v = { window: w, holds, values, ...(anomaly ? { anomaly } : {}) };
-        published.push(...(await this.alert(rule.name, group.key, quietClose(rule, (s: AlertState): StepResult => onWindowClosed(rule, group, s, v, ctx.step, ctx.aggs.results(ctx.aggs.create()))))));
+        published.push(...(await this.alert(rule.name, group.key, tracked(track, quietClose(rule, (s: AlertState): StepResult => onWindowClosed(rule, group, s, v, ctx.step, ctx.aggs.results(ctx.aggs.create())))), takeKnown(track))));
         // An empty window's closed marker (issue 19) is no window the group sent anything in: not reported.
         if (events > 0) this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark, ...(anomaly ? { anomaly } : {}) });
       }
@@ -776,6 +772,31 @@ export class Engine {
     }
     throw new Error(`could not close session key ${key.id}: it kept changing under concurrent writes (5 attempts)`);
   }
+}
+
+/** Where a close reports the alert state its lifecycle steps left (the state of the step's last run: the one written). */
+interface StepTrack {
+  state?: AlertState;
+  /** The alert record as the close read it, for the first lifecycle step only (taken by it: see takeKnown). */
+  known?: KnownAlert | null;
+}
+
+/** The alert record the close read, once: the first step uses it, later ones read afresh (the first one may have written). */
+function takeKnown(track: StepTrack | undefined): KnownAlert | null | undefined {
+  if (track === undefined || track.known === undefined) return undefined;
+  const known = track.known;
+  delete track.known;
+  return known;
+}
+
+/** The step, reporting the state it leaves into `track` (a retried write runs the step again: the last run counts). */
+function tracked(track: StepTrack | undefined, step: (s: AlertState) => StepResult): (s: AlertState) => StepResult {
+  if (track === undefined) return step;
+  return (s) => {
+    const r = step(s);
+    track.state = r.state;
+    return r;
+  };
 }
 
 /** Due keys by group, groups in order of their first due key, each group's keys in due order. */

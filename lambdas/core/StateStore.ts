@@ -102,6 +102,12 @@ export interface AlertRecord {
   readonly outbox: readonly OutboxEntry[];
 }
 
+/** An alert record as read, with the version a conditional write of it expects. */
+export interface KnownAlert {
+  readonly record: AlertRecord;
+  readonly version: number;
+}
+
 export interface AlertUpdate {
   readonly record: AlertRecord;
   /**
@@ -239,8 +245,12 @@ export interface StateStore {
    * write, before anyone publishes them, claimed by this caller until
    * `claim.now + claim.leaseMs`; entries whose claim expired are claimed too.
    * Nothing is written when nothing changes and nothing is claimable.
+   * `known`: the record as the caller just read it (null: no item), saving the
+   * read when the step writes: the write is conditional on its version (a
+   * stale belief costs a failed write and a read); a step that would write
+   * nothing on it is decided again on a fresh read.
    */
-  updateAlert(rule: string, groupKey: string, step: (state: AlertState) => StepResult, claim: Claim): Promise<AlertUpdate>;
+  updateAlert(rule: string, groupKey: string, step: (state: AlertState) => StepResult, claim: Claim, known?: KnownAlert | null): Promise<AlertUpdate>;
 
   /**
    * One step over the anomaly model of (rule, group) (anomaly/rule.ts): the
@@ -258,6 +268,9 @@ export interface StateStore {
 
   /** The alert record of (rule, group), strongly consistent, or undefined when there is none. */
   readAlert(rule: string, groupKey: string): Promise<AlertRecord | undefined>;
+
+  /** readAlert with the record's version, for a following updateAlert (`known`); null when there is none. */
+  readAlertVersion(rule: string, groupKey: string): Promise<KnownAlert | null>;
 
   /** Alert records of `rule` that are pending or firing, or have unpublished transitions. */
   activeAlerts(rule: string): Promise<Array<{ groupKey: string; record: AlertRecord }>>;

@@ -5,51 +5,21 @@
  * ticker firing absent steps, two containers on one key) and the store's
  * sequence primitives (conditional put, due keys).
  */
-import { DynamoDBStateStore } from '../../lambdas/adapters/DynamoDBStateStore';
 import { sequenceMatchId } from '../../lambdas/core/cep/matcher';
 import { Engine } from '../../lambdas/core/Engine';
-import { InMemoryStateStore } from '../../lambdas/core/InMemoryStateStore';
 import type { AlertTransition } from '../../lambdas/core/lifecycle';
 import { parsePipeline } from '../../lambdas/core/pipeline';
 import type { SequenceRecord, StateStore } from '../../lambdas/core/StateStore';
 import type { KinesisLikeRecord } from '../../lambdas/core/types';
-import { freshTable, startTestDynamo, testClient, type TestDynamo } from '../helpers/dynamo';
+import { storeFixtures } from '../helpers/storeFixtures';
 import { shardRecords, T0 } from '../helpers/factories';
 
 const M = 60_000;
 const S1 = 'shardId-000000000001';
 const S2 = 'shardId-000000000002';
 
-let dynamo: TestDynamo;
-beforeAll(async () => {
-  dynamo = await startTestDynamo();
-});
-afterAll(async () => {
-  await dynamo.stop();
-});
-
-interface Fixture {
-  readonly name: string;
-  fresh(): Promise<{ store: StateStore; another(): StateStore }>;
-}
-
-const fixtures: Fixture[] = [
-  {
-    name: 'in memory',
-    fresh: async () => {
-      const store = new InMemoryStateStore();
-      return { store, another: () => new InMemoryStateStore({ sharing: store }) };
-    },
-  },
-  {
-    name: 'DynamoDB',
-    fresh: async () => {
-      const tableName = await freshTable(dynamo.endpoint);
-      const make = () => new DynamoDBStateStore({ client: testClient(dynamo.endpoint), tableName });
-      return { store: make(), another: make };
-    },
-  },
-];
+const { inMemory, onDynamoDB } = storeFixtures();
+const fixtures = [inMemory, onDynamoDB];
 
 const PIPELINE = parsePipeline(
   `

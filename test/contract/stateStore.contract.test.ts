@@ -15,61 +15,23 @@
  * where they are known.
  */
 import fc from 'fast-check';
-import { DynamoDBStateStore } from '../../lambdas/adapters/DynamoDBStateStore';
 import { learnStep, storedVerdict, type AnomalySpec, type ModelRecord } from '../../lambdas/core/anomaly/rule';
 import { DEFAULT_ANOMALY_OPTIONS } from '../../lambdas/core/anomaly/types';
 import { DEDUPE_ENTRY_BYTES, DEDUPE_MAX_BUCKET_BYTES } from '../../lambdas/core/dedupe';
 import { descriptor } from '../../lambdas/core/Engine';
-import { InMemoryStateStore } from '../../lambdas/core/InMemoryStateStore';
 import { INITIAL_ALERT_STATE, type AlertState, type AlertTransition, type StepResult } from '../../lambdas/core/lifecycle';
 import type { PartialJson } from '../../lambdas/core/partials';
 import { padSequence } from '../../lambdas/core/sequence';
 import type { Claim, DedupeEntries, KeyDescriptor, Slot, SlotBuilder, StateStore } from '../../lambdas/core/StateStore';
 import type { Rejection } from '../../lambdas/core/types';
-import { freshTable, startTestDynamo, testClient, type TestDynamo } from '../helpers/dynamo';
+import { storeFixtures } from '../helpers/storeFixtures';
 
 const T0 = Date.UTC(2026, 10, 27, 10, 0, 0);
 const M = 60_000;
 const S1 = 'shardId-000000000001';
 const S2 = 'shardId-000000000002';
 
-let dynamo: TestDynamo;
-beforeAll(async () => {
-  dynamo = await startTestDynamo();
-});
-afterAll(async () => {
-  await dynamo.stop();
-});
-
-interface Stores {
-  /** A store on fresh, empty state. */
-  readonly store: StateStore;
-  /** Another store on the same state, as another Lambda container (its own caches) on the same table. */
-  another(): StateStore;
-}
-
-interface Fixture {
-  readonly name: string;
-  /** `pageSize`: items per page of the store's queries, where it pages (DynamoDB). */
-  fresh(opts?: { pageSize?: number }): Promise<Stores>;
-}
-
-const inMemory: Fixture = {
-  name: 'in memory',
-  fresh: async () => {
-    const store = new InMemoryStateStore();
-    return { store, another: () => new InMemoryStateStore({ sharing: store }) };
-  },
-};
-
-const onDynamoDB: Fixture = {
-  name: 'DynamoDB',
-  fresh: async (opts = {}) => {
-    const tableName = await freshTable(dynamo.endpoint);
-    const make = () => new DynamoDBStateStore({ client: testClient(dynamo.endpoint), tableName, ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}) });
-    return { store: make(), another: make };
-  },
-};
+const { inMemory, onDynamoDB } = storeFixtures();
 
 // ------------------------------------------------------------------ helpers
 
@@ -375,6 +337,29 @@ describe.each([inMemory, onDynamoDB])('StateStore contract: $name', (fixture) =>
       const [active] = await store.activeAlerts('R');
       expect(active!.record).toEqual({ state: { ...INITIAL_ALERT_STATE, status: 'firing', alertId: 'a1', consecutive: 1 }, outbox: [] });
       expect((await store.absenceGroups('R')).map((a) => a.groupKey)).toEqual(['g']);
+    });
+
+    it('a step on a known record (readAlertVersion) is decided on it when it writes, and on what is stored when the record changed since or the step writes nothing on it', async () => {
+      const { store, another } = await fixture.fresh();
+      const bump = (s: AlertState): StepResult => ({ state: { ...s, consecutive: s.consecutive + 1 }, transitions: [] });
+      // Known absent, still absent: written on it.
+      expect(await store.readAlertVersion('R', 'g')).toBeNull();
+      await store.updateAlert('R', 'g', bump, claimAt(T0), null);
+      const known = await store.readAlertVersion('R', 'g');
+      expect(known).toEqual({ record: { state: { ...INITIAL_ALERT_STATE, consecutive: 1 }, outbox: [] }, version: 1 });
+      // Another container changes the record after it was read: the step runs again on the stored record.
+      await another().updateAlert('R', 'g', fire('R', 'g', 'a1'), claimAt(T0));
+      const out = await store.updateAlert('R', 'g', bump, claimAt(T0 + 1), known);
+      expect(out.record.state).toEqual({ ...INITIAL_ALERT_STATE, status: 'firing', alertId: 'a1', consecutive: 2 });
+      // A step that writes nothing on the (stale) known record is decided on the stored one: here it fires.
+      const stale = { record: { state: INITIAL_ALERT_STATE, outbox: [] }, version: 1 };
+      const onlyFromFiring = (s: AlertState): StepResult => (s.status === 'firing' ? { state: { ...s, status: 'inactive', alertId: null, consecutive: 0 }, transitions: [transition('R', 'g', 'a1', 'resolved')] } : { state: s, transitions: [] });
+      const resolved = await store.updateAlert('R', 'g', onlyFromFiring, claimAt(T0 + 2), stale);
+      expect([resolved.record.state.status, resolved.claimed.map((t) => t.transitionId)]).toEqual(['inactive', ['a1:resolved']]);
+      // Known absent while the item exists: the conditional write fails and the step runs on what is stored.
+      const again = await another().updateAlert('R', 'g', bump, claimAt(T0 + 3), null);
+      expect(again.record.state.consecutive).toBe(1);
+      expect((await store.readAlertVersion('R', 'g'))!.record.state.consecutive).toBe(1);
     });
 
     it('concurrent steps from two containers are each recorded once (optimistic concurrency, the step run again)', async () => {

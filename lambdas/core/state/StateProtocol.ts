@@ -10,6 +10,7 @@ import type {
   DueKey,
   KeyDescriptor,
   KeyState,
+  KnownAlert,
   OutboxEntry,
   QuarantinedRecord,
   QuarantineQuery,
@@ -167,9 +168,21 @@ export class StateProtocol implements StateStore {
 
   // ------------------------------------------------------------ alerts and their outbox
 
-  async updateAlert(rule: string, groupKey: string, step: (state: AlertState) => StepResult, claim: Claim): Promise<AlertUpdate> {
+  async updateAlert(rule: string, groupKey: string, step: (state: AlertState) => StepResult, claim: Claim, known?: KnownAlert | null): Promise<AlertUpdate> {
     const alerts = this.storage.alerts;
-    let current = await alerts.read(rule, groupKey);
+    let current: Versioned<AlertRecord> | undefined;
+    let read = true;
+    if (known !== undefined) {
+      // A write decided on what the caller read, conditional on its version; a no-op is never decided on a belief.
+      const decided = recordStep(known?.record ?? { state: INITIAL_ALERT_STATE, outbox: [] }, step, claim);
+      if (decided !== null) {
+        const written = await alerts.put(rule, groupKey, decided.next, known?.version ?? null, 'step');
+        if (written.ok) return { record: decided.next, claimed: decided.claimed };
+        current = written.current;
+        read = false;
+      }
+    }
+    if (read) current = await alerts.read(rule, groupKey);
     return this.settle(
       () => `alert state of ${rule} ${groupKey}`,
       async (): Promise<AlertUpdate | undefined> => {
@@ -239,6 +252,11 @@ export class StateProtocol implements StateStore {
 
   async readAlert(rule: string, groupKey: string): Promise<AlertRecord | undefined> {
     return (await this.storage.alerts.read(rule, groupKey))?.value;
+  }
+
+  async readAlertVersion(rule: string, groupKey: string): Promise<KnownAlert | null> {
+    const v = await this.storage.alerts.read(rule, groupKey);
+    return v === undefined ? null : { record: v.value, version: v.version };
   }
 
   async activeAlerts(rule: string): Promise<Array<{ groupKey: string; record: AlertRecord }>> {

@@ -1,5 +1,5 @@
 import type { AlertState, AlertTransition, StepResult } from '../lifecycle';
-import type { AlertRecord, Claim, OutboxEntry, StateStore } from '../StateStore';
+import type { AlertRecord, Claim, KnownAlert, OutboxEntry, StateStore } from '../StateStore';
 import type { EpochMs } from '../types';
 
 /**
@@ -80,8 +80,10 @@ export async function recordAndPublish(
   step: (state: AlertState) => StepResult,
   claim: Claim,
   publish: (transition: AlertTransition) => Promise<void>,
+  /** The record as the caller just read it (StateStore.updateAlert). */
+  known?: KnownAlert | null,
 ): Promise<AlertTransition[]> {
-  const { claimed } = await store.updateAlert(rule, groupKey, step, claim);
+  const { claimed } = await store.updateAlert(rule, groupKey, step, claim, known);
   if (claimed.length === 0) return [];
   const ids = claimed.map((t) => t.transitionId);
   try {

@@ -5,67 +5,13 @@
  * base-table query and no seal; a step that leaves rest looks back a bounded
  * range of the base table for windows the due index may hide.
  */
-import { Engine } from '../../../lambdas/core/Engine';
-import { InMemoryStateStore } from '../../../lambdas/core/InMemoryStateStore';
-import type { AlertTransition } from '../../../lambdas/core/lifecycle';
-import type { ApplyOutcome, DueKey, KeyDescriptor, SlotBuilder } from '../../../lambdas/core/StateStore';
-import { fn, pipelineOf, shardRecords, streamSpec, T0, windowRule } from '../../helpers/factories';
-
-const M = 60_000;
-const LAG = 5_000;
-const A = 'shardId-A';
-const B = 'shardId-B';
-
-class Clock {
-  constructor(public t: number) {}
-  now() {
-    return this.t;
-  }
-}
-
-/** An in-memory store whose due list does not show keys created less than LAG ago (the rest is strongly consistent). */
-class LaggingIndexStore extends InMemoryStateStore {
-  private readonly created = new Map<string, number>();
-  hidden = 0;
-  constructor(private readonly clock: Clock) {
-    super();
-  }
-  override async apply(key: KeyDescriptor, shardId: string, build: SlotBuilder): Promise<ApplyOutcome> {
-    const out = await super.apply(key, shardId, build);
-    if (out.status === 'applied' && !this.created.has(key.id)) this.created.set(key.id, this.clock.now());
-    return out;
-  }
-  override async dueKeys(rule: string, watermark: number): Promise<DueKey[]> {
-    const all = await super.dueKeys(rule, watermark);
-    const shown = all.filter((d) => this.clock.now() - (this.created.get(d.key.id) ?? -Infinity) >= LAG);
-    this.hidden += all.length - shown.length;
-    return shown;
-  }
-}
+import type { KeyDescriptor } from '../../../lambdas/core/StateStore';
+import { fn, T0, windowRule } from '../../helpers/factories';
+import { A, B, LAG, laggingEngine, M } from '../../helpers/laggingIndex';
 
 function setup(forWindows: number) {
-  const clock = new Clock(T0 + 10 * M);
-  const store = new LaggingIndexStore(clock);
-  const published: AlertTransition[] = [];
-  const rule = windowRule({ when: fn('total >= 2', (v) => (v['total'] as number) >= 2), for: forWindows });
-  const engine = new Engine({
-    pipeline: pipelineOf([rule], streamSpec({ idleTimeoutMs: 3_600_000 })),
-    stream: 'telemetry',
-    store,
-    clock,
-    publish: async (t) => {
-      published.push(t);
-    },
-  });
-  const seq: Record<string, bigint> = { [A]: 1n, [B]: 1n };
-  const batch = async (shard: string, events: Array<[string, number]>) => {
-    const bodies = events.map(([service, ts], i) => ({ eventId: `${shard}-${ts}-${i}`, service, ts }));
-    const first = seq[shard]!;
-    seq[shard] = first + BigInt(bodies.length);
-    const r = await engine.processBatch(shard, shardRecords(shard, bodies, first));
-    expect(r.error).toBeNull();
-    return r;
-  };
+  const lagging = laggingEngine(windowRule({ when: fn('total >= 2', (v) => (v['total'] as number) >= 2), for: forWindows }));
+  const { store } = lagging;
   const calls = {
     closeAt: jest.spyOn(store, 'closeWindowAt'),
     query: jest.spyOn(store, 'groupWindows'),
@@ -75,8 +21,7 @@ function setup(forWindows: number) {
     alertWrite: jest.spyOn(store, 'updateAlert'),
   };
   const starts = (spy: jest.SpyInstance) => spy.mock.calls.map((c) => ((c[0] as KeyDescriptor).windowStart! - T0) / M);
-  const summary = () => published.map((t) => `${t.state} ${t.group['service']} ${(t.window.start - T0) / M} ${JSON.stringify(t.values)}`);
-  return { clock, store, engine, batch, calls, starts, summary };
+  return { ...lagging, calls, starts };
 }
 
 describe('closing windows of a group at rest (closing.ts)', () => {

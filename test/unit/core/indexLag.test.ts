@@ -5,71 +5,10 @@
  * other read is strongly consistent, as on DynamoDB.
  */
 import { Engine } from '../../../lambdas/core/Engine';
-import { InMemoryStateStore } from '../../../lambdas/core/InMemoryStateStore';
-import type { AlertTransition } from '../../../lambdas/core/lifecycle';
-import type { ApplyOutcome, DueKey, KeyDescriptor, SlotBuilder } from '../../../lambdas/core/StateStore';
 import { fn, pipelineOf, shardRecords, streamSpec, T0, windowRule } from '../../helpers/factories';
+import { A, B, laggingEngine, M, type LaggingIndexStore } from '../../helpers/laggingIndex';
 
-const M = 60_000;
-const LAG = 5_000;
-const A = 'shardId-A';
-const B = 'shardId-B';
-
-class Clock {
-  constructor(public t: number) {}
-  now() {
-    return this.t;
-  }
-}
-
-/** An in-memory store whose due list does not show keys created less than LAG ago (the rest is strongly consistent). */
-class LaggingIndexStore extends InMemoryStateStore {
-  private readonly created = new Map<string, number>();
-  hidden = 0;
-  constructor(private readonly clock: Clock) {
-    super();
-  }
-  override async apply(key: KeyDescriptor, shardId: string, build: SlotBuilder): Promise<ApplyOutcome> {
-    const out = await super.apply(key, shardId, build);
-    if (out.status === 'applied' && !this.created.has(key.id)) this.created.set(key.id, this.clock.now());
-    return out;
-  }
-  override async dueKeys(rule: string, watermark: number): Promise<DueKey[]> {
-    const all = await super.dueKeys(rule, watermark);
-    const shown = all.filter((d) => this.clock.now() - (this.created.get(d.key.id) ?? -Infinity) >= LAG);
-    this.hidden += all.length - shown.length;
-    return shown;
-  }
-}
-
-function setup() {
-  const clock = new Clock(T0 + 10 * M);
-  const store = new LaggingIndexStore(clock);
-  const published: AlertTransition[] = [];
-  const rule = windowRule({ when: fn('total >= 2', (v) => (v['total'] as number) >= 2) });
-  const engine = new Engine({
-    pipeline: pipelineOf([rule], streamSpec({ idleTimeoutMs: 3_600_000 })),
-    stream: 'telemetry',
-    store,
-    clock,
-    publish: async (t) => {
-      published.push(t);
-    },
-  });
-  let seqA = 1n;
-  let seqB = 1n;
-  const batch = async (shard: string, events: Array<[string, number]>) => {
-    const bodies = events.map(([service, ts], i) => ({ eventId: `${shard}-${ts}-${i}`, service, ts }));
-    const first = shard === A ? seqA : seqB;
-    if (shard === A) seqA += BigInt(bodies.length);
-    else seqB += BigInt(bodies.length);
-    const r = await engine.processBatch(shard, shardRecords(shard, bodies, first));
-    expect(r.error).toBeNull();
-    return r;
-  };
-  const summary = () => published.map((t) => `${t.state} ${t.group['service']} ${(t.window.start - T0) / M} ${JSON.stringify(t.values)}`);
-  return { clock, store, engine, batch, summary };
-}
+const setup = () => laggingEngine(windowRule({ when: fn('total >= 2', (v) => (v['total'] as number) >= 2) }));
 
 describe('closing windows under index lag (issue 19)', () => {
   it('W1 created by a lagging shard that moves the watermark past W1 and W2 at once: W1 is closed before W2, not skipped (no alert record yet)', async () => {

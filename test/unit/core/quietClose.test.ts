@@ -1,6 +1,7 @@
 import { Engine, type ClosedWindow } from '../../../lambdas/core/Engine';
 import { InMemoryStateStore } from '../../../lambdas/core/InMemoryStateStore';
 import type { AlertTransition } from '../../../lambdas/core/lifecycle';
+import type { StateStorage } from '../../../lambdas/core/state/StateStorage';
 import { countAgg, fn, pipelineOf, shardRecords, streamSpec, T0, windowRule } from '../../helpers/factories';
 
 const M = 60_000;
@@ -42,6 +43,37 @@ describe('closing a window without a write per quiet group (emit: final)', () =>
     ]);
     expect(calls.closeAt.mock.calls.map((c) => c[0].groupKey)).toEqual(['["quiet"]', '["quiet"]']);
     expect((await store.absenceGroups('R')).map((a) => [a.groupKey, a.record.state.status])).toEqual([['["loud"]', 'inactive']]);
+  });
+
+  it('a group not at rest: its window is closed the ordered way at once, one key read, one alert read and one alert step (no quiet probe first)', async () => {
+    const { engine, store, published, calls } = setup('final');
+    // Alert reads as the storage sees them (the group's read by closeGroup, and any read by a lifecycle step or a confirmation).
+    const storage = (store as unknown as { storage: StateStorage }).storage;
+    const spies = { alertReads: jest.spyOn(storage.alerts, 'read'), step: jest.spyOn(store, 'updateAlert'), read: jest.spyOn(store, 'read') };
+    await engine.processBatch(SHARD, shardRecords(SHARD, [http('loud', T0 + 1000, 503)], 1n));
+    await engine.processBatch(SHARD, shardRecords(SHARD, [http('loud', T0 + M + 1000, 503)], 10n)); // closes W0: loud fires
+    expect(published.map((t) => [t.state, (t.window.start - T0) / M])).toEqual([['firing', 0]]);
+    const count = () => [spies.alertReads.mock.calls.length, spies.read.mock.calls.length, spies.step.mock.calls.length, calls.seal.mock.calls.length, calls.finish.mock.calls.length, calls.closeAt.mock.calls.length];
+    const before = count();
+    await engine.processBatch(SHARD, shardRecords(SHARD, [http('loud', T0 + 2 * M + 1000, 503)], 20n)); // closes W1: loud is firing and holds again
+    // Per closed window of a firing group: one alert read (closeGroup's; the step writes on the version it read), one key read,
+    // one alert step (its write), the seal and the finish. (Before issue 21's follow-up, closeKey probed the alert record
+    // first, and each step read the record again: 3 alert reads, 2 key reads and 2 alert steps.)
+    expect(count().map((n, i) => n - before[i]!)).toEqual([1, 1, 1, 1, 1, 0]);
+    expect((await store.absenceGroups('R')).map((a) => [a.record.state.status, a.record.state.consecutive, (a.record.state.evaluatedThrough! - T0) / M])).toEqual([['firing', 2, 1]]);
+  });
+
+  it('a group back at rest within one close: the windows after the resolve close in one write each again', async () => {
+    const { engine, published, calls } = setup('final');
+    const starts = (spy: jest.SpyInstance) => spy.mock.calls.map((c) => ((c[0] as { windowStart: number }).windowStart - T0) / M);
+    // One batch: loud fails in W0 only; its watermark closes W0, W1 and W2 at once.
+    await engine.processBatch(SHARD, shardRecords(SHARD, [http('loud', T0 + 1000, 503), http('loud', T0 + M + 1000), http('loud', T0 + 2 * M + 1000), http('loud', T0 + 3 * M + 1000)], 1n));
+    expect(published.map((t) => [t.state, (t.window.start - T0) / M])).toEqual([
+      ['firing', 0],
+      ['resolved', 1],
+    ]);
+    // W0 (fires) and W1 (resolves) the ordered way; W2 finds the group at rest again: one write.
+    expect([starts(calls.seal), starts(calls.finish), starts(calls.closeAt)]).toEqual([[0, 1], [0, 1], [2]]);
   });
 
   it('emit: early rules keep recording which window was evaluated (a redelivered early verdict checks it)', async () => {

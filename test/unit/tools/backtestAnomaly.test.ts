@@ -2,26 +2,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBacktest } from '../../../local/tools/cli/backtest';
+import { anomalyPipelineText } from '../../helpers/anomalyPipeline';
 
 const M = 60_000;
 const T0 = Date.UTC(2026, 10, 27, 10, 0, 0);
 const dir = mkdtempSync(join(tmpdir(), 'tw-backtest-anomaly-'));
 
-const PIPELINE = `streams:
-  telemetry:
-    timestamp: ts
-    id: eventId
-    outOfOrderness: 0s
-rules:
-  - alert: ErrorSpike
-    stream: telemetry
-    groupBy: [service]
-    window: { tumbling: 1m }
-    aggregate: { errors: 'count(status >= 500)', total: 'count()' }
-    anomaly: { of: errors, direction: up, warmup: 3, minSpread: 1 }
-    when: 'anomaly.score > 0.99 && total >= 10.0'
-    annotations: { summary: '{{service}}: {{errors}} errors, expected {{anomaly.lower}} to {{anomaly.upper}}' }
-`;
+const PIPELINE = anomalyPipelineText({ anomaly: '{ of: errors, direction: up, warmup: 3, minSpread: 1 }', minTotal: 10, summary: '{{service}}: {{errors}} errors, expected {{anomaly.lower}} to {{anomaly.upper}}' });
 
 /** checkout, minutes 0-5: 10 requests a minute, errors 2, 3, 2, 3, 12, 2 (a spike in minute 4); minute 6 is a gap; minute 7 has 2. */
 function lines(): string[] {
