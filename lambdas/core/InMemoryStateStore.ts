@@ -1,5 +1,6 @@
 import type { AlertRecord, DueKey, KeyDescriptor, KeyState, QuarantinedRecord, QuarantineQuery, Slot, SlotUpdate } from './StateStore';
 import type { ModelRecord } from './anomaly/rule';
+import { FINAL_SLOT, paneId } from './panes';
 import { isActive } from './state/outbox';
 import { MemorySequences } from './state/MemorySequences';
 import { StateProtocol, type StateProtocolOptions } from './state/StateProtocol';
@@ -102,7 +103,7 @@ class MemoryAggregates implements AggregateStorage {
   async due(rule: string, watermark: EpochMs): Promise<DueKey[]> {
     const out: DueKey[] = [];
     for (const e of this.t.keys.values()) {
-      if (e.key.rule === rule && e.closeAt !== null && e.closeAt <= watermark) out.push({ key: e.key, closeAt: e.closeAt });
+      if (e.key.rule === rule && e.key.pane !== true && e.closeAt !== null && e.closeAt <= watermark) out.push({ key: e.key, closeAt: e.closeAt });
     }
     return out;
   }
@@ -111,7 +112,7 @@ class MemoryAggregates implements AggregateStorage {
     const out: Array<{ key: KeyDescriptor; state: KeyState }> = [];
     for (const e of this.t.keys.values()) {
       const s = e.key.windowStart;
-      if (e.key.rule === rule && e.key.groupKey === groupKey && s !== null && s <= upTo && (after === null || s > after)) out.push({ key: e.key, state: snapshot(e) });
+      if (e.key.rule === rule && e.key.pane !== true && e.key.groupKey === groupKey && s !== null && s <= upTo && (after === null || s > after)) out.push({ key: e.key, state: snapshot(e) });
     }
     return out;
   }
@@ -130,22 +131,45 @@ class MemoryAggregates implements AggregateStorage {
     e.version += 1;
   }
 
-  async finish(key: KeyDescriptor): Promise<void> {
+  async finish(key: KeyDescriptor, final?: Slot): Promise<void> {
     if (this.t.opts.forgetFinishedWindows && key.windowStart !== null) {
       this.t.keys.delete(key.id);
+      // The pane starting with the window is in no later window (panes.ts).
+      this.t.keys.delete(paneId(key.rule, key.groupKey, key.windowStart));
       return;
     }
     const e = this.t.keys.get(key.id);
-    if (e) e.closeAt = null;
+    if (!e) return;
+    e.closeAt = null;
+    if (final !== undefined) {
+      e.slots = { [FINAL_SLOT]: clone(final) };
+      e.version += 1;
+    }
   }
 
-  async sealAndFinish(key: KeyDescriptor, expectedVersion: number): Promise<boolean> {
+  async sealAndFinish(key: KeyDescriptor, expectedVersion: number, final?: Slot): Promise<boolean> {
     const e = this.t.keys.get(key.id);
     if (e === undefined || e.closed || e.version !== expectedVersion) return false;
     e.closed = true;
     e.version += 1;
-    await this.finish(key);
+    await this.finish(key, final);
     return true;
+  }
+
+  async panes(rule: string, groupKey: string, from: EpochMs, to: EpochMs): Promise<Array<{ start: EpochMs; state: KeyState }>> {
+    const out: Array<{ start: EpochMs; state: KeyState }> = [];
+    for (const e of this.t.keys.values()) {
+      const s = e.key.windowStart;
+      if (e.key.pane === true && e.key.rule === rule && e.key.groupKey === groupKey && s !== null && s >= from && s <= to) out.push({ start: s, state: snapshot(e) });
+    }
+    return out;
+  }
+
+  async register(key: KeyDescriptor, closeAt: EpochMs): Promise<'created' | 'exists' | 'closed'> {
+    const e = this.t.keys.get(key.id);
+    if (e !== undefined) return e.closed ? 'closed' : 'exists';
+    this.t.keys.set(key.id, { key, slots: {}, closed: false, closedThrough: null, closeAt, version: 1 });
+    return 'created';
   }
 
   async putSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean> {

@@ -1,10 +1,11 @@
 import { TABLE } from '../../core/contract';
 import { descriptor } from '../../core/fold';
+import { FINAL_SLOT } from '../../core/panes';
 import type { AggregateStorage, Conditional, SlotBelief } from '../../core/state/StateStorage';
-import type { DueKey, KeyDescriptor, KeyState, SlotUpdate } from '../../core/StateStore';
+import type { DueKey, KeyDescriptor, KeyState, Slot, SlotUpdate } from '../../core/StateStore';
 import type { EpochMs } from '../../core/types';
-import { and, atMost, attributeExists, attributeNotExists, beginsWith, equals, greaterThan, type UpdateSpec } from './expressions';
-import { aggregateLayout, ATTR, slotAttributes } from './tableLayout';
+import { and, atLeast, atMost, attributeExists, attributeNotExists, beginsWith, equals, greaterThan, type UpdateSpec } from './expressions';
+import { aggregateLayout, ATTR, paneLayout, slotAttributes } from './tableLayout';
 import type { StateTable } from './StateTable';
 
 export interface AggregateRepositoryOptions {
@@ -15,6 +16,12 @@ export interface AggregateRepositoryOptions {
 }
 
 const DAY = 86_400_000;
+
+/** A finished hopping window's value (core/panes.ts), as the slot attributes of its item. */
+function finalAttributes(final: Slot): Record<string, string> {
+  const a = slotAttributes(FINAL_SLOT);
+  return { [a.hwm]: final.hwm, [a.partial]: JSON.stringify(final.partial) };
+}
 
 /**
  * Aggregate key items. A batch writes each key it touches once:
@@ -50,6 +57,7 @@ export class AggregateRepository implements AggregateStorage {
   }
 
   async putSlot(key: KeyDescriptor, shardId: string, expectedHwm: string | undefined, update: SlotUpdate): Promise<Conditional<KeyState>> {
+    if (key.pane === true) return this.putPaneSlot(key, shardId, expectedHwm, update);
     const slot = slotAttributes(shardId);
     const set = {
       [slot.hwm]: update.slot.hwm,
@@ -81,6 +89,54 @@ export class AggregateRepository implements AggregateStorage {
     if (key.windowStart === null && state.closeAt !== null && update.closeAt < state.closeAt) state = await this.lowerCloseAt(key, update.closeAt, state);
     this.remember(key.id, state);
     return { ok: true, value: state };
+  }
+
+  /**
+   * A pane's slot (core/panes.ts): the same conditional write as a window key's, on the pane's item,
+   * which has no due index entry and is never closed (its TTL follows its newest window's close).
+   */
+  private async putPaneSlot(key: KeyDescriptor, shardId: string, expectedHwm: string | undefined, update: SlotUpdate): Promise<Conditional<KeyState>> {
+    const slot = slotAttributes(shardId);
+    const set = {
+      [slot.hwm]: update.slot.hwm,
+      [slot.partial]: JSON.stringify(update.slot.partial),
+      ...paneLayout.identity(key, Math.ceil((update.closeAt + this.retentionMs) / 1000)),
+    };
+    const written = await this.table.write(
+      'pane',
+      'pane.apply',
+      paneLayout.key(key),
+      { kind: 'update', update: { set, add: { [ATTR.version]: 1 } }, condition: expectedHwm === undefined ? attributeNotExists(slot.hwm) : equals(slot.hwm, expectedHwm), returnNew: true },
+      'current',
+    );
+    if (!written.ok) {
+      const current = written.current === undefined ? undefined : aggregateLayout.state(written.current);
+      if (current === undefined) this.cache.delete(key.id);
+      else this.remember(key.id, current);
+      return { ok: false, current };
+    }
+    const state = aggregateLayout.state(written.attributes ?? {});
+    this.remember(key.id, state);
+    return { ok: true, value: state };
+  }
+
+  async panes(rule: string, groupKey: string, from: EpochMs, to: EpochMs): Promise<Array<{ start: EpochMs; state: KeyState }>> {
+    const partition = paneLayout.partition(rule, groupKey);
+    const range = paneLayout.from(from);
+    const items = await this.table.query('pane', 'pane.read', partition, {
+      keyCondition: and(equals(ATTR.pk, partition), range.op === 'from' ? atLeast(ATTR.sk, range.sk) : beginsWith(ATTR.sk, range.sk)),
+      filter: and(atLeast(ATTR.windowStart, from), atMost(ATTR.windowStart, to)),
+      consistent: true,
+    });
+    return items.map((item) => ({ start: aggregateLayout.decode(item).windowStart!, state: aggregateLayout.state(item) }));
+  }
+
+  async register(key: KeyDescriptor, closeAt: EpochMs): Promise<'created' | 'exists' | 'closed'> {
+    const k = aggregateLayout.key(key);
+    const item = { [ATTR.pk]: k.pk, [ATTR.sk]: k.sk, ...aggregateLayout.identity(key, Math.ceil((closeAt + this.retentionMs) / 1000)), [ATTR.closeAt]: closeAt, [ATTR.version]: 1 };
+    const written = await this.table.write('aggregate', 'aggregate.register', k, { kind: 'put', item, condition: attributeNotExists(ATTR.pk) }, 'current');
+    if (written.ok) return 'created';
+    return written.current !== undefined && written.current[ATTR.closed] === true ? 'closed' : 'exists';
   }
 
   /** Session keys: another shard set a later close time; lower it to ours (conditional, so the minimum wins). */
@@ -149,18 +205,20 @@ export class AggregateRepository implements AggregateStorage {
     this.cache.delete(key.id);
   }
 
-  async finish(key: KeyDescriptor): Promise<void> {
-    await this.table.write('aggregate', 'aggregate.finish', aggregateLayout.key(key), { kind: 'update', update: { remove: [ATTR.duePk, ATTR.closeAt] }, condition: attributeExists(ATTR.pk) }, 'ignore');
+  async finish(key: KeyDescriptor, final?: Slot): Promise<void> {
+    const update: UpdateSpec = final === undefined ? { remove: [ATTR.duePk, ATTR.closeAt] } : { set: finalAttributes(final), add: { [ATTR.version]: 1 }, remove: [ATTR.duePk, ATTR.closeAt] };
+    await this.table.write('aggregate', 'aggregate.finish', aggregateLayout.key(key), { kind: 'update', update, condition: attributeExists(ATTR.pk) }, 'ignore');
+    this.cache.delete(key.id);
   }
 
-  async sealAndFinish(key: KeyDescriptor, expectedVersion: number): Promise<boolean> {
+  async sealAndFinish(key: KeyDescriptor, expectedVersion: number, final?: Slot): Promise<boolean> {
     const written = await this.table.write(
       'aggregate',
       'aggregate.sealAndFinish',
       aggregateLayout.key(key),
       {
         kind: 'update',
-        update: { set: { [ATTR.closed]: true }, add: { [ATTR.version]: 1 }, remove: [ATTR.duePk, ATTR.closeAt] },
+        update: { set: { [ATTR.closed]: true, ...(final === undefined ? {} : finalAttributes(final)) }, add: { [ATTR.version]: 1 }, remove: [ATTR.duePk, ATTR.closeAt] },
         condition: and(equals(ATTR.version, expectedVersion), attributeNotExists(ATTR.closed)),
       },
       'ignore',

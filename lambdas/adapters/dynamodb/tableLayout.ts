@@ -58,6 +58,8 @@ export interface TableKey {
 /** The partition key prefix of each item type. */
 export const ITEM_PREFIX = {
   aggregate: 'K#',
+  /** Panes of hopping rules (core/panes.ts): one per (rule, group, pane), per-shard slots like a window key's. */
+  pane: 'KP#',
   alert: 'A#',
   progress: 'P#',
   watermark: 'WM#',
@@ -76,7 +78,9 @@ export const ITEM_KINDS = Object.keys(ITEM_PREFIX) as ItemKind[];
 /** The requests each item type's repository makes (what a request tag names, see StateTable.ts). */
 export const OPERATIONS = {
   /** windows: a group's fixed windows from the base table (strongly consistent); sealEmpty: the closed marker of a window judged empty; sealAndFinish: a quiet close (one write). */
-  aggregate: ['apply', 'lowerCloseAt', 'read', 'due', 'seal', 'finish', 'sealAndFinish', 'advanceSessions', 'list', 'windows', 'sealEmpty'],
+  aggregate: ['apply', 'lowerCloseAt', 'read', 'due', 'seal', 'finish', 'sealAndFinish', 'advanceSessions', 'list', 'windows', 'sealEmpty', 'register'],
+  /** apply: the one conditional write per pane touched per batch; read: a window's panes (one Query of the group's pane partition). */
+  pane: ['apply', 'read'],
   /** record: a lifecycle step and the transitions it records; confirm: published transitions leave the outbox; release: claims given up. */
   alert: ['read', 'record', 'confirm', 'release', 'list'],
   progress: ['read', 'raise', 'list'],
@@ -99,6 +103,7 @@ const DUE_PREFIX = 'due#';
 const SEQUENCE_DUE_PREFIX = 'dueSQ#';
 const SEQUENCE_SK = '-';
 const WINDOW_SK_PREFIX = 'W#';
+const PANE_SK_PREFIX = 'N#';
 const SESSION_SK = 'S';
 const WATERMARK_SK = '-';
 const HWM_PREFIX = 'h_';
@@ -302,6 +307,25 @@ export const aggregateLayout = {
       due: item[ATTR.duePk] !== undefined,
       state: aggregateLayout.state(item),
     };
+  },
+};
+
+/** Pane items (core/panes.ts): a partition per (rule, group), a sort key per pane start. */
+export const paneLayout = {
+  key(k: KeyDescriptor): TableKey {
+    return key('pane', paneLayout.partition(k.rule, k.groupKey), `${PANE_SK_PREFIX}${k.windowStart}`);
+  },
+  partition(rule: string, groupKey: string): string {
+    return `${ITEM_PREFIX.pane}${rule}#${shortKey(groupKey)}`;
+  },
+  /** The sort key of panes starting at or after `from` (`N#<start>` sorts by start while starts have 13 digits; else all, filtered by the caller). */
+  from(from: EpochMs): { readonly op: 'from'; readonly sk: string } | { readonly op: 'prefix'; readonly sk: string } {
+    const sortable = Number.isSafeInteger(from) && from >= 1e12 && from < 1e13;
+    return sortable ? { op: 'from', sk: `${PANE_SK_PREFIX}${from}` } : { op: 'prefix', sk: PANE_SK_PREFIX };
+  },
+  /** What every pane write sets besides the slot: the pane's identity and TTL (no due index entry: panes are never due). */
+  identity(k: KeyDescriptor, expiresAtSeconds: number): NativeItem {
+    return { [ATTR.rule]: k.rule, [ATTR.groupKey]: k.groupKey, [ATTR.windowStart]: k.windowStart!, [ATTR.windowEnd]: k.windowEnd!, [ATTR.expiresAt]: expiresAtSeconds };
   },
 };
 
