@@ -19,7 +19,7 @@ import type { Pipeline, WindowRule } from '../lambdas/core/types';
 import { createProcessorHandler } from '../lambdas/processor/handler';
 import { drive, type DriveResult } from './drive';
 import type { PeerScenario } from './peers/updates';
-import { aggregateLayout, ATTR, fromAttributeValues, kindOf } from '../lambdas/adapters/dynamodb/tableLayout';
+import { aggregateLayout, ATTR, fromAttributeValues, kindOf, paneLayout } from '../lambdas/adapters/dynamodb/tableLayout';
 import { countingClient, freshStateTable, RequestCounter, scanAll, type Dynalite } from './dynamo';
 import { kinesisEvent } from '../local/esm/lambdaShapes';
 import { benchContext, compareTotals, type Comparison, type Totals } from './workload';
@@ -142,14 +142,10 @@ async function tidewatchTotals(d: Dynalite, table: string, pipeline: Pipeline): 
   const finals = new Set<string>();
   for (const raw of await scanAll(d.admin, table)) {
     const item = fromAttributeValues(raw);
-    const kind = kindOf(String(item[ATTR.pk]));
-    if (kind === 'pane') {
-      const a = aggregateLayout.decode(item);
-      panes.set(a.rule, [...(panes.get(a.rule) ?? []), { groupKey: a.groupKey, start: a.windowStart!, state: a.state }]);
-      continue;
-    }
-    if (kind !== 'aggregate') continue;
+    if (kindOf(String(item[ATTR.pk])) !== 'aggregate') continue;
     const a = aggregateLayout.decode(item);
+    const pane = paneLayout.state(item);
+    if (Object.keys(pane.slots).length > 0) panes.set(a.rule, [...(panes.get(a.rule) ?? []), { groupKey: a.groupKey, start: a.windowStart!, state: pane }]);
     if (a.windowStart !== null && Object.keys(a.state.slots).length === 0) continue;
     if (a.windowStart !== null) finals.add(`${a.rule}|${a.groupKey}|${a.windowStart}`);
     if (anomalyRules.has(a.rule) && a.state.closed && !a.due) closedAnomalyWindows++;

@@ -1,6 +1,6 @@
 import type { AlertRecord, DueKey, KeyDescriptor, KeyState, QuarantinedRecord, QuarantineQuery, Slot, SlotUpdate } from './StateStore';
 import type { ModelRecord } from './anomaly/rule';
-import { FINAL_SLOT, paneId } from './panes';
+import { FINAL_SLOT, paneId, paneWindow } from './panes';
 import { isActive } from './state/outbox';
 import { MemorySequences } from './state/MemorySequences';
 import { StateProtocol, type StateProtocolOptions } from './state/StateProtocol';
@@ -24,6 +24,8 @@ import type { ShardProgress } from './watermark';
 interface KeyEntry {
   readonly key: KeyDescriptor;
   slots: Record<string, Slot>;
+  /** Hopping rules: the slots of the pane starting with the window, kept on its entry (panes.ts). */
+  paneSlots?: Record<string, Slot>;
   closed: boolean;
   closedThrough: EpochMs | null;
   /** Null once the key is finished (no longer due). */
@@ -72,6 +74,11 @@ class MemoryAggregates implements AggregateStorage {
   constructor(private readonly t: MemoryTable) {}
 
   believe(key: KeyDescriptor, shardId: string): SlotBelief {
+    if (key.pane !== undefined) {
+      const w = this.t.keys.get(paneWindow(key).id);
+      const slot = w?.paneSlots?.[shardId];
+      return { state: w === undefined ? undefined : paneSnapshot(w), slot: slot === undefined ? undefined : clone(slot) };
+    }
     const e = this.t.keys.get(key.id);
     if (e === undefined) return { state: undefined, slot: undefined };
     const slot = e.slots[shardId];
@@ -80,6 +87,7 @@ class MemoryAggregates implements AggregateStorage {
   }
 
   async putSlot(key: KeyDescriptor, shardId: string, expectedHwm: string | undefined, update: SlotUpdate): Promise<Conditional<KeyState>> {
+    if (key.pane !== undefined) return this.putPaneSlot(key, shardId, expectedHwm, update);
     const entry = this.t.keys.get(key.id);
     if (entry !== undefined && (entry.closed || entry.slots[shardId]?.hwm !== expectedHwm)) return conflict(snapshot(entry));
     if (entry === undefined && expectedHwm !== undefined) return conflict<KeyState>(undefined);
@@ -95,6 +103,21 @@ class MemoryAggregates implements AggregateStorage {
     return { ok: true, value: snapshot(e, shardId, update.slot) };
   }
 
+  /** A pane's slot, on the entry of the window it starts (created with it, due at the window's close); refused once the window is sealed. */
+  private putPaneSlot(key: KeyDescriptor, shardId: string, expectedHwm: string | undefined, update: SlotUpdate): Conditional<KeyState> {
+    const window = paneWindow(key);
+    const entry = this.t.keys.get(window.id);
+    if (entry !== undefined && (entry.closed || entry.paneSlots?.[shardId]?.hwm !== expectedHwm)) return conflict(paneSnapshot(entry));
+    if (entry === undefined && expectedHwm !== undefined) return conflict<KeyState>(undefined);
+    const e: KeyEntry = entry ?? { key: window, slots: {}, closed: false, closedThrough: null, closeAt: update.closeAt, version: 0 };
+    e.paneSlots ??= {};
+    e.paneSlots[shardId] = clone(update.slot);
+    e.closeAt = update.closeAt;
+    e.version += 1;
+    this.t.keys.set(window.id, e);
+    return { ok: true, value: paneSnapshot(e) };
+  }
+
   async read(key: KeyDescriptor): Promise<KeyState | undefined> {
     const e = this.t.keys.get(key.id);
     return e ? snapshot(e) : undefined;
@@ -103,7 +126,7 @@ class MemoryAggregates implements AggregateStorage {
   async due(rule: string, watermark: EpochMs): Promise<DueKey[]> {
     const out: DueKey[] = [];
     for (const e of this.t.keys.values()) {
-      if (e.key.rule === rule && e.key.pane !== true && e.closeAt !== null && e.closeAt <= watermark) out.push({ key: e.key, closeAt: e.closeAt });
+      if (e.key.rule === rule && e.closeAt !== null && e.closeAt <= watermark) out.push({ key: e.key, closeAt: e.closeAt });
     }
     return out;
   }
@@ -112,7 +135,7 @@ class MemoryAggregates implements AggregateStorage {
     const out: Array<{ key: KeyDescriptor; state: KeyState }> = [];
     for (const e of this.t.keys.values()) {
       const s = e.key.windowStart;
-      if (e.key.rule === rule && e.key.pane !== true && e.key.groupKey === groupKey && s !== null && s <= upTo && (after === null || s > after)) out.push({ key: e.key, state: snapshot(e) });
+      if (e.key.rule === rule && e.key.groupKey === groupKey && s !== null && s <= upTo && (after === null || s > after)) out.push({ key: e.key, state: snapshot(e) });
     }
     return out;
   }
@@ -134,8 +157,6 @@ class MemoryAggregates implements AggregateStorage {
   async finish(key: KeyDescriptor, final?: Slot): Promise<void> {
     if (this.t.opts.forgetFinishedWindows && key.windowStart !== null) {
       this.t.keys.delete(key.id);
-      // The pane starting with the window is in no later window (panes.ts).
-      this.t.keys.delete(paneId(key.rule, key.groupKey, key.windowStart));
       return;
     }
     const e = this.t.keys.get(key.id);
@@ -160,7 +181,7 @@ class MemoryAggregates implements AggregateStorage {
     const out: Array<{ start: EpochMs; state: KeyState }> = [];
     for (const e of this.t.keys.values()) {
       const s = e.key.windowStart;
-      if (e.key.pane === true && e.key.rule === rule && e.key.groupKey === groupKey && s !== null && s >= from && s <= to) out.push({ start: s, state: snapshot(e) });
+      if (e.paneSlots !== undefined && e.key.rule === rule && e.key.groupKey === groupKey && s !== null && s >= from && s <= to) out.push({ start: s, state: paneSnapshot(e) });
     }
     return out;
   }
@@ -388,7 +409,13 @@ export class InMemoryStateStore extends StateProtocol {
 
   /** Every key and its state, for tests and inspection. */
   dump(): Array<{ key: KeyDescriptor; state: KeyState }> {
-    return [...this.table.keys.values()].map((e) => ({ key: e.key, state: snapshot(e) }));
+    const out: Array<{ key: KeyDescriptor; state: KeyState }> = [];
+    for (const e of this.table.keys.values()) {
+      out.push({ key: e.key, state: snapshot(e) });
+      // A pane is kept on the entry of the window it starts; listed as a key of its own (panes.ts).
+      if (e.paneSlots !== undefined) out.push({ key: { ...e.key, id: paneId(e.key.rule, e.key.groupKey, e.key.windowStart!), pane: { windowEnd: e.key.windowEnd! } }, state: paneSnapshot(e) });
+    }
+    return out;
   }
 }
 
@@ -401,6 +428,13 @@ function snapshot(e: KeyEntry, shardId?: string, written?: Slot): KeyState {
   const slots: Record<string, Slot> = {};
   for (const [shard, slot] of Object.entries(e.slots)) slots[shard] = shard === shardId ? written! : clone(slot);
   return { slots, closed: e.closed, closedThrough: e.closedThrough, closeAt: e.closeAt, version: e.version };
+}
+
+/** A pane's state on its window's entry: its slots, the window's closed flag and version. */
+function paneSnapshot(e: KeyEntry): KeyState {
+  const slots: Record<string, Slot> = {};
+  for (const [shard, slot] of Object.entries(e.paneSlots ?? {})) slots[shard] = clone(slot);
+  return { slots, closed: e.closed, closedThrough: null, closeAt: e.closeAt, version: e.version };
 }
 
 /** A deep copy as the DynamoDB store makes it: state goes through JSON there (and JSON is faster to copy than structuredClone). */

@@ -45,8 +45,11 @@ export interface KeyDescriptor {
   /** Start of the fixed window; null for a session key. */
   readonly windowStart: EpochMs | null;
   readonly windowEnd: EpochMs | null;
-  /** A pane of a hopping rule (panes.ts): [windowStart, windowEnd) is one slide; never due, never closed. */
-  readonly pane?: true;
+  /**
+   * A pane of a hopping rule (panes.ts): [windowStart, windowEnd) is one slide, kept with the window
+   * starting at windowStart, which ends at `pane.windowEnd`.
+   */
+  readonly pane?: { readonly windowEnd: EpochMs };
 }
 
 /** What a store holds for a key. */

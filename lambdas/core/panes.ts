@@ -54,8 +54,13 @@ export function isPaned(ctx: RuleContext): boolean {
 }
 
 /** The key of one pane of (rule, group): its start and end (start + step). */
-export function paneDescriptor(rule: string, groupKey: string, start: EpochMs, step: number): KeyDescriptor {
-  return { id: paneId(rule, groupKey, start), rule, groupKey, windowStart: start, windowEnd: start + step, pane: true };
+export function paneDescriptor(rule: string, groupKey: string, start: EpochMs, step: number, size: number): KeyDescriptor {
+  return { id: paneId(rule, groupKey, start), rule, groupKey, windowStart: start, windowEnd: start + step, pane: { windowEnd: start + size } };
+}
+
+/** The window a pane is kept with: the one it starts (its newest). */
+export function paneWindow(key: KeyDescriptor): KeyDescriptor {
+  return descriptor(key.rule, key.groupKey, { start: key.windowStart!, end: key.pane!.windowEnd });
 }
 
 export function paneId(rule: string, groupKey: string, start: EpochMs): string {
@@ -90,7 +95,7 @@ export function panesOf(keyBatches: readonly KeyBatch[]): PaneBatch[] {
     const id = paneId(kb.rule.rule.name, kb.group.key, part.start);
     let pb = out.get(id);
     if (pb === undefined) {
-      pb = { key: paneDescriptor(kb.rule.rule.name, kb.group.key, part.start, kb.rule.step!), rule: kb.rule, group: kb.group, start: part.start, parts: [] };
+      pb = { key: paneDescriptor(kb.rule.rule.name, kb.group.key, part.start, kb.rule.step!, kb.window!.end - kb.window!.start), rule: kb.rule, group: kb.group, start: part.start, parts: [] };
       out.set(id, pb);
     }
     pb.parts.push({ part, validFrom: from });
@@ -282,7 +287,8 @@ export class PaneWriter {
     await forEachLimit(pbs, this.concurrency, async (pb) => {
       const first = Math.min(...pb.parts.map((p) => p.part.first));
       try {
-        const windows = windowsOf(pb);
+        // The pane's write is its newest window's entry (the pane is kept on that window's item): the older ones are registered.
+        const windows = windowsOf(pb).filter((w) => w.start < pb.start);
         const outcomes = await Promise.all(windows.map((w) => register(pb, w)));
         let closed = -Infinity;
         outcomes.forEach((r, i) => {
@@ -311,6 +317,17 @@ export class PaneWriter {
         const outcome = await this.store.apply(pb.key, shardId, paneBuilder(pb, events, this.shared));
         out.conflicts += outcome.conflicts;
         if (outcome.status === 'applied') out.written += 1;
+        if (outcome.status === 'closed') {
+          // The pane's newest window is closed, so are all of its windows: its records are late for every one.
+          t.closed = pb.start;
+          const l = out.late.get(pb.rule.rule.name) ?? { count: 0, first: Infinity };
+          for (const p of pb.parts) {
+            if (p.validFrom > pb.start) continue;
+            l.count += p.part.count;
+            l.first = Math.min(l.first, p.part.first);
+          }
+          out.late.set(pb.rule.rule.name, l);
+        } else this.remember(paneWindow(pb.key).id);
       } catch (err) {
         out.failures.push(err);
         out.failedAt = Math.min(out.failedAt, first);

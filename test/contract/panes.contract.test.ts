@@ -91,7 +91,7 @@ function adds(n: number, hwm: number, late: Record<number, number> = {}): SlotBu
   };
 }
 
-const pane = (start: number): KeyDescriptor => paneDescriptor('R', G, start, M);
+const pane = (start: number): KeyDescriptor => paneDescriptor('R', G, start, M, 3 * M);
 const window = (start: number): KeyDescriptor => descriptor('R', G, { start, end: start + 3 * M });
 const countOf = (panes: Awaited<ReturnType<StateStore['readPanes']>>, start: number) => windowAcc(aggs, panes, start, 3 * M).n;
 
@@ -112,16 +112,19 @@ describe.each(fixtures)('pane items: $name', (fixture) => {
     expect(panes[0]!.state.slots[S1]!.hwm).toBe(seq(9));
   });
 
-  it("reads a window's panes: only panes of the range, never window items; panes are never due and are no window of the group", async () => {
+  it("keeps a pane on the item of the window it starts: the write makes that window due, its own slots stay empty; a window's panes are read alone", async () => {
     const { store } = await fixture.fresh();
-    for (const [i, start] of [T0 - M, T0, T0 + M, T0 + 2 * M, T0 + 3 * M].entries()) await store.apply(pane(start), S1, adds(i + 1, i + 1));
-    expect(await store.registerWindow(window(T0), T0 + 3 * M)).toBe('created');
+    const starts = [T0 - M, T0, T0 + M, T0 + 2 * M, T0 + 3 * M];
+    for (const [i, start] of starts.entries()) await store.apply(pane(start), S1, adds(i + 1, i + 1));
+    expect(await store.registerWindow(window(T0), T0 + 3 * M)).toBe('exists');
     const panes = await store.readPanes('R', G, T0, T0 + 2 * M);
     expect(panes.map((p) => p.start).sort((a, b) => a - b)).toEqual([T0, T0 + M, T0 + 2 * M]);
     // Window T0 = panes T0 .. T0+2m: 2 + 3 + 4 events.
     expect(countOf(panes, T0)).toBe(9);
-    expect((await store.dueKeys('R', T0 + 100 * M)).map((d) => d.key.id)).toEqual([window(T0).id]);
-    expect((await store.groupWindows('R', G, null, T0 + 100 * M)).map((w) => w.key.id)).toEqual([window(T0).id]);
+    const due = await store.dueKeys('R', T0 + 100 * M);
+    expect(due.map((d) => [d.key.id, d.closeAt])).toEqual(starts.map((s) => [window(s).id, T0 + 10 * M]));
+    expect((await store.groupWindows('R', G, null, T0 + 100 * M)).map((w) => w.key.id)).toEqual(starts.map((s) => window(s).id));
+    expect((await store.read(window(T0)))!.slots).toEqual({});
   });
 
   it('registers a window once: created (no slots, due at its close), then exists; closed once sealed or sealed empty', async () => {
@@ -147,7 +150,9 @@ describe.each(fixtures)('pane items: $name', (fixture) => {
     await store.finishWindow(window(T0), value(2));
     const v = (await store.read(window(T0 - M)))!.version;
     expect(await store.closeWindowAt(window(T0 - M), v, value(2))).toBe(true);
-    await store.apply(pane(T0), S1, adds(5, 2));
+    // A pane's newest window (the one it starts) is closed: so are all of its windows, it takes nothing more.
+    expect(await store.apply(pane(T0), S1, adds(5, 2))).toEqual({ status: 'closed', conflicts: expect.any(Number) as number });
+    expect((await another().apply(pane(T0), S1, adds(5, 2))).status).toBe('closed');
     for (const s of [store, another()]) {
       for (const start of [T0, T0 - M]) {
         const state = (await s.read(window(start)))!;
@@ -187,10 +192,10 @@ describe('pane items on DynamoDB: requests', () => {
     await store.apply(pane(T0), S2, adds(3, 7));
     await store.apply(pane(T0), S1, adds(2, 5));
     await store.apply(pane(T0 + M), S1, adds(1, 8));
-    expect(log!.count('UpdateItemCommand', 'pane')).toBe(3);
+    expect(log!.requests.filter((r) => r.request?.op === 'aggregate.paneApply').length).toBe(3);
     log!.reset();
     const panes = await store.readPanes('R', G, T0, T0 + 2 * M);
-    expect(log!.requests.map((r) => [r.command, r.request?.op])).toEqual([['QueryCommand', 'pane.read']]);
+    expect(log!.requests.map((r) => [r.command, r.request?.op])).toEqual([['QueryCommand', 'aggregate.panes']]);
     expect(countOf(panes, T0)).toBe(6);
   });
 });

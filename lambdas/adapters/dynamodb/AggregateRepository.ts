@@ -1,6 +1,6 @@
 import { TABLE } from '../../core/contract';
 import { descriptor } from '../../core/fold';
-import { FINAL_SLOT } from '../../core/panes';
+import { FINAL_SLOT, paneWindow } from '../../core/panes';
 import type { AggregateStorage, Conditional, SlotBelief } from '../../core/state/StateStorage';
 import type { DueKey, KeyDescriptor, KeyState, Slot, SlotUpdate } from '../../core/StateStore';
 import type { EpochMs } from '../../core/types';
@@ -57,7 +57,7 @@ export class AggregateRepository implements AggregateStorage {
   }
 
   async putSlot(key: KeyDescriptor, shardId: string, expectedHwm: string | undefined, update: SlotUpdate): Promise<Conditional<KeyState>> {
-    if (key.pane === true) return this.putPaneSlot(key, shardId, expectedHwm, update);
+    if (key.pane !== undefined) return this.putPaneSlot(key, shardId, expectedHwm, update);
     const slot = slotAttributes(shardId);
     const set = {
       [slot.hwm]: update.slot.hwm,
@@ -92,43 +92,52 @@ export class AggregateRepository implements AggregateStorage {
   }
 
   /**
-   * A pane's slot (core/panes.ts): the same conditional write as a window key's, on the pane's item,
-   * which has no due index entry and is never closed (its TTL follows its newest window's close).
+   * A pane's slot (core/panes.ts), on the item of the window the pane starts: the same conditional
+   * write as a window key's (on the pane's HWM attribute, refused once the window is sealed), which
+   * also makes the item the window's entry in the due index.
    */
   private async putPaneSlot(key: KeyDescriptor, shardId: string, expectedHwm: string | undefined, update: SlotUpdate): Promise<Conditional<KeyState>> {
-    const slot = slotAttributes(shardId);
+    const slot = paneLayout.slotAttributes(shardId);
+    const window = paneWindow(key);
     const set = {
       [slot.hwm]: update.slot.hwm,
       [slot.partial]: JSON.stringify(update.slot.partial),
-      ...paneLayout.identity(key, Math.ceil((update.closeAt + this.retentionMs) / 1000)),
+      ...aggregateLayout.identity(window, Math.ceil((update.closeAt + this.retentionMs) / 1000)),
+      [ATTR.closeAt]: update.closeAt,
     };
     const written = await this.table.write(
-      'pane',
-      'pane.apply',
-      paneLayout.key(key),
-      { kind: 'update', update: { set, add: { [ATTR.version]: 1 } }, condition: expectedHwm === undefined ? attributeNotExists(slot.hwm) : equals(slot.hwm, expectedHwm), returnNew: true },
+      'aggregate',
+      'aggregate.paneApply',
+      aggregateLayout.key(window),
+      {
+        kind: 'update',
+        update: { set, add: { [ATTR.version]: 1 } },
+        condition: and(expectedHwm === undefined ? attributeNotExists(slot.hwm) : equals(slot.hwm, expectedHwm), attributeNotExists(ATTR.closed)),
+        returnNew: true,
+      },
       'current',
     );
     if (!written.ok) {
-      const current = written.current === undefined ? undefined : aggregateLayout.state(written.current);
+      const current = written.current === undefined ? undefined : paneLayout.state(written.current);
       if (current === undefined) this.cache.delete(key.id);
       else this.remember(key.id, current);
       return { ok: false, current };
     }
-    const state = aggregateLayout.state(written.attributes ?? {});
+    const state = paneLayout.state(written.attributes ?? {});
     this.remember(key.id, state);
     return { ok: true, value: state };
   }
 
   async panes(rule: string, groupKey: string, from: EpochMs, to: EpochMs): Promise<Array<{ start: EpochMs; state: KeyState }>> {
-    const partition = paneLayout.partition(rule, groupKey);
-    const range = paneLayout.from(from);
-    const items = await this.table.query('pane', 'pane.read', partition, {
-      keyCondition: and(equals(ATTR.pk, partition), range.op === 'from' ? atLeast(ATTR.sk, range.sk) : beginsWith(ATTR.sk, range.sk)),
+    // The group's partition on the base table (strongly consistent): the items of the windows starting in [from, to].
+    const partition = aggregateLayout.key(descriptor(rule, groupKey, { start: 0, end: 0 })).pk;
+    const range = aggregateLayout.windowsAfter(from - 1);
+    const items = await this.table.query('aggregate', 'aggregate.panes', partition, {
+      keyCondition: and(equals(ATTR.pk, partition), range.op === 'after' ? greaterThan(ATTR.sk, range.sk) : beginsWith(ATTR.sk, range.sk)),
       filter: and(atLeast(ATTR.windowStart, from), atMost(ATTR.windowStart, to)),
       consistent: true,
     });
-    return items.map((item) => ({ start: aggregateLayout.decode(item).windowStart!, state: aggregateLayout.state(item) }));
+    return items.map((item) => ({ start: aggregateLayout.decode(item).windowStart!, state: paneLayout.state(item) })).filter((p) => Object.keys(p.state.slots).length > 0);
   }
 
   async register(key: KeyDescriptor, closeAt: EpochMs): Promise<'created' | 'exists' | 'closed'> {

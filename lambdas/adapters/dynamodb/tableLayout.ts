@@ -58,8 +58,6 @@ export interface TableKey {
 /** The partition key prefix of each item type. */
 export const ITEM_PREFIX = {
   aggregate: 'K#',
-  /** Panes of hopping rules (core/panes.ts): one per (rule, group, pane), per-shard slots like a window key's. */
-  pane: 'KP#',
   alert: 'A#',
   progress: 'P#',
   watermark: 'WM#',
@@ -77,10 +75,12 @@ export const ITEM_KINDS = Object.keys(ITEM_PREFIX) as ItemKind[];
 
 /** The requests each item type's repository makes (what a request tag names, see StateTable.ts). */
 export const OPERATIONS = {
-  /** windows: a group's fixed windows from the base table (strongly consistent); sealEmpty: the closed marker of a window judged empty; sealAndFinish: a quiet close (one write). */
-  aggregate: ['apply', 'lowerCloseAt', 'read', 'due', 'seal', 'finish', 'sealAndFinish', 'advanceSessions', 'list', 'windows', 'sealEmpty', 'register'],
-  /** apply: the one conditional write per pane touched per batch; read: a window's panes (one Query of the group's pane partition). */
-  pane: ['apply', 'read'],
+  /**
+   * windows: a group's fixed windows from the base table (strongly consistent); sealEmpty: the closed marker of a window judged empty; sealAndFinish: a quiet close (one write).
+   * Hopping rules (core/panes.ts): paneApply: the one conditional write per pane touched per batch (on the item of the window the pane starts);
+   * panes: a window's panes (one Query of the group's partition); register: the item of a window none of whose panes was written yet.
+   */
+  aggregate: ['apply', 'lowerCloseAt', 'read', 'due', 'seal', 'finish', 'sealAndFinish', 'advanceSessions', 'list', 'windows', 'sealEmpty', 'register', 'paneApply', 'panes'],
   /** record: a lifecycle step and the transitions it records; confirm: published transitions leave the outbox; release: claims given up. */
   alert: ['read', 'record', 'confirm', 'release', 'list'],
   progress: ['read', 'raise', 'list'],
@@ -103,7 +103,8 @@ const DUE_PREFIX = 'due#';
 const SEQUENCE_DUE_PREFIX = 'dueSQ#';
 const SEQUENCE_SK = '-';
 const WINDOW_SK_PREFIX = 'W#';
-const PANE_SK_PREFIX = 'N#';
+const PANE_HWM_PREFIX = 'ph_';
+const PANE_PARTIAL_PREFIX = 'pp_';
 const SESSION_SK = 'S';
 const WATERMARK_SK = '-';
 const HWM_PREFIX = 'h_';
@@ -310,22 +311,25 @@ export const aggregateLayout = {
   },
 };
 
-/** Pane items (core/panes.ts): a partition per (rule, group), a sort key per pane start. */
+/**
+ * Panes of hopping rules (core/panes.ts). Pane p is kept on the item of the window starting at p (the
+ * newest window it is in, so the last to close): its per-shard slots are `ph_<shard>`/`pp_<shard>`
+ * beside the window's own attributes, so a pane write is also the window's entry in the due index,
+ * and a sealed window refuses its pane (every window of the pane is closed by then).
+ */
 export const paneLayout = {
-  key(k: KeyDescriptor): TableKey {
-    return key('pane', paneLayout.partition(k.rule, k.groupKey), `${PANE_SK_PREFIX}${k.windowStart}`);
+  slotAttributes(shardId: string): { readonly hwm: string; readonly partial: string } {
+    return { hwm: `${PANE_HWM_PREFIX}${shardId}`, partial: `${PANE_PARTIAL_PREFIX}${shardId}` };
   },
-  partition(rule: string, groupKey: string): string {
-    return `${ITEM_PREFIX.pane}${rule}#${shortKey(groupKey)}`;
-  },
-  /** The sort key of panes starting at or after `from` (`N#<start>` sorts by start while starts have 13 digits; else all, filtered by the caller). */
-  from(from: EpochMs): { readonly op: 'from'; readonly sk: string } | { readonly op: 'prefix'; readonly sk: string } {
-    const sortable = Number.isSafeInteger(from) && from >= 1e12 && from < 1e13;
-    return sortable ? { op: 'from', sk: `${PANE_SK_PREFIX}${from}` } : { op: 'prefix', sk: PANE_SK_PREFIX };
-  },
-  /** What every pane write sets besides the slot: the pane's identity and TTL (no due index entry: panes are never due). */
-  identity(k: KeyDescriptor, expiresAtSeconds: number): NativeItem {
-    return { [ATTR.rule]: k.rule, [ATTR.groupKey]: k.groupKey, [ATTR.windowStart]: k.windowStart!, [ATTR.windowEnd]: k.windowEnd!, [ATTR.expiresAt]: expiresAtSeconds };
+  /** The pane's state on its window's item: its slots, and the window's closed flag and version. */
+  state(item: NativeItem): KeyState {
+    const slots: Record<string, Slot> = {};
+    for (const [name, value] of Object.entries(item)) {
+      if (!name.startsWith(PANE_HWM_PREFIX) || typeof value !== 'string') continue;
+      const p = item[paneLayout.slotAttributes(name.slice(PANE_HWM_PREFIX.length)).partial];
+      if (typeof p === 'string') slots[name.slice(PANE_HWM_PREFIX.length)] = { hwm: value, partial: JSON.parse(p) as PartialJson };
+    }
+    return { slots, closed: item[ATTR.closed] === true, closedThrough: null, closeAt: num(item[ATTR.closeAt]), version: num(item[ATTR.version]) ?? 0 };
   },
 };
 

@@ -6,7 +6,6 @@
 import { marshall } from '@aws-sdk/util-dynamodb';
 import {
   aggregateLayout,
-  paneLayout,
   alertLayout,
   dedupeLayout,
   ITEM_KINDS,
@@ -29,7 +28,6 @@ import {
 } from '../../../lambdas/adapters/dynamodb/tableLayout';
 import { DEDUPE_ENTRY_BYTES, dedupeSeq } from '../../../lambdas/core/dedupe';
 import { descriptor } from '../../../lambdas/core/Engine';
-import { paneDescriptor } from '../../../lambdas/core/panes';
 import type { Rejection } from '../../../lambdas/core/types';
 
 const T0 = Date.UTC(2026, 10, 27, 10, 0, 0);
@@ -58,7 +56,6 @@ describe('table layout', () => {
   it('tells every item type from its partition key, and nothing else', () => {
     const pks: Record<string, string> = {
       aggregate: aggregateLayout.key(descriptor('R', 'g', null)).pk,
-      pane: paneLayout.key(paneDescriptor('R', 'g', 0, 60_000)).pk,
       alert: alertLayout.key('R', 'g').pk,
       progress: progressLayout.key('s', 'x').pk,
       watermark: watermarkLayout.key('s').pk,

@@ -100,7 +100,7 @@ function stored(store: InMemoryStateStore, rule: WindowRule) {
   const dump = store.dump().filter((d) => d.key.rule === rule.name);
   // Hopping rules keep an open window's value in its panes (panes.ts): windows are merged from them.
   if (rule.window.kind === 'hopping') {
-    const panes = dump.filter((d) => d.key.pane === true).map((d) => ({ groupKey: d.key.groupKey, start: d.key.windowStart!, state: d.state }));
+    const panes = dump.filter((d) => d.key.pane !== undefined).map((d) => ({ groupKey: d.key.groupKey, start: d.key.windowStart!, state: d.state }));
     for (const [groupKey, windows] of windowsFromPanes(ra, rule.window.sizeMs, rule.window.slideMs, panes)) {
       const service = (JSON.parse(groupKey) as string[])[0]!;
       for (const [start, acc] of windows) out.set(`${service}|${start}`, shape(ra.results(acc)));

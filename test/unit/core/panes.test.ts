@@ -37,12 +37,12 @@ describe('panes', () => {
     const r = await engine.processBatch(S, shardRecords(S, [ev(10_000, 1), ev(20_000, 2), ev(70_000, 3)], 1n));
     expect(r.keysWritten).toBe(2);
     const items = store.dump().filter((d) => d.key.rule === 'Hop');
-    expect(items.filter((d) => d.key.pane === true).map((d) => d.key.windowStart! - T0)).toEqual([0, M]);
+    expect(items.filter((d) => d.key.pane !== undefined).map((d) => d.key.windowStart! - T0)).toEqual([0, M]);
     // Windows are registered (their due entries), with no slots: their values live in the panes. Window
     // [-2m, 1m) was closed after the batch (the watermark, 70 s, passed its close): it keeps its value.
     expect(
       items
-        .filter((d) => d.key.pane !== true)
+        .filter((d) => d.key.pane === undefined)
         .map((d) => [d.key.windowStart! - T0, Object.keys(d.state.slots).length])
         .sort((a, b) => a[0]! - b[0]!),
     ).toEqual([
@@ -88,7 +88,7 @@ describe('panes', () => {
     // Finished windows keep their value in their own item.
     const finals = store
       .dump()
-      .filter((d) => d.key.pane !== true && d.state.closeAt === null && d.key.windowStart! <= T0 + 3 * M && d.key.windowStart! >= T0)
+      .filter((d) => d.key.pane === undefined && d.state.closeAt === null && d.key.windowStart! <= T0 + 3 * M && d.key.windowStart! >= T0)
       .map((d) => [d.key.windowStart! - T0, (d.state.slots[FINAL_SLOT]?.partial as FixedPartialJson | undefined)?.n ?? 0])
       .sort((x, y) => x[0]! - y[0]!);
     expect(finals).toEqual([
