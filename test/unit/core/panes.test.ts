@@ -98,4 +98,29 @@ describe('panes', () => {
       [3 * M, 1],
     ]);
   });
+
+  it('emit: early evaluates every open window a batch touched from its panes (one read of the group\'s panes) and fires once', async () => {
+    const rule = windowRule({ name: 'Early', emit: 'early', window: { kind: 'hopping', sizeMs: 3 * M, slideMs: M }, aggregates: [countAgg('total')] });
+    const store = new InMemoryStateStore();
+    const published: string[] = [];
+    const engine = new Engine({
+      pipeline: pipelineOf([rule], streamSpec({ idleTimeoutMs: 3_600_000, outOfOrdernessMs: 10 * M })),
+      stream: 'telemetry',
+      store,
+      clock: { now: () => T0 + 4 * M },
+      publish: async (t) => {
+        published.push(`${t.state} ${(t.window.start - T0) / M}`);
+      },
+    });
+    const reads = jest.spyOn(store, 'readPanes');
+    // Two events in pane [0, 1m), then one in [1m, 2m): windows -1m and 0 hold 3 (the group fires, on the older one), -2m holds 2, 1m holds 1.
+    await engine.processBatch(S, shardRecords(S, [ev(10_000, 1), ev(20_000, 1)], 1n));
+    expect(published).toEqual([]);
+    await engine.processBatch(S, shardRecords(S, [ev(70_000, 1)], 3n));
+    expect(published).toEqual(['firing -1']);
+    expect(reads).toHaveBeenCalledTimes(2);
+    // Redelivered: nothing new is published.
+    await engine.processBatch(S, shardRecords(S, [ev(70_000, 1)], 3n));
+    expect(published).toEqual(['firing -1']);
+  });
 });
