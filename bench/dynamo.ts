@@ -187,11 +187,13 @@ export class RequestCounter {
    */
   noteIndexWrite(request: StateRequest): void {
     const write = request.write;
-    if (request.item !== 'aggregate' || write?.kind !== 'update') return;
+    if (request.item !== 'aggregate' || write === undefined) return;
     const id = `${request.key.pk}\u0000${request.key.sk}`;
     const before = this.indexed.get(id) ?? {};
-    const after = { ...before };
-    const { set = {}, setIfNotExists = {}, remove = [] } = write.update;
+    // A put (a hopping window's registration: core/panes.ts) replaces the whole item.
+    const after: { due?: string | undefined; close?: string | undefined } =
+      write.kind === 'put' ? { due: write.item[ATTR.duePk] === undefined ? undefined : String(write.item[ATTR.duePk]), close: write.item[ATTR.closeAt] === undefined ? undefined : String(write.item[ATTR.closeAt]) } : { ...before };
+    const { set = {}, setIfNotExists = {}, remove = [] } = write.kind === 'update' ? write.update : {};
     if (set[ATTR.duePk] !== undefined) after.due = String(set[ATTR.duePk]);
     if (set[ATTR.closeAt] !== undefined) after.close = String(set[ATTR.closeAt]);
     else if (setIfNotExists[ATTR.closeAt] !== undefined) after.close ??= String(setIfNotExists[ATTR.closeAt]);
@@ -240,13 +242,20 @@ function kindOf(table: string, pk: string | undefined, request: StateRequest | u
 
 /**
  * What a tidewatch write is for, from its request tag: `aggregates` (slot
- * writes), `window closing` (seal, finish, session bookkeeping), `alert
+ * and pane writes), `window registration` (the item of a hopping window
+ * none of whose panes the container wrote), `window closing` (seal, finish,
+ * session bookkeeping), `alert
  * state` (lifecycle steps and their outbox), `progress`, `watermark`,
  * `dedupe`, `quarantine`, `rule metrics`. Undefined for the peers' requests.
  */
 export function purposeOf(request: StateRequest | undefined): string | undefined {
   if (request === undefined) return undefined;
-  if (request.item === 'aggregate') return request.op === 'aggregate.apply' || request.op === 'aggregate.lowerCloseAt' ? 'aggregates' : 'window closing';
+  if (request.item === 'aggregate') {
+    if (request.op === 'aggregate.apply' || request.op === 'aggregate.lowerCloseAt' || request.op === 'aggregate.paneApply') return 'aggregates';
+    // A hopping window none of whose panes this container wrote (core/panes.ts): its item, for the due index.
+    if (request.op === 'aggregate.register') return 'window registration';
+    return 'window closing';
+  }
   if (request.item === 'alert') return 'alert state';
   if (request.item === 'metricGroups') return 'rule metrics';
   return request.item;
@@ -283,7 +292,10 @@ export function countingClient(endpoint: string, counter: RequestCounter, tables
         const out = await next({ ...args, input: measured });
         const output = out.output as { ConsumedCapacity?: ConsumedCapacity | ConsumedCapacity[]; Attributes?: Record<string, AttributeValue> };
         counter.capacity(command, output.ConsumedCapacity, kind, purpose);
-        if (command === 'PutItemCommand') counter.noteSize(itemSize(input['Item'] as Record<string, AttributeValue>), kind);
+        if (command === 'PutItemCommand') {
+          counter.noteSize(itemSize(input['Item'] as Record<string, AttributeValue>), kind);
+          if (request) counter.noteIndexWrite(request);
+        }
         else if (command === 'UpdateItemCommand') {
           const key = input['Key'] as Record<string, AttributeValue>;
           if (input['ReturnValues'] === 'ALL_NEW' && output.Attributes) counter.noteSize(itemSize(output.Attributes), kind);

@@ -27,8 +27,11 @@ export interface ScenarioSummary {
   readonly rruPerEvent: number;
   readonly failedConditionsPerEvent: number;
   readonly avgItemBytesWritten: number;
+  /** The per-window floor: one write per (rule, group, window) touched per batch, plus absence states. */
   readonly floorWritesPerEvent: number | null;
-  readonly floor: { aggregatesPerEvent: number; absencePerEvent: number; byRule: Record<string, number>; batches: number } | null;
+  /** The per-pane floor: one write per (rule, group, pane) of a hopping rule touched per batch instead (absent in results saved before panes). */
+  readonly paneFloorWritesPerEvent?: number | null;
+  readonly floor: { aggregatesPerEvent: number; panesPerEvent?: number; absencePerEvent: number; byRule: Record<string, number>; paneByRule?: Record<string, number>; batches: number } | null;
   /** 'WRONG' when the stored totals differ from the expected ones. */
   readonly eventsPerSec: number | 'WRONG';
   readonly wallSeconds: number;
@@ -139,8 +142,8 @@ function stateRows(r: Results): StateRow[] {
   ];
 }
 
-const STATE_HEADER = ['scenario', 'batch', 'events', 'writes/ev', 'floor/ev', 'reads/ev', 'WRU/ev', 'RRU/ev', 'avg item B', 'wall s', 'events/s', 'totals'];
-const STATE_ALIGN: Array<'l' | 'r'> = ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'];
+const STATE_HEADER = ['scenario', 'batch', 'events', 'writes/ev', 'floor/ev', 'pane floor/ev', 'reads/ev', 'WRU/ev', 'RRU/ev', 'avg item B', 'wall s', 'events/s', 'totals'];
+const STATE_ALIGN: Array<'l' | 'r'> = ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'];
 
 function stateCells(row: StateRow): string[] {
   const s = row.s;
@@ -150,6 +153,7 @@ function stateCells(row: StateRow): string[] {
     n0(s.events),
     f3(s.writesPerEvent),
     s.floorWritesPerEvent === null ? '' : f3(s.floorWritesPerEvent),
+    s.paneFloorWritesPerEvent === null || s.paneFloorWritesPerEvent === undefined ? '' : f3(s.paneFloorWritesPerEvent),
     f3(s.readsPerEvent),
     f3(s.wruPerEvent),
     f3(s.rruPerEvent),
@@ -257,6 +261,11 @@ export function renderTable(r: Results): string {
   for (const s of [r.state, r.batch1000.state]) {
     if (s.floor) {
       out.push(`  floor at batch ${n0(s.batchSize)}: ${f3(s.floor.aggregatesPerEvent)} window aggregates + ${f3(s.floor.absencePerEvent)} absence last-seen states per event, over ${s.floor.batches} batches (${Object.entries(s.floor.byRule).map(([k, v]) => `${k} ${n0(v)}`).join(', ')})`);
+      if (s.floor.panesPerEvent !== undefined && s.paneFloorWritesPerEvent) {
+        out.push(
+          `  pane floor at batch ${n0(s.batchSize)}: ${f3(s.floor.panesPerEvent)} aggregates with panes for hopping windows + ${f3(s.floor.absencePerEvent)} absence (${Object.entries(s.floor.paneByRule ?? {}).map(([k, v]) => `${k} ${n0(v)}`).join(', ')}); writes/event ${f3(s.writesPerEvent)} = window floor x${(s.writesPerEvent / (s.floorWritesPerEvent ?? NaN)).toFixed(2)}, pane floor x${(s.writesPerEvent / s.paneFloorWritesPerEvent).toFixed(2)}`,
+        );
+      }
     }
   }
   out.push('');
@@ -393,8 +402,10 @@ function purposeCells(writes: Record<string, number>, wru: Record<string, number
 function chartSvg(r: Results): string {
   const rows: Array<{ label: string; value: number; color: string }> = [
     { label: 'floor, batch 10,000', value: r.state.floorWritesPerEvent ?? 0, color: '#9e9e9e' },
+    ...(r.state.paneFloorWritesPerEvent ? [{ label: 'pane floor, batch 10,000', value: r.state.paneFloorWritesPerEvent, color: '#bdbdbd' }] : []),
     { label: 'tidewatch, batch 10,000', value: r.state.writesPerEvent, color: '#1565c0' },
     { label: 'floor, batch 1,000', value: r.batch1000.state.floorWritesPerEvent ?? 0, color: '#9e9e9e' },
+    ...(r.batch1000.state.paneFloorWritesPerEvent ? [{ label: 'pane floor, batch 1,000', value: r.batch1000.state.paneFloorWritesPerEvent, color: '#bdbdbd' }] : []),
     { label: 'tidewatch, batch 1,000', value: r.batch1000.state.writesPerEvent, color: '#1565c0' },
     { label: 'naive per-event handler', value: r.peer.naive.writesPerEvent, color: '#ef6c00' },
     { label: 'Powertools peer', value: r.peer.powertools.writesPerEvent, color: '#c62828' },

@@ -135,7 +135,17 @@ function summarize(r: ScenarioResult, floor: Floor | null, scale: string): Scena
     failedConditionsPerEvent: c.failedConditions / r.events,
     avgItemBytesWritten: Math.round(c.avgItemBytesWritten),
     floorWritesPerEvent: floor ? (floor.aggregates + floor.absence) / floor.records : null,
-    floor: floor ? { aggregatesPerEvent: floor.aggregates / floor.records, absencePerEvent: floor.absence / floor.records, byRule: floor.byRule, batches: floor.batches } : null,
+    paneFloorWritesPerEvent: floor ? (floor.paneAggregates + floor.absence) / floor.records : null,
+    floor: floor
+      ? {
+          aggregatesPerEvent: floor.aggregates / floor.records,
+          panesPerEvent: floor.paneAggregates / floor.records,
+          absencePerEvent: floor.absence / floor.records,
+          byRule: floor.byRule,
+          paneByRule: floor.paneByRule,
+          batches: floor.batches,
+        }
+      : null,
     eventsPerSec: r.check.ok ? r.events / wallSeconds : 'WRONG',
     wallSeconds,
     lambdaMsPerEvent: r.run.invocationMs.reduce((a, b) => a + b, 0) / r.events,

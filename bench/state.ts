@@ -13,11 +13,13 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { createRuntime } from '../lambdas/adapters/runtime';
 import { ENV } from '../lambdas/core/contract';
 import { RuleAggregates, type FixedPartialJson, type SessionPartialJson } from '../lambdas/core/partials';
+import { windowsFromPanes } from '../lambdas/core/panes';
+import type { KeyState } from '../lambdas/core/StateStore';
 import type { Pipeline, WindowRule } from '../lambdas/core/types';
 import { createProcessorHandler } from '../lambdas/processor/handler';
 import { drive, type DriveResult } from './drive';
 import type { PeerScenario } from './peers/updates';
-import { aggregateLayout, ATTR, fromAttributeValues, kindOf } from '../lambdas/adapters/dynamodb/tableLayout';
+import { aggregateLayout, ATTR, fromAttributeValues, kindOf, paneLayout } from '../lambdas/adapters/dynamodb/tableLayout';
 import { countingClient, freshStateTable, RequestCounter, scanAll, type Dynalite } from './dynamo';
 import { kinesisEvent } from '../local/esm/lambdaShapes';
 import { benchContext, compareTotals, type Comparison, type Totals } from './workload';
@@ -135,10 +137,17 @@ async function tidewatchTotals(d: Dynalite, table: string, pipeline: Pipeline): 
   const anomalyRules = new Set(pipeline.rules.filter((r) => r.type === 'window' && r.anomaly !== undefined).map((r) => r.name));
   const out: Totals = new Map();
   let closedAnomalyWindows = 0;
+  // Hopping rules (lambdas/core/panes.ts): an open window's value is in its panes, a finished one's in its item.
+  const panes = new Map<string, Array<{ groupKey: string; start: number; state: KeyState }>>();
+  const finals = new Set<string>();
   for (const raw of await scanAll(d.admin, table)) {
     const item = fromAttributeValues(raw);
     if (kindOf(String(item[ATTR.pk])) !== 'aggregate') continue;
     const a = aggregateLayout.decode(item);
+    const pane = paneLayout.state(item);
+    if (Object.keys(pane.slots).length > 0) panes.set(a.rule, [...(panes.get(a.rule) ?? []), { groupKey: a.groupKey, start: a.windowStart!, state: pane }]);
+    if (a.windowStart !== null && Object.keys(a.state.slots).length === 0) continue;
+    if (a.windowStart !== null) finals.add(`${a.rule}|${a.groupKey}|${a.windowStart}`);
     if (anomalyRules.has(a.rule) && a.state.closed && !a.due) closedAnomalyWindows++;
     const ra = rules.get(a.rule);
     const fields = keep[a.rule];
@@ -153,6 +162,20 @@ async function tidewatchTotals(d: Dynalite, table: string, pipeline: Pipeline): 
       const acc = ra.create();
       for (const p of partials) ra.merge(acc, ra.deserialize(p as FixedPartialJson));
       out.set(`${a.rule}|${group}|${a.windowStart}`, pick(ra.results(acc)));
+    }
+  }
+  for (const [name, list] of panes) {
+    const ra = rules.get(name);
+    const fields = keep[name];
+    const rule = pipeline.rules.find((r): r is WindowRule => r.type === 'window' && r.name === name);
+    if (!ra || !fields || rule?.window.kind !== 'hopping') continue;
+    for (const [groupKey, windows] of windowsFromPanes(ra, rule.window.sizeMs, rule.window.slideMs, list)) {
+      const group = (JSON.parse(groupKey) as string[])[0]!;
+      for (const [start, acc] of windows) {
+        if (finals.has(`${name}|${groupKey}|${start}`)) continue;
+        const values = ra.results(acc);
+        out.set(`${name}|${group}|${start}`, Object.fromEntries(fields.map((f) => [f, values[f] ?? 0])));
+      }
     }
   }
   return { totals: out, closedAnomalyWindows };

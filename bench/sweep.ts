@@ -42,6 +42,8 @@ export interface SweepRun {
   readonly rruPerEvent: number;
   /** The per-window floor of writes per event at this batch. */
   readonly floorWritesPerEvent: number;
+  /** The per-pane floor (workload.ts Floor.paneAggregates; absent in results saved before panes). */
+  readonly paneFloorWritesPerEvent?: number;
   /** Mean processing time of one invocation (ms, dynalite on this machine). */
   readonly processingMs: number;
   readonly lambdaMsPerEvent: number;
@@ -124,6 +126,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
       wruPerEvent: (c.wru + c.gsiWru) / res.events,
       rruPerEvent: c.rru / res.events,
       floorWritesPerEvent: (floor.aggregates + floor.absence) / floor.records,
+      paneFloorWritesPerEvent: (floor.paneAggregates + floor.absence) / floor.records,
       processingMs: invocationMs.reduce((a, b) => a + b, 0) / invocationMs.length,
       lambdaMsPerEvent: invocationMs.reduce((a, b) => a + b, 0) / res.events,
       wruByKindPerEvent: Object.fromEntries(Object.entries(c.wruByKind).map(([k, v]) => [k, v / res.events])),

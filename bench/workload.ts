@@ -451,6 +451,13 @@ export interface Floor {
   readonly batches: number;
   /** Per rule, aggregates touched summed over batches. */
   readonly byRule: Record<string, number>;
+  /**
+   * The same with panes as the stored unit of hopping windows (lambdas/core/panes.ts): per batch, one
+   * write per distinct (rule, group, pane) of a hopping rule instead of one per window; other rules
+   * as above.
+   */
+  readonly paneAggregates: number;
+  readonly paneByRule: Record<string, number>;
 }
 
 /**
@@ -469,10 +476,13 @@ export function floorOf(pipeline: Pipeline, rounds: readonly Batch[][]): Floor {
   let records = 0;
   let batches = 0;
   const byRule: Record<string, number> = {};
+  let paneAggregates = 0;
+  const paneByRule: Record<string, number> = {};
   for (const batch of rounds.flat()) {
     batches++;
     records += batch.records.length;
     const touched = new Set<string>();
+    const panes = new Set<string>();
     for (const e of batch.events) {
       const vars = eventVariables({ ...e.payload });
       for (const rule of [...windowRules, ...absenceRules]) {
@@ -481,6 +491,9 @@ export function floorOf(pipeline: Pipeline, rounds: readonly Batch[][]): Floor {
         if (rule.type === 'absence') touched.add(`A|${rule.name}|${group}`);
         else if (rule.window.kind === 'session') touched.add(`W|${rule.name}|${group}|S`);
         else for (const w of assignWindows(rule.window, e.eventTime)) touched.add(`W|${rule.name}|${group}|${w.start}`);
+        if (rule.type === 'window' && rule.window.kind === 'hopping' && rule.window.slideMs < rule.window.sizeMs && rule.window.sizeMs % rule.window.slideMs === 0) {
+          panes.add(`W|${rule.name}|${group}|P${Math.floor(e.eventTime / rule.window.slideMs) * rule.window.slideMs}`);
+        }
       }
       // A sequence key is written once per batch when one of its events may matter to a step (its state item).
       for (const rule of sequenceRules) {
@@ -490,12 +503,22 @@ export function floorOf(pipeline: Pipeline, rounds: readonly Batch[][]): Floor {
         touched.add(`Q|${rule.name}|${groupOf(rule.groupBy, e.payload).key}`);
       }
     }
+    const paned = new Set([...panes].map((k) => k.split('|')[1]!));
     for (const k of touched) {
       const rule = k.split('|')[1]!;
       byRule[rule] = (byRule[rule] ?? 0) + 1;
       if (k.startsWith('A|')) absence++;
       else aggregates++;
+      if (!k.startsWith('A|') && !paned.has(rule)) {
+        paneByRule[rule] = (paneByRule[rule] ?? 0) + 1;
+        paneAggregates++;
+      }
+    }
+    for (const k of panes) {
+      const rule = k.split('|')[1]!;
+      paneByRule[rule] = (paneByRule[rule] ?? 0) + 1;
+      paneAggregates++;
     }
   }
-  return { aggregates, absence, records, batches, byRule };
+  return { aggregates, absence, records, batches, byRule, paneAggregates, paneByRule };
 }

@@ -29,6 +29,7 @@ import {
 } from './lifecycle';
 import { RuleAggregates, type FixedPartialJson, type SessionPartialJson, type WindowAcc } from './partials';
 import { padSequence } from './sequence';
+import { finalSlotOf, isPaned, PaneWriter, windowState } from './panes';
 import { DEDUPE_BUCKET_MS, dedupeId } from './dedupe';
 import { hasClaimable, recordAndPublish } from './state/outbox';
 import type { AlertRecord, DueKey, KeyDescriptor, KeyState, KnownAlert, Slot, SlotUpdate, StateStore } from './StateStore';
@@ -165,6 +166,8 @@ export class Engine {
   private readonly maxGroups: number;
   /** Sequence rules of the stream (cep/SequenceRules.ts). */
   private readonly sequences: SequenceRules;
+  /** Hopping rules' panes (panes.ts). */
+  private readonly panes: PaneWriter;
 
   constructor(private readonly opts: EngineOptions) {
     const stream = opts.pipeline.streams.get(opts.stream);
@@ -205,6 +208,7 @@ export class Engine {
     this.concurrency = opts.concurrency ?? 16;
     this.redact = new Set(opts.redactFields ?? []);
     this.maxGroups = opts.maxGroupsPerRulePerBatch ?? 10000;
+    this.panes = new PaneWriter(opts.store, this.shared, this.concurrency);
     this.sequences = new SequenceRules(
       stream,
       opts.pipeline.rules.filter((r): r is SequenceRule => r.type === 'sequence' && r.stream === opts.stream),
@@ -306,7 +310,10 @@ export class Engine {
         folded.stopAt < 0
           ? []
           : [new Error(`a rule reached ${this.maxGroups} groups in this batch: the batch stops at sequence number ${events.sequenceNumber(folded.stopAt)}, which Lambda retries as the start of the next batch`)];
-      await forEachLimit(folded.keyBatches, this.concurrency, async (kb) => {
+      // Hopping rules write panes (panes.ts); other rules one item per window or session key.
+      const paned = folded.keyBatches.filter((kb) => isPaned(kb.rule));
+      const plain = paned.length === 0 ? folded.keyBatches : folded.keyBatches.filter((kb) => !isPaned(kb.rule));
+      await forEachLimit(plain, this.concurrency, async (kb) => {
         try {
           const r = await this.applyKey(shardId, kb, events);
           keysWritten += r.written ? 1 : 0;
@@ -324,6 +331,31 @@ export class Engine {
           failedAt = Math.min(failedAt, events.recordStart(indexRange(kb).first));
         }
       });
+      if (paned.length > 0) {
+        const r = await this.panes.apply(shardId, paned, events);
+        keysWritten += r.written;
+        conflicts += r.conflicts;
+        for (const [name, l] of r.late) {
+          late += l.count;
+          const st = perRule[name]!;
+          st.late += l.count;
+          st.firstLate ??= { eventTime: events.times[l.first]!, watermark: streamWm };
+        }
+        failures.push(...r.failures);
+        if (r.failedAt !== Infinity) failedAt = Math.min(failedAt, events.recordStart(r.failedAt));
+        for (const e of r.early) {
+          if (e.first >= failedAt) continue;
+          try {
+            for (const verdict of this.verdicts(e.ctx, e.state, e.group, e.window, null)) {
+              if (!verdict.holds) continue;
+              published.push(...(await this.alert(e.ctx.rule.name, e.group.key, (s) => onWindowUpdated(e.ctx.rule, e.group, s, verdict, e.ctx.step))));
+            }
+          } catch (err) {
+            failures.push(err);
+            failedAt = Math.min(failedAt, events.recordStart(e.first));
+          }
+        }
+      }
       // Sequence rules: one write per key touched, advanced to the watermark this batch's records make.
       if (this.sequences.active) {
         const upToIndex = folded.stopAt >= 0 ? folded.stopAt : events.length;
@@ -504,6 +536,12 @@ export class Engine {
       judge({ start: s.start, end: s.end }, s.value);
     }
     return out;
+  }
+
+  /** A key's state for evaluation: a hopping window's merged from its panes when its item holds no value (panes.ts). */
+  private async readWindow(ctx: RuleContext, key: KeyDescriptor): Promise<KeyState | undefined> {
+    const state = await this.opts.store.read(key);
+    return state !== undefined && key.windowStart !== null && isPaned(ctx) ? windowState(this.opts.store, ctx, key, state) : state;
   }
 
   private holds(rule: WindowRule, values: Record<string, number | null>, group: GroupRef, anomaly?: AnomalyVerdict): boolean {
@@ -693,12 +731,12 @@ export class Engine {
     const window = { start: key.windowStart!, end: key.windowEnd! };
     const empty = ctx.aggs.results(ctx.aggs.create());
     for (let attempt = 0; attempt < 3; attempt++) {
-      const state = await store.read(key);
+      const state = await this.readWindow(ctx, key);
       if (!state) return 'done';
       if (state.closed) return state.closeAt === null ? 'done' : 'loud';
       const verdicts = this.verdicts(ctx, state, group, window, watermark);
       if (!verdicts.every((v) => isQuiet(rule, rest, (s) => onWindowClosed(rule, group, s, { window: v.window, holds: v.holds, values: v.values }, ctx.step, empty)))) return 'loud';
-      if (await store.closeWindowAt(key, state.version)) {
+      if (await store.closeWindowAt(key, state.version, finalSlotOf(ctx, state))) {
         for (const { window: w, holds, values, events } of verdicts) this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark });
         return 'closed';
       }
@@ -745,7 +783,7 @@ export class Engine {
       const window = key.windowStart !== null ? { start: key.windowStart, end: key.windowEnd! } : null;
       // A fixed window is sealed first, so no contribution lands after it was read for evaluation.
       if (window !== null) await store.sealWindow(key);
-      const state = await store.read(key);
+      const state = await this.readWindow(ctx, key);
       if (!state) return { count: 0, published };
       const verdicts = this.verdicts(ctx, state, group, window, watermark);
       // A closed window's transitions are dated by its end, not its newest event.
@@ -762,7 +800,7 @@ export class Engine {
         if (events > 0) this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark, ...(anomaly ? { anomaly } : {}) });
       }
       if (window !== null) {
-        await store.finishWindow(key);
+        await store.finishWindow(key, finalSlotOf(ctx, state));
         return { count: 1, published };
       }
       const last = verdicts.length > 0 ? Math.max(...verdicts.map((v) => v.closeAt)) : watermark;

@@ -1,5 +1,6 @@
 import type { AlertRecord, DueKey, KeyDescriptor, KeyState, QuarantinedRecord, QuarantineQuery, Slot, SlotUpdate } from './StateStore';
 import type { ModelRecord } from './anomaly/rule';
+import { FINAL_SLOT, paneId, paneWindow } from './panes';
 import { isActive } from './state/outbox';
 import { MemorySequences } from './state/MemorySequences';
 import { StateProtocol, type StateProtocolOptions } from './state/StateProtocol';
@@ -23,6 +24,8 @@ import type { ShardProgress } from './watermark';
 interface KeyEntry {
   readonly key: KeyDescriptor;
   slots: Record<string, Slot>;
+  /** Hopping rules: the slots of the pane starting with the window, kept on its entry (panes.ts). */
+  paneSlots?: Record<string, Slot>;
   closed: boolean;
   closedThrough: EpochMs | null;
   /** Null once the key is finished (no longer due). */
@@ -71,6 +74,11 @@ class MemoryAggregates implements AggregateStorage {
   constructor(private readonly t: MemoryTable) {}
 
   believe(key: KeyDescriptor, shardId: string): SlotBelief {
+    if (key.pane !== undefined) {
+      const w = this.t.keys.get(paneWindow(key).id);
+      const slot = w?.paneSlots?.[shardId];
+      return { state: w === undefined ? undefined : paneSnapshot(w), slot: slot === undefined ? undefined : clone(slot) };
+    }
     const e = this.t.keys.get(key.id);
     if (e === undefined) return { state: undefined, slot: undefined };
     const slot = e.slots[shardId];
@@ -79,6 +87,7 @@ class MemoryAggregates implements AggregateStorage {
   }
 
   async putSlot(key: KeyDescriptor, shardId: string, expectedHwm: string | undefined, update: SlotUpdate): Promise<Conditional<KeyState>> {
+    if (key.pane !== undefined) return this.putPaneSlot(key, shardId, expectedHwm, update);
     const entry = this.t.keys.get(key.id);
     if (entry !== undefined && (entry.closed || entry.slots[shardId]?.hwm !== expectedHwm)) return conflict(snapshot(entry));
     if (entry === undefined && expectedHwm !== undefined) return conflict<KeyState>(undefined);
@@ -92,6 +101,21 @@ class MemoryAggregates implements AggregateStorage {
     this.t.keys.set(key.id, e);
     // The slot just written is the caller's own object (the store keeps a copy): only the others are copied out.
     return { ok: true, value: snapshot(e, shardId, update.slot) };
+  }
+
+  /** A pane's slot, on the entry of the window it starts (created with it, due at the window's close); refused once the window is sealed. */
+  private putPaneSlot(key: KeyDescriptor, shardId: string, expectedHwm: string | undefined, update: SlotUpdate): Conditional<KeyState> {
+    const window = paneWindow(key);
+    const entry = this.t.keys.get(window.id);
+    if (entry !== undefined && (entry.closed || entry.paneSlots?.[shardId]?.hwm !== expectedHwm)) return conflict(paneSnapshot(entry));
+    if (entry === undefined && expectedHwm !== undefined) return conflict<KeyState>(undefined);
+    const e: KeyEntry = entry ?? { key: window, slots: {}, closed: false, closedThrough: null, closeAt: update.closeAt, version: 0 };
+    e.paneSlots ??= {};
+    e.paneSlots[shardId] = clone(update.slot);
+    e.closeAt = update.closeAt;
+    e.version += 1;
+    this.t.keys.set(window.id, e);
+    return { ok: true, value: paneSnapshot(e) };
   }
 
   async read(key: KeyDescriptor): Promise<KeyState | undefined> {
@@ -130,22 +154,43 @@ class MemoryAggregates implements AggregateStorage {
     e.version += 1;
   }
 
-  async finish(key: KeyDescriptor): Promise<void> {
+  async finish(key: KeyDescriptor, final?: Slot): Promise<void> {
     if (this.t.opts.forgetFinishedWindows && key.windowStart !== null) {
       this.t.keys.delete(key.id);
       return;
     }
     const e = this.t.keys.get(key.id);
-    if (e) e.closeAt = null;
+    if (!e) return;
+    e.closeAt = null;
+    if (final !== undefined) {
+      e.slots = { [FINAL_SLOT]: clone(final) };
+      e.version += 1;
+    }
   }
 
-  async sealAndFinish(key: KeyDescriptor, expectedVersion: number): Promise<boolean> {
+  async sealAndFinish(key: KeyDescriptor, expectedVersion: number, final?: Slot): Promise<boolean> {
     const e = this.t.keys.get(key.id);
     if (e === undefined || e.closed || e.version !== expectedVersion) return false;
     e.closed = true;
     e.version += 1;
-    await this.finish(key);
+    await this.finish(key, final);
     return true;
+  }
+
+  async panes(rule: string, groupKey: string, from: EpochMs, to: EpochMs): Promise<Array<{ start: EpochMs; state: KeyState }>> {
+    const out: Array<{ start: EpochMs; state: KeyState }> = [];
+    for (const e of this.t.keys.values()) {
+      const s = e.key.windowStart;
+      if (e.paneSlots !== undefined && e.key.rule === rule && e.key.groupKey === groupKey && s !== null && s >= from && s <= to) out.push({ start: s, state: paneSnapshot(e) });
+    }
+    return out;
+  }
+
+  async register(key: KeyDescriptor, closeAt: EpochMs): Promise<'created' | 'exists' | 'closed'> {
+    const e = this.t.keys.get(key.id);
+    if (e !== undefined) return e.closed ? 'closed' : 'exists';
+    this.t.keys.set(key.id, { key, slots: {}, closed: false, closedThrough: null, closeAt, version: 1 });
+    return 'created';
   }
 
   async putSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean> {
@@ -364,7 +409,13 @@ export class InMemoryStateStore extends StateProtocol {
 
   /** Every key and its state, for tests and inspection. */
   dump(): Array<{ key: KeyDescriptor; state: KeyState }> {
-    return [...this.table.keys.values()].map((e) => ({ key: e.key, state: snapshot(e) }));
+    const out: Array<{ key: KeyDescriptor; state: KeyState }> = [];
+    for (const e of this.table.keys.values()) {
+      out.push({ key: e.key, state: snapshot(e) });
+      // A pane is kept on the entry of the window it starts; listed as a key of its own (panes.ts).
+      if (e.paneSlots !== undefined) out.push({ key: { ...e.key, id: paneId(e.key.rule, e.key.groupKey, e.key.windowStart!), pane: { windowEnd: e.key.windowEnd! } }, state: paneSnapshot(e) });
+    }
+    return out;
   }
 }
 
@@ -377,6 +428,13 @@ function snapshot(e: KeyEntry, shardId?: string, written?: Slot): KeyState {
   const slots: Record<string, Slot> = {};
   for (const [shard, slot] of Object.entries(e.slots)) slots[shard] = shard === shardId ? written! : clone(slot);
   return { slots, closed: e.closed, closedThrough: e.closedThrough, closeAt: e.closeAt, version: e.version };
+}
+
+/** A pane's state on its window's entry: its slots, the window's closed flag and version. */
+function paneSnapshot(e: KeyEntry): KeyState {
+  const slots: Record<string, Slot> = {};
+  for (const [shard, slot] of Object.entries(e.paneSlots ?? {})) slots[shard] = clone(slot);
+  return { slots, closed: e.closed, closedThrough: null, closeAt: e.closeAt, version: e.version };
 }
 
 /** A deep copy as the DynamoDB store makes it: state goes through JSON there (and JSON is faster to copy than structuredClone). */

@@ -45,6 +45,11 @@ export interface KeyDescriptor {
   /** Start of the fixed window; null for a session key. */
   readonly windowStart: EpochMs | null;
   readonly windowEnd: EpochMs | null;
+  /**
+   * A pane of a hopping rule (panes.ts): [windowStart, windowEnd) is one slide, kept with the window
+   * starting at windowStart, which ends at `pane.windowEnd`.
+   */
+  readonly pane?: { readonly windowEnd: EpochMs };
 }
 
 /** What a store holds for a key. */
@@ -204,8 +209,25 @@ export interface StateStore {
    */
   sealWindow(key: KeyDescriptor): Promise<void>;
 
-  /** A sealed window was evaluated: it is no longer due. Idempotent. */
-  finishWindow(key: KeyDescriptor): Promise<void>;
+  /**
+   * A sealed window was evaluated: it is no longer due. Idempotent. `final`:
+   * a hopping window's value, merged from its panes (panes.ts), kept in its
+   * item so that the closed window stays as it was evaluated.
+   */
+  finishWindow(key: KeyDescriptor, final?: Slot): Promise<void>;
+
+  /**
+   * Hopping rules: the panes of (rule, group) starting in [from, to], strongly
+   * consistent, in any order (DynamoDB: one Query of the group's pane partition).
+   */
+  readPanes(rule: string, groupKey: string, from: EpochMs, to: EpochMs): Promise<Array<{ start: EpochMs; state: KeyState }>>;
+
+  /**
+   * Hopping rules: creates a window's item (no slots, due at `closeAt`) if it
+   * has none: 'created'; 'exists' when it has one, 'closed' when that one is
+   * closed (the window takes no more contributions).
+   */
+  registerWindow(key: KeyDescriptor, closeAt: EpochMs): Promise<'created' | 'exists' | 'closed'>;
 
   /**
    * Fixed windows of one (rule, group) starting in (after, upTo] (after null: no lower bound), read
@@ -229,7 +251,7 @@ export interface StateStore {
    * land between the read and the seal. False when the key moved on (or does
    * not exist): the caller reads it again.
    */
-  closeWindowAt(key: KeyDescriptor, expectedVersion: number): Promise<boolean>;
+  closeWindowAt(key: KeyDescriptor, expectedVersion: number, final?: Slot): Promise<boolean>;
 
   /**
    * Session keys: records that sessions closing at or before `closedThrough`

@@ -3,7 +3,7 @@ import { PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { beginsWith, equals } from '../../lambdas/adapters/dynamodb/expressions';
 import { QuarantineRepository } from '../../lambdas/adapters/dynamodb/QuarantineRepository';
 import { StateTable } from '../../lambdas/adapters/dynamodb/StateTable';
-import { aggregateLayout, alertLayout, ATTR, modelLayout, type NativeItem } from '../../lambdas/adapters/dynamodb/tableLayout';
+import { aggregateLayout, alertLayout, ATTR, modelLayout, paneLayout, type NativeItem } from '../../lambdas/adapters/dynamodb/tableLayout';
 import { storedVerdict, type ModelRecord } from '../../lambdas/core/anomaly/rule';
 import type { AnomalyVerdict } from '../../lambdas/core/anomaly/types';
 import { TABLE } from '../../lambdas/core/contract';
@@ -11,6 +11,7 @@ import { quarantineOrder } from '../../lambdas/core/state/StateProtocol';
 import { groupFromKey } from '../../lambdas/core/group';
 import type { AlertState } from '../../lambdas/core/lifecycle';
 import { RuleAggregates, type FixedPartialJson, type SessionPartialJson } from '../../lambdas/core/partials';
+import { windowAcc, type StoredPane } from '../../lambdas/core/panes';
 import type { Pipeline, WindowRule } from '../../lambdas/core/types';
 
 export interface WindowView {
@@ -129,9 +130,23 @@ export class Inspector {
       }
       return storedVerdict(await m, start);
     };
+    // Hopping rules (lambdas/core/panes.ts): an open window's value is the merge of its panes, kept on the items of the windows they start.
+    const panesOf = new Map<string, StoredPane[]>();
+    for (const item of items) {
+      const a = aggregateLayout.decode(item);
+      const pane = paneLayout.state(item);
+      if (a.windowStart !== null && Object.keys(pane.slots).length > 0) panesOf.set(a.groupKey, [...(panesOf.get(a.groupKey) ?? []), { start: a.windowStart, state: pane }]);
+    }
     for (const item of items) {
       const a = aggregateLayout.decode(item);
       if (a.groupKey === '') continue;
+      if (rule.window.kind === 'hopping' && a.windowStart !== null && Object.keys(a.state.slots).length === 0 && !a.state.closed) {
+        const panes = panesOf.get(a.groupKey) ?? [];
+        const acc = windowAcc(ra, panes, a.windowStart, rule.window.sizeMs);
+        const shards = new Set(panes.filter((p) => p.start >= a.windowStart! && p.start < a.windowEnd!).flatMap((p) => Object.keys(p.state.slots)));
+        out.push({ rule: rule.name, group: groupFromKey(rule.groupBy, a.groupKey).labels, start: new Date(a.windowStart).toISOString(), end: new Date(a.windowEnd!).toISOString(), closed: false, shards: shards.size, values: ra.results(acc) });
+        continue;
+      }
       // The closed marker of a window judged empty (issue 19) is no window the group sent anything in.
       if (a.windowStart !== null && a.state.closed && Object.keys(a.state.slots).length === 0) continue;
       const group = groupFromKey(rule.groupBy, a.groupKey).labels;

@@ -132,7 +132,7 @@ export class Backtest {
   async finish(flush: boolean): Promise<BacktestSummary> {
     const stats: ReplayStats = await this.replay.finish({ flush });
     let openWindows = 0;
-    for (const { state } of this.replay.store.dump()) if (state.closeAt !== null && !state.closed) openWindows += 1;
+    for (const { key, state } of this.replay.store.dump()) if (key.pane === undefined && state.closeAt !== null && !state.closed) openWindows += 1;
     const alerts: Record<string, RuleSummary> = {};
     for (const [name, s] of this.perRule) alerts[name] = { fired: s.fired, resolved: s.resolved, groups: s.groups, flaps: s.flaps };
     const flapping = [...this.flaps.values()].sort((a, b) => b.times - a.times || a.rule.localeCompare(b.rule) || JSON.stringify(a.group).localeCompare(JSON.stringify(b.group)));

@@ -101,6 +101,35 @@ describe('inspect', () => {
     ]);
   });
 
+  it('lists an open hopping window with the merge of its panes (kept on the items of the windows they start)', async () => {
+    const table = await freshTable(dynamo.endpoint);
+    const pipeline = parsePipeline(
+      `
+streams:
+  telemetry: { timestamp: ts, outOfOrderness: 0s }
+rules:
+  - alert: Slow
+    stream: telemetry
+    groupBy: [service]
+    window: { hopping: 3m, every: 1m }
+    aggregate: { total: 'count()' }
+    when: 'total >= 100.0'
+`,
+      'hop.yaml',
+    );
+    const { client } = instrumentedClient(dynamo.endpoint);
+    const engine = new Engine({ pipeline, stream: 'telemetry', store: new DynamoDBStateStore({ client, tableName: table }), clock: { now: () => T0 + 80_000 }, publish: async () => undefined });
+    const s = 'shardId-000000000000';
+    await engine.processBatch(s, shardRecords(s, [{ service: 'api', ts: T0 + 1000 }, { service: 'api', ts: T0 + 70_000 }]));
+    // Window T0-2m closed (the watermark, 70 s, passed its close at 1 m); the open ones, newest first.
+    const rows = await new Inspector(client, table, pipeline).windows('Slow');
+    expect(rows.map((r) => [(Date.parse(r.start) - T0) / 60_000, r.closed, r.shards, r.values])).toEqual([
+      [1, false, 1, { total: 1 }],
+      [0, false, 1, { total: 2 }],
+      [-1, false, 1, { total: 2 }],
+    ]);
+  });
+
   it('with --all, lists the windows already evaluated too (a scan of the rule\'s items)', async () => {
     const { table, pipeline, client, store } = await seeded();
     // Later, with every shard idle, the ticker's advance closes window T0 (sealed, then out of the due index).

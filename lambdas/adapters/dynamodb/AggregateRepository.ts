@@ -1,10 +1,11 @@
 import { TABLE } from '../../core/contract';
 import { descriptor } from '../../core/fold';
+import { FINAL_SLOT, paneWindow } from '../../core/panes';
 import type { AggregateStorage, Conditional, SlotBelief } from '../../core/state/StateStorage';
-import type { DueKey, KeyDescriptor, KeyState, SlotUpdate } from '../../core/StateStore';
+import type { DueKey, KeyDescriptor, KeyState, Slot, SlotUpdate } from '../../core/StateStore';
 import type { EpochMs } from '../../core/types';
-import { and, atMost, attributeExists, attributeNotExists, beginsWith, equals, greaterThan, type UpdateSpec } from './expressions';
-import { aggregateLayout, ATTR, slotAttributes } from './tableLayout';
+import { and, atLeast, atMost, attributeExists, attributeNotExists, beginsWith, equals, greaterThan, type UpdateSpec } from './expressions';
+import { aggregateLayout, ATTR, paneLayout, slotAttributes } from './tableLayout';
 import type { StateTable } from './StateTable';
 
 export interface AggregateRepositoryOptions {
@@ -15,6 +16,12 @@ export interface AggregateRepositoryOptions {
 }
 
 const DAY = 86_400_000;
+
+/** A finished hopping window's value (core/panes.ts), as the slot attributes of its item. */
+function finalAttributes(final: Slot): Record<string, string> {
+  const a = slotAttributes(FINAL_SLOT);
+  return { [a.hwm]: final.hwm, [a.partial]: JSON.stringify(final.partial) };
+}
 
 /**
  * Aggregate key items. A batch writes each key it touches once:
@@ -50,6 +57,7 @@ export class AggregateRepository implements AggregateStorage {
   }
 
   async putSlot(key: KeyDescriptor, shardId: string, expectedHwm: string | undefined, update: SlotUpdate): Promise<Conditional<KeyState>> {
+    if (key.pane !== undefined) return this.putPaneSlot(key, shardId, expectedHwm, update);
     const slot = slotAttributes(shardId);
     const set = {
       [slot.hwm]: update.slot.hwm,
@@ -81,6 +89,63 @@ export class AggregateRepository implements AggregateStorage {
     if (key.windowStart === null && state.closeAt !== null && update.closeAt < state.closeAt) state = await this.lowerCloseAt(key, update.closeAt, state);
     this.remember(key.id, state);
     return { ok: true, value: state };
+  }
+
+  /**
+   * A pane's slot (core/panes.ts), on the item of the window the pane starts: the same conditional
+   * write as a window key's (on the pane's HWM attribute, refused once the window is sealed), which
+   * also makes the item the window's entry in the due index.
+   */
+  private async putPaneSlot(key: KeyDescriptor, shardId: string, expectedHwm: string | undefined, update: SlotUpdate): Promise<Conditional<KeyState>> {
+    const slot = paneLayout.slotAttributes(shardId);
+    const window = paneWindow(key);
+    const set = {
+      [slot.hwm]: update.slot.hwm,
+      [slot.partial]: JSON.stringify(update.slot.partial),
+      ...aggregateLayout.identity(window, Math.ceil((update.closeAt + this.retentionMs) / 1000)),
+      [ATTR.closeAt]: update.closeAt,
+    };
+    const written = await this.table.write(
+      'aggregate',
+      'aggregate.paneApply',
+      aggregateLayout.key(window),
+      {
+        kind: 'update',
+        update: { set, add: { [ATTR.version]: 1 } },
+        condition: and(expectedHwm === undefined ? attributeNotExists(slot.hwm) : equals(slot.hwm, expectedHwm), attributeNotExists(ATTR.closed)),
+        returnNew: true,
+      },
+      'current',
+    );
+    if (!written.ok) {
+      const current = written.current === undefined ? undefined : paneLayout.state(written.current);
+      if (current === undefined) this.cache.delete(key.id);
+      else this.remember(key.id, current);
+      return { ok: false, current };
+    }
+    const state = paneLayout.state(written.attributes ?? {});
+    this.remember(key.id, state);
+    return { ok: true, value: state };
+  }
+
+  async panes(rule: string, groupKey: string, from: EpochMs, to: EpochMs): Promise<Array<{ start: EpochMs; state: KeyState }>> {
+    // The group's partition on the base table (strongly consistent): the items of the windows starting in [from, to].
+    const partition = aggregateLayout.key(descriptor(rule, groupKey, { start: 0, end: 0 })).pk;
+    const range = aggregateLayout.windowsAfter(from - 1);
+    const items = await this.table.query('aggregate', 'aggregate.panes', partition, {
+      keyCondition: and(equals(ATTR.pk, partition), range.op === 'after' ? greaterThan(ATTR.sk, range.sk) : beginsWith(ATTR.sk, range.sk)),
+      filter: and(atLeast(ATTR.windowStart, from), atMost(ATTR.windowStart, to)),
+      consistent: true,
+    });
+    return items.map((item) => ({ start: aggregateLayout.decode(item).windowStart!, state: paneLayout.state(item) })).filter((p) => Object.keys(p.state.slots).length > 0);
+  }
+
+  async register(key: KeyDescriptor, closeAt: EpochMs): Promise<'created' | 'exists' | 'closed'> {
+    const k = aggregateLayout.key(key);
+    const item = { [ATTR.pk]: k.pk, [ATTR.sk]: k.sk, ...aggregateLayout.identity(key, Math.ceil((closeAt + this.retentionMs) / 1000)), [ATTR.closeAt]: closeAt, [ATTR.version]: 1 };
+    const written = await this.table.write('aggregate', 'aggregate.register', k, { kind: 'put', item, condition: attributeNotExists(ATTR.pk) }, 'current');
+    if (written.ok) return 'created';
+    return written.current !== undefined && written.current[ATTR.closed] === true ? 'closed' : 'exists';
   }
 
   /** Session keys: another shard set a later close time; lower it to ours (conditional, so the minimum wins). */
@@ -149,18 +214,20 @@ export class AggregateRepository implements AggregateStorage {
     this.cache.delete(key.id);
   }
 
-  async finish(key: KeyDescriptor): Promise<void> {
-    await this.table.write('aggregate', 'aggregate.finish', aggregateLayout.key(key), { kind: 'update', update: { remove: [ATTR.duePk, ATTR.closeAt] }, condition: attributeExists(ATTR.pk) }, 'ignore');
+  async finish(key: KeyDescriptor, final?: Slot): Promise<void> {
+    const update: UpdateSpec = final === undefined ? { remove: [ATTR.duePk, ATTR.closeAt] } : { set: finalAttributes(final), add: { [ATTR.version]: 1 }, remove: [ATTR.duePk, ATTR.closeAt] };
+    await this.table.write('aggregate', 'aggregate.finish', aggregateLayout.key(key), { kind: 'update', update, condition: attributeExists(ATTR.pk) }, 'ignore');
+    this.cache.delete(key.id);
   }
 
-  async sealAndFinish(key: KeyDescriptor, expectedVersion: number): Promise<boolean> {
+  async sealAndFinish(key: KeyDescriptor, expectedVersion: number, final?: Slot): Promise<boolean> {
     const written = await this.table.write(
       'aggregate',
       'aggregate.sealAndFinish',
       aggregateLayout.key(key),
       {
         kind: 'update',
-        update: { set: { [ATTR.closed]: true }, add: { [ATTR.version]: 1 }, remove: [ATTR.duePk, ATTR.closeAt] },
+        update: { set: { [ATTR.closed]: true, ...(final === undefined ? {} : finalAttributes(final)) }, add: { [ATTR.version]: 1 }, remove: [ATTR.duePk, ATTR.closeAt] },
         condition: and(equals(ATTR.version, expectedVersion), attributeNotExists(ATTR.closed)),
       },
       'ignore',

@@ -75,8 +75,12 @@ export const ITEM_KINDS = Object.keys(ITEM_PREFIX) as ItemKind[];
 
 /** The requests each item type's repository makes (what a request tag names, see StateTable.ts). */
 export const OPERATIONS = {
-  /** windows: a group's fixed windows from the base table (strongly consistent); sealEmpty: the closed marker of a window judged empty; sealAndFinish: a quiet close (one write). */
-  aggregate: ['apply', 'lowerCloseAt', 'read', 'due', 'seal', 'finish', 'sealAndFinish', 'advanceSessions', 'list', 'windows', 'sealEmpty'],
+  /**
+   * windows: a group's fixed windows from the base table (strongly consistent); sealEmpty: the closed marker of a window judged empty; sealAndFinish: a quiet close (one write).
+   * Hopping rules (core/panes.ts): paneApply: the one conditional write per pane touched per batch (on the item of the window the pane starts);
+   * panes: a window's panes (one Query of the group's partition); register: the item of a window none of whose panes was written yet.
+   */
+  aggregate: ['apply', 'lowerCloseAt', 'read', 'due', 'seal', 'finish', 'sealAndFinish', 'advanceSessions', 'list', 'windows', 'sealEmpty', 'register', 'paneApply', 'panes'],
   /** record: a lifecycle step and the transitions it records; confirm: published transitions leave the outbox; release: claims given up. */
   alert: ['read', 'record', 'confirm', 'release', 'list'],
   progress: ['read', 'raise', 'list'],
@@ -99,6 +103,8 @@ const DUE_PREFIX = 'due#';
 const SEQUENCE_DUE_PREFIX = 'dueSQ#';
 const SEQUENCE_SK = '-';
 const WINDOW_SK_PREFIX = 'W#';
+const PANE_HWM_PREFIX = 'ph_';
+const PANE_PARTIAL_PREFIX = 'pp_';
 const SESSION_SK = 'S';
 const WATERMARK_SK = '-';
 const HWM_PREFIX = 'h_';
@@ -302,6 +308,28 @@ export const aggregateLayout = {
       due: item[ATTR.duePk] !== undefined,
       state: aggregateLayout.state(item),
     };
+  },
+};
+
+/**
+ * Panes of hopping rules (core/panes.ts). Pane p is kept on the item of the window starting at p (the
+ * newest window it is in, so the last to close): its per-shard slots are `ph_<shard>`/`pp_<shard>`
+ * beside the window's own attributes, so a pane write is also the window's entry in the due index,
+ * and a sealed window refuses its pane (every window of the pane is closed by then).
+ */
+export const paneLayout = {
+  slotAttributes(shardId: string): { readonly hwm: string; readonly partial: string } {
+    return { hwm: `${PANE_HWM_PREFIX}${shardId}`, partial: `${PANE_PARTIAL_PREFIX}${shardId}` };
+  },
+  /** The pane's state on its window's item: its slots, and the window's closed flag and version. */
+  state(item: NativeItem): KeyState {
+    const slots: Record<string, Slot> = {};
+    for (const [name, value] of Object.entries(item)) {
+      if (!name.startsWith(PANE_HWM_PREFIX) || typeof value !== 'string') continue;
+      const p = item[paneLayout.slotAttributes(name.slice(PANE_HWM_PREFIX.length)).partial];
+      if (typeof p === 'string') slots[name.slice(PANE_HWM_PREFIX.length)] = { hwm: value, partial: JSON.parse(p) as PartialJson };
+    }
+    return { slots, closed: item[ATTR.closed] === true, closedThrough: null, closeAt: num(item[ATTR.closeAt]), version: num(item[ATTR.version]) ?? 0 };
   },
 };
 

@@ -16,6 +16,7 @@ import type {
   QuarantineQuery,
   SequenceApplyOutcome,
   SequenceRecord,
+  Slot,
   SlotBuilder,
   StateStore,
 } from '../StateStore';
@@ -145,8 +146,16 @@ export class StateProtocol implements StateStore {
     return this.storage.aggregates.seal(key);
   }
 
-  finishWindow(key: KeyDescriptor): Promise<void> {
-    return this.storage.aggregates.finish(key);
+  finishWindow(key: KeyDescriptor, final?: Slot): Promise<void> {
+    return this.storage.aggregates.finish(key, final);
+  }
+
+  readPanes(rule: string, groupKey: string, from: EpochMs, to: EpochMs): Promise<Array<{ start: EpochMs; state: KeyState }>> {
+    return this.storage.aggregates.panes(rule, groupKey, from, to);
+  }
+
+  registerWindow(key: KeyDescriptor, closeAt: EpochMs): Promise<'created' | 'exists' | 'closed'> {
+    return this.storage.aggregates.register(key, closeAt);
   }
 
   async groupWindows(rule: string, groupKey: string, after: EpochMs | null, upTo: EpochMs): Promise<Array<{ key: KeyDescriptor; state: KeyState }>> {
@@ -158,8 +167,8 @@ export class StateProtocol implements StateStore {
     return this.storage.aggregates.sealEmpty(key);
   }
 
-  closeWindowAt(key: KeyDescriptor, expectedVersion: number): Promise<boolean> {
-    return this.storage.aggregates.sealAndFinish(key, expectedVersion);
+  closeWindowAt(key: KeyDescriptor, expectedVersion: number, final?: Slot): Promise<boolean> {
+    return this.storage.aggregates.sealAndFinish(key, expectedVersion, final);
   }
 
   advanceSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean> {

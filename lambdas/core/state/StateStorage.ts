@@ -58,7 +58,11 @@ export interface AggregateStorage {
   /** Marks an existing key closed (no more slots); nothing when it is already closed or was never written. */
   seal(key: KeyDescriptor): Promise<void>;
   /** Takes an existing key out of the due keys; nothing when it was never written. */
-  finish(key: KeyDescriptor): Promise<void>;
+  finish(key: KeyDescriptor, final?: Slot): Promise<void>;
+  /** Panes of (rule, group) starting in [from, to] (panes.ts), strongly consistent, in any order. */
+  panes(rule: string, groupKey: string, from: EpochMs, to: EpochMs): Promise<Array<{ start: EpochMs; state: KeyState }>>;
+  /** Creates a window item with no slots, due at `closeAt`, if the key has none (StateStore.registerWindow). */
+  register(key: KeyDescriptor, closeAt: EpochMs): Promise<'created' | 'exists' | 'closed'>;
   /**
    * Fixed windows of one (rule, group) whose start is in (after, upTo] (after null: no lower bound),
    * from the base table, strongly consistent (not from the due index, which may lag on DynamoDB),
@@ -71,7 +75,7 @@ export interface AggregateStorage {
    */
   sealEmpty(key: KeyDescriptor): Promise<boolean>;
   /** Seal and finish in one write, if the key exists, is at `expectedVersion` and is not closed; false otherwise. */
-  sealAndFinish(key: KeyDescriptor, expectedVersion: number): Promise<boolean>;
+  sealAndFinish(key: KeyDescriptor, expectedVersion: number, final?: Slot): Promise<boolean>;
   /** Sets a session key's closedThrough and next close time (null: not due) if it is still at `expectedVersion`. */
   putSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean>;
 }

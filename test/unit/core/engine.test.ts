@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { Engine } from '../../../lambdas/core/Engine';
 import { InMemoryStateStore } from '../../../lambdas/core/InMemoryStateStore';
+import { windowsFromPanes } from '../../../lambdas/core/panes';
 import type { AlertTransition } from '../../../lambdas/core/lifecycle';
 import { RuleAggregates, type FixedPartialJson, type SessionPartialJson } from '../../../lambdas/core/partials';
 import type { AggregateSpec, KinesisLikeRecord, WindowRule } from '../../../lambdas/core/types';
@@ -96,8 +97,17 @@ function stored(store: InMemoryStateStore, rule: WindowRule) {
   const ra = new RuleAggregates(rule);
   const out = new Map<string, { total: number; errors: number; sum: number; max: number; min: number }>();
   const shape = (r: Record<string, number | null>) => ({ total: r['total']!, errors: r['errors']!, sum: r['sum']!, max: r['max']!, min: r['min']! });
-  for (const { key, state } of store.dump()) {
-    if (key.rule !== rule.name) continue;
+  const dump = store.dump().filter((d) => d.key.rule === rule.name);
+  // Hopping rules keep an open window's value in its panes (panes.ts): windows are merged from them.
+  if (rule.window.kind === 'hopping') {
+    const panes = dump.filter((d) => d.key.pane !== undefined).map((d) => ({ groupKey: d.key.groupKey, start: d.key.windowStart!, state: d.state }));
+    for (const [groupKey, windows] of windowsFromPanes(ra, rule.window.sizeMs, rule.window.slideMs, panes)) {
+      const service = (JSON.parse(groupKey) as string[])[0]!;
+      for (const [start, acc] of windows) out.set(`${service}|${start}`, shape(ra.results(acc)));
+    }
+    return out;
+  }
+  for (const { key, state } of dump) {
     const service = (JSON.parse(key.groupKey) as string[])[0]!;
     const slots = Object.values(state.slots);
     if (key.windowStart !== null) {

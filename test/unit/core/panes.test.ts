@@ -1,0 +1,126 @@
+/**
+ * Panes (lambdas/core/panes.ts, issue 21): the engine writes one item per
+ * (rule, group, pane) for hopping windows, evaluates a window from its panes
+ * when it closes, and a closed window stays as evaluated — through a late-only
+ * part in a pane the closed window shares with open ones, and through
+ * redelivery of every batch.
+ */
+import { Engine, type ClosedWindow } from '../../../lambdas/core/Engine';
+import { InMemoryStateStore } from '../../../lambdas/core/InMemoryStateStore';
+import { FINAL_SLOT } from '../../../lambdas/core/panes';
+import type { FixedPartialJson } from '../../../lambdas/core/partials';
+import { countAgg, fn, pipelineOf, shardRecords, streamSpec, T0, windowRule } from '../../helpers/factories';
+
+const M = 60_000;
+const S = 'shardId-000000000000';
+
+function setup() {
+  const rule = windowRule({ name: 'Hop', window: { kind: 'hopping', sizeMs: 3 * M, slideMs: M }, aggregates: [countAgg('n'), { name: 'hi', kind: 'max', value: fn('value', (v) => v['value']), source: 'max(value)' }] });
+  const store = new InMemoryStateStore();
+  const closed: ClosedWindow[] = [];
+  const engine = new Engine({
+    pipeline: pipelineOf([rule], streamSpec({ idleTimeoutMs: 3_600_000 })),
+    stream: 'telemetry',
+    store,
+    clock: { now: () => T0 + 4 * M },
+    publish: async () => undefined,
+    onWindowClosed: (w) => closed.push(w),
+  });
+  return { store, engine, closed };
+}
+
+const ev = (offsetMs: number, value: number) => ({ service: 'a', ts: T0 + offsetMs, value, status: 200 });
+
+describe('panes', () => {
+  it('writes one item per (rule, group, pane) per batch, not one per window', async () => {
+    const { store, engine } = setup();
+    const r = await engine.processBatch(S, shardRecords(S, [ev(10_000, 1), ev(20_000, 2), ev(70_000, 3)], 1n));
+    expect(r.keysWritten).toBe(2);
+    const items = store.dump().filter((d) => d.key.rule === 'Hop');
+    expect(items.filter((d) => d.key.pane !== undefined).map((d) => d.key.windowStart! - T0)).toEqual([0, M]);
+    // Windows are registered (their due entries), with no slots: their values live in the panes. Window
+    // [-2m, 1m) was closed after the batch (the watermark, 70 s, passed its close): it keeps its value.
+    expect(
+      items
+        .filter((d) => d.key.pane === undefined)
+        .map((d) => [d.key.windowStart! - T0, Object.keys(d.state.slots).length])
+        .sort((a, b) => a[0]! - b[0]!),
+    ).toEqual([
+      [-2 * M, 1],
+      [-M, 0],
+      [0, 0],
+      [M, 0],
+    ]);
+  });
+
+  it('a late-only part in a pane shared by a closed window and open ones changes neither the closed window nor anything on redelivery', async () => {
+    const { store, engine, closed } = setup();
+    // Pane [2m, 3m) is in windows 0, 1m, 2m. The event at 3m30s moves the watermark past window 0's close (3m).
+    const a = shardRecords(S, [ev(2 * M + 5_000, 5), ev(3 * M + 30_000, 7)], 1n);
+    // Late for window 0 (closed), in time for 1m and 2m: a part of its own, valid from window 1m on.
+    const b = shardRecords(S, [ev(2 * M + 10_000, 9)], 3n);
+    const ra = await engine.processBatch(S, a);
+    expect(ra.late).toBe(0);
+    const rb = await engine.processBatch(S, b);
+    expect(rb.late).toBe(0);
+    const first = closed.filter((w) => w.window.start === T0).map((w) => w.values);
+    expect(first).toEqual([{ n: 1, hi: 5 }]);
+    // Every batch again, twice; then the watermark passes every window.
+    for (let k = 0; k < 2; k++) {
+      await engine.processBatch(S, a);
+      await engine.processBatch(S, b);
+    }
+    await engine.processBatch(S, shardRecords(S, [ev(9 * M, 1)], 4n));
+    await engine.advance();
+    // A window reported more than once (a retried close) is reported with the same values each time.
+    const reported = new Map<number, Set<string>>();
+    for (const w of closed) reported.set(w.window.start - T0, (reported.get(w.window.start - T0) ?? new Set()).add(JSON.stringify(w.values)));
+    expect([...reported.values()].filter((v) => v.size > 1)).toEqual([]);
+    const values = new Map([...reported.entries()].map(([s, v]) => [s, JSON.parse([...v][0]!) as unknown]));
+    expect(
+      [...values.entries()].filter(([s]) => s <= 3 * M).sort((x, y) => x[0] - y[0]),
+    ).toEqual([
+      [0, { n: 1, hi: 5 }],
+      [M, { n: 3, hi: 9 }],
+      [2 * M, { n: 3, hi: 9 }],
+      [3 * M, { n: 1, hi: 7 }],
+    ]);
+    // Finished windows keep their value in their own item.
+    const finals = store
+      .dump()
+      .filter((d) => d.key.pane === undefined && d.state.closeAt === null && d.key.windowStart! <= T0 + 3 * M && d.key.windowStart! >= T0)
+      .map((d) => [d.key.windowStart! - T0, (d.state.slots[FINAL_SLOT]?.partial as FixedPartialJson | undefined)?.n ?? 0])
+      .sort((x, y) => x[0]! - y[0]!);
+    expect(finals).toEqual([
+      [0, 1],
+      [M, 3],
+      [2 * M, 3],
+      [3 * M, 1],
+    ]);
+  });
+
+  it('emit: early evaluates every open window a batch touched from its panes (one read of the group\'s panes) and fires once', async () => {
+    const rule = windowRule({ name: 'Early', emit: 'early', window: { kind: 'hopping', sizeMs: 3 * M, slideMs: M }, aggregates: [countAgg('total')] });
+    const store = new InMemoryStateStore();
+    const published: string[] = [];
+    const engine = new Engine({
+      pipeline: pipelineOf([rule], streamSpec({ idleTimeoutMs: 3_600_000, outOfOrdernessMs: 10 * M })),
+      stream: 'telemetry',
+      store,
+      clock: { now: () => T0 + 4 * M },
+      publish: async (t) => {
+        published.push(`${t.state} ${(t.window.start - T0) / M}`);
+      },
+    });
+    const reads = jest.spyOn(store, 'readPanes');
+    // Two events in pane [0, 1m), then one in [1m, 2m): windows -1m and 0 hold 3 (the group fires, on the older one), -2m holds 2, 1m holds 1.
+    await engine.processBatch(S, shardRecords(S, [ev(10_000, 1), ev(20_000, 1)], 1n));
+    expect(published).toEqual([]);
+    await engine.processBatch(S, shardRecords(S, [ev(70_000, 1)], 3n));
+    expect(published).toEqual(['firing -1']);
+    expect(reads).toHaveBeenCalledTimes(2);
+    // Redelivered: nothing new is published.
+    await engine.processBatch(S, shardRecords(S, [ev(70_000, 1)], 3n));
+    expect(published).toEqual(['firing -1']);
+  });
+});
