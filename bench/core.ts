@@ -12,6 +12,10 @@
  * its own floor (base64, de-aggregation with the MD5 check, JSON.parse of
  * each user record), for `--kpl-seconds` (default half of `--seconds`; 0 skips it).
  * The workload and the measurement live in workload.ts (`npm run bench` reuses them).
+ *
+ * `--variants`: the floor and the core on the sample and on copies of it less
+ * some rules (bench/pipelines/), all in turn in the same passes, with the
+ * cost of the anomaly rule and of one sequence rule (issues 16, 17, 21).
  */
 import { parseArgs } from 'node:util';
 import { buildCoreBatch, buildKplBatch, coreRunner, decodeOnly, KPL_EVENTS_PER_RECORD, kplDecodeOnly, measureInterleaved, type PassRates } from './workload';
@@ -37,6 +41,92 @@ export async function measureCore(records: number, budgetMs: number, pipelineFil
   const coreEventsPerSec = corePasses!.best;
   const decodeEventsPerSec = decodePasses!.best;
   return { coreEventsPerSec, decodeEventsPerSec, ratio: coreEventsPerSec / decodeEventsPerSec, rules: bench.pipeline.rules.length, decodePasses: decodePasses!, corePasses: corePasses! };
+}
+
+/**
+ * The variants `--variants` measures: the sample, and the sample less some of
+ * its rules (bench/pipelines/), so that the cost of one rule kind is the
+ * difference between two of them, measured in the same passes.
+ */
+export const CORE_VARIANTS: ReadonlyArray<{ readonly name: string; readonly file: string; readonly label: string }> = [
+  { name: 'sample', file: 'pipelines/sample.yaml', label: 'the sample (all rules)' },
+  { name: 'sampleNoAnomaly', file: 'bench/pipelines/sample-no-anomaly.yaml', label: 'the sample less its anomaly rule (ErrorSpike)' },
+  { name: 'base4', file: 'bench/pipelines/sample-base.yaml', label: '4 rules (HighErrorRate, SlowResponses, SessionBurst, HeartbeatMissing)' },
+  { name: 'base4Seq1', file: 'bench/pipelines/sample-base-1seq.yaml', label: 'the 4 rules + one sequence rule (DeployThenErrors)' },
+];
+
+export interface VariantResult {
+  readonly name: string;
+  readonly file: string;
+  readonly rules: number;
+  readonly coreEventsPerSec: number;
+  /** Best core pass over the best decode pass. */
+  readonly ratio: number;
+  readonly corePasses: PassRates;
+}
+
+export interface VariantsResult {
+  readonly decodeEventsPerSec: number;
+  readonly decodePasses: PassRates;
+  readonly variants: VariantResult[];
+  /** Events/s lost to the anomaly rule: 1 - sample / sampleNoAnomaly (issue 16: at most 0.05). */
+  readonly anomalyCost: number;
+  /** Events/s lost to one sequence rule: 1 - base4Seq1 / base4. */
+  readonly sequenceCost: number;
+}
+
+/**
+ * The decode floor and the core on every variant, pass after pass (one pass
+ * of each in turn) over the same records: load on the machine falls on all
+ * of them alike, so their differences are the rules' costs.
+ */
+export async function measureVariants(records: number, budgetMs: number): Promise<VariantsResult> {
+  const benches = CORE_VARIANTS.map((v) => buildCoreBatch(records, v.file));
+  const [decodePasses, ...corePasses] = await measureInterleaved([decodeOnly, ...benches.map((b) => coreRunner(b))], benches[0]!.records, budgetMs);
+  const variants = CORE_VARIANTS.map((v, i) => ({
+    name: v.name,
+    file: v.file,
+    rules: benches[i]!.pipeline.rules.length,
+    coreEventsPerSec: corePasses[i]!.best,
+    ratio: corePasses[i]!.best / decodePasses!.best,
+    corePasses: corePasses[i]!,
+  }));
+  const rate = (name: string) => variants.find((v) => v.name === name)!.coreEventsPerSec;
+  return {
+    decodeEventsPerSec: decodePasses!.best,
+    decodePasses: decodePasses!,
+    variants,
+    anomalyCost: 1 - rate('sample') / rate('sampleNoAnomaly'),
+    sequenceCost: 1 - rate('base4Seq1') / rate('base4'),
+  };
+}
+
+/** The one-line JSON form of a variants run (bench/run.ts reads it). */
+export function variantsJson(r: VariantsResult): Record<string, unknown> {
+  const milli = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    decodeEventsPerSec: Math.round(r.decodeEventsPerSec),
+    variants: r.variants.map((v) => ({ name: v.name, file: v.file, rules: v.rules, coreEventsPerSec: Math.round(v.coreEventsPerSec), ratio: milli(v.ratio), medianEventsPerSec: Math.round(v.corePasses.median) })),
+    anomalyCost: milli(r.anomalyCost),
+    sequenceCost: milli(r.sequenceCost),
+  };
+}
+
+function printVariants(r: VariantsResult, records: number, seconds: number): void {
+  const round = (x: number) => Math.round(x);
+  const num = (x: number) => round(x).toLocaleString('en-US').padStart(10);
+  console.log(`tidewatch core benchmark, variants: ${records} records per batch, one core, Node ${process.version}`);
+  console.log(`  ${seconds} s of passes, the floor and each variant in turn (${r.decodePasses.passes} passes each); best pass (median pass)`);
+  console.log(`  decode only (base64 + JSON.parse)  ${num(r.decodeEventsPerSec)} events/s (${round(r.decodePasses.median).toLocaleString('en-US')})`);
+  for (const v of r.variants) {
+    const label = CORE_VARIANTS.find((c) => c.name === v.name)!.label;
+    console.log(`  ${`${v.name} (${v.rules} rules)`.padEnd(33)}  ${num(v.coreEventsPerSec)} events/s (${round(v.corePasses.median).toLocaleString('en-US')})  ratio ${v.ratio.toFixed(3)}  ${label}`);
+  }
+  const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+  const ratioOf = (name: string) => r.variants.find((v) => v.name === name)!.ratio;
+  console.log(`  anomaly rule costs ${pct(r.anomalyCost)} of events/s (issue 16: <= 5 %) ${r.anomalyCost <= 0.05 ? 'MET' : 'NOT MET'}`);
+  console.log(`  one sequence rule costs ${pct(r.sequenceCost)}; 4 rules + 1 sequence rule ratio ${ratioOf('base4Seq1').toFixed(3)} (issue 17: >= 0.5) ${ratioOf('base4Seq1') >= 0.5 ? 'MET' : 'NOT MET'}`);
+  console.log(`  the sample's ratio ${ratioOf('sample').toFixed(3)} (issue 21: >= 0.6) ${ratioOf('sample') >= 0.6 ? 'MET' : 'NOT MET'}`);
 }
 
 export interface KplResult {
@@ -73,6 +163,7 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: String(DEFAULT_CORE_SECONDS) },
       pipeline: { type: 'string', default: 'pipelines/sample.yaml' },
       'kpl-seconds': { type: 'string' },
+      variants: { type: 'boolean', default: false },
     },
   });
   const N = Number(values.records);
@@ -81,6 +172,13 @@ async function main(): Promise<void> {
   if (!(seconds > 0)) throw new Error(`--seconds must be a positive number of seconds, got "${values.seconds}"`);
   const kplSeconds = values['kpl-seconds'] === undefined ? seconds / 2 : Number(values['kpl-seconds']);
   if (!(kplSeconds >= 0)) throw new Error(`--kpl-seconds must be 0 (skip) or a positive number of seconds, got "${values['kpl-seconds']}"`);
+  if (values.variants) {
+    // The variants' own run (the pipeline and KPL options do not apply): the cost of the anomaly and sequence rules.
+    const r = await measureVariants(N, seconds * 1000);
+    if (!values.json) printVariants(r, N, seconds);
+    console.log(JSON.stringify(variantsJson(r)));
+    return;
+  }
   const { coreEventsPerSec, decodeEventsPerSec, ratio, rules, decodePasses, corePasses } = await measureCore(N, seconds * 1000, values.pipeline!);
   const kpl = kplSeconds > 0 ? await measureKpl(N, kplSeconds * 1000, values.pipeline!) : undefined;
   const round = (x: number) => Math.round(x);
