@@ -129,7 +129,6 @@ export function murmur3x86_128(bytes: Uint8Array, seed: number, out: Uint32Array
  * two code units of `s` per word. hashWords' rounds, reading the words straight
  * from the string (no copy into a word array first): this runs for every
  * event id and sequence number the dedupe checks, and for every distinct value.
- * charCodeAt past the end is NaN, which `|` and `<<` turn into the zero padding.
  */
 function hashTagged(tag: number, s: string, out: Uint32Array): void {
   const n = s.length;
@@ -164,13 +163,13 @@ function hashTagged(tag: number, s: string, out: Uint32Array): void {
     h4 = (imul((rotl(h4, 13) + h1) | 0, 5) + 0x32ac3b17) | 0;
   }
 
-  // The tail (1 to 15 bytes: always an even number, whole code units), zero-padded.
+  // The tail (up to 14 bytes, whole code units), zero-padded: code units past the end read as 0
+  // (never charCodeAt out of range, which would deoptimise this function).
   const tail = byteLength & 15;
-  const w0 = blocks === 0 ? tag | (COLON << 16) : s.charCodeAt(c - 2) | (s.charCodeAt(c - 1) << 16);
-  if (tail > 12) h4 ^= imul(rotl(imul(s.charCodeAt(c + 4) | (s.charCodeAt(c + 5) << 16), C4), 18), C1);
-  if (tail > 8) h3 ^= imul(rotl(imul(s.charCodeAt(c + 2) | (s.charCodeAt(c + 3) << 16), C3), 17), C4);
-  if (tail > 4) h2 ^= imul(rotl(imul(s.charCodeAt(c) | (s.charCodeAt(c + 1) << 16), C2), 16), C3);
-  if (tail > 0) h1 ^= imul(rotl(imul(w0, C1), 15), C2);
+  if (tail > 12) h4 ^= imul(rotl(imul(unitPair(s, c + 4, n), C4), 18), C1);
+  if (tail > 8) h3 ^= imul(rotl(imul(unitPair(s, c + 2, n), C3), 17), C4);
+  if (tail > 4) h2 ^= imul(rotl(imul(unitPair(s, c, n), C2), 16), C3);
+  if (tail > 0) h1 ^= imul(rotl(imul(blocks === 0 ? tag | (COLON << 16) : unitPair(s, c - 2, n), C1), 15), C2);
 
   h1 ^= byteLength;
   h2 ^= byteLength;
@@ -196,6 +195,11 @@ function hashTagged(tag: number, s: string, out: Uint32Array): void {
   out[1] = h2;
   out[2] = h3;
   out[3] = h4;
+}
+
+/** Code units i and i + 1 of `s` as one little-endian word, 0 for those at or past `n` (its length). */
+function unitPair(s: string, i: number, n: number): number {
+  return i + 1 < n ? s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16) : i < n ? s.charCodeAt(i) : 0;
 }
 
 function hashNumber(x: number, out: Uint32Array): void {
