@@ -43,6 +43,28 @@ describe('npm run bench:core', () => {
     expect(r.stdout).toMatch(/de-aggregate \+ JSON\.parse +[\d,]+ events\/s/);
   });
 
+  it('measures the rule variants with --variants: every variant against the same floor, and the anomaly and sequence costs', () => {
+    const r = benchCore(['--json', '--variants', '--seconds', '0.5', '--records', '500']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const result = JSON.parse(r.stdout.trimEnd().split('\n').pop()!) as {
+      decodeEventsPerSec: number;
+      variants: Array<{ name: string; file: string; rules: number; coreEventsPerSec: number; ratio: number }>;
+      anomalyCost: number;
+      sequenceCost: number;
+    };
+    expect(result.variants.map((v) => [v.name, v.file, v.rules])).toEqual([
+      ['sample', 'pipelines/sample.yaml', 7],
+      ['sampleNoAnomaly', 'bench/pipelines/sample-no-anomaly.yaml', 6],
+      ['base4', 'bench/pipelines/sample-base.yaml', 4],
+      ['base4Seq1', 'bench/pipelines/sample-base-1seq.yaml', 5],
+    ]);
+    for (const v of result.variants) expect(Math.abs(v.ratio - v.coreEventsPerSec / result.decodeEventsPerSec)).toBeLessThan(0.0015);
+    const rate = (name: string) => result.variants.find((v) => v.name === name)!.coreEventsPerSec;
+    expect(Math.abs(result.anomalyCost - (1 - rate('sample') / rate('sampleNoAnomaly')))).toBeLessThan(0.0015);
+    expect(Math.abs(result.sequenceCost - (1 - rate('base4Seq1') / rate('base4')))).toBeLessThan(0.0015);
+  });
+
   it('refuses a budget that is not a positive number of seconds', () => {
     const r = benchCore(['--json', '--seconds', 'soon']);
     expect(r.status).toBe(1);
