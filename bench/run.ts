@@ -64,8 +64,8 @@ const { values: args } = parseArgs({
     'skip-sweep': { type: 'boolean', default: false },
     'skip-closing': { type: 'boolean', default: false },
     'core-seconds': { type: 'string', default: String(DEFAULT_CORE_SECONDS) },
-    /** Seconds of the core variants (bench:core --variants: the sample less its anomaly rule, 4 rules, 4 + one sequence rule); 0 skips them. */
-    'core-variant-seconds': { type: 'string', default: String(2 * DEFAULT_CORE_SECONDS) },
+    /** Seconds per run of the core variants (bench:core --variants --rounds 2: the sample, less its anomaly rule, 4 rules, 4 + one sequence rule); 0 skips them. */
+    'core-variant-seconds': { type: 'string', default: '8' },
     'write-docs': { type: 'boolean', default: false },
     /** Re-render the table, docs/BENCHMARKS.md and the chart from a saved `--json` output, without measuring. */
     'docs-from': { type: 'string' },
@@ -100,13 +100,13 @@ async function measureCoreBundled(seconds: number): Promise<CoreLine> {
 }
 
 /** What bench/core.ts --variants --json prints (core.ts variantsJson). */
-export type CoreVariantsLine = Pick<VariantsResult, 'decodeEventsPerSec' | 'anomalyCost' | 'sequenceCost'> & {
-  readonly variants: ReadonlyArray<{ name: string; file: string; rules: number; coreEventsPerSec: number; ratio: number; medianEventsPerSec: number }>;
+export type CoreVariantsLine = Pick<VariantsResult, 'decodeEventsPerSec' | 'rounds' | 'anomalyCost' | 'sequenceCost'> & {
+  readonly variants: ReadonlyArray<{ name: string; file: string; rules: number; coreEventsPerSec: number; ratio: number; ratios: number[] }>;
 };
 
 /** bench/core.ts --variants run bundled, in a process of its own: the cost of the anomaly rule and of one sequence rule. */
 async function measureCoreVariantsBundled(seconds: number): Promise<CoreVariantsLine> {
-  const out = await runBundled('bench/core.ts', ['--json', '--variants', '--seconds', String(seconds)], false);
+  const out = await runBundled('bench/core.ts', ['--json', '--variants', '--seconds', String(seconds), '--rounds', '2'], false);
   const last = out.trimEnd().split('\n').pop() ?? '';
   const r = JSON.parse(last) as CoreVariantsLine;
   if (!Array.isArray(r.variants) || r.variants.length === 0 || !r.variants.every((v) => v.coreEventsPerSec > 0 && v.ratio > 0)) {

@@ -43,13 +43,14 @@ describe('npm run bench:core', () => {
     expect(r.stdout).toMatch(/de-aggregate \+ JSON\.parse +[\d,]+ events\/s/);
   });
 
-  it('measures the rule variants with --variants: every variant against the same floor, and the anomaly and sequence costs', () => {
-    const r = benchCore(['--json', '--variants', '--seconds', '0.5', '--records', '500']);
+  it('measures the rule variants with --variants: each against its own floor, rounds in turn, and the anomaly and sequence costs', () => {
+    const r = benchCore(['--json', '--variants', '--seconds', '0.3', '--rounds', '2', '--records', '500']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const result = JSON.parse(r.stdout.trimEnd().split('\n').pop()!) as {
       decodeEventsPerSec: number;
-      variants: Array<{ name: string; file: string; rules: number; coreEventsPerSec: number; ratio: number }>;
+      rounds: number;
+      variants: Array<{ name: string; file: string; rules: number; coreEventsPerSec: number; ratio: number; ratios: number[] }>;
       anomalyCost: number;
       sequenceCost: number;
     };
@@ -59,10 +60,17 @@ describe('npm run bench:core', () => {
       ['base4', 'bench/pipelines/sample-base.yaml', 4],
       ['base4Seq1', 'bench/pipelines/sample-base-1seq.yaml', 5],
     ]);
-    for (const v of result.variants) expect(Math.abs(v.ratio - v.coreEventsPerSec / result.decodeEventsPerSec)).toBeLessThan(0.0015);
-    const rate = (name: string) => result.variants.find((v) => v.name === name)!.coreEventsPerSec;
-    expect(Math.abs(result.anomalyCost - (1 - rate('sample') / rate('sampleNoAnomaly')))).toBeLessThan(0.0015);
-    expect(Math.abs(result.sequenceCost - (1 - rate('base4Seq1') / rate('base4')))).toBeLessThan(0.0015);
+    expect(result.rounds).toBe(2);
+    // A variant's ratio is its best round's (each round a process of its own, against its own floor).
+    for (const v of result.variants) {
+      expect(v.ratios).toHaveLength(2);
+      expect(v.ratio).toBe(Math.max(...v.ratios));
+      expect(v.coreEventsPerSec).toBeGreaterThan(0);
+    }
+    const ratio = (name: string) => result.variants.find((v) => v.name === name)!.ratio;
+    // (of the unrounded ratios: the printed ones are rounded to three decimals)
+    expect(Math.abs(result.anomalyCost - (1 - ratio('sample') / ratio('sampleNoAnomaly')))).toBeLessThan(0.01);
+    expect(Math.abs(result.sequenceCost - (1 - ratio('base4Seq1') / ratio('base4')))).toBeLessThan(0.01);
   });
 
   it('refuses a budget that is not a positive number of seconds', () => {
