@@ -83,7 +83,19 @@ export interface Results {
   };
   readonly wallSeconds: number;
   readonly workload: Record<string, unknown> & { description: string; events: number; variantEvents: number; peerEvents: number; shards: number };
-  readonly core: { eventsPerSec: number; decodeEventsPerSec: number; ratio: number };
+  readonly core: {
+    eventsPerSec: number;
+    decodeEventsPerSec: number;
+    ratio: number;
+    /** bench:core --variants, in a run of its own (absent in results saved before it, or with --core-variant-seconds 0). */
+    variants?: {
+      decodeEventsPerSec: number;
+      rounds: number;
+      variants: ReadonlyArray<{ name: string; file: string; rules: number; coreEventsPerSec: number; ratio: number; ratios: number[] }>;
+      anomalyCost: number;
+      sequenceCost: number;
+    };
+  };
   readonly state: ScenarioSummary & { dedupeOff: ScenarioSummary };
   readonly peer: { powertools: ScenarioSummary; naive: ScenarioSummary; note: string };
   readonly batch1000: {
@@ -107,6 +119,8 @@ export interface Results {
 
 const n0 = (x: number) => Math.round(x).toLocaleString('en-US');
 const f3 = (x: number) => x.toFixed(3);
+/** A fraction as a percentage with one decimal (negative: the variant measured faster, within the noise). */
+const pct1 = (x: number): string => `${(x * 100).toFixed(1)} %`;
 const f2 = (x: number) => x.toFixed(2);
 const money = (x: number) => `$${x < 0.01 ? x.toFixed(4) : x.toFixed(3)}`;
 const pad = (s: string, w: number) => (s.length >= w ? s : s + ' '.repeat(w - s.length));
@@ -227,6 +241,12 @@ export function renderTable(r: Results): string {
   out.push('1. Core throughput, one core, 10,000-record batch');
   out.push(`  decode only (base64 + JSON.parse)  ${lpad(n0(r.core.decodeEventsPerSec), 10)} events/s`);
   out.push(`  full core                          ${lpad(n0(r.core.eventsPerSec), 10)} events/s   ratio ${f3(r.core.ratio)}`);
+  const cv = r.core.variants;
+  if (cv !== undefined) {
+    out.push(`  rule variants (bench:core --variants: each in a process of its own, in turn, ${cv.rounds} rounds, best round; best floor ${n0(cv.decodeEventsPerSec)} events/s):`);
+    for (const v of cv.variants) out.push(`    ${`${v.name} (${v.rules} rules)`.padEnd(28)} ${lpad(n0(v.coreEventsPerSec), 10)} events/s   ratio ${f3(v.ratio)}   ${v.file}`);
+    out.push(`    the anomaly rule costs ${pct1(cv.anomalyCost)} of the ratio; one sequence rule ${pct1(cv.sequenceCost)}`);
+  }
   out.push('');
   out.push('2. State cost on dynalite (every DynamoDB request counted; WRU = table WRU from dynalite + index WRU estimated)');
   out.push(...table(STATE_HEADER, stateRows(r).map(stateCells), STATE_ALIGN));
@@ -333,6 +353,15 @@ function markdownResults(r: Results): string[] {
   out.push('');
   out.push(...markdownTable(['', 'events/s'], [['decode only (base64 + JSON.parse)', n0(r.core.decodeEventsPerSec)], ['full core', n0(r.core.eventsPerSec)], ['ratio', f3(r.core.ratio)]], ['l', 'r']));
   out.push('');
+  if (r.core.variants !== undefined) {
+    const cv = r.core.variants;
+    out.push(`Rule variants (\`bench:core --variants\`: each variant in a process of its own against its own floor, in turn, ${cv.rounds} rounds; best round; best floor ${n0(cv.decodeEventsPerSec)} events/s):`);
+    out.push('');
+    out.push(...markdownTable(['variant', 'rules', 'events/s', 'ratio', 'pipeline'], cv.variants.map((v) => [v.name, String(v.rules), n0(v.coreEventsPerSec), f3(v.ratio), `\`${v.file}\``]), ['l', 'r', 'r', 'r', 'l']));
+    out.push('');
+    out.push(`The anomaly rule (ErrorSpike) costs ${pct1(cv.anomalyCost)} of the ratio (sample against sampleNoAnomaly); one sequence rule (DeployThenErrors) ${pct1(cv.sequenceCost)} (base4Seq1 against base4).`);
+    out.push('');
+  }
   out.push('**State cost** on dynalite');
   out.push('');
   out.push(...markdownTable(STATE_HEADER, stateRows(r).map(stateCells), STATE_ALIGN));

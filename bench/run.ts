@@ -21,7 +21,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { ITEM_PREFIX } from '../lambdas/adapters/dynamodb/tableLayout';
 import { runBundled } from './bundled';
-import { type CoreResult, DEFAULT_CORE_SECONDS } from './core';
+import { type CoreResult, DEFAULT_CORE_SECONDS, type VariantsResult } from './core';
 import { costPerMillion, PRICE_NOTE, PRICES, type CostPerMillion } from './costModel';
 import { TEN_PERCENT } from './drive';
 import { startDynalite, type Dynalite } from './dynamo';
@@ -64,6 +64,8 @@ const { values: args } = parseArgs({
     'skip-sweep': { type: 'boolean', default: false },
     'skip-closing': { type: 'boolean', default: false },
     'core-seconds': { type: 'string', default: String(DEFAULT_CORE_SECONDS) },
+    /** Seconds per run of the core variants (bench:core --variants --rounds 2: the sample, less its anomaly rule, 4 rules, 4 + one sequence rule); 0 skips them. */
+    'core-variant-seconds': { type: 'string', default: '8' },
     'write-docs': { type: 'boolean', default: false },
     /** Re-render the table, docs/BENCHMARKS.md and the chart from a saved `--json` output, without measuring. */
     'docs-from': { type: 'string' },
@@ -93,6 +95,22 @@ async function measureCoreBundled(seconds: number): Promise<CoreLine> {
   const r = JSON.parse(last) as CoreLine;
   if (![r.coreEventsPerSec, r.decodeEventsPerSec, r.ratio].every((x) => typeof x === 'number' && x > 0)) {
     throw new Error(`bench/core.ts printed no result line (last line: ${last.slice(0, 200)})`);
+  }
+  return r;
+}
+
+/** What bench/core.ts --variants --json prints (core.ts variantsJson). */
+export type CoreVariantsLine = Pick<VariantsResult, 'decodeEventsPerSec' | 'rounds' | 'anomalyCost' | 'sequenceCost'> & {
+  readonly variants: ReadonlyArray<{ name: string; file: string; rules: number; coreEventsPerSec: number; ratio: number; ratios: number[] }>;
+};
+
+/** bench/core.ts --variants run bundled, in a process of its own: the cost of the anomaly rule and of one sequence rule. */
+async function measureCoreVariantsBundled(seconds: number): Promise<CoreVariantsLine> {
+  const out = await runBundled('bench/core.ts', ['--json', '--variants', '--seconds', String(seconds), '--rounds', '2'], false);
+  const last = out.trimEnd().split('\n').pop() ?? '';
+  const r = JSON.parse(last) as CoreVariantsLine;
+  if (!Array.isArray(r.variants) || r.variants.length === 0 || !r.variants.every((v) => v.coreEventsPerSec > 0 && v.ratio > 0)) {
+    throw new Error(`bench/core.ts --variants printed no result line (last line: ${last.slice(0, 200)})`);
   }
   return r;
 }
@@ -235,6 +253,8 @@ async function main(): Promise<void> {
 
   // 1. Core throughput.
   const core = await timed('core throughput (10,000-record batch, bundled)', () => measureCoreBundled(Number(args['core-seconds'])));
+  const variantSeconds = Number(args['core-variant-seconds']);
+  const coreVariants = variantSeconds > 0 ? await timed('core throughput of the rule variants (bench:core --variants, bundled)', () => measureCoreVariantsBundled(variantSeconds)) : undefined;
 
   const dynalite: Dynalite = await startDynalite();
   try {
@@ -362,7 +382,7 @@ async function main(): Promise<void> {
         variantEvents: variant.events,
         peerEvents: peerW.events,
       },
-      core: { eventsPerSec: core.coreEventsPerSec, decodeEventsPerSec: core.decodeEventsPerSec, ratio: core.ratio },
+      core: { eventsPerSec: core.coreEventsPerSec, decodeEventsPerSec: core.decodeEventsPerSec, ratio: core.ratio, ...(coreVariants ? { variants: coreVariants } : {}) },
       state: {
         ...s10,
         dedupeOff: summarize(t10off.r, t10off.floor, fullScale),

@@ -17,22 +17,34 @@ for (let v = 0; v < 64; v++) CODE[v] = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn
 
 const words = new Uint32Array(4);
 
-/** The stored form of an event id: 16 base64url characters of its hash. */
-export function dedupeId(eventId: string): string {
-  hashValue(eventId, words);
-  const a = words[0]!;
-  const b = words[1]!;
-  const c = words[2]!;
-  // One flat string from 16 codes (a chain of concatenations would build 15 intermediate strings).
+/**
+ * The first `chars` (8 or 16) base64url characters of the 96 bits in
+ * words[0..2] (big-endian within each word, words[0] first), built from char
+ * codes as one flat string (a chain of concatenations would build an
+ * intermediate string per character).
+ */
+function base64url(w: Uint32Array, chars: 8 | 16): string {
+  const a = w[0]!;
+  const b = w[1]!;
+  const c0 = CODE[a >>> 26]!;
+  const c1 = CODE[(a >>> 20) & 63]!;
+  const c2 = CODE[(a >>> 14) & 63]!;
+  const c3 = CODE[(a >>> 8) & 63]!;
+  const c4 = CODE[(a >>> 2) & 63]!;
+  const c5 = CODE[((a & 3) << 4) | (b >>> 28)]!;
+  const c6 = CODE[(b >>> 22) & 63]!;
+  const c7 = CODE[(b >>> 16) & 63]!;
+  if (chars === 8) return String.fromCharCode(c0, c1, c2, c3, c4, c5, c6, c7);
+  const c = w[2]!;
   return String.fromCharCode(
-    CODE[a >>> 26]!,
-    CODE[(a >>> 20) & 63]!,
-    CODE[(a >>> 14) & 63]!,
-    CODE[(a >>> 8) & 63]!,
-    CODE[(a >>> 2) & 63]!,
-    CODE[((a & 3) << 4) | (b >>> 28)]!,
-    CODE[(b >>> 22) & 63]!,
-    CODE[(b >>> 16) & 63]!,
+    c0,
+    c1,
+    c2,
+    c3,
+    c4,
+    c5,
+    c6,
+    c7,
     CODE[(b >>> 10) & 63]!,
     CODE[(b >>> 4) & 63]!,
     CODE[((b & 15) << 2) | (c >>> 30)]!,
@@ -42,6 +54,12 @@ export function dedupeId(eventId: string): string {
     CODE[(c >>> 6) & 63]!,
     CODE[c & 63]!,
   );
+}
+
+/** The stored form of an event id: 16 base64url characters (96 bits) of its hash. */
+export function dedupeId(eventId: string): string {
+  hashValue(eventId, words);
+  return base64url(words, 16);
 }
 
 /**
@@ -54,18 +72,7 @@ export function dedupeId(eventId: string): string {
  */
 export function dedupeSeq(sequenceNumber: string): string {
   hashValue(sequenceNumber, words);
-  const a = words[0]!;
-  const b = words[1]!;
-  return String.fromCharCode(
-    CODE[a >>> 26]!,
-    CODE[(a >>> 20) & 63]!,
-    CODE[(a >>> 14) & 63]!,
-    CODE[(a >>> 8) & 63]!,
-    CODE[(a >>> 2) & 63]!,
-    CODE[((a & 3) << 4) | (b >>> 28)]!,
-    CODE[(b >>> 22) & 63]!,
-    CODE[(b >>> 16) & 63]!,
-  );
+  return base64url(words, 8);
 }
 
 /**

@@ -244,6 +244,8 @@ export function foldBatch(input: FoldInput): FoldResult {
   const batch = ++foldCounter;
   const matchedGroup = new Array<GroupFold | undefined>(rules.length);
   const chains = rules.map(() => new Int32Array(events.length));
+  const twins = twinsOf(rules);
+  const before = twins === null ? null : stats.map((st) => ({ ...st }));
   let lateCount = 0;
   let maxT = input.priorMax;
   let stopAt = -1;
@@ -275,6 +277,8 @@ export function foldBatch(input: FoldInput): FoldResult {
     for (let r = 0; r < rules.length; r++) {
       const ctx = rules[r]!;
       matchedGroup[r] = undefined;
+      // A rule that folds like an earlier one takes that rule's parts after the loop (foldTwins).
+      if (twins !== null && twins[r]! >= 0) continue;
       if (ctx.whereIndex >= 0) {
         const w = verdict(ctx.whereIndex, vars);
         if (w === 3) stats[r]!.filterErrors += 1;
@@ -388,7 +392,87 @@ export function foldBatch(input: FoldInput): FoldResult {
     }
     if (t > maxT) maxT = t;
   }
+  if (twins !== null) return { keyBatches: foldTwins(rules, twins, keyBatches, stats, before!), seen, lateCount: lateCount + twinLate(twins, stats, before!), stopAt };
   return { keyBatches, seen, lateCount, stopAt };
+}
+
+/**
+ * What makes two window rules fold alike: the same filter, groupBy, window,
+ * lateness and aggregates (kinds and expressions, in order). Such rules (say
+ * a threshold rule and an anomaly rule over the same per-minute counts, or a
+ * warning and a critical threshold on one aggregate) have the same parts for
+ * every batch: only the first is folded, the others get its parts under
+ * their own keys. Their `when`, emit, `for`, anomaly model and alerts stay
+ * their own.
+ */
+function foldSignature(ctx: RuleContext): string {
+  const { rule } = ctx;
+  const aggregates = rule.aggregates.map((a) => [a.kind, a.value?.source ?? null, a.condition?.source ?? null, a.quantile ?? null]);
+  return JSON.stringify([ctx.whereIndex, ctx.groupIndex, rule.window, rule.latenessMs, aggregates]);
+}
+
+const twinCache = new WeakMap<readonly RuleContext[], Int32Array | null>();
+
+/** Per rule, the index of the first earlier rule it folds like (-1: none); null when no rule has one. Computed once per rule list. */
+function twinsOf(rules: readonly RuleContext[]): Int32Array | null {
+  let twins = twinCache.get(rules);
+  if (twins !== undefined) return twins;
+  const first = new Map<string, number>();
+  const out = new Int32Array(rules.length).fill(-1);
+  let any = false;
+  rules.forEach((ctx, r) => {
+    const sig = foldSignature(ctx);
+    const p = first.get(sig);
+    if (p === undefined) first.set(sig, r);
+    else {
+      out[r] = p;
+      any = true;
+    }
+  });
+  twins = any ? out : null;
+  twinCache.set(rules, twins);
+  return twins;
+}
+
+/** Late records the twins' folds would have counted (as their first rules did). */
+function twinLate(twins: Int32Array, stats: readonly RuleBatchStats[], before: readonly RuleBatchStats[]): number {
+  let late = 0;
+  for (let r = 0; r < twins.length; r++) if (twins[r]! >= 0) late += stats[twins[r]!]!.late - before[twins[r]!]!.late;
+  return late;
+}
+
+/**
+ * The twins' keys (their own descriptors over their first rule's parts, which
+ * nothing changes after the fold) and counts, with the keys in the order the
+ * fold would have made them: by the event that created the key, then by rule.
+ * A group cap stops the batch at the first rule (the twins come later), so
+ * only that rule counts the overflow, as before.
+ */
+function foldTwins(rules: readonly RuleContext[], twins: Int32Array, keyBatches: KeyBatch[], stats: RuleBatchStats[], before: readonly RuleBatchStats[]): KeyBatch[] {
+  const order = new Map<RuleContext, number>();
+  rules.forEach((ctx, r) => order.set(ctx, r));
+  const out = [...keyBatches];
+  for (let r = 0; r < twins.length; r++) {
+    const p = twins[r]!;
+    if (p < 0) continue;
+    const ctx = rules[r]!;
+    const from = rules[p]!;
+    const st = stats[r]!;
+    const ps = stats[p]!;
+    const was = before[p]!;
+    st.matched += ps.matched - was.matched;
+    st.late += ps.late - was.late;
+    st.filterErrors += ps.filterErrors - was.filterErrors;
+    st.valueErrors += ps.valueErrors - was.valueErrors;
+    st.missingGroup += ps.missingGroup - was.missingGroup;
+    if (st.firstLate === undefined && ps.firstLate !== undefined && was.firstLate === undefined) st.firstLate = ps.firstLate;
+    for (const kb of keyBatches) {
+      if (kb.rule !== from) continue;
+      out.push({ key: descriptor(ctx.rule.name, kb.group.key, kb.window), rule: ctx, group: kb.group, window: kb.window, parts: kb.parts.slice() });
+    }
+  }
+  // Stable: keys of one event and rule keep their order.
+  return out.sort((a, b) => a.parts[0]!.first - b.parts[0]!.first || order.get(a.rule)! - order.get(b.rule)!);
 }
 
 /**

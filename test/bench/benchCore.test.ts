@@ -43,6 +43,36 @@ describe('npm run bench:core', () => {
     expect(r.stdout).toMatch(/de-aggregate \+ JSON\.parse +[\d,]+ events\/s/);
   });
 
+  it('measures the rule variants with --variants: each against its own floor, rounds in turn, and the anomaly and sequence costs', () => {
+    const r = benchCore(['--json', '--variants', '--seconds', '0.3', '--rounds', '2', '--records', '500']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const result = JSON.parse(r.stdout.trimEnd().split('\n').pop()!) as {
+      decodeEventsPerSec: number;
+      rounds: number;
+      variants: Array<{ name: string; file: string; rules: number; coreEventsPerSec: number; ratio: number; ratios: number[] }>;
+      anomalyCost: number;
+      sequenceCost: number;
+    };
+    expect(result.variants.map((v) => [v.name, v.file, v.rules])).toEqual([
+      ['sample', 'pipelines/sample.yaml', 7],
+      ['sampleNoAnomaly', 'bench/pipelines/sample-no-anomaly.yaml', 6],
+      ['base4', 'bench/pipelines/sample-base.yaml', 4],
+      ['base4Seq1', 'bench/pipelines/sample-base-1seq.yaml', 5],
+    ]);
+    expect(result.rounds).toBe(2);
+    // A variant's ratio is its best round's (each round a process of its own, against its own floor).
+    for (const v of result.variants) {
+      expect(v.ratios).toHaveLength(2);
+      expect(v.ratio).toBe(Math.max(...v.ratios));
+      expect(v.coreEventsPerSec).toBeGreaterThan(0);
+    }
+    const ratio = (name: string) => result.variants.find((v) => v.name === name)!.ratio;
+    // (of the unrounded ratios: the printed ones are rounded to three decimals)
+    expect(Math.abs(result.anomalyCost - (1 - ratio('sample') / ratio('sampleNoAnomaly')))).toBeLessThan(0.01);
+    expect(Math.abs(result.sequenceCost - (1 - ratio('base4Seq1') / ratio('base4')))).toBeLessThan(0.01);
+  });
+
   it('refuses a budget that is not a positive number of seconds', () => {
     const r = benchCore(['--json', '--seconds', 'soon']);
     expect(r.status).toBe(1);

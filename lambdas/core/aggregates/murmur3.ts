@@ -33,8 +33,8 @@ const TAG_BIGINT = 0x69; // 'i'
 const TAG_JSON = 0x6a; // 'j'
 const COLON = 0x3a;
 
-/** Little-endian 32-bit words of the key being hashed; grows for long strings, reused otherwise. */
-let words = new Int32Array(64);
+/** Little-endian 32-bit words of a number's key (strings are read in place, see hashTagged). */
+const words = new Int32Array(4);
 const f64 = new DataView(new ArrayBuffer(8));
 
 function rotl(x: number, r: number): number {
@@ -116,15 +116,6 @@ function hashWords(w: Int32Array, byteLength: number, seed: number, out: Uint32A
   out[3] = h4;
 }
 
-function ensureWords(count: number): Int32Array {
-  if (words.length < count) {
-    let size = words.length;
-    while (size < count) size *= 2;
-    words = new Int32Array(size);
-  }
-  return words;
-}
-
 /** MurmurHash3_x86_128 of arbitrary bytes (the reference form; slow path). `out` gets h1..h4. */
 export function murmur3x86_128(bytes: Uint8Array, seed: number, out: Uint32Array): void {
   const n = bytes.length;
@@ -133,16 +124,82 @@ export function murmur3x86_128(bytes: Uint8Array, seed: number, out: Uint32Array
   hashWords(w, n, seed, out);
 }
 
-/** Hash of UTF-16LE(tag + ':' + s): the tag and colon fill the first word. */
+/**
+ * Hash of UTF-16LE(tag + ':' + s): the tag and colon fill the first word, then
+ * two code units of `s` per word. hashWords' rounds, reading the words straight
+ * from the string (no copy into a word array first): this runs for every
+ * event id and sequence number the dedupe checks, and for every distinct value.
+ */
 function hashTagged(tag: number, s: string, out: Uint32Array): void {
   const n = s.length;
-  const w = ensureWords(2 + (n >>> 1));
-  w[0] = tag | (COLON << 16);
-  let j = 1;
-  let i = 0;
-  for (; i + 1 < n; i += 2) w[j++] = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
-  if (i < n) w[j] = s.charCodeAt(i);
-  hashWords(w, 4 + 2 * n, 0, out);
+  const byteLength = 4 + 2 * n;
+  let h1 = 0;
+  let h2 = 0;
+  let h3 = 0;
+  let h4 = 0;
+  const blocks = byteLength >>> 4;
+  // Word j >= 1 holds code units 2j - 2 and 2j - 1; c is the first code unit of the block's second word.
+  let c = 0;
+  for (let b = 0; b < blocks; b++, c += 8) {
+    let k1 = b === 0 ? tag | (COLON << 16) : s.charCodeAt(c - 2) | (s.charCodeAt(c - 1) << 16);
+    let k2 = s.charCodeAt(c) | (s.charCodeAt(c + 1) << 16);
+    let k3 = s.charCodeAt(c + 2) | (s.charCodeAt(c + 3) << 16);
+    let k4 = s.charCodeAt(c + 4) | (s.charCodeAt(c + 5) << 16);
+
+    k1 = imul(rotl(imul(k1, C1), 15), C2);
+    h1 ^= k1;
+    h1 = (imul((rotl(h1, 19) + h2) | 0, 5) + 0x561ccd1b) | 0;
+
+    k2 = imul(rotl(imul(k2, C2), 16), C3);
+    h2 ^= k2;
+    h2 = (imul((rotl(h2, 17) + h3) | 0, 5) + 0x0bcaa747) | 0;
+
+    k3 = imul(rotl(imul(k3, C3), 17), C4);
+    h3 ^= k3;
+    h3 = (imul((rotl(h3, 15) + h4) | 0, 5) + 0x96cd1c35) | 0;
+
+    k4 = imul(rotl(imul(k4, C4), 18), C1);
+    h4 ^= k4;
+    h4 = (imul((rotl(h4, 13) + h1) | 0, 5) + 0x32ac3b17) | 0;
+  }
+
+  // The tail (up to 14 bytes, whole code units), zero-padded: code units past the end read as 0
+  // (never charCodeAt out of range, which would deoptimise this function).
+  const tail = byteLength & 15;
+  if (tail > 12) h4 ^= imul(rotl(imul(unitPair(s, c + 4, n), C4), 18), C1);
+  if (tail > 8) h3 ^= imul(rotl(imul(unitPair(s, c + 2, n), C3), 17), C4);
+  if (tail > 4) h2 ^= imul(rotl(imul(unitPair(s, c, n), C2), 16), C3);
+  if (tail > 0) h1 ^= imul(rotl(imul(blocks === 0 ? tag | (COLON << 16) : unitPair(s, c - 2, n), C1), 15), C2);
+
+  h1 ^= byteLength;
+  h2 ^= byteLength;
+  h3 ^= byteLength;
+  h4 ^= byteLength;
+
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+
+  h1 = fmix32(h1);
+  h2 = fmix32(h2);
+  h3 = fmix32(h3);
+  h4 = fmix32(h4);
+
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+
+  out[0] = h1;
+  out[1] = h2;
+  out[2] = h3;
+  out[3] = h4;
+}
+
+/** Code units i and i + 1 of `s` as one little-endian word, 0 for those at or past `n` (its length). */
+function unitPair(s: string, i: number, n: number): number {
+  return i + 1 < n ? s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16) : i < n ? s.charCodeAt(i) : 0;
 }
 
 function hashNumber(x: number, out: Uint32Array): void {

@@ -137,23 +137,22 @@ export class SequenceMatcher {
   private maskOf(payload: JsonObject): number {
     const { steps, until } = this.spec;
     let mask = 0;
+    // One scope per event, made only when an expression needs it (no closure per event: the bundle's
+    // keepNames names each closure it creates, which cost more than the conditions themselves).
     let scope: Record<string, unknown> | null = null;
-    const holds = (expr: CompiledExpression): boolean => {
-      try {
-        // Most expressions read the payload as it is (see CompiledExpression.acceptsPayload): no scope per event.
-        if (expr.acceptsPayload === true) return expr.evaluate(payload) === true;
-        scope ??= eventVariables(payload);
-        return expr.evaluate(scope) === true;
-      } catch {
-        return false;
-      }
-    };
     for (let i = 0; i < steps.length; i++) {
       const s = steps[i]!;
       // A dynamic condition depends on earlier steps: decided when the event is matched.
-      if (s.where === undefined || s.dynamic || holds(s.where)) mask |= 1 << i;
+      if (s.where === undefined || s.dynamic) mask |= 1 << i;
+      else {
+        if (scope === null && s.where.acceptsPayload !== true) scope = eventVariables(payload);
+        if (holds(s.where, payload, scope)) mask |= 1 << i;
+      }
     }
-    if (until !== undefined && holds(until)) mask |= this.until;
+    if (until !== undefined) {
+      if (scope === null && until.acceptsPayload !== true) scope = eventVariables(payload);
+      if (holds(until, payload, scope)) mask |= this.until;
+    }
     return mask;
   }
 
@@ -285,4 +284,13 @@ function insertSorted(q: BufferedEvent[], e: BufferedEvent): boolean {
   if (lo < q.length && q[lo]![0] === e[0] && q[lo]![1] === e[1]) return false;
   q.splice(lo, 0, e);
   return true;
+}
+
+/** A condition on one event; an evaluation error is false. Most expressions read the payload as it is (CompiledExpression.acceptsPayload), the others `scope`. */
+function holds(expr: CompiledExpression, payload: JsonObject, scope: Record<string, unknown> | null): boolean {
+  try {
+    return (expr.acceptsPayload === true ? expr.evaluate(payload) : expr.evaluate(scope!)) === true;
+  } catch {
+    return false;
+  }
 }

@@ -345,6 +345,7 @@ export class StateProtocol implements StateStore {
         () => `dedupe bucket ${bucket} of ${stream} ${shardId}`,
         async (): Promise<true | undefined> => {
           const known = stored.value.ids;
+          const empty = known.size === 0;
           const added = new Map<string, string>();
           let bytes = stored.value.bytes;
           let addedBytes = 0;
@@ -352,7 +353,8 @@ export class StateProtocol implements StateStore {
             const id = entries.ids[i]!;
             // Buckets keep a fingerprint of the sequence number (dedupe.ts), computed once per entry.
             const mine = (seqs[i] ??= dedupeSeq(entries.seqs[i]!));
-            const seq = known.get(id) ?? added.get(id);
+            // (A new bucket, the usual case, has nothing known: one lookup per entry instead of two.)
+            const seq = (empty ? undefined : known.get(id)) ?? added.get(id);
             if (seq !== undefined) {
               // The same id with the same sequence number is a redelivery (the HWMs deal with it), not a duplicate.
               out[i] = seq !== mine;

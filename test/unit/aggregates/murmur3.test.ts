@@ -148,3 +148,11 @@ function popcount(x: number): number {
   for (let v = x >>> 0; v !== 0; v &= v - 1) n++;
   return n;
 }
+
+describe('strings are hashed from the string itself (no word array)', () => {
+  it('gives the reference hash of "s:" + string for every length 0..80 and for Kinesis sequence numbers', () => {
+    const strings = Array.from({ length: 81 }, (_, n) => Array.from({ length: n }, (_, i) => String.fromCharCode(48 + ((i * 7 + n) % 75))).join(''));
+    strings.push('49590338271490256608559692538361571095921575989136588898', '49590338271490256608559692538361571095921575989136588898/3');
+    for (const s of strings) expect(hashOf(s)).toEqual(hashBytes(Uint8Array.from(utf16le(`s:${s}`))));
+  });
+});

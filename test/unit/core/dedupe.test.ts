@@ -37,3 +37,10 @@ describe('dedupeSeq', () => {
     expect(new Set(Array.from({ length: 10_000 }, (_, i) => dedupeSeq(String(49590338271490256608559692538361571095921575989136588898n + BigInt(i))))).size).toBe(10_000);
   });
 });
+
+describe('stored forms', () => {
+  it('never change (DynamoDB holds them: a changed fingerprint would take a redelivery for a duplicate)', () => {
+    expect(dedupeId('e-1')).toBe('PUu9f71qyna8lrb2');
+    expect(dedupeSeq('49590338271490256608559692538361571095921575989136588898')).toBe('J8A5U-Mc');
+  });
+});
