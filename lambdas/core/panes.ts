@@ -82,16 +82,19 @@ export interface PaneBatch {
  * pane and counts in the windows from the oldest it was attached to.
  */
 export function panesOf(keyBatches: readonly KeyBatch[]): PaneBatch[] {
-  const validFrom = new Map<Part, { kb: KeyBatch; from: EpochMs }>();
+  // By rule, then part: rules that fold alike (fold.ts, foldTwins) hold the same Part objects, each in its own keys.
+  const byRule = new Map<RuleContext, Map<Part, { kb: KeyBatch; from: EpochMs }>>();
   for (const kb of keyBatches) {
     const start = kb.window!.start;
+    let validFrom = byRule.get(kb.rule);
+    if (validFrom === undefined) byRule.set(kb.rule, (validFrom = new Map()));
     for (const part of kb.parts) {
       const v = validFrom.get(part);
       if (v === undefined || start < v.from) validFrom.set(part, { kb, from: start });
     }
   }
   const out = new Map<string, PaneBatch>();
-  for (const [part, { kb, from }] of validFrom) {
+  for (const [part, { kb, from }] of [...byRule.values()].flatMap((m) => [...m])) {
     const id = paneId(kb.rule.rule.name, kb.group.key, part.start);
     let pb = out.get(id);
     if (pb === undefined) {
