@@ -1,7 +1,6 @@
 import { anomalyVariable, scoreClosedWindow } from './anomaly/rule';
 import type { AnomalyVerdict } from './anomaly/types';
 import { SequenceRules } from './cep/SequenceRules';
-import { currentProgress } from './cep/sequenceLateness';
 import { DecodedBatch, decodeInto, eventIdOf, newDecodeSink } from './decode';
 import {
   descriptor,
@@ -360,15 +359,11 @@ export class Engine {
       if (this.sequences.active) {
         const upToIndex = folded.stopAt >= 0 ? folded.stopAt : events.length;
         const now = clock.now();
-        // Lateness is decided on the shard's progress as stored (strongly consistent), not on the container's
-        // cache of it: a warm container that served this shard long ago holds an older one (sequenceLateness.ts).
-        const listed = await store.listShardProgress(stream.name);
-        const own = currentProgress(prior, listed, shardId);
-        const seqPriorMax = own?.maxEventTime ?? -Infinity;
-        const batchMax = upToIndex > 0 ? events.maxTimeThrough(upToIndex - 1, seqPriorMax) : seqPriorMax;
-        const others = listed.filter((s) => s.shardId !== shardId);
-        const seqWatermark = streamWatermark([...others, advanceShard(own, shardId, batchMax, now)], stream, now, streamWm);
-        const r = await this.sequences.processBatch(shardId, events, upToIndex, seqWatermark, { priorMax: seqPriorMax, streamWatermark: streamWm }, perRule);
+        // Lateness is decided on `prior`, the shard's progress as stored (StateStore.getShardProgress: strongly consistent).
+        const batchMax = upToIndex > 0 ? events.maxTimeThrough(upToIndex - 1, priorMax) : priorMax;
+        const others = (await store.listShardProgress(stream.name)).filter((s) => s.shardId !== shardId);
+        const seqWatermark = streamWatermark([...others, advanceShard(prior, shardId, batchMax, now)], stream, now, streamWm);
+        const r = await this.sequences.processBatch(shardId, events, upToIndex, seqWatermark, { priorMax, streamWatermark: streamWm }, perRule);
         keysWritten += r.written;
         conflicts += r.conflicts;
         late += r.late;

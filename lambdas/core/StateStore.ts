@@ -300,6 +300,12 @@ export interface StateStore {
   /** Alert records of an absence rule (every group ever seen and not expired). */
   absenceGroups(rule: string): Promise<Array<{ groupKey: string; record: AlertRecord }>>;
 
+  /**
+   * The shard's progress as stored, read strongly consistently, never from a
+   * cache of this container's last write: Lambda does not pin a shard to a
+   * container, and lateness (window and sequence rules) and the dedupe horizon
+   * are decided on it (chaos seed 86).
+   */
   getShardProgress(stream: string, shardId: string): Promise<ShardProgress | undefined>;
   /** Stores a shard's progress; never moves it backwards. */
   putShardProgress(stream: string, progress: ShardProgress): Promise<void>;
