@@ -50,6 +50,34 @@ function fmix32(h: number): number {
   return h;
 }
 
+/** MurmurHash3_x86_128's finalisation of the four lanes after the tail, into `out` (h1..h4). */
+function finalize(h1: number, h2: number, h3: number, h4: number, byteLength: number, out: Uint32Array): void {
+  h1 ^= byteLength;
+  h2 ^= byteLength;
+  h3 ^= byteLength;
+  h4 ^= byteLength;
+
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+
+  h1 = fmix32(h1);
+  h2 = fmix32(h2);
+  h3 = fmix32(h3);
+  h4 = fmix32(h4);
+
+  h1 = (h1 + h2 + h3 + h4) | 0;
+  h2 = (h2 + h1) | 0;
+  h3 = (h3 + h1) | 0;
+  h4 = (h4 + h1) | 0;
+
+  out[0] = h1;
+  out[1] = h2;
+  out[2] = h3;
+  out[3] = h4;
+}
+
 /**
  * The MurmurHash3_x86_128 rounds over `byteLength` bytes held as little-endian
  * 32-bit words in `w` (the bytes past `byteLength` in the last word must be 0).
@@ -90,30 +118,7 @@ function hashWords(w: Int32Array, byteLength: number, seed: number, out: Uint32A
   if (tail > 4) h2 ^= imul(rotl(imul(w[i + 1], C2), 16), C3);
   if (tail > 0) h1 ^= imul(rotl(imul(w[i], C1), 15), C2);
 
-  h1 ^= byteLength;
-  h2 ^= byteLength;
-  h3 ^= byteLength;
-  h4 ^= byteLength;
-
-  h1 = (h1 + h2 + h3 + h4) | 0;
-  h2 = (h2 + h1) | 0;
-  h3 = (h3 + h1) | 0;
-  h4 = (h4 + h1) | 0;
-
-  h1 = fmix32(h1);
-  h2 = fmix32(h2);
-  h3 = fmix32(h3);
-  h4 = fmix32(h4);
-
-  h1 = (h1 + h2 + h3 + h4) | 0;
-  h2 = (h2 + h1) | 0;
-  h3 = (h3 + h1) | 0;
-  h4 = (h4 + h1) | 0;
-
-  out[0] = h1;
-  out[1] = h2;
-  out[2] = h3;
-  out[3] = h4;
+  finalize(h1, h2, h3, h4, byteLength, out);
 }
 
 /** MurmurHash3_x86_128 of arbitrary bytes (the reference form; slow path). `out` gets h1..h4. */
@@ -171,30 +176,7 @@ function hashTagged(tag: number, s: string, out: Uint32Array): void {
   if (tail > 4) h2 ^= imul(rotl(imul(unitPair(s, c, n), C2), 16), C3);
   if (tail > 0) h1 ^= imul(rotl(imul(blocks === 0 ? tag | (COLON << 16) : unitPair(s, c - 2, n), C1), 15), C2);
 
-  h1 ^= byteLength;
-  h2 ^= byteLength;
-  h3 ^= byteLength;
-  h4 ^= byteLength;
-
-  h1 = (h1 + h2 + h3 + h4) | 0;
-  h2 = (h2 + h1) | 0;
-  h3 = (h3 + h1) | 0;
-  h4 = (h4 + h1) | 0;
-
-  h1 = fmix32(h1);
-  h2 = fmix32(h2);
-  h3 = fmix32(h3);
-  h4 = fmix32(h4);
-
-  h1 = (h1 + h2 + h3 + h4) | 0;
-  h2 = (h2 + h1) | 0;
-  h3 = (h3 + h1) | 0;
-  h4 = (h4 + h1) | 0;
-
-  out[0] = h1;
-  out[1] = h2;
-  out[2] = h3;
-  out[3] = h4;
+  finalize(h1, h2, h3, h4, byteLength, out);
 }
 
 /** Code units i and i + 1 of `s` as one little-endian word, 0 for those at or past `n` (its length). */
