@@ -106,16 +106,20 @@ export function panesOf(keyBatches: readonly KeyBatch[]): PaneBatch[] {
   return [...out.values()];
 }
 
+/** The window size of a paned rule (isPaned: a hopping window, never a session). */
+function sizeOf(ctx: RuleContext): number {
+  const w = ctx.rule.window;
+  return w.kind === 'session' ? 0 : w.sizeMs;
+}
+
 /** The start of the oldest window containing the pane starting at `start` (a part valid from there counts in all of them). */
 export function oldestWindowOf(ctx: RuleContext, start: EpochMs): EpochMs {
-  const w = ctx.rule.window;
-  return start - (w.kind === 'session' ? 0 : w.sizeMs) + ctx.step!;
+  return start - sizeOf(ctx) + ctx.step!;
 }
 
 /** The windows a pane batch's parts count in, oldest first. */
 export function windowsOf(pb: PaneBatch): TimeWindow[] {
-  const w = pb.rule.rule.window;
-  const size = w.kind === 'session' ? 0 : w.sizeMs;
+  const size = sizeOf(pb.rule);
   const from = Math.min(...pb.parts.map((p) => p.validFrom));
   const out: TimeWindow[] = [];
   for (let s = from; s <= pb.start; s += pb.rule.step!) out.push({ start: s, end: s + size });
@@ -159,7 +163,7 @@ export function paneBuilder(pb: PaneBatch, events: DecodedBatch, shared: SharedP
   const firstSeq = padSequence(events.sequenceNumber(first));
   const hwm = padSequence(events.sequenceNumber(last));
   const full = oldestWindowOf(pb.rule, pb.start);
-  const size = rule.window.kind === 'session' ? 0 : rule.window.sizeMs;
+  const size = sizeOf(pb.rule);
   const closeAt = pb.start + size + rule.latenessMs;
   return (current) => {
     const fast = current === undefined || current.hwm < firstSeq;
@@ -339,8 +343,7 @@ export class PaneWriter {
     // emit: early: every open window touched, from its panes (one read of the group's panes).
     for (const t of touched.values()) {
       if (t.ctx.rule.emit !== 'early' || t.first >= out.failedAt) continue;
-      const w = t.ctx.rule.window;
-      const size = w.kind === 'session' ? 0 : w.sizeMs;
+      const size = sizeOf(t.ctx);
       const from = Math.max(t.from, t.closed + t.ctx.step!);
       if (from > t.to) continue;
       try {
