@@ -309,6 +309,13 @@ export class Engine {
         folded.stopAt < 0
           ? []
           : [new Error(`a rule reached ${this.maxGroups} groups in this batch: the batch stops at sequence number ${events.sequenceNumber(folded.stopAt)}, which Lambda retries as the start of the next batch`)];
+      // Records a closed window refused (the ticker closed it on a newer watermark than this batch read).
+      const countLate = (rule: string, count: number, firstIndex: number): void => {
+        late += count;
+        const st = perRule[rule]!;
+        st.late += count;
+        st.firstLate ??= { eventTime: events.times[firstIndex]!, watermark: streamWm };
+      };
       // Hopping rules write panes (panes.ts); other rules one item per window or session key.
       const paned = folded.keyBatches.filter((kb) => isPaned(kb.rule));
       const plain = paned.length === 0 ? folded.keyBatches : folded.keyBatches.filter((kb) => !isPaned(kb.rule));
@@ -317,13 +324,7 @@ export class Engine {
           const r = await this.applyKey(shardId, kb, events);
           keysWritten += r.written ? 1 : 0;
           conflicts += r.conflicts;
-          if (r.late > 0) {
-            late += r.late;
-            const st = perRule[kb.rule.rule.name]!;
-            st.late += r.late;
-            // The window was closed meanwhile (by the ticker, on a newer watermark than this batch read).
-            st.firstLate ??= { eventTime: events.times[indexRange(kb).first]!, watermark: streamWm };
-          }
+          if (r.late > 0) countLate(kb.rule.rule.name, r.late, indexRange(kb).first);
           published.push(...r.published);
         } catch (err) {
           failures.push(err);
@@ -334,21 +335,13 @@ export class Engine {
         const r = await this.panes.apply(shardId, paned, events);
         keysWritten += r.written;
         conflicts += r.conflicts;
-        for (const [name, l] of r.late) {
-          late += l.count;
-          const st = perRule[name]!;
-          st.late += l.count;
-          st.firstLate ??= { eventTime: events.times[l.first]!, watermark: streamWm };
-        }
+        for (const [name, l] of r.late) countLate(name, l.count, l.first);
         failures.push(...r.failures);
         if (r.failedAt !== Infinity) failedAt = Math.min(failedAt, events.recordStart(r.failedAt));
         for (const e of r.early) {
           if (e.first >= failedAt) continue;
           try {
-            for (const verdict of this.verdicts(e.ctx, e.state, e.group, e.window, null)) {
-              if (!verdict.holds) continue;
-              published.push(...(await this.alert(e.ctx.rule.name, e.group.key, (s) => onWindowUpdated(e.ctx.rule, e.group, s, verdict, e.ctx.step))));
-            }
+            published.push(...(await this.earlyTransitions(e.ctx, e.state, e.group, e.window)));
           } catch (err) {
             failures.push(err);
             failedAt = Math.min(failedAt, events.recordStart(e.first));
@@ -494,13 +487,18 @@ export class Engine {
     }
     const published: AlertTransition[] = [];
     // On a retry the state may be unchanged but a transition still unpublished: evaluating again republishes it.
-    if (rule.emit === 'early') {
-      for (const verdict of this.verdicts(kb.rule, outcome.state, kb.group, kb.window, null)) {
-        if (!verdict.holds) continue;
-        published.push(...(await this.alert(rule.name, kb.group.key, (s) => onWindowUpdated(rule, kb.group, s, verdict, kb.rule.step))));
-      }
-    }
+    if (rule.emit === 'early') published.push(...(await this.earlyTransitions(kb.rule, outcome.state, kb.group, kb.window)));
     return { written: outcome.status === 'applied', conflicts: outcome.conflicts, late: 0, published };
+  }
+
+  /** `emit: early`: the lifecycle step of each window of an updated key's state whose condition holds. */
+  private async earlyTransitions(ctx: RuleContext, state: KeyState, group: GroupRef, window: TimeWindow | null): Promise<AlertTransition[]> {
+    const published: AlertTransition[] = [];
+    for (const verdict of this.verdicts(ctx, state, group, window, null)) {
+      if (!verdict.holds) continue;
+      published.push(...(await this.alert(ctx.rule.name, group.key, (s) => onWindowUpdated(ctx.rule, group, s, verdict, ctx.step))));
+    }
+    return published;
   }
 
   /**
