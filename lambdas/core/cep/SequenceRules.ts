@@ -89,36 +89,41 @@ export class SequenceRules {
       const outcome = new Uint8Array(upTo);
       const keys = new Map<string, SequenceKey>();
       // Counted here for the events this pass classifies; those at or past the final stop are taken off below.
-      const counts = { filterErrors: 0, missingGroup: 0, matched: 0, ignored: 0 };
+      let filterErrors = 0;
+      let missingGroup = 0;
+      let matched = 0;
+      let ignored = 0;
       let capAt = Infinity;
       let maxT = lateness.priorMax;
+      const payloads = events.payloads;
+      const end = stop;
       let i = 0;
-      for (; i < stop; i++) {
+      for (; i < end; i++) {
         const before = maxT;
         const t = times[i]!;
         if (t > maxT) maxT = t;
-        const payload = events.payloads[i]!;
+        const payload = payloads[i]!;
         if (where !== undefined) {
           let ok: boolean;
           try {
             ok = (where.acceptsPayload === true ? where.evaluate(payload) : where.evaluate(eventVariables(payload))) === true;
           } catch {
             outcome[i] = FILTER_ERROR;
-            counts.filterErrors += 1;
+            filterErrors += 1;
             ok = false;
           }
           if (!ok) continue;
         }
         if (!hasGroupFields(groupBy, payload)) {
           outcome[i] = MISSING_GROUP;
-          counts.missingGroup += 1;
+          missingGroup += 1;
           continue;
         }
-        counts.matched += 1;
         // An event no step (nor until) can use changes no state: its key is not written for it.
         if (!matcher.relevant(payload)) {
           outcome[i] = IGNORED;
-          counts.ignored += 1;
+          matched += 1;
+          ignored += 1;
           continue;
         }
         const group = groupOf(groupBy, payload);
@@ -127,7 +132,6 @@ export class SequenceRules {
           // The batch's first record is never stopped (it could never be applied otherwise).
           if (keys.size >= this.maxKeys && events.records[i] !== firstRecord) {
             // Not classified: the batch stops before it.
-            counts.matched -= 1;
             capAt = events.recordStart(i);
             stop = Math.min(stop, capAt);
             break;
@@ -135,9 +139,11 @@ export class SequenceRules {
           keys.set(group.key, (k = { group, indices: [], lateBefore: [] }));
         }
         outcome[i] = KEYED;
+        matched += 1;
         k.indices.push(i);
         k.lateBefore.push(Math.max(before - ooo, streamWm));
       }
+      const counts = { filterErrors, missingGroup, matched, ignored };
       // The events below `classified` have their outcome (and are counted).
       const classified = i;
       if (c === 0) {
