@@ -99,7 +99,7 @@ describe.each([inMemory, onDynamoDB])('a batch racing the close of a hopping win
     const first = await batches.processBatch(S, shardRecords(S, [ev(2 * M + 5_000)], 1n));
     expect(first.retryFrom).toBeNull();
     expect(first.watermark).toBe(T0 + M + 55_000);
-    return { store, published, closed, batches, ticker, arm: (f: () => Promise<void>) => (race = f) };
+    return { store, another, published, closed, batches, ticker, arm: (f: () => Promise<void>) => (race = f) };
   }
 
   /** Everything closed afterwards, on a later clock: each window's kept value. */
@@ -124,7 +124,30 @@ describe.each([inMemory, onDynamoDB])('a batch racing the close of a hopping win
     expect(r.late).toBe(1);
     expect(r.perRule['Hop']!.firstLate).toEqual({ eventTime: T0 + 2 * M + 10_000, watermark: T0 + M + 55_000 });
     expect(publishedFor(published, 0)).toEqual([{ n: 1 }]);
+    // Redelivered: the record is in the pane already; nothing is written or counted again.
+    const again = await batches.processBatch(S, shardRecords(S, [ev(2 * M + 10_000)], 2n));
+    expect([again.keysWritten, again.late]).toEqual([0, 0]);
     expect(await finals(store)).toEqual([1, 2, 2]);
+  });
+
+  it('a record left out of two windows closed under its batch counts late once', async () => {
+    const { store, published, another } = await setup();
+    // This ticker's watermark (T0 + 4m30s) passes the close of windows 0 and 1m.
+    const ticker = engineOn(another(), TICK_NOW + M, published, []);
+    let race = true;
+    // A cold container: it registers windows 0 and 1m again (found open: the ticker runs at its pane write).
+    const r = await engineOn(
+      hooked(store, async (method, args) => {
+        if (method !== 'apply' || (args[0] as KeyDescriptor).pane === undefined || !race) return;
+        race = false;
+        expect((await ticker.advance()).windowsClosed).toBe(2);
+      }),
+      BATCH_NOW,
+      published,
+      [],
+    ).processBatch(S, shardRecords(S, [ev(2 * M + 10_000)], 2n));
+    expect(r.perRule['Hop']!.late).toBe(1);
+    expect(await finals(store)).toEqual([1, 1, 2]);
   });
 
   it('a close that crashed after its alert step and is retried after such a pane write keeps the value it published', async () => {
