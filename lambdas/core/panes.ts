@@ -19,8 +19,9 @@ import { closesAt, type TimeWindow } from './windows';
  * if its stored HWM is the one it was built on). A window's value is the
  * merge of its panes, computed when the window is evaluated (on close, and
  * for `emit: early` after the batch's writes), and stored in the window's own
- * item when it is finished, so a closed window is final whatever its panes do
- * later.
+ * item when it is sealed for its close, with the versions of the pane items it
+ * merged, so a closed window is final whatever its panes do later, and a batch
+ * can tell whether a pane write it made is in it (PaneWriter).
  *
  * Lateness. An event late for the older windows of its pane but not for the
  * newer ones (fold.ts: "a part of its own, in the open ones only") is kept in
@@ -33,8 +34,9 @@ import { closesAt, type TimeWindow } from './windows';
  * the first time it contributes to the window (a registration: the window's
  * entry in the due index, so the closer finds it as it finds any window), and
  * the closer writes the window's merged value into it ({@link FINAL_SLOT})
- * when it finishes the window. A window item with slots is final (or, from
- * before panes, holds the window's slots itself): its slots are its value.
+ * when it seals the window (when it finishes it, for a window sealed by the
+ * code before). A window item with slots is final (or, from before panes,
+ * holds the window's slots itself): its slots are its value.
  */
 
 /** The slot of a finished hopping window's item that holds its value (merged from its panes). */
