@@ -339,7 +339,9 @@ function mergedPanesOf(item: NativeItem): MergedPanes | undefined {
  * Panes of hopping rules (core/panes.ts). Pane p is kept on the item of the window starting at p (the
  * newest window it is in, so the last to close): its per-shard slots are `ph_<shard>`/`pp_<shard>`
  * beside the window's own attributes, so a pane write is also the window's entry in the due index,
- * and a sealed window refuses its pane (every window of the pane is closed by then).
+ * and a sealed window refuses its pane (every window of the pane is closed by then). A window sealed
+ * for its close keeps its value as the slot `final` (`h_final`/`p_final`) and the versions of the pane
+ * items it merged in `mp` (see aggregateLayout.mergedPanes).
  */
 export const paneLayout = {
   slotAttributes(shardId: string): { readonly hwm: string; readonly partial: string } {
