@@ -113,7 +113,10 @@ export interface BatchReport {
   readonly controlMessages?: number;
   /** Derived fields that failed on an event (left missing), by field name. (Optional as controlMessages.) */
   readonly derivedErrors?: Readonly<Record<string, number>>;
-  /** Records (by rule) whose windows had all closed. */
+  /**
+   * Records (by rule) whose windows had all closed when the batch read the watermark, and records a
+   * window they were folded for did not take because it closed under the batch (once per rule).
+   */
   readonly late: number;
   /** Producer duplicates dropped: an event id already seen on the shard with another sequence number. */
   readonly duplicates: number;
