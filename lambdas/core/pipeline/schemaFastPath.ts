@@ -210,6 +210,8 @@ class Generator {
     if (has('properties')) {
       if (k.properties === null || typeof k.properties !== 'object' || Array.isArray(k.properties)) unsupported('properties');
       props = k.properties as Record<string, unknown>;
+      // ajv drops a property named __proto__ from `properties`, but not always from additionalProperties' list (past 8 names it asks hasOwnProperty).
+      if (Object.hasOwn(props, '__proto__')) unsupported('a property named __proto__');
       for (const [n, sub] of Object.entries(props)) {
         if (sub === true) continue;
         const f = this.schema(sub);
