@@ -159,6 +159,67 @@ describe('the JSON Schema fast check', () => {
     for (const p of payloads as unknown[]) expect([p, fast(JSON.parse(JSON.stringify(p)))]).toEqual([p, ajvOnly(JSON.parse(JSON.stringify(p))) === null]);
   });
 
+  it('gives ajv\'s verdict on generated schemas of the covered keywords, in each draft', () => {
+    const names = ['a', 'b', 'c', 'constructor'];
+    const leaf = fc.oneof(
+      fc.constantFrom<unknown>(true, false, {}),
+      fc.record({ type: fc.oneof(fc.constantFrom('string', 'number', 'integer', 'boolean', 'null', 'object', 'array'), fc.constantFrom(['string', 'null'], ['integer', 'boolean'], ['object', 'array'])) }),
+      fc.record({ minLength: fc.integer({ min: 0, max: 3 }), maxLength: fc.integer({ min: 0, max: 4 }) }, { requiredKeys: [] }),
+      fc.record({ minimum: fc.constantFrom(-1, 0, 1.5, 100), maximum: fc.constantFrom(0, 3, 599), exclusiveMinimum: fc.constantFrom(0, 2), exclusiveMaximum: fc.constantFrom(2.5, 600) }, { requiredKeys: [] }),
+      fc.record({ const: fc.constantFrom('x', 1, 2, true, null, 'http') }),
+      fc.record({ enum: fc.constantFrom(['x', 'xy'], [1, 'x', null], [true, false, 0]) }),
+      fc.record({ pattern: fc.constantFrom('^x', 'y$', '^.$', '\\p{L}') }),
+      fc.record({ format: fc.constantFrom('date-time', 'date', 'time', 'uuid') }),
+      fc.record({ required: fc.uniqueArray(fc.constantFrom(...names), { minLength: 1, maxLength: 2 }) }),
+      fc.record({ minProperties: fc.integer({ min: 0, max: 2 }), maxProperties: fc.integer({ min: 0, max: 3 }) }, { requiredKeys: [] }),
+      fc.record({ minItems: fc.integer({ min: 0, max: 2 }), maxItems: fc.integer({ min: 0, max: 3 }) }, { requiredKeys: [] }),
+    );
+    const schema: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: 'small', withCrossShrink: true }, { weight: 4, arbitrary: leaf }, { weight: 3, arbitrary: tie('composite') }),
+      composite: fc.record(
+        {
+          properties: fc.dictionary(fc.constantFrom(...names), tie('node'), { maxKeys: 3 }),
+          additionalProperties: tie('node'),
+          items: tie('node'),
+          allOf: fc.array(tie('node'), { minLength: 1, maxLength: 2 }),
+          anyOf: fc.array(tie('node'), { minLength: 1, maxLength: 2 }),
+          oneOf: fc.array(tie('node'), { minLength: 1, maxLength: 3 }),
+          not: tie('node'),
+          if: tie('node'),
+          then: tie('node'),
+          else: tie('node'),
+          required: fc.uniqueArray(fc.constantFrom(...names), { maxLength: 2 }),
+          type: fc.constantFrom('object', 'array', 'string', 'number'),
+        },
+        { requiredKeys: [] },
+      ),
+    })).node;
+    let compared = 0;
+    let valid = 0;
+    fc.assert(
+      fc.property(schema, fc.constantFrom(undefined, D2019, D2020), fc.array(valuesFor({ required: names }), { minLength: 20, maxLength: 20 }), (generated, draft, payloads) => {
+        // then/else without if is an error in ajv's strict mode, as is an if without either: keep each schema ajv compiles.
+        const s = draft === undefined || typeof generated !== 'object' ? generated : { ...(generated as object), $schema: draft };
+        const a = compileJsonSchema(JSON.stringify(s), false);
+        if (!a.ok) return;
+        const fast = compileFastCheck(s, SCHEMA_FORMATS);
+        expect(fast).toBeDefined();
+        for (const generatedPayload of payloads) {
+          const payload: unknown = JSON.parse(JSON.stringify(generatedPayload) ?? 'null');
+          const verdict = a.validate(payload) === null;
+          compared++;
+          if (verdict) valid++;
+          expect([s, payload, fast!(payload)]).toEqual([s, payload, verdict]);
+        }
+      }),
+      { numRuns: 200, seed: 21 },
+    );
+    // Enough schemas must compile, and accept as well as reject, for the comparison to say something.
+    expect(compared).toBeGreaterThan(1500);
+    expect(valid / compared).toBeGreaterThan(0.1);
+    expect(valid / compared).toBeLessThan(0.9);
+  });
+
   it('agrees with ajv on values JSON cannot carry (non-finite numbers, undefined)', () => {
     const { withFast, ajvOnly } = validators(JSON.stringify(COVERED.numbers));
     for (const v of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, undefined]) {
