@@ -244,7 +244,8 @@ function kindOf(table: string, pk: string | undefined, request: StateRequest | u
  * What a tidewatch write is for, from its request tag: `aggregates` (slot
  * and pane writes), `window registration` (the item of a hopping window
  * none of whose panes the container wrote), `window closing` (seal, finish,
- * session bookkeeping), `alert
+ * session bookkeeping, and the fence of a hopping window a close raced a
+ * batch on, core/panes.ts), `alert
  * state` (lifecycle steps and their outbox), `progress`, `watermark`,
  * `dedupe`, `quarantine`, `rule metrics`. Undefined for the peers' requests.
  */

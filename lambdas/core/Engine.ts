@@ -28,7 +28,7 @@ import {
 } from './lifecycle';
 import { RuleAggregates, type FixedPartialJson, type SessionPartialJson, type WindowAcc } from './partials';
 import { padSequence } from './sequence';
-import { finalSlotOf, isPaned, PaneWriter, windowState } from './panes';
+import { finalSlotOf, isPaned, mergedNotKept, PaneWriter, windowState } from './panes';
 import { DEDUPE_BUCKET_MS, dedupeId } from './dedupe';
 import { hasClaimable, recordAndPublish } from './state/outbox';
 import type { AlertRecord, DueKey, KeyDescriptor, KeyState, KnownAlert, Slot, SlotUpdate, StateStore } from './StateStore';
@@ -113,7 +113,10 @@ export interface BatchReport {
   readonly controlMessages?: number;
   /** Derived fields that failed on an event (left missing), by field name. (Optional as controlMessages.) */
   readonly derivedErrors?: Readonly<Record<string, number>>;
-  /** Records (by rule) whose windows had all closed. */
+  /**
+   * Records (by rule) whose windows had all closed when the batch read the watermark, and records a
+   * window they were folded for did not take because it closed under the batch (once per rule).
+   */
   readonly late: number;
   /** Producer duplicates dropped: an event id already seen on the shard with another sequence number. */
   readonly duplicates: number;
@@ -207,7 +210,7 @@ export class Engine {
     this.concurrency = opts.concurrency ?? 16;
     this.redact = new Set(opts.redactFields ?? []);
     this.maxGroups = opts.maxGroupsPerRulePerBatch ?? 10000;
-    this.panes = new PaneWriter(opts.store, this.shared, this.concurrency);
+    this.panes = new PaneWriter(opts.store, stream.name, this.shared, this.concurrency);
     this.sequences = new SequenceRules(
       stream,
       opts.pipeline.rules.filter((r): r is SequenceRule => r.type === 'sequence' && r.stream === opts.stream),
@@ -731,7 +734,7 @@ export class Engine {
       if (state.closed) return state.closeAt === null ? 'done' : 'loud';
       const verdicts = this.verdicts(ctx, state, group, window, watermark);
       if (!verdicts.every((v) => isQuiet(rule, rest, (s) => onWindowClosed(rule, group, s, { window: v.window, holds: v.holds, values: v.values }, ctx.step, empty)))) return 'loud';
-      if (await store.closeWindowAt(key, state.version, finalSlotOf(ctx, state))) {
+      if (await store.closeWindowAt(key, state.version, finalSlotOf(ctx, state), state.merged)) {
         for (const { window: w, holds, values, events } of verdicts) this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark });
         return 'closed';
       }
@@ -774,12 +777,25 @@ export class Engine {
         return { count: r === 'closed' ? 1 : 0, published };
       }
     }
+    const paned = key.windowStart !== null && isPaned(ctx);
     for (let attempt = 0; attempt < 5; attempt++) {
       const window = key.windowStart !== null ? { start: key.windowStart, end: key.windowEnd! } : null;
       // A fixed window is sealed first, so no contribution lands after it was read for evaluation.
-      if (window !== null) await store.sealWindow(key);
-      const state = await this.readWindow(ctx, key);
+      if (window !== null && !paned) await store.sealWindow(key);
+      let state = await this.readWindow(ctx, key);
       if (!state) return { count: 0, published };
+      if (paned && !state.closed) {
+        // A hopping window's panes are shared with newer windows: it is sealed with the value it is evaluated on,
+        // if its item is still as read (else it is read again), so a retried close evaluates it on that value and a
+        // batch that wrote a pane after the read finds its records left out (panes.ts, windowState). An item from
+        // before panes holds its own slots: sealed first, as any fixed window, and read again.
+        if (!mergedNotKept(state)) {
+          await store.sealWindow(key);
+          continue;
+        }
+        if (!(await store.sealWindowAt(key, state.version, finalSlotOf(ctx, state)!, state.merged!))) continue;
+        state = { ...state, closed: true };
+      }
       const verdicts = this.verdicts(ctx, state, group, window, watermark);
       // A closed window's transitions are dated by its end, not its newest event.
       for (const verdict of verdicts) {
@@ -795,7 +811,7 @@ export class Engine {
         if (events > 0) this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark, ...(anomaly ? { anomaly } : {}) });
       }
       if (window !== null) {
-        await store.finishWindow(key, finalSlotOf(ctx, state));
+        await store.finishWindow(key, finalSlotOf(ctx, state), state.merged);
         return { count: 1, published };
       }
       const last = verdicts.length > 0 ? Math.max(...verdicts.map((v) => v.closeAt)) : watermark;
@@ -803,7 +819,7 @@ export class Engine {
       const nextCloseAt = remaining.length > 0 ? Math.min(...remaining.map((v) => v.closeAt)) : null;
       if (await store.advanceSessions(key, last, nextCloseAt, state.version)) return { count: verdicts.length, published };
     }
-    throw new Error(`could not close session key ${key.id}: it kept changing under concurrent writes (5 attempts)`);
+    throw new Error(`could not close ${key.windowStart !== null ? 'window' : 'session'} key ${key.id}: it kept changing under concurrent writes (5 attempts)`);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { AlertRecord, DueKey, KeyDescriptor, KeyState, QuarantinedRecord, QuarantineQuery, Slot, SlotUpdate } from './StateStore';
+import type { AlertRecord, DueKey, FencedWindow, KeyDescriptor, KeyState, MergedPanes, QuarantinedRecord, QuarantineQuery, Slot, SlotUpdate } from './StateStore';
 import type { ModelRecord } from './anomaly/rule';
 import { FINAL_SLOT, paneId, paneWindow } from './panes';
 import { isActive } from './state/outbox';
@@ -31,6 +31,8 @@ interface KeyEntry {
   /** Null once the key is finished (no longer due). */
   closeAt: EpochMs | null;
   version: number;
+  /** A hopping window sealed with its value: the pane versions it merged (panes.ts). */
+  merged?: MergedPanes;
 }
 
 interface AlertEntry {
@@ -154,7 +156,7 @@ class MemoryAggregates implements AggregateStorage {
     e.version += 1;
   }
 
-  async finish(key: KeyDescriptor, final?: Slot): Promise<void> {
+  async finish(key: KeyDescriptor, final?: Slot, merged?: MergedPanes): Promise<void> {
     if (this.t.opts.forgetFinishedWindows && key.windowStart !== null) {
       this.t.keys.delete(key.id);
       return;
@@ -162,18 +164,32 @@ class MemoryAggregates implements AggregateStorage {
     const e = this.t.keys.get(key.id);
     if (!e) return;
     e.closeAt = null;
-    if (final !== undefined) {
-      e.slots = { [FINAL_SLOT]: clone(final) };
-      e.version += 1;
-    }
+    if (final !== undefined) keepValue(e, final, merged);
   }
 
-  async sealAndFinish(key: KeyDescriptor, expectedVersion: number, final?: Slot): Promise<boolean> {
+  async sealAt(key: KeyDescriptor, expectedVersion: number, final: Slot, merged: MergedPanes): Promise<boolean> {
+    const e = this.t.keys.get(key.id);
+    if (e === undefined || e.closed || e.version !== expectedVersion) return false;
+    e.closed = true;
+    keepValue(e, final, merged);
+    return true;
+  }
+
+  async fence(key: KeyDescriptor): Promise<FencedWindow> {
+    const e = this.t.keys.get(key.id);
+    // Gone (forgetFinishedWindows): finished, what it merged not kept.
+    if (e === undefined) return { closed: true, merged: undefined };
+    if (e.closed) return { closed: true, merged: e.merged === undefined ? undefined : { ...e.merged } };
+    e.version += 1;
+    return { closed: false };
+  }
+
+  async sealAndFinish(key: KeyDescriptor, expectedVersion: number, final?: Slot, merged?: MergedPanes): Promise<boolean> {
     const e = this.t.keys.get(key.id);
     if (e === undefined || e.closed || e.version !== expectedVersion) return false;
     e.closed = true;
     e.version += 1;
-    await this.finish(key, final);
+    await this.finish(key, final, merged);
     return true;
   }
 
@@ -427,7 +443,14 @@ function alertKey(rule: string, groupKey: string): string {
 function snapshot(e: KeyEntry, shardId?: string, written?: Slot): KeyState {
   const slots: Record<string, Slot> = {};
   for (const [shard, slot] of Object.entries(e.slots)) slots[shard] = shard === shardId ? written! : clone(slot);
-  return { slots, closed: e.closed, closedThrough: e.closedThrough, closeAt: e.closeAt, version: e.version };
+  return { slots, closed: e.closed, closedThrough: e.closedThrough, closeAt: e.closeAt, version: e.version, ...(e.merged !== undefined ? { merged: { ...e.merged } } : {}) };
+}
+
+/** A hopping window's value, kept in its entry (one write: the version counts it once). */
+function keepValue(e: KeyEntry, final: Slot, merged: MergedPanes | undefined): void {
+  e.slots = { [FINAL_SLOT]: clone(final) };
+  if (merged !== undefined) e.merged = { ...merged };
+  e.version += 1;
 }
 
 /** A pane's state on its window's entry: its slots, the window's closed flag and version. */

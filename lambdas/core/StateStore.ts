@@ -63,7 +63,26 @@ export interface KeyState {
   readonly closeAt: EpochMs | null;
   /** Incremented by every write; guards the closer's session bookkeeping. */
   readonly version: number;
+  /**
+   * A hopping window sealed with the value it was evaluated on (panes.ts): the version of each pane
+   * item that value merged, the window's own excepted. Absent on other items, and on windows closed
+   * before it was kept.
+   */
+  readonly merged?: MergedPanes;
 }
+
+/**
+ * The pane items a hopping window's value was merged from (panes.ts), by pane start (epoch ms, as a
+ * string): the version each had when the closer read it. A pane written since has a higher version.
+ */
+export type MergedPanes = Readonly<Record<string, number>>;
+
+/** A hopping window as a batch found it after writing its panes (StateStore.fenceWindow). */
+export type FencedWindow =
+  /** Open: any close that read its panes before the fence reads them again before it seals the window. */
+  | { readonly closed: false }
+  /** Closed, with the pane versions its value merged (undefined: not kept, or the window is gone). */
+  | { readonly closed: true; readonly merged: MergedPanes | undefined };
 
 /** A new slot, and when it is due for closing. */
 export interface SlotUpdate {
@@ -212,9 +231,27 @@ export interface StateStore {
   /**
    * A sealed window was evaluated: it is no longer due. Idempotent. `final`:
    * a hopping window's value, merged from its panes (panes.ts), kept in its
-   * item so that the closed window stays as it was evaluated.
+   * item so that the closed window stays as it was evaluated; `merged`: the
+   * pane versions it was merged from.
    */
-  finishWindow(key: KeyDescriptor, final?: Slot): Promise<void>;
+  finishWindow(key: KeyDescriptor, final?: Slot, merged?: MergedPanes): Promise<void>;
+
+  /**
+   * Hopping rules: seals a window with the value it is evaluated on (`final`, merged from its panes,
+   * and the pane versions it merged), if the window's item is still at `expectedVersion` and not
+   * closed; the window stays due until finished. A retried close then evaluates the window on the
+   * value it kept, whatever its panes took since. False when the item moved on (or does not exist):
+   * the caller reads the window again.
+   */
+  sealWindowAt(key: KeyDescriptor, expectedVersion: number, final: Slot, merged: MergedPanes): Promise<boolean>;
+
+  /**
+   * Hopping rules: what a batch that wrote panes of an older window it found closable asks of that
+   * window. Open: its version is raised, so a close that read its panes before (sealWindowAt on
+   * that version) fails and reads them again, the batch's write included. Closed: the pane versions
+   * its value merged, so the batch can tell whether its write is in it. Gone: closed, unknown.
+   */
+  fenceWindow(key: KeyDescriptor): Promise<FencedWindow>;
 
   /**
    * Hopping rules: the panes of (rule, group) starting in [from, to], strongly
@@ -251,7 +288,7 @@ export interface StateStore {
    * land between the read and the seal. False when the key moved on (or does
    * not exist): the caller reads it again.
    */
-  closeWindowAt(key: KeyDescriptor, expectedVersion: number, final?: Slot): Promise<boolean>;
+  closeWindowAt(key: KeyDescriptor, expectedVersion: number, final?: Slot, merged?: MergedPanes): Promise<boolean>;
 
   /**
    * Session keys: records that sessions closing at or before `closedThrough`

@@ -6,7 +6,7 @@ import { padSequence } from './sequence';
 import type { KeyDescriptor, KeyState, Slot, SlotUpdate, StateStore } from './StateStore';
 import type { DecodedBatch } from './decode';
 import type { EpochMs } from './types';
-import type { TimeWindow } from './windows';
+import { closesAt, type TimeWindow } from './windows';
 
 /**
  * Panes: the stored unit of hopping windows (issue 21).
@@ -19,8 +19,9 @@ import type { TimeWindow } from './windows';
  * if its stored HWM is the one it was built on). A window's value is the
  * merge of its panes, computed when the window is evaluated (on close, and
  * for `emit: early` after the batch's writes), and stored in the window's own
- * item when it is finished, so a closed window is final whatever its panes do
- * later.
+ * item when it is sealed for its close, with the versions of the pane items it
+ * merged, so a closed window is final whatever its panes do later, and a batch
+ * can tell whether a pane write it made is in it (PaneWriter).
  *
  * Lateness. An event late for the older windows of its pane but not for the
  * newer ones (fold.ts: "a part of its own, in the open ones only") is kept in
@@ -33,8 +34,9 @@ import type { TimeWindow } from './windows';
  * the first time it contributes to the window (a registration: the window's
  * entry in the due index, so the closer finds it as it finds any window), and
  * the closer writes the window's merged value into it ({@link FINAL_SLOT})
- * when it finishes the window. A window item with slots is final (or, from
- * before panes, holds the window's slots itself): its slots are its value.
+ * when it seals the window (when it finishes it, for a window sealed by the
+ * code before). A window item with slots is final (or, from before panes,
+ * holds the window's slots itself): its slots are its value.
  */
 
 /** The slot of a finished hopping window's item that holds its value (merged from its panes). */
@@ -152,7 +154,7 @@ function serializePane(aggs: RuleAggregates, accs: Map<string, WindowAcc>): Pane
  * folded. Slow path (a redelivery overlapping the slot): the records newer
  * than the HWM are folded again, each into the part of its validity.
  */
-export function paneBuilder(pb: PaneBatch, events: DecodedBatch, shared: SharedParts): (current: Slot | undefined) => SlotUpdate | null {
+export function paneBuilder(pb: PaneBatch, events: DecodedBatch, shared: SharedParts, fresh?: number[]): (current: Slot | undefined) => SlotUpdate | null {
   const { rule, aggs } = pb.rule;
   let first = Infinity;
   let last = -1;
@@ -174,21 +176,25 @@ export function paneBuilder(pb: PaneBatch, events: DecodedBatch, shared: SharedP
       if (acc === undefined) accs.set(k, (acc = aggs.create()));
       return acc;
     };
-    let fresh = 0;
-    for (const { part, validFrom } of pb.parts) {
-      if (validFrom > pb.start) continue;
-      if (fast) {
+    // Records this build adds, in all and per part (`fresh`: the last build is the one written).
+    let added = 0;
+    pb.parts.forEach(({ part, validFrom }, k) => {
+      let n = 0;
+      // A part valid from after the pane (all its windows closed) is not written.
+      if (validFrom <= pb.start && fast) {
         aggs.merge(into(validFrom), part.acc);
-        fresh += part.count;
-        continue;
+        n = part.count;
+      } else if (validFrom <= pb.start) {
+        for (const i of eventsOf(part)) {
+          if (padSequence(events.sequenceNumber(i)) <= current!.hwm) continue;
+          aggs.addEvent(into(validFrom), events.times[i]!, scopeOf(shared, events.payloads[i]!));
+          n += 1;
+        }
       }
-      for (const i of eventsOf(part)) {
-        if (padSequence(events.sequenceNumber(i)) <= current.hwm) continue;
-        aggs.addEvent(into(validFrom), events.times[i]!, scopeOf(shared, events.payloads[i]!));
-        fresh += 1;
-      }
-    }
-    if (!fast && fresh === 0) return null;
+      if (fresh !== undefined) fresh[k] = n;
+      added += n;
+    });
+    if (!fast && added === 0) return null;
     return { slot: { hwm, partial: serializePane(aggs, accs) as unknown as PartialJson }, closeAt };
   };
 }
@@ -214,16 +220,29 @@ export function windowAcc(aggs: RuleAggregates, panes: readonly StoredPane[], wi
 }
 
 /**
- * A hopping window's state for evaluation: a window item with slots (final, or
- * from before panes) as it is; else its slots replaced by one, {@link FINAL_SLOT},
- * merged from its panes (one read of the group's panes in the window).
+ * A hopping window's state for evaluation: a window item with slots (its value
+ * as kept, or from before panes: its own slots) as it is; else its slots
+ * replaced by one, {@link FINAL_SLOT}, merged from its panes (one read of the
+ * group's panes in the window, after the item's: `state.version` is the one
+ * before it), with `merged` the version of each pane item read but the
+ * window's own. An open window is sealed with that value (Engine.closeKey,
+ * StateStore.sealWindowAt): a retried close evaluates it on what it kept, and
+ * a batch that wrote a pane after the read finds by its version that the
+ * window's value left its records out (PaneWriter: they are late for it).
  */
 export async function windowState(store: StateStore, ctx: RuleContext, key: KeyDescriptor, state: KeyState): Promise<KeyState> {
   if (Object.keys(state.slots).length > 0) return state;
   const size = key.windowEnd! - key.windowStart!;
   const panes = await store.readPanes(key.rule, key.groupKey, key.windowStart!, key.windowEnd! - ctx.step!);
   const acc = windowAcc(ctx.aggs, panes, key.windowStart!, size);
-  return { ...state, slots: { [FINAL_SLOT]: { hwm: '', partial: ctx.aggs.serialize(acc) } } };
+  const merged: Record<string, number> = {};
+  for (const p of panes) if (p.start > key.windowStart!) merged[String(p.start)] = p.state.version;
+  return { ...state, slots: { [FINAL_SLOT]: { hwm: '', partial: ctx.aggs.serialize(acc) } }, merged };
+}
+
+/** Whether a hopping window's state holds a value just merged from its panes that its open item does not keep yet (windowState). */
+export function mergedNotKept(state: KeyState): boolean {
+  return !state.closed && state.merged !== undefined;
 }
 
 /** The slot a finished hopping window keeps (its value), from the state it was evaluated on. */
@@ -246,10 +265,15 @@ export interface PaneApplyResult {
   /** Pane items written. */
   written: number;
   conflicts: number;
-  /** Records refused as late for every window of their part (their windows were closed), by rule, with the first one's event index. */
+  /**
+   * Records a window they were folded for did not take, by rule, with the first one's event index:
+   * the window was closed under the batch (after its read of the stream's watermark), found so when
+   * registering it, when writing the pane, or after the write (its value left the write out).
+   * Each record once per rule, however many of its windows did not take it.
+   */
   readonly late: Map<string, { count: number; first: number }>;
   readonly failures: unknown[];
-  /** The lowest event index whose pane (or window registration) could not be written, or Infinity. */
+  /** The lowest event index whose pane (or window registration, or check of a window closed under it) failed, or Infinity. */
   failedAt: number;
   readonly early: EarlyWindow[];
 }
@@ -257,17 +281,37 @@ export interface PaneApplyResult {
 /** Window items known to exist, kept by a container between batches: a window is registered once. */
 const REGISTERED_CAP = 50_000;
 
+/** A pane write that took effect: the pane item's version after it, and the records it added per part (PaneBatch.parts). */
+interface PaneWritten {
+  readonly pb: PaneBatch;
+  readonly version: number;
+  readonly fresh: readonly number[];
+  readonly first: number;
+}
+
 /**
  * Writes a batch's panes: registers the windows they count in (once per
  * window: a container remembers the windows it saw), then one conditional
  * write per (rule, group, pane). A window found closed at registration takes
  * nothing more: the parts that counted in it count from the next window on.
+ *
+ * A window can also close between the batch's read of the stream's watermark
+ * and its pane write, the pane still open for newer windows (an idle shard's
+ * watermark follows the wall clock): the write goes through and the window's
+ * value, sealed with the pane versions it merged (windowState), leaves it out.
+ * So after its writes the batch reads the watermark again, and fences each
+ * older window of its panes that it now closes (StateStore.fenceWindow): one
+ * still open has its version raised, so that a close that read the panes
+ * before reads them again; a closed one tells by the versions it merged
+ * whether each pane write is in its value, and those that are not are late.
+ * One read per batch; a fence only per window a close raced.
  */
 export class PaneWriter {
   private readonly registered = new Set<string>();
 
   constructor(
     private readonly store: StateStore,
+    private readonly stream: string,
     private readonly shared: SharedParts,
     private readonly concurrency: number,
   ) {}
@@ -288,7 +332,20 @@ export class PaneWriter {
       }
       return p;
     };
+    // Records counted late, by rule: each once, whichever windows refused it.
+    const counted = new Map<RuleContext, Set<Part>>();
+    const late = (pb: PaneBatch, part: Part, count: number): void => {
+      let parts = counted.get(pb.rule);
+      if (parts === undefined) counted.set(pb.rule, (parts = new Set()));
+      if (count === 0 || parts.has(part)) return;
+      parts.add(part);
+      const l = out.late.get(pb.rule.rule.name) ?? { count: 0, first: Infinity };
+      l.count += count;
+      l.first = Math.min(l.first, part.first);
+      out.late.set(pb.rule.rule.name, l);
+    };
     const pbs = panesOf(keyBatches);
+    const written: PaneWritten[] = [];
     // Per (rule, group): the newest window found closed, the span of windows and panes touched (early rules).
     const touched = new Map<string, { ctx: RuleContext; group: GroupRef; closed: EpochMs; from: EpochMs; to: EpochMs; first: number }>();
     await forEachLimit(pbs, this.concurrency, async (pb) => {
@@ -301,17 +358,15 @@ export class PaneWriter {
         outcomes.forEach((r, i) => {
           if (r === 'closed' && windows[i]!.start > closed) closed = windows[i]!.start;
         });
+        // Parts meant for a window found closed: late for it, on in the newer ones (counted once written, on what the write adds).
+        const moved = new Set<number>();
         if (closed > -Infinity) {
-          for (const p of pb.parts) {
-            if (p.validFrom > closed) continue;
+          pb.parts.forEach((p, k) => {
+            if (p.validFrom > closed) return;
             p.validFrom = closed + pb.rule.step!;
-            if (p.validFrom > pb.start) {
-              const l = out.late.get(pb.rule.rule.name) ?? { count: 0, first: Infinity };
-              l.count += p.part.count;
-              l.first = Math.min(l.first, p.part.first);
-              out.late.set(pb.rule.rule.name, l);
-            }
-          }
+            if (p.validFrom > pb.start) late(pb, p.part, p.part.count);
+            else moved.add(k);
+          });
         }
         const id = `${pb.rule.rule.name}\u0001${pb.group.key}`;
         const t = touched.get(id) ?? { ctx: pb.rule, group: pb.group, closed: -Infinity, from: Infinity, to: -Infinity, first: Infinity };
@@ -321,25 +376,26 @@ export class PaneWriter {
         t.first = Math.min(t.first, first);
         touched.set(id, t);
         if (pb.parts.every((p) => p.validFrom > pb.start)) return;
-        const outcome = await this.store.apply(pb.key, shardId, paneBuilder(pb, events, this.shared));
+        const fresh = pb.parts.map(() => 0);
+        const outcome = await this.store.apply(pb.key, shardId, paneBuilder(pb, events, this.shared, fresh));
         out.conflicts += outcome.conflicts;
-        if (outcome.status === 'applied') out.written += 1;
         if (outcome.status === 'closed') {
           // The pane's newest window is closed, so are all of its windows: its records are late for every one.
           t.closed = pb.start;
-          const l = out.late.get(pb.rule.rule.name) ?? { count: 0, first: Infinity };
-          for (const p of pb.parts) {
-            if (p.validFrom > pb.start) continue;
-            l.count += p.part.count;
-            l.first = Math.min(l.first, p.part.first);
-          }
-          out.late.set(pb.rule.rule.name, l);
-        } else this.remember(paneWindow(pb.key).id);
+          for (const p of pb.parts) if (p.validFrom <= pb.start) late(pb, p.part, p.part.count);
+          return;
+        }
+        this.remember(paneWindow(pb.key).id);
+        if (outcome.status !== 'applied') return;
+        out.written += 1;
+        for (const k of moved) late(pb, pb.parts[k]!.part, fresh[k]!);
+        written.push({ pb, version: outcome.state.version, fresh, first });
       } catch (err) {
         out.failures.push(err);
         out.failedAt = Math.min(out.failedAt, first);
       }
     });
+    await this.checkClosedUnder(written, touched, late, out);
     // emit: early: every open window touched, from its panes (one read of the group's panes).
     for (const t of touched.values()) {
       if (t.ctx.rule.emit !== 'early' || t.first >= out.failedAt) continue;
@@ -359,6 +415,67 @@ export class PaneWriter {
       }
     }
     return out;
+  }
+
+  /**
+   * The windows older than their pane that the batch's pane writes added records to and that the
+   * stream's watermark, read again after the writes, now closes: each one fenced (see the class).
+   * A record a closed window's value left out is late for it.
+   */
+  private async checkClosedUnder(
+    written: readonly PaneWritten[],
+    touched: Map<string, { closed: EpochMs }>,
+    late: (pb: PaneBatch, part: Part, count: number) => void,
+    out: PaneApplyResult,
+  ): Promise<void> {
+    // The oldest window each write added records to (its parts' validFrom), when older than its pane.
+    const older = written.flatMap((w) => {
+      let from = Infinity;
+      w.pb.parts.forEach((p, k) => {
+        if (w.fresh[k]! > 0 && p.validFrom < from) from = p.validFrom;
+      });
+      return from < w.pb.start ? [{ w, from }] : [];
+    });
+    if (older.length === 0) return;
+    let watermark: EpochMs;
+    try {
+      watermark = await this.store.getStreamWatermark(this.stream);
+    } catch (err) {
+      out.failures.push(err);
+      out.failedAt = Math.min(out.failedAt, ...older.map((o) => o.w.first));
+      return;
+    }
+    const byWindow = new Map<string, { key: KeyDescriptor; start: EpochMs; group: string; writes: PaneWritten[] }>();
+    for (const { w, from } of older) {
+      const size = sizeOf(w.pb.rule);
+      // Older windows close first: from the oldest on, while the watermark closes them.
+      for (let s = from; s < w.pb.start && closesAt({ start: s, end: s + size }, w.pb.rule.rule.latenessMs) <= watermark; s += w.pb.rule.step!) {
+        const key = windowKey(w.pb, { start: s, end: s + size });
+        const c = byWindow.get(key.id) ?? { key, start: s, group: `${w.pb.rule.rule.name}\u0001${w.pb.group.key}`, writes: [] };
+        c.writes.push(w);
+        byWindow.set(key.id, c);
+      }
+    }
+    await forEachLimit([...byWindow.values()], this.concurrency, async (c) => {
+      try {
+        const fenced = await this.store.fenceWindow(c.key);
+        if (!fenced.closed) return;
+        const t = touched.get(c.group);
+        if (t !== undefined) t.closed = Math.max(t.closed, c.start);
+        // Closed before closes kept what they merged (or gone): whether the writes are in cannot be told.
+        if (fenced.merged === undefined) return;
+        for (const w of c.writes) {
+          // The close read the pane after this write (its version, or a later one): the records are in.
+          if ((fenced.merged[String(w.pb.start)] ?? 0) >= w.version) continue;
+          w.pb.parts.forEach((p, k) => {
+            if (p.validFrom <= c.start) late(w.pb, p.part, w.fresh[k]!);
+          });
+        }
+      } catch (err) {
+        out.failures.push(err);
+        out.failedAt = Math.min(out.failedAt, ...c.writes.map((w) => w.first));
+      }
+    });
   }
 
   private remember(id: string): void {

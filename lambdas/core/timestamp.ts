@@ -76,31 +76,47 @@ function twoDigits(s: string, i: number): number {
  */
 function fastParse(s: string, rfc: boolean): number {
   const n = s.length;
-  const hi = twoDigits(s, 0);
-  const lo = twoDigits(s, 2);
-  const month = twoDigits(s, 5);
-  const day = twoDigits(s, 8);
-  const hour = twoDigits(s, 11);
-  const minute = twoDigits(s, 14);
+  // The shortest shape is YYYY-MM-DDTHH:MMZ: past this check, the reads up to index 16 are in bounds, so a
+  // digit is (code - 48) >>> 0 <= 9 (anything else, negative included, is larger).
+  if (n < 17) return NaN;
+  const y0 = (s.charCodeAt(0) - 48) >>> 0;
+  const y1 = (s.charCodeAt(1) - 48) >>> 0;
+  const y2 = (s.charCodeAt(2) - 48) >>> 0;
+  const y3 = (s.charCodeAt(3) - 48) >>> 0;
+  const mo0 = (s.charCodeAt(5) - 48) >>> 0;
+  const mo1 = (s.charCodeAt(6) - 48) >>> 0;
+  const d0 = (s.charCodeAt(8) - 48) >>> 0;
+  const d1 = (s.charCodeAt(9) - 48) >>> 0;
+  const h0 = (s.charCodeAt(11) - 48) >>> 0;
+  const h1 = (s.charCodeAt(12) - 48) >>> 0;
+  const mi0 = (s.charCodeAt(14) - 48) >>> 0;
+  const mi1 = (s.charCodeAt(15) - 48) >>> 0;
   const sep = s.charCodeAt(10);
   if (
-    hi < 0 ||
-    lo < 0 ||
+    y0 > 9 ||
+    y1 > 9 ||
+    y2 > 9 ||
+    y3 > 9 ||
+    mo0 > 9 ||
+    mo1 > 9 ||
+    d0 > 9 ||
+    d1 > 9 ||
+    h0 > 9 ||
+    h1 > 9 ||
+    mi0 > 9 ||
+    mi1 > 9 ||
     s.charCodeAt(4) !== 45 /* - */ ||
     s.charCodeAt(7) !== 45 ||
     (sep !== 84 /* T */ && sep !== 116 /* t */) ||
-    s.charCodeAt(13) !== 58 /* : */ ||
-    month < 1 ||
-    month > 12 ||
-    day < 1 ||
-    day > 31 ||
-    hour < 0 ||
-    hour > 23 ||
-    minute < 0 ||
-    minute > 59
+    s.charCodeAt(13) !== 58 /* : */
   ) {
     return NaN;
   }
+  const month = mo0 * 10 + mo1;
+  const day = d0 * 10 + d1;
+  const hour = h0 * 10 + h1;
+  const minute = mi0 * 10 + mi1;
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59) return NaN;
   let i = 16;
   let second = 0;
   let ms = 0;
@@ -140,9 +156,18 @@ function fastParse(s: string, rfc: boolean): number {
   } else {
     return NaN;
   }
-  const days = daysFromCivil(hi * 100 + lo, month) + day - 1;
-  return days * MS_PER_DAY + (hour * 60 + minute - offsetMinutes) * MS_PER_MINUTE + second * 1000 + ms;
+  const year = y0 * 1000 + y1 * 100 + y2 * 10 + y3;
+  // A stream's event times mostly fall in one month: its first day is computed once.
+  if (year * 16 + month !== cachedYearMonth) {
+    cachedYearMonth = year * 16 + month;
+    cachedMonthDays = daysFromCivil(year, month);
+  }
+  return (cachedMonthDays + day - 1) * MS_PER_DAY + (hour * 60 + minute - offsetMinutes) * MS_PER_MINUTE + second * 1000 + ms;
 }
+
+/** The (year * 16 + month) fastParse read last, and daysFromCivil of it. */
+let cachedYearMonth = -1;
+let cachedMonthDays = 0;
 
 /**
  * Days from 1970-01-01 to the first of `month` (1–12) of `year` (0–9999), in

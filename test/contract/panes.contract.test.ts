@@ -165,6 +165,46 @@ describe.each(fixtures)('pane items: $name', (fixture) => {
     expect(await store.dueKeys('R', T0 + 100 * M)).toEqual([]);
   });
 
+  it('a window sealed with its value keeps it and the pane versions it merged (sealWindowAt, on the version read); fenceWindow raises an open window\'s version, and tells a closed one\'s versions', async () => {
+    const { store, another } = await fixture.fresh();
+    await store.registerWindow(window(T0), T0 + 3 * M);
+    const written = await store.apply(pane(T0 + M), S1, adds(2, 1));
+    const paneVersion = written.status === 'applied' ? written.state.version : -1;
+    expect((await store.readPanes('R', G, T0, T0 + 2 * M)).map((p) => [p.start, p.state.version])).toEqual([[T0 + M, paneVersion]]);
+    const read = (await store.read(window(T0)))!;
+    // A batch fences the open window: a close that read it before cannot seal it on that read.
+    expect(await another().fenceWindow(window(T0))).toEqual({ closed: false });
+    const merged = { [String(T0 + M)]: paneVersion };
+    expect(await store.sealWindowAt(window(T0), read.version, { hwm: '', partial: count(2) }, merged)).toBe(false);
+    const again = (await store.read(window(T0)))!;
+    expect(again.version).toBe(read.version + 1);
+    expect(again.closed).toBe(false);
+    expect(await store.sealWindowAt(window(T0), again.version, { hwm: '', partial: count(2) }, merged)).toBe(true);
+    expect(await store.sealWindowAt(window(T0), again.version + 1, { hwm: '', partial: count(3) }, merged)).toBe(false);
+    for (const s of [store, another()]) {
+      const state = (await s.read(window(T0)))!;
+      expect(state).toEqual({ slots: { [FINAL_SLOT]: { hwm: '', partial: count(2) } }, closed: true, closedThrough: null, closeAt: T0 + 3 * M, version: again.version + 1, merged });
+      expect(await s.fenceWindow(window(T0))).toEqual({ closed: true, merged });
+    }
+    // Still due until finished; finishing keeps the value.
+    expect((await store.dueKeys('R', T0 + 3 * M)).map((d) => d.key.id)).toEqual([window(T0).id]);
+    await store.finishWindow(window(T0), { hwm: '', partial: count(2) }, merged);
+    expect((await store.read(window(T0)))!.merged).toEqual(merged);
+    expect(await store.dueKeys('R', T0 + 3 * M)).toEqual([]);
+  });
+
+  it('a window closed before closes kept what they merged (sealed, finished with its value) reads without it, and fences as closed, unknown', async () => {
+    const { store } = await fixture.fresh();
+    await store.registerWindow(window(T0), T0 + 3 * M);
+    await store.sealWindow(window(T0));
+    expect(await store.fenceWindow(window(T0))).toEqual({ closed: true, merged: undefined });
+    await store.finishWindow(window(T0), { hwm: '', partial: count(1) });
+    const state = (await store.read(window(T0)))!;
+    expect(state.merged).toBeUndefined();
+    expect(state.slots).toEqual({ [FINAL_SLOT]: { hwm: '', partial: count(1) } });
+    expect(await store.fenceWindow(window(T0))).toEqual({ closed: true, merged: undefined });
+  });
+
   it('a late-only part counts in the windows from its validFrom on, not in older ones', async () => {
     const { store } = await fixture.fresh();
     // Pane T0+2m: 4 events for every window (T0 .. T0+2m), 1 late for window T0 (valid from T0+m on).

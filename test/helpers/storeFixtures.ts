@@ -23,7 +23,7 @@ export interface StoreFixture {
   fresh(opts?: { pageSize?: number }): Promise<Stores>;
 }
 
-export function storeFixtures(): { readonly inMemory: StoreFixture; readonly onDynamoDB: StoreFixture } {
+export function storeFixtures(): { readonly inMemory: StoreFixture; readonly onDynamoDB: StoreFixture; /** The DynamoDB endpoint (once started). */ readonly endpoint: () => string } {
   let dynamo: TestDynamo;
   beforeAll(async () => {
     dynamo = await startTestDynamo();
@@ -46,5 +46,5 @@ export function storeFixtures(): { readonly inMemory: StoreFixture; readonly onD
       return { store: make(), another: make };
     },
   };
-  return { inMemory, onDynamoDB };
+  return { inMemory, onDynamoDB, endpoint: () => dynamo.endpoint };
 }

@@ -2,10 +2,10 @@ import { TABLE } from '../../core/contract';
 import { descriptor } from '../../core/fold';
 import { FINAL_SLOT, paneWindow } from '../../core/panes';
 import type { AggregateStorage, Conditional, SlotBelief } from '../../core/state/StateStorage';
-import type { DueKey, KeyDescriptor, KeyState, Slot, SlotUpdate } from '../../core/StateStore';
+import type { DueKey, FencedWindow, KeyDescriptor, KeyState, MergedPanes, Slot, SlotUpdate } from '../../core/StateStore';
 import type { EpochMs } from '../../core/types';
 import { and, atLeast, atMost, attributeExists, attributeNotExists, beginsWith, equals, greaterThan, type UpdateSpec } from './expressions';
-import { aggregateLayout, ATTR, paneLayout, slotAttributes } from './tableLayout';
+import { aggregateLayout, ATTR, paneLayout, slotAttributes, type NativeItem } from './tableLayout';
 import type { StateTable } from './StateTable';
 
 export interface AggregateRepositoryOptions {
@@ -17,10 +17,10 @@ export interface AggregateRepositoryOptions {
 
 const DAY = 86_400_000;
 
-/** A finished hopping window's value (core/panes.ts), as the slot attributes of its item. */
-function finalAttributes(final: Slot): Record<string, string> {
+/** A closed hopping window's value (core/panes.ts), as the slot attributes of its item, and the pane versions it merged. */
+function finalAttributes(key: KeyDescriptor, final: Slot, merged: MergedPanes | undefined): NativeItem {
   const a = slotAttributes(FINAL_SLOT);
-  return { [a.hwm]: final.hwm, [a.partial]: JSON.stringify(final.partial) };
+  return { [a.hwm]: final.hwm, [a.partial]: JSON.stringify(final.partial), ...(merged !== undefined ? aggregateLayout.mergedPanes(key, merged) : {}) };
 }
 
 /**
@@ -214,20 +214,49 @@ export class AggregateRepository implements AggregateStorage {
     this.cache.delete(key.id);
   }
 
-  async finish(key: KeyDescriptor, final?: Slot): Promise<void> {
-    const update: UpdateSpec = final === undefined ? { remove: [ATTR.duePk, ATTR.closeAt] } : { set: finalAttributes(final), add: { [ATTR.version]: 1 }, remove: [ATTR.duePk, ATTR.closeAt] };
+  async finish(key: KeyDescriptor, final?: Slot, merged?: MergedPanes): Promise<void> {
+    const update: UpdateSpec = final === undefined ? { remove: [ATTR.duePk, ATTR.closeAt] } : { set: finalAttributes(key, final, merged), add: { [ATTR.version]: 1 }, remove: [ATTR.duePk, ATTR.closeAt] };
     await this.table.write('aggregate', 'aggregate.finish', aggregateLayout.key(key), { kind: 'update', update, condition: attributeExists(ATTR.pk) }, 'ignore');
     this.cache.delete(key.id);
   }
 
-  async sealAndFinish(key: KeyDescriptor, expectedVersion: number, final?: Slot): Promise<boolean> {
+  async sealAt(key: KeyDescriptor, expectedVersion: number, final: Slot, merged: MergedPanes): Promise<boolean> {
+    const written = await this.table.write(
+      'aggregate',
+      'aggregate.sealAt',
+      aggregateLayout.key(key),
+      {
+        kind: 'update',
+        update: { set: { [ATTR.closed]: true, ...finalAttributes(key, final, merged) }, add: { [ATTR.version]: 1 } },
+        condition: and(equals(ATTR.version, expectedVersion), attributeNotExists(ATTR.closed)),
+      },
+      'ignore',
+    );
+    this.cache.delete(key.id);
+    return written.ok;
+  }
+
+  async fence(key: KeyDescriptor): Promise<FencedWindow> {
+    const written = await this.table.write(
+      'aggregate',
+      'aggregate.fence',
+      aggregateLayout.key(key),
+      { kind: 'update', update: { add: { [ATTR.version]: 1 } }, condition: and(attributeExists(ATTR.pk), attributeNotExists(ATTR.closed)) },
+      'current',
+    );
+    if (written.ok) return { closed: false };
+    // Closed, or gone (its TTL): what it merged, if it kept it.
+    return { closed: true, merged: written.current === undefined ? undefined : aggregateLayout.state(written.current).merged };
+  }
+
+  async sealAndFinish(key: KeyDescriptor, expectedVersion: number, final?: Slot, merged?: MergedPanes): Promise<boolean> {
     const written = await this.table.write(
       'aggregate',
       'aggregate.sealAndFinish',
       aggregateLayout.key(key),
       {
         kind: 'update',
-        update: { set: { [ATTR.closed]: true, ...(final === undefined ? {} : finalAttributes(final)) }, add: { [ATTR.version]: 1 }, remove: [ATTR.duePk, ATTR.closeAt] },
+        update: { set: { [ATTR.closed]: true, ...(final === undefined ? {} : finalAttributes(key, final, merged)) }, add: { [ATTR.version]: 1 }, remove: [ATTR.duePk, ATTR.closeAt] },
         condition: and(equals(ATTR.version, expectedVersion), attributeNotExists(ATTR.closed)),
       },
       'ignore',

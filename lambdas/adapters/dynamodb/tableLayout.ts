@@ -7,7 +7,7 @@ import { DEDUPE_ENTRY_BYTES, dedupeSeq } from '../../core/dedupe';
 import { TidewatchError } from '../../core/errors';
 import { INITIAL_ALERT_STATE, type AlertState } from '../../core/lifecycle';
 import type { PartialJson } from '../../core/partials';
-import type { AlertRecord, KeyDescriptor, KeyState, OutboxEntry, QuarantinedRecord, QuarantineReplayMark, SequenceRecord, Slot } from '../../core/StateStore';
+import type { AlertRecord, KeyDescriptor, KeyState, MergedPanes, OutboxEntry, QuarantinedRecord, QuarantineReplayMark, SequenceRecord, Slot } from '../../core/StateStore';
 import type { EpochMs, Rejection } from '../../core/types';
 import type { ShardProgress } from '../../core/watermark';
 import type { UpdateSpec } from './expressions';
@@ -78,9 +78,10 @@ export const OPERATIONS = {
   /**
    * windows: a group's fixed windows from the base table (strongly consistent); sealEmpty: the closed marker of a window judged empty; sealAndFinish: a quiet close (one write).
    * Hopping rules (core/panes.ts): paneApply: the one conditional write per pane touched per batch (on the item of the window the pane starts);
-   * panes: a window's panes (one Query of the group's partition); register: the item of a window none of whose panes was written yet.
+   * panes: a window's panes (one Query of the group's partition); register: the item of a window none of whose panes was written yet;
+   * sealAt: a window sealed with the value it is evaluated on; fence: a batch's check of an older window its panes count in that it found closable.
    */
-  aggregate: ['apply', 'lowerCloseAt', 'read', 'due', 'seal', 'finish', 'sealAndFinish', 'advanceSessions', 'list', 'windows', 'sealEmpty', 'register', 'paneApply', 'panes'],
+  aggregate: ['apply', 'lowerCloseAt', 'read', 'due', 'seal', 'finish', 'sealAndFinish', 'advanceSessions', 'list', 'windows', 'sealEmpty', 'register', 'paneApply', 'panes', 'sealAt', 'fence'],
   /** record: a lifecycle step and the transitions it records; confirm: published transitions leave the outbox; release: claims given up. */
   alert: ['read', 'record', 'confirm', 'release', 'list'],
   progress: ['read', 'raise', 'list'],
@@ -127,6 +128,8 @@ export const ATTR = {
   closeAt: TABLE.dueIndex.sortKey,
   closed: 'closed',
   closedThrough: 'closedThrough',
+  /** A hopping window sealed with its value: the pane versions it merged (JSON, by pane start less the window's start). */
+  mergedPanes: 'mp',
   // alert state (rule, groupKey too)
   state: 'state',
   outbox: 'outbox',
@@ -290,13 +293,21 @@ export const aggregateLayout = {
       const p = item[slotAttributes(shard).partial];
       if (typeof p === 'string') slots[shard] = { hwm: value, partial: JSON.parse(p) as PartialJson };
     }
+    const merged = mergedPanesOf(item);
     return {
       slots,
       closed: item[ATTR.closed] === true,
       closedThrough: num(item[ATTR.closedThrough]),
       closeAt: num(item[ATTR.closeAt]),
       version: num(item[ATTR.version]) ?? 0,
+      ...(merged !== undefined ? { merged } : {}),
     };
+  },
+  /** The attribute of the pane versions a hopping window's value merged (core/panes.ts), by pane start less the window's. */
+  mergedPanes(k: KeyDescriptor, merged: MergedPanes): NativeItem {
+    const byOffset: Record<string, number> = {};
+    for (const [start, version] of Object.entries(merged)) byOffset[String(Number(start) - k.windowStart!)] = version;
+    return { [ATTR.mergedPanes]: JSON.stringify(byOffset) };
   },
   /** An aggregate key item (from a scan, a query or a due-index entry, whose projection has no slots). */
   decode(item: NativeItem): AggregateItem {
@@ -311,11 +322,26 @@ export const aggregateLayout = {
   },
 };
 
+/** The pane versions a window item's value merged, by pane start (absent: not a window sealed with its value, or one sealed before they were kept). */
+function mergedPanesOf(item: NativeItem): MergedPanes | undefined {
+  const json = str(item[ATTR.mergedPanes]);
+  const start = num(item[ATTR.windowStart]);
+  if (json === null || start === null) return undefined;
+  const out: Record<string, number> = {};
+  for (const [offset, version] of Object.entries(JSON.parse(json) as Record<string, unknown>)) {
+    if (typeof version !== 'number' || !Number.isFinite(Number(offset))) throw new StateLayoutError(`state table: window ${start} of ${String(item[ATTR.pk])} has a malformed ${ATTR.mergedPanes} (${json})`);
+    out[String(start + Number(offset))] = version;
+  }
+  return out;
+}
+
 /**
  * Panes of hopping rules (core/panes.ts). Pane p is kept on the item of the window starting at p (the
  * newest window it is in, so the last to close): its per-shard slots are `ph_<shard>`/`pp_<shard>`
  * beside the window's own attributes, so a pane write is also the window's entry in the due index,
- * and a sealed window refuses its pane (every window of the pane is closed by then).
+ * and a sealed window refuses its pane (every window of the pane is closed by then). A window sealed
+ * for its close keeps its value as the slot `final` (`h_final`/`p_final`) and the versions of the pane
+ * items it merged in `mp` (see aggregateLayout.mergedPanes).
  */
 export const paneLayout = {
   slotAttributes(shardId: string): { readonly hwm: string; readonly partial: string } {

@@ -8,9 +8,11 @@ import type {
   Claim,
   DedupeEntries,
   DueKey,
+  FencedWindow,
   KeyDescriptor,
   KeyState,
   KnownAlert,
+  MergedPanes,
   OutboxEntry,
   QuarantinedRecord,
   QuarantineQuery,
@@ -146,8 +148,16 @@ export class StateProtocol implements StateStore {
     return this.storage.aggregates.seal(key);
   }
 
-  finishWindow(key: KeyDescriptor, final?: Slot): Promise<void> {
-    return this.storage.aggregates.finish(key, final);
+  finishWindow(key: KeyDescriptor, final?: Slot, merged?: MergedPanes): Promise<void> {
+    return this.storage.aggregates.finish(key, final, merged);
+  }
+
+  sealWindowAt(key: KeyDescriptor, expectedVersion: number, final: Slot, merged: MergedPanes): Promise<boolean> {
+    return this.storage.aggregates.sealAt(key, expectedVersion, final, merged);
+  }
+
+  fenceWindow(key: KeyDescriptor): Promise<FencedWindow> {
+    return this.storage.aggregates.fence(key);
   }
 
   readPanes(rule: string, groupKey: string, from: EpochMs, to: EpochMs): Promise<Array<{ start: EpochMs; state: KeyState }>> {
@@ -167,8 +177,8 @@ export class StateProtocol implements StateStore {
     return this.storage.aggregates.sealEmpty(key);
   }
 
-  closeWindowAt(key: KeyDescriptor, expectedVersion: number, final?: Slot): Promise<boolean> {
-    return this.storage.aggregates.sealAndFinish(key, expectedVersion, final);
+  closeWindowAt(key: KeyDescriptor, expectedVersion: number, final?: Slot, merged?: MergedPanes): Promise<boolean> {
+    return this.storage.aggregates.sealAndFinish(key, expectedVersion, final, merged);
   }
 
   advanceSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean> {

@@ -1,5 +1,5 @@
 import type { ModelRecord } from '../anomaly/rule';
-import type { AlertRecord, DueKey, KeyDescriptor, KeyState, QuarantinedRecord, QuarantineQuery, Slot, SlotUpdate } from '../StateStore';
+import type { AlertRecord, DueKey, FencedWindow, KeyDescriptor, KeyState, MergedPanes, QuarantinedRecord, QuarantineQuery, Slot, SlotUpdate } from '../StateStore';
 import type { EpochMs, Rejection } from '../types';
 import type { ShardProgress } from '../watermark';
 import type { SequenceStorage } from './SequenceStorage';
@@ -57,8 +57,12 @@ export interface AggregateStorage {
   due(rule: string, watermark: EpochMs): Promise<DueKey[]>;
   /** Marks an existing key closed (no more slots); nothing when it is already closed or was never written. */
   seal(key: KeyDescriptor): Promise<void>;
-  /** Takes an existing key out of the due keys; nothing when it was never written. */
-  finish(key: KeyDescriptor, final?: Slot): Promise<void>;
+  /** Takes an existing key out of the due keys (keeping `final` and `merged` when given); nothing when it was never written. */
+  finish(key: KeyDescriptor, final?: Slot, merged?: MergedPanes): Promise<void>;
+  /** Marks an existing key closed with its value (StateStore.sealWindowAt), if it is at `expectedVersion` and not closed. */
+  sealAt(key: KeyDescriptor, expectedVersion: number, final: Slot, merged: MergedPanes): Promise<boolean>;
+  /** Raises the version of an existing key that is not closed; else hands back what a closed key merged (StateStore.fenceWindow). */
+  fence(key: KeyDescriptor): Promise<FencedWindow>;
   /** Panes of (rule, group) starting in [from, to] (panes.ts), strongly consistent, in any order. */
   panes(rule: string, groupKey: string, from: EpochMs, to: EpochMs): Promise<Array<{ start: EpochMs; state: KeyState }>>;
   /** Creates a window item with no slots, due at `closeAt`, if the key has none (StateStore.registerWindow). */
@@ -75,7 +79,7 @@ export interface AggregateStorage {
    */
   sealEmpty(key: KeyDescriptor): Promise<boolean>;
   /** Seal and finish in one write, if the key exists, is at `expectedVersion` and is not closed; false otherwise. */
-  sealAndFinish(key: KeyDescriptor, expectedVersion: number, final?: Slot): Promise<boolean>;
+  sealAndFinish(key: KeyDescriptor, expectedVersion: number, final?: Slot, merged?: MergedPanes): Promise<boolean>;
   /** Sets a session key's closedThrough and next close time (null: not due) if it is still at `expectedVersion`. */
   putSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean>;
 }

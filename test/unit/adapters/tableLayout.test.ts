@@ -123,6 +123,27 @@ describe('table layout', () => {
     });
   });
 
+  it('keeps the pane versions a hopping window sealed with its value merged, by pane start less the window start; items without them read as before', () => {
+    const key = descriptor('Hop', '["a"]', { start: T0, end: T0 + 180_000 });
+    const mp = aggregateLayout.mergedPanes(key, { [String(T0 + 60_000)]: 3, [String(T0 + 120_000)]: 7 });
+    expect(mp).toEqual({ mp: '{"60000":3,"120000":7}' });
+    const final = slotAttributes('final');
+    const sealed = { pk: 'K#Hop#["a"]', sk: `W#${T0}`, rule: 'Hop', groupKey: '["a"]', windowStart: T0, windowEnd: T0 + 180_000, closed: true, v: 5, [final.hwm]: '', [final.partial]: '{"n":2}', ...mp };
+    expect(aggregateLayout.state(sealed)).toEqual({
+      slots: { final: { hwm: '', partial: { n: 2 } } },
+      closed: true,
+      closedThrough: null,
+      closeAt: null,
+      version: 5,
+      merged: { [String(T0 + 60_000)]: 3, [String(T0 + 120_000)]: 7 },
+    });
+    // A window finished before closes kept what they merged: no `merged`.
+    const { mp: _none, ...before } = sealed;
+    void _none;
+    expect(aggregateLayout.state(before)).toEqual({ slots: { final: { hwm: '', partial: { n: 2 } } }, closed: true, closedThrough: null, closeAt: null, version: 5 });
+    expect(() => aggregateLayout.state({ ...sealed, mp: '{"60000":"x"}' })).toThrow(StateLayoutError);
+  });
+
   it('splits quarantined data into chunks of at most 300 KiB in bytes, never inside a character, and joins them back', () => {
     const ascii = 'A'.repeat(QUARANTINE_CHUNK_BYTES * 2 + 5);
     expect(splitUtf8(ascii, QUARANTINE_CHUNK_BYTES).map((c) => c.length)).toEqual([QUARANTINE_CHUNK_BYTES, QUARANTINE_CHUNK_BYTES, 5]);

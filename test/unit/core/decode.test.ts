@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { decodeRecord, parseEventTime } from '../../../lambdas/core/decode';
+import { DecodedBatch, decodeInto, decodeRecord, newDecodeSink, parseEventTime } from '../../../lambdas/core/decode';
 import { fixedClock, kinesisRecordFactory, streamSpec, T0 } from '../../helpers/factories';
 
 const clock = fixedClock(T0);
@@ -97,6 +97,50 @@ describe('decodeRecord', () => {
     const r = decodeRecord(record, stream, clock);
     expect(r.ok).toBe(true);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+});
+
+describe('the future check reads the clock once a batch unless an event time needs a fresh reading', () => {
+  /** A clock that moves on 10 s at every reading, and counts them. */
+  function movingClock(start: number): { now: () => number; reads: number } {
+    const c = { reads: 0, now: () => start + 10_000 * c.reads++ };
+    return c;
+  }
+
+  it('reads it for the first event, and again only for an event past the last reading plus maxFuture', () => {
+    const c = movingClock(T0);
+    const batch = new DecodedBatch(8);
+    const sink = newDecodeSink();
+    const decode = (ts: number) => decodeInto(batch, kinesisRecordFactory({ ts }), stream, c, undefined, sink);
+    expect(decode(T0 - 1000)).toBeNull();
+    expect(decode(T0 + 299_000)).toBeNull();
+    expect(decode(T0)).toBeNull();
+    expect(c.reads).toBe(1);
+    // Past T0 + 300 s: the clock is read again (now T0 + 10 s), and the event is within 300 s of it.
+    expect(decode(T0 + 305_000)).toBeNull();
+    expect(c.reads).toBe(2);
+    // Past T0 + 10 s + 300 s: read again (T0 + 20 s); still 300 s too far, as a fresh reading says.
+    const r = decode(T0 + 620_000);
+    expect(r).toMatchObject({ reason: 'future-timestamp', message: 'event time 2026-11-27T10:10:20.000Z is 600s ahead of the clock; the stream allows 300s (check the producer\'s clock)' });
+    expect(c.reads).toBe(3);
+    expect(Array.from(batch.times.subarray(0, batch.length))).toEqual([T0 - 1000, T0 + 299_000, T0, T0 + 305_000]);
+  });
+
+  it('reads it for every event without a sink (each decode on its own), as before', () => {
+    const c = movingClock(T0);
+    for (let i = 0; i < 3; i++) expect(decodeRecord(kinesisRecordFactory({ ts: T0 }), stream, c).ok).toBe(true);
+    expect(c.reads).toBe(3);
+  });
+
+  it('does the same on the general path (ndjson lines)', () => {
+    const c = movingClock(T0);
+    const sink = newDecodeSink();
+    const batch = new DecodedBatch(4);
+    const lines = [T0, T0 + 100_000, T0 + 305_000, T0 + 900_000].map((ts) => JSON.stringify({ ts })).join('\n');
+    decodeInto(batch, kinesisRecordFactory(null, { rawData: Buffer.from(lines).toString('base64') }), streamSpec({ framing: 'ndjson' }), c, undefined, sink);
+    expect(batch.length).toBe(3);
+    expect(sink.rejected.map((r) => [r.reason, r.index])).toEqual([['future-timestamp', 3]]);
+    expect(c.reads).toBe(3);
   });
 });
 

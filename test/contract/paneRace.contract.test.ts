@@ -1,0 +1,281 @@
+/**
+ * A batch racing a close of a hopping window (panes, issue 21) over both
+ * state stores (in memory, and DynamoDB on dynalite). A batch reads the
+ * stream's watermark while window w is open; the ticker (on a watermark an
+ * idle shard's wall clock moved) closes w before the batch writes a pane that
+ * also counts in newer windows. Each record must then be either in w's value
+ * or counted late for w, never neither, and the value w keeps is the one its
+ * published transition carried, even when the close crashed after the alert
+ * step and is retried after the batch's write.
+ *
+ * The races are made deterministic by hooks on the stores' calls: the batch's
+ * store runs the ticker just before its first pane write; the ticker's store
+ * can fail its window finish once (a crash after the alert step) or pause
+ * before its first write to the window's item.
+ */
+import { Engine, descriptor, type ClosedWindow } from '../../lambdas/core/Engine';
+import type { AlertTransition } from '../../lambdas/core/lifecycle';
+import { FINAL_SLOT } from '../../lambdas/core/panes';
+import type { FixedPartialJson } from '../../lambdas/core/partials';
+import type { KeyDescriptor, StateStore } from '../../lambdas/core/StateStore';
+import type { WindowRule } from '../../lambdas/core/types';
+import { countAgg, fn, pipelineOf, shardRecords, streamSpec, T0, windowRule } from '../helpers/factories';
+import { freshTable, instrumentedClient } from '../helpers/dynamo';
+import { storeFixtures } from '../helpers/storeFixtures';
+import { DynamoDBStateStore } from '../../lambdas/adapters/DynamoDBStateStore';
+
+const M = 60_000;
+const S = 'shardId-000000000001';
+const G = JSON.stringify(['a']);
+
+const { inMemory, onDynamoDB, endpoint } = storeFixtures();
+
+/** A 3-minute window every minute, firing on the first window holding an event. */
+const rule: WindowRule = windowRule({
+  name: 'Hop',
+  window: { kind: 'hopping', sizeMs: 3 * M, slideMs: M },
+  aggregates: [countAgg('n')],
+  when: fn('n >= 1', (v) => (v['n'] as number) >= 1),
+});
+const PIPELINE = pipelineOf([rule], streamSpec({ outOfOrdernessMs: 10_000, idleTimeoutMs: M }));
+
+/** The batches' wall clock: the shard is active. */
+const BATCH_NOW = T0 + 2 * M + 10_000;
+/** The ticker's: the shard is idle, the watermark follows the wall clock to T0 + 3m30s, past window 0's close (T0 + 3m) only. */
+const TICK_NOW = T0 + 4 * M + 40_000;
+
+const ev = (offsetMs: number) => ({ service: 'a', ts: T0 + offsetMs });
+const windowKey = (start: number): KeyDescriptor => descriptor('Hop', G, { start: T0 + start, end: T0 + start + 3 * M });
+
+type Hook = (method: string, args: unknown[]) => Promise<void> | void;
+
+/** The store with `before` run ahead of every call of its methods (and `after` once a call returned). */
+function hooked(store: StateStore, before: Hook, after?: Hook): StateStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function' || typeof prop !== 'string') return v;
+      return async (...args: unknown[]) => {
+        await before(prop, args);
+        const r = (await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args)) as unknown;
+        await after?.(prop, args);
+        return r;
+      };
+    },
+  });
+}
+
+function engineOn(store: StateStore, now: number, published: AlertTransition[], closed: ClosedWindow[]): Engine {
+  return new Engine({ pipeline: PIPELINE, stream: 'telemetry', store, clock: { now: () => now }, publish: async (t) => void published.push(t), onWindowClosed: (w) => closed.push(w) });
+}
+
+/** The value a finished window keeps in its item (its event count). */
+async function finalCount(store: StateStore, start: number): Promise<number | undefined> {
+  const state = await store.read(windowKey(start));
+  return (state?.slots[FINAL_SLOT]?.partial as FixedPartialJson | undefined)?.n;
+}
+
+/** Window 0's values as its firing transition carried them. */
+function publishedFor(published: AlertTransition[], start: number): Array<Record<string, number | null>> {
+  return published.filter((t) => t.window.start === T0 + start).map((t) => ({ ...t.values }));
+}
+
+describe.each([inMemory, onDynamoDB])('a batch racing the close of a hopping window ($name)', (fixture) => {
+  async function setup(tickerStore: (s: StateStore) => StateStore = (s) => s) {
+    const { store, another } = await fixture.fresh();
+    const published: AlertTransition[] = [];
+    const closed: ClosedWindow[] = [];
+    let race: (() => Promise<void>) | undefined;
+    // The batch's container: the first pane write after `race` was armed runs it first.
+    const batchStore = hooked(store, async (method, args) => {
+      if (method !== 'apply' || (args[0] as KeyDescriptor).pane === undefined || race === undefined) return;
+      const r = race;
+      race = undefined;
+      await r();
+    });
+    const batches = engineOn(batchStore, BATCH_NOW, published, closed);
+    const ticker = engineOn(tickerStore(another()), TICK_NOW, published, closed);
+    // Pane [2m, 3m) holds one event: it counts in windows 0, 1m and 2m, all open (watermark T0 + 1m55s).
+    const first = await batches.processBatch(S, shardRecords(S, [ev(2 * M + 5_000)], 1n));
+    expect(first.retryFrom).toBeNull();
+    expect(first.watermark).toBe(T0 + M + 55_000);
+    return { store, another, published, closed, batches, ticker, arm: (f: () => Promise<void>) => (race = f) };
+  }
+
+  /** Everything closed afterwards, on a later clock: each window's kept value. */
+  async function finals(store: StateStore): Promise<number[]> {
+    const late = engineOn(store, T0 + 30 * M, [], []);
+    await late.advance();
+    return Promise.all([0, M, 2 * M].map(async (s) => (await finalCount(store, s)) ?? 0));
+  }
+
+  it('a pane write landing after the window closed (between the batch\'s watermark read and its write) is counted late for it, and the window keeps its value', async () => {
+    const { store, published, batches, ticker, arm } = await setup();
+    arm(async () => {
+      const tick = await ticker.advance();
+      expect(tick.watermark).toBe(T0 + 3 * M + 30_000);
+      expect(tick.windowsClosed).toBe(1);
+    });
+    // Its watermark (T0 + 1m55s) leaves window 0 open: the event is folded into pane [2m, 3m) for windows 0, 1m, 2m.
+    const r = await batches.processBatch(S, shardRecords(S, [ev(2 * M + 10_000)], 2n));
+    expect(r.retryFrom).toBeNull();
+    // Window 0 had closed when the pane was written: the event is not in it, so it is late for it.
+    expect(r.perRule['Hop']!.late).toBe(1);
+    expect(r.late).toBe(1);
+    expect(r.perRule['Hop']!.firstLate).toEqual({ eventTime: T0 + 2 * M + 10_000, watermark: T0 + M + 55_000 });
+    expect(publishedFor(published, 0)).toEqual([{ n: 1 }]);
+    // Redelivered: the record is in the pane already; nothing is written or counted again.
+    const again = await batches.processBatch(S, shardRecords(S, [ev(2 * M + 10_000)], 2n));
+    expect([again.keysWritten, again.late]).toEqual([0, 0]);
+    expect(await finals(store)).toEqual([1, 2, 2]);
+  });
+
+  it('a record left out of two windows closed under its batch counts late once', async () => {
+    const { store, published, another } = await setup();
+    // This ticker's watermark (T0 + 4m30s) passes the close of windows 0 and 1m.
+    const ticker = engineOn(another(), TICK_NOW + M, published, []);
+    let race = true;
+    // A cold container: it registers windows 0 and 1m again (found open: the ticker runs at its pane write).
+    const r = await engineOn(
+      hooked(store, async (method, args) => {
+        if (method !== 'apply' || (args[0] as KeyDescriptor).pane === undefined || !race) return;
+        race = false;
+        expect((await ticker.advance()).windowsClosed).toBe(2);
+      }),
+      BATCH_NOW,
+      published,
+      [],
+    ).processBatch(S, shardRecords(S, [ev(2 * M + 10_000)], 2n));
+    expect(r.perRule['Hop']!.late).toBe(1);
+    expect(await finals(store)).toEqual([1, 1, 2]);
+  });
+
+  it('a close that crashed after its alert step and is retried after such a pane write keeps the value it published', async () => {
+    let crashes = 1;
+    const { store, published, closed, batches, ticker, arm } = await setup((s) =>
+      hooked(s, (method) => {
+        if (method === 'finishWindow' && crashes-- > 0) throw new Error('the ticker crashed after the alert step');
+      }),
+    );
+    arm(async () => {
+      await expect(ticker.advance()).rejects.toThrow('the ticker crashed after the alert step');
+      // The transition went out with the window's value as the close read it.
+      expect(publishedFor(published, 0)).toEqual([{ n: 1 }]);
+    });
+    const r = await batches.processBatch(S, shardRecords(S, [ev(2 * M + 10_000)], 2n));
+    expect(r.retryFrom).toBeNull();
+    expect(r.perRule['Hop']!.late).toBe(1);
+    // The retried close finishes the window with the value it published, not one that takes the late event in.
+    const retry = await ticker.advance();
+    expect(retry.windowsClosed).toBe(1);
+    expect(await finalCount(store, 0)).toBe(1);
+    expect(publishedFor(published, 0)).toEqual([{ n: 1 }]);
+    expect(new Set(closed.filter((w) => w.window.start === T0).map((w) => w.values['n']))).toEqual(new Set([1]));
+    expect(await finals(store)).toEqual([1, 2, 2]);
+  });
+
+  it('a pane write landing after the close read the panes but before it sealed the window is in the window (the close reads again): not late', async () => {
+    let release: (() => void) | undefined;
+    const released = new Promise<void>((r) => (release = r));
+    let paused: (() => void) | undefined;
+    const pausing = new Promise<void>((r) => (paused = r));
+    let pause = true;
+    const { store, published, batches, ticker, arm } = await setup((s) =>
+      hooked(s, async (method, args) => {
+        // The ticker's first write to window 0's item, after it read its panes: wait for the batch.
+        const writes = ['sealWindow', 'sealWindowAt', 'closeWindowAt', 'finishWindow'];
+        if (!pause || !writes.includes(method) || (args[0] as KeyDescriptor).id !== windowKey(0).id) return;
+        pause = false;
+        paused!();
+        await released;
+      }),
+    );
+    let tick: Promise<unknown> | undefined;
+    arm(async () => {
+      tick = ticker.advance();
+      await pausing;
+    });
+    const r = await batches.processBatch(S, shardRecords(S, [ev(2 * M + 10_000)], 2n));
+    release!();
+    await tick;
+    expect(r.retryFrom).toBeNull();
+    expect(r.perRule['Hop']!.late).toBe(0);
+    expect(publishedFor(published, 0)).toEqual([{ n: 2 }]);
+    expect(await finals(store)).toEqual([2, 2, 2]);
+  });
+
+  it('a window the closer before this one sealed (it sealed first, then read the panes) and did not finish is closed on its panes and finished with its value', async () => {
+    const { store, published, ticker } = await setup();
+    // The closer before sealing windows with their value: seal, then read, alert, finish; it stopped after the seal.
+    await store.sealWindow(windowKey(0));
+    const tick = await ticker.advance();
+    expect(tick.windowsClosed).toBe(1);
+    expect(publishedFor(published, 0)).toEqual([{ n: 1 }]);
+    const state = (await store.read(windowKey(0)))!;
+    expect(state.closed).toBe(true);
+    expect(state.closeAt).toBeNull();
+    expect((state.slots[FINAL_SLOT]!.partial as FixedPartialJson).n).toBe(1);
+    expect(Object.keys(state.merged ?? {})).toEqual([String(T0 + 2 * M)]);
+  });
+
+  it('a window found closed when the batch registers it: the records meant for it count late once, and go on in the newer windows', async () => {
+    const { store, published, ticker } = await fixture.fresh().then(async ({ store, another }) => {
+      const published: AlertTransition[] = [];
+      return { store, published, ticker: engineOn(another(), TICK_NOW, published, []) };
+    });
+    // A container that registers window 0 itself (nothing cached): the ticker closed it after the batch read the watermark.
+    let race = true;
+    const cold = engineOn(
+      hooked(store, async (method) => {
+        if (method !== 'registerWindow' || !race) return;
+        race = false;
+        await ticker.advance();
+      }),
+      BATCH_NOW,
+      published,
+      [],
+    );
+    await engineOn(store, BATCH_NOW, published, []).processBatch(S, shardRecords(S, [ev(2 * M + 5_000)], 1n));
+    const r = await cold.processBatch(S, shardRecords(S, [ev(2 * M + 10_000)], 2n));
+    expect(r.retryFrom).toBeNull();
+    expect(r.perRule['Hop']!.late).toBe(1);
+    expect(publishedFor(published, 0)).toEqual([{ n: 1 }]);
+    expect(await finals(store)).toEqual([1, 2, 2]);
+  });
+});
+
+describe('a batch racing the close of a hopping window on DynamoDB: requests', () => {
+  it('the check after the pane writes is one read of the watermark per batch; a window closed under the batch costs one fence (a failed conditional write), its close one conditional seal and one finish', async () => {
+    const tableName = await freshTable(endpoint());
+    const { client, log } = instrumentedClient(endpoint());
+    const tick = instrumentedClient(endpoint());
+    const ticker = engineOn(new DynamoDBStateStore({ client: tick.client, tableName }), TICK_NOW, [], []);
+    let race: (() => Promise<void>) | undefined;
+    const batches = engineOn(
+      hooked(new DynamoDBStateStore({ client, tableName }), async (method, args) => {
+        if (method !== 'apply' || (args[0] as KeyDescriptor).pane === undefined || race === undefined) return;
+        const r = race;
+        race = undefined;
+        await r();
+      }),
+      BATCH_NOW,
+      [],
+      [],
+    );
+    const writes = (l: typeof log, op: string) => l.requests.filter((q) => q.request?.op === op && q.command !== 'GetItemCommand');
+    await batches.processBatch(S, shardRecords(S, [ev(2 * M + 5_000)], 1n));
+    // The batch's read of the watermark, and the check's; nothing closable, no fence.
+    expect(log.requests.filter((q) => q.request?.op === 'watermark.read').length).toBe(2);
+    expect(writes(log, 'aggregate.fence')).toEqual([]);
+    log.reset();
+    race = async () => void (await ticker.advance());
+    const r = await batches.processBatch(S, shardRecords(S, [ev(2 * M + 10_000)], 2n));
+    expect(r.perRule['Hop']!.late).toBe(1);
+    expect(log.requests.filter((q) => q.request?.op === 'watermark.read').length).toBe(2);
+    expect(writes(log, 'aggregate.paneApply').length).toBe(1);
+    // Window 0, closed under the batch, fenced once: refused (closed), the item coming back with the refusal.
+    expect(writes(log, 'aggregate.fence').map((q) => [q.command, q.conditionFailed])).toEqual([['UpdateItemCommand', true]]);
+    // The ticker's close of window 0 (it fires: not the quiet path): sealed with its value, then finished.
+    expect(['aggregate.seal', 'aggregate.sealAt', 'aggregate.finish', 'aggregate.sealAndFinish'].map((op) => writes(tick.log, op).length)).toEqual([0, 1, 1, 0]);
+  });
+});
