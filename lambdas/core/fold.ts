@@ -217,7 +217,7 @@ export interface FoldInput {
   readonly absence: readonly AbsenceContext[];
   readonly shared: SharedParts;
   /** Per shared groupBy, the engine's cache of groups by their values (see cachedGroup). */
-  readonly groupCaches: ReadonlyArray<Map<string, GroupSlot>>;
+  readonly groupCaches: readonly GroupCache[];
   readonly priorMax: EpochMs;
   readonly streamWatermark: EpochMs;
   readonly outOfOrdernessMs: number;
@@ -580,36 +580,73 @@ function foldTwins(rules: readonly RuleContext[], twins: Int32Array, keyBatches:
   return out.sort((a, b) => a.parts[0]!.first - b.parts[0]!.first || order.get(a.rule)! - order.get(b.rule)!);
 }
 
+/** Groups a GroupCache holds at most: past it, it starts again empty. */
+export const MAX_CACHED_GROUPS = 4096;
+
+/**
+ * The engine's cache of one groupBy's groups by their values (see
+ * cachedGroup): one level of maps per field, each by that field's value, the
+ * last one holding the groups. Nothing is built per event: a joined key (the
+ * JSON of the values, as it was) cost an array and a string per event for a
+ * groupBy of several fields.
+ */
+export class GroupCache {
+  readonly root = new Map<string, unknown>();
+  /** Groups held (the last level's entries). */
+  size = 0;
+}
+
+/** The values of the event being looked up (cachedGroup is not re-entrant), so that nothing is allocated per event. */
+const groupValues: string[] = [];
+
 /**
  * The group of an event under `groupBy`, from `cache` (groups repeat across
  * events and batches) when its values are short strings, as group labels
  * usually are; anything else takes the full path, uncached.
  */
-export function cachedGroup(groupBy: readonly string[], cache: Map<string, GroupSlot>, payload: JsonObject): GroupSlot {
+export function cachedGroup(groupBy: readonly string[], cache: GroupCache, payload: JsonObject): GroupSlot {
   // A string is always the payload's own value: what a parsed JSON object inherits
   // (Object.prototype's members) is never a string. Anything else takes groupOf,
   // which reads own properties only.
-  let raw: string;
-  if (groupBy.length === 1) {
+  const n = groupBy.length;
+  if (n === 1) {
+    // The usual groupBy: one field, one level.
     const v = payload[groupBy[0]!];
     if (typeof v !== 'string' || v.length > 64) return hasGroupFields(groupBy, payload) ? groupSlot(groupOf(groupBy, payload)) : MISSING_GROUP;
-    raw = v;
-  } else {
-    const values: string[] = [];
-    for (const field of groupBy) {
-      const v = payload[field];
-      if (typeof v !== 'string' || v.length > 64) return hasGroupFields(groupBy, payload) ? groupSlot(groupOf(groupBy, payload)) : MISSING_GROUP;
-      values.push(v);
+    const g = cache.root.get(v) as GroupSlot | undefined;
+    return g === undefined ? newCachedGroup(groupBy, cache, cache.root, v, payload) : g;
+  }
+  for (let f = 0; f < n; f++) {
+    const v = payload[groupBy[f]!];
+    if (typeof v !== 'string' || v.length > 64) return hasGroupFields(groupBy, payload) ? groupSlot(groupOf(groupBy, payload)) : MISSING_GROUP;
+    groupValues[f] = v;
+  }
+  // One map per field, by value, so ("a\u0000b", "c") and ("a", "b\u0000c") stay apart.
+  let level = cache.root;
+  for (let f = 0; f < n - 1; f++) {
+    let next = level.get(groupValues[f]!) as Map<string, unknown> | undefined;
+    if (next === undefined) {
+      next = new Map<string, unknown>();
+      level.set(groupValues[f]!, next);
     }
-    // JSON keeps ("a\u0000b", "c") and ("a", "b\u0000c") apart; a joined string would not.
-    raw = JSON.stringify(values);
+    level = next;
   }
-  let g = cache.get(raw);
-  if (g === undefined) {
-    g = groupSlot(groupOf(groupBy, payload));
-    if (cache.size >= 4096) cache.clear();
-    cache.set(raw, g);
+  const last = n === 0 ? '' : groupValues[n - 1]!;
+  const g = level.get(last) as GroupSlot | undefined;
+  return g === undefined ? newCachedGroup(groupBy, cache, level, last, payload) : g;
+}
+
+/** A group met for the first time (since the cache last started again), cached in `level` under `last`. */
+function newCachedGroup(groupBy: readonly string[], cache: GroupCache, level: Map<string, unknown>, last: string, payload: JsonObject): GroupSlot {
+  if (cache.size >= MAX_CACHED_GROUPS) {
+    // `level` goes with the rest: the lookup starts again from the empty root.
+    cache.root.clear();
+    cache.size = 0;
+    return cachedGroup(groupBy, cache, payload);
   }
+  const g = groupSlot(groupOf(groupBy, payload));
+  level.set(last, g);
+  cache.size += 1;
   return g;
 }
 
