@@ -5,11 +5,11 @@ import { DecodedBatch, decodeInto, eventIdOf, newDecodeSink } from './decode';
 import {
   descriptor,
   foldBatch,
+  GroupCache,
   indexRange,
   indicesOf,
   scopeOf,
   type AbsenceContext,
-  type GroupSlot,
   type KeyBatch,
   type RuleBatchStats,
   type RuleContext,
@@ -161,7 +161,7 @@ export class Engine {
   private readonly absenceContexts: AbsenceContext[];
   private readonly shared: SharedParts;
   /** Per distinct groupBy: groups met recently, by their values (groups repeat across events and batches). */
-  private readonly groupCaches: Array<Map<string, GroupSlot>>;
+  private readonly groupCaches: GroupCache[];
   private readonly absenceRules: AbsenceRule[];
   private readonly concurrency: number;
   private readonly redact: ReadonlySet<string>;
@@ -206,7 +206,7 @@ export class Engine {
     const eventExpressions = [...wheres, ...this.windowRules.flatMap((c) => c.rule.aggregates.flatMap((a) => [a.value, a.condition]))];
     const needsEventVariables = eventExpressions.some((e) => e !== undefined && e.acceptsPayload !== true);
     this.shared = { wheres, groupBys, needsEventVariables };
-    this.groupCaches = groupBys.map(() => new Map());
+    this.groupCaches = groupBys.map(() => new GroupCache());
     this.concurrency = opts.concurrency ?? 16;
     this.redact = new Set(opts.redactFields ?? []);
     this.maxGroups = opts.maxGroupsPerRulePerBatch ?? 10000;

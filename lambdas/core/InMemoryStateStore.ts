@@ -460,7 +460,63 @@ function paneSnapshot(e: KeyEntry): KeyState {
   return { slots, closed: e.closed, closedThrough: null, closeAt: e.closeAt, version: e.version };
 }
 
-/** A deep copy as the DynamoDB store makes it: state goes through JSON there (and JSON is faster to copy than structuredClone). */
+/** A deep copy as the DynamoDB store makes it: state goes through JSON there (see jsonCopy). */
 function clone<T>(v: T): T {
-  return JSON.parse(JSON.stringify(v)) as T;
+  return jsonCopy(v);
+}
+
+/**
+ * What `JSON.parse(JSON.stringify(v))` gives, copied directly for plain data
+ * (about 3 times faster on the store's slots, and this store copies every
+ * slot it takes and hands out): plain objects, arrays, strings, booleans and
+ * numbers, by JSON's rules (a non-finite number becomes null, -0 becomes 0,
+ * an undefined or function member is left out of an object and becomes null
+ * in an array). Anything else (an object with toJSON, a class instance, a
+ * bigint, undefined itself) goes through JSON, errors included.
+ */
+export function jsonCopy<T>(v: T): T {
+  return (typeof v === 'object' && v !== null ? copyJson(v) : JSON.parse(JSON.stringify(v))) as T;
+}
+
+const getPrototypeOf = Object.getPrototypeOf;
+const objectPrototype = Object.prototype;
+
+/** Whether JSON leaves a member out of an object (and writes null for it in an array). */
+function unwritten(v: unknown): boolean {
+  return v === undefined || typeof v === 'function' || typeof v === 'symbol';
+}
+
+function copyJson(v: unknown): unknown {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return v;
+    case 'number':
+      return Number.isFinite(v) ? v + 0 : null;
+    case 'object': {
+      if (v === null) return null;
+      const o = v as Record<string, unknown>;
+      if (typeof o['toJSON'] === 'function') break;
+      if (Array.isArray(o)) {
+        const out = new Array<unknown>(o.length);
+        for (let i = 0; i < o.length; i++) {
+          const x: unknown = o[i];
+          out[i] = unwritten(x) ? null : copyJson(x);
+        }
+        return out;
+      }
+      const proto: unknown = getPrototypeOf(o);
+      if (proto !== objectPrototype && proto !== null) break;
+      const out: Record<string, unknown> = {};
+      for (const key of Object.keys(o)) {
+        const x = o[key];
+        if (unwritten(x)) continue;
+        // An own "__proto__" (JSON.parse makes one) must stay a field, not set the copy's prototype.
+        if (key === '__proto__') Object.defineProperty(out, key, { value: copyJson(x), enumerable: true, writable: true, configurable: true });
+        else out[key] = copyJson(x);
+      }
+      return out;
+    }
+  }
+  return JSON.parse(JSON.stringify(v)) as unknown;
 }

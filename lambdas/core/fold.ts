@@ -1,7 +1,7 @@
 import type { SequenceStats } from './cep/types';
 import { eventVariables } from './expression';
 import { groupOf, hasGroupFields, type GroupRef } from './group';
-import type { RuleAggregates, WindowAcc } from './partials';
+import { foldValue, type RuleAggregates, type WindowAcc } from './partials';
 import type { KeyDescriptor } from './StateStore';
 import type { DecodedBatch } from './decode';
 import type { AbsenceRule, CompiledExpression, EpochMs, JsonObject, WindowRule } from './types';
@@ -217,12 +217,92 @@ export interface FoldInput {
   readonly absence: readonly AbsenceContext[];
   readonly shared: SharedParts;
   /** Per shared groupBy, the engine's cache of groups by their values (see cachedGroup). */
-  readonly groupCaches: ReadonlyArray<Map<string, GroupSlot>>;
+  readonly groupCaches: readonly GroupCache[];
   readonly priorMax: EpochMs;
   readonly streamWatermark: EpochMs;
   readonly outOfOrdernessMs: number;
   readonly maxGroups: number;
   readonly perRule: Record<string, RuleBatchStats>;
+}
+
+/** An aggregate argument that threw for the event (its aggregates count a value error). */
+const FAILED: unique symbol = Symbol('tidewatch.argumentFailed');
+
+function argument(expr: CompiledExpression, vars: Record<string, unknown>): unknown {
+  try {
+    return expr.evaluate(vars);
+  } catch {
+    return FAILED;
+  }
+}
+
+/**
+ * What the fold of a rule list needs besides the rules, worked out once per
+ * list: which rules are twins (foldTwins), the window geometry in flat
+ * arrays, and the aggregate arguments the folded rules share. An argument
+ * (value or count condition) is evaluated at most once per event, however
+ * many aggregates of however many rules take it (`latencyMs` for a
+ * percentile, a max and an avg), as the filters are (SharedParts.wheres).
+ * Same source, same value: expressions are pure functions of the event.
+ */
+interface FoldPlan {
+  readonly twins: Int32Array | null;
+  /** 1 for a session rule. */
+  readonly session: Uint8Array;
+  /** Fixed windows: the step, the size, size / step, and (size / step - 1) * step. */
+  readonly step: Float64Array;
+  readonly size: Float64Array;
+  readonly panes: Float64Array;
+  readonly fullSlack: Float64Array;
+  /** Sessions: the gap. */
+  readonly gap: Float64Array;
+  readonly lateness: Float64Array;
+  /** The distinct aggregate arguments of the rules folded, and per rule and aggregate the index of its own (-1: count()). */
+  readonly args: readonly CompiledExpression[];
+  readonly argOf: readonly Int32Array[];
+}
+
+const planCache = new WeakMap<readonly RuleContext[], FoldPlan>();
+
+function planOf(rules: readonly RuleContext[]): FoldPlan {
+  let plan = planCache.get(rules);
+  if (plan !== undefined) return plan;
+  const twins = twinsOf(rules);
+  const n = rules.length;
+  const session = new Uint8Array(n);
+  const step = new Float64Array(n);
+  const size = new Float64Array(n);
+  const panes = new Float64Array(n);
+  const fullSlack = new Float64Array(n);
+  const gap = new Float64Array(n);
+  const lateness = new Float64Array(n);
+  const args: CompiledExpression[] = [];
+  const argIndex = new Map<string, number>();
+  const argOf = rules.map((ctx, r) => {
+    const w = ctx.rule.window;
+    lateness[r] = ctx.rule.latenessMs;
+    if (w.kind === 'session') {
+      session[r] = 1;
+      gap[r] = w.gapMs;
+    } else {
+      step[r] = ctx.step!;
+      size[r] = w.sizeMs;
+      panes[r] = w.sizeMs / ctx.step!;
+      fullSlack[r] = (panes[r]! - 1) * ctx.step!;
+    }
+    return Int32Array.from(ctx.aggs.args, (arg) => {
+      if (arg === undefined || (twins !== null && twins[r]! >= 0)) return -1;
+      let k = argIndex.get(arg.source);
+      if (k === undefined) {
+        k = args.push(arg) - 1;
+        argIndex.set(arg.source, k);
+      }
+      return k;
+    });
+  });
+  plan = { twins, session, step, size, panes, fullSlack, gap, lateness, args, argOf };
+  planCache.set(rules, plan);
+  return plan;
 }
 
 /**
@@ -232,6 +312,7 @@ export interface FoldInput {
  */
 export function foldBatch(input: FoldInput): FoldResult {
   const { events, rules, absence, shared, perRule } = input;
+  const plan = planOf(rules);
   const keyBatches: KeyBatch[] = [];
   const groupsByRule = rules.map(() => new Map<string, GroupFold>());
   const seenByRule = absence.map(() => new Map<string, SeenGroup>());
@@ -241,10 +322,14 @@ export function foldBatch(input: FoldInput): FoldResult {
   // Per event: filter verdicts (0 unknown, 1 pass, 2 fail, 3 error) and groups, shared by rules.
   const whereMemo = new Uint8Array(shared.wheres.length);
   const groupMemo = new Array<GroupSlot | undefined>(shared.groupBys.length);
+  // Per event: the aggregate arguments' values, valid where argAt holds the event's index + 1.
+  const { args, argOf } = plan;
+  const argValue = new Array<unknown>(args.length).fill(undefined);
+  const argAt = new Int32Array(args.length);
   const batch = ++foldCounter;
   const matchedGroup = new Array<GroupFold | undefined>(rules.length);
   const chains = rules.map(() => new Int32Array(events.length));
-  const twins = twinsOf(rules);
+  const twins = plan.twins;
   const before = twins === null ? null : stats.map((st) => ({ ...st }));
   let lateCount = 0;
   let maxT = input.priorMax;
@@ -316,13 +401,13 @@ export function foldBatch(input: FoldInput): FoldResult {
       const gf = matchedGroup[r];
       if (gf === undefined) continue;
       const ctx = rules[r]!;
-      const { rule } = ctx;
       const st = stats[r]!;
       st.matched += 1;
-      const w = rule.window;
+      const lateness = plan.lateness[r]!;
       let part: Part | undefined;
-      if (w.kind === 'session') {
-        if (t + w.gapMs + rule.latenessMs <= watermark) {
+      if (plan.session[r] === 1) {
+        const gap = plan.gap[r]!;
+        if (t + gap + lateness <= watermark) {
           st.late += 1;
           st.firstLate ??= { eventTime: t, watermark };
           lateCount += 1;
@@ -330,42 +415,62 @@ export function foldBatch(input: FoldInput): FoldResult {
         }
         // The run that took the group's last event, when [t, t + gap) touches it (the usual case).
         part = gf.lastRun;
-        if (part !== undefined && t <= part.end && t + w.gapMs >= part.start) {
+        if (part !== undefined && t <= part.end && t + gap >= part.start) {
           if (t < part.start) part.start = t;
-          if (t + w.gapMs > part.end) part.end = t + w.gapMs;
+          if (t + gap > part.end) part.end = t + gap;
         } else {
-          part = newRun(gf, ctx, t, w.gapMs, i, chains[r]!, keyBatches);
+          part = newRun(gf, ctx, plan, r, times, i, chains[r]!, keyBatches);
         }
       } else {
         // Windows holding t start at paneStart - j*step, j = 0..k-1; older ones close first.
-        const step = ctx.step!;
+        // How many the watermark leaves open: window j is open while paneStart - j*step + size + lateness > watermark.
+        const step = plan.step[r]!;
         const paneStart = Math.floor(t / step) * step;
-        const open = openWindows(paneStart, w.sizeMs, step, rule.latenessMs, watermark);
-        if (open === 0) {
+        const slack = paneStart + plan.size[r]! + lateness - watermark;
+        if (slack <= 0) {
           st.late += 1;
           st.firstLate ??= { eventTime: t, watermark };
           lateCount += 1;
           continue;
         }
-        if (open === w.sizeMs / step) {
-          part = gf.lastPane !== undefined && gf.lastPane.start === paneStart ? gf.lastPane : gf.panes.get(paneStart);
-          if (part === undefined) {
-            part = newPart(paneStart, paneStart + step, ctx.aggs.create(), i, chains[r]!);
-            gf.panes.set(paneStart, part);
-            attach(gf, ctx, part, paneStart, open, keyBatches);
-          }
-          gf.lastPane = part;
+        if (slack > plan.fullSlack[r]!) {
+          part = gf.lastPane;
+          if (part === undefined || part.start !== paneStart) part = paneOf(gf, ctx, plan, r, times, i, chains[r]!, keyBatches);
         } else {
           // Too late for the older windows of its pane: a part of its own, in the open ones only.
-          part = newPart(paneStart, paneStart + step, ctx.aggs.create(), i, chains[r]!);
-          attach(gf, ctx, part, paneStart, open, keyBatches);
+          part = ownPart(gf, ctx, plan, r, times, i, Math.ceil(slack / step), chains[r]!, keyBatches);
         }
       }
       // The event count and max event time here rather than in a call: t stays an unboxed double.
       const acc = part.acc;
       acc.n += 1;
       if (t > acc.maxEventTime) acc.maxEventTime = t;
-      const errors = ctx.aggs.addValues(acc.accs, vars);
+      // The aggregate values (RuleAggregates.addValues, with the arguments shared).
+      const codes = ctx.aggs.codes;
+      const of = argOf[r]!;
+      const accs = acc.accs;
+      let errors = 0;
+      for (let j = 0; j < codes.length; j++) {
+        const a = of[j]!;
+        let v: unknown = true;
+        if (a >= 0) {
+          if (argAt[a] === i + 1) v = argValue[a];
+          else {
+            v = argument(args[a]!, vars);
+            argValue[a] = v;
+            argAt[a] = i + 1;
+          }
+          if (v === FAILED) {
+            errors++;
+            continue;
+          }
+        }
+        try {
+          errors += foldValue(codes[j]!, accs[j], v);
+        } catch {
+          errors++;
+        }
+      }
       if (errors > 0) st.valueErrors += errors;
       link(part, i);
     }
@@ -475,36 +580,73 @@ function foldTwins(rules: readonly RuleContext[], twins: Int32Array, keyBatches:
   return out.sort((a, b) => a.parts[0]!.first - b.parts[0]!.first || order.get(a.rule)! - order.get(b.rule)!);
 }
 
+/** Groups a GroupCache holds at most: past it, it starts again empty. */
+export const MAX_CACHED_GROUPS = 4096;
+
+/**
+ * The engine's cache of one groupBy's groups by their values (see
+ * cachedGroup): one level of maps per field, each by that field's value, the
+ * last one holding the groups. Nothing is built per event: a joined key (the
+ * JSON of the values, as it was) cost an array and a string per event for a
+ * groupBy of several fields.
+ */
+export class GroupCache {
+  readonly root = new Map<string, unknown>();
+  /** Groups held (the last level's entries). */
+  size = 0;
+}
+
+/** The values of the event being looked up (cachedGroup is not re-entrant), so that nothing is allocated per event. */
+const groupValues: string[] = [];
+
 /**
  * The group of an event under `groupBy`, from `cache` (groups repeat across
  * events and batches) when its values are short strings, as group labels
  * usually are; anything else takes the full path, uncached.
  */
-export function cachedGroup(groupBy: readonly string[], cache: Map<string, GroupSlot>, payload: JsonObject): GroupSlot {
+export function cachedGroup(groupBy: readonly string[], cache: GroupCache, payload: JsonObject): GroupSlot {
   // A string is always the payload's own value: what a parsed JSON object inherits
   // (Object.prototype's members) is never a string. Anything else takes groupOf,
   // which reads own properties only.
-  let raw: string;
-  if (groupBy.length === 1) {
+  const n = groupBy.length;
+  if (n === 1) {
+    // The usual groupBy: one field, one level.
     const v = payload[groupBy[0]!];
     if (typeof v !== 'string' || v.length > 64) return hasGroupFields(groupBy, payload) ? groupSlot(groupOf(groupBy, payload)) : MISSING_GROUP;
-    raw = v;
-  } else {
-    const values: string[] = [];
-    for (const field of groupBy) {
-      const v = payload[field];
-      if (typeof v !== 'string' || v.length > 64) return hasGroupFields(groupBy, payload) ? groupSlot(groupOf(groupBy, payload)) : MISSING_GROUP;
-      values.push(v);
+    const g = cache.root.get(v) as GroupSlot | undefined;
+    return g === undefined ? newCachedGroup(groupBy, cache, cache.root, v, payload) : g;
+  }
+  for (let f = 0; f < n; f++) {
+    const v = payload[groupBy[f]!];
+    if (typeof v !== 'string' || v.length > 64) return hasGroupFields(groupBy, payload) ? groupSlot(groupOf(groupBy, payload)) : MISSING_GROUP;
+    groupValues[f] = v;
+  }
+  // One map per field, by value, so ("a\u0000b", "c") and ("a", "b\u0000c") stay apart.
+  let level = cache.root;
+  for (let f = 0; f < n - 1; f++) {
+    let next = level.get(groupValues[f]!) as Map<string, unknown> | undefined;
+    if (next === undefined) {
+      next = new Map<string, unknown>();
+      level.set(groupValues[f]!, next);
     }
-    // JSON keeps ("a\u0000b", "c") and ("a", "b\u0000c") apart; a joined string would not.
-    raw = JSON.stringify(values);
+    level = next;
   }
-  let g = cache.get(raw);
-  if (g === undefined) {
-    g = groupSlot(groupOf(groupBy, payload));
-    if (cache.size >= 4096) cache.clear();
-    cache.set(raw, g);
+  const last = n === 0 ? '' : groupValues[n - 1]!;
+  const g = level.get(last) as GroupSlot | undefined;
+  return g === undefined ? newCachedGroup(groupBy, cache, level, last, payload) : g;
+}
+
+/** A group met for the first time (since the cache last started again), cached in `level` under `last`. */
+function newCachedGroup(groupBy: readonly string[], cache: GroupCache, level: Map<string, unknown>, last: string, payload: JsonObject): GroupSlot {
+  if (cache.size >= MAX_CACHED_GROUPS) {
+    // `level` goes with the rest: the lookup starts again from the empty root.
+    cache.root.clear();
+    cache.size = 0;
+    return cachedGroup(groupBy, cache, payload);
   }
+  const g = groupSlot(groupOf(groupBy, payload));
+  level.set(last, g);
+  cache.size += 1;
   return g;
 }
 
@@ -518,14 +660,33 @@ function stamped(slot: GroupSlot, batch: number): GroupSlot {
   return slot;
 }
 
-/** How many of a pane's windows (newest first) the watermark leaves open; size/step when all are. */
-function openWindows(paneStart: EpochMs, size: number, step: number, lateness: number, watermark: EpochMs): number {
-  const k = size / step;
-  // Window j (start paneStart - j*step) is open while paneStart - j*step + size + lateness > watermark.
-  const slack = paneStart + size + lateness - watermark;
-  if (slack > (k - 1) * step) return k;
-  if (slack <= 0) return 0;
-  return Math.ceil(slack / step);
+/*
+ * The rare paths of a fixed-window event take its index, not its time, and
+ * read the time themselves: a double argument is boxed for the call, and
+ * TurboFan places that allocation where every event pays for it.
+ */
+
+/** The pane of event i other than the group's last pane: found, or created and attached to its windows; it becomes the last pane. */
+function paneOf(gf: GroupFold, ctx: RuleContext, plan: FoldPlan, r: number, times: Float64Array, i: number, chain: Int32Array, keyBatches: KeyBatch[]): Part {
+  const step = plan.step[r]!;
+  const paneStart = Math.floor(times[i]! / step) * step;
+  let part = gf.panes.get(paneStart);
+  if (part === undefined) {
+    part = newPart(paneStart, paneStart + step, ctx.aggs.create(), i, chain);
+    gf.panes.set(paneStart, part);
+    attach(gf, ctx, part, paneStart, plan.panes[r]!, keyBatches);
+  }
+  gf.lastPane = part;
+  return part;
+}
+
+/** A part of its own for event i, too late for the older windows of its pane, in the `open` newest ones. */
+function ownPart(gf: GroupFold, ctx: RuleContext, plan: FoldPlan, r: number, times: Float64Array, i: number, open: number, chain: Int32Array, keyBatches: KeyBatch[]): Part {
+  const step = plan.step[r]!;
+  const paneStart = Math.floor(times[i]! / step) * step;
+  const part = newPart(paneStart, paneStart + step, ctx.aggs.create(), i, chain);
+  attach(gf, ctx, part, paneStart, open, keyBatches);
+  return part;
 }
 
 /** Adds a part to the `open` newest windows of its pane, creating their keys. */
@@ -545,11 +706,13 @@ function attach(gf: GroupFold, ctx: RuleContext, part: Part, paneStart: EpochMs,
 }
 
 /**
- * A new session run for an event at `t` that touches none of the group's
+ * A new session run for event i (at t) that touches none of the group's
  * last run. Runs that come to touch each other are merged when the key is
  * written (mergeSessionLists), so the result is the same as sorting first.
  */
-function newRun(gf: GroupFold, ctx: RuleContext, t: EpochMs, gap: number, i: number, chain: Int32Array, keyBatches: KeyBatch[]): Part {
+function newRun(gf: GroupFold, ctx: RuleContext, plan: FoldPlan, r: number, times: Float64Array, i: number, chain: Int32Array, keyBatches: KeyBatch[]): Part {
+  const t = times[i]!;
+  const gap = plan.gap[r]!;
   let kb = gf.session;
   if (kb === undefined) {
     kb = { key: descriptor(ctx.rule.name, gf.group.key, null), rule: ctx, group: gf.group, window: null, parts: [] };

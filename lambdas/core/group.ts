@@ -38,9 +38,17 @@ export function labelValue(value: unknown): string | null {
  * that matched nothing is missing here too.
  */
 export function hasGroupFields(groupBy: readonly string[], payload: JsonObject): boolean {
-  for (const field of groupBy) if (payload[field] === undefined || !Object.prototype.hasOwnProperty.call(payload, field)) return false;
+  for (let i = 0; i < groupBy.length; i++) {
+    const field = groupBy[i]!;
+    const v = payload[field];
+    // A string is always the payload's own value (what a parsed JSON object inherits, Object.prototype's
+    // members, is never a string): the own-property check, a call per event, is for other values only.
+    if (typeof v !== 'string' && (v === undefined || !hasOwn.call(payload, field))) return false;
+  }
   return true;
 }
+
+const hasOwn = Object.prototype.hasOwnProperty;
 
 /** The group an event belongs to under `groupBy` (a missing field reads as null; the fold skips such events first, see hasGroupFields). */
 export function groupOf(groupBy: readonly string[], payload: JsonObject): GroupRef {

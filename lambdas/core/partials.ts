@@ -1,8 +1,24 @@
-import { aggregatorFor } from './aggregates';
+import {
+  aggregatorFor,
+  avgAggregator,
+  countAggregator,
+  distinctAggregator,
+  maxAggregator,
+  minAggregator,
+  sketchAdd,
+  sumAggregator,
+  type AvgAccumulator,
+  type CountAccumulator,
+  type DistinctAccumulator,
+  type MaxAccumulator,
+  type MinAccumulator,
+  type PercentileAccumulator,
+  type SumAccumulator,
+} from './aggregates';
 import type { Aggregator } from './aggregates/Aggregator';
 import { isFiniteNumber } from './aggregates/partialState';
 import { mergeSessions, type TimeWindow } from './windows';
-import type { AggregateSpec, EpochMs, PartialState, WindowRule } from './types';
+import type { AggregateKind, CompiledExpression, EpochMs, PartialState, WindowRule } from './types';
 
 /** Accumulators of a fixed window (or of one session): count of events, per-aggregate state, max event time. */
 export interface WindowAcc {
@@ -33,18 +49,16 @@ export type PartialJson = FixedPartialJson | SessionPartialJson;
 export class RuleAggregates {
   readonly aggregators: ReadonlyArray<Aggregator<unknown>>;
   readonly names: readonly string[];
-  /**
-   * Per aggregate, folds one event's value into its accumulator; returns
-   * false when the value could not be taken (an evaluation error, or not a
-   * number for a numeric kind). Specialised per kind once, so the per-event
-   * loop does no dispatch on the spec.
-   */
-  readonly adders: ReadonlyArray<(accs: unknown[], vars: Record<string, unknown>) => boolean>;
+  /** Per aggregate, its kind as foldValue's code (see KIND_CODES). */
+  readonly codes: Uint8Array;
+  /** Per aggregate, the expression evaluated per event: the value, or count's condition; undefined for count(). */
+  readonly args: ReadonlyArray<CompiledExpression | undefined>;
 
   constructor(readonly rule: WindowRule) {
     this.aggregators = rule.aggregates.map((spec) => aggregatorFor(spec) as Aggregator<unknown>);
     this.names = rule.aggregates.map((spec) => spec.name);
-    this.adders = rule.aggregates.map((spec, i) => adderOf(spec, this.aggregators[i]!, i));
+    this.codes = Uint8Array.from(rule.aggregates, (spec) => (spec.kind === 'count' && spec.condition !== undefined ? COUNT_IF : KIND_CODES[spec.kind]));
+    this.args = rule.aggregates.map((spec) => (spec.kind === 'count' ? spec.condition : spec.value));
   }
 
   /**
@@ -60,11 +74,12 @@ export class RuleAggregates {
 
   /** The aggregate values of one event only (the caller counts the event and its time); returns addEvent's error count. */
   addValues(accs: unknown[], vars: Record<string, unknown>): number {
-    const adders = this.adders;
+    const { codes, args } = this;
     let errors = 0;
-    for (let i = 0; i < adders.length; i++) {
+    for (let i = 0; i < codes.length; i++) {
+      const arg = args[i];
       try {
-        if (!adders[i]!(accs, vars)) errors++;
+        errors += foldValue(codes[i]!, accs[i], arg === undefined ? true : arg.evaluate(vars));
       } catch {
         errors++;
       }
@@ -142,59 +157,60 @@ export class RuleAggregates {
   }
 }
 
+/** foldValue's code of each aggregate kind (count(cond) is COUNT_IF). */
+const KIND_CODES: Readonly<Record<AggregateKind, number>> = { count: 0, distinct: 2, sum: 3, min: 4, max: 5, avg: 6, percentile: 7 };
+const COUNT = 0;
+const COUNT_IF = 1;
+const DISTINCT = 2;
+const SUM = 3;
+const MIN = 4;
+const MAX = 5;
+const AVG = 6;
+const PERCENTILE = 7;
+
 /**
- * The adder of one aggregate: evaluates its value (or condition) and folds it
- * in. Each kind has a function literal of its own, so that the aggregator call
- * inside sees one aggregator only and V8 inlines it (a shared literal, or a
- * bound `add`, made every call an indirect, megamorphic one).
+ * Folds one event's argument value `v` of an aggregate (its value, or
+ * count's condition; anything for count()) into the accumulator `acc` of
+ * kind `code`; returns 1 when the value could not be taken (for a numeric
+ * kind, anything but a finite number or null, which is "no value"), else 0.
+ * The value is passed in rather than evaluated here so that the fold
+ * evaluates an expression that several aggregates share once per event.
+ * Each kind calls its own aggregator, so every call site here sees one
+ * function and V8 inlines it.
  */
-function adderOf(spec: AggregateSpec, agg: Aggregator<unknown>, i: number): (accs: unknown[], vars: Record<string, unknown>) => boolean {
-  const value = spec.value;
-  switch (spec.kind) {
-    case 'count': {
-      const condition = spec.condition;
-      if (condition === undefined) {
-        return (accs) => {
-          agg.add(accs[i], true);
-          return true;
-        };
-      }
-      return (accs, vars) => {
-        if (condition.evaluate(vars) === true) agg.add(accs[i], true);
-        return true;
-      };
-    }
-    case 'distinct':
-      return (accs, vars) => {
-        const v = value!.evaluate(vars);
-        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') agg.add(accs[i], v);
-        return true;
-      };
+export function foldValue(code: number, acc: unknown, v: unknown): number {
+  switch (code) {
+    case COUNT:
+      countAggregator.add(acc as CountAccumulator, true);
+      return 0;
+    case COUNT_IF:
+      if (v === true) countAggregator.add(acc as CountAccumulator, true);
+      return 0;
+    case DISTINCT:
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') distinctAggregator.add(acc as DistinctAccumulator, v);
+      return 0;
     // Numeric kinds: null is "no value" (not an error); anything else that is not a finite number is.
-    case 'sum':
-      return (accs, vars) => {
-        const v = value!.evaluate(vars);
-        return isFiniteNumber(v) ? (agg.add(accs[i], v), true) : v === null;
-      };
-    case 'min':
-      return (accs, vars) => {
-        const v = value!.evaluate(vars);
-        return isFiniteNumber(v) ? (agg.add(accs[i], v), true) : v === null;
-      };
-    case 'max':
-      return (accs, vars) => {
-        const v = value!.evaluate(vars);
-        return isFiniteNumber(v) ? (agg.add(accs[i], v), true) : v === null;
-      };
-    case 'avg':
-      return (accs, vars) => {
-        const v = value!.evaluate(vars);
-        return isFiniteNumber(v) ? (agg.add(accs[i], v), true) : v === null;
-      };
-    case 'percentile':
-      return (accs, vars) => {
-        const v = value!.evaluate(vars);
-        return isFiniteNumber(v) ? (agg.add(accs[i], v), true) : v === null;
-      };
+    case SUM:
+      if (!isFiniteNumber(v)) return v === null ? 0 : 1;
+      sumAggregator.add(acc as SumAccumulator, v);
+      return 0;
+    case MIN:
+      if (!isFiniteNumber(v)) return v === null ? 0 : 1;
+      minAggregator.add(acc as MinAccumulator, v);
+      return 0;
+    case MAX:
+      if (!isFiniteNumber(v)) return v === null ? 0 : 1;
+      maxAggregator.add(acc as MaxAccumulator, v);
+      return 0;
+    case AVG:
+      if (!isFiniteNumber(v)) return v === null ? 0 : 1;
+      avgAggregator.add(acc as AvgAccumulator, v);
+      return 0;
+    case PERCENTILE:
+      if (!isFiniteNumber(v)) return v === null ? 0 : 1;
+      sketchAdd(acc as PercentileAccumulator, v);
+      return 0;
+    default:
+      throw new Error(`foldValue: unknown aggregate code ${code}`);
   }
 }

@@ -25,6 +25,7 @@ export {
 } from './distinct';
 export {
   percentileAggregator,
+  sketchAdd,
   sketchQuantile,
   PERCENTILE_RELATIVE_ACCURACY,
   type PercentileAccumulator,

@@ -197,6 +197,11 @@ function deserializeSketch(state: PartialState): DDSketch {
   return sketch;
 }
 
+/** Adds a finite value to a sketch (the percentile aggregators' `add`). */
+export function sketchAdd(sketch: DDSketch, value: number): void {
+  sketch.accept(value + 0); // + 0: -0 -> 0
+}
+
 /**
  * The `percentile` aggregator for one quantile in (0, 1], e.g. 0.99 for
  * `percentile(x, 99)`. Non-finite values are ignored.
@@ -209,7 +214,7 @@ export function percentileAggregator(quantile: number): Aggregator<PercentileAcc
     kind: 'percentile',
     create: createSketch,
     add(acc, value) {
-      if (isFiniteNumber(value)) acc.accept(value + 0); // + 0: -0 -> 0
+      if (isFiniteNumber(value)) sketchAdd(acc, value);
     },
     merge: mergeSketch,
     result: (acc) => sketchQuantile(acc, quantile),
