@@ -29,7 +29,7 @@ import {
 import { RuleAggregates, type FixedPartialJson, type SessionPartialJson, type WindowAcc } from './partials';
 import { padSequence } from './sequence';
 import { finalSlotOf, isPaned, PaneWriter, windowState } from './panes';
-import { DEDUPE_BUCKET_MS, dedupeId } from './dedupe';
+import { DEDUPE_BUCKET_MS, dedupeIdInto } from './dedupe';
 import { hasClaimable, recordAndPublish } from './state/outbox';
 import type { AlertRecord, DueKey, KeyDescriptor, KeyState, KnownAlert, Slot, SlotUpdate, StateStore } from './StateStore';
 import { atRest, dueIsComplete, isQuiet, lookbackAfter, MAX_SEALED_EMPTY, mayCloseQuietly, planGroupClose, quietClose } from './closing';
@@ -406,7 +406,7 @@ export class Engine {
     // Columns sized for every event; the first `n` entries are the ones checked.
     const checked = new Int32Array(events.length);
     const buckets = new Float64Array(events.length);
-    const ids = new Array<string>(events.length);
+    const ids = new Uint32Array(3 * events.length);
     const seqs = new Array<string>(events.length);
     let n = 0;
     const floor = priorMax - horizonMs;
@@ -419,7 +419,7 @@ export class Engine {
       if (bucket > maxT) maxT = bucket;
       checked[n] = i;
       buckets[n] = bucket;
-      ids[n] = dedupeId(eventId);
+      dedupeIdInto(eventId, ids, n);
       // A sub-event's identity is (sequence number, index): a redelivered record matches itself,
       // a repeated id inside one record (or in a later record) is a duplicate.
       const index = events.indexes[i]!;

@@ -138,8 +138,8 @@ export interface DedupeEntries {
   readonly length: number;
   /** Event-time bucket (ms) each id is filed under; a duplicate has the same event time, so the same bucket. */
   readonly buckets: Float64Array;
-  /** The event ids (or hashes of them). */
-  readonly ids: readonly string[];
+  /** The ids' hashes, three 32-bit words per entry (entry k at 3k..3k+2; dedupeIdInto in dedupe.ts). */
+  readonly ids: Uint32Array;
   /** The records' sequence numbers: the same id with the same sequence number is a redelivery, not a duplicate. */
   readonly seqs: readonly string[];
 }

@@ -22,8 +22,9 @@ import { descriptor } from '../../lambdas/core/Engine';
 import { INITIAL_ALERT_STATE, type AlertState, type AlertTransition, type StepResult } from '../../lambdas/core/lifecycle';
 import type { PartialJson } from '../../lambdas/core/partials';
 import { padSequence } from '../../lambdas/core/sequence';
-import type { Claim, DedupeEntries, KeyDescriptor, Slot, SlotBuilder, StateStore } from '../../lambdas/core/StateStore';
+import type { Claim, KeyDescriptor, Slot, SlotBuilder, StateStore } from '../../lambdas/core/StateStore';
 import type { Rejection } from '../../lambdas/core/types';
+import { dedupeEntries } from '../helpers/dedupeEntries';
 import { storeFixtures } from '../helpers/storeFixtures';
 
 const T0 = Date.UTC(2026, 10, 27, 10, 0, 0);
@@ -76,9 +77,7 @@ const fire =
 const noChange = (s: AlertState): StepResult => ({ state: s, transitions: [] });
 const claimAt = (now: number): Claim => ({ now, leaseMs: 30_000 });
 
-function entries(list: ReadonlyArray<{ bucket: number; id: string; seq: string }>): DedupeEntries {
-  return { length: list.length, buckets: Float64Array.from(list.map((e) => e.bucket)), ids: list.map((e) => e.id), seqs: list.map((e) => e.seq) };
-}
+const entries = dedupeEntries;
 
 const id16 = (n: number) => `id${String(n).padStart(14, '0')}`;
 
