@@ -59,9 +59,13 @@ export class DedupeRepository implements DedupeStorage {
       this.remember(id, stored);
       return { ok: false, current: { value: stored, version: stored.version } };
     }
-    // A copy: a concurrent decision in this container may still be reading the cached bucket.
-    const ids = current.value.ids.copy();
-    ids.addAll(added);
+    // A new bucket takes the protocol's `added` as its ids (handed over); else a copy, as a concurrent
+    // decision in this container may still be reading the cached bucket.
+    let ids = added;
+    if (current.value.ids.size > 0) {
+      ids = current.value.ids.copy();
+      ids.addAll(added);
+    }
     const next: CachedBucket = { ids, bytes: current.value.bytes + addedBytes, version: current.version + 1 };
     this.remember(id, next);
     return { ok: true, value: { value: next, version: next.version } };
