@@ -408,6 +408,7 @@ export class Engine {
     const buckets = new Float64Array(events.length);
     const ids = new Uint32Array(3 * events.length);
     const seqs = new Array<string>(events.length);
+    const subs = new Int32Array(events.length);
     let n = 0;
     const floor = priorMax - horizonMs;
     let maxT = priorMax;
@@ -422,12 +423,12 @@ export class Engine {
       dedupeIdInto(eventId, ids, n);
       // A sub-event's identity is (sequence number, index): a redelivered record matches itself,
       // a repeated id inside one record (or in a later record) is a duplicate.
-      const index = events.indexes[i]!;
-      seqs[n] = index < 0 ? events.sequenceNumber(i) : `${events.sequenceNumber(i)}/${index}`;
+      seqs[n] = events.sequenceNumber(i);
+      subs[n] = events.indexes[i]!;
       n++;
     }
     if (n === 0) return events;
-    const dup = await this.opts.store.dedupe(this.stream.name, shardId, { length: n, buckets, ids, seqs }, maxT + horizonMs + DEDUPE_BUCKET_MS);
+    const dup = await this.opts.store.dedupe(this.stream.name, shardId, { length: n, buckets, ids, seqs, indexes: subs }, maxT + horizonMs + DEDUPE_BUCKET_MS);
     const drop = new Uint8Array(events.length);
     let dropped = 0;
     for (let k = 0; k < n; k++) {

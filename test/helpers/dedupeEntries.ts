@@ -6,11 +6,11 @@ function idWordsInto(id: string, out: Uint32Array, k: number): void {
   if (!parseDedupeId(id, out, k)) throw new Error(`test id ${JSON.stringify(id)} is not 16 base64url characters`);
 }
 
-/** A store's dedupe entries from ids written as dedupeId's 16 base64url characters. */
-export function dedupeEntries(list: ReadonlyArray<{ bucket: number; id: string; seq: string }>): DedupeEntries {
+/** A store's dedupe entries from ids written as dedupeId's 16 base64url characters (index: a sub-event's, -1 when absent). */
+export function dedupeEntries(list: ReadonlyArray<{ bucket: number; id: string; seq: string; index?: number }>): DedupeEntries {
   const ids = new Uint32Array(3 * list.length);
   list.forEach((e, k) => idWordsInto(e.id, ids, k));
-  return { length: list.length, buckets: Float64Array.from(list.map((e) => e.bucket)), ids, seqs: list.map((e) => e.seq) };
+  return { length: list.length, buckets: Float64Array.from(list.map((e) => e.bucket)), ids, seqs: list.map((e) => e.seq), indexes: Int32Array.from(list.map((e) => e.index ?? -1)) };
 }
 
 /** A bucket's ids from [16-character id, fingerprint] pairs, in that order. */

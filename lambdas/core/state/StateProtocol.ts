@@ -354,7 +354,7 @@ export class StateProtocol implements StateStore {
           let addedBytes = 0;
           for (let i = chain.first; i !== -1; i = next[i]!) {
             let mine = seqs[i]!;
-            if (mine < 0) mine = seqs[i] = dedupeSeqFingerprint(entries.seqs[i]!);
+            if (mine < 0) mine = seqs[i] = dedupeSeqFingerprint(entries.seqs[i]!, entries.indexes[i]!);
             // (A new bucket, the usual case, has nothing known: one lookup per entry instead of two.)
             let seq = empty ? -1 : known.get(ids, i);
             if (seq < 0) {
