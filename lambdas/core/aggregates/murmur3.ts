@@ -83,29 +83,24 @@ function finalize(h1: number, h2: number, h3: number, h4: number, byteLength: nu
  * 32-bit words in `w` (the bytes past `byteLength` in the last word must be 0).
  */
 function hashWords(w: Int32Array, byteLength: number, seed: number, out: Uint32Array): void {
-  const lanes = wordLanes;
-  lanes[0] = seed;
-  lanes[1] = seed;
-  lanes[2] = seed;
-  lanes[3] = seed;
-  const blocks = byteLength >>> 4;
-  rounds(w, blocks, lanes);
-  finishWords(w, 4 * blocks, byteLength, lanes, out);
+  const h = seed | 0;
+  hashWordsFrom(w, byteLength, 0, h, h, h, h, true, out);
 }
 
-const wordLanes = new Int32Array(4);
-
-/** The body rounds over `blocks` 16-byte blocks held in w[0..4 * blocks), from and into `lanes` (h1..h4). */
-function rounds(w: Int32Array, blocks: number, lanes: Int32Array): void {
-  let h1 = lanes[0]!;
-  let h2 = lanes[1]!;
-  let h3 = lanes[2]!;
-  let h4 = lanes[3]!;
-  for (let b = 0, i = 0; b < blocks; b++, i += 4) {
-    let k1 = w[i]!;
-    let k2 = w[i + 1]!;
-    let k3 = w[i + 2]!;
-    let k4 = w[i + 3]!;
+/**
+ * hashWords over a key whose first `first` blocks are done already (h1..h4:
+ * the lanes after them), `w` holding the words from block `first` on. With
+ * finish false, the lanes after the key's whole blocks go to `out` instead
+ * (no tail, no finalisation: the state to resume from).
+ */
+function hashWordsFrom(w: Int32Array, byteLength: number, first: number, h1: number, h2: number, h3: number, h4: number, finish: boolean, out: Uint32Array): void {
+  const blocks = byteLength >>> 4;
+  let i = 0;
+  for (let b = first; b < blocks; b++, i += 4) {
+    let k1 = w[i];
+    let k2 = w[i + 1];
+    let k3 = w[i + 2];
+    let k4 = w[i + 3];
 
     k1 = imul(rotl(imul(k1, C1), 15), C2);
     h1 ^= k1;
@@ -123,23 +118,19 @@ function rounds(w: Int32Array, blocks: number, lanes: Int32Array): void {
     h4 ^= k4;
     h4 = (imul((rotl(h4, 13) + h1) | 0, 5) + 0x32ac3b17) | 0;
   }
-  lanes[0] = h1;
-  lanes[1] = h2;
-  lanes[2] = h3;
-  lanes[3] = h4;
-}
+  if (!finish) {
+    out[0] = h1;
+    out[1] = h2;
+    out[2] = h3;
+    out[3] = h4;
+    return;
+  }
 
-/** The tail (its words at w[i..], zero-padded) and the finalisation of a `byteLength`-byte key, from `lanes`, into `out`. */
-function finishWords(w: Int32Array, i: number, byteLength: number, lanes: Int32Array, out: Uint32Array): void {
-  let h1 = lanes[0]!;
-  let h2 = lanes[1]!;
-  let h3 = lanes[2]!;
-  let h4 = lanes[3]!;
   const tail = byteLength & 15;
-  if (tail > 12) h4 ^= imul(rotl(imul(w[i + 3]!, C4), 18), C1);
-  if (tail > 8) h3 ^= imul(rotl(imul(w[i + 2]!, C3), 17), C4);
-  if (tail > 4) h2 ^= imul(rotl(imul(w[i + 1]!, C2), 16), C3);
-  if (tail > 0) h1 ^= imul(rotl(imul(w[i]!, C1), 15), C2);
+  if (tail > 12) h4 ^= imul(rotl(imul(w[i + 3], C4), 18), C1);
+  if (tail > 8) h3 ^= imul(rotl(imul(w[i + 2], C3), 17), C4);
+  if (tail > 4) h2 ^= imul(rotl(imul(w[i + 1], C2), 16), C3);
+  if (tail > 0) h1 ^= imul(rotl(imul(w[i], C1), 15), C2);
 
   finalize(h1, h2, h3, h4, byteLength, out);
 }
@@ -214,9 +205,8 @@ function hashTagged(tag: number, s: string, out: Uint32Array): void {
 export class SequenceHasher {
   private last: string | undefined;
   /** The lanes after the blocks wholly inside UTF-16LE("s:" + last). */
-  private readonly saved = new Int32Array(4);
-  private readonly lanes = new Int32Array(4);
-  /** The words from block lastBlocks on (the rest of s, "/", the index digits, zero-padded). */
+  private readonly saved = new Uint32Array(4);
+  /** The words of a sub-event's key from the first block not wholly in s on (the rest of s, "/", the index's digits, zero-padded). */
   private readonly rest = new Int32Array(16);
   private readonly suffix = new Uint16Array(11);
   private prefix = new Int32Array(64);
@@ -234,8 +224,7 @@ export class SequenceHasher {
       let w = this.prefix;
       if (w.length < 4 * inS) w = this.prefix = new Int32Array(8 * inS);
       for (let j = 0; j < 4 * inS; j++) w[j] = j === 0 ? TAG_STRING | (COLON << 16) : s.charCodeAt(2 * j - 2) | (s.charCodeAt(2 * j - 1) << 16);
-      this.saved.fill(0);
-      rounds(w, inS, this.saved);
+      hashWordsFrom(w, 16 * inS, 0, 0, 0, 0, 0, false, this.saved);
       this.last = s;
     }
     // "/" and the index's digits, as code units.
@@ -257,11 +246,8 @@ export class SequenceHasher {
       const u = 8 * inS - 2 + 2 * k;
       rest[k] = unitAt(s, n, suffix, total, u) | (unitAt(s, n, suffix, total, u + 1) << 16);
     }
-    const lanes = this.lanes;
-    lanes.set(this.saved);
-    const blocks = (byteLength >>> 4) - inS;
-    rounds(rest, blocks, lanes);
-    finishWords(rest, 4 * blocks, byteLength, lanes, out);
+    const h = this.saved;
+    hashWordsFrom(rest, byteLength, inS, h[0]! | 0, h[1]! | 0, h[2]! | 0, h[3]! | 0, true, out);
   }
 }
 
