@@ -29,7 +29,7 @@ import {
 import { RuleAggregates, type FixedPartialJson, type SessionPartialJson, type WindowAcc } from './partials';
 import { padSequence } from './sequence';
 import { finalSlotOf, isPaned, mergedNotKept, PaneWriter, windowState } from './panes';
-import { DEDUPE_BUCKET_MS, dedupeId } from './dedupe';
+import { DEDUPE_BUCKET_MS, dedupeIdInto } from './dedupe';
 import { hasClaimable, recordAndPublish } from './state/outbox';
 import type { AlertRecord, DueKey, KeyDescriptor, KeyState, KnownAlert, Slot, SlotUpdate, StateStore } from './StateStore';
 import { atRest, dueIsComplete, isQuiet, lookbackAfter, MAX_SEALED_EMPTY, mayCloseQuietly, planGroupClose, quietClose } from './closing';
@@ -411,8 +411,9 @@ export class Engine {
     // Columns sized for every event; the first `n` entries are the ones checked.
     const checked = new Int32Array(events.length);
     const buckets = new Float64Array(events.length);
-    const ids = new Array<string>(events.length);
+    const ids = new Uint32Array(3 * events.length);
     const seqs = new Array<string>(events.length);
+    const subs = new Int32Array(events.length);
     let n = 0;
     const floor = priorMax - horizonMs;
     let maxT = priorMax;
@@ -424,15 +425,15 @@ export class Engine {
       if (bucket > maxT) maxT = bucket;
       checked[n] = i;
       buckets[n] = bucket;
-      ids[n] = dedupeId(eventId);
+      dedupeIdInto(eventId, ids, n);
       // A sub-event's identity is (sequence number, index): a redelivered record matches itself,
       // a repeated id inside one record (or in a later record) is a duplicate.
-      const index = events.indexes[i]!;
-      seqs[n] = index < 0 ? events.sequenceNumber(i) : `${events.sequenceNumber(i)}/${index}`;
+      seqs[n] = events.sequenceNumber(i);
+      subs[n] = events.indexes[i]!;
       n++;
     }
     if (n === 0) return events;
-    const dup = await this.opts.store.dedupe(this.stream.name, shardId, { length: n, buckets, ids, seqs }, maxT + horizonMs + DEDUPE_BUCKET_MS);
+    const dup = await this.opts.store.dedupe(this.stream.name, shardId, { length: n, buckets, ids, seqs, indexes: subs }, maxT + horizonMs + DEDUPE_BUCKET_MS);
     const drop = new Uint8Array(events.length);
     let dropped = 0;
     for (let k = 0; k < n; k++) {

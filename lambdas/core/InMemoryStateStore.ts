@@ -1,5 +1,6 @@
 import type { AlertRecord, DueKey, FencedWindow, KeyDescriptor, KeyState, MergedPanes, QuarantinedRecord, QuarantineQuery, Slot, SlotUpdate } from './StateStore';
 import type { ModelRecord } from './anomaly/rule';
+import { DedupeIds } from './dedupe';
 import { FINAL_SLOT, paneId, paneWindow } from './panes';
 import { isActive } from './state/outbox';
 import { MemorySequences } from './state/MemorySequences';
@@ -41,7 +42,7 @@ interface AlertEntry {
 }
 
 interface BucketEntry {
-  readonly ids: Map<string, string>;
+  readonly ids: DedupeIds;
   bytes: number;
   version: number;
 }
@@ -321,7 +322,7 @@ class MemoryDedupe implements DedupeStorage {
   async bucket(stream: string, shardId: string, bucket: number): Promise<Versioned<DedupeBucket>> {
     if (this.t.opts.clock) this.expire(`${stream}\u0000${shardId}`, this.t.opts.clock.now());
     const e = this.entry(stream, shardId, bucket);
-    return e ? { value: e, version: e.version } : { value: { ids: new Map(), bytes: 0 }, version: 0 };
+    return e ? { value: e, version: e.version } : { value: { ids: new DedupeIds(), bytes: 0 }, version: 0 };
   }
 
   async add(
@@ -329,7 +330,7 @@ class MemoryDedupe implements DedupeStorage {
     shardId: string,
     bucket: number,
     current: Versioned<DedupeBucket>,
-    added: Map<string, string>,
+    added: DedupeIds,
     addedBytes: number,
     expiresAt: EpochMs,
   ): Promise<Conditional<Versioned<DedupeBucket>>> {
@@ -340,7 +341,7 @@ class MemoryDedupe implements DedupeStorage {
     if ((e?.version ?? 0) !== current.version) return conflict(e ? { value: e, version: e.version } : undefined);
     // A new bucket takes the protocol's map of added ids as its own (it is not used again): no copy per id.
     if (!e) buckets.set(bucket, (e = { ids: added, bytes: 0, version: 0 }));
-    else for (const [id, seq] of added) e.ids.set(id, seq);
+    else e.ids.addAll(added);
     e.bytes += addedBytes;
     e.version += 1;
     if (this.t.opts.clock) {

@@ -157,10 +157,14 @@ export interface DedupeEntries {
   readonly length: number;
   /** Event-time bucket (ms) each id is filed under; a duplicate has the same event time, so the same bucket. */
   readonly buckets: Float64Array;
-  /** The event ids (or hashes of them). */
-  readonly ids: readonly string[];
-  /** The records' sequence numbers: the same id with the same sequence number is a redelivery, not a duplicate. */
+  /** The ids' hashes, three 32-bit words per entry (entry k at 3k..3k+2; dedupeIdInto in dedupe.ts). */
+  readonly ids: Uint32Array;
+  /**
+   * The records' sequence numbers, and the sub-event index within the record (-1: the record is one
+   * event): the same id with the same (sequence number, index) is a redelivery, not a duplicate.
+   */
   readonly seqs: readonly string[];
+  readonly indexes: Int32Array;
 }
 
 /** A quarantined record as kept: the rejection and the stream it came from. */

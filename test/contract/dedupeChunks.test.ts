@@ -11,7 +11,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { DynamoDBStateStore } from '../../lambdas/adapters/DynamoDBStateStore';
 import { dedupeLayout } from '../../lambdas/adapters/dynamodb/tableLayout';
 import { DEDUPE_ENTRY_BYTES } from '../../lambdas/core/dedupe';
-import type { DedupeEntries } from '../../lambdas/core/StateStore';
+import { dedupeEntries } from '../helpers/dedupeEntries';
 import { freshTable, instrumentedClient, operations, startTestDynamo, testClient, type TestDynamo } from '../helpers/dynamo';
 
 const T0 = Date.UTC(2026, 10, 27, 10, 0, 0);
@@ -26,9 +26,7 @@ afterAll(async () => {
   await dynamo.stop();
 });
 
-function entries(list: ReadonlyArray<{ bucket: number; id: string; seq: string }>): DedupeEntries {
-  return { length: list.length, buckets: Float64Array.from(list.map((e) => e.bucket)), ids: list.map((e) => e.id), seqs: list.map((e) => e.seq) };
-}
+const entries = dedupeEntries;
 
 async function items(tableName: string): Promise<Array<{ sk: string; entries: number; ttl: unknown }>> {
   const client = testClient(dynamo.endpoint);

@@ -22,8 +22,9 @@ import { descriptor } from '../../lambdas/core/Engine';
 import { INITIAL_ALERT_STATE, type AlertState, type AlertTransition, type StepResult } from '../../lambdas/core/lifecycle';
 import type { PartialJson } from '../../lambdas/core/partials';
 import { padSequence } from '../../lambdas/core/sequence';
-import type { Claim, DedupeEntries, KeyDescriptor, Slot, SlotBuilder, StateStore } from '../../lambdas/core/StateStore';
+import type { Claim, KeyDescriptor, Slot, SlotBuilder, StateStore } from '../../lambdas/core/StateStore';
 import type { Rejection } from '../../lambdas/core/types';
+import { dedupeEntries } from '../helpers/dedupeEntries';
 import { storeFixtures } from '../helpers/storeFixtures';
 
 const T0 = Date.UTC(2026, 10, 27, 10, 0, 0);
@@ -76,9 +77,7 @@ const fire =
 const noChange = (s: AlertState): StepResult => ({ state: s, transitions: [] });
 const claimAt = (now: number): Claim => ({ now, leaseMs: 30_000 });
 
-function entries(list: ReadonlyArray<{ bucket: number; id: string; seq: string }>): DedupeEntries {
-  return { length: list.length, buckets: Float64Array.from(list.map((e) => e.bucket)), ids: list.map((e) => e.id), seqs: list.map((e) => e.seq) };
-}
+const entries = dedupeEntries;
 
 const id16 = (n: number) => `id${String(n).padStart(14, '0')}`;
 
@@ -462,6 +461,23 @@ describe.each([inMemory, onDynamoDB])('StateStore contract: $name', (fixture) =>
       ];
       expect(await another().dedupe('telemetry', S1, entries(batch2), T0 + 10 * M)).toEqual([true, false, true, false, true]);
       expect(await store.dedupe('telemetry', S1, entries([{ bucket: T0 + 1000, id: id16(6), seq: '106' }, { bucket: T0 + 1000, id: id16(6), seq: '108' }]), T0 + 10 * M)).toEqual([false, true]);
+    });
+
+    it("a sub-event is (sequence number, index): its record's other sub-events are other events, and it matches an id recorded as the text `<seq>/<index>` (as the code before indexes did)", async () => {
+      const { store, another } = await fixture.fresh();
+      // Recorded the way the code before wrote sub-events: the sequence number text "300/1", no index.
+      expect(await store.dedupe('telemetry', S1, entries([{ bucket: T0, id: id16(9), seq: '300/1' }]), T0 + 10 * M)).toEqual([false]);
+      const record = [
+        { bucket: T0, id: id16(7), seq: '300', index: 0 },
+        { bucket: T0, id: id16(8), seq: '300', index: 1 },
+        { bucket: T0, id: id16(7), seq: '300', index: 2 }, // a repeated id inside one record
+        { bucket: T0, id: id16(9), seq: '300', index: 1 }, // the redelivery of what was recorded as "300/1"
+        { bucket: T0, id: id16(9), seq: '300', index: 3 },
+      ];
+      expect(await store.dedupe('telemetry', S1, entries(record), T0 + 10 * M)).toEqual([false, false, true, false, true]);
+      // Redelivered, to a cold container too: the same answers. The whole record 300 is another event than its sub-event 0.
+      expect(await another().dedupe('telemetry', S1, entries(record), T0 + 10 * M)).toEqual([false, false, true, false, true]);
+      expect(await another().dedupe('telemetry', S1, entries([{ bucket: T0, id: id16(7), seq: '300' }, { bucket: T0, id: id16(8), seq: '300/1' }]), T0 + 10 * M)).toEqual([true, false]);
     });
 
     it('two containers recording one bucket at once: an id sent by both is a duplicate in exactly one of them, and later batches see every id', async () => {

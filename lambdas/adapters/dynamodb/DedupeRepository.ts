@@ -1,11 +1,12 @@
 import type { Conditional, DedupeBucket, DedupeStorage, Versioned } from '../../core/state/StateStorage';
+import type { DedupeIds } from '../../core/dedupe';
 import type { EpochMs } from '../../core/types';
 import { and, attributeNotExists, beginsWith, equals } from './expressions';
 import { ATTR, dedupeLayout, LIMITS, StateLayoutError, type DedupeItem } from './tableLayout';
 import type { StateTable } from './StateTable';
 
 interface CachedBucket {
-  readonly ids: Map<string, string>;
+  readonly ids: DedupeIds;
   readonly bytes: number;
   readonly version: number;
 }
@@ -42,7 +43,7 @@ export class DedupeRepository implements DedupeStorage {
     shardId: string,
     bucket: number,
     current: Versioned<DedupeBucket>,
-    added: ReadonlyMap<string, string>,
+    added: DedupeIds,
     addedBytes: number,
     expiresAt: EpochMs,
   ): Promise<Conditional<Versioned<DedupeBucket>>> {
@@ -58,8 +59,13 @@ export class DedupeRepository implements DedupeStorage {
       this.remember(id, stored);
       return { ok: false, current: { value: stored, version: stored.version } };
     }
-    const ids = new Map(current.value.ids);
-    for (const [k, v] of added) ids.set(k, v);
+    // A new bucket takes the protocol's `added` as its ids (handed over); else a copy, as a concurrent
+    // decision in this container may still be reading the cached bucket.
+    let ids = added;
+    if (current.value.ids.size > 0) {
+      ids = current.value.ids.copy();
+      ids.addAll(added);
+    }
     const next: CachedBucket = { ids, bytes: current.value.bytes + addedBytes, version: current.version + 1 };
     this.remember(id, next);
     return { ok: true, value: { value: next, version: next.version } };

@@ -3,7 +3,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall, type NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import type { LearnedWindow, ModelRecord } from '../../core/anomaly/rule';
 import { TABLE } from '../../core/contract';
-import { DEDUPE_ENTRY_BYTES, dedupeSeq } from '../../core/dedupe';
+import { DEDUPE_ENTRY_BYTES, DedupeIds, dedupeSeqFingerprint, parseDedupeId } from '../../core/dedupe';
 import { TidewatchError } from '../../core/errors';
 import { INITIAL_ALERT_STATE, type AlertState } from '../../core/lifecycle';
 import type { PartialJson } from '../../core/partials';
@@ -483,7 +483,7 @@ export const watermarkLayout = {
 // ------------------------------------------------------------------ producer ids
 
 export interface DedupeItem {
-  readonly ids: Map<string, string>;
+  readonly ids: DedupeIds;
   readonly bytes: number;
   /** The highest chunk number of the bucket (0: no chunk, only perhaps an item of the layout before chunks). */
   readonly version: number;
@@ -493,6 +493,8 @@ export interface DedupeItem {
 const DEDUPE_CHUNK_DIGITS = 6;
 const DEDUPE_CHUNK_SEPARATOR = '#';
 const DEDUPE_ID_BYTES = 12;
+/** 2^48: sequence number fingerprints are below it (dedupeSeqFingerprint). */
+const FINGERPRINT_LIMIT = 2 ** 48;
 
 /**
  * Producer ids, per shard and second of event time (a bucket), as chunks:
@@ -528,38 +530,55 @@ export const dedupeLayout = {
     const b = String(bucket);
     return sk === b || (sk.startsWith(b) && sk.charAt(b.length) === DEDUPE_CHUNK_SEPARATOR);
   },
-  /** A chunk item holding `ids` (id -> sequence number fingerprint, see dedupe.ts). */
-  encodeChunk(k: TableKey, ids: ReadonlyMap<string, string>, expiresAtSeconds: number): NativeItem {
-    const bytes = Buffer.alloc(ids.size * DEDUPE_ENTRY_BYTES);
-    let o = 0;
-    for (const [id, seq] of ids) {
-      if (bytes.write(id, o, DEDUPE_ID_BYTES, 'base64url') !== DEDUPE_ID_BYTES || id.length !== 16 || seq.length !== 8 || bytes.write(seq, o + DEDUPE_ID_BYTES, DEDUPE_ENTRY_BYTES - DEDUPE_ID_BYTES, 'base64url') !== DEDUPE_ENTRY_BYTES - DEDUPE_ID_BYTES) {
-        throw new StateLayoutError(`state table: dedupe entry ${JSON.stringify(id)} -> ${JSON.stringify(seq)} is not a 16-character id hash and an 8-character sequence fingerprint (base64url; see dedupe.ts)`);
-      }
-      o += DEDUPE_ENTRY_BYTES;
+  /** A chunk item holding `ids` (id hash -> sequence number fingerprint, see dedupe.ts): per id its 12 bytes, then the fingerprint's 6, big-endian. */
+  encodeChunk(k: TableKey, ids: DedupeIds, expiresAtSeconds: number): NativeItem {
+    const n = ids.size;
+    const bytes = new Uint8Array(n * DEDUPE_ENTRY_BYTES);
+    const view = new DataView(bytes.buffer);
+    const words = ids.idWords();
+    for (let e = 0, o = 0; e < n; e++, o += DEDUPE_ENTRY_BYTES) {
+      const f = ids.fingerprintAt(e);
+      if (!Number.isInteger(f) || f < 0 || f >= FINGERPRINT_LIMIT) throw new StateLayoutError(`state table: dedupe entry ${e} of ${k.sk} has sequence fingerprint ${f}, not a 48-bit integer (see dedupe.ts)`);
+      view.setUint32(o, words[3 * e]!);
+      view.setUint32(o + 4, words[3 * e + 1]!);
+      view.setUint32(o + 8, words[3 * e + 2]!);
+      view.setUint32(o + DEDUPE_ID_BYTES, Math.floor(f / 0x10000));
+      view.setUint16(o + DEDUPE_ID_BYTES + 4, f % 0x10000);
     }
-    return { [ATTR.pk]: k.pk, [ATTR.sk]: k.sk, [ATTR.ids]: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length), [ATTR.expiresAt]: expiresAtSeconds };
+    return { [ATTR.pk]: k.pk, [ATTR.sk]: k.sk, [ATTR.ids]: bytes, [ATTR.expiresAt]: expiresAtSeconds };
   },
   /** A bucket from its items (chunks in any order, and perhaps the item of the layout before chunks). */
   decodeBucket(items: readonly NativeItem[]): DedupeItem {
-    const ids = new Map<string, string>();
+    let entries = 0;
+    for (const item of items) {
+      const raw = item[ATTR.ids];
+      if (raw instanceof Uint8Array) entries += Math.floor(raw.byteLength / DEDUPE_ENTRY_BYTES);
+    }
+    const ids = new DedupeIds(entries);
+    const id = new Uint32Array(3);
     let version = 0;
     for (const item of items) {
       const sk = str(item[ATTR.sk]) ?? '';
       const hash = sk.indexOf(DEDUPE_CHUNK_SEPARATOR);
       const raw = item[ATTR.ids];
       if (hash < 0) {
-        // The layout before chunks: one JSON attribute of id -> whole sequence number.
-        for (const [id, seq] of Object.entries(JSON.parse(typeof raw === 'string' ? raw : '{}') as Record<string, string>)) if (!ids.has(id)) ids.set(id, dedupeSeq(seq));
+        // The layout before chunks: one JSON attribute of id -> whole sequence number. Its ids were
+        // compared as strings with dedupeId's 16 base64url characters (exactly the 96 bits): one that
+        // is not such a string never matched any id, so it is left out.
+        for (const [key, seq] of Object.entries(JSON.parse(typeof raw === 'string' ? raw : '{}') as Record<string, string>)) {
+          if (parseDedupeId(key, id, 0)) ids.add(id, 0, dedupeSeqFingerprint(seq));
+        }
         continue;
       }
       version = Math.max(version, Number(sk.slice(hash + 1)));
       if (!(raw instanceof Uint8Array)) continue;
-      const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-      for (let o = 0; o + DEDUPE_ENTRY_BYTES <= buf.length; o += DEDUPE_ENTRY_BYTES) {
-        const id = buf.toString('base64url', o, o + DEDUPE_ID_BYTES);
+      const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+      for (let o = 0; o + DEDUPE_ENTRY_BYTES <= raw.byteLength; o += DEDUPE_ENTRY_BYTES) {
+        id[0] = view.getUint32(o);
+        id[1] = view.getUint32(o + 4);
+        id[2] = view.getUint32(o + 8);
         // Chunks only add ids no earlier chunk holds; should two hold one, the first recorded is kept.
-        if (!ids.has(id)) ids.set(id, buf.toString('base64url', o + DEDUPE_ID_BYTES, o + DEDUPE_ENTRY_BYTES));
+        ids.add(id, 0, view.getUint32(o + DEDUPE_ID_BYTES) * 0x10000 + view.getUint16(o + DEDUPE_ID_BYTES + 4));
       }
     }
     return { ids, bytes: ids.size * DEDUPE_ENTRY_BYTES, version };

@@ -83,13 +83,20 @@ function finalize(h1: number, h2: number, h3: number, h4: number, byteLength: nu
  * 32-bit words in `w` (the bytes past `byteLength` in the last word must be 0).
  */
 function hashWords(w: Int32Array, byteLength: number, seed: number, out: Uint32Array): void {
-  let h1 = seed | 0;
-  let h2 = h1;
-  let h3 = h1;
-  let h4 = h1;
+  const h = seed | 0;
+  hashWordsFrom(w, byteLength, 0, h, h, h, h, true, out);
+}
+
+/**
+ * hashWords over a key whose first `first` blocks are done already (h1..h4:
+ * the lanes after them), `w` holding the words from block `first` on. With
+ * finish false, the lanes after the key's whole blocks go to `out` instead
+ * (no tail, no finalisation: the state to resume from).
+ */
+function hashWordsFrom(w: Int32Array, byteLength: number, first: number, h1: number, h2: number, h3: number, h4: number, finish: boolean, out: Uint32Array): void {
   const blocks = byteLength >>> 4;
   let i = 0;
-  for (let b = 0; b < blocks; b++, i += 4) {
+  for (let b = first; b < blocks; b++, i += 4) {
     let k1 = w[i];
     let k2 = w[i + 1];
     let k3 = w[i + 2];
@@ -110,6 +117,13 @@ function hashWords(w: Int32Array, byteLength: number, seed: number, out: Uint32A
     k4 = imul(rotl(imul(k4, C4), 18), C1);
     h4 ^= k4;
     h4 = (imul((rotl(h4, 13) + h1) | 0, 5) + 0x32ac3b17) | 0;
+  }
+  if (!finish) {
+    out[0] = h1;
+    out[1] = h2;
+    out[2] = h3;
+    out[3] = h4;
+    return;
   }
 
   const tail = byteLength & 15;
@@ -177,6 +191,69 @@ function hashTagged(tag: number, s: string, out: Uint32Array): void {
   if (tail > 0) h1 ^= imul(rotl(imul(blocks === 0 ? tag | (COLON << 16) : unitPair(s, c - 2, n), C1), 15), C2);
 
   finalize(h1, h2, h3, h4, byteLength, out);
+}
+
+/**
+ * hashValue of a record's sequence number `s` (index < 0), or of a
+ * sub-event's `${s}/${index}` without building that string. The lanes after
+ * the blocks lying wholly inside UTF-16LE("s:" + s) are kept, so the next
+ * sub-event of the same record (the same `s`) hashes only its last block or
+ * two: a KPL record holds up to hundreds of sub-events, a CloudWatch Logs
+ * record dozens. The same hashes as hashValue; an instance is state, so each
+ * kind of caller has its own.
+ */
+export class SequenceHasher {
+  private last: string | undefined;
+  /** The lanes after the blocks wholly inside UTF-16LE("s:" + last). */
+  private readonly saved = new Uint32Array(4);
+  /** The words of a sub-event's key from the first block not wholly in s on (the rest of s, "/", the index's digits, zero-padded). */
+  private readonly rest = new Int32Array(16);
+  private readonly suffix = new Uint16Array(11);
+  private prefix = new Int32Array(64);
+
+  hash(s: string, index: number, out: Uint32Array): void {
+    if (index < 0) {
+      hashTagged(TAG_STRING, s, out);
+      return;
+    }
+    if (!Number.isSafeInteger(index) || index > 0x7fffffff) throw new RangeError(`a sub-event index is an integer from 0 to 2^31 - 1, not ${index}`);
+    const n = s.length;
+    // Block b holds code units 8b - 2 .. 8b + 5 of s (block 0: the tag, then 0..5): wholly in s when 8b + 5 < n.
+    const inS = (n + 2) >>> 3;
+    if (s !== this.last) {
+      let w = this.prefix;
+      if (w.length < 4 * inS) w = this.prefix = new Int32Array(8 * inS);
+      for (let j = 0; j < 4 * inS; j++) w[j] = j === 0 ? TAG_STRING | (COLON << 16) : s.charCodeAt(2 * j - 2) | (s.charCodeAt(2 * j - 1) << 16);
+      hashWordsFrom(w, 16 * inS, 0, 0, 0, 0, 0, false, this.saved);
+      this.last = s;
+    }
+    // "/" and the index's digits, as code units.
+    const suffix = this.suffix;
+    let digits = 1;
+    for (let v = index; v >= 10; v = Math.floor(v / 10)) digits++;
+    suffix[0] = 0x2f; // '/'
+    for (let i = digits, v = index; i >= 1; i--, v = Math.floor(v / 10)) suffix[i] = 0x30 + (v % 10);
+    const total = n + 1 + digits;
+    const byteLength = 4 + 2 * total;
+    // The words from block inS on: code units from 8 * inS - 2 (block 0 starts with the tag word).
+    const rest = this.rest;
+    const words = ((byteLength + 3) >>> 2) - 4 * inS;
+    for (let k = 0; k < words; k++) {
+      if (inS === 0 && k === 0) {
+        rest[0] = TAG_STRING | (COLON << 16);
+        continue;
+      }
+      const u = 8 * inS - 2 + 2 * k;
+      rest[k] = unitAt(s, n, suffix, total, u) | (unitAt(s, n, suffix, total, u + 1) << 16);
+    }
+    const h = this.saved;
+    hashWordsFrom(rest, byteLength, inS, h[0]! | 0, h[1]! | 0, h[2]! | 0, h[3]! | 0, true, out);
+  }
+}
+
+/** Code unit u of s (n units) + suffix (`total` units in all), 0 at or past the end. */
+function unitAt(s: string, n: number, suffix: Uint16Array, total: number, u: number): number {
+  return u < n ? s.charCodeAt(u) : u < total ? suffix[u - n]! : 0;
 }
 
 /** Code units i and i + 1 of `s` as one little-endian word, 0 for those at or past `n` (its length). */

@@ -1,4 +1,4 @@
-import { DEDUPE_ENTRY_BYTES, DEDUPE_MAX_BUCKET_BYTES, dedupeSeq } from '../dedupe';
+import { DEDUPE_ENTRY_BYTES, DEDUPE_MAX_BUCKET_BYTES, DedupeIds, dedupeSeqFingerprint } from '../dedupe';
 import { InvariantError, TidewatchError } from '../errors';
 import { INITIAL_ALERT_STATE, type AlertState, type StepResult } from '../lifecycle';
 import type {
@@ -330,25 +330,28 @@ export class StateProtocol implements StateStore {
     // Its entries are chained through one array (next[i]: the next entry of i's bucket, -1 at the end), so
     // grouping allocates nothing per entry: this runs for every event of a batch.
     const next = new Int32Array(n).fill(-1);
-    const runs = new Map<number, { first: number; last: number }>();
+    const runs = new Map<number, { first: number; last: number; count: number }>();
     let run = Number.NaN;
-    let current: { first: number; last: number } | undefined;
+    let current: { first: number; last: number; count: number } | undefined;
     for (let i = 0; i < n; i++) {
       const b = entries.buckets[i]!;
       if (b !== run) {
         run = b;
         current = runs.get(b);
         if (current === undefined) {
-          runs.set(b, { first: i, last: i });
+          runs.set(b, { first: i, last: i, count: 1 });
           current = runs.get(b)!;
           continue;
         }
       }
       next[current!.last] = i;
       current!.last = i;
+      current!.count++;
     }
     const dedupe = this.storage.dedupe;
-    const seqs = new Array<string | undefined>(n);
+    const ids = entries.ids;
+    // Fingerprints of the sequence numbers (dedupe.ts), computed once per entry (-1: not yet).
+    const seqs = new Float64Array(n).fill(-1);
     for (const [bucket, chain] of runs) {
       let stored = await dedupe.bucket(stream, shardId, bucket);
       await this.settle(
@@ -356,33 +359,30 @@ export class StateProtocol implements StateStore {
         async (): Promise<true | undefined> => {
           const known = stored.value.ids;
           const empty = known.size === 0;
-          const added = new Map<string, string>();
+          const added = new DedupeIds(chain.count);
           let bytes = stored.value.bytes;
           let addedBytes = 0;
           for (let i = chain.first; i !== -1; i = next[i]!) {
-            const id = entries.ids[i]!;
-            // Buckets keep a fingerprint of the sequence number (dedupe.ts), computed once per entry.
-            const mine = (seqs[i] ??= dedupeSeq(entries.seqs[i]!));
+            let mine = seqs[i]!;
+            if (mine < 0) mine = seqs[i] = dedupeSeqFingerprint(entries.seqs[i]!, entries.indexes[i]!);
             // (A new bucket, the usual case, has nothing known: one lookup per entry instead of two.)
-            const seq = (empty ? undefined : known.get(id)) ?? added.get(id);
-            if (seq !== undefined) {
-              // The same id with the same sequence number is a redelivery (the HWMs deal with it), not a duplicate.
-              out[i] = seq !== mine;
-              continue;
+            let seq = empty ? -1 : known.get(ids, i);
+            if (seq < 0) {
+              // Past the cap the id is not recorded (so not deduplicated): what a bucket holds stays bounded.
+              if (bytes + DEDUPE_ENTRY_BYTES > DEDUPE_MAX_BUCKET_BYTES) seq = added.get(ids, i);
+              else if ((seq = added.add(ids, i, mine)) < 0) {
+                bytes += DEDUPE_ENTRY_BYTES;
+                addedBytes += DEDUPE_ENTRY_BYTES;
+              }
             }
-            out[i] = false;
-            // Past the cap the id is not recorded (so not deduplicated): what a bucket holds stays bounded.
-            if (bytes + DEDUPE_ENTRY_BYTES <= DEDUPE_MAX_BUCKET_BYTES) {
-              added.set(id, mine);
-              bytes += DEDUPE_ENTRY_BYTES;
-              addedBytes += DEDUPE_ENTRY_BYTES;
-            }
+            // The same id with the same sequence number is a redelivery (the HWMs deal with it), not a duplicate.
+            out[i] = seq >= 0 && seq !== mine;
           }
           if (added.size === 0) return true;
           // `added` is the storage's from here on (a store may keep it as the bucket's ids): it is not used again.
           const written = await dedupe.add(stream, shardId, bucket, stored, added, addedBytes, expiresAt);
           if (written.ok) return true;
-          stored = written.current ?? { value: { ids: new Map(), bytes: 0 }, version: 0 };
+          stored = written.current ?? { value: { ids: new DedupeIds(), bytes: 0 }, version: 0 };
           return undefined;
         },
       );

@@ -1,3 +1,4 @@
+import type { DedupeIds } from '../dedupe';
 import type { ModelRecord } from '../anomaly/rule';
 import type { AlertRecord, DueKey, FencedWindow, KeyDescriptor, KeyState, MergedPanes, QuarantinedRecord, QuarantineQuery, Slot, SlotUpdate } from '../StateStore';
 import type { EpochMs, Rejection } from '../types';
@@ -109,9 +110,10 @@ export interface ProgressStorage {
   raiseWatermark(stream: string, watermark: EpochMs): Promise<boolean>;
 }
 
-/** The ids of one shard and bucket of event time: id -> the fingerprint of the sequence number it was first recorded with (dedupeSeq). */
+/** The ids of one shard and bucket of event time: id -> the fingerprint of the sequence number it was first recorded with (dedupe.ts). */
 export interface DedupeBucket {
-  readonly ids: ReadonlyMap<string, string>;
+  /** Read only, to the protocol (a store may hand its own over, not a copy). */
+  readonly ids: DedupeIds;
   /** Bytes of the ids as stored (DEDUPE_ENTRY_BYTES each, see dedupe.ts). */
   readonly bytes: number;
 }
@@ -124,7 +126,7 @@ export interface DedupeStorage {
    * `expiresAt`). `added` is handed over: the storage may keep that map as
    * the bucket's ids (the protocol does not use it again).
    */
-  add(stream: string, shardId: string, bucket: number, current: Versioned<DedupeBucket>, added: Map<string, string>, addedBytes: number, expiresAt: EpochMs): Promise<Conditional<Versioned<DedupeBucket>>>;
+  add(stream: string, shardId: string, bucket: number, current: Versioned<DedupeBucket>, added: DedupeIds, addedBytes: number, expiresAt: EpochMs): Promise<Conditional<Versioned<DedupeBucket>>>;
 }
 
 export interface QuarantineStorage {

@@ -26,9 +26,10 @@ import {
   utf8Bytes,
   watermarkLayout,
 } from '../../../lambdas/adapters/dynamodb/tableLayout';
-import { DEDUPE_ENTRY_BYTES, dedupeSeq } from '../../../lambdas/core/dedupe';
+import { DEDUPE_ENTRY_BYTES, dedupeSeq, dedupeSeqFingerprint } from '../../../lambdas/core/dedupe';
 import { descriptor } from '../../../lambdas/core/Engine';
 import type { Rejection } from '../../../lambdas/core/types';
+import { dedupeIdsOf, dedupePairs } from '../../helpers/dedupeEntries';
 
 const T0 = Date.UTC(2026, 10, 27, 10, 0, 0);
 
@@ -89,28 +90,40 @@ describe('table layout', () => {
   it('reads back what it writes: an alert item, a dedupe item, a key item', () => {
     const record = { state: { status: 'firing', consecutive: 1, evaluatedThrough: T0, evaluatedEnd: T0 + 60_000, episodeStart: T0, alertId: 'a', firedInWindow: T0, lastSeen: null }, outbox: [] } as const;
     expect(alertLayout.decode(alertLayout.encode('R', '["x"]', record, 3, true))).toEqual({ rule: 'R', groupKey: '["x"]', version: 3, record });
-    const ids = new Map([
-      ['AAAAAAAAAAAAAAAA', 'abcdefgh'],
-      ['id00000000000007', '-_09AZaz'],
-    ]);
-    const chunk = dedupeLayout.encodeChunk(dedupeLayout.chunkKey('s', 'x', 0, 2), ids, 99);
-    expect((chunk['ids'] as Uint8Array).byteLength).toBe(2 * DEDUPE_ENTRY_BYTES);
-    expect(dedupeLayout.decodeBucket([chunk])).toEqual({ ids, bytes: 2 * DEDUPE_ENTRY_BYTES, version: 2 });
+    const pairs: Array<[string, number]> = [
+      ['AAAAAAAAAAAAAAAA', 0x1234_5678_9abc],
+      ['id00000000000007', 2 ** 48 - 1],
+      ['-_09AZaz-_09AZaz', 0],
+    ];
+    const chunk = dedupeLayout.encodeChunk(dedupeLayout.chunkKey('s', 'x', 0, 2), dedupeIdsOf(pairs), 99);
+    // The stored bytes: the id's 96 bits (its base64url text decoded), then the fingerprint's 48, big-endian.
+    expect(Buffer.from(chunk['ids'] as Uint8Array).toString('hex')).toBe(
+      ['AAAAAAAAAAAAAAAA', 'id00000000000007', '-_09AZaz-_09AZaz'].map((id, i) => Buffer.from(id, 'base64url').toString('hex') + ['123456789abc', 'ffffffffffff', '000000000000'][i]).join(''),
+    );
+    const decoded = dedupeLayout.decodeBucket([chunk]);
+    expect([dedupePairs(decoded.ids), decoded.bytes, decoded.version]).toEqual([pairs, 3 * DEDUPE_ENTRY_BYTES, 2]);
+    // The bytes as the code before DedupeIds wrote them (base64url text written as binary) read the same.
+    const textual = Buffer.concat([Buffer.from('BBBBBBBBBBBBBBBB', 'base64url'), Buffer.from(dedupeSeq('12'), 'base64url')]);
+    const before = dedupeLayout.decodeBucket([{ pk: 'D#s#x', sk: '0#000001', ids: new Uint8Array(textual), v: 1 }]);
+    expect(dedupePairs(before.ids)).toEqual([['BBBBBBBBBBBBBBBB', dedupeSeqFingerprint('12')]]);
+    expect(Buffer.from(dedupeSeq('12'), 'base64url').toString('hex')).toBe(dedupeSeqFingerprint('12').toString(16).padStart(12, '0'));
     // An item of the layout before chunks (JSON, whole sequence numbers) reads as chunk 0; a chunk adds to it.
-    const legacy = { pk: 'D#s#x', sk: '0', ids: JSON.stringify({ BBBBBBBBBBBBBBBB: '12' }), v: 4 };
-    const more = dedupeLayout.encodeChunk(dedupeLayout.chunkKey('s', 'x', 0, 1), new Map([['CCCCCCCCCCCCCCCC', dedupeSeq('13')]]), 99);
-    expect(dedupeLayout.decodeBucket([legacy, more])).toEqual({
-      ids: new Map([
-        ['BBBBBBBBBBBBBBBB', dedupeSeq('12')],
-        ['CCCCCCCCCCCCCCCC', dedupeSeq('13')],
-      ]),
-      bytes: 2 * DEDUPE_ENTRY_BYTES,
-      version: 1,
-    });
+    // A JSON id that is not 16 base64url characters never matched an id (they were compared as strings): left out.
+    const legacy = { pk: 'D#s#x', sk: '0', ids: JSON.stringify({ BBBBBBBBBBBBBBBB: '12', 'not-an-id': '5', 'BBBBBBBBBBBBBBB=': '6' }), v: 4 };
+    const more = dedupeLayout.encodeChunk(dedupeLayout.chunkKey('s', 'x', 0, 1), dedupeIdsOf([['CCCCCCCCCCCCCCCC', dedupeSeqFingerprint('13')]]), 99);
+    const merged = dedupeLayout.decodeBucket([legacy, more]);
+    expect([dedupePairs(merged.ids), merged.bytes, merged.version]).toEqual([
+      [
+        ['BBBBBBBBBBBBBBBB', dedupeSeqFingerprint('12')],
+        ['CCCCCCCCCCCCCCCC', dedupeSeqFingerprint('13')],
+      ],
+      2 * DEDUPE_ENTRY_BYTES,
+      1,
+    ]);
     expect(dedupeLayout.ofBucket({ sk: '1000#000001' }, 1000)).toBe(true);
     expect(dedupeLayout.ofBucket({ sk: '1000' }, 1000)).toBe(true);
     expect(dedupeLayout.ofBucket({ sk: '10000#000001' }, 1000)).toBe(false);
-    expect(() => dedupeLayout.encodeChunk(dedupeLayout.chunkKey('s', 'x', 0, 1), new Map([['short', 'abcdefgh']]), 99)).toThrow(StateLayoutError);
+    expect(() => dedupeLayout.encodeChunk(dedupeLayout.chunkKey('s', 'x', 0, 1), dedupeIdsOf([['CCCCCCCCCCCCCCCC', 2 ** 48]]), 99)).toThrow(StateLayoutError);
     const slot = slotAttributes('s1');
     const item = { pk: 'ignored', [slot.hwm]: '0042', [slot.partial]: '{"n":1}', closeAt: T0, v: 4, rule: 'R', groupKey: 'g', windowStart: T0, windowEnd: T0 + 1, duePk: 'x' };
     expect(aggregateLayout.decode(item)).toEqual({

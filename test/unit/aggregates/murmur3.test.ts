@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { hashValue, murmur3x86_128 } from '../../../lambdas/core/aggregates';
+import { SequenceHasher } from '../../../lambdas/core/aggregates/murmur3';
 
 function hex(words: Uint32Array): string {
   // the reference vectors print h1..h4 with %x, without zero padding
@@ -154,5 +155,44 @@ describe('strings are hashed from the string itself (no word array)', () => {
     const strings = Array.from({ length: 81 }, (_, n) => Array.from({ length: n }, (_, i) => String.fromCharCode(48 + ((i * 7 + n) % 75))).join(''));
     strings.push('49590338271490256608559692538361571095921575989136588898', '49590338271490256608559692538361571095921575989136588898/3');
     for (const s of strings) expect(hashOf(s)).toEqual(hashBytes(Uint8Array.from(utf16le(`s:${s}`))));
+  });
+});
+
+describe('SequenceHasher', () => {
+  const hasher = new SequenceHasher();
+  const out = new Uint32Array(4);
+  const hashed = (s: string, index: number): number[] => {
+    hasher.hash(s, index, out);
+    return [...out];
+  };
+
+  it('gives hashValue(`${s}/${index}`) for every length of s 0..80 and indexes of 1 to 10 digits, the same s in a row or not', () => {
+    const indexes = [0, 1, 9, 10, 99, 100, 12345, 2 ** 31 - 1];
+    for (let n = 0; n <= 80; n++) {
+      const s = Array.from({ length: n }, (_, i) => String.fromCharCode(48 + ((i * 7 + n) % 75))).join('');
+      // a record's sub-events one after another (the lanes of s are reused) ...
+      for (const index of indexes) expect([n, index, hashed(s, index)]).toEqual([n, index, [...hashOf(`${s}/${index}`)]]);
+      // ... and alternating with another record (they are not)
+      for (const index of indexes) {
+        expect(hashed(`${s}x`, index)).toEqual([...hashOf(`${s}x/${index}`)]);
+        expect(hashed(s, index)).toEqual([...hashOf(`${s}/${index}`)]);
+      }
+    }
+  });
+
+  it('hashes a whole record (index -1) as hashValue(s), and agrees on Kinesis sequence numbers and random strings', () => {
+    const seq = '49590338271490256608559692538361571095921575989136588898';
+    expect(hashed(seq, -1)).toEqual([...hashOf(seq)]);
+    expect(hashed(seq, 3)).toEqual([...hashOf(`${seq}/3`)]);
+    expect(hashed(seq, -1)).toEqual([...hashOf(seq)]);
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.string({ maxLength: 70, unit: 'binary' }), fc.integer({ min: -1, max: 2 ** 31 - 4 }), fc.nat(3)), { minLength: 1, maxLength: 10 }), (calls) =>
+        calls.every(([s, index, repeat]) => Array.from({ length: repeat + 1 }, (_, r) => index + r).every((i) => hashed(s, i).join() === [...hashOf(i < 0 ? s : `${s}/${i}`)].join())),
+      ),
+    );
+  });
+
+  it('refuses an index that is not an integer from 0 to 2^31 - 1', () => {
+    for (const bad of [1.5, 2 ** 31, Number.NaN, Infinity]) expect(() => hasher.hash('12', bad, out)).toThrow(RangeError);
   });
 });

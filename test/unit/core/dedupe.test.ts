@@ -1,5 +1,5 @@
 import { hashValue } from '../../../lambdas/core/aggregates/murmur3';
-import { dedupeId, dedupeSeq } from '../../../lambdas/core/dedupe';
+import { DedupeIds, dedupeId, dedupeIdInto, dedupeSeq, dedupeSeqFingerprint, formatDedupeId, parseDedupeId } from '../../../lambdas/core/dedupe';
 
 describe('dedupeId', () => {
   it('writes the first 96 bits of the id hash as 16 base64url characters', () => {
@@ -38,9 +38,84 @@ describe('dedupeSeq', () => {
   });
 });
 
+describe('word forms', () => {
+  it('dedupeIdInto writes the bits of dedupeId, parseDedupeId reads them back from the text, formatDedupeId writes it', () => {
+    const out = new Uint32Array(9);
+    const back = new Uint32Array(9);
+    ['e-7-13', '', 'ü-ñ-☃'].forEach((id, k) => {
+      dedupeIdInto(id, out, k);
+      expect(Buffer.from(new Uint8Array(out.buffer, 12 * k, 12)).swap32().toString('base64url')).toBe(dedupeId(id));
+      expect(parseDedupeId(dedupeId(id), back, k)).toBe(true);
+      expect(formatDedupeId(out, k)).toBe(dedupeId(id));
+    });
+    expect(back).toEqual(out);
+    // every character of the alphabet at every position
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    for (let i = 0; i < 64; i++) {
+      const text = Array.from({ length: 16 }, (_, p) => alphabet[(i + 7 * p) % 64]).join('');
+      expect(parseDedupeId(text, back, 0)).toBe(true);
+      expect(Buffer.from(new Uint8Array(back.buffer, 0, 12)).swap32().toString('base64url')).toBe(text);
+      expect(formatDedupeId(back, 0)).toBe(text);
+    }
+  });
+
+  it('parseDedupeId refuses what is not 16 base64url characters, leaving out untouched', () => {
+    const out = new Uint32Array([1, 2, 3]);
+    for (const bad of ['', 'AAAAAAAAAAAAAAA', 'AAAAAAAAAAAAAAAAA', 'AAAAAAAAAAAAAAA=', 'AAAAAAAAAAAAAAA+', 'AAAAAAAAAAAAAAA/', 'AAAAAAAAAAAAAAAé', 'AAAAAAAAAAAAAAA\u0100']) expect(parseDedupeId(bad, out, 0)).toBe(false);
+    expect([...out]).toEqual([1, 2, 3]);
+  });
+
+  it('dedupeSeqFingerprint is the 48 bits of dedupeSeq as a number', () => {
+    for (const seq of ['49590338271490256608559692538361571095921575989136588898', '1', '12/3', '9'.repeat(129)]) {
+      const f = dedupeSeqFingerprint(seq);
+      expect(Number.isInteger(f) && f >= 0 && f < 2 ** 48).toBe(true);
+      expect(f.toString(16).padStart(12, '0')).toBe(Buffer.from(dedupeSeq(seq), 'base64url').toString('hex'));
+    }
+  });
+});
+
+describe('DedupeIds', () => {
+  it('finds every id added, keeps the first fingerprint recorded, and tells apart ids that differ in any word', () => {
+    const n = 5000;
+    const ids = new Uint32Array(3 * n);
+    for (let k = 0; k < n; k++) dedupeIdInto(`e-${k}`, ids, k);
+    // ids that share the first word (the table's index) with another, differing in the second or third only
+    const near = new Uint32Array([ids[0]!, ids[1]! ^ 1, ids[2]!, ids[0]!, ids[1]!, ids[2]! ^ 0x80000000]);
+    const t = new DedupeIds(2);
+    for (let k = 0; k < n; k++) expect(t.add(ids, k, k * 3)).toBe(-1);
+    expect(t.size).toBe(n);
+    expect(t.add(ids, 17, 999)).toBe(17 * 3);
+    expect(t.size).toBe(n);
+    for (let k = 0; k < n; k++) expect(t.get(ids, k)).toBe(k * 3);
+    expect([t.get(near, 0), t.get(near, 1)]).toEqual([-1, -1]);
+    expect([t.add(near, 0, 2 ** 48 - 1), t.add(near, 1, 0), t.get(near, 0), t.get(near, 1), t.get(ids, 0)]).toEqual([-1, -1, 2 ** 48 - 1, 0, 0]);
+    const others = new Uint32Array(3);
+    dedupeIdInto('never added', others, 0);
+    expect(t.get(others, 0)).toBe(-1);
+  });
+
+  it('copy is independent; addAll adds the entries not held yet, in order', () => {
+    const ids = new Uint32Array(12);
+    for (let k = 0; k < 4; k++) dedupeIdInto(`id-${k}`, ids, k);
+    const a = new DedupeIds();
+    a.add(ids, 0, 10);
+    a.add(ids, 1, 11);
+    const b = new DedupeIds();
+    b.add(ids, 1, 99);
+    b.add(ids, 2, 12);
+    b.add(ids, 3, 13);
+    const c = a.copy();
+    c.addAll(b);
+    expect([a.size, a.get(ids, 2)]).toEqual([2, -1]);
+    expect([c.size, c.get(ids, 0), c.get(ids, 1), c.get(ids, 2), c.get(ids, 3)]).toEqual([4, 10, 11, 12, 13]);
+    expect(Array.from({ length: c.size }, (_, e) => formatDedupeId(c.idWords(), e))).toEqual([0, 1, 2, 3].map((k) => dedupeId(`id-${k}`)));
+  });
+});
+
 describe('stored forms', () => {
   it('never change (DynamoDB holds them: a changed fingerprint would take a redelivery for a duplicate)', () => {
     expect(dedupeId('e-1')).toBe('PUu9f71qyna8lrb2');
     expect(dedupeSeq('49590338271490256608559692538361571095921575989136588898')).toBe('J8A5U-Mc');
+    expect(dedupeSeqFingerprint('49590338271490256608559692538361571095921575989136588898')).toBe(0x27c03953e31c);
   });
 });

@@ -1,6 +1,8 @@
 import { Engine } from '../../../lambdas/core/Engine';
+import { dedupeId } from '../../../lambdas/core/dedupe';
 import { InMemoryStateStore } from '../../../lambdas/core/InMemoryStateStore';
 import { countAgg, fn, pipelineOf, shardRecords, streamSpec, T0, windowRule } from '../../helpers/factories';
+import { dedupeEntries } from '../../helpers/dedupeEntries';
 
 const M = 60_000;
 const http = (service: string, ts: number, id = `${service}-${ts}`) => ({ eventId: id, service, ts: new Date(ts).toISOString() });
@@ -23,7 +25,7 @@ describe('InMemoryStateStore options (for long replays)', () => {
   it('clock: producer-duplicate ids are dropped once past their expiry, as DynamoDB TTL drops them', async () => {
     let now = 1000;
     const store = new InMemoryStateStore({ clock: { now: () => now } });
-    const entries = (seq: string) => ({ length: 1, buckets: new Float64Array([0]), ids: ['id-1'], seqs: [seq] });
+    const entries = (seq: string) => dedupeEntries([{ bucket: 0, id: dedupeId('id-1'), seq }]);
     expect(await store.dedupe('s', 'shard', entries('1'), 5000)).toEqual([false]);
     now = 4000;
     expect(await store.dedupe('s', 'shard', entries('2'), 9000)).toEqual([true]);
