@@ -356,9 +356,11 @@ export class Engine {
         const upToIndex = folded.stopAt >= 0 ? folded.stopAt : events.length;
         const now = clock.now();
         // Lateness is decided on `prior`, the shard's progress as stored (StateStore.getShardProgress: strongly consistent).
-        const batchMax = upToIndex > 0 ? events.maxTimeThrough(upToIndex - 1, priorMax) : priorMax;
-        const others = (await store.listShardProgress(stream.name)).filter((s) => s.shardId !== shardId);
-        const seqWatermark = streamWatermark([...others, advanceShard(prior, shardId, batchMax, now)], stream, now, streamWm);
+        // The batch's largest event time (of the records below upToIndex, or priorMax) comes from the rules' own pass over the events.
+        const seqWatermark = async (batchMax: EpochMs): Promise<EpochMs> => {
+          const others = (await store.listShardProgress(stream.name)).filter((s) => s.shardId !== shardId);
+          return streamWatermark([...others, advanceShard(prior, shardId, batchMax, now)], stream, now, streamWm);
+        };
         const r = await this.sequences.processBatch(shardId, events, upToIndex, seqWatermark, { priorMax, streamWatermark: streamWm }, perRule);
         keysWritten += r.written;
         conflicts += r.conflicts;

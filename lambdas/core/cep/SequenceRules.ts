@@ -55,74 +55,103 @@ export class SequenceRules {
 
   /**
    * Applies the batch's events (indices below `upTo`) to their keys, advanced
-   * to `watermark`. An event is late, as for window rules, when its time is
-   * before the shard's watermark just before it (the largest event time of
-   * the shard's earlier events, `priorMax` before the batch, minus the
-   * out-of-orderness) or the stream's (`streamWatermark`); or before what its
-   * key was already matched through (the matcher's own rule, which the first
-   * implies in practice). Returns the lowest event index whose key failed
-   * (Infinity when none), with the errors.
+   * to the watermark `watermarkAfter` gives for the batch's largest event time
+   * (of those events, or `priorMax` when larger). An event is late, as for
+   * window rules, when its time is before the shard's watermark just before it
+   * (the largest event time of the shard's earlier events, `priorMax` before
+   * the batch, minus the out-of-orderness) or the stream's (`streamWatermark`);
+   * or before what its key was already matched through (the matcher's own
+   * rule, which the first implies in practice). Returns the lowest event index
+   * whose key failed (Infinity when none), with the errors.
    */
   async processBatch(
     shardId: string,
     events: DecodedBatch,
     upTo: number,
-    watermark: EpochMs,
+    watermarkAfter: (batchMax: EpochMs) => EpochMs | Promise<EpochMs>,
     lateness: { readonly priorMax: EpochMs; readonly streamWatermark: EpochMs },
     perRule: Record<string, RuleBatchStats>,
   ): Promise<{ written: number; conflicts: number; late: number; published: AlertTransition[]; failedAt: number; failures: unknown[] }> {
     const out = { written: 0, conflicts: 0, late: 0, published: [] as AlertTransition[], failedAt: Infinity, failures: [] as unknown[] };
-    const lateBefore = new Float64Array(Math.max(upTo, 1));
-    let maxT = lateness.priorMax;
-    for (let i = 0; i < upTo; i++) {
-      lateBefore[i] = Math.max(maxT - this.stream.outOfOrdernessMs, lateness.streamWatermark);
-      if (events.times[i]! > maxT) maxT = events.times[i]!;
-    }
+    const times = events.times;
+    const ooo = this.stream.outOfOrdernessMs;
+    const streamWm = lateness.streamWatermark;
     // First every rule's keys, so that the key cap (maxKeys, as maxGroupsPerRulePerBatch for window rules)
-    // can stop the batch at a record before any of it is applied for any rule.
+    // can stop the batch at a record before any of it is applied for any rule. Each pass over the events
+    // also keeps their largest time so far: a keyed event's lateness bound, and the batch's largest.
     const firstRecord = events.records[0];
     let stop = upTo;
-    const grouped = this.contexts.map((ctx) => {
-      const { rule } = ctx;
+    let batchMax = -Infinity;
+    const grouped = this.contexts.map((ctx, c) => {
+      const { rule, matcher } = ctx;
+      const where = rule.where;
+      const groupBy = rule.groupBy;
       const outcome = new Uint8Array(upTo);
-      const keys = new Map<string, { group: GroupRef; indices: number[] }>();
+      const keys = new Map<string, SequenceKey>();
+      // Counted here for the events this pass classifies; those at or past the final stop are taken off below.
+      let filterErrors = 0;
+      let missingGroup = 0;
+      let matched = 0;
+      let ignored = 0;
       let capAt = Infinity;
-      for (let i = 0; i < stop; i++) {
-        const payload = events.payloads[i]!;
-        if (rule.where !== undefined) {
+      let maxT = lateness.priorMax;
+      const payloads = events.payloads;
+      const end = stop;
+      let i = 0;
+      for (; i < end; i++) {
+        const before = maxT;
+        const t = times[i]!;
+        if (t > maxT) maxT = t;
+        const payload = payloads[i]!;
+        if (where !== undefined) {
           let ok: boolean;
           try {
-            ok = (rule.where.acceptsPayload === true ? rule.where.evaluate(payload) : rule.where.evaluate(eventVariables(payload))) === true;
+            ok = (where.acceptsPayload === true ? where.evaluate(payload) : where.evaluate(eventVariables(payload))) === true;
           } catch {
             outcome[i] = FILTER_ERROR;
+            filterErrors += 1;
             ok = false;
           }
           if (!ok) continue;
         }
-        if (!hasGroupFields(rule.groupBy, payload)) {
+        if (!hasGroupFields(groupBy, payload)) {
           outcome[i] = MISSING_GROUP;
+          missingGroup += 1;
           continue;
         }
         // An event no step (nor until) can use changes no state: its key is not written for it.
-        if (!ctx.matcher.relevant(payload)) {
+        if (!matcher.relevant(payload)) {
           outcome[i] = IGNORED;
+          matched += 1;
+          ignored += 1;
           continue;
         }
-        const group = groupOf(rule.groupBy, payload);
+        const group = groupOf(groupBy, payload);
         let k = keys.get(group.key);
         if (k === undefined) {
           // The batch's first record is never stopped (it could never be applied otherwise).
           if (keys.size >= this.maxKeys && events.records[i] !== firstRecord) {
+            // Not classified: the batch stops before it.
             capAt = events.recordStart(i);
             stop = Math.min(stop, capAt);
             break;
           }
-          keys.set(group.key, (k = { group, indices: [] }));
+          keys.set(group.key, (k = { group, indices: [], lateBefore: [] }));
         }
         outcome[i] = KEYED;
+        matched += 1;
         k.indices.push(i);
+        k.lateBefore.push(Math.max(before - ooo, streamWm));
       }
-      return { ctx, outcome, keys, capAt };
+      const counts = { filterErrors, missingGroup, matched, ignored };
+      // The events below `classified` have their outcome (and are counted).
+      const classified = i;
+      if (c === 0) {
+        // The largest time of the events below upTo, the first pass having stopped short or not.
+        for (; i < upTo; i++) if (times[i]! > maxT) maxT = times[i]!;
+        batchMax = maxT;
+      }
+      return { ctx, outcome, keys, capAt, counts, classified };
     });
     if (stop < upTo) {
       out.failedAt = stop;
@@ -130,27 +159,38 @@ export class SequenceRules {
         new Error(`a sequence rule reached ${this.maxKeys} keys in this batch: the batch stops at sequence number ${events.sequenceNumber(stop)}, which Lambda retries as the start of the next batch`),
       );
     }
-    for (const { ctx, outcome, keys, capAt } of grouped) {
+    const watermark = await watermarkAfter(batchMax);
+    for (const { ctx, outcome, keys, capAt, counts, classified } of grouped) {
       const { rule } = ctx;
       const st = perRule[rule.name]!;
       const stats = (st.sequence ??= emptyStats());
       // Counted only for the events this batch applies (those past the stop come again in the retry).
-      for (let i = 0; i < stop; i++) {
+      for (let i = stop; i < classified; i++) {
         const o = outcome[i]!;
-        if (o === FILTER_ERROR) st.filterErrors += 1;
-        else if (o === MISSING_GROUP) st.missingGroup += 1;
-        else if (o === IGNORED || o === KEYED) st.matched += 1;
-        if (o === IGNORED) stats.ignored += 1;
+        if (o === FILTER_ERROR) counts.filterErrors -= 1;
+        else if (o === MISSING_GROUP) counts.missingGroup -= 1;
+        else if (o === IGNORED || o === KEYED) counts.matched -= 1;
+        if (o === IGNORED) counts.ignored -= 1;
       }
+      st.filterErrors += counts.filterErrors;
+      st.missingGroup += counts.missingGroup;
+      st.matched += counts.matched;
+      stats.ignored += counts.ignored;
       if (capAt === stop) st.overflow += 1;
-      for (const [key, k] of keys) {
-        const kept = k.indices.filter((i) => i < stop);
-        if (kept.length === 0) keys.delete(key);
-        else k.indices = kept;
+      if (stop < upTo) {
+        for (const [key, k] of keys) {
+          let n = 0;
+          while (n < k.indices.length && k.indices[n]! < stop) n++;
+          if (n === 0) keys.delete(key);
+          else if (n < k.indices.length) {
+            k.indices.length = n;
+            k.lateBefore.length = n;
+          }
+        }
       }
       for (const k of keys.values()) {
         try {
-          const r = await this.applyKey(ctx, k.group, shardId, events, k.indices, watermark, stats, lateBefore);
+          const r = await this.applyKey(ctx, k.group, shardId, events, k, watermark, stats);
           out.written += r.written ? 1 : 0;
           out.conflicts += r.conflicts;
           if (r.late > 0) {
@@ -178,7 +218,7 @@ export class SequenceRules {
       const { rule } = ctx;
       for (const { groupKey, record } of await this.store.activeAlerts(rule.name)) published.push(...(await this.recover(rule.name, groupKey, record)));
       for (const due of await this.store.dueSequences(rule.name, watermark)) {
-        const r = await this.applyKey(ctx, groupFromKey(rule.groupBy, due.groupKey), null, null, [], watermark, emptyStats(), null);
+        const r = await this.applyKey(ctx, groupFromKey(rule.groupBy, due.groupKey), null, null, null, watermark, emptyStats());
         published.push(...r.published);
       }
     }
@@ -190,10 +230,9 @@ export class SequenceRules {
     group: GroupRef,
     shardId: string | null,
     events: DecodedBatch | null,
-    indices: readonly number[],
+    batch: SequenceKey | null,
     watermark: EpochMs,
     stats: SequenceStats,
-    lateBefore: Float64Array | null,
   ): Promise<{ written: boolean; conflicts: number; late: number; published: AlertTransition[] }> {
     const { rule, matcher } = ctx;
     const memo = `${rule.name}\u0000${group.key}`;
@@ -202,7 +241,21 @@ export class SequenceRules {
     const build = (current: SequenceRecord | undefined): SequenceRecord | null => {
       const base: SequenceRecord = current ?? { hwms: {}, state: SequenceMatcher.empty(), out: [], ordinal: 0, dueAt: null };
       const hwm = shardId === null ? undefined : base.hwms[shardId];
-      const fresh = events === null ? [] : indices.filter((i) => hwm === undefined || padSequence(events.sequenceNumber(i)) > hwm);
+      // Positions in `batch` of the events past the shard's high-water mark.
+      const fresh: number[] = [];
+      if (events !== null && batch !== null) {
+        // A record's events share its sequence number: padded once per record.
+        let seq: string | null = null;
+        let isFresh = false;
+        for (let n = 0; n < batch.indices.length; n++) {
+          const sn = events.sequenceNumber(batch.indices[n]!);
+          if (sn !== seq) {
+            seq = sn;
+            isFresh = hwm === undefined || padSequence(sn) > hwm;
+          }
+          if (isFresh) fresh.push(n);
+        }
+      }
       const known = this.recorded.get(memo) ?? 0;
       const prunable = base.out.some((m) => m.ordinal <= known);
       const due = matcher.dueAt(base.state);
@@ -212,9 +265,13 @@ export class SequenceRules {
       attemptStats = emptyStats();
       const state = JSON.parse(JSON.stringify(base.state)) as SequenceRecord['state'];
       if (fresh.length > 0) {
-        const onTime = lateBefore === null ? fresh : fresh.filter((i) => events!.times[i]! >= lateBefore[i]!);
+        const onTime: SequenceInput[] = [];
+        for (const n of fresh) {
+          const i = batch!.indices[n]!;
+          if (events!.times[i]! >= batch!.lateBefore[n]!) onTime.push(this.input(events!, i));
+        }
         attemptStats.late += fresh.length - onTime.length;
-        matcher.ingest(state, onTime.map((i) => this.input(events!, i)), attemptStats);
+        matcher.ingest(state, onTime, attemptStats);
       }
       const matches = matcher.advance(state, watermark, attemptStats);
       matcher.enforceBound(state, attemptStats);
@@ -224,7 +281,7 @@ export class SequenceRules {
       const next = matcher.dueAt(state);
       // Unrecorded matches keep the key due at once (a crash before recording them is caught by the ticker).
       const dueAt = out.length > 0 ? Math.min(next ?? Infinity, (state.w ?? 0) - 1) : next;
-      const hwms = fresh.length > 0 && shardId !== null ? { ...base.hwms, [shardId]: padSequence(events!.sequenceNumber(fresh[fresh.length - 1]!)) } : base.hwms;
+      const hwms = fresh.length > 0 && shardId !== null ? { ...base.hwms, [shardId]: padSequence(events!.sequenceNumber(batch!.indices[fresh[fresh.length - 1]!]!)) } : base.hwms;
       return { hwms, state, out, ordinal, dueAt };
     };
     // The ticker decides on what is stored (its cache of the key may be behind the processors' writes).
@@ -252,6 +309,13 @@ export class SequenceRules {
     const id = eventIdOf(this.stream, payload) ?? (index < 0 ? seq : `${seq}/${index}`);
     return { id, time: events.times[i]!, payload };
   }
+}
+
+/** One key's events in a batch: their indices, in order, and per event the lateness bound just before it. */
+interface SequenceKey {
+  readonly group: GroupRef;
+  readonly indices: number[];
+  readonly lateBefore: EpochMs[];
 }
 
 /** What one event was for one rule (processBatch's first pass). */

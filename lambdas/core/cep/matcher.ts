@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { eventVariables } from '../expression';
 import type { CompiledExpression, EpochMs, JsonObject, JsonValue } from '../types';
-import type { BufferedEvent, PartialMatch, SequenceInput, SequenceMatch, SequenceSpec, SequenceState, SequenceStats } from './types';
+import type { BufferedEvent, Guard, PartialMatch, SequenceInput, SequenceMatch, SequenceSpec, SequenceState, SequenceStats } from './types';
 
 /**
  * The sequence matcher of one rule: pure, no I/O, no clock. State is per key
@@ -44,6 +44,24 @@ export class SequenceMatcher {
   private readonly until = 1 << 30;
   private readonly absentIndex: number;
   private readonly present: number;
+  /** Mask bits set without evaluating anything: steps without `where`, dynamic steps. */
+  private readonly always: number;
+  /** Mask bits of the conditions evaluated per event: static steps' `where`, `until`. */
+  private readonly evaluated: number;
+  /** The field most of the evaluated conditions are guarded on (Guard), or null. */
+  private readonly guardField: string | null;
+  /** Values of guardField some guard admits; per value, the bits then to check and the bits that then hold. */
+  private readonly guardValues: string[] = [];
+  private readonly guardCheck: number[] = [];
+  private readonly guardHold: number[] = [];
+  /** Bits of the evaluated conditions without a guard on guardField (checked for every event). */
+  private readonly unguarded: number;
+  /** Per step, and `until`: what decides its bit once checked (a guarded condition's rest, else its `where`). */
+  private readonly checks: Array<CompiledExpression | undefined>;
+  private readonly untilCheck: CompiledExpression | undefined;
+  /** The same with every condition whole (for the payloads on which a guard's test need not be true, see maskOf). */
+  private readonly wholes: Array<CompiledExpression | undefined>;
+  private readonly untilWhole: CompiledExpression | undefined;
 
   constructor(
     /** The rule name (part of the match id). */
@@ -53,6 +71,46 @@ export class SequenceMatcher {
     const last = spec.steps.length - 1;
     this.absentIndex = spec.steps[last]?.absent === true ? last : -1;
     this.present = this.absentIndex >= 0 ? last : spec.steps.length;
+    let always = 0;
+    const conditions: Array<{ bit: number; expr: CompiledExpression; guard: Guard | undefined }> = [];
+    spec.steps.forEach((s, i) => {
+      if (s.where === undefined || s.dynamic) always |= 1 << i;
+      else conditions.push({ bit: 1 << i, expr: s.where, guard: s.guard });
+    });
+    if (spec.until !== undefined) conditions.push({ bit: this.until, expr: spec.until, guard: spec.untilGuard });
+    this.always = always;
+    this.evaluated = conditions.reduce((m, c) => m | c.bit, 0);
+    const perField = new Map<string, number>();
+    for (const c of conditions) if (c.guard !== undefined) perField.set(c.guard.field, (perField.get(c.guard.field) ?? 0) + 1);
+    let field: string | null = null;
+    for (const [f, n] of perField) if (field === null || n > perField.get(field)!) field = f;
+    this.guardField = field;
+    let unguarded = 0;
+    const checks = new Map<number, CompiledExpression>();
+    for (const c of conditions) {
+      if (c.guard === undefined || c.guard.field !== field) {
+        unguarded |= c.bit;
+        checks.set(c.bit, c.expr);
+        continue;
+      }
+      const rest = c.guard.rest;
+      if (rest !== null) checks.set(c.bit, rest);
+      for (const v of c.guard.values) {
+        let j = this.guardValues.indexOf(v);
+        if (j < 0) {
+          j = this.guardValues.push(interned(v)) - 1;
+          this.guardCheck.push(0);
+          this.guardHold.push(0);
+        }
+        if (rest === null) this.guardHold[j]! |= c.bit;
+        else this.guardCheck[j]! |= c.bit;
+      }
+    }
+    this.unguarded = unguarded;
+    this.checks = spec.steps.map((_s, i) => checks.get(1 << i));
+    this.untilCheck = checks.get(this.until);
+    this.wholes = spec.steps.map((s) => (s.where === undefined || s.dynamic ? undefined : s.where));
+    this.untilWhole = spec.until;
   }
 
   static empty(): SequenceState {
@@ -135,23 +193,48 @@ export class SequenceMatcher {
   // ------------------------------------------------------------------ internals
 
   private maskOf(payload: JsonObject): number {
-    const { steps, until } = this.spec;
-    let mask = 0;
+    // A dynamic condition depends on earlier steps: decided when the event is matched.
+    let mask = this.always;
+    // Only the conditions whose guard admits the event's value of the guard field can hold (one lookup
+    // decides an event no condition can match), and of those only what the guard leaves is checked.
+    // A missing field reads as no string (or an inherited non-string): no guard admits it.
+    let check = this.evaluated;
+    let checks = this.wholes;
+    let until = this.untilWhole;
+    if (this.guardField !== null) {
+      const v = payload[this.guardField];
+      check = this.unguarded;
+      if (typeof v === 'string') {
+        const values = this.guardValues;
+        for (let j = 0; j < values.length; j++) {
+          if (values[j] !== v) continue;
+          // The guard's test is then true, so only its rest is left to check; but on a payload with
+          // an own `constructor` field the expressions do not read fields as they are (the value may
+          // then be an error): such a payload gets the admitted conditions checked whole.
+          if (payload.constructor === Object) {
+            check |= this.guardCheck[j]!;
+            mask |= this.guardHold[j]!;
+            checks = this.checks;
+            until = this.untilCheck;
+          } else check |= this.guardCheck[j]! | this.guardHold[j]!;
+          break;
+        }
+      }
+    }
+    if (check === 0) return mask;
     // One scope per event, made only when an expression needs it (no closure per event: the bundle's
     // keepNames names each closure it creates, which cost more than the conditions themselves).
     let scope: Record<string, unknown> | null = null;
-    for (let i = 0; i < steps.length; i++) {
-      const s = steps[i]!;
-      // A dynamic condition depends on earlier steps: decided when the event is matched.
-      if (s.where === undefined || s.dynamic) mask |= 1 << i;
-      else {
-        if (scope === null && s.where.acceptsPayload !== true) scope = eventVariables(payload);
-        if (holds(s.where, payload, scope)) mask |= 1 << i;
-      }
+    for (let i = 0; i < checks.length; i++) {
+      if ((check & (1 << i)) === 0) continue;
+      const expr = checks[i]!;
+      if (scope === null && expr.acceptsPayload !== true) scope = eventVariables(payload);
+      if (holds(expr, payload, scope)) mask |= 1 << i;
     }
-    if (until !== undefined) {
-      if (scope === null && until.acceptsPayload !== true) scope = eventVariables(payload);
-      if (holds(until, payload, scope)) mask |= this.until;
+    if ((check & this.until) !== 0) {
+      const expr = until!;
+      if (scope === null && expr.acceptsPayload !== true) scope = eventVariables(payload);
+      if (holds(expr, payload, scope)) mask |= this.until;
     }
     return mask;
   }
@@ -260,6 +343,16 @@ export class SequenceMatcher {
 /** The match id: the rule and the matched events' ids, in match order. */
 export function sequenceMatchId(rule: string, eventIds: readonly string[]): string {
   return createHash('sha256').update(`${rule}\n${eventIds.join('\n')}`).digest('hex').slice(0, 32);
+}
+
+/**
+ * The same string, as V8 keeps property names (and short JSON.parse string
+ * values, which is what the guard values meet): comparing two such strings is
+ * one pointer comparison, where a string of the pipeline's source would be
+ * compared character by character. Only speed depends on it.
+ */
+function interned(s: string): string {
+  return Object.keys({ [s]: 0 })[0]!;
 }
 
 /** (time, id) order. */

@@ -1,6 +1,8 @@
-import { tryCompileExpression } from '../expression';
+import type { ASTNode } from '@marcbachmann/cel-js';
+import { parseExpressionAst, tryCompileExpression } from '../expression';
+import { CEL_NAMESPACES } from '../fastExpression';
 import type { CompiledExpression } from '../types';
-import type { OnNewFirst, SequenceSpec, SequenceStep } from './types';
+import type { Guard, OnNewFirst, SequenceSpec, SequenceStep } from './types';
 
 /** Bounds of a sequence rule (stated in the README, checked by the compiler). */
 export const SEQUENCE_BOUNDS = {
@@ -65,6 +67,119 @@ function identifiersOf(source: string): string[] {
   return [...new Set(code.match(IDENTIFIER) ?? [])];
 }
 
+/** Identifiers that never read a payload field as it is: `event` (the whole payload), cel-js's namespaces and type names. */
+const NOT_FIELDS = new Set(['event', ...CEL_NAMESPACES, 'type', 'int', 'uint', 'double', 'string', 'bool', 'bytes', 'list', 'map', 'null_type', 'dyn']);
+
+/** The payload field a node reads as it is: `name` or `event.name`; undefined for anything else. */
+function fieldRead(node: ASTNode): string | undefined {
+  if (node.op === 'id') return typeof node.args === 'string' && !NOT_FIELDS.has(node.args) ? node.args : undefined;
+  if (node.op === '.') {
+    const [base, key] = node.args as [ASTNode, unknown];
+    return base.op === 'id' && base.args === 'event' && typeof key === 'string' && key !== 'event' ? key : undefined;
+  }
+  return undefined;
+}
+
+function stringLiteral(node: ASTNode): string | undefined {
+  return node.op === 'value' && typeof node.args === 'string' ? node.args : undefined;
+}
+
+/**
+ * A guard found in a node, and the source of what is left to check once it
+ * admits an event: null nothing, undefined the whole node.
+ */
+interface Found {
+  readonly field: string;
+  readonly values: readonly string[];
+  readonly rest: string | null | undefined;
+}
+
+/** The source of a node, when it parses back to the same tree (else null: the node is kept whole). */
+function sourceOf(node: ASTNode): string | null {
+  const text = node.input.slice(node.start, node.end);
+  const again = parseExpressionAst(text);
+  return again.ok && treeOf(again.ast) === treeOf(node) ? text : null;
+}
+
+/** A node's operators and operands, without source positions. */
+function treeOf(n: ASTNode): string {
+  const plain = (x: unknown): unknown => {
+    if (Array.isArray(x)) return x.map(plain);
+    if (typeof x === 'bigint') return `${x}n`;
+    if (x !== null && typeof x === 'object' && 'op' in x && 'args' in x) return { op: (x as ASTNode).op, args: plain((x as ASTNode).args) };
+    if (x instanceof Uint8Array) return { bytes: [...x] };
+    return x;
+  };
+  return JSON.stringify(plain(n));
+}
+
+function guardOfNode(node: ASTNode): Found | undefined {
+  switch (node.op) {
+    case '&&': {
+      // True only when both sides are: a guard of either side is one of the whole. Once it admits
+      // the event, its own test is true, and `true && x` is x (a value or the same error).
+      const [l, r] = node.args as [ASTNode, ASTNode];
+      const left = guardOfNode(l);
+      const found = left ?? guardOfNode(r);
+      if (found === undefined) return undefined;
+      const other = found.rest === undefined ? null : sourceOf(left !== undefined ? r : l);
+      if (other === null) return { field: found.field, values: found.values, rest: undefined };
+      const rest = found.rest === null ? other : left !== undefined ? `(${found.rest}) && (${other})` : `(${other}) && (${found.rest})`;
+      return { field: found.field, values: found.values, rest };
+    }
+    case '||': {
+      // True only when one side is: both sides need a guard, on the same field. Nothing is left to
+      // check only when both sides are exact; else the whole node is checked once the guard admits.
+      const [l, r] = node.args as [ASTNode, ASTNode];
+      const a = guardOfNode(l);
+      const b = a && guardOfNode(r);
+      if (a === undefined || b === undefined || a.field !== b.field) return undefined;
+      return { field: a.field, values: [...new Set([...a.values, ...b.values])], rest: a.rest === null && b.rest === null ? null : undefined };
+    }
+    case '==': {
+      // CEL equality with a string is true only for that string (any other type: false or an error).
+      const [l, r] = node.args as [ASTNode, ASTNode];
+      const field = fieldRead(l) ?? fieldRead(r);
+      const value = fieldRead(l) !== undefined ? stringLiteral(r) : stringLiteral(l);
+      return field !== undefined && value !== undefined ? { field, values: [value], rest: null } : undefined;
+    }
+    case 'in': {
+      const [l, list] = node.args as [ASTNode, ASTNode];
+      const field = fieldRead(l);
+      if (field === undefined || list.op !== 'list') return undefined;
+      const values = (list.args as ASTNode[]).map(stringLiteral);
+      return values.every((v) => v !== undefined) ? { field, values: [...new Set(values as string[])], rest: null } : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * A necessary condition of a condition on one event (see Guard): the
+ * condition can only be true when the payload's own field is one of the
+ * strings; and, once it is, what is left to check: the condition without the
+ * guard's test (`kind == "http" && status >= 500` leaves `status >= 500`),
+ * null when nothing is left, undefined for the whole condition. Undefined
+ * when the condition has no such part. Only what CEL makes certain counts: a
+ * conjunct of `&&` (both sides must be true), both sides of `||` on the same
+ * field, `field == "s"` (`"s" == field`), and `field in ["s", ...]` with string
+ * literals only.
+ */
+export function guardOf(source: string): Found | undefined {
+  const parsed = parseExpressionAst(source);
+  return parsed.ok ? guardOfNode(parsed.ast) : undefined;
+}
+
+/** The guard of a compiled condition, its rest compiled (the whole condition when the rest does not compile alone). */
+function compiledGuard(source: string, whole: CompiledExpression, what: string): Guard | undefined {
+  const found = guardOf(source);
+  if (found === undefined) return undefined;
+  if (found.rest === null) return { field: found.field, values: found.values, rest: null };
+  const rest = found.rest === undefined ? undefined : tryCompileExpression(found.rest, { what, result: 'bool' });
+  return { field: found.field, values: found.values, rest: rest?.ok === true ? rest.expression : whole };
+}
+
 /**
  * Checks and compiles a sequence: steps (2 to 16, only the last may be
  * absent, counts 1 to 100), `steps[i].field` references (only to earlier,
@@ -123,6 +238,7 @@ export function buildSequenceSpec(raw: RawSequence, what: string): SpecResult {
     if (!c.ok) issues.push({ field: 'until', message: c.message, ...(c.offset !== undefined ? { offset: c.offset } : {}) });
     else until = c.expression;
   }
+  const untilGuard = raw.until === undefined || until === undefined ? undefined : compiledGuard(raw.until, until, `${what} until`);
   const onNew = raw.onNew ?? SEQUENCE_DEFAULTS.onNew;
   if (onNew !== 'keep' && onNew !== 'restart') issues.push({ field: 'onNew', message: `must be one of keep, restart (given ${JSON.stringify(onNew)})` });
   if (raw.maxPartials !== undefined && onNew === 'restart') issues.push({ field: 'maxPartials', message: 'only with onNew: keep (restart keeps one partial match per key)' });
@@ -136,15 +252,29 @@ export function buildSequenceSpec(raw: RawSequence, what: string): SpecResult {
   }
   if (issues.length > 0) return { ok: false, issues };
   for (const b of binds) for (const f of b) keep.add(f);
-  const steps: SequenceStep[] = raw.steps.map((s, i) => ({
-    ...(compiled[i]!.where ? { where: compiled[i]!.where } : {}),
-    dynamic: compiled[i]!.dynamic,
-    count: s.count ?? 1,
-    bind: [...binds[i]!].sort(),
-    absent: s.absent === true,
-  }));
+  const steps: SequenceStep[] = raw.steps.map((s, i) => {
+    const where = compiled[i]!.where;
+    const guard = s.where !== undefined && where !== undefined && !compiled[i]!.dynamic ? compiledGuard(s.where, where, `${what} steps[${i}].where`) : undefined;
+    return {
+      ...(compiled[i]!.where ? { where: compiled[i]!.where } : {}),
+      dynamic: compiled[i]!.dynamic,
+      count: s.count ?? 1,
+      bind: [...binds[i]!].sort(),
+      absent: s.absent === true,
+      ...(guard ? { guard } : {}),
+    };
+  });
   return {
     ok: true,
-    spec: { steps, withinMs: raw.withinMs, ...(until ? { until } : {}), onNew, maxPartials, maxStateBytes, keepFields: wholePayload ? null : [...keep].sort() },
+    spec: {
+      steps,
+      withinMs: raw.withinMs,
+      ...(until ? { until } : {}),
+      ...(untilGuard ? { untilGuard } : {}),
+      onNew,
+      maxPartials,
+      maxStateBytes,
+      keepFields: wholePayload ? null : [...keep].sort(),
+    },
   };
 }

@@ -19,6 +19,26 @@ export interface SequenceStep {
   readonly bind: readonly string[];
   /** An absent step ("then no B within `within`"): only the last step may be absent. */
   readonly absent: boolean;
+  /** A necessary condition of a static `where` (see {@link Guard}); none when it has no such part. */
+  readonly guard?: Guard;
+}
+
+/**
+ * A field test a condition implies: the condition can only be true when the
+ * payload's own field `field` is one of the strings `values` (`kind == "deploy"`,
+ * `kind in ["a", "b"]`, as a conjunct of the condition's top-level `&&`). The
+ * matcher reads the field once per event and evaluates only the conditions whose
+ * guard admits its value: an event no condition can match costs one lookup.
+ */
+export interface Guard {
+  readonly field: string;
+  readonly values: readonly string[];
+  /**
+   * What decides the condition once the guard admits the event: the condition
+   * without the guard's own test (same result, value or error), or the whole
+   * condition; null: nothing (the guard is the whole condition, it holds).
+   */
+  readonly rest: CompiledExpression | null;
 }
 
 /** What to do when an event matches the first step while the key has partial matches. */
@@ -30,6 +50,8 @@ export interface SequenceSpec {
   readonly withinMs: number;
   /** An event matching this expires every partial match of its key (and is used by no step). */
   readonly until?: CompiledExpression;
+  /** A necessary condition of `until` (see {@link Guard}). */
+  readonly untilGuard?: Guard;
   /** `keep` (default): the new event starts a partial match of its own; `restart`: it replaces the key's partial matches. */
   readonly onNew: OnNewFirst;
   /** With `keep`: partial matches kept per key; the oldest is evicted beyond it. */
