@@ -175,7 +175,15 @@ class Generator {
     }
     if (has('pattern')) {
       if (typeof k.pattern !== 'string') unsupported('pattern');
-      const i = this.patterns.push(new RegExp(k.pattern, 'u')) - 1;
+      // A pattern the u flag refuses is ajv's to judge: in a subschema ajv never compiles (an `if` without
+      // then/else) it loads, so the schema must load here too.
+      let re: RegExp;
+      try {
+        re = new RegExp(k.pattern, 'u');
+      } catch {
+        unsupported('a pattern the u flag refuses');
+      }
+      const i = this.patterns.push(re) - 1;
       str += `    if (!re[${i}].test(v)) return false;\n`;
     }
     if (has('format')) {
@@ -203,6 +211,8 @@ class Generator {
       const names = Array.isArray(k.required) ? (k.required as unknown[]) : unsupported('required');
       for (const n of names) {
         if (typeof n !== 'string') unsupported('required');
+        // ajv's code for a required "" never fails (its test of the missing name is falsy for ""), below 200 names.
+        if (n === '') unsupported('a required empty name');
         obj += `    if (v[${JSON.stringify(n)}] === undefined) return false;\n`;
       }
     }
