@@ -114,8 +114,10 @@ describe('your own pipeline and your own events', () => {
       await until('the late record explained', () => (/BigSpender: a record with event time 2026-11-27 10:00:30 was late/.test(stderr) ? true : undefined));
       expect(existsSync(stateFile)).toBe(true);
 
-      // WHEN three failed logins are sent with emit, stamped at the pipeline's event time
-      const logins = ['{"user":"eve","ok":false,"ts":"2020-01-01T00:00:00Z"}', '{"user":"eve","ok":false,"ts":"2020-01-01T00:00:01Z"}', '{"user":"eve","ok":false,"ts":"2020-01-01T00:00:02Z"}'].join('\n');
+      // WHEN three failed logins are sent with emit, stamped at the pipeline's event time (all three at
+      // the same time: the pipeline's event time follows the wall clock here, and logins a second apart
+      // sent in the last seconds of a minute would fall into two 1-minute windows, neither reaching 3)
+      const logins = ['{"user":"eve","ok":false,"ts":"2020-01-01T00:00:00Z"}', '{"user":"eve","ok":false,"ts":"2020-01-01T00:00:00Z"}', '{"user":"eve","ok":false,"ts":"2020-01-01T00:00:00Z"}'].join('\n');
       const emitted = io(env, logins);
       expect(await runEmit(['--stream', 'logins', '--event-time', 'pipeline'], emitted.io)).toBe(0);
       expect(emitted.err()).toContain('sending to the local pipeline npm start is running');
