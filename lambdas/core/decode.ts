@@ -350,11 +350,8 @@ export function decodeInto(
     if (typeof t !== 'number') return reject(record, t[0], t[1]);
     eventTime = t;
   }
-  if (eventTime < MIN_EVENT_TIME) {
-    return reject(record, 'bad-timestamp', `event time ${new Date(eventTime).toISOString()} is before 2000-01-01: not a plausible event time`);
-  }
-  const future = futureProblem(eventTime, stream, clock, sink);
-  if (future !== null) return reject(record, 'future-timestamp', future);
+  const problem = boundsProblem(eventTime, stream, clock, sink);
+  if (problem !== null) return reject(record, problem[0], problem[1]);
   batch.push(payload, eventTime, record);
   return null;
 }
@@ -372,7 +369,7 @@ function eventTimeOf(payload: JsonObject, stream: StreamSpec, record: KinesisLik
 }
 
 /** Why an event time is out of bounds (before 2000, too far ahead of the clock), or null. */
-function boundsProblem(eventTime: EpochMs, stream: StreamSpec, clock: Clock, sink: DecodeSink): [RejectReason, string] | null {
+function boundsProblem(eventTime: EpochMs, stream: StreamSpec, clock: Clock, sink: DecodeSink | undefined): [RejectReason, string] | null {
   if (eventTime < MIN_EVENT_TIME) return ['bad-timestamp', `event time ${new Date(eventTime).toISOString()} is before 2000-01-01: not a plausible event time`];
   const future = futureProblem(eventTime, stream, clock, sink);
   return future === null ? null : ['future-timestamp', future];
