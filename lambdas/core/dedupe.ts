@@ -196,18 +196,8 @@ export class DedupeIds {
   /** The fingerprint recorded for the id at ids[3k..3k+2], or -1 when the id is not here. */
   get(ids: Uint32Array, k: number): number {
     const o = 3 * k;
-    const a = ids[o]!;
-    const b = ids[o + 1]!;
-    const c = ids[o + 2]!;
-    const keys = this.keys;
-    const slots = this.slots;
-    const mask = this.mask;
-    for (let s = a & mask; ; s = (s + 1) & mask) {
-      const e = slots[s]! - 1;
-      if (e < 0) return -1;
-      const p = 3 * e;
-      if (keys[p] === a && keys[p + 1] === b && keys[p + 2] === c) return this.fingerprints[e]!;
-    }
+    const e = this.slots[this.slotOf(ids[o]!, ids[o + 1]!, ids[o + 2]!)]! - 1;
+    return e < 0 ? -1 : this.fingerprints[e]!;
   }
 
   /**
@@ -221,23 +211,30 @@ export class DedupeIds {
     const a = ids[o]!;
     const b = ids[o + 1]!;
     const c = ids[o + 2]!;
-    const keys = this.keys;
-    const slots = this.slots;
-    const mask = this.mask;
-    let s = a & mask;
-    for (; ; s = (s + 1) & mask) {
-      const e = slots[s]! - 1;
-      if (e < 0) break;
-      const p = 3 * e;
-      if (keys[p] === a && keys[p + 1] === b && keys[p + 2] === c) return this.fingerprints[e]!;
-    }
+    const s = this.slotOf(a, b, c);
+    const found = this.slots[s]! - 1;
+    if (found >= 0) return this.fingerprints[found]!;
     const e = this.count++;
+    const keys = this.keys;
     keys[3 * e] = a;
     keys[3 * e + 1] = b;
     keys[3 * e + 2] = c;
     this.fingerprints[e] = fingerprint;
-    slots[s] = e + 1;
+    this.slots[s] = e + 1;
     return -1;
+  }
+
+  /** The slot of id (a, b, c): the one holding its entry, else the free slot where it goes (the table is never full). */
+  private slotOf(a: number, b: number, c: number): number {
+    const keys = this.keys;
+    const slots = this.slots;
+    const mask = this.mask;
+    for (let s = a & mask; ; s = (s + 1) & mask) {
+      const e = slots[s]! - 1;
+      if (e < 0) return s;
+      const p = 3 * e;
+      if (keys[p] === a && keys[p + 1] === b && keys[p + 2] === c) return s;
+    }
   }
 
   /** Adds every entry of `other` not here yet, in its order. */
