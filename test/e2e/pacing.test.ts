@@ -24,7 +24,7 @@ process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 const SPEED = 30;
 /** Both demos run at least this long, and until the unpaced one has reported a live host silent (at most MAX_MS). */
 const MIN_MS = 12_000;
-const MAX_MS = 40_000;
+const MAX_MS = 80_000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function demo(paced: boolean, stop: AbortSignal, onAlert: (m: AlertMessage) => void = () => undefined) {
