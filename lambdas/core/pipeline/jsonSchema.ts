@@ -23,6 +23,9 @@ const DRAFTS: Record<string, 'draft-07' | '2019-09' | '2020-12'> = {
   'https://json-schema.org/draft/2020-12/schema': '2020-12',
 };
 
+/** The id under which ajv holds draft-07's meta-schema. */
+const DRAFT_07_ID = 'http://json-schema.org/draft-07/schema#';
+
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const TIME = /^\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})?$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -83,9 +86,12 @@ export function compileJsonSchema(text: string, fastCheck = true): SchemaResult 
   // only. A schema without them validates the same untracked, with about 160 bytes less
   // garbage per event; the constructors force the option on, so it is turned off here.
   if (draft !== 'draft-07' && !usesKeyword(schema, UNEVALUATED)) (ajv.opts as { unevaluated?: boolean }).unevaluated = false;
+  // ajv knows draft-07's meta-schema by its id, http://json-schema.org/draft-07/schema#; the https
+  // spelling (the same draft, as json-schema.org also serves it) is compiled under that id.
+  const compiled = draft === 'draft-07' && typeof declared === 'string' && declared.startsWith('https:') ? { ...(schema as object), $schema: DRAFT_07_ID } : schema;
   let validate: ValidateFunction;
   try {
-    validate = ajv.compile(schema as AnySchema);
+    validate = ajv.compile(compiled as AnySchema);
   } catch (e) {
     return { ok: false, message: `invalid JSON Schema (${draft}): ${e instanceof Error ? e.message : String(e)}` };
   }

@@ -42,4 +42,15 @@ describe('compileJsonSchema', () => {
     expect(validate({ tags: ['a'] })).toBeNull();
     expect(validate({ tags: ['a', 'b'] })).toMatch(/must NOT have more than 1 items|unevaluated/);
   });
+
+  it('takes draft-07 in either spelling of its $schema, and names the drafts it takes otherwise', () => {
+    for (const $schema of ['http://json-schema.org/draft-07/schema#', 'http://json-schema.org/draft-07/schema', 'https://json-schema.org/draft-07/schema', 'https://json-schema.org/draft-07/schema#']) {
+      const validate = validator({ $schema, type: 'object', properties: { a: { type: 'integer' } } });
+      expect(validate({ a: 1 })).toBeNull();
+      expect(validate({ a: 'x' })).toBe('event/a must be integer');
+    }
+    const r = compileJsonSchema(JSON.stringify({ $schema: 'http://json-schema.org/draft-04/schema#', type: 'object' }));
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.message).toMatch(/^unsupported \$schema "http:\/\/json-schema.org\/draft-04\/schema#": use draft-07, 2019-09 or 2020-12/);
+  });
 });
