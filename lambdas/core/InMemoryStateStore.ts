@@ -189,7 +189,8 @@ class MemoryAggregates implements AggregateStorage {
     const e = this.t.keys.get(key.id);
     if (e === undefined || e.closed || e.version !== expectedVersion) return false;
     e.closed = true;
-    e.version += 1;
+    // One write, as on DynamoDB: keeping the value counts it (keepValue), else the seal does.
+    if (final === undefined) e.version += 1;
     await this.finish(key, final, merged);
     return true;
   }

@@ -150,6 +150,8 @@ describe.each(fixtures)('pane items: $name', (fixture) => {
     await store.finishWindow(window(T0), value(2));
     const v = (await store.read(window(T0 - M)))!.version;
     expect(await store.closeWindowAt(window(T0 - M), v, value(2))).toBe(true);
+    // One write: the version moves by one in either store.
+    expect((await another().read(window(T0 - M)))!.version).toBe(v + 1);
     // A pane's newest window (the one it starts) is closed: so are all of its windows, it takes nothing more.
     expect(await store.apply(pane(T0), S1, adds(5, 2))).toEqual({ status: 'closed', conflicts: expect.any(Number) as number });
     expect((await another().apply(pane(T0), S1, adds(5, 2))).status).toBe('closed');
