@@ -106,6 +106,21 @@ function groupFieldMissing(namespace: string, stream: string): cloudwatch.MathEx
   });
 }
 
+/**
+ * RuleExpressionErrors of one stream, one line per rule and kind of expression that raised errors
+ * (where, aggregate, when, step), from the processor and the ticker alike, found by a search expression.
+ */
+function ruleExpressionErrors(namespace: string, stream: string): cloudwatch.MathExpression {
+  const spec = PIPELINE_METRICS.metrics.ruleExpressionErrors;
+  const schema = [namespace, ...[...spec.dimensions].sort()].map((x) => `"${x}"`).join(',');
+  return new cloudwatch.MathExpression({
+    expression: `SEARCH('{${schema}} MetricName="${spec.name}" Stream="${stream}"', 'Sum', 60)`,
+    label: "expression errors: ${PROP('Dim.Rule')} ${PROP('Dim.Expression')} (${PROP('Dim.service')})",
+    period: Duration.minutes(1),
+    usingMetrics: {},
+  });
+}
+
 export class PipelineDashboard extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
 
@@ -137,6 +152,7 @@ export class PipelineDashboard extends Construct {
             m.processor('controlMessages', name, { label: 'CloudWatch Logs control messages' }),
             m.processor('derivedFieldErrors', name, { label: 'derived-field errors' }),
             groupFieldMissing(m.namespace, name),
+            ruleExpressionErrors(m.namespace, name),
           ],
           QUARTER,
         ),

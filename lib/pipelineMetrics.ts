@@ -50,7 +50,7 @@ type MissingRejectReason = Exclude<RejectReason, (typeof REJECT_REASONS)[number]
 const rejectReasonsAreComplete: MissingRejectReason extends never ? true : MissingRejectReason = true;
 void rejectReasonsAreComplete;
 
-const D = { service: 'service', stream: 'Stream', reason: 'Reason', rule: 'Rule', severity: 'Severity' } as const;
+const D = { service: 'service', stream: 'Stream', reason: 'Reason', rule: 'Rule', severity: 'Severity', expression: 'Expression' } as const;
 
 /**
  * The metric contract between the handlers and the dashboard/alarms.
@@ -164,6 +164,14 @@ export const PIPELINE_METRICS = {
       emittedBy: ['processor'],
       dimensions: [D.service, D.stream, D.rule],
       description: "Events a rule skipped because one of its groupBy fields is missing (never merged into a null group).",
+    },
+    ruleExpressionErrors: {
+      name: METRICS.ruleExpressionErrors,
+      unit: 'Count',
+      emittedBy: ['processor', 'ticker'],
+      dimensions: [D.service, D.stream, D.rule, D.expression],
+      description:
+        "A rule's expressions that raised an error, by `Expression`: `where` and sequence `step` conditions (judged false), `aggregate` arguments (no value), `when` (judged not to hold). Emitted only when there are some.",
     },
     derivedFieldErrors: {
       name: METRICS.derivedFieldErrors,

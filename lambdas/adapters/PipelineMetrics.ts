@@ -1,6 +1,7 @@
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { METRICS } from '../core/contract';
 import type { AdvanceReport, BatchReport } from '../core/Engine';
+import type { RuleBatchStats } from '../core/fold';
 import type { EpochMs } from '../core/types';
 
 /**
@@ -41,6 +42,7 @@ export class PipelineMetrics {
       single.addMetric(METRICS.recordsRejected, MetricUnit.Count, count);
     }
     for (const [rule, stats] of Object.entries(report.perRule)) {
+      this.recordExpressionErrors(stream, rule, expressionErrors(stats));
       if (!stats.missingGroup) continue;
       const single = m.singleMetric();
       single.addDimensions({ Stream: stream, Rule: rule });
@@ -49,11 +51,23 @@ export class PipelineMetrics {
     this.recordAlerts(stream, report.published);
   }
 
+  /** RuleExpressionErrors of one rule, one metric per kind of expression that raised errors (none when there are none). */
+  private recordExpressionErrors(stream: string, rule: string, errors: Readonly<Partial<Record<ExpressionKind, number>>>): void {
+    for (const [expression, n] of Object.entries(errors)) {
+      if (!n) continue;
+      const single = this.metrics.singleMetric();
+      single.addDimensions({ Stream: stream, Rule: rule, Expression: expression });
+      single.addMetric(METRICS.ruleExpressionErrors, MetricUnit.Count, n);
+    }
+  }
+
   /** The ticker handles several streams per invocation: each stream's metrics are flushed with its own dimension. */
   recordAdvance(stream: string, report: AdvanceReport): void {
     const m = this.metrics;
     m.addDimension('Stream', stream);
     m.addMetric(METRICS.windowsClosed, MetricUnit.Count, report.windowsClosed);
+    for (const [rule, n] of Object.entries(report.conditionErrors)) this.recordExpressionErrors(stream, rule, { when: n });
+    for (const [rule, n] of Object.entries(report.stepErrors)) this.recordExpressionErrors(stream, rule, { step: n });
     this.recordAlerts(stream, report.published);
     m.publishStoredMetrics();
   }
@@ -72,4 +86,18 @@ export class PipelineMetrics {
       single.addMetric(METRICS.alertsPublished, MetricUnit.Count, c.n);
     }
   }
+}
+
+/** The kinds of a rule's expressions (the `Expression` dimension of RuleExpressionErrors). */
+export type ExpressionKind = 'where' | 'aggregate' | 'when' | 'step';
+
+/** A rule's expression errors in one batch, by kind; kinds without errors left out. */
+export function expressionErrors(stats: Pick<RuleBatchStats, 'filterErrors' | 'valueErrors' | 'conditionErrors' | 'sequence'>): Partial<Record<ExpressionKind, number>> {
+  const out: Partial<Record<ExpressionKind, number>> = {};
+  if (stats.filterErrors > 0) out.where = stats.filterErrors;
+  if (stats.valueErrors > 0) out.aggregate = stats.valueErrors;
+  if (stats.conditionErrors > 0) out.when = stats.conditionErrors;
+  const step = stats.sequence?.conditionErrors ?? 0;
+  if (step > 0) out.step = step;
+  return out;
 }

@@ -1,6 +1,7 @@
 import { anomalyVariable, scoreClosedWindow } from './anomaly/rule';
 import type { AnomalyVerdict } from './anomaly/types';
 import { SequenceRules } from './cep/SequenceRules';
+import { emptyStats as emptySequenceStats } from './cep/types';
 import { DecodedBatch, decodeInto, eventIdOf, newDecodeSink } from './decode';
 import {
   descriptor,
@@ -144,6 +145,10 @@ export interface AdvanceReport {
   readonly watermark: EpochMs;
   readonly windowsClosed: number;
   readonly published: readonly AlertTransition[];
+  /** Per rule: `when` evaluations that raised an error (judged "does not hold"), counted since the last report took them. */
+  readonly conditionErrors: Readonly<Record<string, number>>;
+  /** Per sequence rule: step and `until` conditions that raised an error on the events this advance released. */
+  readonly stepErrors: Readonly<Record<string, number>>;
 }
 
 export { DEDUPE_BUCKET_MS } from './dedupe';
@@ -166,6 +171,13 @@ export class Engine {
   private readonly concurrency: number;
   private readonly redact: ReadonlySet<string>;
   private readonly maxGroups: number;
+  /**
+   * `when` evaluations that raised an error since a report last took them (takeConditionErrors). A counter
+   * on the engine rather than one per call: verdicts are judged deep in the fold and close paths. Calls that
+   * overlap on one engine (a local runtime's ticker beside a batch) may split the counts between their
+   * reports; none is lost or counted twice.
+   */
+  private readonly conditionErrors = new Map<string, number>();
   /** Sequence rules of the stream (cep/SequenceRules.ts). */
   private readonly sequences: SequenceRules;
   /** Hopping rules' panes (panes.ts). */
@@ -392,12 +404,19 @@ export class Engine {
         const adv = await this.advance({ full: false, previous: streamWm });
         watermark = adv.watermark;
         published.push(...adv.published);
+        for (const [rule, n] of Object.entries(adv.conditionErrors)) if (perRule[rule] !== undefined) perRule[rule].conditionErrors += n;
+        for (const [rule, n] of Object.entries(adv.stepErrors)) {
+          const st = perRule[rule];
+          if (st !== undefined) (st.sequence ??= emptySequenceStats()).conditionErrors += n;
+        }
       }
     } catch (err) {
       // Nothing after the last durable step is known to have taken effect: retry the whole batch.
       retryFrom = base.firstSequence;
       error = err;
     }
+    // The `when` errors of the batch's early verdicts and of the windows its advance closed.
+    for (const [rule, n] of Object.entries(this.takeConditionErrors())) if (perRule[rule] !== undefined) perRule[rule].conditionErrors += n;
     return { ...base, late, duplicates, keysWritten, conflicts, published, maxEventTime, watermark, retryFrom, error };
   }
 
@@ -549,6 +568,9 @@ export class Engine {
     try {
       return rule.when.evaluate({ ...group.labels, ...values, ...(anomaly ? { anomaly: anomalyVariable(anomaly) } : {}) }) === true;
     } catch {
+      // An error is "does not hold", and is counted: the
+      // batch or advance report carries it (RuleBatchStats.conditionErrors), and the RuleExpressionErrors metric.
+      this.conditionErrors.set(rule.name, (this.conditionErrors.get(rule.name) ?? 0) + 1);
       return false;
     }
   }
@@ -581,7 +603,7 @@ export class Engine {
     if (watermark > previous) await store.putStreamWatermark(this.stream.name, watermark);
     const published: AlertTransition[] = [];
     let windowsClosed = 0;
-    if (!Number.isFinite(watermark)) return { watermark, windowsClosed, published };
+    if (!Number.isFinite(watermark)) return { watermark, windowsClosed, published, conditionErrors: this.takeConditionErrors(), stepErrors: {} };
 
     for (const ctx of this.windowRules) {
       const { rule } = ctx;
@@ -645,8 +667,20 @@ export class Engine {
       }
     }
     // Sequence rules: keys with buffered events the watermark passed, absent-step deadlines, unrecorded matches.
-    if (this.sequences.active && (opts.full || crossed(previous, watermark, 10_000, 0))) published.push(...(await this.sequences.advance(watermark)));
-    return { watermark, windowsClosed, published };
+    let stepErrors: Record<string, number> = {};
+    if (this.sequences.active && (opts.full || crossed(previous, watermark, 10_000, 0))) {
+      const s = await this.sequences.advance(watermark);
+      published.push(...s.published);
+      stepErrors = s.stepErrors;
+    }
+    return { watermark, windowsClosed, published, conditionErrors: this.takeConditionErrors(), stepErrors };
+  }
+
+  /** The `when` errors counted since the last call (see holds), by rule; the count starts again. */
+  private takeConditionErrors(): Record<string, number> {
+    const out = Object.fromEntries(this.conditionErrors);
+    this.conditionErrors.clear();
+    return out;
   }
 
   /**

@@ -57,6 +57,12 @@ export const METRICS = {
   controlMessages: 'ControlMessages',
   /** Dimension `Rule`: events skipped for a missing groupBy field. */
   groupFieldMissing: 'GroupFieldMissing',
+  /**
+   * Dimensions `Rule`, `Expression` (where, aggregate, when, step): a rule's expressions that raised an
+   * error (a `where` or step condition judged false, an aggregate argument taken as no value, a `when` as
+   * "does not hold").
+   */
+  ruleExpressionErrors: 'RuleExpressionErrors',
   derivedFieldErrors: 'DerivedFieldErrors',
   aggregatesWritten: 'AggregatesWritten',
   conditionalWriteConflicts: 'ConditionalWriteConflicts',

@@ -4,10 +4,11 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import { PipelineMetrics } from '../adapters/PipelineMetrics';
+import { expressionErrors, PipelineMetrics, type ExpressionKind } from '../adapters/PipelineMetrics';
 import { flushRuleMetrics } from '../adapters/RuleMetrics';
 import { createRuntime, type Runtime } from '../adapters/runtime';
 import { ENV, SERVICES } from '../core/contract';
+import type { BatchReport } from '../core/Engine';
 import type { KinesisLikeRecord } from '../core/types';
 
 /**
@@ -50,6 +51,16 @@ function missingGroups(perRule: Readonly<Record<string, { missingGroup: number }
   return Object.keys(out).length > 0 ? { groupFieldMissing: out } : {};
 }
 
+/** Rules whose expressions raised errors, by kind, for the batch log line. */
+function withExpressionErrors(perRule: BatchReport['perRule']): { expressionErrors?: Record<string, Partial<Record<ExpressionKind, number>>> } {
+  const out: Record<string, Partial<Record<ExpressionKind, number>>> = {};
+  for (const [rule, s] of Object.entries(perRule)) {
+    const e = expressionErrors(s);
+    if (Object.keys(e).length > 0) out[rule] = e;
+  }
+  return Object.keys(out).length > 0 ? { expressionErrors: out } : {};
+}
+
 export function createProcessorHandler(deps: ProcessorDeps) {
   let runtime: Runtime | undefined;
   const { logger, metrics } = deps;
@@ -75,6 +86,7 @@ export function createProcessorHandler(deps: ProcessorDeps) {
         ...(report.controlMessages ? { controlMessages: report.controlMessages } : {}),
         ...(report.derivedErrors !== undefined && Object.keys(report.derivedErrors).length > 0 ? { derivedFieldErrors: report.derivedErrors } : {}),
         ...missingGroups(report.perRule),
+        ...withExpressionErrors(report.perRule),
         late: report.late,
         keysWritten: report.keysWritten,
         conflicts: report.conflicts,

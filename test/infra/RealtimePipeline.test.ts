@@ -300,6 +300,18 @@ describe('dashboard', () => {
     for (const rule of ['HighErrorRate', 'SlowResponses', 'SessionBurst', 'HeartbeatMissing']) expect(body).toContain(rule);
   });
 
+  it('graphs rule expression errors per rule and kind with one search over both functions', () => {
+    const widgets = dashboardWidgets(t);
+    const records = widgets.find((w) => w.properties.title === 'telemetry: records in, late, rejected')!;
+    expect(records.properties.metrics).toContainEqual([
+      {
+        expression: `SEARCH('{"tidewatch","Expression","Rule","Stream","service"} MetricName="RuleExpressionErrors" Stream="telemetry"', 'Sum', 60)`,
+        label: "expression errors: ${PROP('Dim.Rule')} ${PROP('Dim.Expression')} (${PROP('Dim.service')})",
+        period: 60,
+      },
+    ]);
+  });
+
   it('breaks rejected records down by reason with a search over the Reason dimension, not a list of reasons', () => {
     const widgets = dashboardWidgets(t);
     const byReason = widgets.find((w) => w.properties.title === 'telemetry: rejected by reason')!;

@@ -90,6 +90,9 @@ export class SequenceRules {
       const keys = new Map<string, SequenceKey>();
       // Counted here for the events this pass classifies; those at or past the final stop are taken off below.
       let filterErrors = 0;
+      /** Step and until conditions that raised an error on the events of this pass; by event, where any did. */
+      let stepErrors = 0;
+      let stepErrorsAt: Map<number, number> | undefined;
       let missingGroup = 0;
       let matched = 0;
       let ignored = 0;
@@ -120,7 +123,13 @@ export class SequenceRules {
           continue;
         }
         // An event no step (nor until) can use changes no state: its key is not written for it.
-        if (!matcher.relevant(payload)) {
+        const errorsBefore = matcher.errors;
+        const relevant = matcher.relevant(payload);
+        if (matcher.errors !== errorsBefore) {
+          stepErrors += matcher.errors - errorsBefore;
+          (stepErrorsAt ??= new Map()).set(i, matcher.errors - errorsBefore);
+        }
+        if (!relevant) {
           outcome[i] = IGNORED;
           matched += 1;
           ignored += 1;
@@ -131,7 +140,8 @@ export class SequenceRules {
         if (k === undefined) {
           // The batch's first record is never stopped (it could never be applied otherwise).
           if (keys.size >= this.maxKeys && events.records[i] !== firstRecord) {
-            // Not classified: the batch stops before it.
+            // Not classified: the batch stops before it (its step errors come again in the retry).
+            stepErrors -= stepErrorsAt?.get(i) ?? 0;
             capAt = events.recordStart(i);
             stop = Math.min(stop, capAt);
             break;
@@ -143,7 +153,7 @@ export class SequenceRules {
         k.indices.push(i);
         k.lateBefore.push(Math.max(before - ooo, streamWm));
       }
-      const counts = { filterErrors, missingGroup, matched, ignored };
+      const counts = { filterErrors, missingGroup, matched, ignored, stepErrors, stepErrorsAt };
       // The events below `classified` have their outcome (and are counted).
       const classified = i;
       if (c === 0) {
@@ -171,11 +181,13 @@ export class SequenceRules {
         else if (o === MISSING_GROUP) counts.missingGroup -= 1;
         else if (o === IGNORED || o === KEYED) counts.matched -= 1;
         if (o === IGNORED) counts.ignored -= 1;
+        counts.stepErrors -= counts.stepErrorsAt?.get(i) ?? 0;
       }
       st.filterErrors += counts.filterErrors;
       st.missingGroup += counts.missingGroup;
       st.matched += counts.matched;
       stats.ignored += counts.ignored;
+      stats.conditionErrors += counts.stepErrors;
       if (capAt === stop) st.overflow += 1;
       if (stop < upTo) {
         for (const [key, k] of keys) {
@@ -211,18 +223,23 @@ export class SequenceRules {
    * The ticker: advances the keys due before `watermark` (buffered events
    * the watermark passed, deadlines of absent steps, matches not yet
    * recorded) and republishes transitions whose publisher gave up.
+   * `stepErrors`: per rule with some, the step and `until` conditions that
+   * raised an error on the events released (SequenceStats.conditionErrors).
    */
-  async advance(watermark: EpochMs): Promise<AlertTransition[]> {
+  async advance(watermark: EpochMs): Promise<{ published: AlertTransition[]; stepErrors: Record<string, number> }> {
     const published: AlertTransition[] = [];
+    const stepErrors: Record<string, number> = {};
     for (const ctx of this.contexts) {
       const { rule } = ctx;
       for (const { groupKey, record } of await this.store.activeAlerts(rule.name)) published.push(...(await this.recover(rule.name, groupKey, record)));
       for (const due of await this.store.dueSequences(rule.name, watermark)) {
-        const r = await this.applyKey(ctx, groupFromKey(rule.groupBy, due.groupKey), null, null, null, watermark, emptyStats());
+        const stats = emptyStats();
+        const r = await this.applyKey(ctx, groupFromKey(rule.groupBy, due.groupKey), null, null, null, watermark, stats);
         published.push(...r.published);
+        if (stats.conditionErrors > 0) stepErrors[rule.name] = (stepErrors[rule.name] ?? 0) + stats.conditionErrors;
       }
     }
-    return published;
+    return { published, stepErrors };
   }
 
   private async applyKey(

@@ -42,6 +42,12 @@ import type { BufferedEvent, Guard, PartialMatch, SequenceInput, SequenceMatch, 
  */
 export class SequenceMatcher {
   private readonly until = 1 << 30;
+  /**
+   * Step and `until` conditions that raised an error (judged "does not hold"), ever. `advance` adds those of
+   * the steps it judges to its stats; the conditions judged per event (relevant, and again in ingest) are
+   * counted by the caller's one pass over the batch (SequenceRules.processBatch), once per event.
+   */
+  errors = 0;
   private readonly absentIndex: number;
   private readonly present: number;
   /** Mask bits set without evaluating anything: steps without `where`, dynamic steps. */
@@ -139,6 +145,7 @@ export class SequenceMatcher {
     const matches: SequenceMatch[] = [];
     if (!Number.isFinite(watermark) || (state.w !== null && watermark <= state.w)) return matches;
     let k = 0;
+    const errorsBefore = this.errors;
     while (k < state.q.length && state.q[k]![0] < watermark) {
       const e = state.q[k]!;
       this.resolveDeadlines(state, e[0], matches, stats);
@@ -148,6 +155,7 @@ export class SequenceMatcher {
     if (k > 0) state.q.splice(0, k);
     this.resolveDeadlines(state, watermark, matches, stats);
     state.w = watermark;
+    stats.conditionErrors += this.errors - errorsBefore;
     return matches;
   }
 
@@ -229,12 +237,12 @@ export class SequenceMatcher {
       if ((check & (1 << i)) === 0) continue;
       const expr = checks[i]!;
       if (scope === null && expr.acceptsPayload !== true) scope = eventVariables(payload);
-      if (holds(expr, payload, scope)) mask |= 1 << i;
+      if (this.holds(expr, payload, scope)) mask |= 1 << i;
     }
     if ((check & this.until) !== 0) {
       const expr = until!;
       if (scope === null && expr.acceptsPayload !== true) scope = eventVariables(payload);
-      if (holds(expr, payload, scope)) mask |= this.until;
+      if (this.holds(expr, payload, scope)) mask |= this.until;
     }
     return mask;
   }
@@ -270,6 +278,17 @@ export class SequenceMatcher {
     try {
       return s.where.evaluate(eventVariables(scope)) === true;
     } catch {
+      this.errors += 1;
+      return false;
+    }
+  }
+
+  /** A condition on one event; an evaluation error is false, and counted. Most expressions read the payload as it is (CompiledExpression.acceptsPayload), the others `scope`. */
+  private holds(expr: CompiledExpression, payload: JsonObject, scope: Record<string, unknown> | null): boolean {
+    try {
+      return (expr.acceptsPayload === true ? expr.evaluate(payload) : expr.evaluate(scope!)) === true;
+    } catch {
+      this.errors += 1;
       return false;
     }
   }
@@ -379,11 +398,4 @@ function insertSorted(q: BufferedEvent[], e: BufferedEvent): boolean {
   return true;
 }
 
-/** A condition on one event; an evaluation error is false. Most expressions read the payload as it is (CompiledExpression.acceptsPayload), the others `scope`. */
-function holds(expr: CompiledExpression, payload: JsonObject, scope: Record<string, unknown> | null): boolean {
-  try {
-    return (expr.acceptsPayload === true ? expr.evaluate(payload) : expr.evaluate(scope!)) === true;
-  } catch {
-    return false;
-  }
-}
+

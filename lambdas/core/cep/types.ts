@@ -134,10 +134,12 @@ export interface SequenceStats {
   droppedForSize: number;
   /** Same event id buffered twice (a redelivery the high-water mark did not catch): kept once. */
   duplicates: number;
+  /** Step `where` and `until` conditions that raised an error on an event (judged not to hold). */
+  conditionErrors: number;
 }
 
 export function emptyStats(): SequenceStats {
-  return { late: 0, ignored: 0, expired: 0, untilCleared: 0, negated: 0, restarted: 0, evicted: 0, evictedForSize: 0, droppedForSize: 0, duplicates: 0 };
+  return { late: 0, ignored: 0, expired: 0, untilCleared: 0, negated: 0, restarted: 0, evicted: 0, evictedForSize: 0, droppedForSize: 0, duplicates: 0, conditionErrors: 0 };
 }
 
 export type { JsonValue };

@@ -1,6 +1,7 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { PipelineMetrics } from '../../../lambdas/adapters/PipelineMetrics';
 import type { BatchReport } from '../../../lambdas/core/Engine';
+import { emptyStats as emptySequenceStats } from '../../../lambdas/core/cep/types';
 import type { RejectReason, Rejection } from '../../../lambdas/core/types';
 import { PIPELINE_METRICS } from '../../../lib/pipelineMetrics';
 
@@ -66,8 +67,8 @@ describe('PipelineMetrics', () => {
     const pm = new PipelineMetrics(new Metrics({ namespace: 'tidewatch-test', serviceName: 'tidewatch-ticker' }));
     // Act
     const blobs = captureEmf(() => {
-      pm.recordAdvance('a', { watermark: 0, windowsClosed: 2, published: [] });
-      pm.recordAdvance('b', { watermark: 0, windowsClosed: 5, published: [] });
+      pm.recordAdvance('a', { watermark: 0, windowsClosed: 2, published: [], conditionErrors: {}, stepErrors: {} });
+      pm.recordAdvance('b', { watermark: 0, windowsClosed: 5, published: [], conditionErrors: {}, stepErrors: {} });
     });
     // Assert
     expect(blobs.map((b) => [b['Stream'], b['WindowsClosed']])).toEqual([
@@ -157,5 +158,74 @@ describe('PipelineMetrics: records of several events', () => {
     expect([main['RecordsIn'], main['EventsIn'], main['ControlMessages'], main['DerivedFieldErrors'], main['RecordsRejected']]).toEqual([3, 40, 1, 3, 2]);
     expect(blobs.filter((b) => b['GroupFieldMissing'] !== undefined).map((b) => [b['Rule'], b['GroupFieldMissing']])).toEqual([['A', 4]]);
     expect(blobs.filter((b) => b['Reason'] !== undefined).map((b) => [b['Reason'], b['RecordsRejected']])).toEqual([['no-match', 2]]);
+  });
+});
+
+describe('PipelineMetrics: rule expression errors', () => {
+  it('emits RuleExpressionErrors per rule and kind of expression, only where there are some, from batches and ticks', () => {
+    const lines: string[] = [];
+    const metrics = new Metrics({ namespace: 'tidewatch-test', serviceName: 'tidewatch-processor' });
+    const spy = jest.spyOn(console, 'log').mockImplementation((line: unknown) => {
+      lines.push(String(line));
+    });
+    const pm = new PipelineMetrics(metrics);
+    const stats = (filterErrors: number, valueErrors: number, conditionErrors: number, step?: number) => ({
+      matched: 1,
+      late: 0,
+      filterErrors,
+      valueErrors,
+      conditionErrors,
+      overflow: 0,
+      missingGroup: 0,
+      ...(step === undefined ? {} : { sequence: { ...emptySequenceStats(), conditionErrors: step } }),
+    });
+    try {
+      pm.recordBatch(
+        'telemetry',
+        {
+          shardId: 's',
+          records: 1,
+          decoded: 1,
+          rejected: [],
+          late: 0,
+          duplicates: 0,
+          perRule: { A: stats(2, 0, 1), B: stats(0, 0, 0), C: stats(0, 3, 0, 4), D: stats(0, 0, 0, 0) },
+          keysWritten: 0,
+          conflicts: 0,
+          published: [],
+          firstSequence: '1',
+          lastSequence: '1',
+          minArrivalTime: null,
+          maxEventTime: null,
+          watermark: 0,
+          retryFrom: null,
+          error: null,
+        },
+        0,
+      );
+      metrics.publishStoredMetrics();
+      // The ticker, with its own Metrics (flushed by recordAdvance).
+      new PipelineMetrics(new Metrics({ namespace: 'tidewatch-test', serviceName: 'tidewatch-ticker' })).recordAdvance('telemetry', {
+        watermark: 0,
+        windowsClosed: 1,
+        published: [],
+        conditionErrors: { A: 5 },
+        stepErrors: { C: 6 },
+      });
+    } finally {
+      spy.mockRestore();
+    }
+    const blobs = lines.map((l) => JSON.parse(l) as EmfBlob & Record<string, unknown>);
+    const errors = blobs.filter((b) => b['RuleExpressionErrors'] !== undefined);
+    expect(errors.map((b) => [b['Stream'], b['Rule'], b['Expression'], b['RuleExpressionErrors']])).toEqual([
+      ['telemetry', 'A', 'where', 2],
+      ['telemetry', 'A', 'when', 1],
+      ['telemetry', 'C', 'aggregate', 3],
+      ['telemetry', 'C', 'step', 4],
+      ['telemetry', 'A', 'when', 5],
+      ['telemetry', 'C', 'step', 6],
+    ]);
+    // The dimension set the dashboard searches on (lib/pipelineMetrics.ts), service included.
+    for (const b of errors) expect([...b._aws.CloudWatchMetrics[0]!.Dimensions[0]!].sort()).toEqual(['Expression', 'Rule', 'Stream', 'service']);
   });
 });
