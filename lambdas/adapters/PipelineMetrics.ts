@@ -1,7 +1,7 @@
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { METRICS } from '../core/contract';
 import type { AdvanceReport, BatchReport } from '../core/Engine';
-import type { RuleBatchStats } from '../core/fold';
+import { type ExpressionKind, expressionErrors } from '../core/fold';
 import type { EpochMs } from '../core/types';
 
 /**
@@ -86,18 +86,4 @@ export class PipelineMetrics {
       single.addMetric(METRICS.alertsPublished, MetricUnit.Count, c.n);
     }
   }
-}
-
-/** The kinds of a rule's expressions (the `Expression` dimension of RuleExpressionErrors). */
-export type ExpressionKind = 'where' | 'aggregate' | 'when' | 'step';
-
-/** A rule's expression errors in one batch, by kind; kinds without errors left out. */
-export function expressionErrors(stats: Pick<RuleBatchStats, 'filterErrors' | 'valueErrors' | 'conditionErrors' | 'sequence'>): Partial<Record<ExpressionKind, number>> {
-  const out: Partial<Record<ExpressionKind, number>> = {};
-  if (stats.filterErrors > 0) out.where = stats.filterErrors;
-  if (stats.valueErrors > 0) out.aggregate = stats.valueErrors;
-  if (stats.conditionErrors > 0) out.when = stats.conditionErrors;
-  const step = stats.sequence?.conditionErrors ?? 0;
-  if (step > 0) out.step = step;
-  return out;
 }

@@ -57,6 +57,16 @@ export const EXPRESSION_LIMITS = {
   maxCallArguments: 8,
 } as const;
 
+/**
+ * Whether an expression's error is only that the event lacks a field it reads (`status` on a heartbeat,
+ * `detail.bytes` on an event without it): an optional field, not a fault of the rule or the data. Such an
+ * event does not match a condition and adds no value to an aggregate, and is not counted as an error
+ * (RuleExpressionErrors counts the others: a wrong type, a bad operation, an error from a function).
+ */
+export function isMissingField(e: unknown): boolean {
+  return e instanceof ExpressionError && (e.code === 'unknown_variable' || e.code === 'no_such_key');
+}
+
 /** Longest accepted expression source, in characters. */
 export const MAX_EXPRESSION_LENGTH = 2000;
 

@@ -1,5 +1,5 @@
 import type { SequenceStats } from './cep/types';
-import { eventVariables } from './expression';
+import { eventVariables, isMissingField } from './expression';
 import { groupOf, hasGroupFields, type GroupRef } from './group';
 import { foldValue, type RuleAggregates, type WindowAcc } from './partials';
 import type { KeyDescriptor } from './StateStore';
@@ -67,6 +67,20 @@ export interface RuleBatchStats {
   missingGroup: number;
   /** Sequence rules: what their matchers counted (expired, evicted, at the state bound, ...); see cep/types.ts. */
   sequence?: SequenceStats;
+}
+
+/** The kinds of a rule's expressions (the `Expression` dimension of RuleExpressionErrors). */
+export type ExpressionKind = 'where' | 'aggregate' | 'when' | 'step';
+
+/** A rule's expression errors in one batch, by kind; kinds without errors left out. */
+export function expressionErrors(stats: Pick<RuleBatchStats, 'filterErrors' | 'valueErrors' | 'conditionErrors' | 'sequence'>): Partial<Record<ExpressionKind, number>> {
+  const out: Partial<Record<ExpressionKind, number>> = {};
+  if (stats.filterErrors > 0) out.where = stats.filterErrors;
+  if (stats.valueErrors > 0) out.aggregate = stats.valueErrors;
+  if (stats.conditionErrors > 0) out.when = stats.conditionErrors;
+  const step = stats.sequence?.conditionErrors ?? 0;
+  if (step > 0) out.step = step;
+  return out;
 }
 
 /** Events of one key folded together: a pane, a session run, or one event of its own. */
@@ -202,12 +216,12 @@ export function scopeOf(shared: SharedParts, payload: JsonObject): Record<string
   return shared.needsEventVariables ? eventVariables(payload) : payload;
 }
 
-/** A filter's verdict; an evaluation error counts as not matching. */
+/** A filter's verdict; an evaluation error counts as not matching (2: counted; a missing field is not, see isMissingField). */
 function passes(expr: CompiledExpression, vars: Record<string, unknown>): 0 | 1 | 2 {
   try {
     return expr.evaluate(vars) === true ? 1 : 0;
-  } catch {
-    return 2;
+  } catch (e) {
+    return isMissingField(e) ? 0 : 2;
   }
 }
 
@@ -228,11 +242,12 @@ export interface FoldInput {
 /** An aggregate argument that threw for the event (its aggregates count a value error). */
 const FAILED: unique symbol = Symbol('tidewatch.argumentFailed');
 
+/** An aggregate argument's value for the event: a missing field is no value (null), another error FAILED. */
 function argument(expr: CompiledExpression, vars: Record<string, unknown>): unknown {
   try {
     return expr.evaluate(vars);
-  } catch {
-    return FAILED;
+  } catch (e) {
+    return isMissingField(e) ? null : FAILED;
   }
 }
 

@@ -18,6 +18,7 @@ import {
 import type { Aggregator } from './aggregates/Aggregator';
 import { isFiniteNumber } from './aggregates/partialState';
 import { mergeSessions, type TimeWindow } from './windows';
+import { isMissingField } from './expression';
 import type { AggregateKind, CompiledExpression, EpochMs, PartialState, WindowRule } from './types';
 
 /** Accumulators of a fixed window (or of one session): count of events, per-aggregate state, max event time. */
@@ -78,11 +79,18 @@ export class RuleAggregates {
     let errors = 0;
     for (let i = 0; i < codes.length; i++) {
       const arg = args[i];
+      let v: unknown;
       try {
-        errors += foldValue(codes[i]!, accs[i], arg === undefined ? true : arg.evaluate(vars));
-      } catch {
-        errors++;
+        v = arg === undefined ? true : arg.evaluate(vars);
+      } catch (e) {
+        // A missing field is no value (as in the fold's argument()); another error is counted.
+        if (!isMissingField(e)) {
+          errors++;
+          continue;
+        }
+        v = null;
       }
+      errors += foldValue(codes[i]!, accs[i], v);
     }
     return errors;
   }

@@ -4,11 +4,12 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import { expressionErrors, PipelineMetrics, type ExpressionKind } from '../adapters/PipelineMetrics';
+import { PipelineMetrics } from '../adapters/PipelineMetrics';
 import { flushRuleMetrics } from '../adapters/RuleMetrics';
 import { createRuntime, type Runtime } from '../adapters/runtime';
 import { ENV, SERVICES } from '../core/contract';
 import type { BatchReport } from '../core/Engine';
+import { expressionErrors, type ExpressionKind } from '../core/fold';
 import type { KinesisLikeRecord } from '../core/types';
 
 /**

@@ -5,6 +5,7 @@
  * and no state is written anywhere.
  */
 import type { ClosedWindow } from '../../lambdas/core/Engine';
+import type { ExpressionKind } from '../../lambdas/core/fold';
 import type { AlertTransition } from '../../lambdas/core/lifecycle';
 import type { EpochMs, KinesisLikeRecord, Pipeline, RejectReason, Rule } from '../../lambdas/core/types';
 import { windowStep } from '../../lambdas/core/windows';
@@ -49,6 +50,11 @@ export interface BacktestSummary {
   /** Windows (and sessions) still open at the end (with --no-flush; 0 after a flush). */
   readonly openWindows: number;
   readonly alerts: Readonly<Record<string, RuleSummary>>;
+  /**
+   * Per rule whose expressions raised errors, by kind (as the RuleExpressionErrors metric): `where` and `step`
+   * conditions judged not to match, `aggregate` arguments taken as no value, `when` judged not to hold.
+   */
+  readonly expressionErrors: Readonly<Record<string, Partial<Record<ExpressionKind, number>>>>;
   readonly flapping: readonly FlappingGroup[];
   readonly flapWindows: number;
   /** Alerts still firing at the end. */
@@ -135,6 +141,15 @@ export class Backtest {
     for (const { key, state } of this.replay.store.dump()) if (key.pane === undefined && state.closeAt !== null && !state.closed) openWindows += 1;
     const alerts: Record<string, RuleSummary> = {};
     for (const [name, s] of this.perRule) alerts[name] = { fired: s.fired, resolved: s.resolved, groups: s.groups, flaps: s.flaps };
+    const expressionErrors: Record<string, Partial<Record<ExpressionKind, number>>> = {};
+    for (const [name, r] of Object.entries(stats.perRule)) {
+      const e: Partial<Record<ExpressionKind, number>> = {};
+      if (r.filterErrors > 0) e.where = r.filterErrors;
+      if (r.valueErrors > 0) e.aggregate = r.valueErrors;
+      if (r.conditionErrors > 0) e.when = r.conditionErrors;
+      if (r.stepErrors > 0) e.step = r.stepErrors;
+      if (Object.keys(e).length > 0) expressionErrors[name] = e;
+    }
     const flapping = [...this.flaps.values()].sort((a, b) => b.times - a.times || a.rule.localeCompare(b.rule) || JSON.stringify(a.group).localeCompare(JSON.stringify(b.group)));
     return {
       records: stats.records,
@@ -146,6 +161,7 @@ export class Backtest {
       windowsClosed: stats.windowsClosed,
       openWindows,
       alerts,
+      expressionErrors,
       flapping,
       flapWindows: this.opts.flapWindows,
       firingAtEnd: this.open.size,

@@ -28,7 +28,7 @@
  *
  * Nothing leaves the process: transitions go to a callback, state stays in memory.
  */
-import { Engine, type BatchReport, type ClosedWindow } from '../../lambdas/core/Engine';
+import { Engine, type AdvanceReport, type BatchReport, type ClosedWindow } from '../../lambdas/core/Engine';
 import { InMemoryStateStore } from '../../lambdas/core/InMemoryStateStore';
 import type { AlertTransition } from '../../lambdas/core/lifecycle';
 import type { EpochMs, KinesisLikeRecord, Pipeline, RejectReason, StreamSpec, WindowRule } from '../../lambdas/core/types';
@@ -68,6 +68,19 @@ export interface ReplayOptions {
   readonly onBatch?: (r: BatchReport) => void;
 }
 
+/** One rule's counts over a replay. */
+export interface RuleReplayStats {
+  matched: number;
+  /** `where` errors: the event judged not to match. */
+  filterErrors: number;
+  /** Aggregate argument errors: no value. */
+  valueErrors: number;
+  /** `when` errors: the window (or session) judged not to hold. */
+  conditionErrors: number;
+  /** Sequence step and `until` condition errors: judged not to match. */
+  stepErrors: number;
+}
+
 export interface ReplayStats {
   readonly records: number;
   /** Records decoded into events (the rest were rejected). */
@@ -78,8 +91,8 @@ export interface ReplayStats {
   readonly batches: number;
   readonly ticks: number;
   readonly windowsClosed: number;
-  /** Per rule: events that matched its filter, and expression errors (counted as "does not match" / no value). */
-  readonly perRule: Readonly<Record<string, { matched: number; filterErrors: number; valueErrors: number }>>;
+  /** Per rule: events that matched its filter, and expression errors (judged "does not match", no value, "does not hold"). */
+  readonly perRule: Readonly<Record<string, RuleReplayStats>>;
   /** Arrival time (ms) of the first and the last record (null before any). */
   readonly firstArrival: EpochMs | null;
   readonly lastArrival: EpochMs | null;
@@ -133,7 +146,7 @@ export class Replay {
     watermark: -Infinity as EpochMs,
   };
   private readonly rejected: Partial<Record<RejectReason, number>> = {};
-  private readonly perRule: Record<string, { matched: number; filterErrors: number; valueErrors: number }> = {};
+  private readonly perRule: Record<string, RuleReplayStats> = {};
 
   constructor(private readonly opts: ReplayOptions) {
     const stream = opts.pipeline.streams.get(opts.stream);
@@ -145,7 +158,7 @@ export class Replay {
     if (!(this.windowMs >= 0)) throw new Error(`batch window must be 0 ms or more (given ${this.windowMs})`);
     if (!(Number.isInteger(this.batchSize) && this.batchSize >= 1)) throw new Error(`batch size must be a whole number, 1 or more (given ${this.batchSize})`);
     if (!(this.tickEvery > 0)) throw new Error(`tick interval must be more than 0 ms (given ${this.tickEvery})`);
-    for (const r of opts.pipeline.rules) if (r.stream === opts.stream) this.perRule[r.name] = { matched: 0, filterErrors: 0, valueErrors: 0 };
+    for (const r of opts.pipeline.rules) if (r.stream === opts.stream) this.perRule[r.name] = { matched: 0, filterErrors: 0, valueErrors: 0, conditionErrors: 0, stepErrors: 0 };
     this.engine = this.engineFor(opts.pipeline);
   }
 
@@ -272,6 +285,8 @@ export class Replay {
       mine.matched += s.matched;
       mine.filterErrors += s.filterErrors;
       mine.valueErrors += s.valueErrors;
+      mine.conditionErrors += s.conditionErrors;
+      mine.stepErrors += s.sequence?.conditionErrors ?? 0;
     }
     if (report.maxEventTime !== null && (this.counts.lastEventTime === null || report.maxEventTime > this.counts.lastEventTime)) this.counts.lastEventTime = report.maxEventTime;
     return taken;
@@ -280,7 +295,7 @@ export class Replay {
   private async ticksUntil(t: EpochMs, inclusive: boolean): Promise<void> {
     while (inclusive ? this.nextTick <= t : this.nextTick < t) {
       this.clock.set(this.nextTick);
-      await this.engine.advance({ full: true });
+      this.noteAdvance(await this.engine.advance({ full: true }));
       this.counts.ticks += 1;
       this.nextTick += this.tickEvery;
     }
@@ -303,6 +318,12 @@ export class Replay {
     this.afterInput = true;
     this.clock.set(Math.max(target + idleTimeoutMs + outOfOrdernessMs, lastActivity + idleTimeoutMs));
     const flusher = this.engineFor({ ...this.opts.pipeline, rules });
-    await flusher.advance({ full: true });
+    this.noteAdvance(await flusher.advance({ full: true }));
+  }
+
+  /** The expression errors of the windows a tick closed and the sequence events it released. */
+  private noteAdvance(report: AdvanceReport): void {
+    for (const [name, n] of Object.entries(report.conditionErrors)) if (this.perRule[name]) this.perRule[name].conditionErrors += n;
+    for (const [name, n] of Object.entries(report.stepErrors)) if (this.perRule[name]) this.perRule[name].stepErrors += n;
   }
 }

@@ -1,6 +1,6 @@
 import type { DecodedBatch } from '../decode';
 import { eventIdOf } from '../decode';
-import { eventVariables } from '../expression';
+import { eventVariables, isMissingField } from '../expression';
 import type { RuleBatchStats } from '../fold';
 import { groupFromKey, groupOf, hasGroupFields, type GroupRef } from '../group';
 import type { AlertState, AlertTransition, StepResult } from '../lifecycle';
@@ -110,9 +110,12 @@ export class SequenceRules {
           let ok: boolean;
           try {
             ok = (where.acceptsPayload === true ? where.evaluate(payload) : where.evaluate(eventVariables(payload))) === true;
-          } catch {
-            outcome[i] = FILTER_ERROR;
-            filterErrors += 1;
+          } catch (e) {
+            // A missing field: no match, not an error (isMissingField).
+            if (!isMissingField(e)) {
+              outcome[i] = FILTER_ERROR;
+              filterErrors += 1;
+            }
             ok = false;
           }
           if (!ok) continue;

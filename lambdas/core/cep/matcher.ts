@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { eventVariables } from '../expression';
+import { eventVariables, isMissingField } from '../expression';
 import type { CompiledExpression, EpochMs, JsonObject, JsonValue } from '../types';
 import type { BufferedEvent, Guard, PartialMatch, SequenceInput, SequenceMatch, SequenceSpec, SequenceState, SequenceStats } from './types';
 
@@ -277,18 +277,18 @@ export class SequenceMatcher {
     const scope: Record<string, unknown> = { ...e[3], steps: p === null ? [] : p.b.slice(0, stepIndex) };
     try {
       return s.where.evaluate(eventVariables(scope)) === true;
-    } catch {
-      this.errors += 1;
+    } catch (e) {
+      if (!isMissingField(e)) this.errors += 1;
       return false;
     }
   }
 
-  /** A condition on one event; an evaluation error is false, and counted. Most expressions read the payload as it is (CompiledExpression.acceptsPayload), the others `scope`. */
+  /** A condition on one event; an evaluation error is false, and counted unless a field is missing (isMissingField). Most expressions read the payload as it is (CompiledExpression.acceptsPayload), the others `scope`. */
   private holds(expr: CompiledExpression, payload: JsonObject, scope: Record<string, unknown> | null): boolean {
     try {
       return (expr.acceptsPayload === true ? expr.evaluate(payload) : expr.evaluate(scope!)) === true;
-    } catch {
-      this.errors += 1;
+    } catch (e) {
+      if (!isMissingField(e)) this.errors += 1;
       return false;
     }
   }

@@ -274,6 +274,11 @@ function summaryLines(s: BacktestSummary, seconds: number, cpuSeconds: number): 
   out.push(`  alerts    ${'rule'.padEnd(w)}  fired  resolved  groups  flaps`);
   for (const [rule, a] of rules) out.push(`            ${rule.padEnd(w)}  ${String(a.fired).padStart(5)}  ${String(a.resolved).padStart(8)}  ${String(a.groups).padStart(6)}  ${String(a.flaps).padStart(5)}`);
   if (s.firingAtEnd > 0) out.push(`            ${s.firingAtEnd} still firing at the end`);
+  const failing = Object.entries(s.expressionErrors);
+  if (failing.length > 0) {
+    out.push('  errors    expressions that raised errors (judged false: where/step no match, aggregate no value, when does not hold):');
+    for (const [rule, e] of failing) out.push(`            ${rule.padEnd(w)}  ${Object.entries(e).map(([kind, c]) => `${kind} ${n(c ?? 0)}`).join(', ')}`);
+  }
   if (s.flapping.length === 0) out.push(`  flapping  none (no alert fired and resolved within ${s.flapWindows} windows)`);
   else {
     out.push(`  flapping  fired then resolved within ${s.flapWindows} windows:`);

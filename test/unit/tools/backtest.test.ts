@@ -80,6 +80,45 @@ describe('tidewatch backtest over NDJSON', () => {
       alerts: { HighErrorRate: { fired: 2, resolved: 2, groups: 1, flaps: 1 }, SlowResponses: { fired: 0, resolved: 0, groups: 0, flaps: 0 }, HeartbeatMissing: { fired: 0 } },
       flapping: [{ rule: 'HighErrorRate', group: { service: 'checkout' }, times: 1 }],
     });
+    // The sample's expressions raise no error on these events.
+    expect(summary['expressionErrors']).toEqual({});
+  });
+
+  it('reports the expressions that raised errors, per rule and kind (a rule that cannot fire says so)', async () => {
+    const pipeline = join(dir, 'errors.yaml');
+    writeFileSync(
+      pipeline,
+      [
+        'streams:',
+        '  telemetry:',
+        '    timestamp: ts',
+        'rules:',
+        '  - alert: SlowMean',
+        '    stream: telemetry',
+        "    where: 'status >= 200'",
+        '    groupBy: [service]',
+        '    window: { tumbling: 1m }',
+        '    aggregate:',
+        "      mean: 'avg(latencyMs)'",
+        "    when: 'mean > 100.0'",
+        '',
+      ].join('\n'),
+    );
+    // checkout: 30 requests with a latency (mean 40: does not hold); search: status as a string on 2 (where raises),
+    // latency a string on the other 28 (avg's argument raises), so its window's mean has no value and `when` raises;
+    // cart: no status and no latency at all: optional fields, no match and no value, no error.
+    const lines: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      lines.push(http(T0 + i * 1000, 'checkout', 200));
+      lines.push(JSON.stringify({ ts: new Date(T0 + i * 1000 + 500).toISOString(), service: 'search', status: i < 2 ? 'ok' : 200, latencyMs: 'n/a' }));
+      lines.push(JSON.stringify({ ts: new Date(T0 + i * 1000 + 600).toISOString(), service: 'cart' }));
+    }
+    const c = io();
+    expect(await runBacktest(['--json', '-q', '--pipeline', pipeline, file('errors.ndjson', lines)], c.io)).toBe(0);
+    expect(c.json().pop()).toMatchObject({ expressionErrors: { SlowMean: { where: 2, aggregate: 28, when: 1 } }, alerts: { SlowMean: { fired: 0 } } });
+    const text = io();
+    expect(await runBacktest(['-q', '--pipeline', pipeline, join(dir, 'errors.ndjson')], text.io)).toBe(0);
+    expect(text.out().split('\n')).toContain('            SlowMean  where 2, aggregate 28, when 1');
   });
 
   it('with --windows, also prints every closed window per rule and group; --flap-windows 0 counts no flapping', async () => {
