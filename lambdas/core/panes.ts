@@ -600,7 +600,7 @@ class FoundRecords {
   claims(pb: PaneBatch, slot: Slot, first: number): PaneClaim[] {
     const writes = writesOf(slot);
     const out = new Map<string, { part: Part; from: EpochMs; version: number; indices: number[] }>();
-    for (const { part } of pb.parts) {
+    pb.parts.forEach(({ part }, k) => {
       for (const i of eventsOf(part)) {
         const seq = padSequence(this.events.sequenceNumber(i));
         const w = writes.find((x) => seq <= x.h);
@@ -608,12 +608,12 @@ class FoundRecords {
         if (w === undefined || w.v === undefined) continue;
         const from = validFromAt(pb.rule, pb.start, Math.max(this.shardWatermarkBefore(i), w.w ?? -Infinity));
         if (from === null || from >= pb.start) continue;
-        const k = `${String(pb.parts.findIndex((p) => p.part === part))}\u0001${String(w.v)}\u0001${String(from)}`;
-        const c = out.get(k) ?? { part, from, version: w.v, indices: [] };
+        const id = `${String(k)}\u0001${String(w.v)}\u0001${String(from)}`;
+        const c = out.get(id) ?? { part, from, version: w.v, indices: [] };
         c.indices.push(i);
-        out.set(k, c);
+        out.set(id, c);
       }
-    }
+    });
     return [...out.values()].map((c) => ({ pb, first, ...c }));
   }
 
