@@ -123,6 +123,18 @@ describe('panes', () => {
     }
   });
 
+  it('a late record is counted by every delivery that brings it (the rule a retried pane check follows): a tumbling window\'s, delivered twice, counts once in each report', async () => {
+    const store = new InMemoryStateStore();
+    const engine = new Engine({ pipeline: pipelineOf([windowRule({ name: 'Tum' })], streamSpec()), stream: 'telemetry', store, clock: { now: () => T0 + 6 * M }, publish: async () => undefined });
+    await engine.processBatch(S, shardRecords(S, [ev(5 * M, 1)], 1n));
+    const late = shardRecords(S, [ev(10_000, 2)], 2n);
+    const reports = [await engine.processBatch(S, late), await engine.processBatch(S, late)];
+    expect(reports.map((r) => [r.late, r.perRule['Tum']!.late, r.retryFrom])).toEqual([
+      [1, 1, null],
+      [1, 1, null],
+    ]);
+  });
+
   it('emit: early evaluates every open window a batch touched from its panes (one read of the group\'s panes) and fires once', async () => {
     const rule = windowRule({ name: 'Early', emit: 'early', window: { kind: 'hopping', sizeMs: 3 * M, slideMs: M }, aggregates: [countAgg('total')] });
     const store = new InMemoryStateStore();
