@@ -222,7 +222,7 @@ export class Engine {
     this.concurrency = opts.concurrency ?? 16;
     this.redact = new Set(opts.redactFields ?? []);
     this.maxGroups = opts.maxGroupsPerRulePerBatch ?? 10000;
-    this.panes = new PaneWriter(opts.store, stream.name, this.shared, this.concurrency);
+    this.panes = new PaneWriter(opts.store, stream.name, stream.outOfOrdernessMs, this.shared, this.concurrency);
     this.sequences = new SequenceRules(
       stream,
       opts.pipeline.rules.filter((r): r is SequenceRule => r.type === 'sequence' && r.stream === opts.stream),
@@ -347,7 +347,7 @@ export class Engine {
         }
       });
       if (paned.length > 0) {
-        const r = await this.panes.apply(shardId, paned, events);
+        const r = await this.panes.apply(shardId, paned, events, { streamWatermark: streamWm, priorMax });
         keysWritten += r.written;
         conflicts += r.conflicts;
         for (const [name, l] of r.late) countLate(name, l.count, l.first);

@@ -114,9 +114,10 @@ class MemoryAggregates implements AggregateStorage {
     if (entry === undefined && expectedHwm !== undefined) return conflict<KeyState>(undefined);
     const e: KeyEntry = entry ?? { key: window, slots: {}, closed: false, closedThrough: null, closeAt: update.closeAt, version: 0 };
     e.paneSlots ??= {};
-    e.paneSlots[shardId] = clone(update.slot);
     e.closeAt = update.closeAt;
     e.version += 1;
+    // The version this write gives the item, kept with the slot (as the DynamoDB store's single update does).
+    e.paneSlots[shardId] = { ...clone(update.slot), version: e.version };
     this.t.keys.set(window.id, e);
     return { ok: true, value: paneSnapshot(e) };
   }

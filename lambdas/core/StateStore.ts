@@ -35,6 +35,12 @@ export interface Slot {
   /** Zero-padded sequence number (see sequence.ts). */
   readonly hwm: string;
   readonly partial: PartialJson;
+  /**
+   * Pane slots (panes.ts) as read: the version of the pane item that the slot's last write produced
+   * (set by the store in that write, never by a builder). Absent on other slots, and on pane slots
+   * written before it was kept.
+   */
+  readonly version?: number;
 }
 
 /** Identifies one aggregate key: (rule, group, window) — for session rules the window is the group's whole session list. */

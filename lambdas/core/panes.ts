@@ -42,11 +42,33 @@ import { closesAt, type TimeWindow } from './windows';
 /** The slot of a finished hopping window's item that holds its value (merged from its panes). */
 export const FINAL_SLOT = 'final';
 
-/** A pane slot's partial: the main part (counts in every window of the pane), and late parts by validFrom. */
+/**
+ * A pane slot's partial: the main part (counts in every window of the pane), and late parts by
+ * validFrom; and what a retry of the batch needs to check again the windows its records were written
+ * for (PaneWriter): the stream watermark the slot's last write was folded on (`w`; its records are in
+ * the pane since the version that write produced, Slot.version), and, after a write that added to the
+ * records of an attempt before it (a retry whose batch went further), the earlier writes still in reach
+ * (`e`). Slots written before `w` and `e` were kept have neither (and no Slot.version): a retry can tell
+ * nothing of their records, as before.
+ */
 export interface PanePartialJson {
   readonly f?: FixedPartialJson;
   /** Late parts: the start of the oldest window each counts in, and its partial. */
   readonly l?: Readonly<Record<string, FixedPartialJson>>;
+  /** The stream watermark the slot's last write was folded on (absent: none yet, or written before it was kept). */
+  readonly w?: EpochMs;
+  /** Earlier writes, oldest first: the records up to `h` (above the entry before) are in since version `v`, folded on watermark `w`. */
+  readonly e?: readonly PaneWriteJson[];
+}
+
+/** One earlier write of a pane slot (PanePartialJson.e). */
+export interface PaneWriteJson {
+  /** Its high-water mark (zero-padded). */
+  readonly h: string;
+  /** The pane item's version it produced (absent: a slot written before versions were kept). */
+  readonly v?: number;
+  /** The stream watermark it was folded on. */
+  readonly w?: EpochMs;
 }
 
 /** Whether the rule's windows are stored as panes: hopping windows whose size is a multiple of the slide. */
@@ -147,14 +169,24 @@ function serializePane(aggs: RuleAggregates, accs: Map<string, WindowAcc>): Pane
   return { ...(f ? { f: aggs.serialize(f) } : {}), ...(late ? { l } : {}) };
 }
 
+/** What a pane builder reports of its last build (the one written, when the write went through). */
+export interface PaneBuild {
+  /** Records the build adds, per part (PaneBatch.parts). */
+  readonly fresh: number[];
+  /** The slot it built on (undefined: none). */
+  on: Slot | undefined;
+}
+
 /**
  * The slot builder of one pane's batch, for StateStore.apply: the same
  * exactly-once protocol as a window key's (fold.ts, Engine.applyKey). Fast
  * path: every record is newer than the slot's HWM, the parts are merged in as
  * folded. Slow path (a redelivery overlapping the slot): the records newer
- * than the HWM are folded again, each into the part of its validity.
+ * than the HWM are folded again, each into the part of its validity, and the
+ * write the slot held is kept in `e` (PanePartialJson). `watermark`: the
+ * stream watermark the batch was folded on (kept as `w`).
  */
-export function paneBuilder(pb: PaneBatch, events: DecodedBatch, shared: SharedParts, fresh?: number[]): (current: Slot | undefined) => SlotUpdate | null {
+export function paneBuilder(pb: PaneBatch, events: DecodedBatch, shared: SharedParts, watermark: EpochMs, build?: PaneBuild): (current: Slot | undefined) => SlotUpdate | null {
   const { rule, aggs } = pb.rule;
   let first = Infinity;
   let last = -1;
@@ -191,12 +223,41 @@ export function paneBuilder(pb: PaneBatch, events: DecodedBatch, shared: SharedP
           n += 1;
         }
       }
-      if (fresh !== undefined) fresh[k] = n;
+      if (build !== undefined) build.fresh[k] = n;
       added += n;
     });
+    if (build !== undefined) build.on = current;
     if (!fast && added === 0) return null;
-    return { slot: { hwm, partial: serializePane(aggs, accs) as unknown as PartialJson }, closeAt };
+    const partial: PanePartialJson = { ...serializePane(aggs, accs), ...(Number.isFinite(watermark) ? { w: watermark } : {}), ...(fast ? {} : { e: earlierWrites(current!, firstSeq) }) };
+    return { slot: { hwm, partial: partial as unknown as PartialJson }, closeAt };
   };
+}
+
+/** The writes a slot holds (oldest first, the last one's `h` its HWM), as PanePartialJson.e has them. */
+function writesOf(slot: Slot): PaneWriteJson[] {
+  const p = slot.partial as unknown as PanePartialJson;
+  const last: PaneWriteJson = { h: slot.hwm, ...(slot.version !== undefined ? { v: slot.version } : {}), ...(p.w !== undefined ? { w: p.w } : {}) };
+  return [...(p.e ?? []), last];
+}
+
+/** The writes of `current` holding records at or after `firstSeq` (those a retry of this batch can meet again). */
+function earlierWrites(current: Slot, firstSeq: string): PaneWriteJson[] {
+  const all = writesOf(current);
+  // Entry k holds the records above entry k-1's HWM up to its own: it is in reach if its HWM is.
+  return all.filter((w) => w.h >= firstSeq);
+}
+
+/**
+ * The start of the oldest window of the pane starting at `paneStart` that a record of it folded on
+ * `watermark` counts in (fold.ts: the windows the watermark leaves open), or null when it closes all.
+ */
+export function validFromAt(ctx: RuleContext, paneStart: EpochMs, watermark: EpochMs): EpochMs | null {
+  const step = ctx.step!;
+  const slack = paneStart + sizeOf(ctx) + ctx.rule.latenessMs - watermark;
+  if (slack <= 0) return null;
+  const panes = sizeOf(ctx) / step;
+  const open = slack > (panes - 1) * step ? panes : Math.ceil(slack / step);
+  return paneStart - (open - 1) * step;
 }
 
 /** One pane as read: its start and state. */
@@ -281,12 +342,25 @@ export interface PaneApplyResult {
 /** Window items known to exist, kept by a container between batches: a window is registered once. */
 const REGISTERED_CAP = 50_000;
 
-/** A pane write that took effect: the pane item's version after it, and the records it added per part (PaneBatch.parts). */
-interface PaneWritten {
+/**
+ * Records of a pane batch that are in the pane since one version of its item: the ones a write of this
+ * attempt added, or ones an earlier attempt wrote (found in the pane's slot). `from`: the oldest window
+ * they were written for; `indices`: their event indices, or 'all' (the part's every record).
+ */
+interface PaneClaim {
   readonly pb: PaneBatch;
+  readonly part: Part;
+  readonly from: EpochMs;
   readonly version: number;
-  readonly fresh: readonly number[];
+  readonly indices: readonly number[] | 'all';
+  /** The pane batch's first event index (where a failure of its check makes the batch retry). */
   readonly first: number;
+}
+
+/** What the batch holds besides its events: what it was folded on (the stream watermark it read, the shard's progress before it). */
+export interface PaneBatchContext {
+  readonly streamWatermark: EpochMs;
+  readonly priorMax: EpochMs;
 }
 
 /**
@@ -305,6 +379,15 @@ interface PaneWritten {
  * before reads them again; a closed one tells by the versions it merged
  * whether each pane write is in its value, and those that are not are late.
  * One read per batch; a fence only per window a close raced.
+ *
+ * A retry (the check failed, or the container died after the write) finds
+ * its records in the pane already: the slot tells the version of the write
+ * that put them there and the watermark it was folded on (PanePartialJson), so
+ * the retry checks again the windows they were written for, as the first
+ * attempt would have: the same records are late, each once in the retry's
+ * report (as any delivery counts the records a closed window refuses). Slots
+ * written before the version was kept tell nothing: their records are not
+ * checked (counted late by nobody, as before).
  */
 export class PaneWriter {
   private readonly registered = new Set<string>();
@@ -312,11 +395,12 @@ export class PaneWriter {
   constructor(
     private readonly store: StateStore,
     private readonly stream: string,
+    private readonly outOfOrdernessMs: number,
     private readonly shared: SharedParts,
     private readonly concurrency: number,
   ) {}
 
-  async apply(shardId: string, keyBatches: readonly KeyBatch[], events: DecodedBatch): Promise<PaneApplyResult> {
+  async apply(shardId: string, keyBatches: readonly KeyBatch[], events: DecodedBatch, batch: PaneBatchContext): Promise<PaneApplyResult> {
     const out: PaneApplyResult = { written: 0, conflicts: 0, late: new Map(), failures: [], failedAt: Infinity, early: [] };
     const pending = new Map<string, Promise<'created' | 'exists' | 'closed'>>();
     const register = (pb: PaneBatch, w: TimeWindow): Promise<'created' | 'exists' | 'closed'> => {
@@ -332,20 +416,28 @@ export class PaneWriter {
       }
       return p;
     };
-    // Records counted late, by rule: each once, whichever windows refused it.
-    const counted = new Map<RuleContext, Set<Part>>();
-    const late = (pb: PaneBatch, part: Part, count: number): void => {
-      let parts = counted.get(pb.rule);
-      if (parts === undefined) counted.set(pb.rule, (parts = new Set()));
-      if (count === 0 || parts.has(part)) return;
-      parts.add(part);
+    // Records counted late, by rule: each once (by event index), whichever windows refused it.
+    const counted = new Map<RuleContext, Set<number>>();
+    const late = (pb: PaneBatch, part: Part, indices: readonly number[] | 'all'): void => {
+      let seen = counted.get(pb.rule);
+      if (seen === undefined) counted.set(pb.rule, (seen = new Set()));
+      let count = 0;
+      let first = Infinity;
+      for (const i of indices === 'all' ? eventsOf(part) : indices) {
+        if (seen.has(i)) continue;
+        seen.add(i);
+        count += 1;
+        if (i < first) first = i;
+      }
+      if (count === 0) return;
       const l = out.late.get(pb.rule.rule.name) ?? { count: 0, first: Infinity };
       l.count += count;
-      l.first = Math.min(l.first, part.first);
+      l.first = Math.min(l.first, first);
       out.late.set(pb.rule.rule.name, l);
     };
     const pbs = panesOf(keyBatches);
-    const written: PaneWritten[] = [];
+    const claims: PaneClaim[] = [];
+    const found = new FoundRecords(events, batch.priorMax, this.outOfOrdernessMs);
     // Per (rule, group): the newest window found closed, the span of windows and panes touched (early rules).
     const touched = new Map<string, { ctx: RuleContext; group: GroupRef; closed: EpochMs; from: EpochMs; to: EpochMs; first: number }>();
     await forEachLimit(pbs, this.concurrency, async (pb) => {
@@ -364,7 +456,7 @@ export class PaneWriter {
           pb.parts.forEach((p, k) => {
             if (p.validFrom > closed) return;
             p.validFrom = closed + pb.rule.step!;
-            if (p.validFrom > pb.start) late(pb, p.part, p.part.count);
+            if (p.validFrom > pb.start) late(pb, p.part, 'all');
             else moved.add(k);
           });
         }
@@ -376,26 +468,35 @@ export class PaneWriter {
         t.first = Math.min(t.first, first);
         touched.set(id, t);
         if (pb.parts.every((p) => p.validFrom > pb.start)) return;
-        const fresh = pb.parts.map(() => 0);
-        const outcome = await this.store.apply(pb.key, shardId, paneBuilder(pb, events, this.shared, fresh));
+        const build: PaneBuild = { fresh: pb.parts.map(() => 0), on: undefined };
+        const outcome = await this.store.apply(pb.key, shardId, paneBuilder(pb, events, this.shared, batch.streamWatermark, build));
         out.conflicts += outcome.conflicts;
         if (outcome.status === 'closed') {
           // The pane's newest window is closed, so are all of its windows: its records are late for every one.
           t.closed = pb.start;
-          for (const p of pb.parts) if (p.validFrom <= pb.start) late(pb, p.part, p.part.count);
+          for (const p of pb.parts) if (p.validFrom <= pb.start) late(pb, p.part, 'all');
           return;
         }
         this.remember(paneWindow(pb.key).id);
+        // The records already in the pane (a retry): in since the write that put them there, checked again as it would have been.
+        const slot = outcome.status === 'applied' ? build.on : outcome.state.slots[shardId];
+        const fast = slot === undefined || slot.hwm < padSequence(events.sequenceNumber(first));
+        if (!fast) claims.push(...found.claims(pb, slot, first));
         if (outcome.status !== 'applied') return;
         out.written += 1;
-        for (const k of moved) late(pb, pb.parts[k]!.part, fresh[k]!);
-        written.push({ pb, version: outcome.state.version, fresh, first });
+        const version = outcome.state.version;
+        pb.parts.forEach((p, k) => {
+          if (build.fresh[k] === 0 || p.validFrom > pb.start) return;
+          const indices = fast ? 'all' : found.above(p.part, slot!.hwm);
+          if (moved.has(k)) late(pb, p.part, indices);
+          claims.push({ pb, part: p.part, from: p.validFrom, version, indices, first });
+        });
       } catch (err) {
         out.failures.push(err);
         out.failedAt = Math.min(out.failedAt, first);
       }
     });
-    await this.checkClosedUnder(written, touched, late, out);
+    await this.checkClosedUnder(claims, touched, late, out);
     // emit: early: every open window touched, from its panes (one read of the group's panes).
     for (const t of touched.values()) {
       if (t.ctx.rule.emit !== 'early' || t.first >= out.failedAt) continue;
@@ -418,62 +519,53 @@ export class PaneWriter {
   }
 
   /**
-   * The windows older than their pane that the batch's pane writes added records to and that the
+   * The windows older than their pane that the claims' records were written for and that the
    * stream's watermark, read again after the writes, now closes: each one fenced (see the class).
    * A record a closed window's value left out is late for it.
    */
   private async checkClosedUnder(
-    written: readonly PaneWritten[],
+    claims: readonly PaneClaim[],
     touched: Map<string, { closed: EpochMs }>,
-    late: (pb: PaneBatch, part: Part, count: number) => void,
+    late: (pb: PaneBatch, part: Part, indices: readonly number[] | 'all') => void,
     out: PaneApplyResult,
   ): Promise<void> {
-    // The oldest window each write added records to (its parts' validFrom), when older than its pane.
-    const older = written.flatMap((w) => {
-      let from = Infinity;
-      w.pb.parts.forEach((p, k) => {
-        if (w.fresh[k]! > 0 && p.validFrom < from) from = p.validFrom;
-      });
-      return from < w.pb.start ? [{ w, from }] : [];
-    });
+    const older = claims.filter((c) => c.from < c.pb.start);
     if (older.length === 0) return;
     let watermark: EpochMs;
     try {
       watermark = await this.store.getStreamWatermark(this.stream);
     } catch (err) {
       out.failures.push(err);
-      out.failedAt = Math.min(out.failedAt, ...older.map((o) => o.w.first));
+      out.failedAt = Math.min(out.failedAt, ...older.map((c) => c.first));
       return;
     }
-    const byWindow = new Map<string, { key: KeyDescriptor; start: EpochMs; group: string; writes: PaneWritten[] }>();
-    for (const { w, from } of older) {
-      const size = sizeOf(w.pb.rule);
+    const byWindow = new Map<string, { key: KeyDescriptor; start: EpochMs; group: string; claims: PaneClaim[] }>();
+    for (const c of older) {
+      const size = sizeOf(c.pb.rule);
       // Older windows close first: from the oldest on, while the watermark closes them.
-      for (let s = from; s < w.pb.start && closesAt({ start: s, end: s + size }, w.pb.rule.rule.latenessMs) <= watermark; s += w.pb.rule.step!) {
-        const key = windowKey(w.pb, { start: s, end: s + size });
-        const c = byWindow.get(key.id) ?? { key, start: s, group: `${w.pb.rule.rule.name}\u0001${w.pb.group.key}`, writes: [] };
-        c.writes.push(w);
-        byWindow.set(key.id, c);
+      for (let s = c.from; s < c.pb.start && closesAt({ start: s, end: s + size }, c.pb.rule.rule.latenessMs) <= watermark; s += c.pb.rule.step!) {
+        const key = windowKey(c.pb, { start: s, end: s + size });
+        const w = byWindow.get(key.id) ?? { key, start: s, group: `${c.pb.rule.rule.name}\u0001${c.pb.group.key}`, claims: [] };
+        w.claims.push(c);
+        byWindow.set(key.id, w);
       }
     }
-    await forEachLimit([...byWindow.values()], this.concurrency, async (c) => {
+    await forEachLimit([...byWindow.values()], this.concurrency, async (w) => {
       try {
-        const fenced = await this.store.fenceWindow(c.key);
+        const fenced = await this.store.fenceWindow(w.key);
         if (!fenced.closed) return;
-        const t = touched.get(c.group);
-        if (t !== undefined) t.closed = Math.max(t.closed, c.start);
+        const t = touched.get(w.group);
+        if (t !== undefined) t.closed = Math.max(t.closed, w.start);
         // Closed before closes kept what they merged (or gone): whether the writes are in cannot be told.
         if (fenced.merged === undefined) return;
-        for (const w of c.writes) {
+        for (const c of w.claims) {
           // The close read the pane after this write (its version, or a later one): the records are in.
-          if ((fenced.merged[String(w.pb.start)] ?? 0) >= w.version) continue;
-          w.pb.parts.forEach((p, k) => {
-            if (p.validFrom <= c.start) late(w.pb, p.part, w.fresh[k]!);
-          });
+          if ((fenced.merged[String(c.pb.start)] ?? 0) >= c.version) continue;
+          late(c.pb, c.part, c.indices);
         }
       } catch (err) {
         out.failures.push(err);
-        out.failedAt = Math.min(out.failedAt, ...c.writes.map((w) => w.first));
+        out.failedAt = Math.min(out.failedAt, ...w.claims.map((c) => c.first));
       }
     });
   }
@@ -481,6 +573,60 @@ export class PaneWriter {
   private remember(id: string): void {
     if (this.registered.size >= REGISTERED_CAP) this.registered.clear();
     this.registered.add(id);
+  }
+}
+
+/**
+ * A batch's records found in a pane slot already (a retry): for each, the write that put it there
+ * (the slot's last, or an earlier one it keeps) and so the version it is in the pane since and the
+ * windows it was written for (the fold's rule, on the watermark that write was folded on and the
+ * shard's own before the record, which a retry of the batch sees as the first attempt did).
+ */
+class FoundRecords {
+  private shardMax: Float64Array | undefined;
+
+  constructor(
+    private readonly events: DecodedBatch,
+    private readonly priorMax: EpochMs,
+    private readonly outOfOrdernessMs: number,
+  ) {}
+
+  /** The part's records above `hwm` (the ones a write on that HWM adds). */
+  above(part: Part, hwm: string): number[] {
+    return eventsOf(part).filter((i) => padSequence(this.events.sequenceNumber(i)) > hwm);
+  }
+
+  /** Claims for the pane batch's records the slot holds already, by part, version and oldest window. */
+  claims(pb: PaneBatch, slot: Slot, first: number): PaneClaim[] {
+    const writes = writesOf(slot);
+    const out = new Map<string, { part: Part; from: EpochMs; version: number; indices: number[] }>();
+    pb.parts.forEach(({ part }, k) => {
+      for (const i of eventsOf(part)) {
+        const seq = padSequence(this.events.sequenceNumber(i));
+        const w = writes.find((x) => seq <= x.h);
+        // Not in the slot (added by this attempt), or written by code that kept no version: nothing to tell.
+        if (w === undefined || w.v === undefined) continue;
+        const from = validFromAt(pb.rule, pb.start, Math.max(this.shardWatermarkBefore(i), w.w ?? -Infinity));
+        if (from === null || from >= pb.start) continue;
+        const id = `${String(k)}\u0001${String(w.v)}\u0001${String(from)}`;
+        const c = out.get(id) ?? { part, from, version: w.v, indices: [] };
+        c.indices.push(i);
+        out.set(id, c);
+      }
+    });
+    return [...out.values()].map((c) => ({ pb, first, ...c }));
+  }
+
+  /** The shard's watermark before event i, as the fold judged it (fold.ts: the newest event time before it, less outOfOrderness). */
+  private shardWatermarkBefore(i: number): EpochMs {
+    if (this.shardMax === undefined) {
+      const times = this.events.times;
+      const max = new Float64Array(this.events.length + 1);
+      max[0] = this.priorMax;
+      for (let k = 0; k < this.events.length; k++) max[k + 1] = times[k]! > max[k]! ? times[k]! : max[k]!;
+      this.shardMax = max;
+    }
+    return this.shardMax[i]! - this.outOfOrdernessMs;
   }
 }
 

@@ -225,7 +225,9 @@ export class World {
     // the write recording a step is not its confirmation.
     const item = request.key.sk !== undefined && request.op !== 'alert.record' ? `${pk}|${request.key.sk}` : undefined;
     const where = () => `${command} ${request.op} ${pk.slice(0, 60)} (container ${c.id}, invocation ${c.invocation})`;
-    const isApply = (command === 'UpdateItemCommand' && request.op === 'aggregate.apply') || (command === 'PutItemCommand' && request.op === 'sequence.apply');
+    // Pane writes too (hopping rules): a crash after one of them, before the batch's check of the windows closed under it, leaves
+    // its records in the pane for the retry to find (core/panes.ts, PaneWriter).
+    const isApply = (command === 'UpdateItemCommand' && (request.op === 'aggregate.apply' || request.op === 'aggregate.paneApply')) || (command === 'PutItemCommand' && request.op === 'sequence.apply');
     if (isApply && c.kind === 'processor') {
       c.applies += 1;
       if (c.applies === 1 ? f.roll('crash-before-state', op, where) : f.roll('crash-between-state', op, () => `aggregate write #${c.applies}: ${where()}`)) {

@@ -20,7 +20,10 @@ import type { FixedPartialJson } from '../../lambdas/core/partials';
 import type { KeyDescriptor, StateStore } from '../../lambdas/core/StateStore';
 import type { WindowRule } from '../../lambdas/core/types';
 import { countAgg, fn, pipelineOf, shardRecords, streamSpec, T0, windowRule } from '../helpers/factories';
-import { freshTable, instrumentedClient } from '../helpers/dynamo';
+import { freshTable, instrumentedClient, testClient } from '../helpers/dynamo';
+import { GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { aggregateLayout, paneLayout } from '../../lambdas/adapters/dynamodb/tableLayout';
 import { storeFixtures } from '../helpers/storeFixtures';
 import { DynamoDBStateStore } from '../../lambdas/adapters/DynamoDBStateStore';
 
@@ -124,9 +127,10 @@ describe.each([inMemory, onDynamoDB])('a batch racing the close of a hopping win
     expect(r.late).toBe(1);
     expect(r.perRule['Hop']!.firstLate).toEqual({ eventTime: T0 + 2 * M + 10_000, watermark: T0 + M + 55_000 });
     expect(publishedFor(published, 0)).toEqual([{ n: 1 }]);
-    // Redelivered: the record is in the pane already; nothing is written or counted again.
+    // Redelivered: the record is in the pane already; nothing is written, and this delivery counts it late for
+    // window 0 again, once (as any delivery counts a record a closed window refused: BatchReport.late is per delivery).
     const again = await batches.processBatch(S, shardRecords(S, [ev(2 * M + 10_000)], 2n));
-    expect([again.keysWritten, again.late]).toEqual([0, 0]);
+    expect([again.keysWritten, again.late, again.perRule['Hop']!.late, again.retryFrom]).toEqual([0, 1, 1, null]);
     expect(await finals(store)).toEqual([1, 2, 2]);
   });
 
@@ -241,6 +245,230 @@ describe.each([inMemory, onDynamoDB])('a batch racing the close of a hopping win
     expect(r.perRule['Hop']!.late).toBe(1);
     expect(publishedFor(published, 0)).toEqual([{ n: 1 }]);
     expect(await finals(store)).toEqual([1, 2, 2]);
+  });
+});
+
+describe.each([inMemory, onDynamoDB])('a retry of a batch whose check after its pane write did not complete ($name)', (fixture) => {
+  /**
+   * The batches' store, on `store`: `race` (when armed) runs before the next pane write; after a pane
+   * write, `afterWrite` runs (it may throw: the store answered, the container did not get the answer);
+   * `before` runs ahead of every call.
+   */
+  function batchStore(store: StateStore, hooks: { race?: () => Promise<void>; afterWrite?: () => void; before?: (method: string) => void }): StateStore {
+    return hooked(
+      store,
+      async (method, args) => {
+        hooks.before?.(method);
+        if (method !== 'apply' || (args[0] as KeyDescriptor).pane === undefined || hooks.race === undefined) return;
+        const r = hooks.race;
+        hooks.race = undefined;
+        await r();
+      },
+      (method, args) => {
+        if (method === 'apply' && (args[0] as KeyDescriptor).pane !== undefined) hooks.afterWrite?.();
+      },
+    );
+  }
+
+  async function setup() {
+    const { store, another } = await fixture.fresh();
+    const published: AlertTransition[] = [];
+    const ticker = engineOn(another(), TICK_NOW, published, []);
+    // Pane [2m, 3m) holds one event, in windows 0, 1m and 2m (all open: watermark T0 + 1m55s).
+    const first = await engineOn(store, BATCH_NOW, published, []).processBatch(S, shardRecords(S, [ev(2 * M + 5_000)], 1n));
+    expect(first.retryFrom).toBeNull();
+    return { store, another, published, ticker };
+  }
+
+  /** Everything closed afterwards, on a later clock: each window's kept value. */
+  async function finals(store: StateStore): Promise<number[]> {
+    await engineOn(store, T0 + 30 * M, [], []).advance();
+    return Promise.all([0, M, 2 * M].map(async (s) => (await finalCount(store, s)) ?? 0));
+  }
+
+  const raced = shardRecords(S, [ev(2 * M + 10_000)], 2n);
+
+  it.each([
+    ['the watermark read', 'getStreamWatermark'],
+    ['the fence', 'fenceWindow'],
+  ])('%s after the pane write throws once: the retry finds the record in the pane and counts it late for the window closed under the first attempt, once', async (_what, failing) => {
+    const { store, published, ticker } = await setup();
+    let fail = false;
+    let writes = 1;
+    const hooks = {
+      race: async () => void expect((await ticker.advance()).windowsClosed).toBe(1),
+      // Only the first attempt's write is followed by the failure.
+      afterWrite: () => void (fail = writes-- > 0),
+      before: (method: string) => {
+        if (method !== failing || !fail) return;
+        fail = false;
+        throw new Error(`${failing} failed`);
+      },
+    };
+    const batches = engineOn(batchStore(store, hooks), BATCH_NOW, published, []);
+    const r = await batches.processBatch(S, raced);
+    // The pane write went through; its check did not: nothing counted, the batch retried from the record.
+    expect([r.keysWritten, r.late, r.retryFrom]).toEqual([1, 0, raced[0]!.sequenceNumber]);
+    expect(String(r.error)).toContain(`${failing} failed`);
+    const retry = await batches.processBatch(S, raced);
+    expect([retry.keysWritten, retry.late, retry.perRule['Hop']!.late, retry.retryFrom]).toEqual([0, 1, 1, null]);
+    expect(retry.perRule['Hop']!.firstLate).toEqual({ eventTime: T0 + 2 * M + 10_000, watermark: T0 + 3 * M + 30_000 });
+    expect(publishedFor(published, 0)).toEqual([{ n: 1 }]);
+    expect(await finals(store)).toEqual([1, 2, 2]);
+  });
+
+  it('the fence fails while the window is still open (its close read the panes before the write): the retry fences it, the close reads again and takes the record: not late', async () => {
+    const { store, published, another } = await setup();
+    let release: (() => void) | undefined;
+    const released = new Promise<void>((r) => (release = r));
+    let paused: (() => void) | undefined;
+    const pausing = new Promise<void>((r) => (paused = r));
+    let pause = true;
+    // The ticker stops after reading window 0's panes, before its seal.
+    const ticker = engineOn(
+      hooked(another(), async (method, args) => {
+        if (!pause || !['sealWindowAt', 'closeWindowAt'].includes(method) || (args[0] as KeyDescriptor).id !== windowKey(0).id) return;
+        pause = false;
+        paused!();
+        await released;
+      }),
+      TICK_NOW,
+      published,
+      [],
+    );
+    let tick: Promise<unknown> | undefined;
+    let fail = false;
+    let writes = 1;
+    const hooks = {
+      race: async () => {
+        tick = ticker.advance();
+        await pausing;
+      },
+      afterWrite: () => void (fail = writes-- > 0),
+      before: (method: string) => {
+        if (method !== 'fenceWindow' || !fail) return;
+        fail = false;
+        throw new Error('fenceWindow failed');
+      },
+    };
+    const batches = engineOn(batchStore(store, hooks), BATCH_NOW, published, []);
+    const r = await batches.processBatch(S, raced);
+    expect([r.late, r.retryFrom]).toEqual([0, raced[0]!.sequenceNumber]);
+    // The retry, while the close still waits to seal on the version it read.
+    const retry = await batches.processBatch(S, raced);
+    release!();
+    await tick;
+    expect([retry.late, retry.retryFrom]).toEqual([0, null]);
+    expect(publishedFor(published, 0)).toEqual([{ n: 2 }]);
+    expect(await finals(store)).toEqual([2, 2, 2]);
+  });
+
+  it('the container dies after the pane write: the batch redelivered to another container counts the record late once', async () => {
+    const { store, another, published, ticker } = await setup();
+    const hooks = {
+      race: async () => void expect((await ticker.advance()).windowsClosed).toBe(1),
+      // The write took effect; the container never learns it (it dies: nothing after it happens).
+      afterWrite: () => {
+        throw new Error('the container died');
+      },
+    };
+    const dying = await engineOn(batchStore(store, hooks), BATCH_NOW, published, []).processBatch(S, raced);
+    expect([dying.late, dying.retryFrom]).toEqual([0, raced[0]!.sequenceNumber]);
+    // A cold container (its own caches): the write is found by its conditional write failing on the stored slot.
+    const redelivered = await engineOn(another(), BATCH_NOW, published, []).processBatch(S, raced);
+    expect([redelivered.keysWritten, redelivered.late, redelivered.perRule['Hop']!.late, redelivered.retryFrom]).toEqual([0, 1, 1, null]);
+    expect(publishedFor(published, 0)).toEqual([{ n: 1 }]);
+    expect(await finals(store)).toEqual([1, 2, 2]);
+  });
+
+  it('two attempts whose checks fail, the second one going further than the first: the third counts late only the record window 0 left out (each record checked against the write that put it in the pane)', async () => {
+    const { store, published, ticker } = await setup();
+    let fail = false;
+    // The first two attempts' writes are followed by the failure.
+    let writes = 2;
+    const hooks: { race?: () => Promise<void>; afterWrite?: () => void; before?: (method: string) => void } = {
+      afterWrite: () => void (fail = writes-- > 0),
+      before: (method: string) => {
+        if (method !== 'getStreamWatermark' || !fail) return;
+        fail = false;
+        throw new Error('getStreamWatermark failed');
+      },
+    };
+    const batches = engineOn(batchStore(store, hooks), BATCH_NOW, published, []);
+    // First attempt: record 2 written while window 0 is open; its check fails.
+    const one = await batches.processBatch(S, raced);
+    expect([one.keysWritten, one.late, one.retryFrom]).toEqual([1, 0, raced[0]!.sequenceNumber]);
+    // Second attempt, further (records 2 and 3): window 0 closes (with record 2 in it) just before the write adds record 3.
+    const further = shardRecords(S, [ev(2 * M + 10_000), ev(2 * M + 20_000)], 2n);
+    hooks.race = async () => void expect((await ticker.advance()).windowsClosed).toBe(1);
+    // The batch's watermark read comes first: it must see window 0 open, so the ticker runs only at the write.
+    const two = await batches.processBatch(S, further);
+    expect([two.keysWritten, two.late, two.retryFrom]).toEqual([1, 0, further[0]!.sequenceNumber]);
+    expect(publishedFor(published, 0)).toEqual([{ n: 2 }]);
+    const three = await batches.processBatch(S, further);
+    expect([three.keysWritten, three.late, three.perRule['Hop']!.late, three.retryFrom]).toEqual([0, 1, 1, null]);
+    expect(three.perRule['Hop']!.firstLate?.eventTime).toBe(T0 + 2 * M + 20_000);
+    expect(await finals(store)).toEqual([2, 3, 3]);
+  });
+});
+
+describe('a retry finding its records in a pane slot written before slots kept their version (DynamoDB)', () => {
+  it('reads the slot, writes nothing and counts nothing late (it cannot tell which version holds the records); the window values stay exact', async () => {
+    const tableName = await freshTable(endpoint());
+    const client = testClient(endpoint());
+    const make = () => new DynamoDBStateStore({ client: testClient(endpoint()), tableName });
+    const store = make();
+    const published: AlertTransition[] = [];
+    const ticker = engineOn(make(), TICK_NOW, published, []);
+    await engineOn(store, BATCH_NOW, published, []).processBatch(S, shardRecords(S, [ev(2 * M + 5_000)], 1n));
+    let race = true;
+    let fail = false;
+    let failed = false;
+    const batches = engineOn(
+      hooked(
+        store,
+        async (method, args) => {
+          if (method === 'getStreamWatermark' && fail) {
+            fail = false;
+            throw new Error('getStreamWatermark failed');
+          }
+          if (method !== 'apply' || (args[0] as KeyDescriptor).pane === undefined || !race) return;
+          race = false;
+          await ticker.advance();
+        },
+        (method, args) => {
+          if (method === 'apply' && (args[0] as KeyDescriptor).pane !== undefined && race === false && !failed) fail = failed = true;
+        },
+      ),
+      BATCH_NOW,
+      published,
+      [],
+    );
+    const r = await batches.processBatch(S, shardRecords(S, [ev(2 * M + 10_000)], 2n));
+    expect([r.late, r.retryFrom]).toEqual([0, shardRecords(S, [ev(2 * M + 10_000)], 2n)[0]!.sequenceNumber]);
+    // The pane item as the code before wrote it: no pv_<shard>, and a partial without the watermark.
+    const key = aggregateLayout.key(windowKey(2 * M));
+    const item = (await client.send(new GetItemCommand({ TableName: tableName, Key: marshall(key), ConsistentRead: true }))).Item!;
+    const attrs = paneLayout.slotAttributes(S);
+    expect(unmarshall(item)[attrs.version]).toBe(unmarshall(item)['v']);
+    const partial = JSON.parse(unmarshall(item)[attrs.partial] as string) as { w?: number };
+    expect(partial.w).toBe(T0 + M + 55_000);
+    delete partial.w;
+    await client.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: marshall(key),
+        UpdateExpression: 'SET #p = :p REMOVE #b',
+        ExpressionAttributeNames: { '#p': attrs.partial, '#b': attrs.version },
+        ExpressionAttributeValues: marshall({ ':p': JSON.stringify(partial) }),
+      }),
+    );
+    // A cold container retries the batch: the record is in the pane, its version unknown.
+    const retry = await engineOn(make(), BATCH_NOW, published, []).processBatch(S, shardRecords(S, [ev(2 * M + 10_000)], 2n));
+    expect([retry.keysWritten, retry.late, retry.retryFrom]).toEqual([0, 0, null]);
+    expect(publishedFor(published, 0)).toEqual([{ n: 1 }]);
+    await engineOn(store, T0 + 30 * M, [], []).advance();
+    expect(await Promise.all([0, M, 2 * M].map(async (s) => (await finalCount(store, s)) ?? 0))).toEqual([1, 2, 2]);
   });
 });
 

@@ -111,7 +111,8 @@ export class AggregateRepository implements AggregateStorage {
       aggregateLayout.key(window),
       {
         kind: 'update',
-        update: { set, add: { [ATTR.version]: 1 } },
+        // The version raised as by ADD, and kept with the slot: the version of the pane that carries its records (core/panes.ts).
+        update: { set, setSum: { [ATTR.version]: { from: ATTR.version, ifAbsent: 0, plus: 1 }, [slot.version]: { from: ATTR.version, ifAbsent: 0, plus: 1 } } },
         condition: and(expectedHwm === undefined ? attributeNotExists(slot.hwm) : equals(slot.hwm, expectedHwm), attributeNotExists(ATTR.closed)),
         returnNew: true,
       },

@@ -41,6 +41,11 @@ export interface UpdateSpec {
   readonly set?: Readonly<Record<string, NativeAttributeValue>>;
   /** SET name = if_not_exists(name, value). */
   readonly setIfNotExists?: Readonly<Record<string, NativeAttributeValue>>;
+  /**
+   * SET name = if_not_exists(from, ifAbsent) + plus: a number computed from an attribute as the item
+   * held it before this update (`from` may be `name` itself: an increment that can also be copied).
+   */
+  readonly setSum?: Readonly<Record<string, { readonly from: string; readonly ifAbsent: number; readonly plus: number }>>;
   /** ADD name value (numbers; sets for string sets). */
   readonly add?: Readonly<Record<string, NativeAttributeValue>>;
   /** REMOVE name. */
@@ -107,6 +112,10 @@ class Placeholders {
       const n = this.name(a);
       set += `${set === '' ? 'SET ' : ', '}${n} = if_not_exists(${n}, ${this.value(u.setIfNotExists[a])})`;
     }
+    for (const a in u.setSum) {
+      const c = u.setSum[a]!;
+      set += `${set === '' ? 'SET ' : ', '}${this.name(a)} = if_not_exists(${this.name(c.from)}, ${this.value(c.ifAbsent)}) + ${this.value(c.plus)}`;
+    }
     let add = '';
     for (const a in u.add) add += `${add === '' ? 'ADD ' : ', '}${this.name(a)} ${this.value(u.add[a])}`;
     let remove = '';
@@ -144,5 +153,5 @@ export function compile(parts: { update?: UpdateSpec; condition?: Condition; key
 
 /** The attributes an update touches (set, set if absent, added, removed). */
 export function touchedBy(u: UpdateSpec): string[] {
-  return [...Object.keys(u.set ?? {}), ...Object.keys(u.setIfNotExists ?? {}), ...Object.keys(u.add ?? {}), ...(u.remove ?? [])];
+  return [...Object.keys(u.set ?? {}), ...Object.keys(u.setIfNotExists ?? {}), ...Object.keys(u.setSum ?? {}), ...Object.keys(u.add ?? {}), ...(u.remove ?? [])];
 }

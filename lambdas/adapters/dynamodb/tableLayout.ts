@@ -106,6 +106,8 @@ const SEQUENCE_SK = '-';
 const WINDOW_SK_PREFIX = 'W#';
 const PANE_HWM_PREFIX = 'ph_';
 const PANE_PARTIAL_PREFIX = 'pp_';
+/** The pane item's version that the slot's last write produced. */
+const PANE_VERSION_PREFIX = 'pv_';
 const SESSION_SK = 'S';
 const WATERMARK_SK = '-';
 const HWM_PREFIX = 'h_';
@@ -344,16 +346,28 @@ function mergedPanesOf(item: NativeItem): MergedPanes | undefined {
  * items it merged in `mp` (see aggregateLayout.mergedPanes).
  */
 export const paneLayout = {
-  slotAttributes(shardId: string): { readonly hwm: string; readonly partial: string } {
-    return { hwm: `${PANE_HWM_PREFIX}${shardId}`, partial: `${PANE_PARTIAL_PREFIX}${shardId}` };
+  /**
+   * `version`: the item's version that the slot's last write produced (Slot.version), set by that
+   * write from the version it raises (`SET v = if_not_exists(v, 0) + 1, pv_<shard> = if_not_exists(v, 0) + 1`:
+   * both from the item as it was). Slots written before it was kept have none.
+   */
+  slotAttributes(shardId: string): { readonly hwm: string; readonly partial: string; readonly version: string } {
+    return { hwm: `${PANE_HWM_PREFIX}${shardId}`, partial: `${PANE_PARTIAL_PREFIX}${shardId}`, version: `${PANE_VERSION_PREFIX}${shardId}` };
   },
   /** The pane's state on its window's item: its slots, and the window's closed flag and version. */
   state(item: NativeItem): KeyState {
     const slots: Record<string, Slot> = {};
     for (const [name, value] of Object.entries(item)) {
       if (!name.startsWith(PANE_HWM_PREFIX) || typeof value !== 'string') continue;
-      const p = item[paneLayout.slotAttributes(name.slice(PANE_HWM_PREFIX.length)).partial];
-      if (typeof p === 'string') slots[name.slice(PANE_HWM_PREFIX.length)] = { hwm: value, partial: JSON.parse(p) as PartialJson };
+      const attrs = paneLayout.slotAttributes(name.slice(PANE_HWM_PREFIX.length));
+      const p = item[attrs.partial];
+      if (typeof p !== 'string') continue;
+      const version = item[attrs.version];
+      if (version !== undefined && (typeof version !== 'number' || !Number.isInteger(version) || version < 1)) {
+        throw new StateLayoutError(`state table: pane slot ${attrs.version} of ${String(item[ATTR.pk])} ${String(item[ATTR.sk])} is not a version (${JSON.stringify(version)})`);
+      }
+      const slot: Slot = { hwm: value, partial: JSON.parse(p) as PartialJson, ...(version !== undefined ? { version } : {}) };
+      slots[name.slice(PANE_HWM_PREFIX.length)] = slot;
     }
     return { slots, closed: item[ATTR.closed] === true, closedThrough: null, closeAt: num(item[ATTR.closeAt]), version: num(item[ATTR.version]) ?? 0 };
   },

@@ -51,6 +51,15 @@ describe('expressions', () => {
     });
   });
 
+  it('write a sum read from an attribute as the item held it (setSum: a version raised and copied in one update)', () => {
+    const out = compile({ update: { set: { a: 1 }, setSum: { v: { from: 'v', ifAbsent: 0, plus: 1 }, pv_s: { from: 'v', ifAbsent: 0, plus: 1 } } } });
+    expect(out).toEqual({
+      UpdateExpression: 'SET #n0 = :v0, #n1 = if_not_exists(#n1, :v1) + :v2, #n2 = if_not_exists(#n1, :v3) + :v4',
+      ExpressionAttributeNames: { '#n0': 'a', '#n1': 'v', '#n2': 'pv_s' },
+      ExpressionAttributeValues: { ':v0': { N: '1' }, ':v1': { N: '0' }, ':v2': { N: '1' }, ':v3': { N: '0' }, ':v4': { N: '1' } },
+    });
+  });
+
   it('write size() and contains() for sets, and ADD a set as a string set', () => {
     const out = compile({ update: { add: { g: new Set(['a', 'b']) } }, condition: or(attributeNotExists('g'), sizeIs('g', '<', 3), contains('g', 'a')) });
     expect(out).toEqual({

@@ -16,6 +16,7 @@ import {
   QUARANTINE_CHUNK_BYTES,
   metricGroupsLayout,
   modelLayout,
+  paneLayout,
   sequenceLayout,
   quarantineLayout,
   shortKey,
@@ -155,6 +156,18 @@ describe('table layout', () => {
     void _none;
     expect(aggregateLayout.state(before)).toEqual({ slots: { final: { hwm: '', partial: { n: 2 } } }, closed: true, closedThrough: null, closeAt: null, version: 5 });
     expect(() => aggregateLayout.state({ ...sealed, mp: '{"60000":"x"}' })).toThrow(StateLayoutError);
+  });
+
+  it('keeps with each pane slot the item version its last write produced (pv_<shard>); slots written before it was kept read without one', () => {
+    const a = paneLayout.slotAttributes('s1');
+    expect(a).toEqual({ hwm: 'ph_s1', partial: 'pp_s1', version: 'pv_s1' });
+    const item = { pk: 'K#Hop#["a"]', sk: `W#${T0}`, windowStart: T0, windowEnd: T0 + 180_000, v: 7, [a.hwm]: '0042', [a.partial]: '{"f":{"n":2},"w":5}', [a.version]: 6 };
+    expect(paneLayout.state(item).slots).toEqual({ s1: { hwm: '0042', partial: { f: { n: 2 }, w: 5 }, version: 6 } });
+    const { [a.version]: _none, ...before } = item;
+    void _none;
+    expect(paneLayout.state(before).slots).toEqual({ s1: { hwm: '0042', partial: { f: { n: 2 }, w: 5 } } });
+    expect(() => paneLayout.state({ ...item, [a.version]: '6' })).toThrow(StateLayoutError);
+    expect(() => paneLayout.state({ ...item, [a.version]: 0 })).toThrow(StateLayoutError);
   });
 
   it('splits quarantined data into chunks of at most 300 KiB in bytes, never inside a character, and joins them back', () => {

@@ -7,7 +7,8 @@
  */
 import { Engine, type ClosedWindow } from '../../../lambdas/core/Engine';
 import { InMemoryStateStore } from '../../../lambdas/core/InMemoryStateStore';
-import { FINAL_SLOT } from '../../../lambdas/core/panes';
+import { FINAL_SLOT, validFromAt, type PanePartialJson } from '../../../lambdas/core/panes';
+import type { RuleContext } from '../../../lambdas/core/fold';
 import type { FixedPartialJson } from '../../../lambdas/core/partials';
 import { countAgg, fn, pipelineOf, shardRecords, streamSpec, T0, windowRule } from '../../helpers/factories';
 
@@ -96,6 +97,41 @@ describe('panes', () => {
       [M, 3],
       [2 * M, 3],
       [3 * M, 1],
+    ]);
+  });
+
+  it('validFromAt (what a retry re-derives a found record\'s windows with) gives the windows the fold wrote the record for, whichever watermark (the shard\'s or the stream\'s) left them open', async () => {
+    const ctx = { rule: { window: { kind: 'hopping', sizeMs: 3 * M, slideMs: M }, latenessMs: 0 }, step: M } as unknown as RuleContext;
+    // Hand-computed: pane [4m, 5m) is in windows 2m, 3m, 4m (closing at 5m, 6m, 7m).
+    expect([4 * M + 59_999, 5 * M, 5 * M + 20_000, 6 * M, 6 * M + 59_999, 7 * M].map((wm) => validFromAt(ctx, T0 + 4 * M, T0 + wm))).toEqual([T0 + 2 * M, T0 + 3 * M, T0 + 3 * M, T0 + 4 * M, T0 + 4 * M, null]);
+    expect(validFromAt(ctx, T0 + 4 * M, -Infinity)).toBe(T0 + 2 * M);
+    // Against the fold: the watermark (the shard's newest event, 5m30s; no out-of-orderness) closes windows of
+    // the records' panes; each late part is stored under the oldest window it counts in.
+    for (const offset of [2 * M + 10_000, 3 * M + 10_000, 4 * M + 10_000, 5 * M + 10_000]) {
+      const { store, engine } = setup();
+      await engine.processBatch(S, shardRecords(S, [ev(5 * M + 30_000, 1)], 1n));
+      await engine.processBatch(S, shardRecords(S, [ev(offset, 2)], 2n));
+      const pane = Math.floor(offset / M) * M;
+      const item = store.dump().find((d) => d.key.pane !== undefined && d.key.windowStart === T0 + pane);
+      // No item: every window of its pane closed (late, not written).
+      const slot = item?.state.slots[S];
+      const partial = slot?.partial as unknown as PanePartialJson | undefined;
+      const stored = partial === undefined ? null : partial.l === undefined || Object.keys(partial.l).length === 0 ? T0 + pane - 2 * M : Number(Object.keys(partial.l)[0]);
+      expect([offset, stored]).toEqual([offset, validFromAt(ctx, T0 + pane, T0 + 5 * M + 30_000)]);
+      // The slot keeps the version its write produced and the stream watermark the batch was folded on (the first batch moved it).
+      expect([slot?.version, partial?.w]).toEqual(item === undefined ? [undefined, undefined] : [item.state.version, T0 + 5 * M + 30_000]);
+    }
+  });
+
+  it('a late record is counted by every delivery that brings it (the rule a retried pane check follows): a tumbling window\'s, delivered twice, counts once in each report', async () => {
+    const store = new InMemoryStateStore();
+    const engine = new Engine({ pipeline: pipelineOf([windowRule({ name: 'Tum' })], streamSpec()), stream: 'telemetry', store, clock: { now: () => T0 + 6 * M }, publish: async () => undefined });
+    await engine.processBatch(S, shardRecords(S, [ev(5 * M, 1)], 1n));
+    const late = shardRecords(S, [ev(10_000, 2)], 2n);
+    const reports = [await engine.processBatch(S, late), await engine.processBatch(S, late)];
+    expect(reports.map((r) => [r.late, r.perRule['Tum']!.late, r.retryFrom])).toEqual([
+      [1, 1, null],
+      [1, 1, null],
     ]);
   });
 
