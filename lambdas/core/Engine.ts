@@ -495,10 +495,12 @@ export class Engine {
     // On a retry the state may be unchanged but a transition still unpublished: evaluating again republishes it.
     if (rule.emit === 'early') {
       let state: KeyState | undefined = outcome.state;
-      // A redelivery is shown the key as this container last saw it (on DynamoDB a cached belief, maybe stale): a
-      // verdict that holds there is judged on the stored item, which after a quiet close is the window's final state
-      // (closing.ts, emit: early). Gone (its retention passed): closed long ago, no verdict.
-      if (outcome.status === 'unchanged' && kb.window !== null && this.verdicts(kb.rule, state, kb.group, kb.window, null).some((v) => v.holds)) state = await this.opts.store.read(kb.key);
+      // A redelivery decided without a request (no conflict) is shown the key as this container last saw it (on
+      // DynamoDB a cached belief, maybe stale): a verdict that holds there is judged on the stored item, which after a
+      // quiet close is the window's final state (closing.ts, emit: early). After a conflict the state came back with
+      // the refused write (as stored). Gone (its retention passed): closed long ago, no verdict.
+      const believed = outcome.status === 'unchanged' && outcome.conflicts === 0 && kb.window !== null;
+      if (believed && this.verdicts(kb.rule, state, kb.group, kb.window, null).some((v) => v.holds)) state = await this.opts.store.read(kb.key);
       if (state !== undefined) published.push(...(await this.earlyTransitions(kb.rule, state, kb.group, kb.window)));
     }
     return { written: outcome.status === 'applied', conflicts: outcome.conflicts, late: 0, published };

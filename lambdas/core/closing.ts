@@ -109,9 +109,10 @@ export function planGroupClose(
  *    failed and the batch is retried. So an 'unchanged' state whose early verdict holds is read
  *    again, strongly consistently, and judged on what is stored (Engine.applyKey): after the
  *    quiet close that is the sealed final state, whose verdict is the closed one, which failed (or
- *    W <= `evaluatedThrough`: the early step is a no-op). A cold container has no belief: its write
- *    fails on the sealed item and it rebuilds on the stored one, the same final state. Cost: one
- *    read per redelivered key whose believed state holds (never on the first delivery: an
+ *    W <= `evaluatedThrough`: the early step is a no-op). A cold container (or one whose cache is
+ *    behind) has no usable belief: its write fails on the stored item, which comes back with the
+ *    failure (`conflicts` > 0), and it decides on that, the same final state: no read. Cost: one
+ *    read per redelivered key decided on a belief that holds (never on a first delivery: an
  *    'applied' state is the item after the write, every shard included, and the write is refused
  *    once the item is sealed).
  * 2. An early step that was in flight at the close (its state read before the closer's, holding,
