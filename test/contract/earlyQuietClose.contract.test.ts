@@ -148,6 +148,41 @@ describe.each([inMemory, onDynamoDB])('quiet closes of emit: early windows ($nam
     expect(s.again.published).toEqual([]);
     await expectNoFireAfterQuietClose(s);
   });
+  it('an early step in flight while the window closes quietly records its fire after the close; the next tick resolves it on the window\'s final verdict', async () => {
+    const { store, another } = await fixture.fresh();
+    const published: AlertTransition[] = [];
+    const ticker = engineOn(another(), TICK_NOW, published);
+    let race = true;
+    // Shard 1's batch applies window 1m (two errors: holds); before its early step is recorded, shard 2's successes
+    // land and the ticker closes the window: the group is at rest and the final state (2 errors in 5) fails, so quietly.
+    const shard1 = engineOn(
+      hooked(store, async (method) => {
+        if (method !== 'updateAlert' || !race) return;
+        race = false;
+        await engineOn(another(), BATCH_NOW, published).processBatch(S2, shardRecords(S2, [ev(M + 3_000, 200), ev(M + 4_000, 200), ev(M + 5_000, 200)], 1n));
+        expect((await ticker.advance()).windowsClosed).toBe(1);
+        expect(await store.readAlert('Errors', G)).toBeUndefined();
+      }),
+      BATCH_NOW,
+      published,
+    );
+    await shard1.processBatch(S1, shardRecords(S1, [ev(M + 1_000, 503), ev(M + 2_000, 503)], 1n));
+    expect(race).toBe(false);
+    // The fire stands for now (the old design reached the same fire when the early write landed just before the close's step).
+    expect(summary(published)).toEqual([['firing', 1, 2, 2]]);
+    // The next tick: the firing group's next window is the one it fired in; closed again the ordinary way, it resolves.
+    const next = await engineOn(another(), TICK_NOW + 10_000, published).advance();
+    expect(next.published.map((t) => t.state)).toEqual(['resolved']);
+    expect(summary(published)).toEqual([
+      ['firing', 1, 2, 2],
+      ['resolved', 1, 2, 5],
+    ]);
+    const record = (await store.readAlert('Errors', G))!;
+    expect([record.state.status, (record.state.evaluatedThrough! - T0) / M, record.outbox]).toEqual(['inactive', 1, []]);
+    // Nothing is left to close or to resolve.
+    expect((await engineOn(another(), TICK_NOW + 20_000, published).advance()).published).toEqual([]);
+    expect(await store.dueKeys('Errors', Number.MAX_SAFE_INTEGER)).toEqual([]);
+  });
 });
 
 describe('quiet closes of emit: early windows on DynamoDB: requests', () => {
