@@ -155,10 +155,11 @@ function panedWindows(rule: WindowRule): boolean {
 
 /**
  * An early rule's state that left rest by an early fire in window F, as evaluated through F - step
- * (see 3 above); any other state as it is.
+ * (see 3 above); any other state as it is, and any state of a rule that never closes quietly (its
+ * bound is never stale: paned early rules keep the ordered close's seals and bookkeeping).
  */
 export function caughtUp(rule: WindowRule, s: AlertState, step: number): AlertState {
-  if (rule.emit !== 'early' || s.status !== 'firing' || s.firedInWindow === null || rule.window.kind === 'session') return s;
+  if (rule.emit !== 'early' || !mayCloseQuietly(rule) || s.status !== 'firing' || s.firedInWindow === null || rule.window.kind === 'session') return s;
   const before = s.firedInWindow - step;
   if (s.evaluatedThrough !== null && s.evaluatedThrough >= before) return s;
   return { ...s, evaluatedThrough: before, evaluatedEnd: before + rule.window.sizeMs };

@@ -64,6 +64,8 @@ describe('quiet closes of emit: early rules (closing.ts, issue 21 Deliver 3)', (
     expect(caughtUp(windowRule({ emit: 'final' }), stale, M)).toBe(stale);
     const pending = { ...stale, status: 'pending' as const, firedInWindow: null };
     expect(caughtUp(early, pending, M)).toBe(pending);
+    // Paned early rules never close quietly: their bound is never stale, their closes as before.
+    expect(caughtUp(windowRule({ emit: 'early', window: { kind: 'hopping', sizeMs: 5 * M, slideMs: M } }), stale, M)).toBe(stale);
   });
 
   it("the window an early fire happened in closes without resolving from the windows below it (the gap rule would: they were the stale bound's)", () => {
