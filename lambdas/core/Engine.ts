@@ -33,7 +33,7 @@ import { finalSlotOf, isPaned, mergedNotKept, PaneWriter, windowState } from './
 import { DEDUPE_BUCKET_MS, dedupeIdInto } from './dedupe';
 import { hasClaimable, recordAndPublish } from './state/outbox';
 import type { AlertRecord, DueKey, KeyDescriptor, KeyState, KnownAlert, Slot, SlotUpdate, StateStore } from './StateStore';
-import { atRest, dueIsComplete, isQuiet, lookbackAfter, MAX_SEALED_EMPTY, mayCloseQuietly, planGroupClose, quietClose } from './closing';
+import { atRest, caughtUp, dueIsComplete, isQuiet, lookbackAfter, MAX_SEALED_EMPTY, mayCloseQuietly, onCaughtUp, planGroupClose, quietClose } from './closing';
 import type {
   AbsenceRule,
   Clock,
@@ -512,7 +512,16 @@ export class Engine {
     }
     const published: AlertTransition[] = [];
     // On a retry the state may be unchanged but a transition still unpublished: evaluating again republishes it.
-    if (rule.emit === 'early') published.push(...(await this.earlyTransitions(kb.rule, outcome.state, kb.group, kb.window)));
+    if (rule.emit === 'early') {
+      let state: KeyState | undefined = outcome.state;
+      // A redelivery decided without a request (no conflict) is shown the key as this container last saw it (on
+      // DynamoDB a cached belief, maybe stale): a verdict that holds there is judged on the stored item, which after a
+      // quiet close is the window's final state (closing.ts, emit: early). After a conflict the state came back with
+      // the refused write (as stored). Gone (its retention passed): closed long ago, no verdict.
+      const believed = outcome.status === 'unchanged' && outcome.conflicts === 0 && kb.window !== null;
+      if (believed && this.verdicts(kb.rule, state, kb.group, kb.window, null).some((v) => v.holds)) state = await this.opts.store.read(kb.key);
+      if (state !== undefined) published.push(...(await this.earlyTransitions(kb.rule, state, kb.group, kb.window)));
+    }
     return { written: outcome.status === 'applied', conflicts: outcome.conflicts, late: 0, published };
   }
 
@@ -629,7 +638,8 @@ export class Engine {
       for (const { groupKey, record } of await store.activeAlerts(rule.name)) {
         const group = groupFromKey(rule.groupBy, groupKey);
         published.push(...(await this.recover(rule.name, groupKey, record)));
-        const st = record.state;
+        // An early fire from rest: its next window is the one it fired in (closing.ts), whatever bound quiet closes left.
+        const st = ctx.step !== null ? caughtUp(rule, record.state, ctx.step) : record.state;
         if (st.status === 'inactive' || st.evaluatedThrough === null || st.evaluatedEnd === null) continue;
         let next: TimeWindow;
         if (ctx.step !== null) {
@@ -721,7 +731,8 @@ export class Engine {
       if (pending.length === 0) return { count, published };
     }
     const size = rule.window.kind === 'session' ? 0 : rule.window.sizeMs;
-    const evaluated = rest.evaluatedThrough;
+    // An early fire from rest left a stale bound (quiet closes do not move it): below the fired window all is bookkeeping (closing.ts).
+    const evaluated = caughtUp(rule, rest, step).evaluatedThrough;
     const after = !atRestNow ? evaluated : Math.max(evaluated ?? -Infinity, lookbackAfter(pending[0]!.windowStart!, size, rule.latenessMs, previous, step));
     const last = Math.max(...pending.map((k) => k.windowStart!));
     let existing: KeyDescriptor[] = [...pending];
@@ -783,7 +794,7 @@ export class Engine {
     const { rule } = ctx;
     const empty = ctx.aggs.results(ctx.aggs.create());
     const verdict = { window: { start: key.windowStart!, end: key.windowEnd! }, holds: false, values: empty };
-    return { count: 0, published: await this.alert(rule.name, group.key, tracked(track, quietClose(rule, (s) => onWindowClosed(rule, group, s, verdict, ctx.step, empty))), takeKnown(track)) };
+    return { count: 0, published: await this.alert(rule.name, group.key, tracked(track, quietClose(rule, onCaughtUp(rule, ctx.step, (s) => onWindowClosed(rule, group, s, verdict, ctx.step, empty)))), takeKnown(track)) };
   }
 
   /**
@@ -841,7 +852,7 @@ export class Engine {
         const anomaly = rule.anomaly && window !== null && events > 0 ? await scoreClosedWindow(store, rule.name, rule.anomaly, group.key, w.start, values, ctx.step) : undefined;
         const holds = rule.anomaly ? anomaly !== undefined && anomaly !== null && events > 0 && this.holds(rule, values, group, anomaly) : verdict.holds;
         const v = { window: w, holds, values, ...(anomaly ? { anomaly } : {}) };
-        published.push(...(await this.alert(rule.name, group.key, tracked(track, quietClose(rule, (s: AlertState): StepResult => onWindowClosed(rule, group, s, v, ctx.step, ctx.aggs.results(ctx.aggs.create())))), takeKnown(track))));
+        published.push(...(await this.alert(rule.name, group.key, tracked(track, quietClose(rule, onCaughtUp(rule, ctx.step, (s: AlertState): StepResult => onWindowClosed(rule, group, s, v, ctx.step, ctx.aggs.results(ctx.aggs.create()))))), takeKnown(track))));
         // An empty window's closed marker (issue 19) is no window the group sent anything in: not reported.
         if (events > 0) this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark, ...(anomaly ? { anomaly } : {}) });
       }

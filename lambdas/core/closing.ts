@@ -91,19 +91,89 @@ export function planGroupClose(
  * are failing verdicts too. So the step records nothing, and nothing is
  * written (no alert item is created for a group that never held).
  *
- * `emit: early` rules keep it: an early verdict on a window checks it against
- * `evaluatedThrough`, which is how a redelivered batch learns that the
- * window was closed already (and must not fire on it).
+ * `emit: early` rules close quietly too (issue 21, Deliver 3), on fixed windows that are not
+ * paned (tumbling: one item per window; hopping rules' early verdicts come from panes, panes.ts,
+ * and keep recording). Until then an early verdict checked a window against `evaluatedThrough`,
+ * which is how a redelivered batch learned that the window was closed already (and must not fire
+ * on it). It can learn it from the window's item instead:
+ *
+ * 1. After a quiet close of W, every early verdict on W is on W's final state. A batch reaching W
+ *    after the close meets the sealed item: its new records are refused ('closed': no verdict),
+ *    and a redelivery of records W holds is 'unchanged' (StateProtocol.apply). An 'unchanged'
+ *    state is the key as the container last saw it, which on DynamoDB may be a stale cached belief
+ *    (the container's own last write, or a failed condition's answer: other shards' slots older,
+ *    `closed` not yet set). A partial state may hold where the final one fails (HighErrorRate:
+ *    `errors / total > 0.05`, diluted by later requests). "It held, so it fired then" does not
+ *    save it: the group may have been firing from an earlier window then (the early step a no-op),
+ *    resolved by that window's close, and at rest again when W closed; or the early step's write
+ *    failed and the batch is retried. So an 'unchanged' state whose early verdict holds is read
+ *    again, strongly consistently, and judged on what is stored (Engine.applyKey): after the
+ *    quiet close that is the sealed final state, whose verdict is the closed one, which failed (or
+ *    W <= `evaluatedThrough`: the early step is a no-op). A cold container (or one whose cache is
+ *    behind) has no usable belief: its write fails on the stored item, which comes back with the
+ *    failure (`conflicts` > 0), and it decides on that, the same final state: no read. Cost: one
+ *    read per redelivered key decided on a belief that holds (never on a first delivery: an
+ *    'applied' state is the item after the write, every shard included, and the write is refused
+ *    once the item is sealed).
+ * 2. An early step that was in flight at the close (its state read before the closer's, holding,
+ *    then diluted by another shard) may still record a fire on W after W closed quietly: the
+ *    closer decided on the alert state it read at rest. Without quiet closes the same fire is one
+ *    interleaving away (the early write landing just before the closer's step), and the closer
+ *    then resolves it on W's failing verdict. So does the next advance here: a firing group's next
+ *    window is W itself (see 3), whose finished item is closed again, the ordinary way, and W's
+ *    failing verdict resolves the alert (the same transitions as that interleaving).
+ * 3. Quiet closes do not move `evaluatedThrough`, so a state that leaves rest by an early fire
+ *    (`for: 1`; `for: N > 1` never fires early from rest: `consecutive` is 0, and a state with a
+ *    run has `evaluatedThrough` on the close that made it) keeps a stale one (or none), far below
+ *    the window F it fired in. Every window below F is bookkeeping only for that state
+ *    (lifecycle.ts: an earlier window closing after an early fire), so the closer treats the state
+ *    as evaluated through F - step (caughtUp): windows at or below it are no-ops (no alert write),
+ *    the lower bound of the ordered close is F - step (no query of the windows quietly closed
+ *    since the stale bound, no seals below F), and F's close meets no gap (which would resolve the
+ *    alert from windows before the one it fired in). The state is changed only in what a step
+ *    records; a step that leaves it as it is writes nothing.
+ * 4. `for: N` and the `adjacent` test of onWindowUpdated: at rest `consecutive` is 0, so an early
+ *    verdict after quiet closes finds no run whether or not `evaluatedThrough` is adjacent, as it
+ *    would after recorded failing closes. Windows judged empty and ticker closes go through the
+ *    same steps (closeEmpty seals a marker: records for it are refused as late, no verdict).
+ *
+ * Anomaly rules never close quietly: their model learns every closed window, in order, with its
+ * own conditional write (anomaly/rule.ts), so a close always has something to record.
  */
 
-/**
- * Whether a rule's windows may close quietly at all. Not `emit: early` rules
- * (see above), and not anomaly rules: their model learns every closed window,
- * in order, with its own conditional write (anomaly/rule.ts), so a close
- * always has something to record.
- */
+/** Whether a rule's windows may close quietly at all (see above): not anomaly rules, not paned early rules. */
 export function mayCloseQuietly(rule: WindowRule): boolean {
-  return rule.emit !== 'early' && rule.anomaly === undefined;
+  if (rule.anomaly !== undefined) return false;
+  return rule.emit !== 'early' || !panedWindows(rule);
+}
+
+/** Hopping windows kept as panes (panes.ts isPaned, on the rule): their early verdicts come from panes, not from the window's item. */
+function panedWindows(rule: WindowRule): boolean {
+  const w = rule.window;
+  return w.kind === 'hopping' && w.slideMs < w.sizeMs && w.sizeMs % w.slideMs === 0;
+}
+
+/**
+ * An early rule's state that left rest by an early fire in window F, as evaluated through F - step
+ * (see 3 above); any other state as it is, and any state of a rule that never closes quietly (its
+ * bound is never stale: paned early rules keep the ordered close's seals and bookkeeping).
+ */
+export function caughtUp(rule: WindowRule, s: AlertState, step: number): AlertState {
+  if (rule.emit !== 'early' || !mayCloseQuietly(rule) || s.status !== 'firing' || s.firedInWindow === null || rule.window.kind === 'session') return s;
+  const before = s.firedInWindow - step;
+  if (s.evaluatedThrough !== null && s.evaluatedThrough >= before) return s;
+  return { ...s, evaluatedThrough: before, evaluatedEnd: before + rule.window.sizeMs };
+}
+
+/** A closed window's lifecycle step on the state caughtUp makes of it; a step that changes nothing there leaves the state as it is (writes nothing). */
+export function onCaughtUp(rule: WindowRule, step: number | null, f: (s: AlertState) => StepResult): (s: AlertState) => StepResult {
+  if (rule.emit !== 'early' || step === null) return f;
+  return (s) => {
+    const c = caughtUp(rule, s, step);
+    if (c === s) return f(s);
+    const r = f(c);
+    return r.state === c && r.transitions.length === 0 ? { state: s, transitions: [] } : r;
+  };
 }
 
 /** Nothing to remember: inactive, no run of windows, no episode. */

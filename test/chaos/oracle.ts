@@ -42,6 +42,8 @@ export interface OracleRule {
   readonly holds: (w: WindowValues, anomaly?: AnomalyVerdict | null) => boolean;
   /** Anomaly rules: the detector, its options and the aggregate it models, as the pipeline says (written out again here). */
   readonly anomaly?: { readonly detector: string; readonly options: AnomalyOptions; readonly value: (w: WindowValues) => number };
+  /** `emit: early` (its condition grows with the window's events: a partial state that holds means the final one holds). */
+  readonly early?: true;
 }
 
 export interface WindowValues {
@@ -71,6 +73,7 @@ export const ORACLE_RULES: readonly OracleRule[] = [
     holds: (w, a) => w.n > 0 && a !== undefined && a !== null && a.score > 0.9,
     anomaly: { detector: 'seasonal', options: { ...DEFAULT_ANOMALY_OPTIONS, direction: 'up', warmup: 2, sensitivity: 2, season: 'day' }, value: (w) => w.errs },
   },
+  { name: 'Burst', sizeMs: MINUTE, stepMs: MINUTE, latenessMs: MINUTE, holds: (w) => w.n > 0 && w.errs >= 2, early: true },
 ];
 
 /**
@@ -149,6 +152,17 @@ rules:
       errs: 'count(status >= 500)'
     anomaly: { of: errs, detector: seasonal, season: day, direction: up, warmup: 2, sensitivity: 2 }
     when: 'anomaly.score > 0.9'
+  - alert: Burst
+    stream: telemetry
+    groupBy: [service]
+    window: { tumbling: 1m }
+    lateness: 1m
+    aggregate:
+      n: 'count()'
+      errs: 'count(status >= 500)'
+    when: 'errs >= 2.0'
+    emit: early
+    for: 1
 ${CHAOS_SEQUENCE_RULES}`;
 
 /** Window starts of an event at `t` (oldest first). */
@@ -392,6 +406,8 @@ export interface ExpectedTransition {
   readonly anomaly?: AnomalyVerdict;
   /** Sequence rules (sequenceOracle.ts): the matched events' ids, in match order (the values are not checked). */
   readonly sequence?: { readonly eventIds: readonly string[] };
+  /** `emit: early` firing: decided on a partial state of the window (`values` are the final ones, a bound: see compareAlerts). */
+  readonly early?: true;
 }
 
 /**
@@ -399,10 +415,21 @@ export interface ExpectedTransition {
  * per group, walk every window from the group's first to one past its last
  * (empty windows do not hold); fire when the condition starts holding, resolve
  * when it stops.
+ *
+ * `emit: early` rules (`for: 1`, a condition that grows with the window's events, so a partial
+ * state that holds means the final one holds): which windows fire depends on the interleaving
+ * (`published`, the transition ids delivered, says). A fire is in a window whose final verdict
+ * holds and is resolved at the first failing window after it; a run of holding windows with no
+ * fire is allowed only when a later window fired (early, before the run's windows closed: they
+ * then close as bookkeeping, lifecycle.ts), else its first window's firing is expected.
  */
-export function expectedTransitions(expected: Expected): ExpectedTransition[] {
+export function expectedTransitions(expected: Expected, published: ReadonlySet<string> = new Set()): ExpectedTransition[] {
   const out: ExpectedTransition[] = [];
   for (const rule of ORACLE_RULES) {
+    if (rule.early) {
+      out.push(...earlyTransitions(rule, expected, published));
+      continue;
+    }
     for (const [group, byStart] of expected.windows.get(rule.name)!) {
       const starts = [...byStart.keys()].sort((a, b) => a - b);
       if (starts.length === 0) continue;
@@ -423,6 +450,41 @@ export function expectedTransitions(expected: Expected): ExpectedTransition[] {
           firing = null;
         }
       }
+    }
+  }
+  return out;
+}
+
+function earlyTransitions(rule: OracleRule, expected: Expected, published: ReadonlySet<string>): ExpectedTransition[] {
+  const out: ExpectedTransition[] = [];
+  for (const [group, byStart] of expected.windows.get(rule.name)!) {
+    const starts = [...byStart.keys()].sort((a, b) => a - b);
+    if (starts.length === 0) continue;
+    const holds = (s: number) => rule.holds(valuesOf(byStart.get(s) ?? []));
+    const windows: number[] = [];
+    for (let s = starts[0]!; s <= starts[starts.length - 1]! + rule.stepMs; s += rule.stepMs) windows.push(s);
+    const firedIn = (s: number) => published.has(`${alertIdOf(rule.name, group, s)}:firing`);
+    // The windows fired in, each resolved at the first failing window after it.
+    let resolvedAt = -Infinity;
+    let run: number[] = [];
+    for (const s of windows) {
+      if (holds(s)) {
+        if (firedIn(s)) {
+          const end = windows.find((w) => w > s && !holds(w))!;
+          const id = alertIdOf(rule.name, group, s);
+          out.push({ transitionId: `${id}:firing`, rule: rule.name, group, state: 'firing', window: { start: s, end: s + rule.sizeMs }, values: valuesOf(byStart.get(s) ?? []), early: true });
+          out.push({ transitionId: `${id}:resolved`, rule: rule.name, group, state: 'resolved', window: { start: end, end: end + rule.sizeMs }, values: valuesOf(byStart.get(end) ?? []) });
+          // A run before this fire and after the last resolve was swallowed: its windows closed after the fire (bookkeeping).
+          run = [];
+          resolvedAt = end;
+        } else if (s > resolvedAt) run.push(s);
+        continue;
+      }
+      if (s <= resolvedAt || run.length === 0) continue;
+      // A run that ended without a fire: swallowed only if a later window fired before its windows closed (looked for below).
+      const later = windows.some((w) => w > s && holds(w) && firedIn(w));
+      if (!later) out.push({ transitionId: `${alertIdOf(rule.name, group, run[0]!)}:firing`, rule: rule.name, group, state: 'firing', window: { start: run[0]!, end: run[0]! + rule.sizeMs }, values: valuesOf(byStart.get(run[0]!) ?? []), early: true });
+      run = [];
     }
   }
   return out;
@@ -553,6 +615,13 @@ export function compareAlerts(
     if (t.sequence !== undefined) {
       const ids = (body.sequence?.events ?? []).map((e) => e.id);
       if (JSON.stringify(ids) !== JSON.stringify(t.sequence.eventIds)) violations.push(`${t.rule} ${t.group} match ${id}: events ${ids.join(',')}, expected ${t.sequence.eventIds.join(',')}`);
+    } else if (t.state === 'firing' && t.early) {
+      // An early fire carries the values of the partial state it held on: the condition holds there, within the window's final values.
+      const v = body.values;
+      const [n, errs] = [v['n'] ?? 0, v['errs'] ?? 0];
+      if (!(errs >= 2 && n >= errs && n <= t.values.n && errs <= t.values.errs)) {
+        violations.push(`${t.rule} ${t.group} early firing in ${new Date(t.window.start).toISOString()}: n ${n}, errs ${errs} (the window's final values n ${t.values.n}, errs ${t.values.errs})`);
+      }
     } else if (t.state === 'firing') {
       const v = body.values;
       const exact: Array<[string, number | null]> =
@@ -617,6 +686,11 @@ export function compareEvaluationOrder(
   evaluated: ReadonlyMap<string, ReadonlyMap<number, number | null>>,
   /** item -> version -> state at rest; a failing window skipped while the state was at rest is no violation (quiet close, closing.ts). */
   restAt: ReadonlyMap<string, ReadonlyMap<number, boolean>> = new Map(),
+  /**
+   * item -> version -> the state's firedInWindow: for an `emit: early` rule a window below the one an
+   * alert fired in early is bookkeeping only (closing.ts caughtUp): skipping it is no violation.
+   */
+  firedIn: ReadonlyMap<string, ReadonlyMap<number, number | null>> = new Map(),
 ): string[] {
   const violations: string[] = [];
   for (const rule of ORACLE_RULES) {
@@ -625,22 +699,26 @@ export function compareEvaluationOrder(
       const versions = evaluated.get(`${k.pk}|${k.sk}`);
       if (!versions) continue;
       const rest = restAt.get(`${k.pk}|${k.sk}`);
+      const fired = firedIn.get(`${k.pk}|${k.sk}`);
       const sorted = [...versions.entries()].sort((a, b) => a[0] - b[0]);
       const starts = [...byStart.keys()];
       let previous = -Infinity;
       // The state before the first write is the initial one, at rest.
       let restBefore = true;
+      let firedBefore: number | null = null;
       for (const [version, e] of sorted) {
         if (e !== null) {
           for (const s of starts) {
             if (!(s > previous && s < e)) continue;
             // At rest a failing verdict records nothing: closed quietly, not skipped (its alert outcome is checked by compareAlerts).
             if (restBefore && !rule.holds(valuesOf(byStart.get(s)!))) continue;
+            if (rule.early && firedBefore !== null && s < firedBefore) continue;
             violations.push(`${rule.name} ${group}: window ${new Date(s).toISOString()} (${byStart.get(s)!.length} events) was skipped: evaluatedThrough moved from ${Number.isFinite(previous) ? new Date(previous).toISOString() : 'none'} to ${new Date(e).toISOString()}`);
           }
           previous = Math.max(previous, e);
         }
         restBefore = rest?.get(version) ?? false;
+        firedBefore = fired?.get(version) ?? null;
       }
     }
   }

@@ -499,7 +499,10 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
   // Sequence rules: the brute-force matches over the accepted events (sequenceOracle.ts).
   const sequenceRules = pipeline.rules.filter((r): r is SequenceRule => r.type === 'sequence');
   const transitions = [
-    ...expectedTransitions(expected),
+    ...expectedTransitions(
+      expected,
+      new Set(world.deliveries.map((d) => d.transitionId)),
+    ),
     ...sequenceTransitions(
       expectedMatches(
         [...sim.shards.values()],
@@ -511,7 +514,7 @@ export async function runSeed(endpoint: string, seed: number, kinds: readonly Fa
   ];
   const alerts = compareAlerts(transitions, world.deliveries, world.faultOps, world.alertVersions);
   const models = compareModels(expected, items);
-  const violations = [...world.violations, ...state.violations, ...alerts.violations, ...models.violations, ...compareEvaluationOrder(expected, world.evaluatedThrough, world.restAt), ...compareAmbiguousRecords(world.ambiguousRecords, world.deliveries, world.faultOps)];
+  const violations = [...world.violations, ...state.violations, ...alerts.violations, ...models.violations, ...compareEvaluationOrder(expected, world.evaluatedThrough, world.restAt, world.firedIn), ...compareAmbiguousRecords(world.ambiguousRecords, world.deliveries, world.faultOps)];
 
   const quarantined = new Map<string, string>();
   const quarantineItems = items.filter((item) => kindOf(String(item[ATTR.pk])) === 'quarantine');

@@ -131,6 +131,8 @@ export class World {
   readonly evaluatedThrough = new Map<string, Map<number, number | null>>();
   /** Every successful write of an alert item: item -> version -> whether the state is at rest (closing.ts atRest: quiet close judges nothing then). */
   readonly restAt = new Map<string, Map<number, boolean>>();
+  /** Every successful write of an alert item: item -> version -> the state's firedInWindow (emit: early: windows below it are bookkeeping only). */
+  readonly firedIn = new Map<string, Map<number, number | null>>();
   readonly violations: string[] = [];
   readonly requestsByKind = new Map<string, number>();
   readonly counters = { invocations: 0, tickerInvocations: 0, crashes: 0, ddbRequests: 0, hiddenByIndexLag: 0 };
@@ -315,6 +317,9 @@ export class World {
     const rest = this.restAt.get(item) ?? new Map<number, boolean>();
     rest.set(written.version, atRest(written.record.state));
     this.restAt.set(item, rest);
+    const fired = this.firedIn.get(item) ?? new Map<number, number | null>();
+    fired.set(written.version, written.record.state.firedInWindow);
+    this.firedIn.set(item, fired);
   }
 
   private async publish(c: Container, input: PublishCommandInput): Promise<{ MessageId: string }> {

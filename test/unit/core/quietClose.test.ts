@@ -76,11 +76,40 @@ describe('closing a window without a write per quiet group (emit: final)', () =>
     expect([starts(calls.seal), starts(calls.finish), starts(calls.closeAt)]).toEqual([[0, 1], [0, 1], [2]]);
   });
 
-  it('emit: early rules keep recording which window was evaluated (a redelivered early verdict checks it)', async () => {
-    const { engine, store, calls } = setup('early');
-    await engine.processBatch(SHARD, shardRecords(SHARD, [http('quiet', T0 + 1000)], 1n));
+  it('emit: early rules close quietly too (one write, no alert record); a redelivered batch after the close does not fire', async () => {
+    const { engine, store, calls, published } = setup('early');
+    const first = shardRecords(SHARD, [http('quiet', T0 + 1000)], 1n);
+    await engine.processBatch(SHARD, first);
     await engine.processBatch(SHARD, shardRecords(SHARD, [http('quiet', T0 + M + 1000)], 10n));
-    expect([calls.closeAt.mock.calls.length, calls.seal.mock.calls.length, calls.finish.mock.calls.length]).toEqual([0, 1, 1]);
-    expect((await store.absenceGroups('R')).map((a) => [a.groupKey, a.record.state.evaluatedThrough])).toEqual([['["quiet"]', T0]]);
+    expect([calls.closeAt.mock.calls.length, calls.seal.mock.calls.length, calls.finish.mock.calls.length]).toEqual([1, 0, 0]);
+    expect(await store.absenceGroups('R')).toEqual([]);
+    // Redelivered (the fold finds its window closed by the watermark: late, no verdict).
+    const again = await engine.processBatch(SHARD, first);
+    expect([again.keysWritten, again.late, again.published]).toEqual([0, 1, []]);
+    expect(published).toEqual([]);
+  });
+
+  it('emit: early, a group that fires early from rest after quiet closes: its window resolves on its own verdict, no gap resolve, no re-close of the quiet windows', async () => {
+    const { engine, store, calls, published } = setup('early');
+    const alertWrite = jest.spyOn(store, 'updateAlert');
+    // Windows 0..3 hold no error (0..2 close quietly). Window 4: an error fires early; it holds when it closes (still firing); 5 has none: resolves.
+    for (let i = 0; i < 4; i++) await engine.processBatch(SHARD, shardRecords(SHARD, [http('g', T0 + i * M + 1000)], BigInt(1 + i * 10)));
+    await engine.processBatch(SHARD, shardRecords(SHARD, [http('g', T0 + 4 * M + 1000, 503)], 100n));
+    expect(published.map((t) => [t.state, (t.window.start - T0) / M])).toEqual([['firing', 4]]);
+    expect(calls.closeAt.mock.calls.map((c) => (c[0].windowStart! - T0) / M)).toEqual([0, 1, 2]);
+    const writesBefore = alertWrite.mock.calls.length;
+    await engine.processBatch(SHARD, shardRecords(SHARD, [http('g', T0 + 5 * M + 1000)], 110n)); // closes 4: holds, firing
+    await engine.processBatch(SHARD, shardRecords(SHARD, [http('g', T0 + 6 * M + 1000)], 120n)); // closes 5: fails, resolves
+    expect(published.map((t) => [t.state, (t.window.start - T0) / M])).toEqual([
+      ['firing', 4],
+      ['resolved', 5],
+    ]);
+    // Window 3, closed by the batch that fired (after its early step), is below the window fired in: sealed and
+    // finished, its step a no-op (no alert write); then 4 and 5 in order. The quiet windows 0..2 are not closed again.
+    expect(calls.closeAt.mock.calls.map((c) => (c[0].windowStart! - T0) / M)).toEqual([0, 1, 2]);
+    expect(calls.seal.mock.calls.map((c) => (c[0].windowStart! - T0) / M)).toEqual([3, 4, 5]);
+    // Window 4's step and window 5's, one write each.
+    expect(alertWrite.mock.calls.length - writesBefore).toBe(2);
+    expect((await store.absenceGroups('R')).map((a) => [a.record.state.status, (a.record.state.evaluatedThrough! - T0) / M])).toEqual([['inactive', 5]]);
   });
 });
