@@ -49,6 +49,8 @@
  * windows skipped since `last` (at most {@link MAX_FILLED_WINDOWS}, the most
  * recent ones) are learned as that value first, in the same write.
  */
+import type { AlertState, StepResult } from '../lifecycle';
+import type { AlertStep } from '../StateStore';
 import { detectorNamed, DETECTORS } from './detectors';
 import { DEFAULT_ANOMALY_OPTIONS, type AnomalyDirection, type AnomalyOptions, type AnomalyVerdict, type Season } from './types';
 
@@ -272,4 +274,56 @@ export async function scoreClosedWindow(
   const value = modelledValue(spec, values);
   const after = await store.updateModel(rule, groupKey, (current) => learnStep(spec, current, windowStart, value, step));
   return storedVerdict(after, windowStart);
+}
+
+/**
+ * Where the model of a rule is kept. Merging it into the alert record saves the model's own write
+ * (and its read) on every closed window: the record is written once per closed window anyway. But
+ * DynamoDB charges every write of an item by its whole size (1 KB units), and the alert item is
+ * written again to confirm each publish, read whole by every close of the group, and read by the
+ * activeAlerts query on every advance (a Query is charged by the size of all items it reads, the
+ * filtered-out ones too). A small model rides along at little cost: the robust detector's state is
+ * at most 1.5 KB (typically 110 bytes), and its record (state and recent verdicts, binary in the
+ * alert item: tableLayout.ts) adds about 1 KB. The seasonal detector's state is up to 8 KB (about
+ * 4.1 KB once a week profile has filled): in the alert item it would not save a write unit on the
+ * close (ceil(a + b) ≥ ceil(b) + 1 - 1 for b ≥ a few KB: the same units), would make every
+ * confirm cost as much as the model write it replaced, and multiply the activeAlerts query's read
+ * units by about 20; so it keeps its own item (StateStore.updateModel). Decided per detector, on
+ * the bound of its state, never on the size a model happens to have: a rule's model never moves
+ * between the two places as it grows.
+ */
+export const MODEL_IN_ALERT_MAX_STATE_BYTES = 2048;
+
+export function modelInAlertRecord(spec: AnomalySpec): boolean {
+  return detectorNamed(spec.detector).maxStateBytes <= MODEL_IN_ALERT_MAX_STATE_BYTES;
+}
+
+/**
+ * The lifecycle step of a closed window of a rule whose model the alert record keeps
+ * ({@link modelInAlertRecord}): learns the window on the model the record holds (learnStep) and
+ * decides the lifecycle step on the verdict the model after it holds for the window
+ * (storedVerdict), in the one conditional write of the record. The argument at the top of this
+ * file holds with the alert record's version as the guard: a retried or concurrent close finds
+ * the window learned (`last` ≥ its start) and gets the verdict computed when it was learned, so
+ * it decides the same step (itself idempotent per window: evaluatedThrough). The model is always
+ * handed back (learned or as given), so a model read from the old model item moves into the
+ * record with the first write. `seen.verdict` is the verdict of the step's last run (the one
+ * written, or decided on the stored record): what the caller reports.
+ */
+export function learnInAlert(
+  spec: AnomalySpec,
+  windowStart: number,
+  values: Readonly<Record<string, number | null>>,
+  step: number | null,
+  lifecycle: (state: AlertState, verdict: AnomalyVerdict | null) => StepResult,
+  seen: { verdict?: AnomalyVerdict | null },
+): AlertStep {
+  const value = modelledValue(spec, values);
+  return (state, model) => {
+    const after = learnStep(spec, model, windowStart, value, step) ?? model;
+    const verdict = storedVerdict(after, windowStart);
+    seen.verdict = verdict;
+    const r = lifecycle(state, verdict);
+    return after === undefined ? r : { ...r, model: after };
+  };
 }
