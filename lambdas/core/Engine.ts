@@ -806,14 +806,15 @@ export class Engine {
         // not learned (fill: learns the gap's value with the next window that has events).
         // A small model is kept in the alert record and learned by the lifecycle step, in its one write (modelInAlertRecord).
         const learns = rule.anomaly !== undefined && window !== null && events > 0;
-        const inRecord = learns && modelInAlertRecord(rule.anomaly!);
+        const kept = rule.anomaly !== undefined && modelInAlertRecord(rule.anomaly);
+        const inRecord = learns && kept;
         let anomaly = learns && !inRecord ? await scoreClosedWindow(store, rule.name, rule.anomaly!, group.key, w.start, values, ctx.step) : undefined;
         const holdsOn = (a: AnomalyVerdict | null | undefined): boolean => (rule.anomaly ? a !== undefined && a !== null && events > 0 && this.holds(rule, values, group, a) : verdict.holds);
         const lifecycle = (s: AlertState, a: AnomalyVerdict | null | undefined): StepResult =>
           quietClose(rule, (st: AlertState): StepResult => onWindowClosed(rule, group, st, { window: w, holds: holdsOn(a), values, ...(a ? { anomaly: a } : {}) }, ctx.step, ctx.aggs.results(ctx.aggs.create())))(s);
         const seen: { verdict?: AnomalyVerdict | null } = {};
-        // A model kept apart leaves none in the record (one from before a change of detector: it would be continued if the rule changed back).
-        const step: AlertStep = inRecord ? learnInAlert(rule.anomaly!, w.start, values, ctx.step, lifecycle, seen) : (s, m) => (m === undefined ? lifecycle(s, anomaly) : { ...lifecycle(s, anomaly), model: null });
+        // A rule whose model is kept apart leaves none in the record (one from before a change of detector: it would be continued if the rule changed back).
+        const step: AlertStep = inRecord ? learnInAlert(rule.anomaly!, w.start, values, ctx.step, lifecycle, seen) : (s, m) => (m === undefined || kept ? lifecycle(s, anomaly) : { ...lifecycle(s, anomaly), model: null });
         published.push(...(await this.alert(rule.name, group.key, tracked(track, step), takeKnown(track), inRecord ? { model: true } : undefined)));
         // The verdict the written step decided on (a retry's is the stored one, the same).
         if (inRecord) anomaly = seen.verdict ?? null;
