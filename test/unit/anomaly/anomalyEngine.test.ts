@@ -1,7 +1,7 @@
 import { detectorNamed } from '../../../lambdas/core/anomaly/detectors';
 import { RECENT_VERDICTS, type ModelRecord } from '../../../lambdas/core/anomaly/rule';
 import type { AnomalyVerdict } from '../../../lambdas/core/anomaly/types';
-import { Engine, type ClosedWindow } from '../../../lambdas/core/Engine';
+import { descriptor, Engine, type ClosedWindow } from '../../../lambdas/core/Engine';
 import { InMemoryStateStore } from '../../../lambdas/core/InMemoryStateStore';
 import type { AlertTransition } from '../../../lambdas/core/lifecycle';
 import { parsePipeline } from '../../../lambdas/core/pipeline';
@@ -215,6 +215,24 @@ describe('anomaly rules in the engine', () => {
     const reported = [...closedBy[0]!, ...closedBy[1]!].filter((w) => w.group['service'] === 'checkout');
     for (const w of reported) expect(w.anomaly).toEqual(expected.verdicts[(w.window.start - T0) / M]);
     expect(new Set(reported.map((w) => w.window.start)).size).toBe(errors.length);
+  });
+
+  it('a window closed without events (the closed marker of a closer that judged it empty) leaves the model in the alert record as it was', async () => {
+    const { engine, store, closed, rule } = setup();
+    const errors = [10, 11, 9, 10];
+    let seq = 1n;
+    for (let i = 0; i < errors.length; i++) {
+      const recs = minute(i, errors[i]!);
+      await engine.processBatch(SHARD, shardRecords(SHARD, recs, seq));
+      seq += BigInt(recs.length);
+    }
+    // Minute 4 sent nothing; another closer sealed it as empty (a closed marker) and crashed before its alert step.
+    expect(await store.sealEmptyWindow(descriptor(rule.name, '["checkout"]', { start: T0 + 4 * M, end: T0 + 5 * M }))).toBe(true);
+    await engine.processBatch(SHARD, shardRecords(SHARD, [...minute(5, 12), ...minute(6, 10)], seq));
+    expect(closed.map((w) => w.window.start)).toEqual([0, 1, 2, 3, 5].map((i) => T0 + i * M));
+    const expected = replay(rule, [0, 1, 2, 3, 5].map((i) => [T0 + i * M, i === 5 ? 12 : errors[i]!]));
+    expect(store.models()[0]!.record.state).toBe(expected.state);
+    expect(closed[4]!.anomaly).toEqual(expected.verdicts[4]);
   });
 
   it('keeps the verdicts of the last RECENT_VERDICTS windows with the model', async () => {
