@@ -339,7 +339,8 @@ export interface StateStore {
   updateAlert(rule: string, groupKey: string, step: AlertStep, claim: Claim, known?: KnownAlert | null, opts?: { readonly model?: boolean }): Promise<AlertUpdate>;
 
   /**
-   * One step over the anomaly model of (rule, group) (anomaly/rule.ts): the
+   * One step over the anomaly model item of (rule, group) (anomaly/rule.ts; the
+   * models not kept in the alert record, modelInAlertRecord): the
    * step's record is written only if the stored `last` is still the one the
    * step was given (optimistic; `step` may be called again on what is stored
    * and must be pure); null writes nothing. Returns the record as stored after.

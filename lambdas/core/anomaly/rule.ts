@@ -20,16 +20,24 @@
  * Exactly once (the argument). The model of (rule, group) is one record:
  * the detector's serialised state, `last` (the start of the last window it
  * learned) and `recent`, the verdicts of the last {@link RECENT_VERDICTS}
- * windows it learned. Closing window W is one step over that record
- * (StateStore.updateModel, an optimistic conditional write: "the stored
- * `last` is still the one this step read", which implies `last` < W.start):
+ * windows it learned. Closing window W is one step over that record, in one
+ * optimistic conditional write. Where the record is kept decides the guard
+ * ({@link modelInAlertRecord}): a robust model is kept in the group's alert
+ * record and learned by the window's lifecycle step ({@link learnInAlert};
+ * StateStore.updateAlert: "the record is still the version this step read");
+ * a seasonal model keeps an item of its own (StateStore.updateModel: "the
+ * stored `last` is still the one this step read"). Either guard implies that
+ * the record the step read is the one it replaces, so:
  *
  * - `last` < W.start: the verdict is computed from the stored state, the
  *   state learns W, and the verdict is written **in the same write** into
- *   `recent`. One conditional write per (rule, group) per closed window.
+ *   `recent`. One conditional write per (rule, group) per closed window (in
+ *   the alert record: the same write that records the alert step).
  * - `last` ≥ W.start: W was learned already (a redelivery, a bisected batch,
- *   a closer that crashed after the model write and before finishing the
- *   window, a second ticker that lost the race): nothing is written.
+ *   a closer that crashed after the learning write and before finishing the
+ *   window, a second ticker that lost the race): the model is not written
+ *   (in the alert record: nor is anything else, the alert step being
+ *   idempotent per window).
  *
  * Either way the verdict the engine uses is the one read back from the
  * stored record's `recent`, never one computed locally. So every attempt at
