@@ -1,4 +1,4 @@
-import { anomalyVariable, scoreClosedWindow } from './anomaly/rule';
+import { anomalyVariable, learnInAlert, modelInAlertRecord, scoreClosedWindow } from './anomaly/rule';
 import type { AnomalyVerdict } from './anomaly/types';
 import { SequenceRules } from './cep/SequenceRules';
 import { emptyStats as emptySequenceStats } from './cep/types';
@@ -32,7 +32,7 @@ import { padSequence } from './sequence';
 import { finalSlotOf, isPaned, mergedNotKept, PaneWriter, windowState } from './panes';
 import { DEDUPE_BUCKET_MS, dedupeIdInto } from './dedupe';
 import { hasClaimable, recordAndPublish } from './state/outbox';
-import type { AlertRecord, DueKey, KeyDescriptor, KeyState, KnownAlert, Slot, SlotUpdate, StateStore } from './StateStore';
+import type { AlertRecord, AlertStep, DueKey, KeyDescriptor, KeyState, KnownAlert, Slot, SlotUpdate, StateStore } from './StateStore';
 import { atRest, caughtUp, dueIsComplete, isQuiet, lookbackAfter, MAX_SEALED_EMPTY, mayCloseQuietly, onCaughtUp, planGroupClose, quietClose } from './closing';
 import type {
   AbsenceRule,
@@ -585,9 +585,9 @@ export class Engine {
   }
 
   /** Records a lifecycle step and publishes what it claimed (the outbox protocol: state/outbox.ts). */
-  private alert(rule: string, groupKey: string, step: (s: AlertState) => StepResult, known?: KnownAlert | null): Promise<AlertTransition[]> {
+  private alert(rule: string, groupKey: string, step: AlertStep, known?: KnownAlert | null, opts?: { readonly model?: boolean }): Promise<AlertTransition[]> {
     const { store, clock } = this.opts;
-    return recordAndPublish(store, rule, groupKey, step, { now: clock.now(), leaseMs: this.opts.publishLeaseMs ?? 30_000 }, this.opts.publish, known);
+    return recordAndPublish(store, rule, groupKey, step, { now: clock.now(), leaseMs: this.opts.publishLeaseMs ?? 30_000 }, this.opts.publish, known, opts);
   }
 
   /** Republishes transitions whose publisher gave up or crashed (their claim expired). */
@@ -849,10 +849,21 @@ export class Engine {
         // Anomaly rules: the window is scored on the model before it learns it, and learned, exactly once (anomaly/rule.ts).
         // Not a window without events (the closed marker of a window judged empty, issue 19): a gap is
         // not learned (fill: learns the gap's value with the next window that has events).
-        const anomaly = rule.anomaly && window !== null && events > 0 ? await scoreClosedWindow(store, rule.name, rule.anomaly, group.key, w.start, values, ctx.step) : undefined;
-        const holds = rule.anomaly ? anomaly !== undefined && anomaly !== null && events > 0 && this.holds(rule, values, group, anomaly) : verdict.holds;
-        const v = { window: w, holds, values, ...(anomaly ? { anomaly } : {}) };
-        published.push(...(await this.alert(rule.name, group.key, tracked(track, quietClose(rule, onCaughtUp(rule, ctx.step, (s: AlertState): StepResult => onWindowClosed(rule, group, s, v, ctx.step, ctx.aggs.results(ctx.aggs.create()))))), takeKnown(track))));
+        // A small model is kept in the alert record and learned by the lifecycle step, in its one write (modelInAlertRecord).
+        const learns = rule.anomaly !== undefined && window !== null && events > 0;
+        const kept = rule.anomaly !== undefined && modelInAlertRecord(rule.anomaly);
+        const inRecord = learns && kept;
+        let anomaly = learns && !inRecord ? await scoreClosedWindow(store, rule.name, rule.anomaly!, group.key, w.start, values, ctx.step) : undefined;
+        const holdsOn = (a: AnomalyVerdict | null | undefined): boolean => (rule.anomaly ? a !== undefined && a !== null && events > 0 && this.holds(rule, values, group, a) : verdict.holds);
+        const lifecycle = (s: AlertState, a: AnomalyVerdict | null | undefined): StepResult =>
+          quietClose(rule, onCaughtUp(rule, ctx.step, (st: AlertState): StepResult => onWindowClosed(rule, group, st, { window: w, holds: holdsOn(a), values, ...(a ? { anomaly: a } : {}) }, ctx.step, ctx.aggs.results(ctx.aggs.create()))))(s);
+        const seen: { verdict?: AnomalyVerdict | null } = {};
+        // A rule whose model is kept apart leaves none in the record (one from before a change of detector: it would be continued if the rule changed back).
+        const step: AlertStep = inRecord ? learnInAlert(rule.anomaly!, w.start, values, ctx.step, lifecycle, seen) : (s, m) => (m === undefined || kept ? lifecycle(s, anomaly) : { ...lifecycle(s, anomaly), model: null });
+        published.push(...(await this.alert(rule.name, group.key, tracked(track, step), takeKnown(track), inRecord ? { model: true } : undefined)));
+        // The verdict the written step decided on (a retry's is the stored one, the same).
+        if (inRecord) anomaly = seen.verdict ?? null;
+        const holds = holdsOn(anomaly);
         // An empty window's closed marker (issue 19) is no window the group sent anything in: not reported.
         if (events > 0) this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark, ...(anomaly ? { anomaly } : {}) });
       }
@@ -885,10 +896,10 @@ function takeKnown(track: StepTrack | undefined): KnownAlert | null | undefined 
 }
 
 /** The step, reporting the state it leaves into `track` (a retried write runs the step again: the last run counts). */
-function tracked(track: StepTrack | undefined, step: (s: AlertState) => StepResult): (s: AlertState) => StepResult {
+function tracked(track: StepTrack | undefined, step: AlertStep): AlertStep {
   if (track === undefined) return step;
-  return (s) => {
-    const r = step(s);
+  return (s, model) => {
+    const r = step(s, model);
     track.state = r.state;
     return r;
   };

@@ -418,9 +418,14 @@ export class InMemoryStateStore extends StateProtocol {
     this.quarantined = table.quarantined;
   }
 
-  /** Every anomaly model, for tests and inspection. */
+  /**
+   * Every anomaly model, for tests and inspection: the one an alert record keeps (anomaly/rule.ts,
+   * modelInAlertRecord), else the model item of (rule, group).
+   */
   models(): Array<{ rule: string; groupKey: string; record: ModelRecord }> {
-    return [...this.table.models.entries()].map(([id, record]) => {
+    const byId = new Map(this.table.models);
+    for (const [id, e] of this.table.alerts) if (e.record.model !== undefined) byId.set(id, e.record.model);
+    return [...byId.entries()].map(([id, record]) => {
       const i = id.indexOf('\u0000');
       return { rule: id.slice(0, i), groupKey: id.slice(i + 1), record: clone(record) };
     });

@@ -130,6 +130,24 @@ export interface AlertRecord {
   readonly state: AlertState;
   /** Transitions recorded but not yet confirmed published, oldest first. */
   readonly outbox: readonly OutboxEntry[];
+  /**
+   * Anomaly rules whose detector keeps a small model (anomaly/rule.ts, modelInAlertRecord): the
+   * model of (rule, group), learned by the same lifecycle step (and so in the same conditional
+   * write) that records the window's verdict. Absent on other rules, and on records written before
+   * the model moved here (the model is then the model item: StateStore.updateAlert, `model`).
+   */
+  readonly model?: ModelRecord;
+}
+
+/**
+ * A lifecycle step over an alert record. `model` is the record's anomaly model (see
+ * AlertRecord.model); a step that learns returns the model after it in `model` (undefined: as it
+ * was; null: removed). Steps of other rules ignore both.
+ */
+export type AlertStep = (state: AlertState, model: ModelRecord | undefined) => AlertStepResult;
+
+export interface AlertStepResult extends StepResult {
+  readonly model?: ModelRecord | null;
 }
 
 /** An alert record as read, with the version a conditional write of it expects. */
@@ -318,11 +336,17 @@ export interface StateStore {
    * read when the step writes: the write is conditional on its version (a
    * stale belief costs a failed write and a read); a step that would write
    * nothing on it is decided again on a fresh read.
+   *
+   * `opts.model`: the step learns the rule's anomaly model kept in the record (AlertStep). When the
+   * record holds no model (a record written before the model moved there, or none yet), the model
+   * item is read once (strongly consistent) and given to the step instead: the first close after
+   * the deploy continues the model the old code learned, and the write moves it into the record.
    */
-  updateAlert(rule: string, groupKey: string, step: (state: AlertState) => StepResult, claim: Claim, known?: KnownAlert | null): Promise<AlertUpdate>;
+  updateAlert(rule: string, groupKey: string, step: AlertStep, claim: Claim, known?: KnownAlert | null, opts?: { readonly model?: boolean }): Promise<AlertUpdate>;
 
   /**
-   * One step over the anomaly model of (rule, group) (anomaly/rule.ts): the
+   * One step over the anomaly model item of (rule, group) (anomaly/rule.ts; the
+   * models not kept in the alert record, modelInAlertRecord): the
    * step's record is written only if the stored `last` is still the one the
    * step was given (optimistic; `step` may be called again on what is stored
    * and must be pure); null writes nothing. Returns the record as stored after.

@@ -4,7 +4,7 @@ import { beginsWith, equals } from '../../lambdas/adapters/dynamodb/expressions'
 import { QuarantineRepository } from '../../lambdas/adapters/dynamodb/QuarantineRepository';
 import { StateTable } from '../../lambdas/adapters/dynamodb/StateTable';
 import { aggregateLayout, alertLayout, ATTR, modelLayout, paneLayout, type NativeItem } from '../../lambdas/adapters/dynamodb/tableLayout';
-import { storedVerdict, type ModelRecord } from '../../lambdas/core/anomaly/rule';
+import { modelInAlertRecord, storedVerdict, type ModelRecord } from '../../lambdas/core/anomaly/rule';
 import type { AnomalyVerdict } from '../../lambdas/core/anomaly/types';
 import { TABLE } from '../../lambdas/core/contract';
 import { quarantineOrder } from '../../lambdas/core/state/StateProtocol';
@@ -119,13 +119,17 @@ export class Inspector {
           .then((keys) => this.fetch(keys));
     const ra = new RuleAggregates(rule);
     const out: WindowView[] = [];
-    // Anomaly rules: one read of each group's model, for the verdicts of its learned windows.
+    // Anomaly rules: one read of each group's model, for the verdicts of its learned windows: the model the alert item
+    // keeps (anomaly/rule.ts, modelInAlertRecord), else the model item (a seasonal model, or one from before the move).
     const models = new Map<string, Promise<ModelRecord | undefined>>();
     const verdictOf = async (groupKey: string, start: number): Promise<AnomalyVerdict | null> => {
       if (!rule.anomaly) return null;
       let m = models.get(groupKey);
       if (!m) {
-        m = this.table.get('model', 'model.read', modelLayout.key(rule.name, groupKey)).then((it) => (it ? modelLayout.decode(it).record : undefined));
+        const item = (): Promise<ModelRecord | undefined> => this.table.get('model', 'model.read', modelLayout.key(rule.name, groupKey)).then((it) => (it ? modelLayout.decode(it).record : undefined));
+        m = modelInAlertRecord(rule.anomaly)
+          ? this.table.get('alert', 'alert.read', alertLayout.key(rule.name, groupKey)).then(async (a) => (a ? alertLayout.decode(a).record.model : undefined) ?? item())
+          : item();
         models.set(groupKey, m);
       }
       return storedVerdict(await m, start);

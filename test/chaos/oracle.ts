@@ -18,7 +18,7 @@ import type { AlertMessage } from '../../lambdas/adapters/SnsAlertPublisher';
 import { distinctAggregator } from '../../lambdas/core/aggregates/distinct';
 import { percentileAggregator } from '../../lambdas/core/aggregates/percentile';
 import { detectorNamed } from '../../lambdas/core/anomaly/detectors';
-import { RECENT_VERDICTS } from '../../lambdas/core/anomaly/rule';
+import { modelInAlertRecord, RECENT_VERDICTS } from '../../lambdas/core/anomaly/rule';
 import { DEFAULT_ANOMALY_OPTIONS, type AnomalyOptions, type AnomalyVerdict } from '../../lambdas/core/anomaly/types';
 import { alertIdOf } from '../../lambdas/core/lifecycle';
 import { RuleAggregates, type FixedPartialJson } from '../../lambdas/core/partials';
@@ -517,17 +517,29 @@ export function replayModel(rule: OracleRule, byStart: ReadonlyMap<number, reado
 
 /**
  * The anomaly models in the table against the replay of each (rule, group):
- * one model item per group with windows, holding exactly the replayed state,
+ * one model per group with windows, holding exactly the replayed state,
  * last window and recent verdicts (a window learned twice, out of order, or
- * not at all shows here), and no other model item.
+ * not at all shows here), and no other model. A model is kept where its rule's
+ * detector keeps it (anomaly/rule.ts, modelInAlertRecord): in the group's alert
+ * item (robust), or in a model item (seasonal); one found in the other place is
+ * a violation too.
  */
 export function compareModels(expected: Expected, items: readonly NativeItem[]): { violations: string[]; models: number } {
   const violations: string[] = [];
   const stored = new Map<string, ReturnType<typeof modelLayout.decode>['record']>();
+  const inAlert = new Map(ORACLE_RULES.filter((r) => r.anomaly).map((r) => [r.name, modelInAlertRecord(r.anomaly!)]));
   for (const item of items) {
-    if (kindOf(String(item[ATTR.pk])) !== 'model') continue;
-    const m = modelLayout.decode(item);
-    stored.set(`${m.rule}|${m.groupKey}`, m.record);
+    const kind = kindOf(String(item[ATTR.pk]));
+    if (kind === 'model') {
+      const m = modelLayout.decode(item);
+      if (inAlert.get(m.rule) !== false) violations.push(`anomaly model ${m.rule} ${m.groupKey}: a model item, where the model is kept in the alert item`);
+      stored.set(`${m.rule}|${m.groupKey}`, m.record);
+    } else if (kind === 'alert') {
+      const a = alertLayout.decode(item);
+      if (a.record.model === undefined) continue;
+      if (inAlert.get(a.rule) !== true) violations.push(`anomaly model ${a.rule} ${a.groupKey}: in the alert item, where the model is kept in a model item`);
+      stored.set(`${a.rule}|${a.groupKey}`, a.record.model);
+    }
   }
   let models = 0;
   const seen = new Set<string>();

@@ -167,8 +167,10 @@ export const ATTR = {
   /** Start of the last window the model learned: the guard of its conditional write. */
   modelLast: 'last',
   detector: 'detector',
-  /** JSON of the verdicts of the last windows learned. */
+  /** The verdicts of the last windows learned: JSON on a model item, binary on an alert item (encodeRecent). */
   recent: 'recent',
+  /** On an alert item (anomaly/rule.ts, modelInAlertRecord): the detector's serialised state (`state` is the alert's). */
+  modelState: 'mstate',
   // sequence keys (rule, groupKey, version, duePk, closeAt too)
   /** The SequenceRecord, JSON. */
   sequence: 'seq',
@@ -401,6 +403,9 @@ export const alertLayout = {
       [ATTR.outbox]: JSON.stringify(record.outbox),
       [ATTR.active]: active,
       [ATTR.version]: version,
+      ...(record.model !== undefined
+        ? { [ATTR.detector]: record.model.detector, [ATTR.modelState]: record.model.state, [ATTR.modelLast]: record.model.last, [ATTR.recent]: encodeRecent(record.model.recent) }
+        : {}),
     };
   },
   /** The id of the write that put the item (undefined: written before issue 19, or by a tool). */
@@ -417,10 +422,48 @@ export const alertLayout = {
       record: {
         state: state ? (JSON.parse(state) as AlertState) : INITIAL_ALERT_STATE,
         outbox: outbox ? (JSON.parse(outbox) as OutboxEntry[]) : [],
+        // Absent on items written before the model moved into the alert record (and on other rules' items).
+        ...(item[ATTR.modelState] !== undefined
+          ? { model: { detector: str(item[ATTR.detector]) ?? '', state: str(item[ATTR.modelState]) ?? '', last: num(item[ATTR.modelLast]) ?? -1, recent: decodeRecent(item[ATTR.recent]) } }
+          : {}),
       },
     };
   },
 };
+
+/**
+ * The recent verdicts of a model kept in an alert item, as binary: per window 49 bytes (start,
+ * value, score, expected, lower, upper as float64, big-endian, then 1 for warming or 0), 784 bytes
+ * for the 16 a model keeps, where their JSON takes about 2.7 KB. The alert item is written on every
+ * closed window and again on every confirmed publish, each write charged by the item's whole size
+ * in 1 KB units (anomaly/rule.ts, modelInAlertRecord). Exact: the float64 is the number.
+ */
+const RECENT_ENTRY_BYTES = 49;
+
+export function encodeRecent(recent: readonly LearnedWindow[]): Uint8Array {
+  const out = new Uint8Array(recent.length * RECENT_ENTRY_BYTES);
+  const view = new DataView(out.buffer);
+  recent.forEach((r, i) => {
+    const o = i * RECENT_ENTRY_BYTES;
+    const v = r.verdict;
+    [r.start, r.value, v.score, v.expected, v.lower, v.upper].forEach((x, k) => view.setFloat64(o + 8 * k, x));
+    view.setUint8(o + 48, v.warming ? 1 : 0);
+  });
+  return out;
+}
+
+export function decodeRecent(raw: NativeAttributeValue): LearnedWindow[] {
+  if (!(raw instanceof Uint8Array) || raw.byteLength % RECENT_ENTRY_BYTES !== 0) {
+    throw new StateLayoutError(`alert item: the anomaly model's recent verdicts are not ${RECENT_ENTRY_BYTES}-byte entries (${raw instanceof Uint8Array ? `${raw.byteLength} bytes` : typeof raw})`);
+  }
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const out: LearnedWindow[] = [];
+  for (let o = 0; o < raw.byteLength; o += RECENT_ENTRY_BYTES) {
+    const f = (k: number): number => view.getFloat64(o + 8 * k);
+    out.push({ start: f(0), value: f(1), verdict: { score: f(2), expected: f(3), lower: f(4), upper: f(5), warming: view.getUint8(o + 48) === 1 } });
+  }
+  return out;
+}
 
 // ------------------------------------------------------------------ sequence keys
 

@@ -26,6 +26,8 @@ export interface Detector<S = unknown> {
   serialise(state: S): string;
   /** Parses serialise's output; throws with a clear message on anything else. */
   parse(text: string): S;
+  /** The most bytes serialise can return (≤ MAX_ANOMALY_STATE_BYTES): where the model is kept (rule.ts, modelInAlertRecord). */
+  readonly maxStateBytes: number;
 }
 
 function parseJson<S>(name: string, text: string, isState: (x: unknown) => x is S): S {
@@ -55,6 +57,9 @@ export const robustDetector: Detector<robust.RobustState> = {
   apply: robust.apply,
   serialise: robust.serialise,
   parse: (text) => parseJson('robust', text, isRobustState),
+  // Eight numbers and the run of out-of-band values (fewer than shiftAfter ≤ 50, each at most 24
+  // characters): at most about 1.35 KB, typically 110 bytes.
+  maxStateBytes: 1536,
 };
 
 export const seasonalDetector: Detector<seasonal.SeasonalState> = {
@@ -66,6 +71,8 @@ export const seasonalDetector: Detector<seasonal.SeasonalState> = {
   apply: seasonal.apply,
   serialise: seasonal.serialise,
   parse: (text) => parseJson('seasonal', text, seasonal.isSeasonalState),
+  // 168 + 24 buckets: about 4.1 KB once a week profile has filled, bounded by serialise.
+  maxStateBytes: MAX_ANOMALY_STATE_BYTES,
 };
 
 /** Every detector, by its pipeline-file name. Add new detectors here. */

@@ -20,16 +20,24 @@
  * Exactly once (the argument). The model of (rule, group) is one record:
  * the detector's serialised state, `last` (the start of the last window it
  * learned) and `recent`, the verdicts of the last {@link RECENT_VERDICTS}
- * windows it learned. Closing window W is one step over that record
- * (StateStore.updateModel, an optimistic conditional write: "the stored
- * `last` is still the one this step read", which implies `last` < W.start):
+ * windows it learned. Closing window W is one step over that record, in one
+ * optimistic conditional write. Where the record is kept decides the guard
+ * ({@link modelInAlertRecord}): a robust model is kept in the group's alert
+ * record and learned by the window's lifecycle step ({@link learnInAlert};
+ * StateStore.updateAlert: "the record is still the version this step read");
+ * a seasonal model keeps an item of its own (StateStore.updateModel: "the
+ * stored `last` is still the one this step read"). Either guard implies that
+ * the record the step read is the one it replaces, so:
  *
  * - `last` < W.start: the verdict is computed from the stored state, the
  *   state learns W, and the verdict is written **in the same write** into
- *   `recent`. One conditional write per (rule, group) per closed window.
+ *   `recent`. One conditional write per (rule, group) per closed window (in
+ *   the alert record: the same write that records the alert step).
  * - `last` ≥ W.start: W was learned already (a redelivery, a bisected batch,
- *   a closer that crashed after the model write and before finishing the
- *   window, a second ticker that lost the race): nothing is written.
+ *   a closer that crashed after the learning write and before finishing the
+ *   window, a second ticker that lost the race): the model is not written
+ *   (in the alert record: nor is anything else, the alert step being
+ *   idempotent per window).
  *
  * Either way the verdict the engine uses is the one read back from the
  * stored record's `recent`, never one computed locally. So every attempt at
@@ -49,6 +57,8 @@
  * windows skipped since `last` (at most {@link MAX_FILLED_WINDOWS}, the most
  * recent ones) are learned as that value first, in the same write.
  */
+import type { AlertState, StepResult } from '../lifecycle';
+import type { AlertStep } from '../StateStore';
 import { detectorNamed, DETECTORS } from './detectors';
 import { DEFAULT_ANOMALY_OPTIONS, type AnomalyDirection, type AnomalyOptions, type AnomalyVerdict, type Season } from './types';
 
@@ -272,4 +282,61 @@ export async function scoreClosedWindow(
   const value = modelledValue(spec, values);
   const after = await store.updateModel(rule, groupKey, (current) => learnStep(spec, current, windowStart, value, step));
   return storedVerdict(after, windowStart);
+}
+
+/**
+ * Where the model of a rule is kept. In the alert record it costs no write of its own: the record is
+ * written once per closed window anyway, and learning in that write saves the model item's write
+ * and its read. But DynamoDB charges a write by the whole item's size (1 KB units), and the alert
+ * item is also rewritten to confirm each publish, read by every close of its group, and read by
+ * the activeAlerts query of every advance of the rule (a Query is charged by the size of every
+ * item it reads, the ones its filter drops too), which the ticker runs once a minute. Measured on
+ * models that learned for long (the recent verdicts binary in the alert item: tableLayout.ts):
+ *
+ * - robust (the sample's ErrorSpike): model item 2.96 KB (3 WRU) + alert item 0.30 KB (1 WRU) per
+ *   closed window before; one alert item of 1.23 KB (2 WRU) now, the model's strongly consistent
+ *   read gone; a confirm costs 2 WRU instead of 1, the activeAlerts query reads 0.93 KB more per
+ *   group. Kept in the record.
+ * - seasonal, a filled week profile (state 4.1 KB, up to 8 KB): 7 + 1 WRU before, 6 WRU merged, but
+ *   every confirm 6 WRU instead of 1 and, with the hourly windows it is made for, 60 activeAlerts
+ *   queries per window reading 5 KB more per group: about 75 read units per group and hour against
+ *   2 write units saved. Kept in its own item (StateStore.updateModel), as before.
+ *
+ * Decided per detector on the bound of its state (Detector.maxStateBytes), never on the size a
+ * model happens to have, so a rule's model never moves between the two places as it grows.
+ */
+export const MODEL_IN_ALERT_MAX_STATE_BYTES = 2048;
+
+export function modelInAlertRecord(spec: Pick<AnomalySpec, 'detector'>): boolean {
+  return detectorNamed(spec.detector).maxStateBytes <= MODEL_IN_ALERT_MAX_STATE_BYTES;
+}
+
+/**
+ * The lifecycle step of a closed window of a rule whose model the alert record keeps
+ * ({@link modelInAlertRecord}): learns the window on the model the record holds (learnStep) and
+ * decides the lifecycle step on the verdict the model after it holds for the window
+ * (storedVerdict), in the one conditional write of the record. The argument at the top of this
+ * file holds with the alert record's version as the guard: a retried or concurrent close finds
+ * the window learned (`last` ≥ its start) and gets the verdict computed when it was learned, so
+ * it decides the same step (itself idempotent per window: evaluatedThrough). The model is always
+ * handed back (learned or as given), so a model read from the old model item moves into the
+ * record with the first write. `seen.verdict` is the verdict of the step's last run (the one
+ * written, or decided on the stored record): what the caller reports.
+ */
+export function learnInAlert(
+  spec: AnomalySpec,
+  windowStart: number,
+  values: Readonly<Record<string, number | null>>,
+  step: number | null,
+  lifecycle: (state: AlertState, verdict: AnomalyVerdict | null) => StepResult,
+  seen: { verdict?: AnomalyVerdict | null },
+): AlertStep {
+  const value = modelledValue(spec, values);
+  return (state, model) => {
+    const after = learnStep(spec, model, windowStart, value, step) ?? model;
+    const verdict = storedVerdict(after, windowStart);
+    seen.verdict = verdict;
+    const r = lifecycle(state, verdict);
+    return after === undefined ? r : { ...r, model: after };
+  };
 }

@@ -1,8 +1,9 @@
 import { DEDUPE_ENTRY_BYTES, DEDUPE_MAX_BUCKET_BYTES, DedupeIds, dedupeSeqFingerprint } from '../dedupe';
 import { InvariantError, TidewatchError } from '../errors';
-import { INITIAL_ALERT_STATE, type AlertState, type StepResult } from '../lifecycle';
+import { INITIAL_ALERT_STATE } from '../lifecycle';
 import type {
   AlertRecord,
+  AlertStep,
   AlertUpdate,
   ApplyOutcome,
   Claim,
@@ -187,13 +188,22 @@ export class StateProtocol implements StateStore {
 
   // ------------------------------------------------------------ alerts and their outbox
 
-  async updateAlert(rule: string, groupKey: string, step: (state: AlertState) => StepResult, claim: Claim, known?: KnownAlert | null): Promise<AlertUpdate> {
+  async updateAlert(rule: string, groupKey: string, step: AlertStep, claim: Claim, known?: KnownAlert | null, opts: { readonly model?: boolean } = {}): Promise<AlertUpdate> {
     const alerts = this.storage.alerts;
+    // A record without the model (written before it moved there, or none yet) decides on the model item: read once, at
+    // most, since no writer changes it any more (the record's conditional write keeps the model from then on).
+    let fallback: { model: ModelRecord | undefined } | undefined;
+    const fallbackFor = async (record: AlertRecord | undefined): Promise<ModelRecord | undefined> => {
+      if (opts.model !== true || record?.model !== undefined) return undefined;
+      fallback ??= { model: await this.storage.models.read(rule, groupKey) };
+      return fallback.model;
+    };
     let current: Versioned<AlertRecord> | undefined;
     let read = true;
     if (known !== undefined) {
       // A write decided on what the caller read, conditional on its version; a no-op is never decided on a belief.
-      const decided = recordStep(known?.record ?? { state: INITIAL_ALERT_STATE, outbox: [] }, step, claim);
+      const record = known?.record ?? { state: INITIAL_ALERT_STATE, outbox: [] };
+      const decided = recordStep(record, step, claim, await fallbackFor(record));
       if (decided !== null) {
         const written = await alerts.put(rule, groupKey, decided.next, known?.version ?? null, 'step');
         if (written.ok) return { record: decided.next, claimed: decided.claimed };
@@ -206,7 +216,7 @@ export class StateProtocol implements StateStore {
       () => `alert state of ${rule} ${groupKey}`,
       async (): Promise<AlertUpdate | undefined> => {
         const record = current?.value ?? { state: INITIAL_ALERT_STATE, outbox: [] };
-        const decided = recordStep(record, step, claim);
+        const decided = recordStep(record, step, claim, await fallbackFor(record));
         if (decided === null) return { record, claimed: [] };
         const written = await alerts.put(rule, groupKey, decided.next, current?.version ?? null, 'step');
         if (written.ok) return { record: decided.next, claimed: decided.claimed };
@@ -261,7 +271,8 @@ export class StateProtocol implements StateStore {
         if (current === undefined) return true;
         const outbox = f(current.value.outbox);
         if (sameOutbox(outbox, current.value.outbox)) return true;
-        const written = await alerts.put(rule, groupKey, { state: current.value.state, outbox }, current.version, intent);
+        // The whole record but its outbox, as stored (the anomaly model too).
+        const written = await alerts.put(rule, groupKey, { ...current.value, outbox }, current.version, intent);
         if (written.ok) return true;
         current = written.current;
         return undefined;

@@ -1,5 +1,6 @@
-import type { AlertState, AlertTransition, StepResult } from '../lifecycle';
-import type { AlertRecord, Claim, KnownAlert, OutboxEntry, StateStore } from '../StateStore';
+import type { ModelRecord } from '../anomaly/rule';
+import type { AlertState, AlertTransition } from '../lifecycle';
+import type { AlertRecord, AlertStep, Claim, KnownAlert, OutboxEntry, StateStore } from '../StateStore';
 import type { EpochMs } from '../types';
 
 /**
@@ -27,17 +28,27 @@ export function hasClaimable(outbox: readonly OutboxEntry[], now: EpochMs): bool
  * transitions the writer claims (its own, and those whose claim expired),
  * or null when nothing changes and nothing is claimable (nothing is written).
  */
-export function recordStep(record: AlertRecord, step: (state: AlertState) => StepResult, claim: Claim): { next: AlertRecord; claimed: AlertTransition[] } | null {
-  const r = step(record.state);
+export function recordStep(
+  record: AlertRecord,
+  step: AlertStep,
+  claim: Claim,
+  /** The anomaly model the step learns from when the record holds none (the old model item: StateStore.updateAlert). */
+  fallbackModel?: ModelRecord,
+): { next: AlertRecord; claimed: AlertTransition[] } | null {
+  const model = record.model ?? fallbackModel;
+  const r = step(record.state, model);
   const until = claim.now + claim.leaseMs;
   const expired = record.outbox.filter((o) => o.claimedUntil <= claim.now);
-  if (r.transitions.length === 0 && expired.length === 0 && sameState(r.state, record.state)) return null;
+  // The model the record keeps after the step: a learned one moves into the record (from the old model item too).
+  const nextModel = r.model === undefined ? record.model : (r.model ?? undefined);
+  if (r.transitions.length === 0 && expired.length === 0 && sameState(r.state, record.state) && nextModel === record.model) return null;
   const next: AlertRecord = {
     state: r.state,
     outbox: [
       ...record.outbox.map((o) => (o.claimedUntil <= claim.now ? { ...o, claimedUntil: until } : o)),
       ...r.transitions.map((transition) => ({ transition, claimedUntil: until })),
     ],
+    ...(nextModel !== undefined ? { model: nextModel } : {}),
   };
   return { next, claimed: [...expired.map((o) => o.transition), ...r.transitions] };
 }
@@ -77,13 +88,15 @@ export async function recordAndPublish(
   store: StateStore,
   rule: string,
   groupKey: string,
-  step: (state: AlertState) => StepResult,
+  step: AlertStep,
   claim: Claim,
   publish: (transition: AlertTransition) => Promise<void>,
   /** The record as the caller just read it (StateStore.updateAlert). */
   known?: KnownAlert | null,
+  /** The step learns the anomaly model the record keeps (StateStore.updateAlert). */
+  opts?: { readonly model?: boolean },
 ): Promise<AlertTransition[]> {
-  const { claimed } = await store.updateAlert(rule, groupKey, step, claim, known);
+  const { claimed } = await store.updateAlert(rule, groupKey, step, claim, known, opts);
   if (claimed.length === 0) return [];
   const ids = claimed.map((t) => t.transitionId);
   try {

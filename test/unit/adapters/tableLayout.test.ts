@@ -88,6 +88,23 @@ describe('table layout', () => {
     expect(() => watermarkLayout.key('s'.repeat(2049))).toThrow(/partition key is 2052 bytes; DynamoDB allows 2048/);
   });
 
+  it('keeps an anomaly model in an alert item: its attributes, the recent verdicts as 49-byte entries, read back exactly; an item without them has no model', () => {
+    const state = { status: 'inactive', consecutive: 0, evaluatedThrough: T0, evaluatedEnd: T0 + 60_000, episodeStart: null, alertId: null, firedInWindow: null, lastSeen: null } as const;
+    const recent = [
+      { start: T0, value: 10, verdict: { score: 0, expected: 10, lower: -Infinity, upper: Infinity, warming: true } },
+      { start: T0 + 60_000, value: 12.345678901234567, verdict: { score: 0.9912345678901234, expected: 1 / 3, lower: -0.1, upper: 2 ** -1074, warming: false } },
+    ];
+    const model = { detector: 'robust', state: '{"v":1,"n":2}', last: T0 + 60_000, recent };
+    const item = alertLayout.encode('R', '["x"]', { state, outbox: [], model }, 4, false);
+    expect([item['detector'], item['mstate'], item['last'], (item['recent'] as Uint8Array).byteLength]).toEqual(['robust', '{"v":1,"n":2}', T0 + 60_000, 98]);
+    expect(alertLayout.decode(item).record).toEqual({ state, outbox: [], model });
+    // Before the model moved into the alert item (and on other rules' items): no model attributes, no model.
+    const plain = alertLayout.encode('R', '["x"]', { state, outbox: [] }, 4, false);
+    expect(Object.keys(plain).filter((k) => ['detector', 'mstate', 'last', 'recent'].includes(k))).toEqual([]);
+    expect('model' in alertLayout.decode(plain).record).toBe(false);
+    expect(() => alertLayout.decode({ ...item, recent: new Uint8Array(50) })).toThrow(/recent verdicts are not 49-byte entries \(50 bytes\)/);
+  });
+
   it('reads back what it writes: an alert item, a dedupe item, a key item', () => {
     const record = { state: { status: 'firing', consecutive: 1, evaluatedThrough: T0, evaluatedEnd: T0 + 60_000, episodeStart: T0, alertId: 'a', firedInWindow: T0, lastSeen: null }, outbox: [] } as const;
     expect(alertLayout.decode(alertLayout.encode('R', '["x"]', record, 3, true))).toEqual({ rule: 'R', groupKey: '["x"]', version: 3, record });
