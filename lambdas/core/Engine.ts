@@ -519,6 +519,7 @@ export class Engine {
       // quiet close is the window's final state (closing.ts, emit: early). After a conflict the state came back with
       // the refused write (as stored). Gone (its retention passed): closed long ago, no verdict.
       const believed = outcome.status === 'unchanged' && outcome.conflicts === 0 && kb.window !== null;
+      // (A probe: verdicts count no `when` errors, earlyTransitions counts those of the verdicts it acts on.)
       if (believed && this.verdicts(kb.rule, state, kb.group, kb.window, null).some((v) => v.holds)) state = await this.opts.store.read(kb.key);
       if (state !== undefined) published.push(...(await this.earlyTransitions(kb.rule, state, kb.group, kb.window)));
     }
@@ -529,6 +530,7 @@ export class Engine {
   private async earlyTransitions(ctx: RuleContext, state: KeyState, group: GroupRef, window: TimeWindow | null): Promise<AlertTransition[]> {
     const published: AlertTransition[] = [];
     for (const verdict of this.verdicts(ctx, state, group, window, null)) {
+      if (verdict.errored) this.countConditionError(ctx.rule.name);
       if (!verdict.holds) continue;
       published.push(...(await this.alert(ctx.rule.name, group.key, (s) => onWindowUpdated(ctx.rule, group, s, verdict, ctx.step))));
     }
@@ -538,16 +540,18 @@ export class Engine {
   /**
    * The verdicts of a key's merged state: one per fixed window, or one per
    * session (those closing in (closedThrough, upTo] when `upTo` is given,
-   * else the open ones).
+   * else the open ones). `errored`: the `when` raised an error (judged not to
+   * hold); counted by the caller that acts on the verdict, once it took effect
+   * (countConditionError), not here: verdicts are also probes and retried.
    */
   private verdicts(ctx: RuleContext, state: KeyState, group: GroupRef, window: TimeWindow | null, upTo: EpochMs | null) {
     const { rule, aggs } = ctx;
     const slots = Object.values(state.slots);
-    const out: Array<{ window: TimeWindow; holds: boolean; values: Record<string, number | null>; closeAt: EpochMs; events: number; at?: EpochMs }> = [];
+    const out: Array<{ window: TimeWindow; holds: boolean; errored: boolean; values: Record<string, number | null>; closeAt: EpochMs; events: number; at?: EpochMs }> = [];
     const judge = (w: TimeWindow, acc: WindowAcc) => {
       const values = aggs.results(acc);
-      const holds = acc.n > 0 && this.holds(rule, values, group);
-      out.push({ window: w, holds, values, closeAt: closesAt(w, rule.latenessMs), events: acc.n, ...(Number.isFinite(acc.maxEventTime) ? { at: acc.maxEventTime } : {}) });
+      const when = acc.n > 0 ? this.judgeWhen(rule, values, group) : 0;
+      out.push({ window: w, holds: when === 1, errored: when === 2, values, closeAt: closesAt(w, rule.latenessMs), events: acc.n, ...(Number.isFinite(acc.maxEventTime) ? { at: acc.maxEventTime } : {}) });
     };
     if (window !== null) {
       const acc = aggs.create();
@@ -571,17 +575,23 @@ export class Engine {
     return state !== undefined && key.windowStart !== null && isPaned(ctx) ? windowState(this.opts.store, ctx, key, state) : state;
   }
 
-  private holds(rule: WindowRule, values: Record<string, number | null>, group: GroupRef, anomaly?: AnomalyVerdict): boolean {
+  /**
+   * A rule's `when` on a window's values: 1 holds, 0 does not, 2 raised an error (judged not to hold). An
+   * error is counted by whoever acts on the verdict (countConditionError): the batch or advance report
+   * carries it (RuleBatchStats.conditionErrors, AdvanceReport.conditionErrors), and RuleExpressionErrors.
+   */
+  private judgeWhen(rule: WindowRule, values: Record<string, number | null>, group: GroupRef, anomaly?: AnomalyVerdict): 0 | 1 | 2 {
     // An anomaly rule holds only on a closed window's verdict (closeKey).
-    if (rule.anomaly && anomaly === undefined) return false;
+    if (rule.anomaly && anomaly === undefined) return 0;
     try {
-      return rule.when.evaluate({ ...group.labels, ...values, ...(anomaly ? { anomaly: anomalyVariable(anomaly) } : {}) }) === true;
+      return rule.when.evaluate({ ...group.labels, ...values, ...(anomaly ? { anomaly: anomalyVariable(anomaly) } : {}) }) === true ? 1 : 0;
     } catch {
-      // An error is "does not hold", and is counted: the
-      // batch or advance report carries it (RuleBatchStats.conditionErrors), and the RuleExpressionErrors metric.
-      this.conditionErrors.set(rule.name, (this.conditionErrors.get(rule.name) ?? 0) + 1);
-      return false;
+      return 2;
     }
+  }
+
+  private countConditionError(rule: string): void {
+    this.conditionErrors.set(rule, (this.conditionErrors.get(rule) ?? 0) + 1);
   }
 
   /** Records a lifecycle step and publishes what it claimed (the outbox protocol: state/outbox.ts). */
@@ -781,7 +791,10 @@ export class Engine {
       const verdicts = this.verdicts(ctx, state, group, window, watermark);
       if (!verdicts.every((v) => isQuiet(rule, rest, (s) => onWindowClosed(rule, group, s, { window: v.window, holds: v.holds, values: v.values }, ctx.step, empty)))) return 'loud';
       if (await store.closeWindowAt(key, state.version, finalSlotOf(ctx, state), state.merged)) {
-        for (const { window: w, holds, values, events } of verdicts) this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark });
+        for (const { window: w, holds, errored, values, events } of verdicts) {
+          if (errored) this.countConditionError(rule.name);
+          this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark });
+        }
         return 'closed';
       }
     }
@@ -854,7 +867,7 @@ export class Engine {
         const kept = rule.anomaly !== undefined && modelInAlertRecord(rule.anomaly);
         const inRecord = learns && kept;
         let anomaly = learns && !inRecord ? await scoreClosedWindow(store, rule.name, rule.anomaly!, group.key, w.start, values, ctx.step) : undefined;
-        const holdsOn = (a: AnomalyVerdict | null | undefined): boolean => (rule.anomaly ? a !== undefined && a !== null && events > 0 && this.holds(rule, values, group, a) : verdict.holds);
+        const holdsOn = (a: AnomalyVerdict | null | undefined): boolean => (rule.anomaly ? a !== undefined && a !== null && events > 0 && this.judgeWhen(rule, values, group, a) === 1 : verdict.holds);
         const lifecycle = (s: AlertState, a: AnomalyVerdict | null | undefined): StepResult =>
           quietClose(rule, onCaughtUp(rule, ctx.step, (st: AlertState): StepResult => onWindowClosed(rule, group, st, { window: w, holds: holdsOn(a), values, ...(a ? { anomaly: a } : {}) }, ctx.step, ctx.aggs.results(ctx.aggs.create()))))(s);
         const seen: { verdict?: AnomalyVerdict | null } = {};
@@ -864,6 +877,9 @@ export class Engine {
         // The verdict the written step decided on (a retry's is the stored one, the same).
         if (inRecord) anomaly = seen.verdict ?? null;
         const holds = holdsOn(anomaly);
+        // The `when` errors of this verdict, counted once it took effect (an anomaly rule's `when` reads its verdict).
+        const errored = rule.anomaly ? anomaly !== undefined && anomaly !== null && events > 0 && this.judgeWhen(rule, values, group, anomaly) === 2 : verdict.errored;
+        if (errored) this.countConditionError(rule.name);
         // An empty window's closed marker (issue 19) is no window the group sent anything in: not reported.
         if (events > 0) this.opts.onWindowClosed?.({ rule: rule.name, group: group.labels, groupKey: group.key, window: w, values, holds, events, watermark, ...(anomaly ? { anomaly } : {}) });
       }

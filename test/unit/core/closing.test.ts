@@ -50,6 +50,11 @@ describe('quiet closes of emit: early rules (closing.ts, issue 21 Deliver 3)', (
     expect(mayCloseQuietly(windowRule({ emit: 'early', for: 3 }))).toBe(true);
     expect(mayCloseQuietly(windowRule({ emit: 'early', window: { kind: 'hopping', sizeMs: 5 * M, slideMs: M } }))).toBe(false);
     expect(mayCloseQuietly(windowRule({ emit: 'final', window: { kind: 'hopping', sizeMs: 5 * M, slideMs: M } }))).toBe(true);
+    // Early: tumbling windows only (a hopping window of one slide is one); not sessions, not overlapping windows kept whole.
+    expect(mayCloseQuietly(windowRule({ emit: 'early', window: { kind: 'hopping', sizeMs: M, slideMs: M } }))).toBe(true);
+    expect(mayCloseQuietly(windowRule({ emit: 'early', window: { kind: 'session', gapMs: 30_000 } }))).toBe(false);
+    expect(mayCloseQuietly(windowRule({ emit: 'early', window: { kind: 'hopping', sizeMs: 5 * M, slideMs: 2 * M } }))).toBe(false);
+    expect(mayCloseQuietly(windowRule({ emit: 'final', window: { kind: 'session', gapMs: 30_000 } }))).toBe(true);
     expect(mayCloseQuietly(windowRule({ emit: 'final', anomaly: {} as never }))).toBe(false);
   });
 

@@ -8,7 +8,7 @@
 import { Engine } from '../../../lambdas/core/Engine';
 import { InMemoryStateStore } from '../../../lambdas/core/InMemoryStateStore';
 import { parsePipeline } from '../../../lambdas/core/pipeline';
-import { shardRecords, T0 } from '../../helpers/factories';
+import { countAgg, fn, pipelineOf, shardRecords, streamSpec, T0, windowRule } from '../../helpers/factories';
 
 const M = 60_000;
 const SHARD = 'shardId-000000000000';
@@ -111,5 +111,14 @@ describe('expression errors', () => {
     expect(adv.stepErrors).toEqual({ Deploys: 1 });
     const again = await engine.advance({ full: true });
     expect([again.conditionErrors, again.stepErrors]).toEqual([{}, {}]);
+  });
+
+  it('an early verdict counts its `when` error once per evaluation it acts on: a redelivery (which first probes its believed state) counts it once more, not twice', async () => {
+    const rule = windowRule({ name: 'E', emit: 'early', aggregates: [countAgg('n')], when: fn('boom', () => { throw new Error('boom'); }) });
+    const engine = new Engine({ pipeline: pipelineOf([rule], streamSpec({ outOfOrdernessMs: 10_000, idleTimeoutMs: M })), stream: 'telemetry', store: new InMemoryStateStore(), clock: { now: () => T0 + 5_000 }, publish: async () => {} });
+    const batch = shardRecords(SHARD, [{ eventId: 'e1', service: 'a', ts: new Date(T0 + 1000).toISOString(), status: 200 }], 1n);
+    const first = await engine.processBatch(SHARD, batch);
+    const again = await engine.processBatch(SHARD, batch);
+    expect([first.perRule['E']!.conditionErrors, again.perRule['E']!.conditionErrors, again.keysWritten]).toEqual([1, 1, 0]);
   });
 });
