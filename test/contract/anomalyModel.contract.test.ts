@@ -17,7 +17,7 @@
  * - A confirm after a publish keeps the model in the record.
  */
 import { DynamoDBStateStore } from '../../lambdas/adapters/DynamoDBStateStore';
-import { learnInAlert, learnStep, storedVerdict, type AnomalySpec, type ModelRecord } from '../../lambdas/core/anomaly/rule';
+import { learnInAlert, learnStep, MODEL_RETENTION_MS, storedVerdict, type AnomalySpec, type ModelRecord } from '../../lambdas/core/anomaly/rule';
 import { DEFAULT_ANOMALY_OPTIONS, type AnomalyVerdict } from '../../lambdas/core/anomaly/types';
 import { Engine, type ClosedWindow } from '../../lambdas/core/Engine';
 import { InMemoryStateStore } from '../../lambdas/core/InMemoryStateStore';
@@ -117,6 +117,20 @@ describe.each(fixtures)('anomaly model in the alert record: $name', (fixture) =>
     expect(record?.model).toEqual(replayed(series));
     expect(record?.state.evaluatedThrough).toBe(T0 + 2 * M);
     expect(await store.updateModel('R', G, () => null)).toBeUndefined();
+  });
+
+  it('a model kept in the record ends with its retention, as a model item does by its TTL: a group back after 30 days warms up again', async () => {
+    const { store } = await fixture.fresh();
+    const series: Array<[number, number]> = [[T0, 10], [T0 + M, 12], [T0 + 2 * M, 11], [T0 + 3 * M, 10]];
+    for (const [start, v] of series) await close(store, start, v);
+    expect((await close(store, T0 + 4 * M, 11)).verdict?.warming).toBe(false);
+    // Within the retention (exactly 30 days after the last learned window) the model goes on; past it, a fresh one.
+    const within = T0 + 4 * M + MODEL_RETENTION_MS;
+    expect((await close(store, within, 11)).verdict?.warming).toBe(false);
+    const back = within + MODEL_RETENTION_MS + M;
+    const after = await close(store, back, 11);
+    expect(after.verdict?.warming).toBe(true);
+    expect((await store.readAlert('R', G))?.model).toEqual(replayed([[back, 11]]));
   });
 
   it('a retried close (another container, after the learning write) writes nothing and decides on the stored verdict', async () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall, type NativeAttributeValue } from '@aws-sdk/util-dynamodb';
-import type { LearnedWindow, ModelRecord } from '../../core/anomaly/rule';
+import { MODEL_RETENTION_MS, type LearnedWindow, type ModelRecord } from '../../core/anomaly/rule';
 import { TABLE } from '../../core/contract';
 import { DEDUPE_ENTRY_BYTES, DedupeIds, dedupeSeqFingerprint, parseDedupeId } from '../../core/dedupe';
 import { TidewatchError } from '../../core/errors';
@@ -658,8 +658,7 @@ export const metricGroupsLayout = {
 
 // ------------------------------------------------------------------ anomaly models
 
-/** How long a model outlives its last learned window (a group silent this long starts its warm-up again). */
-export const MODEL_RETENTION_MS = 30 * 86_400_000;
+export { MODEL_RETENTION_MS };
 
 export const modelLayout = {
   key(rule: string, groupKey: string): TableKey {

@@ -74,6 +74,13 @@ export interface AnomalySpec {
 }
 
 /** The model of one (rule, group), as the state store keeps it. */
+/**
+ * How long a model outlives its last learned window: a group silent this long starts its warm-up again. A
+ * model item carries it as its TTL; a model kept in the alert record (which has no TTL) is dropped by the
+ * next window it would learn past it (learnInAlert), the same outcome.
+ */
+export const MODEL_RETENTION_MS = 30 * 86_400_000;
+
 export interface ModelRecord {
   /** Detector the state belongs to (a rule whose detector changed starts afresh). */
   readonly detector: string;
@@ -332,7 +339,9 @@ export function learnInAlert(
   seen: { verdict?: AnomalyVerdict | null },
 ): AlertStep {
   const value = modelledValue(spec, values);
-  return (state, model) => {
+  return (state, kept) => {
+    // Past its retention the model is gone, as a model item is by its TTL (MODEL_RETENTION_MS): a warm-up again.
+    const model = kept !== undefined && windowStart - kept.last > MODEL_RETENTION_MS ? undefined : kept;
     const after = learnStep(spec, model, windowStart, value, step) ?? model;
     const verdict = storedVerdict(after, windowStart);
     seen.verdict = verdict;
