@@ -48,8 +48,11 @@ export const FINAL_SLOT = 'final';
  * for (PaneWriter): the stream watermark the slot's last write was folded on (`w`; its records are in
  * the pane since the version that write produced, Slot.version), and, after a write that added to the
  * records of an attempt before it (a retry whose batch went further), the earlier writes still in reach
- * (`e`). Slots written before `w` and `e` were kept have neither (and no Slot.version): a retry can tell
- * nothing of their records, as before.
+ * (`e`, at most EARLIER_WRITES_CAP). Each write also keeps the first sequence number of the records it
+ * added (`s`): a record below it was not added by that write (a later batch's write replaced the one that
+ * added it), so a retry counts nothing for it. Slots written before `w` and `e` were kept have neither
+ * (and no Slot.version), slots written before `s` was kept have no `s`: a retry can tell nothing of their
+ * records, as before.
  */
 export interface PanePartialJson {
   readonly f?: FixedPartialJson;
@@ -57,9 +60,25 @@ export interface PanePartialJson {
   readonly l?: Readonly<Record<string, FixedPartialJson>>;
   /** The stream watermark the slot's last write was folded on (absent: none yet, or written before it was kept). */
   readonly w?: EpochMs;
-  /** Earlier writes, oldest first: the records up to `h` (above the entry before) are in since version `v`, folded on watermark `w`. */
+  /**
+   * The first sequence number (unpadded) of the records the slot's last write added: the ones from it
+   * up to the slot's HWM are that write's (absent: written before it was kept; a retry can tell nothing).
+   */
+  readonly s?: string;
+  /**
+   * Earlier writes, oldest first: the records from `s` up to `h` are in since version `v`, folded on watermark `w`.
+   * At most {@link EARLIER_WRITES_CAP}: past it the oldest are dropped (their records: nothing to tell).
+   */
   readonly e?: readonly PaneWriteJson[];
 }
+
+/**
+ * How many earlier writes a pane slot keeps (PanePartialJson.e): each retry reaching further into the
+ * pane adds one (~200 bytes); without a cap a batch retried many times from one record grows its
+ * pane item without bound (30 retries: 29 entries, 4,243 bytes, 5 WRU per write). A record of a
+ * dropped write is not checked by a retry (counted late by no one, as before versions were kept).
+ */
+export const EARLIER_WRITES_CAP = 3;
 
 /** One earlier write of a pane slot (PanePartialJson.e). */
 export interface PaneWriteJson {
@@ -69,6 +88,8 @@ export interface PaneWriteJson {
   readonly v?: number;
   /** The stream watermark it was folded on. */
   readonly w?: EpochMs;
+  /** The first sequence number (unpadded) of the records it added (absent: written before it was kept). */
+  readonly s?: string;
 }
 
 /** Whether the rule's windows are stored as panes: hopping windows whose size is a multiple of the slide. */
@@ -208,8 +229,9 @@ export function paneBuilder(pb: PaneBatch, events: DecodedBatch, shared: SharedP
       if (acc === undefined) accs.set(k, (acc = aggs.create()));
       return acc;
     };
-    // Records this build adds, in all and per part (`fresh`: the last build is the one written).
+    // Records this build adds, in all and per part (`fresh`: the last build is the one written), and the first of them.
     let added = 0;
+    let addedFrom = fast ? firstSeq : undefined;
     pb.parts.forEach(({ part, validFrom }, k) => {
       let n = 0;
       // A part valid from after the pane (all its windows closed) is not written.
@@ -218,7 +240,9 @@ export function paneBuilder(pb: PaneBatch, events: DecodedBatch, shared: SharedP
         n = part.count;
       } else if (validFrom <= pb.start) {
         for (const i of eventsOf(part)) {
-          if (padSequence(events.sequenceNumber(i)) <= current!.hwm) continue;
+          const seq = padSequence(events.sequenceNumber(i));
+          if (seq <= current!.hwm) continue;
+          if (addedFrom === undefined || seq < addedFrom) addedFrom = seq;
           aggs.addEvent(into(validFrom), events.times[i]!, scopeOf(shared, events.payloads[i]!));
           n += 1;
         }
@@ -228,7 +252,12 @@ export function paneBuilder(pb: PaneBatch, events: DecodedBatch, shared: SharedP
     });
     if (build !== undefined) build.on = current;
     if (!fast && added === 0) return null;
-    const partial: PanePartialJson = { ...serializePane(aggs, accs), ...(Number.isFinite(watermark) ? { w: watermark } : {}), ...(fast ? {} : { e: earlierWrites(current!, firstSeq) }) };
+    const partial: PanePartialJson = {
+      ...serializePane(aggs, accs),
+      ...(Number.isFinite(watermark) ? { w: watermark } : {}),
+      s: unpadSequence(addedFrom!),
+      ...(fast ? {} : { e: earlierWrites(current!, firstSeq) }),
+    };
     return { slot: { hwm, partial: partial as unknown as PartialJson }, closeAt };
   };
 }
@@ -236,15 +265,21 @@ export function paneBuilder(pb: PaneBatch, events: DecodedBatch, shared: SharedP
 /** The writes a slot holds (oldest first, the last one's `h` its HWM), as PanePartialJson.e has them. */
 function writesOf(slot: Slot): PaneWriteJson[] {
   const p = slot.partial as unknown as PanePartialJson;
-  const last: PaneWriteJson = { h: slot.hwm, ...(slot.version !== undefined ? { v: slot.version } : {}), ...(p.w !== undefined ? { w: p.w } : {}) };
+  const last: PaneWriteJson = { h: slot.hwm, ...(slot.version !== undefined ? { v: slot.version } : {}), ...(p.w !== undefined ? { w: p.w } : {}), ...(p.s !== undefined ? { s: p.s } : {}) };
   return [...(p.e ?? []), last];
 }
 
-/** The writes of `current` holding records at or after `firstSeq` (those a retry of this batch can meet again). */
+/** The writes of `current` holding records at or after `firstSeq` (those a retry of this batch can meet again), the newest {@link EARLIER_WRITES_CAP}. */
 function earlierWrites(current: Slot, firstSeq: string): PaneWriteJson[] {
   const all = writesOf(current);
-  // Entry k holds the records above entry k-1's HWM up to its own: it is in reach if its HWM is.
-  return all.filter((w) => w.h >= firstSeq);
+  // Entry k holds the records from its `s` up to its HWM: it is in reach if its HWM is.
+  return all.filter((w) => w.h >= firstSeq).slice(-EARLIER_WRITES_CAP);
+}
+
+/** A padded sequence number as stored in PanePartialJson.s (leading zeros dropped: 129 characters padded, ~56 raw). */
+function unpadSequence(padded: string): string {
+  const raw = padded.replace(/^0+/, '');
+  return raw === '' ? '0' : raw;
 }
 
 /**
@@ -386,8 +421,11 @@ export interface PaneBatchContext {
  * the retry checks again the windows they were written for, as the first
  * attempt would have: the same records are late, each once in the retry's
  * report (as any delivery counts the records a closed window refuses). Slots
- * written before the version was kept tell nothing: their records are not
- * checked (counted late by nobody, as before).
+ * written before the version was kept tell nothing, nor does a record below
+ * the first one its slot's matching write added (that write was a later
+ * batch's; the one that added it is gone), nor one of an earlier write dropped
+ * past EARLIER_WRITES_CAP: those records are not checked (counted late by
+ * nobody, as before; never a false late count).
  */
 export class PaneWriter {
   private readonly registered = new Set<string>();
@@ -604,8 +642,10 @@ class FoundRecords {
       for (const i of eventsOf(part)) {
         const seq = padSequence(this.events.sequenceNumber(i));
         const w = writes.find((x) => seq <= x.h);
-        // Not in the slot (added by this attempt), or written by code that kept no version: nothing to tell.
-        if (w === undefined || w.v === undefined) continue;
+        // Not in the slot (added by this attempt), written by code that kept no version or first sequence, or below
+        // the first record the write added (a later batch's write: it did not add the record, and the write that
+        // did is no longer kept): nothing to tell, nothing counted.
+        if (w === undefined || w.v === undefined || w.s === undefined || seq < padSequence(w.s)) continue;
         const from = validFromAt(pb.rule, pb.start, Math.max(this.shardWatermarkBefore(i), w.w ?? -Infinity));
         if (from === null || from >= pb.start) continue;
         const id = `${String(k)}\u0001${String(w.v)}\u0001${String(from)}`;

@@ -15,7 +15,8 @@
  */
 import { Engine, descriptor, type ClosedWindow } from '../../lambdas/core/Engine';
 import type { AlertTransition } from '../../lambdas/core/lifecycle';
-import { FINAL_SLOT } from '../../lambdas/core/panes';
+import { EARLIER_WRITES_CAP, FINAL_SLOT, type PanePartialJson } from '../../lambdas/core/panes';
+import { padSequence } from '../../lambdas/core/sequence';
 import type { FixedPartialJson } from '../../lambdas/core/partials';
 import type { KeyDescriptor, StateStore } from '../../lambdas/core/StateStore';
 import type { WindowRule } from '../../lambdas/core/types';
@@ -410,10 +411,75 @@ describe.each([inMemory, onDynamoDB])('a retry of a batch whose check after its 
     expect(three.perRule['Hop']!.firstLate?.eventTime).toBe(T0 + 2 * M + 20_000);
     expect(await finals(store)).toEqual([2, 3, 3]);
   });
+  it('a batch that finished, delivered again after a later batch wrote the same pane (fast path: the later write replaced the slot\'s write), counts nothing late (the later write did not add its record)', async () => {
+    const { store, published, ticker } = await setup();
+    const hooks: { race?: () => Promise<void> } = {};
+    const batches = engineOn(batchStore(store, hooks), BATCH_NOW, published, []);
+    // Record 2 lands in pane [2m, 3m) while window 0 is open; its check succeeds.
+    const two = shardRecords(S, [ev(2 * M + 10_000)], 2n);
+    const r2 = await batches.processBatch(S, two);
+    expect([r2.keysWritten, r2.late, r2.retryFrom]).toEqual([1, 0, null]);
+    // Window 0 closes (records 1 and 2 in it) just before record 3's write: record 3 is late for it.
+    hooks.race = async () => void expect((await ticker.advance()).windowsClosed).toBe(1);
+    const r3 = await batches.processBatch(S, shardRecords(S, [ev(2 * M + 20_000)], 3n));
+    expect([r3.keysWritten, r3.late, r3.retryFrom]).toEqual([1, 1, null]);
+    expect(publishedFor(published, 0)).toEqual([{ n: 2 }]);
+    // Record 2's batch again: record 2 is in window 0 (n = 2). The slot's write is record 3's, which did not add it.
+    const again = await batches.processBatch(S, two);
+    expect([again.keysWritten, again.late, again.perRule['Hop']!.late, again.retryFrom]).toEqual([0, 0, 0, null]);
+    expect(await finals(store)).toEqual([2, 3, 3]);
+  });
+
+  it(`a batch retried many times, each attempt going further into the pane, keeps at most ${String(EARLIER_WRITES_CAP)} earlier writes in its slot; records of the dropped ones are not checked (nothing counted for them), the others are`, async () => {
+    const { store, published, ticker } = await setup();
+    let fail = false;
+    // The first five attempts' writes are followed by a failed check.
+    let writes = 5;
+    const hooks: { race?: () => Promise<void>; afterWrite?: () => void; before?: (method: string) => void } = {
+      afterWrite: () => void (fail = writes-- > 0),
+      before: (method: string) => {
+        if (method !== 'getStreamWatermark' || !fail) return;
+        fail = false;
+        throw new Error('getStreamWatermark failed');
+      },
+    };
+    const batches = engineOn(batchStore(store, hooks), BATCH_NOW, published, []);
+    // Attempt k holds records 2 .. k + 1 (one second apart), all for pane [2m, 3m).
+    const attempt = (k: number) => shardRecords(S, Array.from({ length: k }, (_, j) => ev(2 * M + 10_000 + j * 1_000)), 2n);
+    const hwms: string[] = [];
+    for (let k = 1; k <= 5; k++) {
+      const r = await batches.processBatch(S, attempt(k));
+      expect([r.keysWritten, r.late, r.retryFrom]).toEqual([1, 0, attempt(k)[0]!.sequenceNumber]);
+      hwms.push(padSequence(attempt(k)[k - 1]!.sequenceNumber));
+    }
+    // Attempt 6: window 0 closes (records 1 to 6 in it) just before its write adds record 7 (late for it).
+    hooks.race = async () => void expect((await ticker.advance()).windowsClosed).toBe(1);
+    const six = await batches.processBatch(S, attempt(6));
+    expect([six.keysWritten, six.late, six.retryFrom]).toEqual([1, 1, null]);
+    expect(publishedFor(published, 0)).toEqual([{ n: 6 }]);
+    // The slot keeps the writes of attempts 3, 4 and 5 (each with the first record it added), not those of 1 and 2.
+    const [pane] = await store.readPanes('Hop', G, T0 + 2 * M, T0 + 2 * M);
+    const partial = pane!.state.slots[S]!.partial as unknown as PanePartialJson;
+    expect(partial.e!.map((w) => [w.h, w.s])).toEqual([2, 3, 4].map((k) => [hwms[k], attempt(k + 1)[k]!.sequenceNumber]));
+    expect(partial.s).toBe(attempt(6)[5]!.sequenceNumber);
+    // Delivered again: records 2 and 3 (dropped writes) not checked; 4 to 6 in window 0; 7 late for it, once.
+    const seven = await batches.processBatch(S, attempt(6));
+    expect([seven.keysWritten, seven.late, seven.perRule['Hop']!.late, seven.retryFrom]).toEqual([0, 1, 1, null]);
+    expect(seven.perRule['Hop']!.firstLate?.eventTime).toBe(T0 + 2 * M + 15_000);
+    expect(await finals(store)).toEqual([6, 7, 7]);
+  });
 });
 
-describe('a retry finding its records in a pane slot written before slots kept their version (DynamoDB)', () => {
-  it('reads the slot, writes nothing and counts nothing late (it cannot tell which version holds the records); the window values stay exact', async () => {
+describe('a retry finding its records in a pane slot written by an earlier code (DynamoDB)', () => {
+  it.each([
+    // Before slots kept their version: no pv_<shard>, a partial without the watermark.
+    ['before slots kept their version (no pv_, no w)', 'SET #p = :p REMOVE #b', ['w', 's']],
+    // A rollback to that code: it rewrites the slot (`ADD v 1`, a partial without the watermark) and leaves pv_.
+    ['by the code before versions, after a rollback (a stale pv_, no w)', 'SET #p = :p ADD v :one', ['w', 's']],
+    // The code that kept versions but not each write's first sequence number (66a03ae).
+    ['before each write kept its first sequence number (pv_ and w, no s)', 'SET #p = :p', ['s']],
+  ])('%s: reads the slot, writes nothing and counts nothing late (it cannot tell which version holds the records); the window values stay exact', async (_what, update, drop) => {
+    const raced = shardRecords(S, [ev(2 * M + 10_000)], 2n);
     const tableName = await freshTable(endpoint());
     const client = testClient(endpoint());
     const make = () => new DynamoDBStateStore({ client: testClient(endpoint()), tableName });
@@ -451,16 +517,16 @@ describe('a retry finding its records in a pane slot written before slots kept t
     const item = (await client.send(new GetItemCommand({ TableName: tableName, Key: marshall(key), ConsistentRead: true }))).Item!;
     const attrs = paneLayout.slotAttributes(S);
     expect(unmarshall(item)[attrs.version]).toBe(unmarshall(item)['v']);
-    const partial = JSON.parse(unmarshall(item)[attrs.partial] as string) as { w?: number };
-    expect(partial.w).toBe(T0 + M + 55_000);
-    delete partial.w;
+    const partial = JSON.parse(unmarshall(item)[attrs.partial] as string) as Record<string, unknown>;
+    expect([partial['w'], partial['s']]).toEqual([T0 + M + 55_000, raced[0]!.sequenceNumber]);
+    for (const k of drop) delete partial[k];
     await client.send(
       new UpdateItemCommand({
         TableName: tableName,
         Key: marshall(key),
-        UpdateExpression: 'SET #p = :p REMOVE #b',
-        ExpressionAttributeNames: { '#p': attrs.partial, '#b': attrs.version },
-        ExpressionAttributeValues: marshall({ ':p': JSON.stringify(partial) }),
+        UpdateExpression: update,
+        ExpressionAttributeNames: { '#p': attrs.partial, ...(update.includes('#b') ? { '#b': attrs.version } : {}) },
+        ExpressionAttributeValues: marshall({ ':p': JSON.stringify(partial), ...(update.includes(':one') ? { ':one': 1 } : {}) }),
       }),
     );
     // A cold container retries the batch: the record is in the pane, its version unknown.

@@ -351,7 +351,8 @@ export const paneLayout = {
   /**
    * `version`: the item's version that the slot's last write produced (Slot.version), set by that
    * write from the version it raises (`SET v = if_not_exists(v, 0) + 1, pv_<shard> = if_not_exists(v, 0) + 1`:
-   * both from the item as it was). Slots written before it was kept have none.
+   * both from the item as it was). Slots written before it was kept have none; a pv_ beside a partial without
+   * the watermark `w` (the code before, after a rollback, rewrote the slot and left it) is not read.
    */
   slotAttributes(shardId: string): { readonly hwm: string; readonly partial: string; readonly version: string } {
     return { hwm: `${PANE_HWM_PREFIX}${shardId}`, partial: `${PANE_PARTIAL_PREFIX}${shardId}`, version: `${PANE_VERSION_PREFIX}${shardId}` };
@@ -368,7 +369,11 @@ export const paneLayout = {
       if (version !== undefined && (typeof version !== 'number' || !Number.isInteger(version) || version < 1)) {
         throw new StateLayoutError(`state table: pane slot ${attrs.version} of ${String(item[ATTR.pk])} ${String(item[ATTR.sk])} is not a version (${JSON.stringify(version)})`);
       }
-      const slot: Slot = { hwm: value, partial: JSON.parse(p) as PartialJson, ...(version !== undefined ? { version } : {}) };
+      const partial = JSON.parse(p) as PartialJson;
+      // pv_ is trusted only beside a partial that carries the watermark (`w`, PanePartialJson): the code before
+      // versions were kept (a rollback) rewrites the slot with `ADD v 1` and a partial without it, leaving a stale pv_.
+      const trusted = version !== undefined && typeof partial === 'object' && partial !== null && 'w' in partial;
+      const slot: Slot = { hwm: value, partial, ...(trusted ? { version } : {}) };
       slots[name.slice(PANE_HWM_PREFIX.length)] = slot;
     }
     return { slots, closed: item[ATTR.closed] === true, closedThrough: null, closeAt: num(item[ATTR.closeAt]), version: num(item[ATTR.version]) ?? 0 };

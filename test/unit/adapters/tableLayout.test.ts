@@ -183,6 +183,9 @@ describe('table layout', () => {
     const { [a.version]: _none, ...before } = item;
     void _none;
     expect(paneLayout.state(before).slots).toEqual({ s1: { hwm: '0042', partial: { f: { n: 2 }, w: 5 } } });
+    // A slot rewritten by the code before versions were kept (a rollback: `ADD v 1`, a partial without `w`) leaves a
+    // stale pv_: it is not that write's version, so it is not read as one.
+    expect(paneLayout.state({ ...item, v: 8, [a.partial]: '{"f":{"n":3}}' }).slots).toEqual({ s1: { hwm: '0042', partial: { f: { n: 3 } } } });
     expect(() => paneLayout.state({ ...item, [a.version]: '6' })).toThrow(StateLayoutError);
     expect(() => paneLayout.state({ ...item, [a.version]: 0 })).toThrow(StateLayoutError);
   });

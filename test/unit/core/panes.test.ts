@@ -110,7 +110,8 @@ describe('panes', () => {
     for (const offset of [2 * M + 10_000, 3 * M + 10_000, 4 * M + 10_000, 5 * M + 10_000]) {
       const { store, engine } = setup();
       await engine.processBatch(S, shardRecords(S, [ev(5 * M + 30_000, 1)], 1n));
-      await engine.processBatch(S, shardRecords(S, [ev(offset, 2)], 2n));
+      const records = shardRecords(S, [ev(offset, 2)], 2n);
+      await engine.processBatch(S, records);
       const pane = Math.floor(offset / M) * M;
       const item = store.dump().find((d) => d.key.pane !== undefined && d.key.windowStart === T0 + pane);
       // No item: every window of its pane closed (late, not written).
@@ -118,8 +119,9 @@ describe('panes', () => {
       const partial = slot?.partial as unknown as PanePartialJson | undefined;
       const stored = partial === undefined ? null : partial.l === undefined || Object.keys(partial.l).length === 0 ? T0 + pane - 2 * M : Number(Object.keys(partial.l)[0]);
       expect([offset, stored]).toEqual([offset, validFromAt(ctx, T0 + pane, T0 + 5 * M + 30_000)]);
-      // The slot keeps the version its write produced and the stream watermark the batch was folded on (the first batch moved it).
-      expect([slot?.version, partial?.w]).toEqual(item === undefined ? [undefined, undefined] : [item.state.version, T0 + 5 * M + 30_000]);
+      // The slot keeps the version its write produced, the stream watermark the batch was folded on (the first batch
+      // moved it) and the first sequence number of the records it added (unpadded).
+      expect([slot?.version, partial?.w, partial?.s]).toEqual(item === undefined ? [undefined, undefined, undefined] : [item.state.version, T0 + 5 * M + 30_000, records[0]!.sequenceNumber]);
     }
   });
 
