@@ -257,6 +257,8 @@ export function purposeOf(request: StateRequest | undefined): string | undefined
     if (request.op === 'aggregate.register') return 'window registration';
     return 'window closing';
   }
+  // Due buckets: what the closer finds fixed windows by (in place of the due index's entries).
+  if (request.item === 'due') return 'due list';
   if (request.item === 'alert') return 'alert state';
   if (request.item === 'metricGroups') return 'rule metrics';
   return request.item;

@@ -391,6 +391,8 @@ export class Engine {
           failedAt = Math.min(failedAt, events.recordStart(s.first));
         }
       }
+      // The fixed windows written are listed for the closer before the progress that covers them (StateStore.flushDue).
+      await store.flushDue();
       // Progress only covers what took effect: records at or after the failure are retried.
       const upTo = failedAt === Infinity ? events.maxTimeThrough(events.length - 1, priorMax) : failedAt > 0 ? events.maxTimeThrough(failedAt - 1, priorMax) : -Infinity;
       if (Number.isFinite(upTo)) {
@@ -644,6 +646,8 @@ export class Engine {
         windowsClosed += closed.count;
         published.push(...closed.published);
       }
+      // Every key listed was closed (or found finished, or gone): the due list may forget them.
+      if (dueList.length > 0) await store.releaseDue(rule.name, dueList);
       // Groups whose alert is pending or firing but that sent nothing in the next window.
       for (const { groupKey, record } of await store.activeAlerts(rule.name)) {
         const group = groupFromKey(rule.groupBy, groupKey);

@@ -117,6 +117,8 @@ export type ApplyOutcome =
 export interface DueKey {
   readonly key: KeyDescriptor;
   readonly closeAt: EpochMs;
+  /** Where the store lists the key apart from its item (DynamoDB: its due buckets, as read), for {@link StateStore.releaseDue}. */
+  readonly listings?: ReadonlyArray<{ readonly sk: string; readonly version: number }>;
 }
 
 /** A transition recorded for publishing, claimed by one publisher at a time. */
@@ -247,8 +249,26 @@ export interface StateStore {
   /** Sequence keys of `rule` due before `watermark`, by dueAt then group. */
   dueSequences(rule: string, watermark: EpochMs): Promise<Array<{ groupKey: string; dueAt: EpochMs }>>;
 
-  /** Keys of `rule` not yet finished whose closeAt is at or before `watermark`, by closeAt then window start. */
+  /**
+   * Keys of `rule` not yet finished whose closeAt is at or before `watermark`, by closeAt then window
+   * start. On DynamoDB it may also return keys finished since, or gone (their retention passed): a
+   * closer reads each key and skips those.
+   */
   dueKeys(rule: string, watermark: EpochMs): Promise<DueKey[]>;
+
+  /**
+   * Every key of `due` (what {@link dueKeys} returned for `rule`) was closed: the store may forget
+   * how it listed them (DynamoDB: deletes their due buckets, unless a key was added to one since).
+   */
+  releaseDue(rule: string, due: readonly DueKey[]): Promise<void>;
+
+  /**
+   * Lists the fixed windows the batch wrote (or found written) for the closer (DynamoDB: adds their
+   * groups to the windows' due buckets, once per container and window). A batch calls it after its
+   * key writes and before its progress: a window's item is written before it is listed, as an
+   * index entry follows its item, and what the batch's progress covers is listed.
+   */
+  flushDue(): Promise<void>;
 
   /**
    * Seals a fixed window before it is evaluated: later contributions are

@@ -3,11 +3,12 @@ import { PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
 import { beginsWith, equals } from '../../lambdas/adapters/dynamodb/expressions';
 import { QuarantineRepository } from '../../lambdas/adapters/dynamodb/QuarantineRepository';
 import { StateTable } from '../../lambdas/adapters/dynamodb/StateTable';
-import { aggregateLayout, alertLayout, ATTR, modelLayout, paneLayout, type NativeItem } from '../../lambdas/adapters/dynamodb/tableLayout';
+import { aggregateLayout, alertLayout, ATTR, dueLayout, modelLayout, paneLayout, type NativeItem } from '../../lambdas/adapters/dynamodb/tableLayout';
 import { modelInAlertRecord, storedVerdict, type ModelRecord } from '../../lambdas/core/anomaly/rule';
 import type { AnomalyVerdict } from '../../lambdas/core/anomaly/types';
 import { TABLE } from '../../lambdas/core/contract';
 import { quarantineOrder } from '../../lambdas/core/state/StateProtocol';
+import { descriptor } from '../../lambdas/core/fold';
 import { groupFromKey } from '../../lambdas/core/group';
 import type { AlertState } from '../../lambdas/core/lifecycle';
 import { RuleAggregates, type FixedPartialJson, type SessionPartialJson } from '../../lambdas/core/partials';
@@ -111,12 +112,13 @@ export class Inspector {
   /** Windows of a rule with their current aggregates, newest first. `all` includes evaluated (finished) windows. */
   async windows(ruleName: string, opts: { all?: boolean } = {}): Promise<WindowView[]> {
     const rule = this.windowRule(ruleName);
-    // Every window (a scan), or the windows not yet evaluated (the due index, then each item).
+    // Every window (a scan), or the windows not yet evaluated (the due buckets and the due index, then each item).
     const items = opts.all
       ? await this.table.scan('aggregate', 'aggregate.list', aggregateLayout.rulePrefix(rule.name), beginsWith(ATTR.pk, aggregateLayout.rulePrefix(rule.name)))
-      : await this.table
-          .query('aggregate', 'aggregate.list', aggregateLayout.duePartition(rule.name), { index: TABLE.dueIndex.name, keyCondition: equals(ATTR.duePk, aggregateLayout.duePartition(rule.name)) })
-          .then((keys) => this.fetch(keys));
+      : await this.openKeys(rule.name)
+          .then((keys) => this.fetch(keys))
+          // A due bucket lists its windows until the closer deletes it: the ones finished since are left out.
+          .then((fetched) => fetched.filter((item) => aggregateLayout.decode(item).due));
     const ra = new RuleAggregates(rule);
     const out: WindowView[] = [];
     // Anomaly rules: one read of each group's model, for the verdicts of its learned windows: the model the alert item
@@ -274,6 +276,24 @@ export class Inspector {
   }
 
   /** Full items of the keys a due-index query returned. */
+  /** The keys of a rule's items not finished: its due buckets' windows (fixed windows), and the due index (sessions, items from before buckets). */
+  private async openKeys(rule: string): Promise<NativeItem[]> {
+    const [indexed, buckets] = await Promise.all([
+      this.table.query('aggregate', 'aggregate.list', aggregateLayout.duePartition(rule), { index: TABLE.dueIndex.name, keyCondition: equals(ATTR.duePk, aggregateLayout.duePartition(rule)) }),
+      this.table.query('due', 'due.list', dueLayout.partition(rule), { keyCondition: equals(ATTR.pk, dueLayout.partition(rule)), consistent: true }),
+    ]);
+    const keys = new Map<string, NativeItem>();
+    for (const item of buckets) {
+      const b = dueLayout.decode(item);
+      for (const groupKey of b.members) {
+        const k = aggregateLayout.key(descriptor(rule, groupKey, { start: b.windowStart, end: b.windowEnd }));
+        keys.set(`${k.pk}\u0000${k.sk}`, { [ATTR.pk]: k.pk, [ATTR.sk]: k.sk });
+      }
+    }
+    for (const item of indexed) keys.set(`${String(item[ATTR.pk])}\u0000${String(item[ATTR.sk])}`, item);
+    return [...keys.values()];
+  }
+
   private async fetch(keys: readonly NativeItem[]): Promise<NativeItem[]> {
     const out: NativeItem[] = [];
     for (const k of keys) {

@@ -22,7 +22,7 @@ import { descriptor } from '../../lambdas/core/Engine';
 import { INITIAL_ALERT_STATE, type AlertState, type AlertTransition, type StepResult } from '../../lambdas/core/lifecycle';
 import type { PartialJson } from '../../lambdas/core/partials';
 import { padSequence } from '../../lambdas/core/sequence';
-import type { Claim, KeyDescriptor, Slot, SlotBuilder, StateStore } from '../../lambdas/core/StateStore';
+import type { Claim, DueKey, KeyDescriptor, Slot, SlotBuilder, StateStore } from '../../lambdas/core/StateStore';
 import type { Rejection } from '../../lambdas/core/types';
 import { dedupeEntries } from '../helpers/dedupeEntries';
 import { storeFixtures } from '../helpers/storeFixtures';
@@ -213,6 +213,8 @@ describe.each([inMemory, onDynamoDB])('StateStore contract: $name', (fixture) =>
       await store.finishWindow(windowKey());
       await store.finishWindow(windowKey());
       expect(await store.read(windowKey())).toMatchObject({ closed: true, version: 2, closeAt: null });
+      expect(await openDue(store, 'R', Number.MAX_SAFE_INTEGER)).toEqual([]);
+      await store.releaseDue('R', await store.dueKeys('R', Number.MAX_SAFE_INTEGER));
       expect(await store.dueKeys('R', Number.MAX_SAFE_INTEGER)).toEqual([]);
       // An empty window (never written): nothing is stored, and a later contribution is applied (the engine refuses it by the watermark first).
       await store.sealWindow(windowKey('empty'));
@@ -277,6 +279,8 @@ describe.each([inMemory, onDynamoDB])('StateStore contract: $name', (fixture) =>
       const again = (await store.read(windowKey()))!;
       expect(await another().closeWindowAt(windowKey(), again.version)).toBe(true);
       expect(await store.read(windowKey())).toMatchObject({ closed: true, version: again.version + 1, closeAt: null });
+      expect(await openDue(store, 'R', Number.MAX_SAFE_INTEGER)).toEqual([]);
+      await store.releaseDue('R', await store.dueKeys('R', Number.MAX_SAFE_INTEGER));
       expect(await store.dueKeys('R', Number.MAX_SAFE_INTEGER)).toEqual([]);
       // Closed: no second close, and contributions are refused.
       expect(await store.closeWindowAt(windowKey(), again.version + 1)).toBe(false);
@@ -613,7 +617,7 @@ type Op =
   | { op: 'apply'; container: number; key: number; shard: number; records: number[] }
   | { op: 'read'; container: number; key: number }
   | { op: 'seal' | 'finish'; container: number; key: number }
-  | { op: 'due'; container: number; watermark: number }
+  | { op: 'due'; container: number; watermark: number; release: boolean }
   | { op: 'alert'; container: number; group: number; fires: boolean; now: number }
   | { op: 'confirm' | 'release'; container: number; group: number }
   | { op: 'alerts'; container: number; active: boolean }
@@ -629,7 +633,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ op: fc.constant('apply' as const), container, key: fc.integer({ min: 0, max: KEYS.length - 1 }), shard: fc.integer({ min: 0, max: 1 }), records: fc.uniqueArray(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 4 }) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('read' as const), container, key: fc.integer({ min: 0, max: KEYS.length - 1 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('seal' as const, 'finish' as const), container, key: fc.integer({ min: 0, max: KEYS.length - 1 }) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('due' as const), container, watermark: fc.integer({ min: 0, max: 4 }).map((k) => T0 + k * M) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('due' as const), container, watermark: fc.integer({ min: 0, max: 4 }).map((k) => T0 + k * M), release: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('alert' as const), container, group: fc.integer({ min: 0, max: 2 }), fires: fc.boolean(), now: fc.integer({ min: 0, max: 3 }).map((k) => T0 + k * 20_000) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constantFrom('confirm' as const, 'release' as const), container, group: fc.integer({ min: 0, max: 2 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('alerts' as const), container, active: fc.boolean() }) },
@@ -647,6 +651,19 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   },
 );
 
+/**
+ * The due keys of `rule` not finished: what every store's dueKeys must return. DynamoDB's due buckets
+ * may also list keys finished since (until releaseDue) or gone; a closer reads each key and skips them.
+ */
+async function openDue(s: StateStore, rule: string, watermark: number): Promise<DueKey[]> {
+  const out: DueKey[] = [];
+  for (const d of await s.dueKeys(rule, watermark)) {
+    const state = await s.read(d.key);
+    if (state !== undefined && state.closeAt !== null) out.push({ key: d.key, closeAt: d.closeAt });
+  }
+  return out;
+}
+
 /** Runs one operation; its answer without costs (apply's conflicts). Records grow per (key, shard), so redeliveries and overlaps both occur. */
 async function run(stores: readonly StateStore[], o: Op): Promise<unknown> {
   const s = stores[o.container]!;
@@ -655,6 +672,8 @@ async function run(stores: readonly StateStore[], o: Op): Promise<unknown> {
       const key = KEYS[o.key]!;
       // A fixed window closes at its own time; a session key's close time moves with its sessions.
       const out = await s.apply(key, SHARDS[o.shard]!, folding(o.records, key.windowEnd !== null ? key.windowEnd + M : T0 + M + o.records[0]! * 1000));
+      // As a batch does after its key writes (the engine): the windows written are listed for the closer.
+      await s.flushDue();
       // `unchanged` answers with what the container last saw (see the header): its status is the answer; the truth follows.
       return out.status === 'applied' ? { status: out.status, state: out.state } : { status: out.status, then: await s.read(key) };
     }
@@ -664,8 +683,12 @@ async function run(stores: readonly StateStore[], o: Op): Promise<unknown> {
       return s.sealWindow(KEYS[o.key]!);
     case 'finish':
       return s.finishWindow(KEYS[o.key]!);
-    case 'due':
-      return s.dueKeys('R', o.watermark);
+    case 'due': {
+      const open = await openDue(s, 'R', o.watermark);
+      // A closer that found nothing open forgets what it was listed as: nothing open may be lost by it.
+      if (o.release && open.length === 0) await s.releaseDue('R', await s.dueKeys('R', o.watermark));
+      return open;
+    }
     case 'alert': {
       const g = `g${o.group}`;
       return s.updateAlert('R', g, o.fires ? fire('R', g, `${g}-${o.now}`) : noChange, claimAt(o.now));

@@ -4,8 +4,8 @@ import { FINAL_SLOT, paneWindow } from '../../core/panes';
 import type { AggregateStorage, Conditional, SlotBelief } from '../../core/state/StateStorage';
 import type { DueKey, FencedWindow, KeyDescriptor, KeyState, MergedPanes, Slot, SlotUpdate } from '../../core/StateStore';
 import type { EpochMs } from '../../core/types';
-import { and, atLeast, atMost, attributeExists, attributeNotExists, beginsWith, equals, greaterThan, type UpdateSpec } from './expressions';
-import { aggregateLayout, ATTR, paneLayout, slotAttributes, type NativeItem } from './tableLayout';
+import { and, atLeast, atMost, attributeExists, attributeNotExists, beginsWith, equals, greaterThan, or, sizeIs, type UpdateSpec } from './expressions';
+import { aggregateLayout, ATTR, DUE_CHUNK_MEMBERS, DUE_ENLIST_MAX, dueLayout, paneLayout, slotAttributes, type NativeItem } from './tableLayout';
 import type { StateTable } from './StateTable';
 
 export interface AggregateRepositoryOptions {
@@ -16,6 +16,13 @@ export interface AggregateRepositoryOptions {
 }
 
 const DAY = 86_400_000;
+
+interface PendingBucket {
+  readonly rule: string;
+  readonly window: { readonly start: EpochMs; readonly end: EpochMs };
+  readonly closeAt: EpochMs;
+  readonly members: Set<string>;
+}
 
 /** A closed hopping window's value (core/panes.ts), as the slot attributes of its item, and the pane versions it merged. */
 function finalAttributes(key: KeyDescriptor, final: Slot, merged: MergedPanes | undefined): NativeItem {
@@ -42,6 +49,12 @@ export class AggregateRepository implements AggregateStorage {
   private readonly cacheSize: number;
   /** Keys as this container last saw them (its own writes, or what a failed condition returned). */
   private readonly cache = new Map<string, KeyState>();
+  /** (bucket, group) pairs this container added to due buckets (oldest first). */
+  private readonly enlisted = new Set<string>();
+  /** Groups enlisted since the last flush, by bucket. */
+  private readonly pending = new Map<string, PendingBucket>();
+  /** The chunk this container adds to, by bucket (a full chunk moves it on). */
+  private readonly chunks = new Map<string, number>();
 
   constructor(
     private readonly table: StateTable,
@@ -62,7 +75,7 @@ export class AggregateRepository implements AggregateStorage {
     const set = {
       [slot.hwm]: update.slot.hwm,
       [slot.partial]: JSON.stringify(update.slot.partial),
-      ...aggregateLayout.identity(key, Math.ceil((update.closeAt + this.retentionMs) / 1000)),
+      ...aggregateLayout.identity(key, Math.ceil((update.closeAt + this.retentionMs) / 1000), key.windowStart !== null ? update.closeAt : null),
       // A fixed window's close time is its own; a session key's is the minimum over shards (set when absent, lowered below).
       ...(key.windowStart !== null ? { [ATTR.closeAt]: update.closeAt } : {}),
     };
@@ -102,7 +115,7 @@ export class AggregateRepository implements AggregateStorage {
     const set = {
       [slot.hwm]: update.slot.hwm,
       [slot.partial]: JSON.stringify(update.slot.partial),
-      ...aggregateLayout.identity(window, Math.ceil((update.closeAt + this.retentionMs) / 1000)),
+      ...aggregateLayout.identity(window, Math.ceil((update.closeAt + this.retentionMs) / 1000), update.closeAt),
       [ATTR.closeAt]: update.closeAt,
     };
     const written = await this.table.write(
@@ -143,10 +156,17 @@ export class AggregateRepository implements AggregateStorage {
 
   async register(key: KeyDescriptor, closeAt: EpochMs): Promise<'created' | 'exists' | 'closed'> {
     const k = aggregateLayout.key(key);
-    const item = { [ATTR.pk]: k.pk, [ATTR.sk]: k.sk, ...aggregateLayout.identity(key, Math.ceil((closeAt + this.retentionMs) / 1000)), [ATTR.closeAt]: closeAt, [ATTR.version]: 1 };
+    const item = { [ATTR.pk]: k.pk, [ATTR.sk]: k.sk, ...aggregateLayout.identity(key, Math.ceil((closeAt + this.retentionMs) / 1000), closeAt), [ATTR.closeAt]: closeAt, [ATTR.version]: 1 };
     const written = await this.table.write('aggregate', 'aggregate.register', k, { kind: 'put', item, condition: attributeNotExists(ATTR.pk) }, 'current');
-    if (written.ok) return 'created';
-    return written.current !== undefined && written.current[ATTR.closed] === true ? 'closed' : 'exists';
+    // Listed for the closer at the close time the item holds (an existing one's writer may have died before listing it).
+    if (written.ok) {
+      this.enlist(key, closeAt);
+      return 'created';
+    }
+    const current = written.current === undefined ? undefined : aggregateLayout.state(written.current);
+    if (current?.closed === true) return 'closed';
+    if (current?.closeAt != null) this.enlist(key, current.closeAt);
+    return 'exists';
   }
 
   /** Session keys: another shard set a later close time; lower it to ours (conditional, so the minimum wins). */
@@ -168,17 +188,110 @@ export class AggregateRepository implements AggregateStorage {
 
   async due(rule: string, watermark: EpochMs): Promise<DueKey[]> {
     const partition = aggregateLayout.duePartition(rule);
-    const items = await this.table.query('aggregate', 'aggregate.due', partition, {
-      index: TABLE.dueIndex.name,
-      keyCondition: and(equals(ATTR.duePk, partition), atMost(ATTR.closeAt, watermark)),
-    });
-    return items.map((item) => {
+    const bound = dueLayout.upTo(watermark);
+    const [indexed, buckets] = await Promise.all([
+      // Session keys, windows a bucket cannot hold, and items written before due buckets.
+      this.table.query('aggregate', 'aggregate.due', partition, {
+        index: TABLE.dueIndex.name,
+        keyCondition: and(equals(ATTR.duePk, partition), atMost(ATTR.closeAt, watermark)),
+      }),
+      bound === null
+        ? Promise.resolve([])
+        : this.table.query('due', 'due.list', dueLayout.partition(rule), { keyCondition: and(equals(ATTR.pk, dueLayout.partition(rule)), atMost(ATTR.sk, bound)), consistent: true }),
+    ]);
+    const out = new Map<string, DueKey>();
+    for (const item of buckets) {
+      const b = dueLayout.decode(item);
+      const listing = { sk: b.key.sk, version: b.version };
+      for (const groupKey of b.members) {
+        const key = descriptor(rule, groupKey, { start: b.windowStart, end: b.windowEnd });
+        // A window listed twice (another chunk, or a close time from before a change of the rule's lateness): its earliest close, every listing.
+        const seen = out.get(key.id);
+        out.set(key.id, { key, closeAt: Math.min(b.closeAt, seen?.closeAt ?? Infinity), listings: [...(seen?.listings ?? []), listing] });
+      }
+    }
+    for (const item of indexed) {
       const a = aggregateLayout.decode(item);
-      return {
-        key: descriptor(rule, a.groupKey, a.windowStart === null || a.windowEnd === null ? null : { start: a.windowStart, end: a.windowEnd }),
-        closeAt: a.state.closeAt!,
-      };
-    });
+      const key = descriptor(rule, a.groupKey, a.windowStart === null || a.windowEnd === null ? null : { start: a.windowStart, end: a.windowEnd });
+      if (!out.has(key.id)) out.set(key.id, { key, closeAt: a.state.closeAt! });
+    }
+    return [...out.values()];
+  }
+
+  enlist(key: KeyDescriptor, closeAt: EpochMs): void {
+    if (!dueLayout.holds(key, closeAt)) return;
+    const window = { start: key.windowStart!, end: key.windowEnd! };
+    const bucket = `${key.rule}\u0000${closeAt}\u0000${window.start}\u0000${window.end}`;
+    if (this.enlisted.has(`${bucket}\u0000${key.groupKey}`)) return;
+    let b = this.pending.get(bucket);
+    if (b === undefined) this.pending.set(bucket, (b = { rule: key.rule, window, closeAt, members: new Set() }));
+    b.members.add(key.groupKey);
+  }
+
+  async flushEnlisted(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const buckets = [...this.pending.entries()];
+    this.pending.clear();
+    const failed: unknown[] = [];
+    await Promise.all(
+      buckets.map(async ([id, b]) => {
+        const members = [...b.members];
+        try {
+          for (let i = 0; i < members.length; i += DUE_ENLIST_MAX) await this.addToBucket(id, b, members.slice(i, i + DUE_ENLIST_MAX));
+        } catch (err) {
+          // Kept for the next flush (the batch fails and is retried); the groups added already stay listed.
+          const left = this.pending.get(id);
+          if (left === undefined) this.pending.set(id, b);
+          else for (const m of members) left.members.add(m);
+          failed.push(err);
+        }
+      }),
+    );
+    if (failed.length > 0) throw failed[0];
+  }
+
+  /** One conditional ADD of `members` to the bucket's current chunk; a full chunk moves the container on to the next one. */
+  private async addToBucket(id: string, b: PendingBucket, members: readonly string[]): Promise<void> {
+    const expires = Math.ceil((b.closeAt + this.retentionMs) / 1000);
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      const chunk = this.chunks.get(id) ?? 0;
+      const written = await this.table.write(
+        'due',
+        'due.enlist',
+        dueLayout.key(b.rule, b.window, b.closeAt, chunk),
+        {
+          kind: 'update',
+          update: { set: dueLayout.identity(b.rule, b.window, b.closeAt, expires), add: { [ATTR.members]: new Set(members), [ATTR.version]: 1 } },
+          condition: or(attributeNotExists(ATTR.members), sizeIs(ATTR.members, '<', DUE_CHUNK_MEMBERS)),
+        },
+        'ignore',
+      );
+      if (written.ok) {
+        for (const m of members) this.rememberEnlisted(`${id}\u0000${m}`);
+        return;
+      }
+      this.chunks.set(id, chunk + 1);
+    }
+    throw new Error(`due bucket of ${b.rule} closing at ${b.closeAt}: 1000 chunks full (${DUE_CHUNK_MEMBERS} groups each)`);
+  }
+
+  async release(rule: string, due: readonly DueKey[]): Promise<void> {
+    const listings = new Map<string, number>();
+    for (const d of due) for (const l of d.listings ?? []) listings.set(l.sk, l.version);
+    // A bucket a group was added to since it was read stays (its version moved): the next close reads it again.
+    await Promise.all(
+      [...listings].map(([sk, version]) =>
+        this.table.write('due', 'due.release', { pk: dueLayout.partition(rule), sk }, { kind: 'delete', condition: equals(ATTR.version, version) }, 'ignore'),
+      ),
+    );
+  }
+
+  private rememberEnlisted(id: string): void {
+    if (this.enlisted.size >= this.cacheSize) {
+      const oldest = this.enlisted.keys().next().value;
+      if (oldest !== undefined) this.enlisted.delete(oldest);
+    }
+    this.enlisted.add(id);
   }
 
   async windows(rule: string, groupKey: string, after: EpochMs | null, upTo: EpochMs): Promise<Array<{ key: KeyDescriptor; state: KeyState }>> {

@@ -1,6 +1,7 @@
 import {
   BatchWriteItemCommand,
   ConditionalCheckFailedException,
+  DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
   UpdateItemCommand,
@@ -32,7 +33,8 @@ export type { StateOperation } from './tableLayout';
 /** What is written, as the repositories state it. */
 export type WriteSpec =
   | { readonly kind: 'update'; readonly update: UpdateSpec; readonly condition?: Condition; readonly returnNew?: boolean }
-  | { readonly kind: 'put'; readonly item: NativeItem; readonly condition?: Condition };
+  | { readonly kind: 'put'; readonly item: NativeItem; readonly condition?: Condition }
+  | { readonly kind: 'delete'; readonly condition?: Condition };
 
 export interface StateRequest {
   readonly item: ItemKind;
@@ -187,6 +189,10 @@ export class StateTable {
           ),
         );
         return { ok: true, attributes: out.Attributes ? unmarshall(out.Attributes) : undefined };
+      }
+      if (spec.kind === 'delete') {
+        await this.client.send(tagged(new DeleteItemCommand({ TableName: this.name, Key: marshall(key), ...compile(spec.condition ? { condition: spec.condition } : {}), ...returnOld }), request));
+        return { ok: true, attributes: undefined };
       }
       await this.client.send(
         tagged(

@@ -28,11 +28,17 @@ import type { UpdateSpec } from './expressions';
  * | quarantine       | `Q#<stream>`            | `<arrival ISO>#<shard>#<seq>[#e<index>][#<chunk>]` |
  * | anomaly model    | `M#<rule>`              | `<group>`                               |
  * | sequence key     | `SQ#<rule>#<group>`     | `-`                                     |
+ * | due bucket       | `U#<rule>`              | `<closeAt, 16 digits>#<start>#<end>#<chunk>` |
  *
  * Group keys longer than 512 bytes are replaced by their SHA-256 in keys (the
  * full group key is an attribute). An aggregate key item holds, per shard,
  * `h_<shard>` (its high-water mark) and `p_<shard>` (its partial, JSON), and
- * is in the due index (`duePk` = `due#<rule>`, `closeAt`) until finished.
+ * keeps its close time in `closeAt` until finished. A fixed window's item is
+ * found by the closer through its due bucket (dueLayout: the window's groups,
+ * a string set, added to once per container and window instead of an index
+ * entry written and removed per item); a session key, and a fixed window whose
+ * group key or close time a bucket cannot hold, is in the due index (`duePk` =
+ * `due#<rule>`, `closeAt`), as every aggregate item was before buckets.
  * A sequence key item holds the whole SequenceRecord (per-shard HWMs, the
  * matcher's state, unrecorded matches) as JSON in `seq`, and is in the due
  * index (`duePk` = `dueSQ#<rule>`, `closeAt` = its dueAt) while it has work
@@ -69,6 +75,8 @@ export const ITEM_PREFIX = {
   model: 'M#',
   /** Sequence rules: the state of one key (rule, group). */
   sequence: 'SQ#',
+  /** Due buckets: the groups of one fixed window of a rule whose items the closer is to close (dueLayout). */
+  due: 'U#',
 } as const;
 export type ItemKind = keyof typeof ITEM_PREFIX;
 export const ITEM_KINDS = Object.keys(ITEM_PREFIX) as ItemKind[];
@@ -95,6 +103,8 @@ export const OPERATIONS = {
   model: ['read', 'learn'],
   /** apply: the one conditional put per key touched per batch (or tick); due: the ticker's due-index query. */
   sequence: ['apply', 'read', 'due'],
+  /** enlist: a conditional ADD of groups to a window's bucket; list: the ticker's query of the buckets due; release: the delete of a bucket whose windows were closed. */
+  due: ['enlist', 'list', 'release'],
 } as const satisfies Record<ItemKind, readonly string[]>;
 export type StateOperation = { [K in ItemKind]: `${K}.${(typeof OPERATIONS)[K][number]}` }[ItemKind];
 
@@ -174,6 +184,9 @@ export const ATTR = {
   // sequence keys (rule, groupKey, version, duePk, closeAt too)
   /** The SequenceRecord, JSON. */
   sequence: 'seq',
+  // due buckets (rule, windowStart, windowEnd, closeAt, version too)
+  /** The group keys of the window's items (a string set). */
+  members: 'm',
 } as const;
 
 /** DynamoDB's limits, in bytes. */
@@ -234,7 +247,7 @@ export interface AggregateItem {
   /** Null for a session key. */
   readonly windowStart: EpochMs | null;
   readonly windowEnd: EpochMs | null;
-  /** In the due index (not finished). */
+  /** Not finished: the closer is to close it (through the due index or a due bucket). */
   readonly due: boolean;
   readonly state: KeyState;
 }
@@ -279,9 +292,13 @@ export const aggregateLayout = {
   duePartition(rule: string): string {
     return `${DUE_PREFIX}${rule}`;
   },
-  /** The attributes every slot write sets besides the slot (the item's identity and its due index entry). */
-  identity(k: KeyDescriptor, expiresAtSeconds: number): NativeItem {
-    const out: NativeItem = { [ATTR.rule]: k.rule, [ATTR.groupKey]: k.groupKey, [ATTR.duePk]: `${DUE_PREFIX}${k.rule}`, [ATTR.expiresAt]: expiresAtSeconds };
+  /**
+   * The attributes every slot write sets besides the slot: the item's identity and, for an item the
+   * closer does not find through a due bucket (dueLayout.holds), its due index entry.
+   */
+  identity(k: KeyDescriptor, expiresAtSeconds: number, closeAt: EpochMs | null): NativeItem {
+    const out: NativeItem = { [ATTR.rule]: k.rule, [ATTR.groupKey]: k.groupKey, [ATTR.expiresAt]: expiresAtSeconds };
+    if (closeAt === null || !dueLayout.holds(k, closeAt)) out[ATTR.duePk] = `${DUE_PREFIX}${k.rule}`;
     if (k.windowStart !== null) {
       out[ATTR.windowStart] = k.windowStart;
       out[ATTR.windowEnd] = k.windowEnd!;
@@ -320,7 +337,8 @@ export const aggregateLayout = {
       groupKey: str(item[ATTR.groupKey]) ?? '',
       windowStart: num(item[ATTR.windowStart]),
       windowEnd: num(item[ATTR.windowEnd]),
-      due: item[ATTR.duePk] !== undefined,
+      // Due until finished: a finished window keeps no close time (in the due index or a due bucket before).
+      due: item[ATTR.closeAt] !== undefined,
       state: aggregateLayout.state(item),
     };
   },
@@ -469,6 +487,83 @@ export function decodeRecent(raw: NativeAttributeValue): LearnedWindow[] {
   }
   return out;
 }
+
+// ------------------------------------------------------------------ due buckets
+
+/** A fixed window's due bucket (dueLayout): the groups whose item of the window the closer is to close. */
+export interface DueBucketItem {
+  readonly key: TableKey;
+  readonly windowStart: EpochMs;
+  readonly windowEnd: EpochMs;
+  readonly closeAt: EpochMs;
+  readonly members: readonly string[];
+  readonly version: number;
+}
+
+/** Close times in a bucket's sort key: 16 digits, so that they sort as numbers (up to the year 318857). */
+const DUE_CLOSE_DIGITS = 16;
+
+/**
+ * Due buckets (issue 21): how the closer finds the fixed windows it is to close, in place of an index
+ * entry per window item (an item entered the due index on its first write and left it when finished:
+ * two index writes per window and group). One bucket per (rule, window) holds the window's groups in
+ * a string set (`m`): a container adds the groups it wrote the window for, once each (one `ADD` per
+ * window and batch for all of them), the closer reads the buckets whose close time the watermark
+ * passed (one strongly consistent Query of the rule's partition) and deletes a bucket once every
+ * window in it is closed, if no group was added since it read it (its version). A bucket is split in
+ * chunks (`#<chunk>` in its sort key) of at most {@link DUE_CHUNK_MEMBERS} + {@link DUE_ENLIST_MAX}
+ * groups of at most {@link DUE_MEMBER_BYTES} bytes each, well under DynamoDB's 400 KB per item.
+ */
+export const DUE_MEMBER_BYTES = 512;
+/** A chunk takes more groups while it holds fewer than this many (the condition of its `ADD`). */
+export const DUE_CHUNK_MEMBERS = 600;
+/** Groups per `ADD`. */
+export const DUE_ENLIST_MAX = 100;
+
+export const dueLayout = {
+  /** True when the closer finds the item of `k` (closing at `closeAt`) through a due bucket; false: through the due index. */
+  holds(k: KeyDescriptor, closeAt: EpochMs): boolean {
+    return (
+      k.windowStart !== null &&
+      k.windowEnd !== null &&
+      Number.isSafeInteger(k.windowStart) &&
+      Number.isSafeInteger(k.windowEnd) &&
+      Number.isSafeInteger(closeAt) &&
+      closeAt >= 0 &&
+      closeAt < 10 ** DUE_CLOSE_DIGITS &&
+      utf8Bytes(k.groupKey) <= DUE_MEMBER_BYTES
+    );
+  },
+  partition(rule: string): string {
+    return `${ITEM_PREFIX.due}${rule}`;
+  },
+  key(rule: string, window: { readonly start: EpochMs; readonly end: EpochMs }, closeAt: EpochMs, chunk: number): TableKey {
+    return key('due', dueLayout.partition(rule), `${String(closeAt).padStart(DUE_CLOSE_DIGITS, '0')}#${window.start}#${window.end}#${chunk}`);
+  },
+  /** The largest sort key of a bucket closing at or before `watermark` (null: none can). */
+  upTo(watermark: EpochMs): string | null {
+    if (!(watermark >= 0)) return null;
+    const t = Math.min(Math.floor(watermark), 10 ** DUE_CLOSE_DIGITS - 1);
+    // '$' sorts after '#': every bucket closing at t, whatever its window and chunk.
+    return `${String(t).padStart(DUE_CLOSE_DIGITS, '0')}$`;
+  },
+  /** What an `ADD` to a bucket sets besides its groups (the bucket's identity and TTL). */
+  identity(rule: string, window: { readonly start: EpochMs; readonly end: EpochMs }, closeAt: EpochMs, expiresAtSeconds: number): NativeItem {
+    return { [ATTR.rule]: rule, [ATTR.windowStart]: window.start, [ATTR.windowEnd]: window.end, [ATTR.closeAt]: closeAt, [ATTR.expiresAt]: expiresAtSeconds };
+  },
+  decode(item: NativeItem): DueBucketItem {
+    const start = num(item[ATTR.windowStart]);
+    const end = num(item[ATTR.windowEnd]);
+    const closeAt = num(item[ATTR.closeAt]);
+    const members = item[ATTR.members];
+    const pk = String(item[ATTR.pk]);
+    const sk = String(item[ATTR.sk]);
+    if (start === null || end === null || closeAt === null || !(members instanceof Set)) {
+      throw new StateLayoutError(`state table: due bucket ${pk} ${sk} lacks its window, close time or groups`);
+    }
+    return { key: { pk, sk }, windowStart: start, windowEnd: end, closeAt, members: [...(members as Set<string>)], version: num(item[ATTR.version]) ?? 0 };
+  },
+};
 
 // ------------------------------------------------------------------ sequence keys
 

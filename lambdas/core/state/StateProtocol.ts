@@ -1,5 +1,6 @@
 import { DEDUPE_ENTRY_BYTES, DEDUPE_MAX_BUCKET_BYTES, DedupeIds, dedupeSeqFingerprint } from '../dedupe';
 import { InvariantError, TidewatchError } from '../errors';
+import { paneWindow } from '../panes';
 import { INITIAL_ALERT_STATE } from '../lifecycle';
 import type {
   AlertRecord,
@@ -96,13 +97,20 @@ export class StateProtocol implements StateStore {
         const expected = belief.slot?.hwm;
         const update = build(belief.slot, belief.state?.closedThrough ?? null);
         // Nothing newer than the slot: the records are in already (a redelivery), whether or not the key was closed since.
-        if (update === null) return { status: 'unchanged', state: copyState(belief.state), conflicts };
+        if (update === null) {
+          // A retry finds its records in: the key is listed again (the attempt that wrote it may have died before listing it).
+          if (belief.state !== undefined) this.enlist(key, belief.state);
+          return { status: 'unchanged', state: copyState(belief.state), conflicts };
+        }
         if (belief.state?.closed === true) return { status: 'closed', conflicts };
         if (expected !== undefined && update.slot.hwm <= expected) {
           throw new InvariantError(`store contract: a new slot must raise the high-water mark (shard ${shardId}, key ${key.id}: ${update.slot.hwm} after ${expected})`);
         }
         const written = await aggregates.putSlot(key, shardId, expected, update);
-        if (written.ok) return { status: 'applied', state: written.value, conflicts };
+        if (written.ok) {
+          this.enlist(key, written.value);
+          return { status: 'applied', state: written.value, conflicts };
+        }
         // Another writer got there first (a redelivery, a cold container's empty belief): rebuild on what is stored.
         conflicts += 1;
         belief = { state: written.current, slot: written.current?.slots[shardId] };
@@ -140,7 +148,24 @@ export class StateProtocol implements StateStore {
     return (await this.storage.sequences.due(rule, watermark)).sort((a, b) => a.dueAt - b.dueAt || cmp(a.groupKey, b.groupKey));
   }
 
+  /** A fixed window's item (a pane's: the window it is kept on) that is not finished, for the due list. */
+  private enlist(key: KeyDescriptor, state: KeyState): void {
+    const aggregates = this.storage.aggregates;
+    if (aggregates.enlist === undefined || key.windowStart === null || state.closed || state.closeAt === null) return;
+    aggregates.enlist(key.pane !== undefined ? paneWindow(key) : key, state.closeAt);
+  }
+
+  async flushDue(): Promise<void> {
+    await this.storage.aggregates.flushEnlisted?.();
+  }
+
+  async releaseDue(rule: string, due: readonly DueKey[]): Promise<void> {
+    await this.storage.aggregates.release?.(rule, due);
+  }
+
   async dueKeys(rule: string, watermark: EpochMs): Promise<DueKey[]> {
+    // What this store wrote is listed first: a closer in the same container sees its own writes.
+    await this.flushDue();
     const due = await this.storage.aggregates.due(rule, watermark);
     return due.sort((a, b) => a.closeAt - b.closeAt || (a.key.windowStart ?? 0) - (b.key.windowStart ?? 0) || cmp(a.key.id, b.key.id));
   }

@@ -54,8 +54,22 @@ export interface AggregateStorage {
   putSlot(key: KeyDescriptor, shardId: string, expectedHwm: string | undefined, update: SlotUpdate): Promise<Conditional<KeyState>>;
   /** Strongly consistent. */
   read(key: KeyDescriptor): Promise<KeyState | undefined>;
-  /** Keys of `rule` not yet finished whose closeAt is at or before `watermark`, in any order. */
+  /**
+   * Keys of `rule` not yet finished whose closeAt is at or before `watermark`, in any order. A store
+   * that lists keys apart from their items (DynamoDB's due buckets) may also return keys finished
+   * since, or whose item is gone: the closer reads each one.
+   */
   due(rule: string, watermark: EpochMs): Promise<DueKey[]>;
+  /**
+   * A store that lists due keys apart from their items: `key` (a fixed window, or the window item a
+   * pane is kept on) was written or found written, due at `closeAt`; listed by the next
+   * {@link flushEnlisted}. Absent: every written key is found by {@link due} as it is.
+   */
+  enlist?(key: KeyDescriptor, closeAt: EpochMs): void;
+  /** Lists the keys enlisted since the last call (kept for the next call if it throws). */
+  flushEnlisted?(): Promise<void>;
+  /** Every key of `due` (as {@link due} returned them) was closed: their listings may go. */
+  release?(rule: string, due: readonly DueKey[]): Promise<void>;
   /** Marks an existing key closed (no more slots); nothing when it is already closed or was never written. */
   seal(key: KeyDescriptor): Promise<void>;
   /** Takes an existing key out of the due keys (keeping `final` and `merged` when given); nothing when it was never written. */
@@ -66,7 +80,7 @@ export interface AggregateStorage {
   fence(key: KeyDescriptor): Promise<FencedWindow>;
   /** Panes of (rule, group) starting in [from, to] (panes.ts), strongly consistent, in any order. */
   panes(rule: string, groupKey: string, from: EpochMs, to: EpochMs): Promise<Array<{ start: EpochMs; state: KeyState }>>;
-  /** Creates a window item with no slots, due at `closeAt`, if the key has none (StateStore.registerWindow). */
+  /** Creates a window item with no slots, due at `closeAt`, if the key has none (StateStore.registerWindow); a store with {@link enlist} lists the window, created or found open. */
   register(key: KeyDescriptor, closeAt: EpochMs): Promise<'created' | 'exists' | 'closed'>;
   /**
    * Fixed windows of one (rule, group) whose start is in (after, upTo] (after null: no lower bound),
