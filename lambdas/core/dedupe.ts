@@ -239,11 +239,15 @@ export class DedupeIds {
   }
 
   /**
-   * Records the id at ids[2k..2k+1] with `fingerprint` (a 32-bit unsigned
-   * integer, stored as one) unless it is here already (the first recorded is
-   * kept): -1 when added, else the fingerprint it holds (one probe for both).
+   * Records the id at ids[2k..2k+1] with `fingerprint` unless it is here
+   * already (the first recorded is kept): -1 when added, else the fingerprint
+   * it holds (one probe for both). A fingerprint is a 32-bit unsigned integer
+   * (an 18-byte entry's goes through legacyFingerprint first); anything else
+   * throws, where the typed array would keep its low 32 bits, which is not
+   * the reduction an old entry takes.
    */
   add(ids: Uint32Array, k: number, fingerprint: number): number {
+    if (fingerprint >>> 0 !== fingerprint) throw new RangeError(`dedupe: sequence fingerprint ${fingerprint} is not a 32-bit unsigned integer (see dedupe.ts)`);
     if (2 * (this.count + 1) > this.slots.length) this.grow();
     const o = 2 * k;
     const a = ids[o]!;

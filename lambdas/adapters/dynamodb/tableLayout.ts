@@ -560,8 +560,6 @@ const DEDUPE_CHUNK_SEPARATOR = '#';
 /** Bytes of the id hash in an entry (the rest is the fingerprint): 12-byte entries, 18-byte ones. */
 const DEDUPE_ID_BYTES = 8;
 const LEGACY_DEDUPE_ID_BYTES = 12;
-/** 2^32: sequence number fingerprints are below it (dedupeSeqFingerprint). */
-const FINGERPRINT_LIMIT = 2 ** 32;
 
 /**
  * Producer ids, per shard and second of event time (a bucket), as chunks:
@@ -615,11 +613,10 @@ export const dedupeLayout = {
     const view = new DataView(bytes.buffer);
     const words = ids.idWords();
     for (let e = 0, o = 0; e < n; e++, o += DEDUPE_ENTRY_BYTES) {
-      const f = ids.fingerprintAt(e);
-      if (!Number.isInteger(f) || f < 0 || f >= FINGERPRINT_LIMIT) throw new StateLayoutError(`state table: dedupe entry ${e} of ${k.sk} has sequence fingerprint ${f}, not a 32-bit integer (see dedupe.ts)`);
       view.setUint32(o, words[2 * e]!);
       view.setUint32(o + 4, words[2 * e + 1]!);
-      view.setUint32(o + DEDUPE_ID_BYTES, f);
+      // (a 32-bit unsigned integer: DedupeIds holds no other)
+      view.setUint32(o + DEDUPE_ID_BYTES, ids.fingerprintAt(e));
     }
     return { [ATTR.pk]: k.pk, [ATTR.sk]: k.sk, [ATTR.ids12]: bytes, [ATTR.expiresAt]: expiresAtSeconds };
   },
