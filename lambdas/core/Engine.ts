@@ -432,7 +432,7 @@ export class Engine {
     // Columns sized for every event; the first `n` entries are the ones checked.
     const checked = new Int32Array(events.length);
     const buckets = new Float64Array(events.length);
-    const ids = new Uint32Array(3 * events.length);
+    const ids = new Uint32Array(2 * events.length);
     const seqs = new Array<string>(events.length);
     const subs = new Int32Array(events.length);
     let n = 0;

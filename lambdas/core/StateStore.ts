@@ -183,7 +183,7 @@ export interface DedupeEntries {
   readonly length: number;
   /** Event-time bucket (ms) each id is filed under; a duplicate has the same event time, so the same bucket. */
   readonly buckets: Float64Array;
-  /** The ids' hashes, three 32-bit words per entry (entry k at 3k..3k+2; dedupeIdInto in dedupe.ts). */
+  /** The ids' hashes, two 32-bit words per entry (entry k at 2k..2k+1; dedupeIdInto in dedupe.ts). */
   readonly ids: Uint32Array;
   /**
    * The records' sequence numbers, and the sub-event index within the record (-1: the record is one

@@ -10,13 +10,15 @@ import { PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { DynamoDBStateStore } from '../../lambdas/adapters/DynamoDBStateStore';
 import { dedupeLayout } from '../../lambdas/adapters/dynamodb/tableLayout';
-import { DEDUPE_ENTRY_BYTES } from '../../lambdas/core/dedupe';
+import { DEDUPE_ENTRY_BYTES, dedupeId } from '../../lambdas/core/dedupe';
 import { dedupeEntries } from '../helpers/dedupeEntries';
+import { OLD_ENTRY_BYTES, oldChunkBytes, oldEntry } from '../helpers/legacyDedupe';
 import { freshTable, instrumentedClient, operations, startTestDynamo, testClient, type TestDynamo } from '../helpers/dynamo';
 
 const T0 = Date.UTC(2026, 10, 27, 10, 0, 0);
 const S1 = 'shardId-000000000001';
-const id16 = (n: number) => `id${String(n).padStart(14, '0')}`;
+/** A test id in dedupeId's form: a hash, as ids are (a bucket keeps their first 64 bits, where ids like `id0000…0001` and `id0000…0002` do not differ). */
+const id16 = (n: number) => dedupeId(`id-${n}`);
 
 let dynamo: TestDynamo;
 beforeAll(async () => {
@@ -28,11 +30,18 @@ afterAll(async () => {
 
 const entries = dedupeEntries;
 
+/** The partition's items: entries of a 12-byte chunk (`ids12`), of an 18-byte chunk written before (`ids`, binary), -1 for the layout before chunks. */
 async function items(tableName: string): Promise<Array<{ sk: string; entries: number; ttl: unknown }>> {
   const client = testClient(dynamo.endpoint);
   try {
     const out = await client.send(new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': dedupeLayout.partition('telemetry', S1) }), ConsistentRead: true }));
-    return (out.Items ?? []).map((i) => unmarshall(i)).map((i) => ({ sk: String(i['sk']), entries: i['ids'] instanceof Uint8Array ? i['ids'].byteLength / DEDUPE_ENTRY_BYTES : -1, ttl: i['expiresAt'] }));
+    const entries = (i: Record<string, unknown>): number => {
+      const fresh = i['ids12'];
+      const old = i['ids'];
+      if (fresh instanceof Uint8Array) return fresh.byteLength / DEDUPE_ENTRY_BYTES;
+      return old instanceof Uint8Array ? old.byteLength / OLD_ENTRY_BYTES : -1;
+    };
+    return (out.Items ?? []).map((i) => unmarshall(i)).map((i) => ({ sk: String(i['sk']), entries: entries(i), ttl: i['expiresAt'] }));
   } finally {
     client.destroy();
   }
@@ -111,5 +120,64 @@ describe('producer ids on DynamoDB: one chunk per bucket per batch, of the new i
       [String(T0), -1],
       [`${T0}#000001`, 1],
     ]);
+  });
+
+  it('a bucket the code before wrote (18-byte chunks, and the layout before chunks) answers the same after the upgrade; new ids go in a 12-byte chunk', async () => {
+    const tableName = await freshTable(dynamo.endpoint);
+    const admin = testClient(dynamo.endpoint);
+    const pk = dedupeLayout.partition('telemetry', S1);
+    const ttl = Math.ceil((T0 + 60 * 60_000) / 1000);
+    // As the code before recorded them: the engine's hashes of the event ids, 48-bit fingerprints of the sequence numbers.
+    const chunk1 = oldChunkBytes([oldEntry('order-1', '100'), oldEntry('order-2', '101'), oldEntry('order-3', '102', 0)]);
+    const chunk2 = oldChunkBytes([oldEntry('order-4', '103')]);
+    for (const item of [
+      { pk, sk: String(T0), ids: JSON.stringify({ [dedupeId('order-5')]: '104' }), v: 1, expiresAt: ttl },
+      { pk, sk: `${T0}#000001`, ids: chunk1, expiresAt: ttl },
+      { pk, sk: `${T0}#000002`, ids: chunk2, expiresAt: ttl },
+    ]) {
+      await admin.send(new PutItemCommand({ TableName: tableName, Item: marshall(item) }));
+    }
+    const store = new DynamoDBStateStore({ client: testClient(dynamo.endpoint), tableName });
+    const got = await store.dedupe(
+      'telemetry',
+      S1,
+      entries([
+        { bucket: T0, id: dedupeId('order-1'), seq: '100' }, // redelivery of its record: not a duplicate
+        { bucket: T0, id: dedupeId('order-2'), seq: '200' }, // the producer resent it: a duplicate
+        { bucket: T0, id: dedupeId('order-3'), seq: '102', index: 0 }, // redelivery of the same sub-event
+        { bucket: T0, id: dedupeId('order-3'), seq: '102', index: 1 }, // the id again in another sub-event: a duplicate
+        { bucket: T0, id: dedupeId('order-4'), seq: '300' }, // resent, recorded in the second old chunk
+        { bucket: T0, id: dedupeId('order-5'), seq: '104' }, // redelivery, recorded in the layout before chunks
+        { bucket: T0, id: dedupeId('order-6'), seq: '105' }, // new
+      ]),
+      T0 + 60 * 60_000,
+    );
+    expect(got).toEqual([false, true, false, true, true, false, false]);
+    // The new id went into chunk 3, in `ids12` (12 bytes), the old items untouched.
+    const stored = (await admin.send(new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: marshall({ ':pk': pk }), ConsistentRead: true }))).Items!.map((i) => unmarshall(i));
+    expect(stored.map((i) => [i['sk'], Object.keys(i).filter((k) => k.startsWith('ids')), i['ids12'] instanceof Uint8Array ? i['ids12'].byteLength : -1])).toEqual([
+      [String(T0), ['ids'], -1],
+      [`${T0}#000001`, ['ids'], -1],
+      [`${T0}#000002`, ['ids'], -1],
+      [`${T0}#000003`, ['ids12'], 12],
+    ]);
+    expect(Buffer.from(stored[1]!['ids'] as Uint8Array).equals(Buffer.from(chunk1))).toBe(true);
+    // Another container (cold) reads all four items as one bucket.
+    const cold = new DynamoDBStateStore({ client: testClient(dynamo.endpoint), tableName });
+    expect(
+      await cold.dedupe(
+        'telemetry',
+        S1,
+        entries([
+          { bucket: T0, id: dedupeId('order-6'), seq: '999' },
+          { bucket: T0, id: dedupeId('order-1'), seq: '100' },
+          { bucket: T0, id: dedupeId('order-2'), seq: '101' },
+          { bucket: T0, id: dedupeId('order-5'), seq: '998' },
+          { bucket: T0, id: dedupeId('order-7'), seq: '106' },
+        ]),
+        T0 + 60 * 60_000,
+      ),
+    ).toEqual([true, false, false, true, false]);
+    admin.destroy();
   });
 });

@@ -17,7 +17,7 @@
 import fc from 'fast-check';
 import { learnStep, storedVerdict, type AnomalySpec, type ModelRecord } from '../../lambdas/core/anomaly/rule';
 import { DEFAULT_ANOMALY_OPTIONS } from '../../lambdas/core/anomaly/types';
-import { DEDUPE_ENTRY_BYTES, DEDUPE_MAX_BUCKET_BYTES } from '../../lambdas/core/dedupe';
+import { DEDUPE_ENTRY_BYTES, DEDUPE_MAX_BUCKET_BYTES, dedupeId } from '../../lambdas/core/dedupe';
 import { descriptor } from '../../lambdas/core/Engine';
 import { INITIAL_ALERT_STATE, type AlertState, type AlertTransition, type StepResult } from '../../lambdas/core/lifecycle';
 import type { PartialJson } from '../../lambdas/core/partials';
@@ -79,7 +79,8 @@ const claimAt = (now: number): Claim => ({ now, leaseMs: 30_000 });
 
 const entries = dedupeEntries;
 
-const id16 = (n: number) => `id${String(n).padStart(14, '0')}`;
+/** A test id in dedupeId's form: a hash, as ids are (a bucket keeps their first 64 bits, where ids like `id0000…0001` and `id0000…0002` do not differ). */
+const id16 = (n: number) => dedupeId(`id-${n}`);
 
 function rejection(overrides: Partial<Rejection> = {}): Rejection {
   return { reason: 'not-json', message: 'record data is not JSON', shardId: S1, sequenceNumber: '1', partitionKey: 'pk', arrivalTime: T0, data: Buffer.from('{"oops').toString('base64'), ...overrides };

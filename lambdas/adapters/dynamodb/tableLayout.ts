@@ -3,7 +3,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall, type NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import { MODEL_RETENTION_MS, type LearnedWindow, type ModelRecord } from '../../core/anomaly/rule';
 import { TABLE } from '../../core/contract';
-import { DEDUPE_ENTRY_BYTES, DedupeIds, dedupeSeqFingerprint, parseDedupeId } from '../../core/dedupe';
+import { DEDUPE_ENTRY_BYTES, DedupeIds, dedupeSeqFingerprint, LEGACY_DEDUPE_ENTRY_BYTES, legacyFingerprint, parseDedupeId } from '../../core/dedupe';
 import { TidewatchError } from '../../core/errors';
 import { INITIAL_ALERT_STATE, type AlertState } from '../../core/lifecycle';
 import type { PartialJson } from '../../core/partials';
@@ -153,6 +153,9 @@ export const ATTR = {
   lastActivity: 'lastActivity',
   watermark: 'watermark',
   // producer ids
+  /** 12-byte entries (dedupe.ts, DEDUPE_ENTRY_BYTES): the chunks written now. */
+  ids12: 'ids12',
+  /** 18-byte entries on a chunk written before (LEGACY_DEDUPE_ENTRY_BYTES), JSON on an item of the layout before chunks: read only. */
   ids: 'ids',
   // quarantine
   data: 'data',
@@ -649,9 +652,9 @@ export interface DedupeItem {
 /** Chunk numbers in sort keys are zero-padded to this many digits (so they sort as numbers). */
 const DEDUPE_CHUNK_DIGITS = 6;
 const DEDUPE_CHUNK_SEPARATOR = '#';
-const DEDUPE_ID_BYTES = 12;
-/** 2^48: sequence number fingerprints are below it (dedupeSeqFingerprint). */
-const FINGERPRINT_LIMIT = 2 ** 48;
+/** Bytes of the id hash in an entry (the rest is the fingerprint): 12-byte entries, 18-byte ones. */
+const DEDUPE_ID_BYTES = 8;
+const LEGACY_DEDUPE_ID_BYTES = 12;
 
 /**
  * Producer ids, per shard and second of event time (a bucket), as chunks:
@@ -662,10 +665,21 @@ const FINGERPRINT_LIMIT = 2 ** 48;
  * else wrote v+1 first (no one writes v+2 without having seen v+1), so every
  * decision is made on the whole bucket, as when the bucket was one item
  * rewritten on its version. But a write is billed on the new ids only, not on
- * all the bucket holds. Ids are binary: 12 bytes of the id hash, 6 of the
- * sequence number's (DEDUPE_ENTRY_BYTES). An item of the layout before chunks
- * (sk `<bucket>`, ids as JSON with whole sequence numbers) is still read, as
- * chunk 0, until its TTL drops it.
+ * all the bucket holds.
+ *
+ * Ids are binary, in attribute `ids12`: per id 8 bytes of its hash and 4 of
+ * its sequence number's (DEDUPE_ENTRY_BYTES, dedupe.ts). Still read, mixed in
+ * one bucket with those, until their TTL drops them:
+ * - chunks written before, whose attribute `ids` holds 18-byte entries (12
+ *   bytes of id hash, 6 of fingerprint): read as 12-byte entries, keeping the
+ *   first 8 bytes of the id and the first 4 of the fingerprint (the same bits
+ *   a 12-byte entry holds for the same id and sequence number, dedupe.ts);
+ * - an item of the layout before chunks (sk `<bucket>`, `ids` a JSON string of
+ *   id -> whole sequence number), as chunk 0.
+ * The attribute tells the formats apart, not the length (36 bytes are three
+ * 12-byte entries or two 18-byte ones), and a container of the code before
+ * finds no `ids` on a new chunk: it reads it as holding no ids (it misses
+ * those duplicates, it never takes a 12-byte entry for an 18-byte one).
  */
 export const dedupeLayout = {
   partition(stream: string, shardId: string): string {
@@ -687,58 +701,77 @@ export const dedupeLayout = {
     const b = String(bucket);
     return sk === b || (sk.startsWith(b) && sk.charAt(b.length) === DEDUPE_CHUNK_SEPARATOR);
   },
-  /** A chunk item holding `ids` (id hash -> sequence number fingerprint, see dedupe.ts): per id its 12 bytes, then the fingerprint's 6, big-endian. */
+  /** A chunk item holding `ids` (id hash -> sequence number fingerprint, see dedupe.ts): per id its 8 bytes, then the fingerprint's 4, big-endian, in `ids12`. */
   encodeChunk(k: TableKey, ids: DedupeIds, expiresAtSeconds: number): NativeItem {
     const n = ids.size;
     const bytes = new Uint8Array(n * DEDUPE_ENTRY_BYTES);
     const view = new DataView(bytes.buffer);
     const words = ids.idWords();
     for (let e = 0, o = 0; e < n; e++, o += DEDUPE_ENTRY_BYTES) {
-      const f = ids.fingerprintAt(e);
-      if (!Number.isInteger(f) || f < 0 || f >= FINGERPRINT_LIMIT) throw new StateLayoutError(`state table: dedupe entry ${e} of ${k.sk} has sequence fingerprint ${f}, not a 48-bit integer (see dedupe.ts)`);
-      view.setUint32(o, words[3 * e]!);
-      view.setUint32(o + 4, words[3 * e + 1]!);
-      view.setUint32(o + 8, words[3 * e + 2]!);
-      view.setUint32(o + DEDUPE_ID_BYTES, Math.floor(f / 0x10000));
-      view.setUint16(o + DEDUPE_ID_BYTES + 4, f % 0x10000);
+      view.setUint32(o, words[2 * e]!);
+      view.setUint32(o + 4, words[2 * e + 1]!);
+      // (a 32-bit unsigned integer: DedupeIds holds no other)
+      view.setUint32(o + DEDUPE_ID_BYTES, ids.fingerprintAt(e));
     }
-    return { [ATTR.pk]: k.pk, [ATTR.sk]: k.sk, [ATTR.ids]: bytes, [ATTR.expiresAt]: expiresAtSeconds };
+    return { [ATTR.pk]: k.pk, [ATTR.sk]: k.sk, [ATTR.ids12]: bytes, [ATTR.expiresAt]: expiresAtSeconds };
   },
-  /** A bucket from its items (chunks in any order, and perhaps the item of the layout before chunks). */
+  /**
+   * A bucket from its items (chunks of either format in any order, and perhaps
+   * the item of the layout before chunks). Its bytes are those of the entries
+   * kept, each counted in the format it is stored in (12 or 18; an entry of the
+   * layout before chunks as 18, as it counted before 12-byte entries), so the
+   * cap on a bucket (DEDUPE_MAX_BUCKET_BYTES) bounds what is read of it.
+   */
   decodeBucket(items: readonly NativeItem[]): DedupeItem {
     let entries = 0;
     for (const item of items) {
-      const raw = item[ATTR.ids];
+      const raw = item[ATTR.ids12];
+      const legacy = item[ATTR.ids];
       if (raw instanceof Uint8Array) entries += Math.floor(raw.byteLength / DEDUPE_ENTRY_BYTES);
+      if (legacy instanceof Uint8Array) entries += Math.floor(legacy.byteLength / LEGACY_DEDUPE_ENTRY_BYTES);
     }
     const ids = new DedupeIds(entries);
-    const id = new Uint32Array(3);
+    const id = new Uint32Array(2);
+    let bytes = 0;
     let version = 0;
     for (const item of items) {
       const sk = str(item[ATTR.sk]) ?? '';
       const hash = sk.indexOf(DEDUPE_CHUNK_SEPARATOR);
-      const raw = item[ATTR.ids];
+      const legacy = item[ATTR.ids];
       if (hash < 0) {
         // The layout before chunks: one JSON attribute of id -> whole sequence number. Its ids were
-        // compared as strings with dedupeId's 16 base64url characters (exactly the 96 bits): one that
-        // is not such a string never matched any id, so it is left out.
-        for (const [key, seq] of Object.entries(JSON.parse(typeof raw === 'string' ? raw : '{}') as Record<string, string>)) {
-          if (parseDedupeId(key, id, 0)) ids.add(id, 0, dedupeSeqFingerprint(seq));
+        // compared as strings with dedupeId's 16 base64url characters: one that is not such a string
+        // never matched any id, so it is left out; one that is, is kept as its first 64 bits.
+        for (const [key, seq] of Object.entries(JSON.parse(typeof legacy === 'string' ? legacy : '{}') as Record<string, string>)) {
+          if (parseDedupeId(key, id, 0) && ids.add(id, 0, dedupeSeqFingerprint(seq)) < 0) bytes += LEGACY_DEDUPE_ENTRY_BYTES;
         }
         continue;
       }
       version = Math.max(version, Number(sk.slice(hash + 1)));
-      if (!(raw instanceof Uint8Array)) continue;
-      const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-      for (let o = 0; o + DEDUPE_ENTRY_BYTES <= raw.byteLength; o += DEDUPE_ENTRY_BYTES) {
-        id[0] = view.getUint32(o);
-        id[1] = view.getUint32(o + 4);
-        id[2] = view.getUint32(o + 8);
-        // Chunks only add ids no earlier chunk holds; should two hold one, the first recorded is kept.
-        ids.add(id, 0, view.getUint32(o + DEDUPE_ID_BYTES) * 0x10000 + view.getUint16(o + DEDUPE_ID_BYTES + 4));
+      // Chunks only add ids no earlier chunk holds; should two hold one (or two ids of an 18-byte chunk
+      // share their first 64 bits), the first recorded is kept.
+      const raw = item[ATTR.ids12];
+      if (raw instanceof Uint8Array) {
+        const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+        for (let o = 0; o + DEDUPE_ENTRY_BYTES <= raw.byteLength; o += DEDUPE_ENTRY_BYTES) {
+          id[0] = view.getUint32(o);
+          id[1] = view.getUint32(o + 4);
+          if (ids.add(id, 0, view.getUint32(o + DEDUPE_ID_BYTES)) < 0) bytes += DEDUPE_ENTRY_BYTES;
+        }
+      }
+      if (legacy instanceof Uint8Array) {
+        // An 18-byte chunk: the id's first 8 bytes (its last 4 are not kept) and the first 4 of the
+        // 6-byte fingerprint (legacyFingerprint of the 48 bits, exactly: the low 16 are dropped).
+        const view = new DataView(legacy.buffer, legacy.byteOffset, legacy.byteLength);
+        for (let o = 0; o + LEGACY_DEDUPE_ENTRY_BYTES <= legacy.byteLength; o += LEGACY_DEDUPE_ENTRY_BYTES) {
+          id[0] = view.getUint32(o);
+          id[1] = view.getUint32(o + 4);
+          const f48 = view.getUint32(o + LEGACY_DEDUPE_ID_BYTES) * 0x10000 + view.getUint16(o + LEGACY_DEDUPE_ID_BYTES + 4);
+          if (ids.add(id, 0, legacyFingerprint(f48)) < 0) bytes += LEGACY_DEDUPE_ENTRY_BYTES;
+        }
       }
     }
-    return { ids, bytes: ids.size * DEDUPE_ENTRY_BYTES, version };
+    return { ids, bytes, version };
   },
 };
 

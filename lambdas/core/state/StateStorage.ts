@@ -128,7 +128,7 @@ export interface ProgressStorage {
 export interface DedupeBucket {
   /** Read only, to the protocol (a store may hand its own over, not a copy). */
   readonly ids: DedupeIds;
-  /** Bytes of the ids as stored (DEDUPE_ENTRY_BYTES each, see dedupe.ts). */
+  /** Bytes of the ids as stored (DEDUPE_ENTRY_BYTES each; an entry read from an 18-byte chunk counts 18, see dedupe.ts). */
   readonly bytes: number;
 }
 

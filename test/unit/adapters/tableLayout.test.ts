@@ -28,10 +28,11 @@ import {
   utf8Bytes,
   watermarkLayout,
 } from '../../../lambdas/adapters/dynamodb/tableLayout';
-import { DEDUPE_ENTRY_BYTES, dedupeSeq, dedupeSeqFingerprint } from '../../../lambdas/core/dedupe';
+import { DEDUPE_ENTRY_BYTES, dedupeId, dedupeIdInto, dedupeSeq, dedupeSeqFingerprint, LEGACY_DEDUPE_ENTRY_BYTES, legacyFingerprint } from '../../../lambdas/core/dedupe';
 import { descriptor } from '../../../lambdas/core/Engine';
 import type { Rejection } from '../../../lambdas/core/types';
-import { dedupeIdsOf, dedupePairs } from '../../helpers/dedupeEntries';
+import { dedupeIdsOf, dedupePairs, keptId } from '../../helpers/dedupeEntries';
+import { OLD_ENTRY_BYTES, oldChunkItem, oldEntry, oldEntryOfText } from '../../helpers/legacyDedupe';
 
 const T0 = Date.UTC(2026, 10, 27, 10, 0, 0);
 
@@ -111,39 +112,23 @@ describe('table layout', () => {
     const record = { state: { status: 'firing', consecutive: 1, evaluatedThrough: T0, evaluatedEnd: T0 + 60_000, episodeStart: T0, alertId: 'a', firedInWindow: T0, lastSeen: null }, outbox: [] } as const;
     expect(alertLayout.decode(alertLayout.encode('R', '["x"]', record, 3, true))).toEqual({ rule: 'R', groupKey: '["x"]', version: 3, record });
     const pairs: Array<[string, number]> = [
-      ['AAAAAAAAAAAAAAAA', 0x1234_5678_9abc],
-      ['id00000000000007', 2 ** 48 - 1],
+      ['AAAAAAAAAAAAAAAA', 0x1234_5678],
+      ['id00000000000007', 2 ** 32 - 1],
       ['-_09AZaz-_09AZaz', 0],
     ];
     const chunk = dedupeLayout.encodeChunk(dedupeLayout.chunkKey('s', 'x', 0, 2), dedupeIdsOf(pairs), 99);
-    // The stored bytes: the id's 96 bits (its base64url text decoded), then the fingerprint's 48, big-endian.
-    expect(Buffer.from(chunk['ids'] as Uint8Array).toString('hex')).toBe(
-      ['AAAAAAAAAAAAAAAA', 'id00000000000007', '-_09AZaz-_09AZaz'].map((id, i) => Buffer.from(id, 'base64url').toString('hex') + ['123456789abc', 'ffffffffffff', '000000000000'][i]).join(''),
+    // The stored bytes, in `ids12` (not `ids`): the id's first 64 bits (of its base64url text decoded), then the fingerprint's 32, big-endian.
+    expect(Object.keys(chunk).sort()).toEqual(['expiresAt', 'ids12', 'pk', 'sk']);
+    expect(Buffer.from(chunk['ids12'] as Uint8Array).toString('hex')).toBe(
+      ['AAAAAAAAAAAAAAAA', 'id00000000000007', '-_09AZaz-_09AZaz'].map((id, i) => Buffer.from(id, 'base64url').subarray(0, 8).toString('hex') + ['12345678', 'ffffffff', '00000000'][i]).join(''),
     );
+    expect(Buffer.from(chunk['ids12'] as Uint8Array).toString('hex')).toBe('000000000000000012345678' + '89dd34d34d34d34dffffffff' + 'fbfd3d0196b3fbfd00000000');
+    expect(DEDUPE_ENTRY_BYTES).toBe(12);
     const decoded = dedupeLayout.decodeBucket([chunk]);
-    expect([dedupePairs(decoded.ids), decoded.bytes, decoded.version]).toEqual([pairs, 3 * DEDUPE_ENTRY_BYTES, 2]);
-    // The bytes as the code before DedupeIds wrote them (base64url text written as binary) read the same.
-    const textual = Buffer.concat([Buffer.from('BBBBBBBBBBBBBBBB', 'base64url'), Buffer.from(dedupeSeq('12'), 'base64url')]);
-    const before = dedupeLayout.decodeBucket([{ pk: 'D#s#x', sk: '0#000001', ids: new Uint8Array(textual), v: 1 }]);
-    expect(dedupePairs(before.ids)).toEqual([['BBBBBBBBBBBBBBBB', dedupeSeqFingerprint('12')]]);
-    expect(Buffer.from(dedupeSeq('12'), 'base64url').toString('hex')).toBe(dedupeSeqFingerprint('12').toString(16).padStart(12, '0'));
-    // An item of the layout before chunks (JSON, whole sequence numbers) reads as chunk 0; a chunk adds to it.
-    // A JSON id that is not 16 base64url characters never matched an id (they were compared as strings): left out.
-    const legacy = { pk: 'D#s#x', sk: '0', ids: JSON.stringify({ BBBBBBBBBBBBBBBB: '12', 'not-an-id': '5', 'BBBBBBBBBBBBBBB=': '6' }), v: 4 };
-    const more = dedupeLayout.encodeChunk(dedupeLayout.chunkKey('s', 'x', 0, 1), dedupeIdsOf([['CCCCCCCCCCCCCCCC', dedupeSeqFingerprint('13')]]), 99);
-    const merged = dedupeLayout.decodeBucket([legacy, more]);
-    expect([dedupePairs(merged.ids), merged.bytes, merged.version]).toEqual([
-      [
-        ['BBBBBBBBBBBBBBBB', dedupeSeqFingerprint('12')],
-        ['CCCCCCCCCCCCCCCC', dedupeSeqFingerprint('13')],
-      ],
-      2 * DEDUPE_ENTRY_BYTES,
-      1,
-    ]);
+    expect([dedupePairs(decoded.ids), decoded.bytes, decoded.version]).toEqual([pairs.map(([id, f]) => [keptId(id), f]), 3 * DEDUPE_ENTRY_BYTES, 2]);
     expect(dedupeLayout.ofBucket({ sk: '1000#000001' }, 1000)).toBe(true);
     expect(dedupeLayout.ofBucket({ sk: '1000' }, 1000)).toBe(true);
     expect(dedupeLayout.ofBucket({ sk: '10000#000001' }, 1000)).toBe(false);
-    expect(() => dedupeLayout.encodeChunk(dedupeLayout.chunkKey('s', 'x', 0, 1), dedupeIdsOf([['CCCCCCCCCCCCCCCC', 2 ** 48]]), 99)).toThrow(StateLayoutError);
     const slot = slotAttributes('s1');
     const item = { pk: 'ignored', [slot.hwm]: '0042', [slot.partial]: '{"n":1}', closeAt: T0, v: 4, rule: 'R', groupKey: 'g', windowStart: T0, windowEnd: T0 + 1, duePk: 'x' };
     expect(aggregateLayout.decode(item)).toEqual({
@@ -214,5 +199,100 @@ describe('table layout', () => {
     expect(itemBytes({ n: { N: '0.0012' } })).toBe(1 + 2);
     expect(itemBytes({ b: { BOOL: true }, z: { NULL: true } })).toBe(4);
     expect(itemBytes({ m: { M: { k: { S: 'vv' } } } })).toBe(1 + 3 + 1 + 1 + 2);
+  });
+});
+
+describe('dedupe chunks written before 12-byte entries (deployed tables hold them until their TTL)', () => {
+  it('an 18-byte chunk (`ids`: 96 bits of id hash, 48 of fingerprint) reads as its first 64 and 32 bits; its bytes count 18 an entry', () => {
+    const old = [oldEntryOfText('AAAAAAAAAAAAAAAA', 0x1234_5678_9abc), oldEntryOfText('id00000000000007', 2 ** 48 - 1), oldEntryOfText('-_09AZaz-_09AZaz', 0)];
+    const item = oldChunkItem('D#s#x', '0#000002', old, 99);
+    // The bytes the code before wrote (pinned: the frozen encoder is checked too).
+    expect(Buffer.from(item['ids'] as Uint8Array).toString('hex')).toBe(
+      ['AAAAAAAAAAAAAAAA', 'id00000000000007', '-_09AZaz-_09AZaz'].map((id, i) => Buffer.from(id, 'base64url').toString('hex') + ['123456789abc', 'ffffffffffff', '000000000000'][i]).join(''),
+    );
+    expect([OLD_ENTRY_BYTES, LEGACY_DEDUPE_ENTRY_BYTES]).toEqual([18, 18]);
+    const decoded = dedupeLayout.decodeBucket([item]);
+    expect([dedupePairs(decoded.ids), decoded.bytes, decoded.version]).toEqual([
+      [
+        [keptId('AAAAAAAAAAAAAAAA'), 0x1234_5678],
+        [keptId('id00000000000007'), 2 ** 32 - 1],
+        [keptId('-_09AZaz-_09AZaz'), 0],
+      ],
+      3 * 18,
+      2,
+    ]);
+    // The bytes as the code before DedupeIds wrote them (base64url text written as binary) read the same.
+    const textual = Buffer.concat([Buffer.from('BBBBBBBBBBBBBBBB', 'base64url'), Buffer.from(dedupeSeq('12'), 'base64url')]);
+    const before = dedupeLayout.decodeBucket([{ pk: 'D#s#x', sk: '0#000001', ids: new Uint8Array(textual), v: 1 }]);
+    expect(dedupePairs(before.ids)).toEqual([[keptId('BBBBBBBBBBBBBBBB'), dedupeSeqFingerprint('12')]]);
+    expect(Buffer.from(dedupeSeq('12'), 'base64url').subarray(0, 4).toString('hex')).toBe(dedupeSeqFingerprint('12').toString(16).padStart(8, '0'));
+  });
+
+  it('the attribute tells the formats apart where the length cannot: 36 bytes are three 12-byte entries or two 18-byte ones', () => {
+    const fresh = dedupeLayout.encodeChunk(dedupeLayout.chunkKey('s', 'x', 0, 1), dedupeIdsOf([['AAAAAAAAAAAAAAAA', 1], ['BBBBBBBBBBBBBBBB', 2], ['CCCCCCCCCCCCCCCC', 3]]), 99);
+    const old = oldChunkItem('D#s#x', '0#000001', [oldEntryOfText('DDDDDDDDDDDDDDDD', 4 * 0x10000 + 7), oldEntryOfText('EEEEEEEEEEEEEEEE', 5 * 0x10000)], 99);
+    expect([(fresh['ids12'] as Uint8Array).byteLength, (old['ids'] as Uint8Array).byteLength]).toEqual([36, 36]);
+    expect(dedupePairs(dedupeLayout.decodeBucket([fresh]).ids)).toEqual([
+      [keptId('AAAAAAAAAAAAAAAA'), 1],
+      [keptId('BBBBBBBBBBBBBBBB'), 2],
+      [keptId('CCCCCCCCCCCCCCCC'), 3],
+    ]);
+    expect(dedupePairs(dedupeLayout.decodeBucket([old]).ids)).toEqual([
+      [keptId('DDDDDDDDDDDDDDDD'), 4],
+      [keptId('EEEEEEEEEEEEEEEE'), 5],
+    ]);
+  });
+
+  it('one bucket mixing the layout before chunks, 18-byte chunks and 12-byte chunks reads as one, each entry counted in its own format', () => {
+    // An item of the layout before chunks (JSON, whole sequence numbers) reads as chunk 0.
+    // A JSON id that is not 16 base64url characters never matched an id (they were compared as strings): left out.
+    const legacy = { pk: 'D#s#x', sk: '0', ids: JSON.stringify({ BBBBBBBBBBBBBBBB: '12', 'not-an-id': '5', 'BBBBBBBBBBBBBBB=': '6' }), v: 4 };
+    const old = oldChunkItem('D#s#x', '0#000001', [oldEntryOfText('CCCCCCCCCCCCCCCC', 0xabcd_ef01_2345), oldEntryOfText('DDDDDDDDDDDDDDDD', 0x10000)], 99);
+    const fresh = dedupeLayout.encodeChunk(dedupeLayout.chunkKey('s', 'x', 0, 2), dedupeIdsOf([['EEEEEEEEEEEEEEEE', dedupeSeqFingerprint('13')]]), 99);
+    const expected = [
+      [keptId('BBBBBBBBBBBBBBBB'), dedupeSeqFingerprint('12')],
+      [keptId('CCCCCCCCCCCCCCCC'), 0xabcd_ef01],
+      [keptId('DDDDDDDDDDDDDDDD'), 1],
+      [keptId('EEEEEEEEEEEEEEEE'), dedupeSeqFingerprint('13')],
+    ];
+    const merged = dedupeLayout.decodeBucket([legacy, old, fresh]);
+    expect([dedupePairs(merged.ids), merged.bytes, merged.version]).toEqual([expected, 18 + 2 * 18 + 12, 2]);
+    // Chunks in any order: the same ids (in the order read) and the same bytes and version.
+    const reordered = dedupeLayout.decodeBucket([fresh, old, legacy]);
+    expect([dedupePairs(reordered.ids).sort(), reordered.bytes, reordered.version]).toEqual([[...expected].sort(), 18 + 2 * 18 + 12, 2]);
+    // An id held by an old chunk and again by a new one (two writers' chunks): once, the first read kept, counted once.
+    const again = dedupeLayout.encodeChunk(dedupeLayout.chunkKey('s', 'x', 0, 3), dedupeIdsOf([['CCCCCCCCCCCCCCCC', 7]]), 99);
+    const twice = dedupeLayout.decodeBucket([old, again]);
+    expect([dedupePairs(twice.ids), twice.bytes, twice.version]).toEqual([
+      [
+        [keptId('CCCCCCCCCCCCCCCC'), 0xabcd_ef01],
+        [keptId('DDDDDDDDDDDDDDDD'), 1],
+      ],
+      2 * 18,
+      3,
+    ]);
+  });
+
+  it('an id recorded in an 18-byte chunk is found with the words the engine hands over now: a redelivery matches, a resend does not', () => {
+    const records = [
+      { id: 'order-17', seq: '49590338271490256608559692538361571095921575989136588898', index: -1 },
+      { id: 'order-18', seq: '49590338271490256608559692538361571095921575989136588899', index: 3 },
+      { id: dedupeId('x'), seq: '1', index: 0 },
+    ];
+    const old = oldChunkItem('D#s#x', '0#000001', records.map((r) => oldEntry(r.id, r.seq, r.index)), 99);
+    const bucket = dedupeLayout.decodeBucket([old]);
+    const words = new Uint32Array(2);
+    for (const r of records) {
+      dedupeIdInto(r.id, words, 0);
+      const recorded = bucket.ids.get(words, 0);
+      // the same record again (same sequence number and index): the same fingerprint, not a duplicate
+      expect(recorded).toBe(dedupeSeqFingerprint(r.seq, r.index));
+      expect(recorded).toBe(legacyFingerprint(oldEntry(r.id, r.seq, r.index).f48));
+      // the producer's resend (another sequence number, or another sub-event index): another fingerprint, a duplicate
+      expect(recorded).not.toBe(dedupeSeqFingerprint(`${r.seq}0`, r.index));
+      expect(recorded).not.toBe(dedupeSeqFingerprint(r.seq, r.index + 1));
+    }
+    dedupeIdInto('order-19', words, 0);
+    expect(bucket.ids.get(words, 0)).toBe(-1);
   });
 });
