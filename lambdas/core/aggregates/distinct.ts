@@ -19,10 +19,18 @@ import { invalidState, isRecord } from './partialState';
  * all the values at once.
  *
  * Serialised form (plain JSON, at most ~4.1 KB), whichever is shorter:
- *   sparse: `{ "p": 12, "s": [index, rank, index, rank, ...] }` — the non-zero
- *           registers, ascending index;
+ *   sparse: `{ "p": 12, "z": "<base64url digits>" }` — the non-zero registers,
+ *           ascending index, each as the gap since the previous one (the
+ *           number of zero registers between them) then its rank: a gap
+ *           below 48 is one digit (its value), one below 944 two (48 +
+ *           (gap - 48) / 64, then (gap - 48) % 64), a larger one three (62,
+ *           then the gap's 12 bits); the rank is one digit. About 2 digits a
+ *           register at the cardinalities a window holds, where the form
+ *           before (`"s": [index, rank, ...]`, JSON numbers) took about 7: a
+ *           state item is billed by the KB (issue 21).
  *   dense:  `{ "p": 12, "d": "<4096 chars>" }` — one base64url digit per
  *           register (A = 0, B = 1, ..., ranks are at most 53 < 64).
+ * The sparse form before (`"s"`) is still read: items written before keep it.
  */
 
 export const HLL_PRECISION = 12;
@@ -36,7 +44,14 @@ export interface DistinctAccumulator {
 }
 
 /** Serialised form of a `distinct` accumulator (see above). */
-export type DistinctState = { p: number; s: number[] } | { p: number; d: string };
+export type DistinctState = { p: number; z: string } | { p: number; d: string } | { p: number; s: number[] };
+
+/** Packed sparse form: gaps below this take one digit. */
+const GAP_ONE = 48;
+/** First digit of a two-digit gap: GAP_ONE .. GAP_THREE - 1. */
+const GAP_THREE = 62;
+/** Gaps below this take two digits; from it, three (GAP_THREE, then 12 bits). */
+const GAP_TWO_LIMIT = GAP_ONE + (GAP_THREE - GAP_ONE) * 64;
 
 const M = HLL_REGISTERS;
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -121,47 +136,87 @@ export function estimateDistinct(registers: Uint8Array): number {
   return Math.round((M * M) / (2 * Math.LN2) / z);
 }
 
-function digits(n: number): number {
-  return n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : 4;
-}
+/** Digits of the packed sparse form (reused). */
+const packed = new Uint16Array(4 * M);
 
 function serialize(acc: DistinctAccumulator): DistinctState {
   const { registers } = acc;
-  let sparseChars = 0;
-  let nonZero = 0;
-  for (let i = 0; i < M; i++) {
+  let n = 0;
+  let previous = -1;
+  for (let i = 0; i < M && n < M; i++) {
     const r = registers[i];
-    if (r !== 0) {
-      nonZero++;
-      sparseChars += digits(i) + digits(r) + 2; // two separators per pair
+    if (r === 0) continue;
+    const gap = i - previous - 1;
+    previous = i;
+    if (gap < GAP_ONE) packed[n++] = BASE64URL_CODE[gap];
+    else if (gap < GAP_TWO_LIMIT) {
+      packed[n++] = BASE64URL_CODE[GAP_ONE + ((gap - GAP_ONE) >> 6)];
+      packed[n++] = BASE64URL_CODE[(gap - GAP_ONE) & 63];
+    } else {
+      packed[n++] = BASE64URL_CODE[GAP_THREE];
+      packed[n++] = BASE64URL_CODE[gap >> 6];
+      packed[n++] = BASE64URL_CODE[gap & 63];
     }
+    packed[n++] = BASE64URL_CODE[r];
   }
-  // "[i,r,...]" vs ""<M digits>"": 2k - 1 commas + 2 brackets vs 2 quotes
-  if (sparseChars + 1 < M + 2) {
-    const s = new Array<number>(2 * nonZero);
-    let j = 0;
-    for (let i = 0; i < M; i++) {
-      if (registers[i] !== 0) {
-        s[j++] = i;
-        s[j++] = registers[i];
-      }
-    }
-    return { p: HLL_PRECISION, s };
-  }
+  // The shorter of the two (both are one JSON string); the sparse form stops counting at M digits.
+  if (n < M) return { p: HLL_PRECISION, z: fromCodes(packed, n) };
   const codes = new Uint16Array(M);
   for (let i = 0; i < M; i++) codes[i] = BASE64URL_CODE[registers[i]];
-  return { p: HLL_PRECISION, d: String.fromCharCode(...codes) };
+  return { p: HLL_PRECISION, d: fromCodes(codes, M) };
+}
+
+/** A string of the first `n` char codes (in pieces: spreading thousands of arguments into one call is what engines cap). */
+function fromCodes(codes: Uint16Array, n: number): string {
+  let out = '';
+  for (let i = 0; i < n; i += 1024) out += String.fromCharCode(...codes.subarray(i, Math.min(n, i + 1024)));
+  return out;
+}
+
+/** The packed sparse form's registers (see the header), into `registers`; false when it is malformed. */
+function readPacked(z: string, registers: Uint8Array): boolean {
+  let previous = -1;
+  let j = 0;
+  const digit = (): number => {
+    if (j >= z.length) return -1;
+    const c = z.charCodeAt(j++);
+    return c < 128 ? BASE64URL_VALUE[c] : -1;
+  };
+  while (j < z.length) {
+    const first = digit();
+    let gap: number;
+    if (first < 0 || first > GAP_THREE) return false;
+    if (first < GAP_ONE) gap = first;
+    else if (first < GAP_THREE) {
+      const low = digit();
+      if (low < 0) return false;
+      gap = GAP_ONE + ((first - GAP_ONE) << 6) + low;
+    } else {
+      const high = digit();
+      const low = digit();
+      if (high < 0 || low < 0) return false;
+      gap = (high << 6) | low;
+    }
+    const rank = digit();
+    const index = previous + gap + 1;
+    if (rank < 1 || rank > HLL_MAX_RANK || index >= M) return false;
+    registers[index] = rank;
+    previous = index;
+  }
+  return true;
 }
 
 const EXPECTED =
-  `{ "p": ${HLL_PRECISION}, "s": [index, rank, ...] } or { "p": ${HLL_PRECISION}, "d": "<${M} base64url digits>" } ` +
+  `{ "p": ${HLL_PRECISION}, "z": "<base64url digits: gap, rank, ...>" }, { "p": ${HLL_PRECISION}, "d": "<${M} base64url digits>" } or { "p": ${HLL_PRECISION}, "s": [index, rank, ...] } ` +
   `with index < ${M} and rank <= ${HLL_MAX_RANK}`;
 
 function deserialize(state: PartialState): DistinctAccumulator {
   const fail = (): Error => invalidState('distinct', state, EXPECTED);
   if (!isRecord(state) || state.p !== HLL_PRECISION) throw fail();
   const registers = new Uint8Array(M);
-  if (Array.isArray(state.s)) {
+  if (typeof state.z === 'string') {
+    if (!readPacked(state.z, registers)) throw fail();
+  } else if (Array.isArray(state.s)) {
     const s: unknown[] = state.s;
     if (s.length % 2 !== 0) throw fail();
     for (let j = 0; j < s.length; j += 2) {
