@@ -633,9 +633,11 @@ export class Engine {
       if (!opts.full && !crossedCloseTime(rule, previous, watermark)) continue;
       const dueList = await store.dueKeys(rule.name, watermark);
       if (ctx.step !== null) {
+        // Keys listed apart from their items (DynamoDB's due buckets) may be finished since, or due later now (StateStore.dueKeys).
+        const listed = new Set(dueList.filter((d) => d.listings !== undefined).map((d) => d.key.id));
         // Fixed windows: per group, in order, never taking a window missing from the (possibly lagging) due list for empty (closing.ts).
         for (const [groupKey, keys] of byGroupInOrder(dueList)) {
-          const closed = await this.closeGroup(ctx, ctx.step, groupKey, keys, watermark, previous);
+          const closed = await this.closeGroup(ctx, ctx.step, groupKey, keys, watermark, previous, listed);
           windowsClosed += closed.count;
           published.push(...closed.published);
         }
@@ -723,6 +725,7 @@ export class Engine {
     due: readonly KeyDescriptor[],
     watermark: EpochMs,
     previous: EpochMs,
+    listed: ReadonlySet<string> = new Set(),
   ): Promise<{ count: number; published: AlertTransition[] }> {
     const { store } = this.opts;
     const { rule } = ctx;
@@ -742,6 +745,15 @@ export class Engine {
         if (r === 'closed') count += 1;
         pending = pending.slice(1);
       }
+      if (pending.length === 0) return { count, published };
+    }
+    // A listed key that is finished (a close before this one, whose listing was not released yet), gone, or due
+    // later now (its item's close time moved: a newer listing has it) is not a due window: as if the due index did
+    // not hold it, so that the order and the lookups below are what they are without listings. One read per such
+    // key, of groups not at rest (at rest, closeAtRest reads and skips them).
+    if (pending.some((k) => listed.has(k.id))) {
+      const open = await Promise.all(pending.map(async (k) => (listed.has(k.id) ? isDue(await store.read(k), watermark) : true)));
+      pending = pending.filter((_, i) => open[i]);
       if (pending.length === 0) return { count, published };
     }
     const size = rule.window.kind === 'session' ? 0 : rule.window.sizeMs;
@@ -792,6 +804,8 @@ export class Engine {
       const state = await this.readWindow(ctx, key);
       if (!state) return 'done';
       if (state.closed) return state.closeAt === null ? 'done' : 'loud';
+      // Due later now (its close time moved after it was listed): a newer listing has it.
+      if (state.closeAt !== null && state.closeAt > watermark) return 'done';
       const verdicts = this.verdicts(ctx, state, group, window, watermark);
       if (!verdicts.every((v) => isQuiet(rule, rest, (s) => onWindowClosed(rule, group, s, { window: v.window, holds: v.holds, values: v.values }, ctx.step, empty)))) return 'loud';
       if (await store.closeWindowAt(key, state.version, finalSlotOf(ctx, state), state.merged)) {
@@ -923,6 +937,11 @@ function tracked(track: StepTrack | undefined, step: AlertStep): AlertStep {
     track.state = r.state;
     return r;
   };
+}
+
+/** A fixed window's state read for closing: not finished, not gone, and due at `watermark`. */
+function isDue(state: KeyState | undefined, watermark: EpochMs): boolean {
+  return state !== undefined && state.closeAt !== null && state.closeAt <= watermark;
 }
 
 /** Due keys by group, groups in order of their first due key, each group's keys in due order. */

@@ -270,7 +270,8 @@ describe('a closed window of an anomaly rule on DynamoDB: requests', () => {
     const { log, closed } = await lastClose('{ of: errors, direction: up, warmup: 2 }', 4);
     expect(closed.map((w) => w.window.start)).toEqual([T0, T0 + M, T0 + 2 * M, T0 + 3 * M]);
     // (then the advance's query of the rule's active alerts)
-    expect(closing(log)).toEqual(['GetItem alert.read', 'UpdateItem aggregate.seal', 'GetItem aggregate.read', 'PutItem alert.record', 'UpdateItem aggregate.finish', 'Query alert.list']);
+    // (the first read: the window is listed in a due bucket, so the closer checks it is not finished already, Engine.closeGroup)
+    expect(closing(log)).toEqual(['GetItem alert.read', 'GetItem aggregate.read', 'UpdateItem aggregate.seal', 'GetItem aggregate.read', 'PutItem alert.record', 'UpdateItem aggregate.finish', 'Query alert.list']);
     expect(log.requests.filter((r) => r.request?.item === 'model')).toEqual([]);
     expect(writes(log)).toBe(3);
   });
@@ -278,7 +279,7 @@ describe('a closed window of an anomaly rule on DynamoDB: requests', () => {
   it('seasonal (its own model item, the path every anomaly rule took before): one model read and one model write more', async () => {
     const { log, closed } = await lastClose('{ of: errors, direction: up, detector: seasonal, season: day, warmup: 2 }', 4);
     expect(closed.map((w) => w.window.start)).toEqual([T0, T0 + M, T0 + 2 * M, T0 + 3 * M]);
-    expect(closing(log)).toEqual(['GetItem alert.read', 'UpdateItem aggregate.seal', 'GetItem aggregate.read', 'GetItem model.read', 'PutItem model.learn', 'PutItem alert.record', 'UpdateItem aggregate.finish', 'Query alert.list']);
+    expect(closing(log)).toEqual(['GetItem alert.read', 'GetItem aggregate.read', 'UpdateItem aggregate.seal', 'GetItem aggregate.read', 'GetItem model.read', 'PutItem model.learn', 'PutItem alert.record', 'UpdateItem aggregate.finish', 'Query alert.list']);
     expect(writes(log)).toBe(4);
   });
 });

@@ -10,11 +10,14 @@ import { DynamoDBStateStore } from '../../lambdas/adapters/DynamoDBStateStore';
 import { equals } from '../../lambdas/adapters/dynamodb/expressions';
 import { StateTable } from '../../lambdas/adapters/dynamodb/StateTable';
 import { aggregateLayout, ATTR, DUE_CHUNK_MEMBERS, DUE_ENLIST_MAX, DUE_MEMBER_BYTES, dueLayout } from '../../lambdas/adapters/dynamodb/tableLayout';
-import { descriptor } from '../../lambdas/core/Engine';
+import { descriptor, Engine } from '../../lambdas/core/Engine';
+import type { AlertTransition } from '../../lambdas/core/lifecycle';
+import type { WindowRule } from '../../lambdas/core/types';
 import type { PartialJson } from '../../lambdas/core/partials';
 import { padSequence } from '../../lambdas/core/sequence';
 import type { KeyDescriptor, SlotBuilder, StateStore } from '../../lambdas/core/StateStore';
 import { freshTable, instrumentedClient, startTestDynamo, testClient, type TestDynamo } from '../helpers/dynamo';
+import { countAgg, fn, pipelineOf, shardRecords, streamSpec, windowRule } from '../helpers/factories';
 
 const T0 = Date.UTC(2026, 10, 27, 10, 0, 0);
 const M = 60_000;
@@ -73,19 +76,19 @@ describe('due buckets (DynamoDB)', () => {
     const { store, another } = await setup();
     await store.apply(windowKey('a'), S1, one(1, T0 + 2 * M));
     await store.flushDue();
-    const due = await store.dueKeys('R', T0 + 2 * M);
+    const closer = another();
+    const due = await closer.dueKeys('R', T0 + 2 * M);
     expect(due.map((d) => d.key.groupKey)).toEqual(['["a"]']);
-    // A lagging shard writes group b's window after the closer read the bucket (its watermark was behind).
-    const lagging = another();
-    await lagging.apply(windowKey('b'), 'shardId-000000000002', one(1, T0 + 2 * M));
-    await lagging.flushDue();
-    await store.finishWindow(windowKey('a'));
-    await store.releaseDue('R', due);
+    // The same shard, lagging, writes group b's window after the closer read the bucket (its watermark was behind).
+    await store.apply(windowKey('b'), S1, one(2, T0 + 2 * M));
+    await store.flushDue();
+    await closer.finishWindow(windowKey('a'));
+    await closer.releaseDue('R', due);
     expect(await groupsDue(store, 'R', T0 + 2 * M)).toEqual(['["a"]', '["b"]']);
     // The next close reads both (a is finished: the closer skips it), closes b, and the bucket goes.
-    const again = await store.dueKeys('R', T0 + 2 * M);
-    await store.finishWindow(windowKey('b'));
-    await store.releaseDue('R', again);
+    const again = await closer.dueKeys('R', T0 + 2 * M);
+    await closer.finishWindow(windowKey('b'));
+    await closer.releaseDue('R', again);
     expect(await store.dueKeys('R', Number.MAX_SAFE_INTEGER)).toEqual([]);
   });
 
@@ -99,24 +102,56 @@ describe('due buckets (DynamoDB)', () => {
     expect(await groupsDue(retry)).toEqual(['["a"]']);
   });
 
-  it('splits a bucket in chunks of at most DUE_CHUNK_MEMBERS + DUE_ENLIST_MAX groups, all listed; a cold container finds the chunk with room', async () => {
+  it('splits a container\'s listing of a window in chunks of DUE_CHUNK_MEMBERS groups, all listed; another container writes chunks of its own', async () => {
     const { store, log, table, another } = await setup();
-    const groups = Array.from({ length: DUE_CHUNK_MEMBERS + 150 }, (_, i) => `g${String(i).padStart(4, '0')}`);
+    const groups = Array.from({ length: 2 * DUE_CHUNK_MEMBERS + 150 }, (_, i) => `g${String(i).padStart(4, '0')}`);
     for (const [i, g] of groups.entries()) await store.apply(windowKey(g), S1, one(i + 1, T0 + 2 * M));
     await store.flushDue();
+    // Never more than DUE_ENLIST_MAX groups a request, never past a chunk's DUE_CHUNK_MEMBERS, and no condition to fail.
     const adds = log.requests.filter((r) => r.request?.op === 'due.enlist');
-    expect(adds.length).toBe(Math.ceil(groups.length / DUE_ENLIST_MAX) + adds.filter((r) => r.conditionFailed).length);
-    const items = await table.query('due', 'due.list', dueLayout.partition('R'), { keyCondition: equals(ATTR.pk, dueLayout.partition('R')), consistent: true });
-    const sizes = items.map((i) => dueLayout.decode(i).members.length);
-    expect(sizes.every((n) => n <= DUE_CHUNK_MEMBERS + DUE_ENLIST_MAX)).toBe(true);
-    expect(sizes.length).toBe(2);
-    expect(sizes.reduce((a, b) => a + b, 0)).toBe(groups.length);
+    expect(adds.length).toBe(2 * Math.ceil(DUE_CHUNK_MEMBERS / DUE_ENLIST_MAX) + Math.ceil(150 / DUE_ENLIST_MAX));
+    expect(adds.filter((r) => r.conditionFailed)).toEqual([]);
+    const chunks = async () => (await table.query('due', 'due.list', dueLayout.partition('R'), { keyCondition: equals(ATTR.pk, dueLayout.partition('R')), consistent: true })).map((i) => dueLayout.decode(i));
+    expect((await chunks()).map((c) => c.members.length)).toEqual([DUE_CHUNK_MEMBERS, DUE_CHUNK_MEMBERS, 150]);
     expect(await groupsDue(store)).toEqual(groups.map((g) => JSON.stringify([g])).sort());
-    // A cold container with a new group: chunk 0 is full (its condition fails once), chunk 1 takes it.
+    // A cold container with a new group: a chunk of its own (one write, nothing read or walked).
     const cold = another();
     await cold.apply(windowKey('late-comer'), S1, one(1, T0 + 2 * M));
     await cold.flushDue();
+    expect((await chunks()).map((c) => c.members.length).sort((a, b) => a - b)).toEqual([1, 150, DUE_CHUNK_MEMBERS, DUE_CHUNK_MEMBERS]);
     expect((await groupsDue(store)).length).toBe(groups.length + 1);
+  });
+
+  it('a closer that read a bucket before another closer deleted it cannot delete the bucket written again since (its version only grows)', async () => {
+    const { store, another } = await setup();
+    await store.apply(windowKey('a'), S1, one(1, T0 + 2 * M));
+    await store.flushDue();
+    const closer1 = another();
+    const closer2 = another();
+    const due1 = await closer1.dueKeys('R', T0 + 2 * M);
+    const due2 = await closer2.dueKeys('R', T0 + 2 * M);
+    await closer2.finishWindow(windowKey('a'));
+    await closer2.releaseDue('R', due2);
+    // The same container (a lagging shard's) writes group b's window: the bucket is written again.
+    await store.apply(windowKey('b'), S1, one(2, T0 + 2 * M));
+    await store.flushDue();
+    await closer1.releaseDue('R', due1);
+    expect(await groupsDue(store)).toEqual(['["b"]']);
+  });
+
+  it('a window whose close time moved after it was listed (the rule\'s lateness raised) is listed at both; the closer skips it until the later one', async () => {
+    const { store } = await setup();
+    await store.apply(windowKey('a'), S1, one(1, T0 + 2 * M));
+    await store.flushDue();
+    await store.apply(windowKey('a'), S1, one(2, T0 + 10 * M));
+    await store.flushDue();
+    expect((await store.read(windowKey('a')))?.closeAt).toBe(T0 + 10 * M);
+    const due = await store.dueKeys('R', T0 + 2 * M);
+    expect(due.map((d) => d.listings?.length)).toEqual([1]);
+    // What the closer does with it (Engine: closeAtRest, closeGroup): read it, find it due later, skip it; the early listing goes.
+    await store.releaseDue('R', due);
+    expect(await store.dueKeys('R', T0 + 2 * M)).toEqual([]);
+    expect((await store.dueKeys('R', T0 + 10 * M)).map((d) => d.key.groupKey)).toEqual(['["a"]']);
   });
 
   it('keeps in the due index what a bucket cannot hold (group keys over DUE_MEMBER_BYTES, session keys) and items written before buckets', async () => {
@@ -132,5 +167,48 @@ describe('due buckets (DynamoDB)', () => {
     expect(await groupsDue(store, 'R', T0 + 2 * M)).toEqual([JSON.stringify(['old']), JSON.stringify([long])].sort());
     await store.finishWindow(old);
     expect(await groupsDue(store, 'R', T0 + 2 * M)).toEqual([JSON.stringify([long])]);
+  });
+
+  it('an engine closing windows still listed after an earlier close (its release failed) skips the finished ones: no seal, no lifecycle step, no second report', async () => {
+    const { store, another } = await setup();
+    const rule: WindowRule = windowRule({
+      name: 'Errors',
+      aggregates: [countAgg('n'), { name: 'errs', kind: 'count', condition: fn('status >= 500', (v) => (v['status'] as number) >= 500), source: 'count(status >= 500)' }],
+      when: fn('errs * 2 > n', (v) => (v['errs'] as number) * 2 > (v['n'] as number)),
+    });
+    const pipeline = pipelineOf([rule], streamSpec({ outOfOrdernessMs: 10_000, idleTimeoutMs: M }));
+    let ids = 0;
+    const ev = (offsetMs: number, status: number) => ({ eventId: `e${++ids}`, service: 'a', ts: new Date(T0 + offsetMs).toISOString(), status });
+    const reports: number[] = [];
+    const published: AlertTransition[] = [];
+    const engine = (s: StateStore, now: number) =>
+      new Engine({ pipeline, stream: 'telemetry', store: s, clock: { now: () => now }, publish: async (t) => void published.push(t), onWindowClosed: (w) => void reports.push((w.window.start - T0) / M) });
+    const writes = (calls: string[]) => (s: StateStore): StateStore =>
+      new Proxy(s, {
+        get(t, prop, r) {
+          const v = Reflect.get(t, prop, r) as unknown;
+          if (typeof v !== 'function' || typeof prop !== 'string') return v;
+          return async (...args: unknown[]) => {
+            const k = args[0] as KeyDescriptor | string;
+            if (['sealWindow', 'finishWindow', 'closeWindowAt', 'sealWindowAt', 'updateAlert'].includes(prop)) calls.push(typeof k === 'object' && k.windowStart !== null ? `${prop} ${(k.windowStart - T0) / M}` : prop);
+            // As if a group was added to the bucket since it was read: the delete fails, the bucket stays.
+            if (prop === 'releaseDue') return undefined;
+            return (v as (...a: unknown[]) => Promise<unknown>).apply(t, args);
+          };
+        },
+      });
+    // Every window holds (all errors): the group fires and is not at rest when its windows close (the batch's own advance closes 0 to 2).
+    const first: string[] = [];
+    const batch = await engine(writes(first)(store), T0 + 4 * M + 2_000).processBatch(S1, shardRecords(S1, [0, 1, 2, 3, 4].map((k) => ev(k * M + 10_000, 503)), 1n));
+    expect(batch.error).toBeNull();
+    const finished = first.filter((c) => c.startsWith('finishWindow')).map((c) => Number(c.split(' ')[1]));
+    expect(finished.slice(0, 3)).toEqual([0, 1, 2]);
+    expect(reports).toEqual(finished);
+    const second: string[] = [];
+    await engine(writes(second)(another()), T0 + 4 * M + 2_000).advance();
+    // The finished windows' buckets are still there: each is read and skipped (a full advance may close a window due by now).
+    expect(second.filter((c) => finished.includes(Number(c.split(' ')[1])))).toEqual([]);
+    expect(reports.filter((w) => finished.includes(w))).toEqual(finished);
+    expect(published.map((t) => t.state)).toEqual(['firing']);
   });
 });

@@ -214,9 +214,10 @@ describe('quiet closes of emit: early windows on DynamoDB: requests', () => {
     const again = await warm.processBatch(S1, batch2);
     expect(again.published).toEqual([]);
     const ops = (l: typeof tick.log, kind: string) => l.requests.filter((q) => q.request?.item === kind).map((q) => `${q.command.replace('Command', '')} ${q.request?.op}`);
-    // Window 1m's close: one write; window 0's (it resolves): seal, alert record, confirm, finish; then each window's due bucket, closed, is deleted.
+    // Window 1m's close: one write; window 0's (it resolves): seal, alert record, confirm, finish; then the due buckets
+    // of both windows are deleted, one item per container that listed them (shard 1's and shard 2's).
     const tickWrites = tick.log.requests.filter((q) => q.command !== 'GetItemCommand' && q.command !== 'QueryCommand').map((q) => q.request?.op);
-    expect(tickWrites).toEqual(['watermark.raise', 'aggregate.seal', 'alert.record', 'alert.confirm', 'aggregate.finish', 'aggregate.sealAndFinish', 'due.release', 'due.release']);
+    expect(tickWrites).toEqual(['watermark.raise', 'aggregate.seal', 'alert.record', 'alert.confirm', 'aggregate.finish', 'aggregate.sealAndFinish', 'due.release', 'due.release', 'due.release', 'due.release']);
     // The redelivery: no aggregate write (its cache says the records are in), one strongly consistent read of window 1m.
     expect(ops(batch.log, 'aggregate')).toEqual(['GetItem aggregate.read']);
     expect(summary(published)).toEqual([

@@ -1,10 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { TABLE } from '../../core/contract';
 import { descriptor } from '../../core/fold';
 import { FINAL_SLOT, paneWindow } from '../../core/panes';
 import type { AggregateStorage, Conditional, SlotBelief } from '../../core/state/StateStorage';
 import type { DueKey, FencedWindow, KeyDescriptor, KeyState, MergedPanes, Slot, SlotUpdate } from '../../core/StateStore';
 import type { EpochMs } from '../../core/types';
-import { and, atLeast, atMost, attributeExists, attributeNotExists, beginsWith, equals, greaterThan, or, sizeIs, type UpdateSpec } from './expressions';
+import { and, atLeast, atMost, attributeExists, attributeNotExists, beginsWith, equals, greaterThan, type UpdateSpec } from './expressions';
 import { aggregateLayout, ATTR, DUE_CHUNK_MEMBERS, DUE_ENLIST_MAX, dueLayout, paneLayout, slotAttributes, type NativeItem } from './tableLayout';
 import type { StateTable } from './StateTable';
 
@@ -53,8 +54,12 @@ export class AggregateRepository implements AggregateStorage {
   private readonly enlisted = new Set<string>();
   /** Groups enlisted since the last flush, by bucket. */
   private readonly pending = new Map<string, PendingBucket>();
-  /** The chunk this container adds to, by bucket (a full chunk moves it on). */
-  private readonly chunks = new Map<string, number>();
+  /** This container's id in due bucket keys: the chunks it writes are its own (dueLayout). */
+  private readonly writer = randomBytes(6).toString('hex');
+  /** The chunk this container adds to, by bucket, and the groups it holds. */
+  private readonly chunks = new Map<string, { chunk: number; members: number }>();
+  /** The version of this container's last bucket write: every chunk write takes the next one. */
+  private bucketWrites = 0;
 
   constructor(
     private readonly table: StateTable,
@@ -237,7 +242,20 @@ export class AggregateRepository implements AggregateStorage {
       buckets.map(async ([id, b]) => {
         const members = [...b.members];
         try {
-          for (let i = 0; i < members.length; i += DUE_ENLIST_MAX) await this.addToBucket(id, b, members.slice(i, i + DUE_ENLIST_MAX));
+          for (let i = 0; i < members.length; ) {
+            const own = this.chunks.get(id) ?? { chunk: 0, members: 0 };
+            if (own.members >= DUE_CHUNK_MEMBERS) {
+              own.chunk += 1;
+              own.members = 0;
+            }
+            const n = Math.min(DUE_ENLIST_MAX, DUE_CHUNK_MEMBERS - own.members, members.length - i);
+            const part = members.slice(i, i + n);
+            await this.addToBucket(id, b, own.chunk, part);
+            own.members += n;
+            if (!this.chunks.has(id) && this.chunks.size >= this.cacheSize) this.chunks.delete(this.chunks.keys().next().value!);
+            this.chunks.set(id, own);
+            i += n;
+          }
         } catch (err) {
           // Kept for the next flush (the batch fails and is retried); the groups added already stay listed.
           const left = this.pending.get(id);
@@ -250,29 +268,18 @@ export class AggregateRepository implements AggregateStorage {
     if (failed.length > 0) throw failed[0];
   }
 
-  /** One conditional ADD of `members` to the bucket's current chunk; a full chunk moves the container on to the next one. */
-  private async addToBucket(id: string, b: PendingBucket, members: readonly string[]): Promise<void> {
+  /** One ADD of `members` to this container's chunk of the bucket (no condition: no one else writes it). */
+  private async addToBucket(id: string, b: PendingBucket, chunk: number, members: readonly string[]): Promise<void> {
     const expires = Math.ceil((b.closeAt + this.retentionMs) / 1000);
-    for (let attempt = 0; attempt < 1000; attempt++) {
-      const chunk = this.chunks.get(id) ?? 0;
-      const written = await this.table.write(
-        'due',
-        'due.enlist',
-        dueLayout.key(b.rule, b.window, b.closeAt, chunk),
-        {
-          kind: 'update',
-          update: { set: dueLayout.identity(b.rule, b.window, b.closeAt, expires), add: { [ATTR.members]: new Set(members), [ATTR.version]: 1 } },
-          condition: or(attributeNotExists(ATTR.members), sizeIs(ATTR.members, '<', DUE_CHUNK_MEMBERS)),
-        },
-        'ignore',
-      );
-      if (written.ok) {
-        for (const m of members) this.rememberEnlisted(`${id}\u0000${m}`);
-        return;
-      }
-      this.chunks.set(id, chunk + 1);
-    }
-    throw new Error(`due bucket of ${b.rule} closing at ${b.closeAt}: 1000 chunks full (${DUE_CHUNK_MEMBERS} groups each)`);
+    this.bucketWrites += 1;
+    await this.table.write(
+      'due',
+      'due.enlist',
+      dueLayout.key(b.rule, b.window, b.closeAt, this.writer, chunk),
+      { kind: 'update', update: { set: { ...dueLayout.identity(b.rule, b.window, b.closeAt, expires), [ATTR.version]: this.bucketWrites }, add: { [ATTR.members]: new Set(members) } } },
+      'ignore',
+    );
+    for (const m of members) this.rememberEnlisted(`${id}\u0000${m}`);
   }
 
   async release(rule: string, due: readonly DueKey[]): Promise<void> {

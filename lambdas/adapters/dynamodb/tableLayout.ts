@@ -28,7 +28,7 @@ import type { UpdateSpec } from './expressions';
  * | quarantine       | `Q#<stream>`            | `<arrival ISO>#<shard>#<seq>[#e<index>][#<chunk>]` |
  * | anomaly model    | `M#<rule>`              | `<group>`                               |
  * | sequence key     | `SQ#<rule>#<group>`     | `-`                                     |
- * | due bucket       | `U#<rule>`              | `<closeAt, 16 digits>#<start>#<end>#<chunk>` |
+ * | due bucket       | `U#<rule>`              | `<closeAt, 16 digits>#<start>#<end>#<writer>#<chunk>` |
  *
  * Group keys longer than 512 bytes are replaced by their SHA-256 in keys (the
  * full group key is an attribute). An aggregate key item holds, per shard,
@@ -513,13 +513,18 @@ const DUE_CLOSE_DIGITS = 16;
  * a string set (`m`): a container adds the groups it wrote the window for, once each (one `ADD` per
  * window and batch for all of them), the closer reads the buckets whose close time the watermark
  * passed (one strongly consistent Query of the rule's partition) and deletes a bucket once every
- * window in it is closed, if no group was added since it read it (its version). A bucket is split in
- * chunks (`#<chunk>` in its sort key) of at most {@link DUE_CHUNK_MEMBERS} + {@link DUE_ENLIST_MAX}
- * groups of at most {@link DUE_MEMBER_BYTES} bytes each, well under DynamoDB's 400 KB per item.
+ * window in it is closed, if no group was added since it read it (its version). A bucket is one
+ * item per container that wrote the window (`#<writer>#<chunk>` in its sort key: a random id per
+ * container, then a chunk number), so a container adds to items only it writes: it counts their
+ * groups itself (no condition, no contention), moves to its next chunk at {@link DUE_CHUNK_MEMBERS}
+ * groups (of at most {@link DUE_MEMBER_BYTES} bytes: at most 100 KB an item), and sets each chunk's
+ * version from its own counter, which only grows, so a closer that read a chunk before it was
+ * deleted and written again cannot delete the new one on the old version. A small chunk also keeps
+ * each `ADD` cheap: it is billed by the item's size.
  */
 export const DUE_MEMBER_BYTES = 512;
-/** A chunk takes more groups while it holds fewer than this many (the condition of its `ADD`). */
-export const DUE_CHUNK_MEMBERS = 600;
+/** Groups per chunk (the container moves on to its next chunk). */
+export const DUE_CHUNK_MEMBERS = 200;
 /** Groups per `ADD`. */
 export const DUE_ENLIST_MAX = 100;
 
@@ -540,8 +545,9 @@ export const dueLayout = {
   partition(rule: string): string {
     return `${ITEM_PREFIX.due}${rule}`;
   },
-  key(rule: string, window: { readonly start: EpochMs; readonly end: EpochMs }, closeAt: EpochMs, chunk: number): TableKey {
-    return key('due', dueLayout.partition(rule), `${String(closeAt).padStart(DUE_CLOSE_DIGITS, '0')}#${window.start}#${window.end}#${chunk}`);
+  /** `writer`: the container's own id (its chunks are its own: no other writer adds to them). */
+  key(rule: string, window: { readonly start: EpochMs; readonly end: EpochMs }, closeAt: EpochMs, writer: string, chunk: number): TableKey {
+    return key('due', dueLayout.partition(rule), `${String(closeAt).padStart(DUE_CLOSE_DIGITS, '0')}#${window.start}#${window.end}#${writer}#${chunk}`);
   },
   /** The largest sort key of a bucket closing at or before `watermark` (null: none can). */
   upTo(watermark: EpochMs): string | null {

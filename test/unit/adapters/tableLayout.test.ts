@@ -68,7 +68,7 @@ describe('table layout', () => {
       metricGroups: metricGroupsLayout.key('R', 0).pk,
       model: modelLayout.key('R', 'g').pk,
       sequence: sequenceLayout.key('R', 'g').pk,
-      due: dueLayout.key('R', { start: 0, end: 60_000 }, 60_000, 0).pk,
+      due: dueLayout.key('R', { start: 0, end: 60_000 }, 60_000, 'w', 0).pk,
     };
     expect(Object.fromEntries(Object.entries(pks).map(([kind, pk]) => [kind, kindOf(pk)]))).toEqual(Object.fromEntries(ITEM_KINDS.map((k) => [k, k])));
     expect(new Set(Object.values(ITEM_PREFIX)).size).toBe(ITEM_KINDS.length);
