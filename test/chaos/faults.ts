@@ -36,7 +36,7 @@ export const FAULT_DESCRIPTIONS: Readonly<Record<FaultKind, string>> = {
   bisect: 'a batch that succeeded is reported as a function error (timeout): the mapping bisects it and retries the halves',
   'retry-from': 'after a successful batch the mapping retries from a sequence number inside it',
   'crash-before-state': 'the container dies at the first aggregate write of an invocation (nothing of the batch written)',
-  'crash-between-state': 'the container dies at a later aggregate write (some aggregates of the batch written, others not), or the ticker between sealing a window, learning it (anomaly models) and finishing it',
+  'crash-between-state': 'the container dies at a later aggregate write (some aggregates of the batch written, others not), or the ticker between sealing a window, learning it (anomaly models) and finishing it, or a container at a due bucket write (the listing of the windows a batch wrote, the delete of a bucket closed)',
   'crash-after-state': 'the container dies after the state writes, at the alert record write or at the SNS publish (before SNS accepts)',
   'crash-after-publish': 'the container dies after SNS accepted a publish, before the outbox is confirmed',
   'ddb-throttle': 'a DynamoDB request fails with ProvisionedThroughputExceededException before it is sent',

@@ -240,6 +240,9 @@ export class World {
     // Sequence rules: the ticker's one conditional put per due key (buffered events, deadlines).
     const closing = (command === 'UpdateItemCommand' && request.item === 'aggregate') || (command === 'PutItemCommand' && request.item === 'model') || request.op === 'sequence.apply';
     if (c.kind === 'ticker' && closing && f.roll('crash-between-state', op, () => `window close: ${where()}`)) this.crash(c, op);
+    // Due buckets: a processor that dies at the listing of the windows it wrote (after its key writes, before its progress),
+    // a closer (processor or ticker) that dies at the delete of a bucket it closed.
+    if (request.item === 'due' && request.op !== 'due.list' && f.roll('crash-between-state', op, () => `due list: ${where()}`)) this.crash(c, op);
     if (request.op === 'alert.record' && f.roll('crash-after-state', op, () => `at the alert record write: ${where()}`)) this.crash(c, op);
     if (f.roll('ddb-throttle', op, where)) {
       this.noteFault(c, { op, kind: 'ddb', item });
