@@ -275,7 +275,6 @@ export class Inspector {
       });
   }
 
-  /** Full items of the keys a due-index query returned. */
   /** The keys of a rule's items not finished: its due buckets' windows (fixed windows), and the due index (sessions, items from before buckets). */
   private async openKeys(rule: string): Promise<NativeItem[]> {
     const [indexed, buckets] = await Promise.all([
@@ -294,6 +293,7 @@ export class Inspector {
     return [...keys.values()];
   }
 
+  /** Full items of the keys openKeys returned (gone ones left out). */
   private async fetch(keys: readonly NativeItem[]): Promise<NativeItem[]> {
     const out: NativeItem[] = [];
     for (const k of keys) {

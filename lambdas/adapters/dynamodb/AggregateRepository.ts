@@ -18,6 +18,11 @@ export interface AggregateRepositoryOptions {
 
 const DAY = 86_400_000;
 
+/** A bucket as this container tracks it: (rule, close time, window). */
+function bucketId(key: KeyDescriptor, closeAt: EpochMs): string {
+  return `${key.rule}\u0000${closeAt}\u0000${key.windowStart!}\u0000${key.windowEnd!}`;
+}
+
 interface PendingBucket {
   readonly rule: string;
   readonly window: { readonly start: EpochMs; readonly end: EpochMs };
@@ -226,7 +231,7 @@ export class AggregateRepository implements AggregateStorage {
   enlist(key: KeyDescriptor, closeAt: EpochMs): void {
     if (!dueLayout.holds(key, closeAt)) return;
     const window = { start: key.windowStart!, end: key.windowEnd! };
-    const bucket = `${key.rule}\u0000${closeAt}\u0000${window.start}\u0000${window.end}`;
+    const bucket = bucketId(key, closeAt);
     if (this.enlisted.has(`${bucket}\u0000${key.groupKey}`)) return;
     let b = this.pending.get(bucket);
     if (b === undefined) this.pending.set(bucket, (b = { rule: key.rule, window, closeAt, members: new Set() }));
@@ -252,7 +257,9 @@ export class AggregateRepository implements AggregateStorage {
             const part = members.slice(i, i + n);
             await this.addToBucket(id, b, own.chunk, part);
             own.members += n;
-            if (!this.chunks.has(id) && this.chunks.size >= this.cacheSize) this.chunks.delete(this.chunks.keys().next().value!);
+            // Least recently used first (a bucket forgotten would start again at chunk 0, which may be full).
+            this.chunks.delete(id);
+            if (this.chunks.size >= this.cacheSize) this.chunks.delete(this.chunks.keys().next().value!);
             this.chunks.set(id, own);
             i += n;
           }
@@ -283,13 +290,22 @@ export class AggregateRepository implements AggregateStorage {
   }
 
   async release(rule: string, due: readonly DueKey[]): Promise<void> {
-    const listings = new Map<string, number>();
-    for (const d of due) for (const l of d.listings ?? []) listings.set(l.sk, l.version);
+    const listings = new Map<string, { version: number; keys: KeyDescriptor[] }>();
+    for (const d of due) {
+      for (const l of d.listings ?? []) {
+        const b = listings.get(l.sk) ?? { version: l.version, keys: [] };
+        b.keys.push(d.key);
+        listings.set(l.sk, b);
+      }
+    }
     // A bucket a group was added to since it was read stays (its version moved): the next close reads it again.
     await Promise.all(
-      [...listings].map(([sk, version]) =>
-        this.table.write('due', 'due.release', { pk: dueLayout.partition(rule), sk }, { kind: 'delete', condition: equals(ATTR.version, version) }, 'ignore'),
-      ),
+      [...listings].map(async ([sk, b]) => {
+        const deleted = await this.table.write('due', 'due.release', { pk: dueLayout.partition(rule), sk }, { kind: 'delete', condition: equals(ATTR.version, b.version) }, 'ignore');
+        // This container forgets it listed them there: a window written again at that close time (a lateness changed
+        // back) is listed again, not taken for listed.
+        if (deleted.ok) for (const k of b.keys) this.enlisted.delete(`${bucketId(k, dueLayout.closeAtOf(sk))}\u0000${k.groupKey}`);
+      }),
     );
   }
 

@@ -103,7 +103,7 @@ export const OPERATIONS = {
   model: ['read', 'learn'],
   /** apply: the one conditional put per key touched per batch (or tick); due: the ticker's due-index query. */
   sequence: ['apply', 'read', 'due'],
-  /** enlist: a conditional ADD of groups to a window's bucket; list: the ticker's query of the buckets due; release: the delete of a bucket whose windows were closed. */
+  /** enlist: an ADD of groups to a container's own item of a window's bucket; list: the ticker's query of the buckets due; release: the delete of a bucket whose windows were closed. */
   due: ['enlist', 'list', 'release'],
 } as const satisfies Record<ItemKind, readonly string[]>;
 export type StateOperation = { [K in ItemKind]: `${K}.${(typeof OPERATIONS)[K][number]}` }[ItemKind];
@@ -548,6 +548,12 @@ export const dueLayout = {
   /** `writer`: the container's own id (its chunks are its own: no other writer adds to them). */
   key(rule: string, window: { readonly start: EpochMs; readonly end: EpochMs }, closeAt: EpochMs, writer: string, chunk: number): TableKey {
     return key('due', dueLayout.partition(rule), `${String(closeAt).padStart(DUE_CLOSE_DIGITS, '0')}#${window.start}#${window.end}#${writer}#${chunk}`);
+  },
+  /** The close time a bucket's sort key holds. */
+  closeAtOf(sk: string): EpochMs {
+    const t = Number(sk.slice(0, DUE_CLOSE_DIGITS));
+    if (!Number.isSafeInteger(t)) throw new StateLayoutError(`state table: due bucket sort key ${JSON.stringify(sk)} does not start with a close time`);
+    return t;
   },
   /** The largest sort key of a bucket closing at or before `watermark` (null: none can). */
   upTo(watermark: EpochMs): string | null {
