@@ -18,6 +18,16 @@ export interface AggregateRepositoryOptions {
 
 const DAY = 86_400_000;
 
+/** Sets `key` in `map` as its newest entry, evicting the oldest while the map holds `cap` (a Map keeps insertion order). */
+function rememberIn<K, V>(map: Map<K, V>, key: K, value: V, cap: number): void {
+  map.delete(key);
+  if (map.size >= cap) {
+    const oldest = map.keys().next();
+    if (oldest.done !== true) map.delete(oldest.value);
+  }
+  map.set(key, value);
+}
+
 /** A bucket as this container tracks it: (rule, close time, window). */
 function bucketId(key: KeyDescriptor, closeAt: EpochMs): string {
   return `${key.rule}\u0000${closeAt}\u0000${key.windowStart!}\u0000${key.windowEnd!}`;
@@ -56,7 +66,7 @@ export class AggregateRepository implements AggregateStorage {
   /** Keys as this container last saw them (its own writes, or what a failed condition returned). */
   private readonly cache = new Map<string, KeyState>();
   /** (bucket, group) pairs this container added to due buckets (oldest first). */
-  private readonly enlisted = new Set<string>();
+  private readonly enlisted = new Map<string, true>();
   /** Groups enlisted since the last flush, by bucket. */
   private readonly pending = new Map<string, PendingBucket>();
   /** This container's id in due bucket keys: the chunks it writes are its own (dueLayout). */
@@ -258,9 +268,7 @@ export class AggregateRepository implements AggregateStorage {
             await this.addToBucket(id, b, own.chunk, part);
             own.members += n;
             // Least recently used first (a bucket forgotten would start again at chunk 0, which may be full).
-            this.chunks.delete(id);
-            if (this.chunks.size >= this.cacheSize) this.chunks.delete(this.chunks.keys().next().value!);
-            this.chunks.set(id, own);
+            rememberIn(this.chunks, id, own, this.cacheSize);
             i += n;
           }
         } catch (err) {
@@ -286,7 +294,7 @@ export class AggregateRepository implements AggregateStorage {
       { kind: 'update', update: { set: { ...dueLayout.identity(b.rule, b.window, b.closeAt, expires), [ATTR.version]: this.bucketWrites }, add: { [ATTR.members]: new Set(members) } } },
       'ignore',
     );
-    for (const m of members) this.rememberEnlisted(`${id}\u0000${m}`);
+    for (const m of members) rememberIn(this.enlisted, `${id}\u0000${m}`, true, this.cacheSize);
   }
 
   async release(rule: string, due: readonly DueKey[]): Promise<void> {
@@ -307,14 +315,6 @@ export class AggregateRepository implements AggregateStorage {
         if (deleted.ok) for (const k of b.keys) this.enlisted.delete(`${bucketId(k, dueLayout.closeAtOf(sk))}\u0000${k.groupKey}`);
       }),
     );
-  }
-
-  private rememberEnlisted(id: string): void {
-    if (this.enlisted.size >= this.cacheSize) {
-      const oldest = this.enlisted.keys().next().value;
-      if (oldest !== undefined) this.enlisted.delete(oldest);
-    }
-    this.enlisted.add(id);
   }
 
   async windows(rule: string, groupKey: string, after: EpochMs | null, upTo: EpochMs): Promise<Array<{ key: KeyDescriptor; state: KeyState }>> {
@@ -415,12 +415,6 @@ export class AggregateRepository implements AggregateStorage {
   }
 
   private remember(id: string, state: KeyState): void {
-    if (this.cache.size >= this.cacheSize && !this.cache.has(id)) {
-      // Evict the oldest entry (Map keeps insertion order).
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
-    }
-    this.cache.delete(id);
-    this.cache.set(id, state);
+    rememberIn(this.cache, id, state, this.cacheSize);
   }
 }
