@@ -621,7 +621,12 @@ export class Engine {
     const previous = opts.previous ?? (await store.getStreamWatermark(this.stream.name));
     const shards = await store.listShardProgress(this.stream.name);
     const watermark = streamWatermark(shards, this.stream, now, previous);
-    if (watermark > previous) await store.putStreamWatermark(this.stream.name, watermark);
+    const replaced = watermark > previous ? await store.putStreamWatermark(this.stream.name, watermark) : null;
+    // After a batch, what a move of the watermark crossed is closed by the processor whose write made that move
+    // (from the watermark its write replaced): one that found it moved as far already leaves the work to the one
+    // that moved it, instead of every shard's processor closing the same windows at once. A mover that failed
+    // before closing leaves its windows due: the next move's closer or the ticker (full: from `previous`) closes them.
+    const from = opts.full ? previous : replaced === null ? watermark : Math.max(previous, replaced);
     const published: AlertTransition[] = [];
     let windowsClosed = 0;
     if (!Number.isFinite(watermark)) return { watermark, windowsClosed, published, conditionErrors: this.takeConditionErrors(), stepErrors: {} };
@@ -630,7 +635,7 @@ export class Engine {
       const { rule } = ctx;
       // After a batch, look for due windows only when the watermark crossed a close time (cheap);
       // the ticker (full) always looks.
-      if (!opts.full && !crossedCloseTime(rule, previous, watermark)) continue;
+      if (!opts.full && !crossedCloseTime(rule, from, watermark)) continue;
       const dueList = await store.dueKeys(rule.name, watermark);
       if (ctx.step !== null) {
         // Keys listed apart from their items (DynamoDB's due buckets) may be finished since, or due later now (StateStore.dueKeys).
@@ -680,7 +685,7 @@ export class Engine {
       }
     }
     for (const rule of this.absenceRules) {
-      if (!opts.full && !crossed(previous, watermark, Math.min(10_000, Math.max(1000, rule.absentMs / 4)), 0)) continue;
+      if (!opts.full && !crossed(from, watermark, Math.min(10_000, Math.max(1000, rule.absentMs / 4)), 0)) continue;
       for (const { groupKey, record } of await store.absenceGroups(rule.name)) {
         const group = groupFromKey(rule.groupBy, groupKey);
         published.push(...(await this.recover(rule.name, groupKey, record)));
@@ -694,7 +699,7 @@ export class Engine {
     }
     // Sequence rules: keys with buffered events the watermark passed, absent-step deadlines, unrecorded matches.
     let stepErrors: Record<string, number> = {};
-    if (this.sequences.active && (opts.full || crossed(previous, watermark, 10_000, 0))) {
+    if (this.sequences.active && (opts.full || crossed(from, watermark, 10_000, 0))) {
       const s = await this.sequences.advance(watermark);
       published.push(...s.published);
       stepErrors = s.stepErrors;

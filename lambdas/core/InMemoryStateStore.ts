@@ -291,10 +291,11 @@ class MemoryProgress implements ProgressStorage {
     return this.t.watermarks.get(stream) ?? -Infinity;
   }
 
-  async raiseWatermark(stream: string, watermark: EpochMs): Promise<boolean> {
-    if ((this.t.watermarks.get(stream) ?? -Infinity) >= watermark) return false;
+  async raiseWatermark(stream: string, watermark: EpochMs): Promise<EpochMs | null> {
+    const before = this.t.watermarks.get(stream) ?? -Infinity;
+    if (before >= watermark) return null;
     this.t.watermarks.set(stream, watermark);
-    return true;
+    return before;
   }
 }
 

@@ -404,7 +404,11 @@ export interface StateStore {
 
   /** The stream's last computed watermark (monotonic), or -Infinity. */
   getStreamWatermark(stream: string): Promise<EpochMs>;
-  putStreamWatermark(stream: string, watermark: EpochMs): Promise<void>;
+  /**
+   * Raises the stream's watermark if the stored one is lower (or absent). Returns the watermark it
+   * replaced (-Infinity: none), or null when it was refused (another processor moved it as far or further).
+   */
+  putStreamWatermark(stream: string, watermark: EpochMs): Promise<EpochMs | null>;
 
   /**
    * Producer duplicates on one shard: records each id with its sequence

@@ -49,14 +49,15 @@ export class ProgressRepository implements ProgressStorage {
     return watermarkLayout.decode(await this.table.get('watermark', 'watermark.read', watermarkLayout.key(stream)));
   }
 
-  async raiseWatermark(stream: string, watermark: EpochMs): Promise<boolean> {
+  async raiseWatermark(stream: string, watermark: EpochMs): Promise<EpochMs | null> {
     const written = await this.table.write(
       'watermark',
       'watermark.raise',
       watermarkLayout.key(stream),
-      { kind: 'update', update: { set: { [ATTR.watermark]: watermark } }, condition: or(attributeNotExists(ATTR.watermark), lessThan(ATTR.watermark, watermark)) },
+      // The watermark it replaced comes back with the write (UPDATED_OLD): no extra request.
+      { kind: 'update', update: { set: { [ATTR.watermark]: watermark } }, condition: or(attributeNotExists(ATTR.watermark), lessThan(ATTR.watermark, watermark)), returnOld: true },
       'ignore',
     );
-    return written.ok;
+    return written.ok ? watermarkLayout.decode(written.attributes) : null;
   }
 }

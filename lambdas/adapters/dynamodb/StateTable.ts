@@ -32,7 +32,7 @@ export type { StateOperation } from './tableLayout';
 
 /** What is written, as the repositories state it. */
 export type WriteSpec =
-  | { readonly kind: 'update'; readonly update: UpdateSpec; readonly condition?: Condition; readonly returnNew?: boolean }
+  | { readonly kind: 'update'; readonly update: UpdateSpec; readonly condition?: Condition; readonly returnNew?: boolean; readonly returnOld?: boolean }
   | { readonly kind: 'put'; readonly item: NativeItem; readonly condition?: Condition }
   | { readonly kind: 'delete'; readonly condition?: Condition };
 
@@ -70,7 +70,7 @@ function tagged<C extends Taggable>(command: C, request: StateRequest): C {
 }
 
 export type WriteOutcome =
-  /** Written; `attributes` is the item after the write when it was asked for (returnNew). */
+  /** Written; `attributes` is the item after the write (returnNew), or the attributes it changed as they were before (returnOld), when asked for. */
   | { readonly ok: true; readonly attributes: NativeItem | undefined }
   /** The condition failed; `current` is the item as it is (undefined: absent, or not fetched with `onConflict: 'ignore'`). */
   | { readonly ok: false; readonly current: NativeItem | undefined };
@@ -182,7 +182,7 @@ export class StateTable {
               TableName: this.name,
               Key: marshall(key),
               ...compile({ update: spec.update, ...(spec.condition ? { condition: spec.condition } : {}) }),
-              ...(spec.returnNew ? { ReturnValues: 'ALL_NEW' as const } : {}),
+              ...(spec.returnNew ? { ReturnValues: 'ALL_NEW' as const } : spec.returnOld ? { ReturnValues: 'UPDATED_OLD' as const } : {}),
               ...returnOld,
             }),
             request,

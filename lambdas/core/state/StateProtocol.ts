@@ -352,9 +352,9 @@ export class StateProtocol implements StateStore {
     return this.storage.progress.getWatermark(stream);
   }
 
-  async putStreamWatermark(stream: string, watermark: EpochMs): Promise<void> {
+  putStreamWatermark(stream: string, watermark: EpochMs): Promise<EpochMs | null> {
     // A refused write means someone moved it further already: watermarks never go backwards.
-    await this.storage.progress.raiseWatermark(stream, watermark);
+    return this.storage.progress.raiseWatermark(stream, watermark);
   }
 
   // ------------------------------------------------------------ producer duplicates

@@ -120,8 +120,8 @@ export interface ProgressStorage {
   list(stream: string): Promise<ShardProgress[]>;
   /** -Infinity when never written. */
   getWatermark(stream: string): Promise<EpochMs>;
-  /** Writes the watermark if the stored one is lower (or absent); false when it is not. */
-  raiseWatermark(stream: string, watermark: EpochMs): Promise<boolean>;
+  /** Writes the watermark if the stored one is lower (or absent): the one it replaced (-Infinity: none), null when refused. */
+  raiseWatermark(stream: string, watermark: EpochMs): Promise<EpochMs | null>;
 }
 
 /** The ids of one shard and bucket of event time: id -> the fingerprint of the sequence number it was first recorded with (dedupe.ts). */
