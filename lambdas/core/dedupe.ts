@@ -25,20 +25,26 @@ import { hashValue, SequenceHasher } from './aggregates/murmur3';
  *   taken for a duplicate of itself.
  * - another fingerprint: the producer sent the id again, in another record
  *   (a new sequence number): a duplicate, dropped.
- * Errors, with n ids in one bucket (a shard and second of event time: the only
- * ids an event is compared with):
+ * Errors, with n ids in one bucket (a shard and 5 seconds of event time: the
+ * only ids an event is compared with):
  * - a real event dropped as a "duplicate": its id's 64 bits equal another id's
  *   in its bucket, about n^2 / 2^65 per bucket: 2.7e-12 for 10,000 ids in a
- *   bucket, 2.7e-14 for 1,000 (a shard's most, 1,000 records/s: about one
- *   event lost per 1.2 million shard-years of full buckets), 1.8e-11 for a
- *   bucket at its cap (25,600 ids). With 96 bits it was n^2 / 2^97.
+ *   bucket, 6.8e-13 for 5,000 (a shard's most, 1,000 records/s: about one
+ *   event lost per 230,000 shard-years of full buckets), 4.4e-10 for a
+ *   bucket at its cap (128,000 ids). With 96 bits it was n^2 / 2^97.
  * - a producer duplicate kept (taken for a redelivery): its new sequence
  *   number's fingerprint equals the recorded one, 2^-32 = 2.3e-10 per
  *   duplicate (was 2^-48 = 3.6e-15): an extra event counted, never one lost.
  */
 
-/** Event ids are filed in buckets of this much event time (one state item per shard and bucket). */
-export const DEDUPE_BUCKET_MS = 1000;
+/**
+ * Event ids are filed in buckets of this much event time (per shard and bucket, a chunk item per
+ * batch that adds ids to it). Five seconds, not one as before: a batch's event times spread over a
+ * few seconds (out of order, late), and each bucket it touches costs a write (the benchmark at batch
+ * 1,000: 485 dedupe writes per 100,000 events with one-second buckets, 175 with five; issue 21).
+ * Items of one-second buckets are still read (tableLayout.ts, dedupeLayout).
+ */
+export const DEDUPE_BUCKET_MS = 5000;
 
 /** base64url character codes by 6-bit value. */
 const CODE = new Uint16Array(64);
@@ -334,12 +340,13 @@ export const DEDUPE_ENTRY_BYTES = 12;
 export const LEGACY_DEDUPE_ENTRY_BYTES = 18;
 
 /**
- * Bytes of ids one shard-second bucket may hold, over all its chunks (25,600
- * ids of 12 bytes, was about 17,000 of 18; a shard takes at most 1,000
- * records/s, so a full bucket means ids far beyond that). It bounds what a
- * cold container reads per bucket and keeps any one chunk well under
- * DynamoDB's 400 KB item limit. An 18-byte entry read from a chunk written
+ * Bytes of ids one bucket (a shard and 5 seconds) may hold, over all its
+ * chunks: 128,000 ids of 12 bytes, 25,600 a second as when buckets were one
+ * second (a shard takes at most 1,000 records/s; more ids a second means
+ * records of many events). It bounds what a cold container reads per bucket
+ * (one paged Query); a batch adding more than a chunk holds puts several
+ * (DynamoDB's 400 KB item limit). An 18-byte entry read from a chunk written
  * before counts its 18 bytes. Past it, ids are not recorded (so not
  * deduplicated); every store applies it.
  */
-export const DEDUPE_MAX_BUCKET_BYTES = 300 * 1024;
+export const DEDUPE_MAX_BUCKET_BYTES = 5 * 300 * 1024;

@@ -7,16 +7,19 @@
  * (stateStore.contract.test.ts), the same for every store.
  */
 import { PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { DEDUPE_MAX_CHUNK_BYTES } from '../../lambdas/adapters/dynamodb/DedupeRepository';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { DynamoDBStateStore } from '../../lambdas/adapters/DynamoDBStateStore';
 import { dedupeLayout } from '../../lambdas/adapters/dynamodb/tableLayout';
-import { DEDUPE_ENTRY_BYTES, dedupeId } from '../../lambdas/core/dedupe';
-import { dedupeEntries } from '../helpers/dedupeEntries';
+import { DEDUPE_BUCKET_MS, DEDUPE_ENTRY_BYTES, DEDUPE_MAX_BUCKET_BYTES, dedupeId, dedupeSeqFingerprint } from '../../lambdas/core/dedupe';
+import { dedupeEntries, dedupeIdsOf } from '../helpers/dedupeEntries';
 import { OLD_ENTRY_BYTES, oldChunkBytes, oldEntry } from '../helpers/legacyDedupe';
 import { freshTable, instrumentedClient, operations, startTestDynamo, testClient, type TestDynamo } from '../helpers/dynamo';
 
 const T0 = Date.UTC(2026, 10, 27, 10, 0, 0);
 const S1 = 'shardId-000000000001';
+/** The next bucket's start: buckets span 5 seconds of event time. */
+const B = DEDUPE_BUCKET_MS;
 /** A test id in dedupeId's form: a hash, as ids are (a bucket keeps their first 64 bits, where ids like `id0000…0001` and `id0000…0002` do not differ). */
 const id16 = (n: number) => dedupeId(`id-${n}`);
 
@@ -52,7 +55,7 @@ describe('producer ids on DynamoDB: one chunk per bucket per batch, of the new i
     const tableName = await freshTable(dynamo.endpoint);
     const { client, log } = instrumentedClient(dynamo.endpoint);
     const store = new DynamoDBStateStore({ client, tableName });
-    const first = Array.from({ length: 30 }, (_, i) => ({ bucket: T0 + (i < 20 ? 0 : 1000), id: id16(i), seq: String(100 + i) }));
+    const first = Array.from({ length: 30 }, (_, i) => ({ bucket: T0 + (i < 20 ? 0 : B), id: id16(i), seq: String(100 + i) }));
     expect((await store.dedupe('telemetry', S1, entries(first), T0 + 10 * 60_000)).some((d) => d)).toBe(false);
     const second = Array.from({ length: 5 }, (_, i) => ({ bucket: T0, id: id16(30 + i), seq: String(200 + i) }));
     await store.dedupe('telemetry', S1, entries(second), T0 + 11 * 60_000);
@@ -63,7 +66,7 @@ describe('producer ids on DynamoDB: one chunk per bucket per batch, of the new i
     expect(await items(tableName)).toEqual([
       { sk: `${T0}#000001`, entries: 20, ttl: Math.ceil((T0 + 10 * 60_000) / 1000) },
       { sk: `${T0}#000002`, entries: 5, ttl: Math.ceil((T0 + 11 * 60_000) / 1000) },
-      { sk: `${T0 + 1000}#000001`, entries: 10, ttl: Math.ceil((T0 + 10 * 60_000) / 1000) },
+      { sk: `${T0 + B}#000001`, entries: 10, ttl: Math.ceil((T0 + 10 * 60_000) / 1000) },
     ]);
     // A cold container reads each bucket once (one query of its chunks), then writes one chunk for the new id.
     const cold = instrumentedClient(dynamo.endpoint);
@@ -71,13 +74,13 @@ describe('producer ids on DynamoDB: one chunk per bucket per batch, of the new i
     const resent = [
       { bucket: T0, id: id16(3), seq: '900' },
       { bucket: T0, id: id16(33), seq: '901' },
-      { bucket: T0 + 1000, id: id16(25), seq: '902' },
-      { bucket: T0 + 1000, id: id16(99), seq: '903' },
+      { bucket: T0 + B, id: id16(25), seq: '902' },
+      { bucket: T0 + B, id: id16(99), seq: '903' },
     ];
     expect(await coldStore.dedupe('telemetry', S1, entries(resent), T0 + 12 * 60_000)).toEqual([true, true, true, false]);
     expect([operations(cold.log, 'dedupe.read').map((r) => r.command), operations(cold.log, 'dedupe.add').map((r) => [r.command, r.request?.key.sk])]).toEqual([
       ['QueryCommand', 'QueryCommand'],
-      [['PutItemCommand', `${T0 + 1000}#000002`]],
+      [['PutItemCommand', `${T0 + B}#000002`]],
     ]);
   });
 
@@ -179,5 +182,73 @@ describe('producer ids on DynamoDB: one chunk per bucket per batch, of the new i
       ),
     ).toEqual([true, false, false, true, false]);
     admin.destroy();
+  });
+  it('reads the items of one-second buckets (the layout before 5-second buckets) with the bucket that spans them, in one Query; new ids go in a chunk of the bucket', async () => {
+    expect(B).toBe(5000);
+    const tableName = await freshTable(dynamo.endpoint);
+    const admin = testClient(dynamo.endpoint);
+    const pk = dedupeLayout.partition('telemetry', S1);
+    const ttl = Math.ceil((T0 + 60 * 60_000) / 1000);
+    const chunk = (ids: Array<[string, string]>) => dedupeLayout.encodeChunk({ pk, sk: 'x' }, dedupeIdsOf(ids.map(([id, seq]) => [id, dedupeSeqFingerprint(seq)])), ttl)['ids12'];
+    // As the code of one-second buckets filed them: seconds T0+1s (chunks 1 and 3), T0+4s, T0+2s before chunks, T0 itself;
+    // and two seconds of other buckets (T0-1s, T0+5s), which bucket T0 must not take.
+    for (const item of [
+      { pk, sk: `${T0 - 1000}#000001`, ids12: chunk([[id16(90), '90']]), expiresAt: ttl },
+      { pk, sk: `${T0}#000001`, ids12: chunk([[id16(1), '1']]), expiresAt: ttl },
+      { pk, sk: `${T0 + 1000}#000001`, ids12: chunk([[id16(2), '2']]), expiresAt: ttl },
+      { pk, sk: `${T0 + 1000}#000003`, ids12: chunk([[id16(3), '3']]), expiresAt: ttl },
+      { pk, sk: String(T0 + 2000), ids: JSON.stringify({ [id16(4)]: '4' }), v: 1, expiresAt: ttl },
+      { pk, sk: `${T0 + 4000}#000002`, ids: oldChunkBytes([oldEntry('order-5', '5')]), expiresAt: ttl },
+      { pk, sk: `${T0 + 5000}#000001`, ids12: chunk([[id16(91), '91']]), expiresAt: ttl },
+    ]) {
+      await admin.send(new PutItemCommand({ TableName: tableName, Item: marshall(item) }));
+    }
+    const { client, log } = instrumentedClient(dynamo.endpoint);
+    const store = new DynamoDBStateStore({ client, tableName });
+    const got = await store.dedupe(
+      'telemetry',
+      S1,
+      entries([
+        { bucket: T0, id: id16(1), seq: '100' }, // resent: recorded in second T0
+        { bucket: T0, id: id16(2), seq: '2' }, // redelivery of its record (second T0+1s)
+        { bucket: T0, id: id16(3), seq: '300' }, // resent (second T0+1s, chunk 3)
+        { bucket: T0, id: id16(4), seq: '400' }, // resent (T0+2s, the layout before chunks)
+        { bucket: T0, id: dedupeId('order-5'), seq: '500' }, // resent (T0+4s, an 18-byte chunk)
+        { bucket: T0, id: id16(90), seq: '900' }, // recorded in the bucket before: not this bucket's
+        { bucket: T0, id: id16(91), seq: '910' }, // recorded in the next bucket: not this bucket's
+      ]),
+      T0 + 60 * 60_000,
+    );
+    expect(got).toEqual([true, false, true, true, true, false, false]);
+    // One Query; the new ids in one chunk numbered after the highest read (3).
+    expect(log.requests.map((r) => [r.command, r.request?.key.sk])).toEqual([
+      ['QueryCommand', undefined],
+      ['PutItemCommand', `${T0}#000004`],
+    ]);
+    expect((await items(tableName)).find((i) => i.sk === `${T0}#000004`)?.entries).toBe(2);
+    // A cold container reads them all as one bucket again.
+    const cold = new DynamoDBStateStore({ client: testClient(dynamo.endpoint), tableName });
+    expect(await cold.dedupe('telemetry', S1, entries([{ bucket: T0, id: id16(1), seq: '1' }, { bucket: T0, id: id16(2), seq: '999' }, { bucket: T0, id: id16(90), seq: '901' }]), T0 + 60 * 60_000)).toEqual([false, true, true]);
+    admin.destroy();
+  });
+
+  it('a batch adding more ids to a bucket than a chunk holds puts several chunks; a bucket not on the 5-second grid is refused', async () => {
+    const tableName = await freshTable(dynamo.endpoint);
+    const { client, log } = instrumentedClient(dynamo.endpoint);
+    const store = new DynamoDBStateStore({ client, tableName });
+    const perChunk = DEDUPE_MAX_CHUNK_BYTES / DEDUPE_ENTRY_BYTES;
+    expect(perChunk).toBe(25_600);
+    expect(DEDUPE_MAX_BUCKET_BYTES / DEDUPE_ENTRY_BYTES).toBe(5 * perChunk);
+    const many = Array.from({ length: perChunk + 10 }, (_, i) => ({ bucket: T0, id: dedupeId(`big-${i}`), seq: String(1000 + i) }));
+    expect((await store.dedupe('telemetry', S1, entries(many), T0 + 60_000)).some((d) => d)).toBe(false);
+    expect(operations(log, 'dedupe.add').map((r) => r.request?.key.sk)).toEqual([`${T0}#000001`, `${T0}#000002`]);
+    expect((await items(tableName)).map((i) => [i.sk, i.entries])).toEqual([
+      [`${T0}#000001`, perChunk],
+      [`${T0}#000002`, 10],
+    ]);
+    const cold = new DynamoDBStateStore({ client: testClient(dynamo.endpoint), tableName });
+    const again = await cold.dedupe('telemetry', S1, entries([many[0]!, { ...many[perChunk + 5]!, seq: '7' }, { bucket: T0, id: dedupeId('new'), seq: '8' }]), T0 + 60_000);
+    expect(again).toEqual([false, true, false]);
+    await expect(store.dedupe('telemetry', S1, entries([{ bucket: T0 + 1000, id: id16(1), seq: '1' }]), T0 + 60_000)).rejects.toThrow(/dedupe bucket \d+ is not a multiple of 5000 ms/);
   });
 });

@@ -17,7 +17,7 @@
 import fc from 'fast-check';
 import { learnStep, storedVerdict, type AnomalySpec, type ModelRecord } from '../../lambdas/core/anomaly/rule';
 import { DEFAULT_ANOMALY_OPTIONS } from '../../lambdas/core/anomaly/types';
-import { DEDUPE_ENTRY_BYTES, DEDUPE_MAX_BUCKET_BYTES, dedupeId } from '../../lambdas/core/dedupe';
+import { DEDUPE_BUCKET_MS, DEDUPE_ENTRY_BYTES, DEDUPE_MAX_BUCKET_BYTES, dedupeId } from '../../lambdas/core/dedupe';
 import { descriptor } from '../../lambdas/core/Engine';
 import { INITIAL_ALERT_STATE, type AlertState, type AlertTransition, type StepResult } from '../../lambdas/core/lifecycle';
 import type { PartialJson } from '../../lambdas/core/partials';
@@ -436,7 +436,7 @@ describe.each([inMemory, onDynamoDB])('StateStore contract: $name', (fixture) =>
       const second = entries([
         { bucket: T0, id: id16(1), seq: '10' },
         { bucket: T0, id: id16(2), seq: '20' },
-        { bucket: T0 + 1000, id: id16(1), seq: '21' },
+        { bucket: T0 + DEDUPE_BUCKET_MS, id: id16(1), seq: '21' },
         { bucket: T0, id: id16(3), seq: '22' },
       ]);
       expect(await another().dedupe('telemetry', S1, second, T0 + 10 * M)).toEqual([false, true, false, false]);
@@ -451,7 +451,7 @@ describe.each([inMemory, onDynamoDB])('StateStore contract: $name', (fixture) =>
         { bucket: T0, id: id16(1), seq: '101' },
         { bucket: T0, id: id16(2), seq: '102' },
         { bucket: T0, id: id16(2), seq: '103' }, // resent within the batch
-        { bucket: T0 + 1000, id: id16(3), seq: '104' },
+        { bucket: T0 + DEDUPE_BUCKET_MS, id: id16(3), seq: '104' },
       ];
       expect(await store.dedupe('telemetry', S1, entries(batch1), T0 + 10 * M)).toEqual([false, false, true, false]);
       // Redelivered whole, to the same container and to a new one: the same answers, nothing is new.
@@ -460,13 +460,13 @@ describe.each([inMemory, onDynamoDB])('StateStore contract: $name', (fixture) =>
       // Retried from 103 on, with new records after it: 103 is still a resend of 2, 105 of 1; 106 is new, 107 a resend of it.
       const batch2 = [
         { bucket: T0, id: id16(2), seq: '103' },
-        { bucket: T0 + 1000, id: id16(3), seq: '104' },
+        { bucket: T0 + DEDUPE_BUCKET_MS, id: id16(3), seq: '104' },
         { bucket: T0, id: id16(1), seq: '105' },
-        { bucket: T0 + 1000, id: id16(6), seq: '106' },
-        { bucket: T0 + 1000, id: id16(6), seq: '107' },
+        { bucket: T0 + DEDUPE_BUCKET_MS, id: id16(6), seq: '106' },
+        { bucket: T0 + DEDUPE_BUCKET_MS, id: id16(6), seq: '107' },
       ];
       expect(await another().dedupe('telemetry', S1, entries(batch2), T0 + 10 * M)).toEqual([true, false, true, false, true]);
-      expect(await store.dedupe('telemetry', S1, entries([{ bucket: T0 + 1000, id: id16(6), seq: '106' }, { bucket: T0 + 1000, id: id16(6), seq: '108' }]), T0 + 10 * M)).toEqual([false, true]);
+      expect(await store.dedupe('telemetry', S1, entries([{ bucket: T0 + DEDUPE_BUCKET_MS, id: id16(6), seq: '106' }, { bucket: T0 + DEDUPE_BUCKET_MS, id: id16(6), seq: '108' }]), T0 + 10 * M)).toEqual([false, true]);
     });
 
     it("a sub-event is (sequence number, index): its record's other sub-events are other events, and it matches an id recorded as the text `<seq>/<index>` (as the code before indexes did)", async () => {
@@ -711,7 +711,7 @@ async function run(stores: readonly StateStore[], o: Op): Promise<unknown> {
       await s.putStreamWatermark('telemetry', o.value);
       return s.getStreamWatermark('telemetry');
     case 'dedupe':
-      return s.dedupe('telemetry', SHARDS[o.shard]!, entries(o.list.map((e) => ({ bucket: T0 + e.bucket * 1000, id: id16(e.id), seq: String(e.seq) }))), T0 + M);
+      return s.dedupe('telemetry', SHARDS[o.shard]!, entries(o.list.map((e) => ({ bucket: T0 + e.bucket * DEDUPE_BUCKET_MS, id: id16(e.id), seq: String(e.seq) }))), T0 + M);
   }
 }
 

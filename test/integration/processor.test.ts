@@ -309,14 +309,15 @@ describe('processor: exactly-once aggregates over at-least-once delivery', () =>
 });
 
 describe('processor: producer duplicates (stream declares id: eventId, dedupe on by default)', () => {
-  it('a producer retry landing the same event again counts once, even in a cold container; one dedupe write per second of event time', async () => {
+  it('a producer retry landing the same event again counts once, even in a cold container; one dedupe write per 5 seconds of event time', async () => {
     const table = await freshTable(dynamo.endpoint);
     const { sns } = snsMock();
     const clock = new Clock(T0 + 30_000);
     const c = container(table, clock, sns);
-    const batch = apiBatch(); // 10 events over 10 seconds of event time
+    const batch = apiBatch(); // 10 events over 10 seconds of event time (T0+1s .. T0+10s)
     await c.process(batch);
-    expect(c.log.count('PutItemCommand', 'dedupe')).toBe(10);
+    // Buckets of 5 seconds (DEDUPE_BUCKET_MS): T0 (4 events), T0+5s (5), T0+10s (1).
+    expect(c.log.count('PutItemCommand', 'dedupe')).toBe(3);
     // the producer resent events 3..5 with the same ids: new sequence numbers
     const resent = shardRecords(S0, [3, 4, 5].map((i) => http('api', T0 + 1000 + i * 1000, i % 3 === 0 ? 500 : 200, i + 1)), 100n, T0 + 25_000);
     const cold = container(table, clock, sns);

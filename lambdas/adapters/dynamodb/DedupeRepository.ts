@@ -1,7 +1,8 @@
 import type { Conditional, DedupeBucket, DedupeStorage, Versioned } from '../../core/state/StateStorage';
 import type { DedupeIds } from '../../core/dedupe';
 import type { EpochMs } from '../../core/types';
-import { and, attributeNotExists, beginsWith, equals } from './expressions';
+import { DEDUPE_BUCKET_MS, DEDUPE_ENTRY_BYTES } from '../../core/dedupe';
+import { and, attributeNotExists, beginsWith, between, equals } from './expressions';
 import { ATTR, dedupeLayout, LIMITS, StateLayoutError, type DedupeItem } from './tableLayout';
 import type { StateTable } from './StateTable';
 
@@ -11,12 +12,15 @@ interface CachedBucket {
   readonly version: number;
 }
 
-/** Buckets of ids cached per container (each is about 1,000 ids at 1,000 records/s per shard). */
-const CACHE_BUCKETS = 4096;
+/** Buckets of ids cached per container (each is about 5,000 ids at 1,000 records/s per shard: the ids of 4,096 one-second buckets, as before). */
+const CACHE_BUCKETS = 1024;
+
+/** Bytes of ids one chunk item holds at most (a batch adding more to a bucket puts several chunks), well under DynamoDB's 400 KB. */
+export const DEDUPE_MAX_CHUNK_BYTES = 300 * 1024;
 
 /**
- * Producer-id items: per shard and second of event time, chunks of ids, each
- * put once by the batch that recorded them, on the condition that the next
+ * Producer-id items: per shard and bucket of event time (5 s), chunks of ids, each
+ * put once by the batch that recorded them (one chunk, or several when it records more than a chunk holds), on the condition that the next
  * chunk number is still free (see dedupeLayout in tableLayout.ts). A write is
  * billed on the ids it adds, not on what the bucket already holds. Cached
  * between batches, so a warm container reads a bucket at most once (one
@@ -48,16 +52,23 @@ export class DedupeRepository implements DedupeStorage {
     expiresAt: EpochMs,
   ): Promise<Conditional<Versioned<DedupeBucket>>> {
     const id = `${stream}\u0000${shardId}\u0000${bucket}`;
-    const key = dedupeLayout.chunkKey(stream, shardId, bucket, current.version + 1);
-    if (addedBytes > LIMITS.itemBytes - 1024) throw new StateLayoutError(`state table: a dedupe chunk of bucket ${bucket} of ${shardId} would hold ${addedBytes} bytes of ids; DynamoDB allows ${LIMITS.itemBytes} per item`);
-    const item = dedupeLayout.encodeChunk(key, added, Math.ceil(expiresAt / 1000));
-    const written = await this.table.write('dedupe', 'dedupe.add', key, { kind: 'put', item, condition: attributeNotExists(ATTR.pk) }, 'ignore');
-    if (!written.ok) {
-      // Another writer took the chunk number: what it holds is only its own chunk, so read the whole bucket again.
-      this.cache.delete(id);
-      const stored = await this.read(stream, shardId, bucket);
-      this.remember(id, stored);
-      return { ok: false, current: { value: stored, version: stored.version } };
+    checkBucket(bucket);
+    // Chunks of at most DEDUPE_MAX_CHUNK_BYTES (one, but for a batch of many ids in one bucket), numbered on from the version.
+    const perChunk = Math.floor(DEDUPE_MAX_CHUNK_BYTES / DEDUPE_ENTRY_BYTES);
+    const chunks = Math.max(1, Math.ceil(added.size / perChunk));
+    if (addedBytes > chunks * (LIMITS.itemBytes - 1024)) throw new StateLayoutError(`state table: ${chunks} dedupe chunk(s) of bucket ${bucket} of ${shardId} would hold ${addedBytes} bytes of ids; DynamoDB allows ${LIMITS.itemBytes} per item`);
+    for (let c = 0; c < chunks; c++) {
+      const key = dedupeLayout.chunkKey(stream, shardId, bucket, current.version + 1 + c);
+      const item = dedupeLayout.encodeChunk(key, added, Math.ceil(expiresAt / 1000), c * perChunk, Math.min(added.size, (c + 1) * perChunk));
+      const written = await this.table.write('dedupe', 'dedupe.add', key, { kind: 'put', item, condition: attributeNotExists(ATTR.pk) }, 'ignore');
+      if (!written.ok) {
+        // Another writer took the chunk number: what it holds is only its own chunk, so read the whole bucket again.
+        // (Chunks this call wrote before hold its ids with its fingerprints: decided again, they are this batch's, not duplicates.)
+        this.cache.delete(id);
+        const stored = await this.read(stream, shardId, bucket);
+        this.remember(id, stored);
+        return { ok: false, current: { value: stored, version: stored.version } };
+      }
     }
     // A new bucket takes the protocol's `added` as its ids (handed over); else a copy, as a concurrent
     // decision in this container may still be reading the cached bucket.
@@ -66,16 +77,18 @@ export class DedupeRepository implements DedupeStorage {
       ids = current.value.ids.copy();
       ids.addAll(added);
     }
-    const next: CachedBucket = { ids, bytes: current.value.bytes + addedBytes, version: current.version + 1 };
+    const next: CachedBucket = { ids, bytes: current.value.bytes + addedBytes, version: current.version + chunks };
     this.remember(id, next);
     return { ok: true, value: { value: next, version: next.version } };
   }
 
-  /** The bucket's items, strongly consistent (its chunks, and an item of the layout before chunks if one is left). */
+  /** The bucket's items, strongly consistent: its chunks, and those of its seconds as one-second buckets and the layout before chunks filed them (one Query). */
   private async read(stream: string, shardId: string, bucket: number): Promise<DedupeItem> {
+    checkBucket(bucket);
     const partition = dedupeLayout.partition(stream, shardId);
+    const sk = dedupeLayout.bucketSortKeys(bucket);
     const items = await this.table.query('dedupe', 'dedupe.read', partition, {
-      keyCondition: and(equals(ATTR.pk, partition), beginsWith(ATTR.sk, dedupeLayout.bucketPrefix(bucket))),
+      keyCondition: and(equals(ATTR.pk, partition), 'between' in sk ? between(ATTR.sk, sk.between[0], sk.between[1]) : beginsWith(ATTR.sk, sk.prefix)),
       consistent: true,
     });
     return dedupeLayout.decodeBucket(items.filter((i) => dedupeLayout.ofBucket(i, bucket)));
@@ -86,4 +99,9 @@ export class DedupeRepository implements DedupeStorage {
     this.cache.set(id, bucket);
     if (this.cache.size > CACHE_BUCKETS) this.cache.delete(this.cache.keys().next().value!);
   }
+}
+
+/** A bucket is the start of DEDUPE_BUCKET_MS of event time (Engine files ids so): one that is not would read other buckets' seconds. */
+function checkBucket(bucket: number): void {
+  if (!Number.isInteger(bucket) || bucket % DEDUPE_BUCKET_MS !== 0) throw new StateLayoutError(`state table: dedupe bucket ${bucket} is not a multiple of ${DEDUPE_BUCKET_MS} ms of event time`);
 }

@@ -20,7 +20,9 @@ export type Condition =
   /** size(attr) <cmp> value: the number of elements of a set or list, the length of a string. */
   | { readonly op: 'size'; readonly attr: string; readonly cmp: Comparison; readonly value: number }
   /** contains(attr, value): a set holds the value, or a string the substring. */
-  | { readonly op: 'contains'; readonly attr: string; readonly value: NativeAttributeValue };
+  | { readonly op: 'contains'; readonly attr: string; readonly value: NativeAttributeValue }
+  /** attr BETWEEN low AND high (both included; a key condition on a sort key may take it). */
+  | { readonly op: 'between'; readonly attr: string; readonly low: NativeAttributeValue; readonly high: NativeAttributeValue };
 
 export const attributeExists = (attr: string): Condition => ({ op: 'exists', attr });
 export const attributeNotExists = (attr: string): Condition => ({ op: 'notExists', attr });
@@ -34,6 +36,7 @@ export const and = (...parts: Condition[]): Condition => (parts.length === 1 ? p
 export const or = (...parts: Condition[]): Condition => (parts.length === 1 ? parts[0]! : { op: 'or', parts });
 export const sizeIs = (attr: string, cmp: Comparison, value: number): Condition => ({ op: 'size', attr, cmp, value });
 export const contains = (attr: string, value: NativeAttributeValue): Condition => ({ op: 'contains', attr, value });
+export const between = (attr: string, low: NativeAttributeValue, high: NativeAttributeValue): Condition => ({ op: 'between', attr, low, high });
 
 /** What an UpdateItem does to the item, attribute by attribute. */
 export interface UpdateSpec {
@@ -91,6 +94,8 @@ class Placeholders {
         return `size(${this.name(c.attr)}) ${c.cmp} ${this.value(c.value)}`;
       case 'contains':
         return `contains(${this.name(c.attr)}, ${this.value(c.value)})`;
+      case 'between':
+        return `${this.name(c.attr)} BETWEEN ${this.value(c.low)} AND ${this.value(c.high)}`;
       case 'and':
       case 'or': {
         let out = '';

@@ -3,7 +3,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall, type NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import { MODEL_RETENTION_MS, type LearnedWindow, type ModelRecord } from '../../core/anomaly/rule';
 import { TABLE } from '../../core/contract';
-import { DEDUPE_ENTRY_BYTES, DedupeIds, dedupeSeqFingerprint, LEGACY_DEDUPE_ENTRY_BYTES, legacyFingerprint, parseDedupeId } from '../../core/dedupe';
+import { DEDUPE_BUCKET_MS, DEDUPE_ENTRY_BYTES, DedupeIds, dedupeSeqFingerprint, LEGACY_DEDUPE_ENTRY_BYTES, legacyFingerprint, parseDedupeId } from '../../core/dedupe';
 import { TidewatchError } from '../../core/errors';
 import { INITIAL_ALERT_STATE, type AlertState } from '../../core/lifecycle';
 import type { PartialJson } from '../../core/partials';
@@ -661,6 +661,9 @@ export interface DedupeItem {
   readonly version: number;
 }
 
+/** The event time a bucket spanned before 5-second buckets (a second): such items are read with the bucket that spans them. */
+const LEGACY_DEDUPE_BUCKET_MS = 1000;
+
 /** Chunk numbers in sort keys are zero-padded to this many digits (so they sort as numbers). */
 const DEDUPE_CHUNK_DIGITS = 6;
 const DEDUPE_CHUNK_SEPARATOR = '#';
@@ -669,7 +672,7 @@ const DEDUPE_ID_BYTES = 8;
 const LEGACY_DEDUPE_ID_BYTES = 12;
 
 /**
- * Producer ids, per shard and second of event time (a bucket), as chunks:
+ * Producer ids, per shard and 5 seconds of event time (a bucket, DEDUPE_BUCKET_MS), as chunks:
  * each batch that records new ids of a bucket puts one new item holding only
  * those ids (`<bucket>#<chunk>`, numbered from 1), on the condition that the
  * chunk does not exist yet. The chunk number is the bucket's version: a
@@ -692,6 +695,18 @@ const LEGACY_DEDUPE_ID_BYTES = 12;
  * 12-byte entries or two 18-byte ones), and a container of the code before
  * finds no `ids` on a new chunk: it reads it as holding no ids (it misses
  * those duplicates, it never takes a 12-byte entry for an 18-byte one).
+ *
+ * Buckets were one second before (a batch of 1,000 records wrote about five
+ * chunks, one per second its event times spread over; issue 21). The items of
+ * those seconds (`<second>`, `<second>#<chunk>`) sort between a 5-second
+ * bucket's first key and its last second's, so one Query (a BETWEEN on the
+ * sort key) reads them with the bucket's chunks, until their TTL drops them.
+ * A bucket's version is the highest chunk number of all it read: every writer
+ * of this code computes it alike, so the chunk it writes is taken exactly
+ * when another wrote on the same version first. A container of the code
+ * before reads only its second's keys: it misses the ids filed in 5-second
+ * chunks (a producer duplicate of such an id is counted again; no event is
+ * lost).
  */
 export const dedupeLayout = {
   partition(stream: string, shardId: string): string {
@@ -703,23 +718,38 @@ export const dedupeLayout = {
     const sk = chunk === 0 ? String(bucket) : `${bucket}${DEDUPE_CHUNK_SEPARATOR}${String(chunk).padStart(DEDUPE_CHUNK_DIGITS, '0')}`;
     return key('dedupe', dedupeLayout.partition(stream, shardId), sk);
   },
-  /** What every sort key of a bucket's items begins with (a prefix of other buckets' keys too: see ofBucket). */
-  bucketPrefix(bucket: number): string {
-    return String(bucket);
+  /**
+   * The sort keys a bucket's items may have: its chunks (`<bucket>#<chunk>`) and those of the seconds
+   * it spans as the layout of one-second buckets filed them (`<second>`, `<second>#<chunk>`), as one
+   * range. It holds other keys too (of longer numbers: `50000` sorts between `5000` and `9000`), which
+   * ofBucket leaves out. Its ends have as many digits (a multiple of 5,000 and that plus 4,000 do); a
+   * negative event time's bucket (strings sort the other way) reads only its own keys.
+   */
+  bucketSortKeys(bucket: number): { readonly between: readonly [string, string] } | { readonly prefix: string } {
+    const low = String(bucket);
+    const last = String(bucket + DEDUPE_BUCKET_MS - LEGACY_DEDUPE_BUCKET_MS);
+    if (bucket < 0 || last.length !== low.length) return { prefix: low };
+    // '~' sorts after the separator and every digit: the last second's chunks are all below it.
+    return { between: [low, `${last}${DEDUPE_CHUNK_SEPARATOR}~`] };
   },
-  /** Whether an item of the partition belongs to the bucket (its chunks, or its item of the layout before chunks). */
+  /** Whether an item of the partition belongs to the bucket (its chunks, its seconds' items of one-second buckets, or of the layout before chunks). */
   ofBucket(item: NativeItem, bucket: number): boolean {
     const sk = str(item[ATTR.sk]) ?? '';
-    const b = String(bucket);
-    return sk === b || (sk.startsWith(b) && sk.charAt(b.length) === DEDUPE_CHUNK_SEPARATOR);
+    const hash = sk.indexOf(DEDUPE_CHUNK_SEPARATOR);
+    const head = hash < 0 ? sk : sk.slice(0, hash);
+    const t = Number(head);
+    if (head === '' || String(t) !== head || !Number.isInteger(t)) return false;
+    return t >= bucket && t < bucket + DEDUPE_BUCKET_MS && (t - bucket) % LEGACY_DEDUPE_BUCKET_MS === 0;
   },
-  /** A chunk item holding `ids` (id hash -> sequence number fingerprint, see dedupe.ts): per id its 8 bytes, then the fingerprint's 4, big-endian, in `ids12`. */
-  encodeChunk(k: TableKey, ids: DedupeIds, expiresAtSeconds: number): NativeItem {
-    const n = ids.size;
-    const bytes = new Uint8Array(n * DEDUPE_ENTRY_BYTES);
+  /**
+   * A chunk item holding `ids` (id hash -> sequence number fingerprint, see dedupe.ts), or its entries
+   * from..to-1: per id its 8 bytes, then the fingerprint's 4, big-endian, in `ids12`.
+   */
+  encodeChunk(k: TableKey, ids: DedupeIds, expiresAtSeconds: number, from = 0, to = ids.size): NativeItem {
+    const bytes = new Uint8Array((to - from) * DEDUPE_ENTRY_BYTES);
     const view = new DataView(bytes.buffer);
     const words = ids.idWords();
-    for (let e = 0, o = 0; e < n; e++, o += DEDUPE_ENTRY_BYTES) {
+    for (let e = from, o = 0; e < to; e++, o += DEDUPE_ENTRY_BYTES) {
       view.setUint32(o, words[2 * e]!);
       view.setUint32(o + 4, words[2 * e + 1]!);
       // (a 32-bit unsigned integer: DedupeIds holds no other)

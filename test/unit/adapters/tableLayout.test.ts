@@ -126,9 +126,20 @@ describe('table layout', () => {
     expect(DEDUPE_ENTRY_BYTES).toBe(12);
     const decoded = dedupeLayout.decodeBucket([chunk]);
     expect([dedupePairs(decoded.ids), decoded.bytes, decoded.version]).toEqual([pairs.map(([id, f]) => [keptId(id), f]), 3 * DEDUPE_ENTRY_BYTES, 2]);
-    expect(dedupeLayout.ofBucket({ sk: '1000#000001' }, 1000)).toBe(true);
-    expect(dedupeLayout.ofBucket({ sk: '1000' }, 1000)).toBe(true);
-    expect(dedupeLayout.ofBucket({ sk: '10000#000001' }, 1000)).toBe(false);
+    // A bucket's own keys, and those of the seconds it spans as one-second buckets filed them; not the next bucket's, nor others sharing a prefix.
+    expect(dedupeLayout.ofBucket({ sk: '5000#000001' }, 5000)).toBe(true);
+    expect(dedupeLayout.ofBucket({ sk: '5000' }, 5000)).toBe(true);
+    expect(dedupeLayout.ofBucket({ sk: '9000#000002' }, 5000)).toBe(true);
+    expect(dedupeLayout.ofBucket({ sk: '7000' }, 5000)).toBe(true);
+    expect(dedupeLayout.ofBucket({ sk: '10000#000001' }, 5000)).toBe(false);
+    expect(dedupeLayout.ofBucket({ sk: '50000#000001' }, 5000)).toBe(false);
+    expect(dedupeLayout.ofBucket({ sk: '4000#000001' }, 5000)).toBe(false);
+    expect(dedupeLayout.ofBucket({ sk: '5500#000001' }, 5000)).toBe(false);
+    expect(dedupeLayout.ofBucket({ sk: '05000#000001' }, 5000)).toBe(false);
+    // One range of sort keys from the bucket to its last second's chunks (a multiple of 5 s and its last second have as many digits).
+    expect(dedupeLayout.bucketSortKeys(T0)).toEqual({ between: [String(T0), `${T0 + 4000}#~`] });
+    expect(dedupeLayout.bucketSortKeys(9_999_995_000)).toEqual({ between: ['9999995000', '9999999000#~'] });
+    expect(dedupeLayout.bucketSortKeys(-5000)).toEqual({ prefix: '-5000' });
     const slot = slotAttributes('s1');
     const item = { pk: 'ignored', [slot.hwm]: '0042', [slot.partial]: '{"n":1}', closeAt: T0, v: 4, rule: 'R', groupKey: 'g', windowStart: T0, windowEnd: T0 + 1, duePk: 'x' };
     expect(aggregateLayout.decode(item)).toEqual({
