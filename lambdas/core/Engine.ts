@@ -571,10 +571,17 @@ export class Engine {
     return out;
   }
 
-  /** A key's state for evaluation: a hopping window's merged from its panes when its item holds no value (panes.ts). */
+  /**
+   * A key's state for evaluation: a hopping window's merged from its panes when its item holds no value (panes.ts).
+   * A hopping window with no item (only listed: PaneWriter) is open at version 0, its value in the panes of newer
+   * windows: sealed by a put if absent (sealWindowAt, closeWindowAt at version 0), which fails if a batch's fence
+   * created the item since (the close reads again).
+   */
   private async readWindow(ctx: RuleContext, key: KeyDescriptor): Promise<KeyState | undefined> {
     const state = await this.opts.store.read(key);
-    return state !== undefined && key.windowStart !== null && isPaned(ctx) ? windowState(this.opts.store, ctx, key, state) : state;
+    if (key.windowStart === null || !isPaned(ctx)) return state;
+    const absent: KeyState = { slots: {}, closed: false, closedThrough: null, closeAt: closesAt({ start: key.windowStart, end: key.windowEnd! }, ctx.rule.latenessMs), version: 0 };
+    return windowState(this.opts.store, ctx, key, state ?? absent);
   }
 
   /**
@@ -752,7 +759,9 @@ export class Engine {
     // not hold it, so that the order and the lookups below are what they are without listings. One read per such
     // key, of groups not at rest (at rest, closeAtRest reads and skips them).
     if (pending.some((k) => listed.has(k.id))) {
-      const open = await Promise.all(pending.map(async (k) => (listed.has(k.id) ? isDue(await store.read(k), watermark) : true)));
+      // A hopping window with no item is due (only listed: its value is in newer windows' panes, PaneWriter).
+      const paned = isPaned(ctx);
+      const open = await Promise.all(pending.map(async (k) => (listed.has(k.id) ? isDue(await store.read(k), watermark, paned) : true)));
       pending = pending.filter((_, i) => open[i]);
       if (pending.length === 0) return { count, published };
     }
@@ -821,6 +830,10 @@ export class Engine {
 
   /** A fixed window with no item: sealed with a closed marker, then judged empty; when an item appeared meanwhile, closed as usual. */
   private async closeEmpty(ctx: RuleContext, key: KeyDescriptor, group: GroupRef, watermark: EpochMs, track?: StepTrack): Promise<{ count: number; published: AlertTransition[] }> {
+    // A hopping window with no item may hold records: its panes are kept on newer windows' items (PaneWriter lists it,
+    // writes no item). Closed from its panes (readWindow), sealed by a put if absent with the pane versions it merged
+    // (none for an empty one), so a batch writing a pane later finds it closed and its records late.
+    if (isPaned(ctx)) return this.closeKey(ctx, key, group, watermark, undefined, track);
     if (!(await this.opts.store.sealEmptyWindow(key))) return this.closeKey(ctx, key, group, watermark, undefined, track);
     const { rule } = ctx;
     const empty = ctx.aggs.results(ctx.aggs.create());
@@ -870,7 +883,7 @@ export class Engine {
           await store.sealWindow(key);
           continue;
         }
-        if (!(await store.sealWindowAt(key, state.version, finalSlotOf(ctx, state)!, state.merged!))) continue;
+        if (!(await store.sealWindowAt(key, state.version, finalSlotOf(ctx, state)!, state.merged!, state.closeAt ?? undefined))) continue;
         state = { ...state, closed: true };
       }
       const verdicts = this.verdicts(ctx, state, group, window, watermark);
@@ -940,8 +953,9 @@ function tracked(track: StepTrack | undefined, step: AlertStep): AlertStep {
 }
 
 /** A fixed window's state read for closing: not finished, not gone, and due at `watermark`. */
-function isDue(state: KeyState | undefined, watermark: EpochMs): boolean {
-  return state !== undefined && state.closeAt !== null && state.closeAt <= watermark;
+function isDue(state: KeyState | undefined, watermark: EpochMs, paned = false): boolean {
+  if (state === undefined) return paned;
+  return state.closeAt !== null && state.closeAt <= watermark;
 }
 
 /** Due keys by group, groups in order of their first due key, each group's keys in due order. */

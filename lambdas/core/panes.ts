@@ -481,8 +481,10 @@ export class PaneWriter {
     await forEachLimit(pbs, this.concurrency, async (pb) => {
       const first = Math.min(...pb.parts.map((p) => p.part.first));
       try {
-        // The pane's write is its newest window's entry (the pane is kept on that window's item): the older ones are registered.
-        const windows = windowsOf(pb).filter((w) => w.start < pb.start);
+        // The pane's write is its newest window's entry (the pane is kept on that window's item): the older ones are
+        // listed for the closer, no write of their items (a window the store cannot list apart from an item is
+        // registered, as before listings). A window that closed under the batch is found by the fence after the write.
+        const windows = windowsOf(pb).filter((w) => w.start < pb.start && !this.store.listWindow(windowKey(pb, w), w.end + pb.rule.rule.latenessMs));
         const outcomes = await Promise.all(windows.map((w) => register(pb, w)));
         let closed = -Infinity;
         outcomes.forEach((r, i) => {
@@ -577,20 +579,20 @@ export class PaneWriter {
       out.failedAt = Math.min(out.failedAt, ...older.map((c) => c.first));
       return;
     }
-    const byWindow = new Map<string, { key: KeyDescriptor; start: EpochMs; group: string; claims: PaneClaim[] }>();
+    const byWindow = new Map<string, { key: KeyDescriptor; start: EpochMs; closeAt: EpochMs; group: string; claims: PaneClaim[] }>();
     for (const c of older) {
       const size = sizeOf(c.pb.rule);
       // Older windows close first: from the oldest on, while the watermark closes them.
       for (let s = c.from; s < c.pb.start && closesAt({ start: s, end: s + size }, c.pb.rule.rule.latenessMs) <= watermark; s += c.pb.rule.step!) {
         const key = windowKey(c.pb, { start: s, end: s + size });
-        const w = byWindow.get(key.id) ?? { key, start: s, group: `${c.pb.rule.rule.name}\u0001${c.pb.group.key}`, claims: [] };
+        const w = byWindow.get(key.id) ?? { key, start: s, closeAt: closesAt({ start: s, end: s + size }, c.pb.rule.rule.latenessMs), group: `${c.pb.rule.rule.name}\u0001${c.pb.group.key}`, claims: [] };
         w.claims.push(c);
         byWindow.set(key.id, w);
       }
     }
     await forEachLimit([...byWindow.values()], this.concurrency, async (w) => {
       try {
-        const fenced = await this.store.fenceWindow(w.key);
+        const fenced = await this.store.fenceWindow(w.key, w.closeAt);
         if (!fenced.closed) return;
         const t = touched.get(w.group);
         if (t !== undefined) t.closed = Math.max(t.closed, w.start);

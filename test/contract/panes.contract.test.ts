@@ -177,7 +177,7 @@ describe.each(fixtures)('pane items: $name', (fixture) => {
     expect((await store.readPanes('R', G, T0, T0 + 2 * M)).map((p) => [p.start, p.state.version])).toEqual([[T0 + M, paneVersion]]);
     const read = (await store.read(window(T0)))!;
     // A batch fences the open window: a close that read it before cannot seal it on that read.
-    expect(await another().fenceWindow(window(T0))).toEqual({ closed: false });
+    expect(await another().fenceWindow(window(T0), T0 + 3 * M)).toEqual({ closed: false });
     const merged = { [String(T0 + M)]: paneVersion };
     expect(await store.sealWindowAt(window(T0), read.version, { hwm: '', partial: count(2) }, merged)).toBe(false);
     const again = (await store.read(window(T0)))!;
@@ -188,7 +188,7 @@ describe.each(fixtures)('pane items: $name', (fixture) => {
     for (const s of [store, another()]) {
       const state = (await s.read(window(T0)))!;
       expect(state).toEqual({ slots: { [FINAL_SLOT]: { hwm: '', partial: count(2) } }, closed: true, closedThrough: null, closeAt: T0 + 3 * M, version: again.version + 1, merged });
-      expect(await s.fenceWindow(window(T0))).toEqual({ closed: true, merged });
+      expect(await s.fenceWindow(window(T0), T0 + 3 * M)).toEqual({ closed: true, merged });
     }
     // Still due until finished; finishing keeps the value.
     expect((await store.dueKeys('R', T0 + 3 * M)).map((d) => d.key.id)).toEqual([window(T0).id]);
@@ -202,12 +202,12 @@ describe.each(fixtures)('pane items: $name', (fixture) => {
     const { store } = await fixture.fresh();
     await store.registerWindow(window(T0), T0 + 3 * M);
     await store.sealWindow(window(T0));
-    expect(await store.fenceWindow(window(T0))).toEqual({ closed: true, merged: undefined });
+    expect(await store.fenceWindow(window(T0), T0 + 3 * M)).toEqual({ closed: true, merged: undefined });
     await store.finishWindow(window(T0), { hwm: '', partial: count(1) });
     const state = (await store.read(window(T0)))!;
     expect(state.merged).toBeUndefined();
     expect(state.slots).toEqual({ [FINAL_SLOT]: { hwm: '', partial: count(1) } });
-    expect(await store.fenceWindow(window(T0))).toEqual({ closed: true, merged: undefined });
+    expect(await store.fenceWindow(window(T0), T0 + 3 * M)).toEqual({ closed: true, merged: undefined });
   });
 
   it('a late-only part counts in the windows from its validFrom on, not in older ones', async () => {
