@@ -833,8 +833,13 @@ export class Engine {
     // A hopping window with no item may hold records: its panes are kept on newer windows' items (PaneWriter lists it,
     // writes no item). Closed from its panes (readWindow), sealed by a put if absent with the pane versions it merged
     // (none for an empty one), so a batch writing a pane later finds it closed and its records late.
-    if (isPaned(ctx)) return this.closeKey(ctx, key, group, watermark, undefined, track);
-    if (!(await this.opts.store.sealEmptyWindow(key))) return this.closeKey(ctx, key, group, watermark, undefined, track);
+    if (isPaned(ctx)) {
+      const state = (await this.readWindow(ctx, key))!;
+      // No item and no pane: empty, sealed and finished in one put if absent (what it merged: nothing, so a pane written
+      // since counts late for it); else closed as any window.
+      const empty = state.version === 0 && Object.keys(state.merged ?? {}).length === 0;
+      if (!empty || !(await this.opts.store.closeWindowAt(key, 0, finalSlotOf(ctx, state), state.merged))) return this.closeKey(ctx, key, group, watermark, undefined, track);
+    } else if (!(await this.opts.store.sealEmptyWindow(key))) return this.closeKey(ctx, key, group, watermark, undefined, track);
     const { rule } = ctx;
     const empty = ctx.aggs.results(ctx.aggs.create());
     const verdict = { window: { start: key.windowStart!, end: key.windowEnd! }, holds: false, values: empty };
