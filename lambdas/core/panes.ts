@@ -532,7 +532,6 @@ export class PaneWriter {
           claims.push({ pb, part: p.part, from: p.validFrom, version, indices, first });
         });
       } catch (err) {
-        if (process.env.DEBUG_PANES) console.error(err);
         out.failures.push(err);
         out.failedAt = Math.min(out.failedAt, first);
       }
