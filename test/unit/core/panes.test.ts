@@ -5,7 +5,7 @@
  * part in a pane the closed window shares with open ones, and through
  * redelivery of every batch.
  */
-import { Engine, type ClosedWindow } from '../../../lambdas/core/Engine';
+import { Engine, descriptor, type ClosedWindow } from '../../../lambdas/core/Engine';
 import { InMemoryStateStore } from '../../../lambdas/core/InMemoryStateStore';
 import { FINAL_SLOT, validFromAt, type PanePartialJson } from '../../../lambdas/core/panes';
 import type { RuleContext } from '../../../lambdas/core/fold';
@@ -163,5 +163,47 @@ describe('panes', () => {
     // Redelivered: nothing new is published.
     await engine.processBatch(S, shardRecords(S, [ev(70_000, 1)], 3n));
     expect(published).toEqual(['firing -1']);
+  });
+});
+
+describe('panes: windows listed, not written (issue 21, cost)', () => {
+  /** A store whose listings of older windows are not seen by the closer (a listing still pending in another container). */
+  function unlisting(store: InMemoryStateStore): InMemoryStateStore {
+    return new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'listWindow') return () => true;
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  }
+
+  it.each([
+    ['listed', false],
+    ['missing from the due list (closed as a window judged empty would be: from its panes)', true],
+  ])('a hopping window with no item (%s) is closed with the value of its panes, and sealed so that a pane written later counts late for it', async (_name, drop) => {
+    const rule = windowRule({ name: 'Hop', window: { kind: 'hopping', sizeMs: 3 * M, slideMs: M }, aggregates: [countAgg('n')], when: fn('n >= 1', (v) => (v['n'] as number) >= 1) });
+    const base = new InMemoryStateStore();
+    const store = drop ? unlisting(base) : base;
+    const closed: ClosedWindow[] = [];
+    let now = T0 + 2 * M + 10_000;
+    const engine = new Engine({ pipeline: pipelineOf([rule], streamSpec({ idleTimeoutMs: M })), stream: 'telemetry', store, clock: { now: () => now }, publish: async () => undefined, onWindowClosed: (w) => closed.push(w) });
+    // Pane [2m, 3m): windows 0, 1m, 2m. Only window 2m's item is written (the pane's own).
+    const r = await engine.processBatch(S, shardRecords(S, [ev(2 * M + 5_000, 1)], 1n));
+    expect(r.keysWritten).toBe(1);
+    expect(base.dump().filter((d) => d.key.pane === undefined).map((d) => d.key.windowStart! - T0)).toEqual([2 * M]);
+    // The shard goes idle, the watermark passes every window's close: each closed with its one event.
+    now = T0 + 10 * M;
+    await engine.advance();
+    expect(closed.map((w) => [w.window.start - T0, w.values['n']])).toEqual([
+      [0, 1],
+      [M, 1],
+      [2 * M, 1],
+    ]);
+    for (const s of [0, M, 2 * M]) {
+      const state = (await base.read(descriptor('Hop', JSON.stringify(['a']), { start: T0 + s, end: T0 + s + 3 * M })))!;
+      expect([state.closed, state.closeAt, (state.slots[FINAL_SLOT]!.partial as FixedPartialJson).n]).toEqual([true, null, 1]);
+    }
+    expect(await base.dueKeys('Hop', T0 + 10 * M)).toEqual([]);
   });
 });
