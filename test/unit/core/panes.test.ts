@@ -181,7 +181,7 @@ describe('panes: windows listed, not written (issue 21, cost)', () => {
   it.each([
     ['listed', false],
     ['missing from the due list (closed as a window judged empty would be: from its panes)', true],
-  ])('a hopping window with no item (%s) is closed with the value of its panes, and sealed so that a pane written later counts late for it', async (_name, drop) => {
+  ])('a hopping window with no item (%s) is closed with the value of its panes, its item created by the close (a put if absent) and finished', async (_name, drop) => {
     const rule = windowRule({ name: 'Hop', window: { kind: 'hopping', sizeMs: 3 * M, slideMs: M }, aggregates: [countAgg('n')], when: fn('n >= 1', (v) => (v['n'] as number) >= 1) });
     const base = new InMemoryStateStore();
     const store = drop ? unlisting(base) : base;
@@ -205,5 +205,28 @@ describe('panes: windows listed, not written (issue 21, cost)', () => {
       expect([state.closed, state.closeAt, (state.slots[FINAL_SLOT]!.partial as FixedPartialJson).n]).toEqual([true, null, 1]);
     }
     expect(await base.dueKeys('Hop', T0 + 10 * M)).toEqual([]);
+  });
+});
+
+describe('panes: windows registered by the code before listings', () => {
+  it('a window whose item the code before registered (no slots, version 1) is closed from its panes as before, and a window listed only beside it too', async () => {
+    const rule = windowRule({ name: 'Hop', window: { kind: 'hopping', sizeMs: 3 * M, slideMs: M }, aggregates: [countAgg('n')], when: fn('n >= 1', (v) => (v['n'] as number) >= 1) });
+    const store = new InMemoryStateStore();
+    const closed: ClosedWindow[] = [];
+    let now = T0 + 2 * M + 10_000;
+    const engine = new Engine({ pipeline: pipelineOf([rule], streamSpec({ idleTimeoutMs: M })), stream: 'telemetry', store, clock: { now: () => now }, publish: async () => undefined, onWindowClosed: (w) => closed.push(w) });
+    const G = JSON.stringify(['a']);
+    // The code before registered window 0 (a conditional put: no slots, due at its close).
+    expect(await store.registerWindow(descriptor('Hop', G, { start: T0, end: T0 + 3 * M }), T0 + 3 * M)).toBe('created');
+    await engine.processBatch(S, shardRecords(S, [ev(2 * M + 5_000, 1), ev(2 * M + 6_000, 1)], 1n));
+    now = T0 + 10 * M;
+    await engine.advance();
+    expect(closed.map((w) => [w.window.start - T0, w.values['n']])).toEqual([
+      [0, 2],
+      [M, 2],
+      [2 * M, 2],
+    ]);
+    const w0 = (await store.read(descriptor('Hop', G, { start: T0, end: T0 + 3 * M })))!;
+    expect([w0.closed, w0.closeAt, (w0.slots[FINAL_SLOT]!.partial as FixedPartialJson).n, w0.version]).toEqual([true, null, 2, 3]);
   });
 });
