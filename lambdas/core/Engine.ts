@@ -63,6 +63,13 @@ export interface EngineOptions {
   readonly publishLeaseMs?: number;
   /** Payload fields whose values never appear in messages (rejection reasons). */
   readonly redactFields?: readonly string[];
+  /**
+   * Hopping rules (panes.ts): list the older windows a pane counts in for the closer (StateStore.listWindow, no
+   * write of their items) rather than register them (a conditional put each, the code before). Every closer of
+   * this version closes a listed window with no item from its panes; a closer of the code before does not (it
+   * judges it empty): a rollout first deploys this version with false, then switches it on. @default true
+   */
+  readonly listOlderWindows?: boolean;
   /** Concurrent state writes per batch. @default 16 */
   readonly concurrency?: number;
   /**
@@ -222,7 +229,7 @@ export class Engine {
     this.concurrency = opts.concurrency ?? 16;
     this.redact = new Set(opts.redactFields ?? []);
     this.maxGroups = opts.maxGroupsPerRulePerBatch ?? 10000;
-    this.panes = new PaneWriter(opts.store, stream.name, stream.outOfOrdernessMs, this.shared, this.concurrency);
+    this.panes = new PaneWriter(opts.store, stream.name, stream.outOfOrdernessMs, this.shared, this.concurrency, opts.listOlderWindows ?? true);
     this.sequences = new SequenceRules(
       stream,
       opts.pipeline.rules.filter((r): r is SequenceRule => r.type === 'sequence' && r.stream === opts.stream),

@@ -446,6 +446,8 @@ export class PaneWriter {
     private readonly outOfOrdernessMs: number,
     private readonly shared: SharedParts,
     private readonly concurrency: number,
+    /** List the older windows (StateStore.listWindow) rather than register them (EngineOptions.listOlderWindows). */
+    private readonly list = true,
   ) {}
 
   async apply(shardId: string, keyBatches: readonly KeyBatch[], events: DecodedBatch, batch: PaneBatchContext): Promise<PaneApplyResult> {
@@ -494,7 +496,7 @@ export class PaneWriter {
         // The pane's write is its newest window's entry (the pane is kept on that window's item): the older ones are
         // listed for the closer, no write of their items (a window the store cannot list apart from an item is
         // registered, as before listings). A window that closed under the batch is found by the fence after the write.
-        const windows = windowsOf(pb).filter((w) => w.start < pb.start && !this.store.listWindow(windowKey(pb, w), w.end + pb.rule.rule.latenessMs));
+        const windows = windowsOf(pb).filter((w) => w.start < pb.start && !(this.list && this.store.listWindow(windowKey(pb, w), w.end + pb.rule.rule.latenessMs)));
         const outcomes = await Promise.all(windows.map((w) => register(pb, w)));
         let closed = -Infinity;
         outcomes.forEach((r, i) => {

@@ -230,3 +230,26 @@ describe('panes: windows registered by the code before listings', () => {
     expect([w0.closed, w0.closeAt, (w0.slots[FINAL_SLOT]!.partial as FixedPartialJson).n, w0.version]).toEqual([true, null, 2, 3]);
   });
 });
+
+describe('panes: listOlderWindows false (the first step of a rollout)', () => {
+  it('registers the older windows of a pane (their items written, as the code before), and closes them as before', async () => {
+    const rule = windowRule({ name: 'Hop', window: { kind: 'hopping', sizeMs: 3 * M, slideMs: M }, aggregates: [countAgg('n')], when: fn('n >= 1', (v) => (v['n'] as number) >= 1) });
+    const store = new InMemoryStateStore();
+    const closed: ClosedWindow[] = [];
+    let now = T0 + 2 * M + 10_000;
+    const engine = new Engine({ pipeline: pipelineOf([rule], streamSpec({ idleTimeoutMs: M })), stream: 'telemetry', store, clock: { now: () => now }, publish: async () => undefined, onWindowClosed: (w) => closed.push(w), listOlderWindows: false });
+    await engine.processBatch(S, shardRecords(S, [ev(2 * M + 5_000, 1)], 1n));
+    expect(store.dump().filter((d) => d.key.pane === undefined).map((d) => [d.key.windowStart! - T0, d.state.version]).sort((a, b) => a[0]! - b[0]!)).toEqual([
+      [0, 1],
+      [M, 1],
+      [2 * M, 1],
+    ]);
+    now = T0 + 10 * M;
+    await engine.advance();
+    expect(closed.map((w) => [w.window.start - T0, w.values['n']])).toEqual([
+      [0, 1],
+      [M, 1],
+      [2 * M, 1],
+    ]);
+  });
+});
