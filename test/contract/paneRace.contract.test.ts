@@ -59,6 +59,8 @@ function hooked(store: StateStore, before: Hook, after?: Hook): StateStore {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver) as unknown;
       if (typeof v !== 'function' || typeof prop !== 'string') return v;
+      // The store's one synchronous method (a listing for the next flush) stays synchronous, unhooked.
+      if (prop === 'listWindow') return (v as (...a: unknown[]) => unknown).bind(target);
       return async (...args: unknown[]) => {
         await before(prop, args);
         const r = (await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args)) as unknown;
