@@ -839,8 +839,10 @@ export class Engine {
   private async closeEmpty(ctx: RuleContext, key: KeyDescriptor, group: GroupRef, watermark: EpochMs, track?: StepTrack): Promise<{ count: number; published: AlertTransition[] }> {
     // A hopping window with no item may hold records: its panes are kept on newer windows' items (PaneWriter lists it,
     // writes no item). Closed from its panes (readWindow), sealed by a put if absent with the pane versions it merged
-    // (none for an empty one), so a batch writing a pane later finds it closed and its records late.
-    if (isPaned(ctx)) {
+    // (none for an empty one), so a batch writing a pane later finds it closed and its records late. Not on a store
+    // that forgets finished windows (backtest): there a window with no item the due list misses is empty or finished
+    // (closing it again from the panes left on newer windows reported it twice, on part of its value: a wrong alert).
+    if (isPaned(ctx) && this.opts.store.forgetsFinishedWindows !== true) {
       const state = (await this.readWindow(ctx, key))!;
       // No item and no pane: empty, sealed and finished in one put if absent (what it merged: nothing, so a pane written
       // since counts late for it); else closed as any window.

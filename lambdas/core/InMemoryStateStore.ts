@@ -467,6 +467,11 @@ export class InMemoryStateStore extends StateProtocol {
     });
   }
 
+  /** StateStore.forgetsFinishedWindows: with `forgetFinishedWindows` (listings are seen at once here). */
+  get forgetsFinishedWindows(): boolean {
+    return this.table.opts.forgetFinishedWindows === true;
+  }
+
   /** Every key and its state, for tests and inspection. */
   dump(): Array<{ key: KeyDescriptor; state: KeyState }> {
     const out: Array<{ key: KeyDescriptor; state: KeyState }> = [];

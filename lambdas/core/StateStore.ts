@@ -221,6 +221,15 @@ export interface QuarantineQuery {
 
 export interface StateStore {
   /**
+   * True when the store deletes a fixed window's item once it is finished and lists a window for the
+   * closer at once (InMemoryStateStore `forgetFinishedWindows`: tidewatch backtest). A hopping window with
+   * no item that the due list misses then holds nothing the closer may count: it is empty, or finished
+   * and forgotten (the panes left on newer windows' items are only part of the value it was closed on),
+   * so it is judged empty (Engine.closeEmpty), not closed again from those panes. @default false
+   */
+  readonly forgetsFinishedWindows?: boolean;
+
+  /**
    * Folds one shard's contribution into a key, exactly once. The store calls
    * `build` with its view of the shard's current slot (possibly cached) and
    * writes the result only if the stored slot still has that HWM; on a
