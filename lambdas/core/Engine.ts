@@ -820,8 +820,10 @@ export class Engine {
       const state = await this.readWindow(ctx, key);
       if (!state) return 'done';
       if (state.closed) return state.closeAt === null ? 'done' : 'loud';
-      // Due later now (its close time moved after it was listed): a newer listing has it.
-      if (state.closeAt !== null && state.closeAt > watermark) return 'done';
+      // Due later now (its close time moved after it was listed): a newer listing has it. Not a hopping window with no
+      // item (version 0): its close time is the rule's as it is now, its listing the only one (a lateness raised since
+      // it was listed dropped it for good on DynamoDB: the listing released, the window never evaluated).
+      if (state.version > 0 && state.closeAt !== null && state.closeAt > watermark) return 'done';
       const verdicts = this.verdicts(ctx, state, group, window, watermark);
       if (!verdicts.every((v) => isQuiet(rule, rest, (s) => onWindowClosed(rule, group, s, { window: v.window, holds: v.holds, values: v.values }, ctx.step, empty)))) return 'loud';
       if (await store.closeWindowAt(key, state.version, finalSlotOf(ctx, state), state.merged)) {
