@@ -82,7 +82,17 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env, overrides: R
     engine(stream: string): Engine {
       let e = engines.get(stream);
       if (!e) {
-        e = new Engine({ pipeline, stream, store, clock, publish: publisher.publish, redactFields, ...(ruleMetrics ? { onWindowClosed: ruleMetrics.collect } : {}) });
+        e = new Engine({
+          pipeline,
+          stream,
+          store,
+          clock,
+          publish: publisher.publish,
+          redactFields,
+          // Registered until switched on: a closer of the code before judges a listed window with no item empty.
+          listOlderWindows: env[ENV.listHoppingWindows] === 'true',
+          ...(ruleMetrics ? { onWindowClosed: ruleMetrics.collect } : {}),
+        });
         engines.set(stream, e);
       }
       return e;

@@ -63,6 +63,13 @@ export interface EngineOptions {
   readonly publishLeaseMs?: number;
   /** Payload fields whose values never appear in messages (rejection reasons). */
   readonly redactFields?: readonly string[];
+  /**
+   * Hopping rules (panes.ts): list the older windows a pane counts in for the closer (StateStore.listWindow, no
+   * write of their items) rather than register them (a conditional put each, the code before). Every closer of
+   * this version closes a listed window with no item from its panes; a closer of the code before does not (it
+   * judges it empty): a rollout first deploys this version with false, then switches it on. @default true
+   */
+  readonly listOlderWindows?: boolean;
   /** Concurrent state writes per batch. @default 16 */
   readonly concurrency?: number;
   /**
@@ -222,7 +229,7 @@ export class Engine {
     this.concurrency = opts.concurrency ?? 16;
     this.redact = new Set(opts.redactFields ?? []);
     this.maxGroups = opts.maxGroupsPerRulePerBatch ?? 10000;
-    this.panes = new PaneWriter(opts.store, stream.name, stream.outOfOrdernessMs, this.shared, this.concurrency);
+    this.panes = new PaneWriter(opts.store, stream.name, stream.outOfOrdernessMs, this.shared, this.concurrency, opts.listOlderWindows ?? true);
     this.sequences = new SequenceRules(
       stream,
       opts.pipeline.rules.filter((r): r is SequenceRule => r.type === 'sequence' && r.stream === opts.stream),
@@ -571,10 +578,17 @@ export class Engine {
     return out;
   }
 
-  /** A key's state for evaluation: a hopping window's merged from its panes when its item holds no value (panes.ts). */
+  /**
+   * A key's state for evaluation: a hopping window's merged from its panes when its item holds no value (panes.ts).
+   * A hopping window with no item (only listed: PaneWriter) is open at version 0, its value in the panes of newer
+   * windows: sealed by a put if absent (sealWindowAt, closeWindowAt at version 0), which fails if a batch's fence
+   * created the item since (the close reads again).
+   */
   private async readWindow(ctx: RuleContext, key: KeyDescriptor): Promise<KeyState | undefined> {
     const state = await this.opts.store.read(key);
-    return state !== undefined && key.windowStart !== null && isPaned(ctx) ? windowState(this.opts.store, ctx, key, state) : state;
+    if (key.windowStart === null || !isPaned(ctx)) return state;
+    const absent: KeyState = { slots: {}, closed: false, closedThrough: null, closeAt: closesAt({ start: key.windowStart, end: key.windowEnd! }, ctx.rule.latenessMs), version: 0 };
+    return windowState(this.opts.store, ctx, key, state ?? absent);
   }
 
   /**
@@ -757,7 +771,9 @@ export class Engine {
     // not hold it, so that the order and the lookups below are what they are without listings. One read per such
     // key, of groups not at rest (at rest, closeAtRest reads and skips them).
     if (pending.some((k) => listed.has(k.id))) {
-      const open = await Promise.all(pending.map(async (k) => (listed.has(k.id) ? isDue(await store.read(k), watermark) : true)));
+      // A hopping window with no item is due (only listed: its value is in newer windows' panes, PaneWriter).
+      const paned = isPaned(ctx);
+      const open = await Promise.all(pending.map(async (k) => (listed.has(k.id) ? isDue(await store.read(k), watermark, paned) : true)));
       pending = pending.filter((_, i) => open[i]);
       if (pending.length === 0) return { count, published };
     }
@@ -809,8 +825,10 @@ export class Engine {
       const state = await this.readWindow(ctx, key);
       if (!state) return 'done';
       if (state.closed) return state.closeAt === null ? 'done' : 'loud';
-      // Due later now (its close time moved after it was listed): a newer listing has it.
-      if (state.closeAt !== null && state.closeAt > watermark) return 'done';
+      // Due later now (its close time moved after it was listed): a newer listing has it. Not a hopping window with no
+      // item (version 0): its close time is the rule's as it is now, its listing the only one (a lateness raised since
+      // it was listed dropped it for good on DynamoDB: the listing released, the window never evaluated).
+      if (state.version > 0 && state.closeAt !== null && state.closeAt > watermark) return 'done';
       const verdicts = this.verdicts(ctx, state, group, window, watermark);
       if (!verdicts.every((v) => isQuiet(rule, rest, (s) => onWindowClosed(rule, group, s, { window: v.window, holds: v.holds, values: v.values }, ctx.step, empty)))) return 'loud';
       if (await store.closeWindowAt(key, state.version, finalSlotOf(ctx, state), state.merged)) {
@@ -826,7 +844,18 @@ export class Engine {
 
   /** A fixed window with no item: sealed with a closed marker, then judged empty; when an item appeared meanwhile, closed as usual. */
   private async closeEmpty(ctx: RuleContext, key: KeyDescriptor, group: GroupRef, watermark: EpochMs, track?: StepTrack): Promise<{ count: number; published: AlertTransition[] }> {
-    if (!(await this.opts.store.sealEmptyWindow(key))) return this.closeKey(ctx, key, group, watermark, undefined, track);
+    // A hopping window with no item may hold records: its panes are kept on newer windows' items (PaneWriter lists it,
+    // writes no item). Closed from its panes (readWindow), sealed by a put if absent with the pane versions it merged
+    // (none for an empty one), so a batch writing a pane later finds it closed and its records late. Not on a store
+    // that forgets finished windows (backtest): there a window with no item the due list misses is empty or finished
+    // (closing it again from the panes left on newer windows reported it twice, on part of its value: a wrong alert).
+    if (isPaned(ctx) && this.opts.store.forgetsFinishedWindows !== true) {
+      const state = (await this.readWindow(ctx, key))!;
+      // No item and no pane: empty, sealed and finished in one put if absent (what it merged: nothing, so a pane written
+      // since counts late for it); else closed as any window.
+      const empty = state.version === 0 && Object.keys(state.merged ?? {}).length === 0;
+      if (!empty || !(await this.opts.store.closeWindowAt(key, 0, finalSlotOf(ctx, state), state.merged))) return this.closeKey(ctx, key, group, watermark, undefined, track);
+    } else if (!(await this.opts.store.sealEmptyWindow(key))) return this.closeKey(ctx, key, group, watermark, undefined, track);
     const { rule } = ctx;
     const empty = ctx.aggs.results(ctx.aggs.create());
     const verdict = { window: { start: key.windowStart!, end: key.windowEnd! }, holds: false, values: empty };
@@ -875,7 +904,7 @@ export class Engine {
           await store.sealWindow(key);
           continue;
         }
-        if (!(await store.sealWindowAt(key, state.version, finalSlotOf(ctx, state)!, state.merged!))) continue;
+        if (!(await store.sealWindowAt(key, state.version, finalSlotOf(ctx, state)!, state.merged!, state.closeAt ?? undefined))) continue;
         state = { ...state, closed: true };
       }
       const verdicts = this.verdicts(ctx, state, group, window, watermark);
@@ -945,8 +974,9 @@ function tracked(track: StepTrack | undefined, step: AlertStep): AlertStep {
 }
 
 /** A fixed window's state read for closing: not finished, not gone, and due at `watermark`. */
-function isDue(state: KeyState | undefined, watermark: EpochMs): boolean {
-  return state !== undefined && state.closeAt !== null && state.closeAt <= watermark;
+function isDue(state: KeyState | undefined, watermark: EpochMs, paned = false): boolean {
+  if (state === undefined) return paned;
+  return state.closeAt !== null && state.closeAt <= watermark;
 }
 
 /** Due keys by group, groups in order of their first due key, each group's keys in due order. */

@@ -50,6 +50,8 @@ interface BucketEntry {
 /** Everything an in-memory store holds: one per "table", shared by the stores over it. */
 class MemoryTable {
   readonly keys = new Map<string, KeyEntry>();
+  /** Hopping windows listed for the closer (StateStore.listWindow), by key id, until finished: an item may not exist. */
+  readonly listed = new Map<string, { readonly key: KeyDescriptor; closeAt: EpochMs }>();
   readonly alerts = new Map<string, AlertEntry>();
   /** Anomaly models, by (rule, group). */
   readonly models = new Map<string, ModelRecord>();
@@ -128,11 +130,28 @@ class MemoryAggregates implements AggregateStorage {
   }
 
   async due(rule: string, watermark: EpochMs): Promise<DueKey[]> {
-    const out: DueKey[] = [];
+    const out = new Map<string, DueKey>();
     for (const e of this.t.keys.values()) {
-      if (e.key.rule === rule && e.closeAt !== null && e.closeAt <= watermark) out.push({ key: e.key, closeAt: e.closeAt });
+      if (e.key.rule === rule && e.closeAt !== null && e.closeAt <= watermark) out.set(e.key.id, { key: e.key, closeAt: e.closeAt });
     }
-    return out;
+    // Listed hopping windows (with an item or not) until finished: the closer reads each one.
+    for (const l of this.t.listed.values()) {
+      if (l.key.rule !== rule || l.closeAt > watermark || out.has(l.key.id)) continue;
+      const e = this.t.keys.get(l.key.id);
+      if (e !== undefined && e.closed && e.closeAt === null) continue;
+      out.set(l.key.id, { key: l.key, closeAt: l.closeAt });
+    }
+    return [...out.values()];
+  }
+
+  list(key: KeyDescriptor, closeAt: EpochMs): boolean {
+    const e = this.t.keys.get(key.id);
+    // Finished already: nothing to list.
+    if (e !== undefined && e.closed && e.closeAt === null) return true;
+    const l = this.t.listed.get(key.id);
+    if (l === undefined) this.t.listed.set(key.id, { key, closeAt });
+    else l.closeAt = Math.min(l.closeAt, closeAt);
+    return true;
   }
 
   async windows(rule: string, groupKey: string, after: EpochMs | null, upTo: EpochMs): Promise<Array<{ key: KeyDescriptor; state: KeyState }>> {
@@ -146,6 +165,7 @@ class MemoryAggregates implements AggregateStorage {
 
   async sealEmpty(key: KeyDescriptor): Promise<boolean> {
     if (this.t.keys.has(key.id)) return false;
+    this.t.listed.delete(key.id);
     // forgetFinishedWindows: the marker is not kept (the stream watermark already refuses records for the window).
     if (!this.t.opts.forgetFinishedWindows) this.t.keys.set(key.id, { key, slots: {}, closed: true, closedThrough: null, closeAt: null, version: 1 });
     return true;
@@ -159,6 +179,7 @@ class MemoryAggregates implements AggregateStorage {
   }
 
   async finish(key: KeyDescriptor, final?: Slot, merged?: MergedPanes): Promise<void> {
+    this.t.listed.delete(key.id);
     if (this.t.opts.forgetFinishedWindows && key.windowStart !== null) {
       this.t.keys.delete(key.id);
       return;
@@ -169,18 +190,27 @@ class MemoryAggregates implements AggregateStorage {
     if (final !== undefined) keepValue(e, final, merged);
   }
 
-  async sealAt(key: KeyDescriptor, expectedVersion: number, final: Slot, merged: MergedPanes): Promise<boolean> {
+  async sealAt(key: KeyDescriptor, expectedVersion: number, final: Slot, merged: MergedPanes, closeAt?: EpochMs): Promise<boolean> {
     const e = this.t.keys.get(key.id);
+    // No item (a listed hopping window): put if absent, closed with its value, due until finished.
+    if (e === undefined && expectedVersion === 0) {
+      this.t.keys.set(key.id, { key, slots: { [FINAL_SLOT]: clone(final) }, closed: true, closedThrough: null, closeAt: closeAt ?? this.t.listed.get(key.id)?.closeAt ?? null, version: 1, merged: { ...merged } });
+      return true;
+    }
     if (e === undefined || e.closed || e.version !== expectedVersion) return false;
     e.closed = true;
     keepValue(e, final, merged);
     return true;
   }
 
-  async fence(key: KeyDescriptor): Promise<FencedWindow> {
+  async fence(key: KeyDescriptor, closeAt: EpochMs): Promise<FencedWindow> {
     const e = this.t.keys.get(key.id);
-    // Gone (forgetFinishedWindows): finished, what it merged not kept.
-    if (e === undefined) return { closed: true, merged: undefined };
+    if (e === undefined) {
+      // No item (a listed hopping window): created open, so that a close that read its panes on "no item" fails its put if absent.
+      // (forgetFinishedWindows: a finished window is gone too; that store's single writer never fences one: see its option.)
+      this.t.keys.set(key.id, { key, slots: {}, closed: false, closedThrough: null, closeAt, version: 1 });
+      return { closed: false };
+    }
     if (e.closed) return { closed: true, merged: e.merged === undefined ? undefined : { ...e.merged } };
     e.version += 1;
     return { closed: false };
@@ -188,6 +218,12 @@ class MemoryAggregates implements AggregateStorage {
 
   async sealAndFinish(key: KeyDescriptor, expectedVersion: number, final?: Slot, merged?: MergedPanes): Promise<boolean> {
     const e = this.t.keys.get(key.id);
+    if (e === undefined && expectedVersion === 0 && final !== undefined) {
+      // No item (a listed hopping window): put if absent, closed and finished with its value.
+      this.t.keys.set(key.id, { key, slots: {}, closed: true, closedThrough: null, closeAt: null, version: 0 });
+      await this.finish(key, final, merged);
+      return true;
+    }
     if (e === undefined || e.closed || e.version !== expectedVersion) return false;
     e.closed = true;
     // One write, as on DynamoDB: keeping the value counts it (keepValue), else the seal does.
@@ -430,6 +466,11 @@ export class InMemoryStateStore extends StateProtocol {
       const i = id.indexOf('\u0000');
       return { rule: id.slice(0, i), groupKey: id.slice(i + 1), record: clone(record) };
     });
+  }
+
+  /** StateStore.forgetsFinishedWindows: with `forgetFinishedWindows` (listings are seen at once here). */
+  get forgetsFinishedWindows(): boolean {
+    return this.table.opts.forgetFinishedWindows === true;
   }
 
   /** Every key and its state, for tests and inspection. */

@@ -221,6 +221,15 @@ export interface QuarantineQuery {
 
 export interface StateStore {
   /**
+   * True when the store deletes a fixed window's item once it is finished and lists a window for the
+   * closer at once (InMemoryStateStore `forgetFinishedWindows`: tidewatch backtest). A hopping window with
+   * no item that the due list misses then holds nothing the closer may count: it is empty, or finished
+   * and forgotten (the panes left on newer windows' items are only part of the value it was closed on),
+   * so it is judged empty (Engine.closeEmpty), not closed again from those panes. @default false
+   */
+  readonly forgetsFinishedWindows?: boolean;
+
+  /**
    * Folds one shard's contribution into a key, exactly once. The store calls
    * `build` with its view of the shard's current slot (possibly cached) and
    * writes the result only if the stored slot still has that HWM; on a
@@ -288,18 +297,33 @@ export interface StateStore {
    * Hopping rules: seals a window with the value it is evaluated on (`final`, merged from its panes,
    * and the pane versions it merged), if the window's item is still at `expectedVersion` and not
    * closed; the window stays due until finished. A retried close then evaluates the window on the
-   * value it kept, whatever its panes took since. False when the item moved on (or does not exist):
-   * the caller reads the window again.
+   * value it kept, whatever its panes took since. False when the item moved on: the caller reads the
+   * window again. `expectedVersion` 0: the window has no item (a hopping window only listed, see
+   * {@link listWindow}): the item is created closed, due at `closeAt`, if there is still none (a put
+   * if absent: a batch's fence since created it open, and the close reads again).
    */
-  sealWindowAt(key: KeyDescriptor, expectedVersion: number, final: Slot, merged: MergedPanes): Promise<boolean>;
+  sealWindowAt(key: KeyDescriptor, expectedVersion: number, final: Slot, merged: MergedPanes, closeAt?: EpochMs): Promise<boolean>;
 
   /**
    * Hopping rules: what a batch that wrote panes of an older window it found closable asks of that
    * window. Open: its version is raised, so a close that read its panes before (sealWindowAt on
    * that version) fails and reads them again, the batch's write included. Closed: the pane versions
-   * its value merged, so the batch can tell whether its write is in it. Gone: closed, unknown.
+   * its value merged, so the batch can tell whether its write is in it. No item (a window only
+   * listed): created open (due at `closeAt`), so that a close that read the panes on "no item"
+   * fails its put if absent (sealWindowAt at version 0) and reads them again.
    */
-  fenceWindow(key: KeyDescriptor): Promise<FencedWindow>;
+  fenceWindow(key: KeyDescriptor, closeAt: EpochMs): Promise<FencedWindow>;
+
+  /**
+   * Hopping rules: a window older than a pane a batch writes (it holds the pane, its item may not exist:
+   * its value lives in its panes, on the items of newer windows), listed for the closer due at `closeAt`
+   * (DynamoDB: added to its due bucket with the batch's other windows at {@link flushDue}). No write of
+   * the window's item: the closer closes a listed window without one from its panes (Engine.readWindow),
+   * and a batch learns that it closed under its write from {@link fenceWindow}. False: the store cannot
+   * list this window apart from an item (DynamoDB: a close time a due bucket cannot hold); the caller
+   * registers it ({@link registerWindow}).
+   */
+  listWindow(key: KeyDescriptor, closeAt: EpochMs): boolean;
 
   /**
    * Hopping rules: the panes of (rule, group) starting in [from, to], strongly

@@ -28,6 +28,12 @@ export const ENV = {
   redactFields: 'TIDEWATCH_REDACT_FIELDS',
   /** Set to "true" when the topic is FIFO. */
   fifoTopic: 'TIDEWATCH_FIFO_TOPIC',
+  /**
+   * Set to "true" to list the older windows of a hopping rule's panes for the closer instead of registering
+   * their items (issue 21, cost: EngineOptions.listOlderWindows). Only once every function runs a closer that
+   * closes a window with no item: code before it judges such a window empty. @default false (register)
+   */
+  listHoppingWindows: 'TIDEWATCH_LIST_HOPPING_WINDOWS',
 } as const;
 
 /** The state table: one table, generic keys. */

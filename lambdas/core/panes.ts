@@ -30,13 +30,18 @@ import { closesAt, type TimeWindow } from './windows';
  * the late parts with validFrom <= w. The main part counts in every window of
  * the pane.
  *
- * Window items of hopping rules hold no per-shard slots: a batch writes one
- * the first time it contributes to the window (a registration: the window's
- * entry in the due index, so the closer finds it as it finds any window), and
- * the closer writes the window's merged value into it ({@link FINAL_SLOT})
- * when it seals the window (when it finishes it, for a window sealed by the
- * code before). A window item with slots is final (or, from before panes,
- * holds the window's slots itself): its slots are its value.
+ * Window items of hopping rules hold no per-shard slots. A window's own item
+ * is the one its newest pane is kept on; the older windows a pane counts in are
+ * only listed for the closer (StateStore.listWindow: DynamoDB's due buckets),
+ * their items not written (before: registered, a conditional put each, issue
+ * 21 cost). The closer closes a listed window with no item from its panes
+ * (Engine.readWindow: version 0) and writes the window's merged value
+ * ({@link FINAL_SLOT}) into an item it creates by a put if absent when it seals
+ * the window; a window whose item exists gets the value when it is sealed (when
+ * it is finished, for a window sealed by the code before). A window item with
+ * slots is final (or, from before panes, holds the window's slots itself): its
+ * slots are its value. A window the store cannot list apart from an item (a
+ * close time a due bucket cannot hold) is registered as before.
  */
 
 /** The slot of a finished hopping window's item that holds its value (merged from its panes). */
@@ -364,7 +369,8 @@ export interface PaneApplyResult {
   /**
    * Records a window they were folded for did not take, by rule, with the first one's event index:
    * the window was closed under the batch (after its read of the stream's watermark), found so when
-   * registering it, when writing the pane, or after the write (its value left the write out).
+   * registering it (a window the store cannot list), when writing the pane, or after the write (the
+   * fence: its value left the write out).
    * Each record once per rule, however many of its windows did not take it.
    */
   readonly late: Map<string, { count: number; first: number }>;
@@ -399,10 +405,14 @@ export interface PaneBatchContext {
 }
 
 /**
- * Writes a batch's panes: registers the windows they count in (once per
- * window: a container remembers the windows it saw), then one conditional
- * write per (rule, group, pane). A window found closed at registration takes
- * nothing more: the parts that counted in it count from the next window on.
+ * Writes a batch's panes: lists the older windows they count in for the
+ * closer (no write: StateStore.listWindow; a window that cannot be listed is
+ * registered, once per window a container saw), then one conditional write per
+ * (rule, group, pane). A window found closed at registration takes nothing
+ * more: the parts that counted in it count from the next window on. A listed
+ * window that closed before the write is found by the fence after it (below):
+ * its value, sealed by the closer's put if absent with the pane versions it
+ * merged, leaves the write out, and the records count late for it.
  *
  * A window can also close between the batch's read of the stream's watermark
  * and its pane write, the pane still open for newer windows (an idle shard's
@@ -436,6 +446,8 @@ export class PaneWriter {
     private readonly outOfOrdernessMs: number,
     private readonly shared: SharedParts,
     private readonly concurrency: number,
+    /** List the older windows (StateStore.listWindow) rather than register them (EngineOptions.listOlderWindows). */
+    private readonly list = true,
   ) {}
 
   async apply(shardId: string, keyBatches: readonly KeyBatch[], events: DecodedBatch, batch: PaneBatchContext): Promise<PaneApplyResult> {
@@ -481,8 +493,10 @@ export class PaneWriter {
     await forEachLimit(pbs, this.concurrency, async (pb) => {
       const first = Math.min(...pb.parts.map((p) => p.part.first));
       try {
-        // The pane's write is its newest window's entry (the pane is kept on that window's item): the older ones are registered.
-        const windows = windowsOf(pb).filter((w) => w.start < pb.start);
+        // The pane's write is its newest window's entry (the pane is kept on that window's item): the older ones are
+        // listed for the closer, no write of their items (a window the store cannot list apart from an item is
+        // registered, as before listings). A window that closed under the batch is found by the fence after the write.
+        const windows = windowsOf(pb).filter((w) => w.start < pb.start && !(this.list && this.store.listWindow(windowKey(pb, w), w.end + pb.rule.rule.latenessMs)));
         const outcomes = await Promise.all(windows.map((w) => register(pb, w)));
         let closed = -Infinity;
         outcomes.forEach((r, i) => {
@@ -577,20 +591,20 @@ export class PaneWriter {
       out.failedAt = Math.min(out.failedAt, ...older.map((c) => c.first));
       return;
     }
-    const byWindow = new Map<string, { key: KeyDescriptor; start: EpochMs; group: string; claims: PaneClaim[] }>();
+    const byWindow = new Map<string, { key: KeyDescriptor; start: EpochMs; closeAt: EpochMs; group: string; claims: PaneClaim[] }>();
     for (const c of older) {
       const size = sizeOf(c.pb.rule);
       // Older windows close first: from the oldest on, while the watermark closes them.
       for (let s = c.from; s < c.pb.start && closesAt({ start: s, end: s + size }, c.pb.rule.rule.latenessMs) <= watermark; s += c.pb.rule.step!) {
         const key = windowKey(c.pb, { start: s, end: s + size });
-        const w = byWindow.get(key.id) ?? { key, start: s, group: `${c.pb.rule.rule.name}\u0001${c.pb.group.key}`, claims: [] };
+        const w = byWindow.get(key.id) ?? { key, start: s, closeAt: closesAt({ start: s, end: s + size }, c.pb.rule.rule.latenessMs), group: `${c.pb.rule.rule.name}\u0001${c.pb.group.key}`, claims: [] };
         w.claims.push(c);
         byWindow.set(key.id, w);
       }
     }
     await forEachLimit([...byWindow.values()], this.concurrency, async (w) => {
       try {
-        const fenced = await this.store.fenceWindow(w.key);
+        const fenced = await this.store.fenceWindow(w.key, w.closeAt);
         if (!fenced.closed) return;
         const t = touched.get(w.group);
         if (t !== undefined) t.closed = Math.max(t.closed, w.start);

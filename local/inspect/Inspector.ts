@@ -116,7 +116,7 @@ export class Inspector {
     const items = opts.all
       ? await this.table.scan('aggregate', 'aggregate.list', aggregateLayout.rulePrefix(rule.name), beginsWith(ATTR.pk, aggregateLayout.rulePrefix(rule.name)))
       : await this.openKeys(rule.name)
-          .then((keys) => this.fetch(keys))
+          .then((keys) => this.fetch(keys, rule.window.kind === 'hopping'))
           // A due bucket lists its windows until the closer deletes it: the ones finished since are left out.
           .then((fetched) => fetched.filter((item) => aggregateLayout.decode(item).due));
     const ra = new RuleAggregates(rule);
@@ -161,6 +161,8 @@ export class Inspector {
       if (a.windowStart !== null) {
         const acc = ra.create();
         for (const p of partials) ra.merge(acc, ra.deserialize(p as FixedPartialJson));
+        // Nor the closed marker of a hopping window judged empty, which keeps its (empty) value: a put if absent (Engine.closeEmpty).
+        if (closed && acc.n === 0) continue;
         const anomaly = await verdictOf(a.groupKey, a.windowStart);
         out.push({
           rule: rule.name,
@@ -286,19 +288,24 @@ export class Inspector {
       const b = dueLayout.decode(item);
       for (const groupKey of b.members) {
         const k = aggregateLayout.key(descriptor(rule, groupKey, { start: b.windowStart, end: b.windowEnd }));
-        keys.set(`${k.pk}\u0000${k.sk}`, { [ATTR.pk]: k.pk, [ATTR.sk]: k.sk });
+        // The window's identity too: a hopping window only listed has no item (its value is in its panes, lambdas/core/panes.ts).
+        keys.set(`${k.pk}\u0000${k.sk}`, { [ATTR.pk]: k.pk, [ATTR.sk]: k.sk, [ATTR.rule]: rule, [ATTR.groupKey]: groupKey, [ATTR.windowStart]: b.windowStart, [ATTR.windowEnd]: b.windowEnd, [ATTR.closeAt]: b.closeAt });
       }
     }
     for (const item of indexed) keys.set(`${String(item[ATTR.pk])}\u0000${String(item[ATTR.sk])}`, item);
     return [...keys.values()];
   }
 
-  /** Full items of the keys openKeys returned (gone ones left out). */
-  private async fetch(keys: readonly NativeItem[]): Promise<NativeItem[]> {
+  /**
+   * Full items of the keys openKeys returned (gone ones left out; `listed`: a hopping rule's window listed in a due
+   * bucket with no item is kept as listed, open, its value in its panes).
+   */
+  private async fetch(keys: readonly NativeItem[], listed = false): Promise<NativeItem[]> {
     const out: NativeItem[] = [];
     for (const k of keys) {
       const item = await this.table.get('aggregate', 'aggregate.read', { pk: String(k[ATTR.pk]), sk: String(k[ATTR.sk]) });
       if (item) out.push(item);
+      else if (listed && k[ATTR.windowStart] !== undefined) out.push(k);
     }
     return out;
   }

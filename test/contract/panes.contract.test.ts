@@ -177,7 +177,7 @@ describe.each(fixtures)('pane items: $name', (fixture) => {
     expect((await store.readPanes('R', G, T0, T0 + 2 * M)).map((p) => [p.start, p.state.version])).toEqual([[T0 + M, paneVersion]]);
     const read = (await store.read(window(T0)))!;
     // A batch fences the open window: a close that read it before cannot seal it on that read.
-    expect(await another().fenceWindow(window(T0))).toEqual({ closed: false });
+    expect(await another().fenceWindow(window(T0), T0 + 3 * M)).toEqual({ closed: false });
     const merged = { [String(T0 + M)]: paneVersion };
     expect(await store.sealWindowAt(window(T0), read.version, { hwm: '', partial: count(2) }, merged)).toBe(false);
     const again = (await store.read(window(T0)))!;
@@ -188,7 +188,7 @@ describe.each(fixtures)('pane items: $name', (fixture) => {
     for (const s of [store, another()]) {
       const state = (await s.read(window(T0)))!;
       expect(state).toEqual({ slots: { [FINAL_SLOT]: { hwm: '', partial: count(2) } }, closed: true, closedThrough: null, closeAt: T0 + 3 * M, version: again.version + 1, merged });
-      expect(await s.fenceWindow(window(T0))).toEqual({ closed: true, merged });
+      expect(await s.fenceWindow(window(T0), T0 + 3 * M)).toEqual({ closed: true, merged });
     }
     // Still due until finished; finishing keeps the value.
     expect((await store.dueKeys('R', T0 + 3 * M)).map((d) => d.key.id)).toEqual([window(T0).id]);
@@ -202,12 +202,12 @@ describe.each(fixtures)('pane items: $name', (fixture) => {
     const { store } = await fixture.fresh();
     await store.registerWindow(window(T0), T0 + 3 * M);
     await store.sealWindow(window(T0));
-    expect(await store.fenceWindow(window(T0))).toEqual({ closed: true, merged: undefined });
+    expect(await store.fenceWindow(window(T0), T0 + 3 * M)).toEqual({ closed: true, merged: undefined });
     await store.finishWindow(window(T0), { hwm: '', partial: count(1) });
     const state = (await store.read(window(T0)))!;
     expect(state.merged).toBeUndefined();
     expect(state.slots).toEqual({ [FINAL_SLOT]: { hwm: '', partial: count(1) } });
-    expect(await store.fenceWindow(window(T0))).toEqual({ closed: true, merged: undefined });
+    expect(await store.fenceWindow(window(T0), T0 + 3 * M)).toEqual({ closed: true, merged: undefined });
   });
 
   it('a late-only part counts in the windows from its validFrom on, not in older ones', async () => {
@@ -227,6 +227,64 @@ describe.each(fixtures)('pane items: $name', (fixture) => {
       [M, 5],
       [2 * M, 5],
     ]);
+  });
+});
+
+describe.each(fixtures)('hopping windows listed, with no item (issue 21, cost): $name', (fixture) => {
+  const closeAt = T0 + 3 * M;
+  const final: Slot = { hwm: '', partial: count(2) };
+  const merged = { [String(T0 + M)]: 3 };
+
+  it('listWindow lists a window for the closer without writing its item; it stays due until finished', async () => {
+    const { store, another, log } = await fixture.fresh();
+    expect(store.listWindow(window(T0), closeAt)).toBe(true);
+    log?.reset();
+    await store.flushDue();
+    // DynamoDB: the listing is one bucket write, no aggregate item.
+    expect(log?.requests.map((r) => r.request?.op) ?? ['due.enlist']).toEqual(['due.enlist']);
+    expect(await another().read(window(T0))).toBeUndefined();
+    expect((await another().dueKeys('R', closeAt)).map((d) => d.key.id)).toEqual([window(T0).id]);
+    expect(await another().dueKeys('R', closeAt - 1)).toEqual([]);
+    expect(await store.closeWindowAt(window(T0), 0, final, merged)).toBe(true);
+    await store.releaseDue('R', await store.dueKeys('R', closeAt));
+    expect(await store.dueKeys('R', closeAt)).toEqual([]);
+  });
+
+  it('sealWindowAt at version 0 creates the item closed with its value (a put if absent), due until finished; a second one fails', async () => {
+    const { store, another } = await fixture.fresh();
+    expect(await store.sealWindowAt(window(T0), 0, final, merged, closeAt)).toBe(true);
+    expect(await another().sealWindowAt(window(T0), 0, { hwm: '', partial: count(9) }, {}, closeAt)).toBe(false);
+    for (const s of [store, another()]) {
+      expect(await s.read(window(T0))).toEqual({ slots: { [FINAL_SLOT]: final }, closed: true, closedThrough: null, closeAt, version: 1, merged });
+      expect(await s.fenceWindow(window(T0), closeAt)).toEqual({ closed: true, merged });
+    }
+    // A pane write to a window it closes is refused (the window item is the pane's own).
+    expect((await store.apply(pane(T0), S1, adds(1, 1))).status).toBe('closed');
+    await store.finishWindow(window(T0), final, merged);
+    expect((await another().read(window(T0)))!.closeAt).toBeNull();
+  });
+
+  it('closeWindowAt at version 0 creates the item closed and finished with its value; a second one fails', async () => {
+    const { store, another } = await fixture.fresh();
+    expect(await store.closeWindowAt(window(T0), 0, final, merged)).toBe(true);
+    expect(await another().closeWindowAt(window(T0), 0, final, merged)).toBe(false);
+    for (const s of [store, another()]) {
+      expect(await s.read(window(T0))).toEqual({ slots: { [FINAL_SLOT]: final }, closed: true, closedThrough: null, closeAt: null, version: 1, merged });
+      expect(await s.fenceWindow(window(T0), closeAt)).toEqual({ closed: true, merged });
+    }
+  });
+
+  it('fenceWindow on a window with no item creates it open (due at its close): a close that read its panes on "no item" fails its put if absent', async () => {
+    const { store, another } = await fixture.fresh();
+    expect(await another().fenceWindow(window(T0), closeAt)).toEqual({ closed: false });
+    const state = (await store.read(window(T0)))!;
+    expect(state).toEqual({ slots: {}, closed: false, closedThrough: null, closeAt, version: 1 });
+    expect(await store.sealWindowAt(window(T0), 0, final, merged, closeAt)).toBe(false);
+    expect(await store.closeWindowAt(window(T0), 0, final, merged)).toBe(false);
+    // Fenced again: the version moves; the close on the version it read goes through.
+    expect(await another().fenceWindow(window(T0), closeAt)).toEqual({ closed: false });
+    expect(await store.sealWindowAt(window(T0), 2, final, merged)).toBe(true);
+    expect((await another().read(window(T0)))!.closed).toBe(true);
   });
 });
 

@@ -238,6 +238,12 @@ export class AggregateRepository implements AggregateStorage {
     return [...out.values()];
   }
 
+  list(key: KeyDescriptor, closeAt: EpochMs): boolean {
+    if (!dueLayout.holds(key, closeAt)) return false;
+    this.enlist(key, closeAt);
+    return true;
+  }
+
   enlist(key: KeyDescriptor, closeAt: EpochMs): void {
     if (!dueLayout.holds(key, closeAt)) return;
     const window = { start: key.windowStart!, end: key.windowEnd! };
@@ -357,7 +363,24 @@ export class AggregateRepository implements AggregateStorage {
     this.cache.delete(key.id);
   }
 
-  async sealAt(key: KeyDescriptor, expectedVersion: number, final: Slot, merged: MergedPanes): Promise<boolean> {
+  async sealAt(key: KeyDescriptor, expectedVersion: number, final: Slot, merged: MergedPanes, closeAt?: EpochMs): Promise<boolean> {
+    if (expectedVersion === 0) {
+      // No item (a hopping window only listed, its value in newer windows' panes): put if absent, closed, due until finished.
+      const at = closeAt ?? key.windowEnd!;
+      const k = aggregateLayout.key(key);
+      const item: NativeItem = {
+        [ATTR.pk]: k.pk,
+        [ATTR.sk]: k.sk,
+        ...aggregateLayout.identity(key, Math.ceil((at + this.retentionMs) / 1000), at),
+        [ATTR.closeAt]: at,
+        [ATTR.closed]: true,
+        [ATTR.version]: 1,
+        ...finalAttributes(key, final, merged),
+      };
+      const put = await this.table.write('aggregate', 'aggregate.sealAt', k, { kind: 'put', item, condition: attributeNotExists(ATTR.pk) }, 'ignore');
+      this.cache.delete(key.id);
+      return put.ok;
+    }
     const written = await this.table.write(
       'aggregate',
       'aggregate.sealAt',
@@ -373,20 +396,30 @@ export class AggregateRepository implements AggregateStorage {
     return written.ok;
   }
 
-  async fence(key: KeyDescriptor): Promise<FencedWindow> {
+  async fence(key: KeyDescriptor, closeAt: EpochMs): Promise<FencedWindow> {
+    // An item that does not exist (a hopping window only listed) is created open, due at `closeAt`: a close that read
+    // its panes on "no item" then fails its put if absent (sealAt at version 0) and reads them again.
+    const identity = { ...aggregateLayout.identity(key, Math.ceil((closeAt + this.retentionMs) / 1000), closeAt), [ATTR.closeAt]: closeAt };
     const written = await this.table.write(
       'aggregate',
       'aggregate.fence',
       aggregateLayout.key(key),
-      { kind: 'update', update: { add: { [ATTR.version]: 1 } }, condition: and(attributeExists(ATTR.pk), attributeNotExists(ATTR.closed)) },
+      { kind: 'update', update: { setIfNotExists: identity, add: { [ATTR.version]: 1 } }, condition: attributeNotExists(ATTR.closed) },
       'current',
     );
     if (written.ok) return { closed: false };
-    // Closed, or gone (its TTL): what it merged, if it kept it.
+    // Closed: what it merged, if it kept it.
     return { closed: true, merged: written.current === undefined ? undefined : aggregateLayout.state(written.current).merged };
   }
 
   async sealAndFinish(key: KeyDescriptor, expectedVersion: number, final?: Slot, merged?: MergedPanes): Promise<boolean> {
+    if (expectedVersion === 0 && final !== undefined) {
+      // No item (a hopping window only listed): put if absent, closed and finished with its value (no due entry).
+      const item: NativeItem = { ...aggregateLayout.emptyMarker(key, Math.ceil((key.windowEnd! + this.retentionMs) / 1000)), ...finalAttributes(key, final, merged) };
+      const put = await this.table.write('aggregate', 'aggregate.sealAndFinish', aggregateLayout.key(key), { kind: 'put', item, condition: attributeNotExists(ATTR.pk) }, 'ignore');
+      this.cache.delete(key.id);
+      return put.ok;
+    }
     const written = await this.table.write(
       'aggregate',
       'aggregate.sealAndFinish',

@@ -178,12 +178,16 @@ export class StateProtocol implements StateStore {
     return this.storage.aggregates.finish(key, final, merged);
   }
 
-  sealWindowAt(key: KeyDescriptor, expectedVersion: number, final: Slot, merged: MergedPanes): Promise<boolean> {
-    return this.storage.aggregates.sealAt(key, expectedVersion, final, merged);
+  sealWindowAt(key: KeyDescriptor, expectedVersion: number, final: Slot, merged: MergedPanes, closeAt?: EpochMs): Promise<boolean> {
+    return this.storage.aggregates.sealAt(key, expectedVersion, final, merged, closeAt);
   }
 
-  fenceWindow(key: KeyDescriptor): Promise<FencedWindow> {
-    return this.storage.aggregates.fence(key);
+  fenceWindow(key: KeyDescriptor, closeAt: EpochMs): Promise<FencedWindow> {
+    return this.storage.aggregates.fence(key, closeAt);
+  }
+
+  listWindow(key: KeyDescriptor, closeAt: EpochMs): boolean {
+    return this.storage.aggregates.list(key, closeAt);
   }
 
   readPanes(rule: string, groupKey: string, from: EpochMs, to: EpochMs): Promise<Array<{ start: EpochMs; state: KeyState }>> {

@@ -75,9 +75,11 @@ export interface AggregateStorage {
   /** Takes an existing key out of the due keys (keeping `final` and `merged` when given); nothing when it was never written. */
   finish(key: KeyDescriptor, final?: Slot, merged?: MergedPanes): Promise<void>;
   /** Marks an existing key closed with its value (StateStore.sealWindowAt), if it is at `expectedVersion` and not closed. */
-  sealAt(key: KeyDescriptor, expectedVersion: number, final: Slot, merged: MergedPanes): Promise<boolean>;
-  /** Raises the version of an existing key that is not closed; else hands back what a closed key merged (StateStore.fenceWindow). */
-  fence(key: KeyDescriptor): Promise<FencedWindow>;
+  sealAt(key: KeyDescriptor, expectedVersion: number, final: Slot, merged: MergedPanes, closeAt?: EpochMs): Promise<boolean>;
+  /** Raises the version of a key that is not closed (creating it open, due at `closeAt`, when absent); else hands back what a closed key merged (StateStore.fenceWindow). */
+  fence(key: KeyDescriptor, closeAt: EpochMs): Promise<FencedWindow>;
+  /** Lists a hopping window that may have no item for the closer (StateStore.listWindow). */
+  list(key: KeyDescriptor, closeAt: EpochMs): boolean;
   /** Panes of (rule, group) starting in [from, to] (panes.ts), strongly consistent, in any order. */
   panes(rule: string, groupKey: string, from: EpochMs, to: EpochMs): Promise<Array<{ start: EpochMs; state: KeyState }>>;
   /** Creates a window item with no slots, due at `closeAt`, if the key has none (StateStore.registerWindow); a store with {@link enlist} lists the window, created or found open. */
@@ -93,7 +95,7 @@ export interface AggregateStorage {
    * (no slot can be added afterwards), false when an item exists (the caller closes it as usual).
    */
   sealEmpty(key: KeyDescriptor): Promise<boolean>;
-  /** Seal and finish in one write, if the key exists, is at `expectedVersion` and is not closed; false otherwise. */
+  /** Seal and finish in one write, if the key exists, is at `expectedVersion` and is not closed (expectedVersion 0: if it has no item); false otherwise. */
   sealAndFinish(key: KeyDescriptor, expectedVersion: number, final?: Slot, merged?: MergedPanes): Promise<boolean>;
   /** Sets a session key's closedThrough and next close time (null: not due) if it is still at `expectedVersion`. */
   putSessions(key: KeyDescriptor, closedThrough: EpochMs, nextCloseAt: EpochMs | null, expectedVersion: number): Promise<boolean>;
