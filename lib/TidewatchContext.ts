@@ -58,6 +58,7 @@ export const CONTEXT_KEYS = {
   ruleMetricsNamespace: 'tidewatch:ruleMetricsNamespace',
   quarantineDays: 'tidewatch:quarantineDays',
   redactFields: 'tidewatch:redactFields',
+  listHoppingWindows: 'tidewatch:listHoppingWindows',
   logRetentionDays: 'tidewatch:logRetentionDays',
 } as const;
 
@@ -278,6 +279,7 @@ export function settingsFromContext(get: Get): TidewatchSettings {
   const ruleNamespace = str(K.ruleMetricsNamespace, get(K.ruleMetricsNamespace));
   const quarantineDays = num(K.quarantineDays, get(K.quarantineDays), true);
   const redact = list(K.redactFields, get(K.redactFields));
+  const listHopping = bool(K.listHoppingWindows, get(K.listHoppingWindows));
   const streams = perStream(get);
 
   const pipeline: Omit<RealtimePipelineProps, 'existingStreams'> = {
@@ -314,6 +316,7 @@ export function settingsFromContext(get: Get): TidewatchSettings {
     ...(ruleNamespace !== undefined ? { ruleMetricsNamespace: ruleNamespace } : {}),
     ...(quarantineDays !== undefined ? { quarantineDays } : {}),
     ...(redact ? { redactFields: redact } : {}),
+    ...(listHopping !== undefined ? { listHoppingWindows: listHopping } : {}),
     ...(logDays !== undefined ? { logRetention: logDays as logs.RetentionDays } : {}),
   };
   return {
