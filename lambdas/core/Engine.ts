@@ -973,10 +973,15 @@ function tracked(track: StepTrack | undefined, step: AlertStep): AlertStep {
   };
 }
 
-/** A fixed window's state read for closing: not finished, not gone, and due at `watermark`. */
+/**
+ * A fixed window's state read for closing: not finished, not gone, and due at `watermark`, or sealed
+ * and not finished (a close that stopped half way: completed whatever its close time says now, as a
+ * hopping window sealed by a put takes the close time of the rule's lateness then, and a lateness
+ * raised since would leave it sealed and never evaluated).
+ */
 function isDue(state: KeyState | undefined, watermark: EpochMs, paned = false): boolean {
   if (state === undefined) return paned;
-  return state.closeAt !== null && state.closeAt <= watermark;
+  return state.closeAt !== null && (state.closed || state.closeAt <= watermark);
 }
 
 /** Due keys by group, groups in order of their first due key, each group's keys in due order. */
