@@ -84,7 +84,7 @@ export async function runTidewatch(s: TidewatchScenario): Promise<ScenarioResult
       clients.push(dynamodb);
       // Hopping rules list their older windows (issue 21, cost; TIDEWATCH_BENCH_REGISTER=1: register them, as deployed until switched).
       const runtime = createRuntime(
-        { [ENV.table]: table, [ENV.topicArn]: TOPIC, [ENV.listHoppingWindows]: process.env['TIDEWATCH_BENCH_REGISTER'] === '1' ? 'false' : 'true' },
+        { [ENV.table]: table, [ENV.topicArn]: TOPIC, ...(process.env['TIDEWATCH_BENCH_REGISTER'] === '1' ? { [ENV.listHoppingWindows]: 'false' } : {}) },
         { dynamodb, sns, clock, pipeline: s.pipeline },
       );
       // Observe the engine's batch reports (the handler only logs them); the handler itself is unchanged.

@@ -65,12 +65,11 @@ export interface RealtimePipelineProps {
   readonly fifoTopic?: boolean;
   /**
    * Hopping rules list the older windows of a group's first pane in the due buckets instead of
-   * writing an item for each (issue 21: 0.008 writes/event less on the benchmark). A closer of a
-   * tidewatch from before this option judges such a window (listed, no item) empty, so an upgrade turns this on in a
-   * second deploy, once no function of the version before runs (docs/DEPLOY.md, "Rolling out").
-   * Sets `TIDEWATCH_LIST_HOPPING_WINDOWS`.
+   * writing an item for each (issue 21: 0.008 writes/event less on the benchmark). `false` registers
+   * them with an item, as versions before this one did: set it before rolling back past this version
+   * (docs/DEPLOY.md, "Rolling out"). `false` sets `TIDEWATCH_LIST_HOPPING_WINDOWS=false`.
    *
-   * @default false (each older window is registered with an item, as before)
+   * @default true
    */
   readonly listHoppingWindows?: boolean;
   /** Subscriptions to the alert topic, with an optional filter on severity, rule and state. @default none */
@@ -197,7 +196,7 @@ export class RealtimePipeline extends Construct {
       [ENV.ruleMetricsNamespace]: this.ruleMetricsNamespace,
       [ENV.quarantineDays]: String(quarantineDays),
       ...(redact.length > 0 ? { [ENV.redactFields]: redact.join(',') } : {}),
-      ...(props.listHoppingWindows === true ? { [ENV.listHoppingWindows]: 'true' } : {}),
+      ...(props.listHoppingWindows === false ? { [ENV.listHoppingWindows]: 'false' } : {}),
     };
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
 

@@ -89,8 +89,8 @@ export function createRuntime(env: NodeJS.ProcessEnv = process.env, overrides: R
           clock,
           publish: publisher.publish,
           redactFields,
-          // Registered until switched on: a closer of the code before judges a listed window with no item empty.
-          listOlderWindows: env[ENV.listHoppingWindows] === 'true',
+          // Listed unless switched off ("false": registered with an item, as the code before did; before a rollback past this version).
+          listOlderWindows: env[ENV.listHoppingWindows] !== 'false',
           ...(ruleMetrics ? { onWindowClosed: ruleMetrics.collect } : {}),
         });
         engines.set(stream, e);

@@ -66,8 +66,9 @@ export interface EngineOptions {
   /**
    * Hopping rules (panes.ts): list the older windows a pane counts in for the closer (StateStore.listWindow, no
    * write of their items) rather than register them (a conditional put each, the code before). Every closer of
-   * this version closes a listed window with no item from its panes; a closer of the code before does not (it
-   * judges it empty): a rollout first deploys this version with false, then switches it on. @default true
+   * this version closes a listed window with no item from its panes; a closer of the code before would judge it
+   * empty, and never sees it (DynamoDB lists such windows in buckets it does not query, dueLayout.key). False
+   * before a rollback past this version (the windows listed then close first). @default true
    */
   readonly listOlderWindows?: boolean;
   /** Concurrent state writes per batch. @default 16 */

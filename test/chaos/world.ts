@@ -212,7 +212,7 @@ export class World {
       .on(PublishCommand)
       .callsFake(async (input: PublishCommandInput) => this.publish(c, input));
     // Hopping rules list their older windows (issue 21, cost): the path the oracle checks (the deployed default registers them until switched).
-    const runtime = createRuntime({ [ENV.table]: this.table, [ENV.topicArn]: TOPIC, [ENV.listHoppingWindows]: 'true' }, { dynamodb: client, sns, clock: this.clock, pipeline: this.pipeline });
+    const runtime = createRuntime({ [ENV.table]: this.table, [ENV.topicArn]: TOPIC }, { dynamodb: client, sns, clock: this.clock, pipeline: this.pipeline });
     if (kind === 'processor') c.processor = createProcessorHandler({ logger: silent(), metrics: noMetrics(), runtime: () => runtime, stream: () => STREAM });
     else c.ticker = createTickerHandler({ logger: silent(), metrics: noMetrics(), runtime: () => runtime });
     return c;

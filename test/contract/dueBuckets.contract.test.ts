@@ -7,7 +7,7 @@
  * its writes and its listing, and items written before buckets (in the due index) still closed.
  */
 import { DynamoDBStateStore } from '../../lambdas/adapters/DynamoDBStateStore';
-import { equals } from '../../lambdas/adapters/dynamodb/expressions';
+import { and, atMost, equals } from '../../lambdas/adapters/dynamodb/expressions';
 import { StateTable } from '../../lambdas/adapters/dynamodb/StateTable';
 import { aggregateLayout, ATTR, DUE_CHUNK_MEMBERS, DUE_ENLIST_MAX, DUE_MEMBER_BYTES, dueLayout } from '../../lambdas/adapters/dynamodb/tableLayout';
 import { descriptor, Engine } from '../../lambdas/core/Engine';
@@ -215,5 +215,32 @@ describe('due buckets (DynamoDB)', () => {
     expect(second.filter((c) => finished.includes(Number(c.split(' ')[1])))).toEqual([]);
     expect(reports.filter((w) => finished.includes(w))).toEqual(finished);
     expect(published.map((t) => t.state)).toEqual(['firing']);
+  });
+  it('a window listed with no item (listWindow) is in a range of sort keys of its own: the closer of the code before (keys from a digit up to the close time) never reads it; this closer does', async () => {
+    const { store, log, table } = await setup();
+    expect(store.listWindow(windowKey('a'), T0 + 2 * M)).toBe(true);
+    await store.apply(windowKey('b'), S1, one(1, T0 + 2 * M));
+    await store.flushDue();
+    // Two buckets of one window: one of windows with items, one of windows with none (its key after an L).
+    expect(ops(log, 'due')).toEqual(['due.enlist', 'due.enlist']);
+    const all = await table.query('due', 'due.list', dueLayout.partition('R'), { keyCondition: equals(ATTR.pk, dueLayout.partition('R')), consistent: true });
+    expect(all.map((i) => [String(i[ATTR.sk]).charAt(0), [...(i[ATTR.members] as Set<string>)]]).sort()).toEqual([
+      ['0', [JSON.stringify(['b'])]],
+      ['L', [JSON.stringify(['a'])]],
+    ]);
+    // The query of the code before these listings: the partition's keys up to the close time's.
+    const before = await table.query('due', 'due.list', dueLayout.partition('R'), { keyCondition: and(equals(ATTR.pk, dueLayout.partition('R')), atMost(ATTR.sk, `${String(T0 + 2 * M).padStart(16, '0')}$`)), consistent: true });
+    expect(before.flatMap((i) => [...(i[ATTR.members] as Set<string>)])).toEqual([JSON.stringify(['b'])]);
+    // This closer reads both, and not before the close time.
+    expect(await groupsDue(store, 'R', T0 + 2 * M - 1)).toEqual([]);
+    expect(await groupsDue(store, 'R', T0 + 2 * M)).toEqual([JSON.stringify(['a']), JSON.stringify(['b'])]);
+    // Released like any bucket (on the version read).
+    const due = await store.dueKeys('R', T0 + 2 * M);
+    await store.releaseDue('R', due);
+    expect(await groupsDue(store)).toEqual([]);
+    // Listed again after the release (the container forgot it listed it there).
+    expect(store.listWindow(windowKey('a'), T0 + 2 * M)).toBe(true);
+    await store.flushDue();
+    expect(await groupsDue(store)).toEqual([JSON.stringify(['a'])]);
   });
 });

@@ -66,13 +66,13 @@ describe.each([inMemory, onDynamoDB])('fence on a window with no item: $name', (
   });
 });
 
-describe('the rollout switch (TIDEWATCH_LIST_HOPPING_WINDOWS) in deployed functions (createRuntime)', () => {
+describe('the switch TIDEWATCH_LIST_HOPPING_WINDOWS in deployed functions (createRuntime)', () => {
   const G = JSON.stringify(['a']);
   const windowKey = (start: number): KeyDescriptor => descriptor('Hop', G, { start: T0 + start, end: T0 + start + 3 * M });
 
   it.each([
-    ['unset: register (a closer of the code before judges a listed window with no item empty)', undefined, 1],
-    ['"false": register', 'false', 1],
+    ['unset: list (a closer of the code before never sees these listings: dueLayout.key)', undefined, undefined],
+    ['"false": register (before a rollback past this version)', 'false', 1],
     ['"true": list', 'true', undefined],
   ])('%s', async (_name, value, version) => {
     const table = await freshTable(endpoint());

@@ -35,7 +35,7 @@ describe('settingsFromContext', () => {
       [CONTEXT_KEYS.tickerSchedule]: '2m',
       [CONTEXT_KEYS.tableRemovalPolicy]: 'destroy',
       [CONTEXT_KEYS.fifoTopic]: 'true',
-      [CONTEXT_KEYS.listHoppingWindows]: 'true',
+      [CONTEXT_KEYS.listHoppingWindows]: 'false',
       [CONTEXT_KEYS.alarms]: 'false',
       [CONTEXT_KEYS.alertEmails]: 'a@example.com, b@example.com',
       [CONTEXT_KEYS.alertFilter]: '{"severity":["critical"]}',
@@ -56,7 +56,7 @@ describe('settingsFromContext', () => {
     expect(s.pipeline.ticker).toEqual({ schedule: Duration.minutes(2) });
     expect(s.pipeline.stateTable).toEqual({ removalPolicy: RemovalPolicy.DESTROY });
     expect(s.pipeline.fifoTopic).toBe(true);
-    expect(s.pipeline.listHoppingWindows).toBe(true);
+    expect(s.pipeline.listHoppingWindows).toBe(false);
     expect(s.pipeline.alarms).toEqual({ enabled: false, iteratorAgeThreshold: Duration.minutes(10) });
     expect(s.pipeline.alertSubscriptions).toEqual({ emails: ['a@example.com', 'b@example.com'], filter: { severity: ['critical'] } });
     expect(s.existingStreamArns).toEqual({ telemetry: 'arn:aws:kinesis:us-east-1:123456789012:stream/t' });

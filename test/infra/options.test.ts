@@ -123,7 +123,7 @@ describe('alarms turned off and settings changed', () => {
           metricsNamespace: 'acme/tidewatch',
           streamDefaults: { memorySize: 2048, timeout: Duration.minutes(2), startingPosition: lambda.StartingPosition.LATEST, streamMode: kinesis.StreamMode.ON_DEMAND },
           redactFields: ['userId', 'email'],
-          listHoppingWindows: true,
+          listHoppingWindows: false,
         },
       },
       { bundle: false },
@@ -145,7 +145,7 @@ describe('alarms turned off and settings changed', () => {
     assertHasProperties(t, 'AWS::Lambda::Function', {
       MemorySize: 2048,
       Timeout: 120,
-      Environment: { Variables: Match.objectLike({ [ENV.metricsNamespace]: 'acme/tidewatch', [ENV.redactFields]: 'userId,email', [ENV.listHoppingWindows]: 'true' }) },
+      Environment: { Variables: Match.objectLike({ [ENV.metricsNamespace]: 'acme/tidewatch', [ENV.redactFields]: 'userId,email', [ENV.listHoppingWindows]: 'false' }) },
     });
     expect(JSON.stringify(only(t, 'AWS::CloudWatch::Dashboard').resource.Properties.DashboardBody)).toContain('acme/tidewatch');
   });

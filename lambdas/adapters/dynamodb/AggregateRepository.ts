@@ -5,7 +5,7 @@ import { FINAL_SLOT, paneWindow } from '../../core/panes';
 import type { AggregateStorage, Conditional, SlotBelief } from '../../core/state/StateStorage';
 import type { DueKey, FencedWindow, KeyDescriptor, KeyState, MergedPanes, Slot, SlotUpdate } from '../../core/StateStore';
 import type { EpochMs } from '../../core/types';
-import { and, atLeast, atMost, attributeExists, attributeNotExists, beginsWith, equals, greaterThan, type UpdateSpec } from './expressions';
+import { and, atLeast, atMost, attributeExists, attributeNotExists, beginsWith, between, equals, greaterThan, type UpdateSpec } from './expressions';
 import { aggregateLayout, ATTR, DUE_CHUNK_MEMBERS, DUE_ENLIST_MAX, dueLayout, paneLayout, slotAttributes, type NativeItem } from './tableLayout';
 import type { StateTable } from './StateTable';
 
@@ -29,12 +29,14 @@ function rememberIn<K, V>(map: Map<K, V>, key: K, value: V, cap: number): void {
 }
 
 /** A bucket as this container tracks it: (rule, close time, window). */
-function bucketId(key: KeyDescriptor, closeAt: EpochMs): string {
-  return `${key.rule}\u0000${closeAt}\u0000${key.windowStart!}\u0000${key.windowEnd!}`;
+function bucketId(key: KeyDescriptor, closeAt: EpochMs, itemless: boolean): string {
+  return `${key.rule}\u0000${closeAt}\u0000${key.windowStart!}\u0000${key.windowEnd!}${itemless ? '\u0000L' : ''}`;
 }
 
 interface PendingBucket {
   readonly rule: string;
+  /** Of windows listed with no item (dueLayout.key). */
+  readonly itemless: boolean;
   readonly window: { readonly start: EpochMs; readonly end: EpochMs };
   readonly closeAt: EpochMs;
   readonly members: Set<string>;
@@ -209,18 +211,22 @@ export class AggregateRepository implements AggregateStorage {
   async due(rule: string, watermark: EpochMs): Promise<DueKey[]> {
     const partition = aggregateLayout.duePartition(rule);
     const bound = dueLayout.upTo(watermark);
-    const [indexed, buckets] = await Promise.all([
+    const itemlessBound = dueLayout.upTo(watermark, true);
+    const buckets = dueLayout.partition(rule);
+    const [indexed, withItems, itemless] = await Promise.all([
       // Session keys, windows a bucket cannot hold, and items written before due buckets.
       this.table.query('aggregate', 'aggregate.due', partition, {
         index: TABLE.dueIndex.name,
         keyCondition: and(equals(ATTR.duePk, partition), atMost(ATTR.closeAt, watermark)),
       }),
-      bound === null
+      bound === null ? Promise.resolve([]) : this.table.query('due', 'due.list', buckets, { keyCondition: and(equals(ATTR.pk, buckets), atMost(ATTR.sk, bound)), consistent: true }),
+      // Windows listed with no item (their own range of sort keys, dueLayout.key).
+      itemlessBound === null
         ? Promise.resolve([])
-        : this.table.query('due', 'due.list', dueLayout.partition(rule), { keyCondition: and(equals(ATTR.pk, dueLayout.partition(rule)), atMost(ATTR.sk, bound)), consistent: true }),
+        : this.table.query('due', 'due.list', buckets, { keyCondition: and(equals(ATTR.pk, buckets), between(ATTR.sk, dueLayout.itemlessFrom(), itemlessBound)), consistent: true }),
     ]);
     const out = new Map<string, DueKey>();
-    for (const item of buckets) {
+    for (const item of [...withItems, ...itemless]) {
       const b = dueLayout.decode(item);
       const listing = { sk: b.key.sk, version: b.version };
       for (const groupKey of b.members) {
@@ -238,19 +244,20 @@ export class AggregateRepository implements AggregateStorage {
     return [...out.values()];
   }
 
+  /** A window with no item: listed in a bucket of its own kind (dueLayout.key, `itemless`). */
   list(key: KeyDescriptor, closeAt: EpochMs): boolean {
     if (!dueLayout.holds(key, closeAt)) return false;
-    this.enlist(key, closeAt);
+    this.enlist(key, closeAt, true);
     return true;
   }
 
-  enlist(key: KeyDescriptor, closeAt: EpochMs): void {
+  enlist(key: KeyDescriptor, closeAt: EpochMs, itemless = false): void {
     if (!dueLayout.holds(key, closeAt)) return;
     const window = { start: key.windowStart!, end: key.windowEnd! };
-    const bucket = bucketId(key, closeAt);
+    const bucket = bucketId(key, closeAt, itemless);
     if (this.enlisted.has(`${bucket}\u0000${key.groupKey}`)) return;
     let b = this.pending.get(bucket);
-    if (b === undefined) this.pending.set(bucket, (b = { rule: key.rule, window, closeAt, members: new Set() }));
+    if (b === undefined) this.pending.set(bucket, (b = { rule: key.rule, itemless, window, closeAt, members: new Set() }));
     b.members.add(key.groupKey);
   }
 
@@ -296,7 +303,7 @@ export class AggregateRepository implements AggregateStorage {
     await this.table.write(
       'due',
       'due.enlist',
-      dueLayout.key(b.rule, b.window, b.closeAt, this.writer, chunk),
+      dueLayout.key(b.rule, b.window, b.closeAt, this.writer, chunk, b.itemless),
       { kind: 'update', update: { set: { ...dueLayout.identity(b.rule, b.window, b.closeAt, expires), [ATTR.version]: this.bucketWrites }, add: { [ATTR.members]: new Set(members) } } },
       'ignore',
     );
@@ -318,7 +325,7 @@ export class AggregateRepository implements AggregateStorage {
         const deleted = await this.table.write('due', 'due.release', { pk: dueLayout.partition(rule), sk }, { kind: 'delete', condition: equals(ATTR.version, b.version) }, 'ignore');
         // This container forgets it listed them there: a window written again at that close time (a lateness changed
         // back) is listed again, not taken for listed.
-        if (deleted.ok) for (const k of b.keys) this.enlisted.delete(`${bucketId(k, dueLayout.closeAtOf(sk))}\u0000${k.groupKey}`);
+        if (deleted.ok) for (const k of b.keys) this.enlisted.delete(`${bucketId(k, dueLayout.closeAtOf(sk), dueLayout.itemless(sk))}\u0000${k.groupKey}`);
       }),
     );
   }

@@ -505,6 +505,8 @@ export interface DueBucketItem {
 
 /** Close times in a bucket's sort key: 16 digits, so that they sort as numbers (up to the year 318857). */
 const DUE_CLOSE_DIGITS = 16;
+/** What the sort key of a bucket of windows listed with no item starts with (dueLayout.key). */
+const DUE_ITEMLESS_PREFIX = 'L';
 
 /**
  * Due buckets (issue 21): how the closer finds the fixed windows it is to close, in place of an index
@@ -545,22 +547,37 @@ export const dueLayout = {
   partition(rule: string): string {
     return `${ITEM_PREFIX.due}${rule}`;
   },
-  /** `writer`: the container's own id (its chunks are its own: no other writer adds to them). */
-  key(rule: string, window: { readonly start: EpochMs; readonly end: EpochMs }, closeAt: EpochMs, writer: string, chunk: number): TableKey {
-    return key('due', dueLayout.partition(rule), `${String(closeAt).padStart(DUE_CLOSE_DIGITS, '0')}#${window.start}#${window.end}#${writer}#${chunk}`);
+  /**
+   * `writer`: the container's own id (its chunks are its own: no other writer adds to them).
+   * `itemless`: a bucket of windows listed with no item (hopping windows of a group's first pane, see
+   * StateStore.listWindow), its sort key after an `L`: the closer of the code before these listings
+   * queries only keys that start with a digit, so it never meets a window it would judge empty for
+   * having no item (its panes hold its value); the closer of this code queries both ranges.
+   */
+  key(rule: string, window: { readonly start: EpochMs; readonly end: EpochMs }, closeAt: EpochMs, writer: string, chunk: number, itemless = false): TableKey {
+    return key('due', dueLayout.partition(rule), `${itemless ? DUE_ITEMLESS_PREFIX : ''}${String(closeAt).padStart(DUE_CLOSE_DIGITS, '0')}#${window.start}#${window.end}#${writer}#${chunk}`);
+  },
+  /** Whether a bucket's sort key is of windows listed with no item. */
+  itemless(sk: string): boolean {
+    return sk.startsWith(DUE_ITEMLESS_PREFIX);
   },
   /** The close time a bucket's sort key holds. */
   closeAtOf(sk: string): EpochMs {
-    const t = Number(sk.slice(0, DUE_CLOSE_DIGITS));
+    const from = dueLayout.itemless(sk) ? DUE_ITEMLESS_PREFIX.length : 0;
+    const t = Number(sk.slice(from, from + DUE_CLOSE_DIGITS));
     if (!Number.isSafeInteger(t)) throw new StateLayoutError(`state table: due bucket sort key ${JSON.stringify(sk)} does not start with a close time`);
     return t;
   },
-  /** The largest sort key of a bucket closing at or before `watermark` (null: none can). */
-  upTo(watermark: EpochMs): string | null {
+  /** The largest sort key of a bucket (of windows listed with no item: `itemless`) closing at or before `watermark` (null: none can). */
+  upTo(watermark: EpochMs, itemless = false): string | null {
     if (!(watermark >= 0)) return null;
     const t = Math.min(Math.floor(watermark), 10 ** DUE_CLOSE_DIGITS - 1);
     // '$' sorts after '#': every bucket closing at t, whatever its window and chunk.
-    return `${String(t).padStart(DUE_CLOSE_DIGITS, '0')}$`;
+    return `${itemless ? DUE_ITEMLESS_PREFIX : ''}${String(t).padStart(DUE_CLOSE_DIGITS, '0')}$`;
+  },
+  /** The smallest sort key of a bucket of windows listed with no item. */
+  itemlessFrom(): string {
+    return DUE_ITEMLESS_PREFIX;
   },
   /** What an `ADD` to a bucket sets besides its groups (the bucket's identity and TTL). */
   identity(rule: string, window: { readonly start: EpochMs; readonly end: EpochMs }, closeAt: EpochMs, expiresAtSeconds: number): NativeItem {

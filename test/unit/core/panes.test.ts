@@ -231,7 +231,7 @@ describe('panes: windows registered by the code before listings', () => {
   });
 });
 
-describe('panes: listOlderWindows false (the first step of a rollout)', () => {
+describe('panes: listOlderWindows false (TIDEWATCH_LIST_HOPPING_WINDOWS=false: before a rollback past this version)', () => {
   it('registers the older windows of a pane (their items written, as the code before), and closes them as before', async () => {
     const rule = windowRule({ name: 'Hop', window: { kind: 'hopping', sizeMs: 3 * M, slideMs: M }, aggregates: [countAgg('n')], when: fn('n >= 1', (v) => (v['n'] as number) >= 1) });
     const store = new InMemoryStateStore();
