@@ -220,12 +220,13 @@ describe('producer ids on DynamoDB: one chunk per bucket per batch, of the new i
       T0 + 60 * 60_000,
     );
     expect(got).toEqual([true, false, true, true, true, false, false]);
-    // One Query; the new ids in one chunk numbered after the highest read (3).
+    // One Query; the new ids in one chunk numbered after the highest under the bucket's own key (second T0's chunk 1:
+    // the other seconds' chunk numbers, up to 3, are theirs).
     expect(log.requests.map((r) => [r.command, r.request?.key.sk])).toEqual([
       ['QueryCommand', undefined],
-      ['PutItemCommand', `${T0}#000004`],
+      ['PutItemCommand', `${T0}#000002`],
     ]);
-    expect((await items(tableName)).find((i) => i.sk === `${T0}#000004`)?.entries).toBe(2);
+    expect((await items(tableName)).find((i) => i.sk === `${T0}#000002`)?.entries).toBe(2);
     // A cold container reads them all as one bucket again.
     const cold = new DynamoDBStateStore({ client: testClient(dynamo.endpoint), tableName });
     expect(await cold.dedupe('telemetry', S1, entries([{ bucket: T0, id: id16(1), seq: '1' }, { bucket: T0, id: id16(2), seq: '999' }, { bucket: T0, id: id16(90), seq: '901' }]), T0 + 60 * 60_000)).toEqual([false, true, true]);
@@ -250,5 +251,23 @@ describe('producer ids on DynamoDB: one chunk per bucket per batch, of the new i
     const again = await cold.dedupe('telemetry', S1, entries([many[0]!, { ...many[perChunk + 5]!, seq: '7' }, { bucket: T0, id: dedupeId('new'), seq: '8' }]), T0 + 60_000);
     expect(again).toEqual([false, true, false]);
     await expect(store.dedupe('telemetry', S1, entries([{ bucket: T0 + 1000, id: id16(1), seq: '1' }]), T0 + 60_000)).rejects.toThrow(/dedupe bucket \d+ is not a multiple of 5000 ms/);
+  });
+  it('chunk numbers follow the bucket\'s own key only: a writer whose cache is behind cannot slip a chunk into a gap left by another second\'s one-second chunks (the reviewer\'s case)', async () => {
+    const tableName = await freshTable(dynamo.endpoint);
+    const admin = testClient(dynamo.endpoint);
+    const pk = dedupeLayout.partition('telemetry', S1);
+    const ttl = Math.ceil((T0 + 60 * 60_000) / 1000);
+    const storeA = new DynamoDBStateStore({ client: testClient(dynamo.endpoint), tableName });
+    // Container A records an id (chunk 1 of the bucket) and keeps the bucket cached.
+    expect(await storeA.dedupe('telemetry', S1, entries([{ bucket: T0, id: id16(1), seq: '1' }]), T0 + 60_000)).toEqual([false]);
+    // The code before, in the rollout overlap, files an id of second T0+2s as its chunk 3.
+    await admin.send(new PutItemCommand({ TableName: tableName, Item: marshall({ pk, sk: `${T0 + 2000}#000003`, ids12: dedupeLayout.encodeChunk({ pk, sk: 'x' }, dedupeIdsOf([[id16(50), dedupeSeqFingerprint('50')]]), ttl)['ids12'], expiresAt: ttl }) }));
+    // Container C (cold) records id X: its chunk is the bucket's chunk 2 (not 4).
+    const storeC = new DynamoDBStateStore({ client: testClient(dynamo.endpoint), tableName });
+    expect(await storeC.dedupe('telemetry', S1, entries([{ bucket: T0, id: id16(7), seq: '70' }]), T0 + 60_000)).toEqual([false]);
+    // A, its cache behind, meets X again from a producer retry: its chunk 2 is taken, it reads again and drops X.
+    expect(await storeA.dedupe('telemetry', S1, entries([{ bucket: T0, id: id16(7), seq: '71' }]), T0 + 60_000)).toEqual([true]);
+    expect((await items(tableName)).map((i) => i.sk)).toEqual([`${T0}#000001`, `${T0}#000002`, `${T0 + 2000}#000003`]);
+    admin.destroy();
   });
 });

@@ -91,7 +91,10 @@ export class DedupeRepository implements DedupeStorage {
       keyCondition: and(equals(ATTR.pk, partition), 'between' in sk ? between(ATTR.sk, sk.between[0], sk.between[1]) : beginsWith(ATTR.sk, sk.prefix)),
       consistent: true,
     });
-    return dedupeLayout.decodeBucket(items.filter((i) => dedupeLayout.ofBucket(i, bucket)));
+    return dedupeLayout.decodeBucket(
+      items.filter((i) => dedupeLayout.ofBucket(i, bucket)),
+      bucket,
+    );
   }
 
   private remember(id: string, bucket: CachedBucket): void {

@@ -718,9 +718,11 @@ const LEGACY_DEDUPE_ID_BYTES = 12;
  * those seconds (`<second>`, `<second>#<chunk>`) sort between a 5-second
  * bucket's first key and its last second's, so one Query (a BETWEEN on the
  * sort key) reads them with the bucket's chunks, until their TTL drops them.
- * A bucket's version is the highest chunk number of all it read: every writer
- * of this code computes it alike, so the chunk it writes is taken exactly
- * when another wrote on the same version first. A container of the code
+ * A bucket's version is the highest chunk number under its own key (`<bucket>#`,
+ * which its first second's one-second chunks share: numbered on from them),
+ * so chunk numbers stay without gaps and the chunk a writer writes is taken
+ * exactly when another wrote on the same version first (the code before
+ * numbers the same second's chunks the same way). A container of the code
  * before reads only its second's keys: it misses the ids filed in 5-second
  * chunks (a producer duplicate of such an id is counted again; no event is
  * lost).
@@ -781,7 +783,7 @@ export const dedupeLayout = {
    * layout before chunks as 18, as it counted before 12-byte entries), so the
    * cap on a bucket (DEDUPE_MAX_BUCKET_BYTES) bounds what is read of it.
    */
-  decodeBucket(items: readonly NativeItem[]): DedupeItem {
+  decodeBucket(items: readonly NativeItem[], bucket?: number): DedupeItem {
     let entries = 0;
     for (const item of items) {
       const raw = item[ATTR.ids12];
@@ -806,7 +808,10 @@ export const dedupeLayout = {
         }
         continue;
       }
-      version = Math.max(version, Number(sk.slice(hash + 1)));
+      // The version: the highest chunk number under the bucket's own key (the one-second items of its other
+      // seconds number their chunks apart; counting them would leave gaps a writer with an older version could
+      // fill without a conflict, in a rollout overlap where the code before still writes them).
+      if (bucket === undefined || sk.slice(0, hash) === String(bucket)) version = Math.max(version, Number(sk.slice(hash + 1)));
       // Chunks only add ids no earlier chunk holds; should two hold one (or two ids of an 18-byte chunk
       // share their first 64 bits), the first recorded is kept.
       const raw = item[ATTR.ids12];
