@@ -458,7 +458,7 @@ export class PaneWriter {
       if (this.registered.has(key.id)) return Promise.resolve('exists');
       let p = pending.get(key.id);
       if (p === undefined) {
-        p = this.store.registerWindow(key, w.end + pb.rule.rule.latenessMs).then((r) => {
+        p = this.store.registerWindow(key, closesAt(w, pb.rule.rule.latenessMs)).then((r) => {
           if (r !== 'closed') this.remember(key.id);
           return r;
         });
@@ -496,7 +496,7 @@ export class PaneWriter {
         // The pane's write is its newest window's entry (the pane is kept on that window's item): the older ones are
         // listed for the closer, no write of their items (a window the store cannot list apart from an item is
         // registered, as before listings). A window that closed under the batch is found by the fence after the write.
-        const windows = windowsOf(pb).filter((w) => w.start < pb.start && !(this.list && this.store.listWindow(windowKey(pb, w), w.end + pb.rule.rule.latenessMs)));
+        const windows = windowsOf(pb).filter((w) => w.start < pb.start && !(this.list && this.store.listWindow(windowKey(pb, w), closesAt(w, pb.rule.rule.latenessMs))));
         const outcomes = await Promise.all(windows.map((w) => register(pb, w)));
         let closed = -Infinity;
         outcomes.forEach((r, i) => {
@@ -595,9 +595,11 @@ export class PaneWriter {
     for (const c of older) {
       const size = sizeOf(c.pb.rule);
       // Older windows close first: from the oldest on, while the watermark closes them.
-      for (let s = c.from; s < c.pb.start && closesAt({ start: s, end: s + size }, c.pb.rule.rule.latenessMs) <= watermark; s += c.pb.rule.step!) {
+      for (let s = c.from; s < c.pb.start; s += c.pb.rule.step!) {
+        const closeAt = closesAt({ start: s, end: s + size }, c.pb.rule.rule.latenessMs);
+        if (closeAt > watermark) break;
         const key = windowKey(c.pb, { start: s, end: s + size });
-        const w = byWindow.get(key.id) ?? { key, start: s, closeAt: closesAt({ start: s, end: s + size }, c.pb.rule.rule.latenessMs), group: `${c.pb.rule.rule.name}\u0001${c.pb.group.key}`, claims: [] };
+        const w = byWindow.get(key.id) ?? { key, start: s, closeAt, group: `${c.pb.rule.rule.name}\u0001${c.pb.group.key}`, claims: [] };
         w.claims.push(c);
         byWindow.set(key.id, w);
       }

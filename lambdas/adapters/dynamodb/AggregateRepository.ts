@@ -97,7 +97,7 @@ export class AggregateRepository implements AggregateStorage {
     const set = {
       [slot.hwm]: update.slot.hwm,
       [slot.partial]: JSON.stringify(update.slot.partial),
-      ...aggregateLayout.identity(key, Math.ceil((update.closeAt + this.retentionMs) / 1000), key.windowStart !== null ? update.closeAt : null),
+      ...aggregateLayout.identity(key, this.expiresAt(update.closeAt), key.windowStart !== null ? update.closeAt : null),
       // A fixed window's close time is its own; a session key's is the minimum over shards (set when absent, lowered below).
       ...(key.windowStart !== null ? { [ATTR.closeAt]: update.closeAt } : {}),
     };
@@ -137,7 +137,7 @@ export class AggregateRepository implements AggregateStorage {
     const set = {
       [slot.hwm]: update.slot.hwm,
       [slot.partial]: JSON.stringify(update.slot.partial),
-      ...aggregateLayout.identity(window, Math.ceil((update.closeAt + this.retentionMs) / 1000), update.closeAt),
+      ...aggregateLayout.identity(window, this.expiresAt(update.closeAt), update.closeAt),
       [ATTR.closeAt]: update.closeAt,
     };
     const written = await this.table.write(
@@ -178,7 +178,7 @@ export class AggregateRepository implements AggregateStorage {
 
   async register(key: KeyDescriptor, closeAt: EpochMs): Promise<'created' | 'exists' | 'closed'> {
     const k = aggregateLayout.key(key);
-    const item = { [ATTR.pk]: k.pk, [ATTR.sk]: k.sk, ...aggregateLayout.identity(key, Math.ceil((closeAt + this.retentionMs) / 1000), closeAt), [ATTR.closeAt]: closeAt, [ATTR.version]: 1 };
+    const item = { [ATTR.pk]: k.pk, [ATTR.sk]: k.sk, ...aggregateLayout.identity(key, this.expiresAt(closeAt), closeAt), [ATTR.closeAt]: closeAt, [ATTR.version]: 1 };
     const written = await this.table.write('aggregate', 'aggregate.register', k, { kind: 'put', item, condition: attributeNotExists(ATTR.pk) }, 'current');
     // Listed for the closer at the close time the item holds (an existing one's writer may have died before listing it).
     if (written.ok) {
@@ -206,6 +206,11 @@ export class AggregateRepository implements AggregateStorage {
   async read(key: KeyDescriptor): Promise<KeyState | undefined> {
     const item = await this.table.get('aggregate', 'aggregate.read', aggregateLayout.key(key));
     return item ? aggregateLayout.state(item) : undefined;
+  }
+
+  /** The TTL (epoch seconds) of an item last due at `t`: the retention after it. */
+  private expiresAt(t: EpochMs): number {
+    return Math.ceil((t + this.retentionMs) / 1000);
   }
 
   async due(rule: string, watermark: EpochMs): Promise<DueKey[]> {
@@ -298,7 +303,7 @@ export class AggregateRepository implements AggregateStorage {
 
   /** One ADD of `members` to this container's chunk of the bucket (no condition: no one else writes it). */
   private async addToBucket(id: string, b: PendingBucket, chunk: number, members: readonly string[]): Promise<void> {
-    const expires = Math.ceil((b.closeAt + this.retentionMs) / 1000);
+    const expires = this.expiresAt(b.closeAt);
     this.bucketWrites += 1;
     await this.table.write(
       'due',
@@ -346,7 +351,7 @@ export class AggregateRepository implements AggregateStorage {
   }
 
   async sealEmpty(key: KeyDescriptor): Promise<boolean> {
-    const expires = Math.ceil((key.windowEnd! + this.retentionMs) / 1000);
+    const expires = this.expiresAt(key.windowEnd!);
     const written = await this.table.write('aggregate', 'aggregate.sealEmpty', aggregateLayout.key(key), { kind: 'put', item: aggregateLayout.emptyMarker(key, expires), condition: attributeNotExists(ATTR.pk) }, 'ignore');
     this.cache.delete(key.id);
     return written.ok;
@@ -378,7 +383,7 @@ export class AggregateRepository implements AggregateStorage {
       const item: NativeItem = {
         [ATTR.pk]: k.pk,
         [ATTR.sk]: k.sk,
-        ...aggregateLayout.identity(key, Math.ceil((at + this.retentionMs) / 1000), at),
+        ...aggregateLayout.identity(key, this.expiresAt(at), at),
         [ATTR.closeAt]: at,
         [ATTR.closed]: true,
         [ATTR.version]: 1,
@@ -406,7 +411,7 @@ export class AggregateRepository implements AggregateStorage {
   async fence(key: KeyDescriptor, closeAt: EpochMs): Promise<FencedWindow> {
     // An item that does not exist (a hopping window only listed) is created open, due at `closeAt`: a close that read
     // its panes on "no item" then fails its put if absent (sealAt at version 0) and reads them again.
-    const identity = { ...aggregateLayout.identity(key, Math.ceil((closeAt + this.retentionMs) / 1000), closeAt), [ATTR.closeAt]: closeAt };
+    const identity = { ...aggregateLayout.identity(key, this.expiresAt(closeAt), closeAt), [ATTR.closeAt]: closeAt };
     const written = await this.table.write(
       'aggregate',
       'aggregate.fence',
@@ -422,7 +427,7 @@ export class AggregateRepository implements AggregateStorage {
   async sealAndFinish(key: KeyDescriptor, expectedVersion: number, final?: Slot, merged?: MergedPanes): Promise<boolean> {
     if (expectedVersion === 0 && final !== undefined) {
       // No item (a hopping window only listed): put if absent, closed and finished with its value (no due entry).
-      const item: NativeItem = { ...aggregateLayout.emptyMarker(key, Math.ceil((key.windowEnd! + this.retentionMs) / 1000)), ...finalAttributes(key, final, merged) };
+      const item: NativeItem = { ...aggregateLayout.emptyMarker(key, this.expiresAt(key.windowEnd!)), ...finalAttributes(key, final, merged) };
       const put = await this.table.write('aggregate', 'aggregate.sealAndFinish', aggregateLayout.key(key), { kind: 'put', item, condition: attributeNotExists(ATTR.pk) }, 'ignore');
       this.cache.delete(key.id);
       return put.ok;
