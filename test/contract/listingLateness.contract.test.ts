@@ -24,12 +24,18 @@ const ruleWith = (latenessMs: number) =>
 const ev = (offsetMs: number, value: number) => ({ service: 'a', ts: T0 + offsetMs, value });
 
 describe.each([inMemory, onDynamoDB])('a lateness raised while a listed window is open: $name', (fixture) => {
-  it('the window listed at the close time before is still closed (not dropped as "due later")', async () => {
+  /** Fresh stores, and engines on them (the rule at a lateness, a wall clock) recording closed windows and transitions. */
+  async function setUp() {
     const { store, another } = await fixture.fresh();
     const closed: ClosedWindow[] = [];
     const published: AlertTransition[] = [];
     const engineOn = (s: StateStore, latenessMs: number, now: () => number) =>
       new Engine({ pipeline: pipelineOf([ruleWith(latenessMs)], streamSpec({ idleTimeoutMs: M })), stream: 'telemetry', store: s, clock: { now }, publish: async (t) => void published.push(t), onWindowClosed: (w) => closed.push(w) });
+    return { store, another, closed, published, engineOn };
+  }
+
+  it('the window listed at the close time before is still closed (not dropped as "due later")', async () => {
+    const { store, another, closed, published, engineOn } = await setUp();
     // Lateness 0: panes 1m and 2m (one small event each). Window 0 (n 2, hi 1: holds) has no item: listed, due at 3m.
     await engineOn(store, 0, () => T0 + 2 * M + 10_000).processBatch(S, shardRecords(S, [ev(M + 5_000, 1), ev(2 * M + 5_000, 1)], 1n));
     // Lateness 2m (deployed): pane 3m (a big event). The watermark (3:05) passes window 0's listing (3m), not its close now (5m).
@@ -43,11 +49,7 @@ describe.each([inMemory, onDynamoDB])('a lateness raised while a listed window i
     expect(published.map((t) => [t.state, (t.window.start - T0) / M])[0]).toEqual(['firing', 0]);
   });
   it('a close that sealed a listed window under the raised lateness and failed before its alert step is completed by the next close (not dropped as "due later")', async () => {
-    const { store, another } = await fixture.fresh();
-    const closed: ClosedWindow[] = [];
-    const published: AlertTransition[] = [];
-    const engineOn = (s: StateStore, latenessMs: number, now: () => number) =>
-      new Engine({ pipeline: pipelineOf([ruleWith(latenessMs)], streamSpec({ idleTimeoutMs: M })), stream: 'telemetry', store: s, clock: { now }, publish: async (t) => void published.push(t), onWindowClosed: (w) => closed.push(w) });
+    const { store, another, closed, published, engineOn } = await setUp();
     await engineOn(store, 0, () => T0 + 2 * M + 10_000).processBatch(S, shardRecords(S, [ev(M + 5_000, 1), ev(2 * M + 5_000, 1)], 1n));
     // Lateness 2m: the watermark moves to 3:05 (window 0's listing, 3m, is due); the close seals window 0 with a put
     // (no item: its close time the rule's now, 5m) and fails before its alert step.

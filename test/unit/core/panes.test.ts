@@ -7,6 +7,7 @@
  */
 import { Engine, descriptor, type ClosedWindow } from '../../../lambdas/core/Engine';
 import { InMemoryStateStore } from '../../../lambdas/core/InMemoryStateStore';
+import type { StateStore } from '../../../lambdas/core/StateStore';
 import { FINAL_SLOT, validFromAt, type PanePartialJson } from '../../../lambdas/core/panes';
 import type { RuleContext } from '../../../lambdas/core/fold';
 import type { FixedPartialJson } from '../../../lambdas/core/partials';
@@ -31,6 +32,15 @@ function setup() {
 }
 
 const ev = (offsetMs: number, value: number) => ({ service: 'a', ts: T0 + offsetMs, value, status: 200 });
+
+/** 3-minute windows every minute, holding on one event, on `store` (the wall clock at 2:10, moved by `at`), closed windows recorded. */
+function holdsOnOne(store: StateStore, opts: { readonly listOlderWindows?: boolean } = {}) {
+  const rule = windowRule({ name: 'Hop', window: { kind: 'hopping', sizeMs: 3 * M, slideMs: M }, aggregates: [countAgg('n')], when: fn('n >= 1', (v) => (v['n'] as number) >= 1) });
+  const closed: ClosedWindow[] = [];
+  let now = T0 + 2 * M + 10_000;
+  const engine = new Engine({ pipeline: pipelineOf([rule], streamSpec({ idleTimeoutMs: M })), stream: 'telemetry', store, clock: { now: () => now }, publish: async () => undefined, onWindowClosed: (w) => closed.push(w), ...opts });
+  return { engine, closed, at: (t: number) => void (now = t) };
+}
 
 describe('panes', () => {
   it('writes one item per (rule, group, pane) per batch, not one per window', async () => {
@@ -182,18 +192,14 @@ describe('panes: windows listed, not written (issue 21, cost)', () => {
     ['listed', false],
     ['missing from the due list (closed as a window judged empty would be: from its panes)', true],
   ])('a hopping window with no item (%s) is closed with the value of its panes, its item created by the close (a put if absent) and finished', async (_name, drop) => {
-    const rule = windowRule({ name: 'Hop', window: { kind: 'hopping', sizeMs: 3 * M, slideMs: M }, aggregates: [countAgg('n')], when: fn('n >= 1', (v) => (v['n'] as number) >= 1) });
     const base = new InMemoryStateStore();
-    const store = drop ? unlisting(base) : base;
-    const closed: ClosedWindow[] = [];
-    let now = T0 + 2 * M + 10_000;
-    const engine = new Engine({ pipeline: pipelineOf([rule], streamSpec({ idleTimeoutMs: M })), stream: 'telemetry', store, clock: { now: () => now }, publish: async () => undefined, onWindowClosed: (w) => closed.push(w) });
+    const { engine, closed, at } = holdsOnOne(drop ? unlisting(base) : base);
     // Pane [2m, 3m): windows 0, 1m, 2m. Only window 2m's item is written (the pane's own).
     const r = await engine.processBatch(S, shardRecords(S, [ev(2 * M + 5_000, 1)], 1n));
     expect(r.keysWritten).toBe(1);
     expect(base.dump().filter((d) => d.key.pane === undefined).map((d) => d.key.windowStart! - T0)).toEqual([2 * M]);
     // The shard goes idle, the watermark passes every window's close: each closed with its one event.
-    now = T0 + 10 * M;
+    at(T0 + 10 * M);
     await engine.advance();
     expect(closed.map((w) => [w.window.start - T0, w.values['n']])).toEqual([
       [0, 1],
@@ -210,16 +216,13 @@ describe('panes: windows listed, not written (issue 21, cost)', () => {
 
 describe('panes: windows registered by the code before listings', () => {
   it('a window whose item the code before registered (no slots, version 1) is closed from its panes as before, and a window listed only beside it too', async () => {
-    const rule = windowRule({ name: 'Hop', window: { kind: 'hopping', sizeMs: 3 * M, slideMs: M }, aggregates: [countAgg('n')], when: fn('n >= 1', (v) => (v['n'] as number) >= 1) });
     const store = new InMemoryStateStore();
-    const closed: ClosedWindow[] = [];
-    let now = T0 + 2 * M + 10_000;
-    const engine = new Engine({ pipeline: pipelineOf([rule], streamSpec({ idleTimeoutMs: M })), stream: 'telemetry', store, clock: { now: () => now }, publish: async () => undefined, onWindowClosed: (w) => closed.push(w) });
+    const { engine, closed, at } = holdsOnOne(store);
     const G = JSON.stringify(['a']);
     // The code before registered window 0 (a conditional put: no slots, due at its close).
     expect(await store.registerWindow(descriptor('Hop', G, { start: T0, end: T0 + 3 * M }), T0 + 3 * M)).toBe('created');
     await engine.processBatch(S, shardRecords(S, [ev(2 * M + 5_000, 1), ev(2 * M + 6_000, 1)], 1n));
-    now = T0 + 10 * M;
+    at(T0 + 10 * M);
     await engine.advance();
     expect(closed.map((w) => [w.window.start - T0, w.values['n']])).toEqual([
       [0, 2],
@@ -233,18 +236,15 @@ describe('panes: windows registered by the code before listings', () => {
 
 describe('panes: listOlderWindows false (TIDEWATCH_LIST_HOPPING_WINDOWS=false: before a rollback past this version)', () => {
   it('registers the older windows of a pane (their items written, as the code before), and closes them as before', async () => {
-    const rule = windowRule({ name: 'Hop', window: { kind: 'hopping', sizeMs: 3 * M, slideMs: M }, aggregates: [countAgg('n')], when: fn('n >= 1', (v) => (v['n'] as number) >= 1) });
     const store = new InMemoryStateStore();
-    const closed: ClosedWindow[] = [];
-    let now = T0 + 2 * M + 10_000;
-    const engine = new Engine({ pipeline: pipelineOf([rule], streamSpec({ idleTimeoutMs: M })), stream: 'telemetry', store, clock: { now: () => now }, publish: async () => undefined, onWindowClosed: (w) => closed.push(w), listOlderWindows: false });
+    const { engine, closed, at } = holdsOnOne(store, { listOlderWindows: false });
     await engine.processBatch(S, shardRecords(S, [ev(2 * M + 5_000, 1)], 1n));
     expect(store.dump().filter((d) => d.key.pane === undefined).map((d) => [d.key.windowStart! - T0, d.state.version]).sort((a, b) => a[0]! - b[0]!)).toEqual([
       [0, 1],
       [M, 1],
       [2 * M, 1],
     ]);
-    now = T0 + 10 * M;
+    at(T0 + 10 * M);
     await engine.advance();
     expect(closed.map((w) => [w.window.start - T0, w.values['n']])).toEqual([
       [0, 1],
